@@ -1,0 +1,3 @@
+from .window_scorer import WindowScorer
+
+__all__ = ["WindowScorer"]

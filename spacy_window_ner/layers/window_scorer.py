@@ -1,0 +1,187 @@
+"""The lecture's window classifier as a Thinc layer, with its backward pass written by hand.
+
+For every token i of a doc with token vectors X (n x nI):
+
+    x_i = [X[i-k]; ...; X[i+k]]        positions outside the doc use learned padding
+    z_i = W x_i + b
+    h_i = f(z_i)
+    s_i = U h_i + c                    nO scores
+
+The whole minibatch is flattened into one matrix, so each weight costs one GEMM.
+"""
+from typing import Callable, Dict, List, Optional, Tuple, cast
+
+from thinc.api import Model, glorot_uniform_init, registry, zero_init
+from thinc.types import Floats1d, Floats2d, Ints1d
+
+InT = List[Floats2d]
+OutT = List[Floats2d]
+
+# name -> (f(Z), f'(Z, H)): the Jacobian of an elementwise f is diag(f'(z)).
+ACTIVATIONS: Dict[str, Tuple[Callable, Callable]] = {
+    "tanh": (lambda xp, Z: xp.tanh(Z), lambda xp, Z, H: 1.0 - H * H),
+    "hard_tanh": (lambda xp, Z: xp.clip(Z, -1.0, 1.0), lambda xp, Z, H: xp.abs(Z) < 1.0),
+    "relu": (lambda xp, Z: xp.maximum(Z, 0.0), lambda xp, Z, H: Z > 0.0),
+    "sigmoid": (lambda xp, Z: 0.5 * (xp.tanh(0.5 * Z) + 1.0), lambda xp, Z, H: H * (1.0 - H)),
+}
+
+
+@registry.layers("spacy-window-ner.WindowScorer.v1")
+def WindowScorer(
+    nO: Optional[int] = None,
+    nI: Optional[int] = None,
+    *,
+    window_size: int = 2,
+    hidden_width: int = 128,
+    activation: str = "tanh",
+    dropout: float = 0.0,
+) -> Model[InT, OutT]:
+    """Score every token from the concatenated vectors of the 2 * window_size + 1
+    tokens around it: s = U f(W x + b) + c.
+
+    nO (Optional[int]): Number of scores per token, inferred from sample output if None.
+    nI (Optional[int]): Width of the token vectors, inferred from sample input if None.
+    window_size (int): k, the number of tokens on each side of the centre token.
+    hidden_width (int): Width of the hidden layer h.
+    activation (str): One of "tanh", "hard_tanh", "relu", "sigmoid".
+    dropout (float): Dropout rate applied to h during training.
+    RETURNS (Model[List[Floats2d], List[Floats2d]]): The layer.
+    """
+    if not isinstance(window_size, int) or window_size < 0:
+        raise ValueError(f"window_size must be an integer >= 0, not {window_size!r}.")
+    if not isinstance(hidden_width, int) or hidden_width < 1:
+        raise ValueError(f"hidden_width must be a positive integer, not {hidden_width!r}.")
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}."
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {dropout!r}.")
+    return Model(
+        "window_scorer",
+        forward,
+        init=init,
+        dims={"nO": nO, "nI": nI, "nH": hidden_width},
+        params={"W": None, "b": None, "U": None, "c": None, "pad": None},
+        attrs={"window_size": window_size, "activation": activation, "dropout_rate": dropout},
+    )
+
+
+def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
+    ops = model.ops
+    xp = ops.xp
+    _check_input(model, Xs)
+    nI = model.get_dim("nI")
+    nO = model.get_dim("nO")
+    k = model.attrs["window_size"]
+    f, f_prime = ACTIVATIONS[model.attrs["activation"]]
+    lengths = ops.asarray1i([len(X) for X in Xs])
+    if int(lengths.sum()) == 0:
+        return _forward_empty(model, lengths, nI, nO)
+    W = cast(Floats2d, model.get_param("W"))
+    b = cast(Floats1d, model.get_param("b"))
+    U = cast(Floats2d, model.get_param("U"))
+    c = cast(Floats1d, model.get_param("c"))
+    pad = cast(Floats2d, model.get_param("pad"))
+    X = ops.flatten(Xs)
+    # X_win: (N, (2k+1) * nI); seq2col zero-fills outside each doc, then the
+    # padding vectors go into those slots.
+    X_win = ops.seq2col(ops.as_contig(X), k, lengths=lengths)
+    X_win3 = X_win.reshape((X.shape[0], 2 * k + 1, nI))
+    before, after = _padding_slots(ops, lengths, k)
+    X_win3[before] = pad[0]
+    X_win3[after] = pad[1]
+    Z = ops.affine(X_win, W, b)
+    H = f(xp, Z)
+    rate = model.attrs["dropout_rate"]
+    mask = ops.get_dropout_mask(H.shape, rate) if is_train and rate > 0 else None
+    H_out = H * mask if mask is not None else H
+    S = ops.affine(H_out, U, c)
+
+    def backprop(dYs: OutT) -> InT:
+        dS = ops.flatten(dYs)
+        # dU = dS^T H, dc = sum dS
+        model.inc_grad("U", ops.gemm(dS, H_out, trans1=True))
+        model.inc_grad("c", dS.sum(axis=0))
+        # delta = (dS U) o f'(Z): the local error signal, computed once and reused.
+        dH = ops.gemm(dS, U)
+        if mask is not None:
+            dH *= mask
+        delta = dH * f_prime(xp, Z, H)
+        # dW = delta^T X_win, db = sum delta, dX_win = delta W
+        model.inc_grad("W", ops.gemm(delta, X_win, trans1=True))
+        model.inc_grad("b", delta.sum(axis=0))
+        dX_win = ops.gemm(delta, W)
+        dX_win3 = dX_win.reshape(X_win3.shape)
+        d_pad = ops.alloc2f(2, nI, dtype=dX_win.dtype)
+        d_pad[0] = dX_win3[before].sum(axis=0)
+        d_pad[1] = dX_win3[after].sum(axis=0)
+        model.inc_grad("pad", d_pad)
+        # backprop_seq2col sums each token's gradient over the windows it sits in
+        # and ignores the padding slots.
+        dX = ops.backprop_seq2col(ops.as_contig(dX_win), k, lengths=lengths)
+        return ops.unflatten(dX, lengths)
+
+    return ops.unflatten(S, lengths), backprop
+
+
+def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
+    if X is not None and len(X) and not model.has_dim("nI"):
+        model.set_dim("nI", X[0].shape[1])
+    if Y is not None and len(Y) and not model.has_dim("nO"):
+        model.set_dim("nO", Y[0].shape[1])
+    nI = model.get_dim("nI")
+    nO = model.get_dim("nO")
+    nH = model.get_dim("nH")
+    nF = 2 * model.attrs["window_size"] + 1
+    ops = model.ops
+    model.set_param("W", glorot_uniform_init(ops, (nH, nF * nI)))
+    model.set_param("b", zero_init(ops, (nH,)))
+    model.set_param("U", glorot_uniform_init(ops, (nO, nH)))
+    model.set_param("c", zero_init(ops, (nO,)))
+    model.set_param("pad", glorot_uniform_init(ops, (2, nI)))
+
+
+def _padding_slots(ops, lengths: Ints1d, k: int) -> Tuple[Tuple, Tuple]:
+    """Find the window slots that fall before the start or after the end of
+    their doc, as (token index, slot index) pairs for fancy indexing."""
+    xp = ops.xp
+    lengths = xp.asarray(lengths)
+    N = int(lengths.sum())
+    starts = xp.cumsum(lengths) - lengths
+    position = xp.arange(N) - xp.repeat(starts, lengths)
+    doc_length = xp.repeat(lengths, lengths)
+    target = position[:, None] + xp.arange(-k, k + 1)[None, :]
+    before = xp.nonzero(target < 0)
+    after = xp.nonzero(target >= doc_length[:, None])
+    return before, after
+
+
+def _forward_empty(model: Model[InT, OutT], lengths: Ints1d, nI: int, nO: int) -> Tuple[OutT, Callable]:
+    ops = model.ops
+    Ys = [ops.alloc2f(0, nO) for _ in range(len(lengths))]
+
+    def backprop(dYs: OutT) -> InT:
+        return [ops.alloc2f(0, nI) for _ in range(len(lengths))]
+
+    return Ys, backprop
+
+
+def _check_input(model: Model[InT, OutT], Xs: InT) -> None:
+    if not isinstance(Xs, (list, tuple)):
+        raise TypeError(
+            f"WindowScorer expects a list of 2d float arrays, one per doc, not {type(Xs).__name__}."
+        )
+    nI = model.get_dim("nI")
+    for i, X in enumerate(Xs):
+        if getattr(X, "ndim", None) != 2 or X.dtype.kind != "f":
+            raise TypeError(
+                f"WindowScorer input {i} must be a 2d float array, not "
+                f"{type(X).__name__} with dtype {getattr(X, 'dtype', None)} and "
+                f"shape {getattr(X, 'shape', None)}."
+            )
+        if X.shape[1] != nI:
+            raise ValueError(
+                f"WindowScorer input {i} has width {X.shape[1]}, but the layer was "
+                f"initialized with nI={nI}. Check that the tok2vec width matches."
+            )
