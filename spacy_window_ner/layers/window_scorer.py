@@ -8,21 +8,24 @@ For every token i of a doc with token vectors X (n x nI):
     s_i = U h_i + c                    nO scores
 
 The whole minibatch is flattened into one matrix, so each weight costs one GEMM.
+The products use the array module's matmul (`@`), which is BLAS on NumpyOps and
+cuBLAS on CupyOps; on the CPU this is several times faster than blis here.
 """
 from typing import Callable, Dict, List, Optional, Tuple, cast
 
 from thinc.api import Model, glorot_uniform_init, registry, zero_init
-from thinc.types import Floats1d, Floats2d, Ints1d
+from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
 InT = List[Floats2d]
 OutT = List[Floats2d]
 
-# name -> (f(Z), f'(Z, H)): the Jacobian of an elementwise f is diag(f'(z)).
+# name -> (f, f'): the Jacobian of an elementwise f is diag(f'(z)). Each f' is
+# written in terms of h = f(z), so the forward pass need not keep z.
 ACTIVATIONS: Dict[str, Tuple[Callable, Callable]] = {
-    "tanh": (lambda xp, Z: xp.tanh(Z), lambda xp, Z, H: 1.0 - H * H),
-    "hard_tanh": (lambda xp, Z: xp.clip(Z, -1.0, 1.0), lambda xp, Z, H: xp.abs(Z) < 1.0),
-    "relu": (lambda xp, Z: xp.maximum(Z, 0.0), lambda xp, Z, H: Z > 0.0),
-    "sigmoid": (lambda xp, Z: 0.5 * (xp.tanh(0.5 * Z) + 1.0), lambda xp, Z, H: H * (1.0 - H)),
+    "tanh": (lambda xp, Z: xp.tanh(Z), lambda xp, H: 1.0 - H * H),
+    "hard_tanh": (lambda xp, Z: xp.clip(Z, -1.0, 1.0), lambda xp, H: xp.abs(H) < 1.0),
+    "relu": (lambda xp, Z: xp.maximum(Z, 0.0), lambda xp, H: H > 0.0),
+    "sigmoid": (lambda xp, Z: 0.5 * (xp.tanh(0.5 * Z) + 1.0), lambda xp, H: H * (1.0 - H)),
 }
 
 
@@ -76,49 +79,49 @@ def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Cal
     k = model.attrs["window_size"]
     f, f_prime = ACTIVATIONS[model.attrs["activation"]]
     lengths = ops.asarray1i([len(X) for X in Xs])
-    if int(lengths.sum()) == 0:
+    N = int(lengths.sum())
+    if N == 0:
         return _forward_empty(model, lengths, nI, nO)
     W = cast(Floats2d, model.get_param("W"))
     b = cast(Floats1d, model.get_param("b"))
     U = cast(Floats2d, model.get_param("U"))
     c = cast(Floats1d, model.get_param("c"))
     pad = cast(Floats2d, model.get_param("pad"))
-    X = ops.flatten(Xs)
-    # X_win: (N, (2k+1) * nI); seq2col zero-fills outside each doc, then the
-    # padding vectors go into those slots.
-    X_win = ops.seq2col(ops.as_contig(X), k, lengths=lengths)
-    X_win3 = X_win.reshape((X.shape[0], 2 * k + 1, nI))
-    before, after = _padding_slots(ops, lengths, k)
-    X_win3[before] = pad[0]
-    X_win3[after] = pad[1]
-    Z = ops.affine(X_win, W, b)
+    # Rows N and N+1 of the table are the padding vectors; idx (N, 2k+1) says
+    # which row fills each window slot, so one gather builds every window.
+    table = xp.concatenate([*Xs, pad])
+    idx = _window_indices(ops, lengths, k)
+    X_win = table[idx].reshape((N, (2 * k + 1) * nI))
+    Z = X_win @ W.T
+    Z += b
     H = f(xp, Z)
     rate = model.attrs["dropout_rate"]
     mask = ops.get_dropout_mask(H.shape, rate) if is_train and rate > 0 else None
     H_out = H * mask if mask is not None else H
-    S = ops.affine(H_out, U, c)
+    S = H_out @ U.T
+    S += c
 
     def backprop(dYs: OutT) -> InT:
         dS = ops.flatten(dYs)
         # dU = dS^T H, dc = sum dS
-        model.inc_grad("U", ops.gemm(dS, H_out, trans1=True))
+        model.inc_grad("U", dS.T @ H_out)
         model.inc_grad("c", dS.sum(axis=0))
         # delta = (dS U) o f'(Z): the local error signal, computed once and reused.
-        dH = ops.gemm(dS, U)
+        dH = dS @ U
         if mask is not None:
             dH *= mask
-        delta = dH * f_prime(xp, Z, H)
+        delta = dH * f_prime(xp, H)
         # dW = delta^T X_win, db = sum delta, dX_win = delta W
-        model.inc_grad("W", ops.gemm(delta, X_win, trans1=True))
+        model.inc_grad("W", delta.T @ X_win)
         model.inc_grad("b", delta.sum(axis=0))
-        dX_win = ops.gemm(delta, W)
-        dX_win3 = dX_win.reshape(X_win3.shape)
+        dX_win = delta @ W
+        dX_win3 = dX_win.reshape((N, 2 * k + 1, nI))
         d_pad = ops.alloc2f(2, nI, dtype=dX_win.dtype)
-        d_pad[0] = dX_win3[before].sum(axis=0)
-        d_pad[1] = dX_win3[after].sum(axis=0)
+        d_pad[0] = dX_win3[idx == N].sum(axis=0)
+        d_pad[1] = dX_win3[idx == N + 1].sum(axis=0)
         model.inc_grad("pad", d_pad)
-        # backprop_seq2col sums each token's gradient over the windows it sits in
-        # and ignores the padding slots.
+        # backprop_seq2col sums each token's gradient over the windows it sits in,
+        # skipping the slots outside the doc, which went to the padding above.
         dX = ops.backprop_seq2col(ops.as_contig(dX_win), k, lengths=lengths)
         return ops.unflatten(dX, lengths)
 
@@ -142,19 +145,21 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
     model.set_param("pad", glorot_uniform_init(ops, (2, nI)))
 
 
-def _padding_slots(ops, lengths: Ints1d, k: int) -> Tuple[Tuple, Tuple]:
-    """Find the window slots that fall before the start or after the end of
-    their doc, as (token index, slot index) pairs for fancy indexing."""
+def _window_indices(ops, lengths: Ints1d, k: int) -> Ints2d:
+    """For each token of the flattened batch and each window slot -k..k, the
+    row of the table [X; pad_before; pad_after] that fills it: N marks a slot
+    before the start of the token's doc, N + 1 a slot after its end."""
     xp = ops.xp
     lengths = xp.asarray(lengths)
     N = int(lengths.sum())
-    starts = xp.cumsum(lengths) - lengths
-    position = xp.arange(N) - xp.repeat(starts, lengths)
+    token = xp.arange(N, dtype="int32")
+    position = token - xp.repeat(xp.cumsum(lengths) - lengths, lengths)
     doc_length = xp.repeat(lengths, lengths)
-    target = position[:, None] + xp.arange(-k, k + 1)[None, :]
-    before = xp.nonzero(target < 0)
-    after = xp.nonzero(target >= doc_length[:, None])
-    return before, after
+    offsets = xp.arange(-k, k + 1, dtype="int32")
+    target = position[:, None] + offsets[None, :]
+    idx = token[:, None] + offsets[None, :]
+    idx = xp.where(target < 0, N, idx)
+    return xp.where(target >= doc_length[:, None], N + 1, idx)
 
 
 def _forward_empty(model: Model[InT, OutT], lengths: Ints1d, nI: int, nO: int) -> Tuple[OutT, Callable]:
