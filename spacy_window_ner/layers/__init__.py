@@ -1,3 +1,4 @@
+from .crf import LinearChainCRF
 from .window_scorer import WindowScorer
 
-__all__ = ["WindowScorer"]
+__all__ = ["LinearChainCRF", "WindowScorer"]

@@ -1,0 +1,133 @@
+"""BILUO tags: the tag set, its allowed transitions, Viterbi decoding and span
+extraction. Plain arrays only: no spaCy pipe code.
+
+Tag ids: 0 is "O"; label j has B = 4j + 1, I = 4j + 2, L = 4j + 3, U = 4j + 4.
+"""
+from typing import Iterator, List, Sequence, Tuple
+
+import numpy
+
+from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d
+
+OUT = "O"
+PREFIXES = ("B", "I", "L", "U")
+# A transition that BILUO forbids gets this score: exp() of it is 0 in float32,
+# while sums of it stay finite.
+FORBIDDEN = -1e4
+
+
+def biluo_tags(labels: Sequence[str]) -> List[str]:
+    """The tag names for labels, in tag-id order.
+
+    labels (Sequence[str]): The entity labels.
+    RETURNS (List[str]): "O", then B-, I-, L-, U- for each label.
+    """
+    return [OUT] + [f"{prefix}-{label}" for label in labels for prefix in PREFIXES]
+
+
+def n_labels_for(n_tags: int) -> int:
+    if n_tags < 1 or (n_tags - 1) % 4:
+        raise ValueError(f"{n_tags} is not a BILUO tag count (1 + 4 * number of labels).")
+    return (n_tags - 1) // 4
+
+
+def allowed_transitions(n_labels: int) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Which tag may follow which, and which may start or end a doc.
+
+    n_labels (int): The number of entity labels.
+    RETURNS (Tuple[ndarray, ndarray, ndarray]): allowed (n_tags, n_tags), where
+        allowed[i, j] says tag j may follow tag i; can_start (n_tags,); can_end (n_tags,).
+    """
+    n_tags = 1 + 4 * n_labels
+    label = numpy.arange(n_tags) - 1
+    prefix = numpy.where(label >= 0, label % 4, -1)  # -1 for O, then 0..3 for B, I, L, U
+    label //= 4
+    outside = (prefix == -1) | (prefix == 2) | (prefix == 3)  # O, L, U: no entity open
+    opens = (prefix == -1) | (prefix == 0) | (prefix == 3)  # O, B, U: may follow a closed entity
+    continues = (prefix == 1) | (prefix == 2)  # I, L: continue an open entity
+    same_label = label[:, None] == label[None, :]
+    allowed = (outside[:, None] & opens[None, :]) | (
+        ~outside[:, None] & continues[None, :] & same_label
+    )
+    can_end = outside
+    return allowed, opens.copy(), can_end
+
+
+def viterbi(
+    ops, scores: Floats3d, lengths: Ints1d, transitions: Floats2d, start: Floats1d, end: Floats1d
+) -> List[Ints1d]:
+    """The best tag path of each doc in a padded batch.
+
+    ops (Ops): The ops to compute with.
+    scores (Floats3d): Emission scores, (n_docs, max_length, n_tags), padded.
+    lengths (Ints1d): The length of each doc.
+    transitions (Floats2d): transitions[i, j] scores tag j after tag i.
+    start (Floats1d): Score of each tag at the first token.
+    end (Floats1d): Score of each tag at the last token.
+    RETURNS (List[Ints1d]): The best path of each doc.
+    """
+    xp = ops.xp
+    n_docs, max_length, n_tags = scores.shape
+    if max_length == 0:
+        return [xp.zeros((0,), dtype="int32") for _ in range(n_docs)]
+    lengths = xp.asarray(lengths)
+    best = scores[:, 0] + start
+    backpointers = xp.zeros((n_docs, max_length, n_tags), dtype="int32")
+    stay = xp.arange(n_tags, dtype="int32")
+    for t in range(1, max_length):
+        candidates = best[:, :, None] + transitions[None]
+        previous = candidates.argmax(axis=1).astype("int32")
+        moved = xp.take_along_axis(candidates, previous[:, None, :], axis=1)[:, 0] + scores[:, t]
+        active = (t < lengths)[:, None]
+        best = xp.where(active, moved, best)
+        backpointers[:, t] = xp.where(active, previous, stay)
+    tag = (best + end).argmax(axis=1).astype("int32")
+    path = xp.zeros((n_docs, max_length), dtype="int32")
+    path[:, -1] = tag
+    for t in range(max_length - 1, 0, -1):
+        tag = xp.take_along_axis(backpointers[:, t], tag[:, None], axis=1)[:, 0]
+        path[:, t - 1] = tag
+    return [path[i, : int(n)] for i, n in enumerate(lengths)]
+
+
+def spans_from_path(path: Ints1d) -> Tuple[Ints1d, Ints1d, Ints1d]:
+    """The entity spans of a valid BILUO path.
+
+    path (Ints1d): Tag ids of one doc.
+    RETURNS (Tuple[Ints1d, Ints1d, Ints1d]): starts, ends (exclusive) and label
+        ids of the spans, in order.
+    """
+    path = numpy.asarray(path)
+    prefix = numpy.where(path > 0, (path - 1) % 4, -1)
+    starts = numpy.flatnonzero((prefix == 0) | (prefix == 3))
+    ends = numpy.flatnonzero((prefix == 2) | (prefix == 3)) + 1
+    if len(starts) != len(ends) or numpy.any(ends <= starts):
+        raise ValueError(f"Invalid BILUO path: {path.tolist()}.")
+    return starts, ends, (path[starts] - 1) // 4
+
+
+def pad(ops, arrays: Sequence[Floats2d], width: int) -> Floats3d:
+    """Stack 2d arrays of different lengths into one zero-padded 3d array."""
+    max_length = max((len(a) for a in arrays), default=0)
+    padded = ops.alloc3f(len(arrays), max_length, width, dtype=arrays[0].dtype if arrays else "float32")
+    for i, array in enumerate(arrays):
+        padded[i, : len(array)] = array
+    return padded
+
+
+def length_groups(lengths: Sequence[int], *, min_size: int = 4096) -> Iterator[List[int]]:
+    """Split doc indices into groups of similar length, so that padding a group
+    costs at most about twice its real size (or min_size cells). Memory stays
+    linear in the batch's length even with one very long doc in it.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    group: List[int] = []
+    total = 0
+    for i in order:
+        if group and lengths[group[0]] * (len(group) + 1) > max(min_size, 2 * (total + lengths[i])):
+            yield group
+            group, total = [], 0
+        group.append(i)
+        total += lengths[i]
+    if group:
+        yield group

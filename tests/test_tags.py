@@ -1,0 +1,117 @@
+import itertools
+
+import numpy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from thinc.api import NumpyOps
+
+from spacy_window_ner.tags import (
+    allowed_transitions,
+    biluo_tags,
+    length_groups,
+    pad,
+    spans_from_path,
+    viterbi,
+)
+
+OPS = NumpyOps()
+
+
+def is_valid(path, n_labels):
+    allowed, can_start, can_end = allowed_transitions(n_labels)
+    if len(path) == 0:
+        return True
+    return (
+        can_start[path[0]]
+        and can_end[path[-1]]
+        and all(allowed[a, b] for a, b in zip(path[:-1], path[1:]))
+    )
+
+
+def test_tags_biluo_names():
+    assert biluo_tags(["LOC", "PER"]) == [
+        "O", "B-LOC", "I-LOC", "L-LOC", "U-LOC", "B-PER", "I-PER", "L-PER", "U-PER"
+    ]
+
+
+def test_tags_allowed_transitions():
+    tags = biluo_tags(["LOC", "PER"])
+    allowed, can_start, can_end = allowed_transitions(2)
+    ok = {(a, b) for a in range(len(tags)) for b in range(len(tags)) if allowed[a, b]}
+    name = {(tags[a], tags[b]) for a, b in ok}
+    assert ("B-LOC", "I-LOC") in name and ("I-LOC", "L-LOC") in name
+    assert ("B-LOC", "L-PER") not in name and ("O", "I-LOC") not in name
+    assert ("U-LOC", "B-PER") in name and ("L-PER", "O") in name
+    assert ("B-LOC", "O") not in name
+    assert [tags[i] for i in numpy.flatnonzero(can_start)] == ["O", "B-LOC", "U-LOC", "B-PER", "U-PER"]
+    assert [tags[i] for i in numpy.flatnonzero(can_end)] == ["O", "L-LOC", "U-LOC", "L-PER", "U-PER"]
+
+
+def brute_force_best(E, T, start, end):
+    n, n_tags = E.shape
+    best, best_path = -numpy.inf, None
+    for path in itertools.product(range(n_tags), repeat=n):
+        score = start[path[0]] + end[path[-1]] + sum(E[t, y] for t, y in enumerate(path))
+        score += sum(T[a, b] for a, b in zip(path[:-1], path[1:]))
+        if score > best:
+            best, best_path = score, path
+    return list(best_path)
+
+
+def constrained(n_labels, rng):
+    allowed, can_start, can_end = allowed_transitions(n_labels)
+    n_tags = len(can_start)
+    T = numpy.where(allowed, rng.normal(size=(n_tags, n_tags)), -1e4)
+    start = numpy.where(can_start, rng.normal(size=n_tags), -1e4)
+    end = numpy.where(can_end, rng.normal(size=n_tags), -1e4)
+    return T, start, end
+
+
+def test_tags_viterbi_matches_brute_force():
+    rng = numpy.random.RandomState(0)
+    T, start, end = constrained(1, rng)
+    lengths = [4, 1, 3, 0, 2]
+    docs = [rng.normal(size=(n, 5)) for n in lengths]
+    paths = viterbi(OPS, pad(OPS, docs, 5), OPS.asarray1i(lengths), T, start, end)
+    for doc, path in zip(docs, paths):
+        if len(doc):
+            assert list(path) == brute_force_best(doc, T, start, end)
+        else:
+            assert len(path) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 12), min_size=1, max_size=5),
+    n_labels=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+    scale=st.sampled_from([0.1, 10.0, 1000.0]),
+)
+def test_tags_viterbi_never_emits_invalid_paths(lengths, n_labels, seed, scale):
+    rng = numpy.random.RandomState(seed)
+    n_tags = 1 + 4 * n_labels
+    T, start, end = constrained(n_labels, rng)
+    docs = [(rng.normal(size=(n, n_tags)) * scale).astype("f") for n in lengths]
+    paths = viterbi(OPS, pad(OPS, docs, n_tags), OPS.asarray1i(lengths), T, start, end)
+    for path, n in zip(paths, lengths):
+        assert len(path) == n
+        assert is_valid(list(path), n_labels)
+        spans_from_path(path)
+
+
+def test_tags_spans_from_path():
+    # O B-0 I-0 L-0 U-1 O U-0
+    starts, ends, labels = spans_from_path(numpy.array([0, 1, 2, 3, 8, 0, 4]))
+    assert list(zip(starts, ends, labels)) == [(1, 4, 0), (4, 5, 1), (6, 7, 0)]
+    with pytest.raises(ValueError, match="Invalid BILUO"):
+        spans_from_path(numpy.array([1, 0]))
+
+
+def test_tags_length_groups_bound_padding():
+    lengths = [50000] + [30] * 300
+    groups = list(length_groups(lengths))
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        cells = max(lengths[i] for i in group) * len(group)
+        assert cells <= max(4096, 2 * sum(lengths[i] for i in group))
