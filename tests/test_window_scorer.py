@@ -9,6 +9,7 @@ from thinc.api import (
     Sigmoid,
     chain,
     expand_window,
+    fix_random_seed,
     registry,
     use_ops,
     with_array,
@@ -26,6 +27,7 @@ def make_docs(lengths, nI=N_I, seed=0):
 
 
 def make_scorer(*, window_size=2, activation="tanh", nI=N_I, seed=0, **kwargs):
+    fix_random_seed(seed)
     with use_ops("numpy", use_blis=False):
         model = WindowScorer(
             nO=N_O, nI=nI, window_size=window_size, hidden_width=N_H, activation=activation, **kwargs
