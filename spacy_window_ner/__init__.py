@@ -1,4 +1,7 @@
 """spacy-window-ner: window-classifier NER and relation extraction for spaCy."""
-from . import layers  # noqa: F401  (registers the layers)
+from . import layers, models, ner, scorers  # noqa: F401  (fill the registries)
+from .relations import install_extensions
+
+install_extensions()
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""Relations between spans of a Doc: the data model shared by readers, the relation pipe and scoring.
+"""Relations between spans of a Doc: the data model shared by readers, the relation pipe and
+scoring.
 
 A doc's relations live in `doc.user_data[RELATIONS_KEY]` as a list of plain lists
 
@@ -6,7 +7,8 @@ A doc's relations live in `doc.user_data[RELATIONS_KEY]` as a list of plain list
 
 with token offsets (end exclusive), str labels and a float score. Plain msgpack data survives
 `Doc.to_bytes`, `DocBin(store_user_data=True)` and saved pipelines without pickling. Read and
-write them with `get_relations` / `set_relations`, or `doc._.relations` after `install_extensions()`.
+write them with `get_relations` / `set_relations`, or `doc._.relations` after
+`install_extensions()`.
 """
 import math
 import numbers

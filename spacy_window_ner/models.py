@@ -1,0 +1,71 @@
+"""Registered architectures: a tok2vec followed by the window layers."""
+from typing import Callable, List, Optional, Tuple
+
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Model
+from thinc.types import Floats2d
+
+from .layers.crf import LinearChainCRF
+from .layers.window_scorer import WindowScorer
+
+
+@registry.architectures("spacy-window-ner.WindowNER.v1")
+def build_window_ner_model(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    window_size: int = 2,
+    hidden_width: int = 128,
+    activation: str = "tanh",
+    dropout: float = 0.0,
+    nO: Optional[int] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Score BILUO tags for every token: tok2vec, then WindowScorer. The model also
+    holds a LinearChainCRF whose transition scores the component trains when its
+    loss is "crf"; the forward pass returns the emission scores only.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
+    window_size (int): k, the tokens on each side in the window.
+    hidden_width (int): Width of the hidden layer.
+    activation (str): "tanh", "hard_tanh", "relu" or "sigmoid".
+    dropout (float): Dropout on the hidden layer during training.
+    nO (Optional[int]): Number of tags; the component sets it from its labels.
+    RETURNS (Model[List[Doc], List[Floats2d]]): The model.
+    """
+    scorer = WindowScorer(
+        nO, window_size=window_size, hidden_width=hidden_width, activation=activation, dropout=dropout
+    )
+    crf = LinearChainCRF(nO)
+    return Model(
+        "window_ner",
+        forward,
+        init=init,
+        layers=[tok2vec, scorer, crf],
+        refs={"tok2vec": tok2vec, "scorer": scorer, "crf": crf},
+        dims={"nO": nO},
+    )
+
+
+def forward(model: Model[List[Doc], List[Floats2d]], docs: List[Doc], is_train: bool) -> Tuple[List[Floats2d], Callable]:
+    tokvecs, backprop_tok2vec = model.get_ref("tok2vec")(docs, is_train)
+    scores, backprop_scorer = model.get_ref("scorer")(tokvecs, is_train)
+
+    def backprop(d_scores: List[Floats2d]) -> List[Doc]:
+        return backprop_tok2vec(backprop_scorer(d_scores))
+
+    return scores, backprop
+
+
+def init(model: Model[List[Doc], List[Floats2d]], X: Optional[List[Doc]] = None, Y: Optional[List[Floats2d]] = None) -> None:
+    tok2vec = model.get_ref("tok2vec")
+    scorer = model.get_ref("scorer")
+    crf = model.get_ref("crf")
+    if Y is not None and len(Y) and not model.has_dim("nO"):
+        model.set_dim("nO", Y[0].shape[1])
+    if model.has_dim("nO"):
+        for layer in (scorer, crf):
+            if not layer.has_dim("nO"):
+                layer.set_dim("nO", model.get_dim("nO"))
+    tok2vec.initialize(X=X)
+    tokvecs = tok2vec.predict(X) if X is not None else None
+    scorer.initialize(X=tokvecs, Y=Y)
+    crf.initialize()

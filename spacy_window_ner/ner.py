@@ -1,0 +1,375 @@
+"""The `window_ner` component: BILUO tagging with the window scorer, trained with a
+softmax, CRF or hinge loss, decoded with Viterbi so that spans are always valid,
+with a confidence for every predicted entity."""
+import warnings
+from itertools import islice
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, set_dropout_rate
+from thinc.types import Floats2d
+
+from .layers.crf import potentials, span_probabilities
+from .scorers import score_ents
+from .tags import biluo_tags, length_groups, pad, spans_from_path, viterbi
+
+default_model_config = """
+[model]
+@architectures = "spacy-window-ner.WindowNER.v1"
+window_size = 2
+hidden_width = 128
+activation = "tanh"
+dropout = 0.0
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy.MultiHashEmbed.v2"
+width = 96
+attrs = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
+rows = [5000, 1000, 2500, 2500]
+include_static_vectors = false
+"""
+DEFAULT_WINDOW_NER_MODEL = Config().from_str(default_model_config)["model"]
+LOSSES = ("crf", "softmax", "hinge")
+DEFAULT_SCORES_KEY = "window_ner"
+
+
+@Language.factory(
+    "window_ner",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
+    default_config={
+        "model": DEFAULT_WINDOW_NER_MODEL,
+        "loss": "crf",
+        "spans_key": None,
+        "overwrite_ents": False,
+        "scorer": {"@scorers": "spacy-window-ner.ner_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_window_ner(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], List[Floats2d]],
+    loss: str,
+    spans_key: Optional[str],
+    overwrite_ents: bool,
+    scorer: Optional[Callable],
+) -> "WindowNER":
+    """Create a window_ner component.
+
+    model (Model[List[Doc], List[Floats2d]]): Scores every BILUO tag for every token.
+    loss (str): "crf" (sentence-level log-likelihood), "softmax" (token-level
+        cross-entropy) or "hinge" (multiclass max-margin).
+    spans_key (Optional[str]): Write the entities to doc.spans[spans_key] instead
+        of doc.ents, e.g. to run beside another NER component.
+    overwrite_ents (bool): Replace entities already in doc.ents. By default they
+        are kept and the predictions fill the gaps around them.
+    scorer (Optional[Callable]): The scoring method.
+    """
+    return WindowNER(
+        nlp.vocab, model, name, loss=loss, spans_key=spans_key,
+        overwrite_ents=overwrite_ents, scorer=scorer,
+    )
+
+
+class WindowNER(TrainablePipe):
+    """Named entity recognition as window classification over BILUO tags.
+
+    The predicted entities and their confidences are also written to the span
+    group doc.spans[spans_key or "window_ner"], with the confidence of each span
+    in group.attrs["scores"].
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[List[Doc], List[Floats2d]],
+        name: str = "window_ner",
+        *,
+        loss: str = "crf",
+        spans_key: Optional[str] = None,
+        overwrite_ents: bool = False,
+        scorer: Optional[Callable] = score_ents,
+    ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"Unknown loss {loss!r} for {name}. Choose one of: {', '.join(LOSSES)}.")
+        if spans_key is not None and not (isinstance(spans_key, str) and spans_key):
+            raise ValueError(f"spans_key must be a non-empty string or None, not {spans_key!r}.")
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg = {
+            "labels": [],
+            "loss": loss,
+            "spans_key": spans_key,
+            "overwrite_ents": overwrite_ents,
+        }
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def tags(self) -> List[str]:
+        return biluo_tags(self.labels)
+
+    @property
+    def scores_key(self) -> str:
+        return self.cfg["spans_key"] or DEFAULT_SCORES_KEY
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    def add_label(self, label: str) -> int:
+        """Add an entity label before the component is initialized.
+
+        label (str): The label.
+        RETURNS (int): 0 if the label was already present, otherwise 1.
+        """
+        if not isinstance(label, str) or not label or "-" in label:
+            raise ValueError(f"Entity labels must be non-empty strings without '-', not {label!r}.")
+        if label in self.labels:
+            return 0
+        self._allow_extra_label()
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[List[str]] = None,
+    ) -> None:
+        """Initialize the labels and the model from a few examples.
+
+        get_examples (Callable[[], Iterable[Example]]): The training examples.
+        nlp (Optional[Language]): The pipeline.
+        labels (Optional[List[str]]): The labels, as `spacy init labels` writes
+            them. Read from the data if None.
+        """
+        validate_get_examples(get_examples, "WindowNER.initialize")
+        if labels is not None:
+            for label in labels:
+                self.add_label(label)
+        else:
+            for example in get_examples():
+                for ent in example.reference.ents:
+                    self.add_label(ent.label_)
+        if not self.labels:
+            raise ValueError(
+                f"{self.name} found no entity labels. Pass labels to initialize "
+                "([initialize.components.NAME.labels] in the config) or provide "
+                "training examples with entities."
+            )
+        self.model.set_dim("nO", len(self.tags))
+        sample = [eg.predicted for eg in islice(get_examples(), 10)]
+        if not any(len(doc) for doc in sample):
+            sample = [Doc(self.vocab, words=["initialize"])]
+        self.model.initialize(X=sample)
+
+    def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
+        """Score every BILUO tag for every token.
+
+        docs (Iterable[Doc]): The docs.
+        RETURNS (List[Floats2d]): Scores (len(doc), n_tags) per doc.
+        """
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            n_tags = self.model.get_dim("nO")
+            return [self.model.ops.alloc2f(len(doc), n_tags) for doc in docs]
+        return self.model.predict(docs)
+
+    def decode(self, scores: List[Floats2d]) -> List[Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]]:
+        """Find the best valid BILUO path of each doc and the confidence of each span.
+
+        scores (List[Floats2d]): The output of predict.
+        RETURNS (List[Tuple[ndarray, ndarray, ndarray, ndarray]]): Per doc, the
+            starts, ends, label ids and confidences of the entities.
+        """
+        ops = self.model.ops
+        crf = self.model.get_ref("crf")
+        learned = self.cfg["loss"] == "crf"
+        T, start, end = potentials(crf, learned=learned)
+        n_tags = len(self.tags)
+        output: List = [None] * len(scores)
+        for group in length_groups([len(s) for s in scores]):
+            # Token-level losses decode log-probabilities, with the constraints only.
+            emissions = [scores[i] if learned else _log_softmax(ops, scores[i]) for i in group]
+            E = pad(ops, emissions, n_tags)
+            lengths = ops.asarray1i([len(s) for s in emissions])
+            paths = viterbi(ops, E, lengths, T, start, end)
+            paths = [ops.to_numpy(path) for path in paths]
+            spans = [spans_from_path(path) for path in paths]
+            probs = span_probabilities(
+                ops, E, lengths, T, start, end, paths, [(s, e) for s, e, _ in spans]
+            )
+            for i, (starts, ends, label_ids), p in zip(group, spans, probs):
+                output[i] = (starts, ends, label_ids, ops.to_numpy(p))
+        return output
+
+    def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
+        """Write the decoded entities to doc.ents (or doc.spans[spans_key]) and their
+        confidences to doc.spans[scores_key].attrs["scores"].
+
+        docs (Iterable[Doc]): The docs.
+        scores (List[Floats2d]): The output of predict.
+        """
+        labels = self.labels
+        for doc, (starts, ends, label_ids, probs) in zip(docs, self.decode(scores)):
+            spans = [
+                Span(doc, int(s), int(e), label=labels[int(l)])
+                for s, e, l in zip(starts, ends, label_ids)
+            ]
+            confidences = [float(p) for p in probs]
+            if self.cfg["spans_key"] is None:
+                spans, confidences = self._write_ents(doc, spans, confidences)
+            doc.spans[self.scores_key] = SpanGroup(
+                doc, name=self.scores_key, spans=spans, attrs={"scores": confidences}
+            )
+
+    def _write_ents(self, doc: Doc, spans: List[Span], confidences: List[float]) -> Tuple[List[Span], List[float]]:
+        if self.cfg["overwrite_ents"] or not doc.ents:
+            doc.set_ents(spans, default="outside")
+            return spans, confidences
+        taken = numpy.zeros(len(doc), dtype=bool)
+        for ent in doc.ents:
+            taken[ent.start : ent.end] = True
+        kept = [(s, c) for s, c in zip(spans, confidences) if not taken[s.start : s.end].any()]
+        spans = [s for s, _ in kept]
+        doc.set_ents(spans, default="unmodified")
+        return spans, [c for _, c in kept]
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Callable] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from a batch of examples.
+
+        examples (Iterable[Example]): The examples.
+        drop (float): The dropout rate.
+        sgd (Optional[Callable]): The optimizer.
+        losses (Optional[Dict[str, float]]): Accumulated losses, updated in place.
+        RETURNS (Dict[str, float]): The updated losses.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        validate_examples(examples, "WindowNER.update")
+        examples = list(examples)
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores = self.get_loss(examples, scores)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+        """The loss and its gradient for a batch, masked where the gold tag is missing.
+        With the CRF loss this also accumulates the gradient of the transition scores.
+
+        examples (Iterable[Example]): The batch.
+        scores (List[Floats2d]): The scores for the batch.
+        RETURNS (Tuple[float, List[Floats2d]]): The loss and d_scores.
+        """
+        ops = self.model.ops
+        gold = [ops.asarray2i(mask) for mask in self._gold_masks(examples)]
+        loss_name = self.cfg["loss"]
+        if loss_name == "crf":
+            losses, backprop = self.model.get_ref("crf").begin_update((scores, gold))
+            d_scores, _ = backprop(ops.alloc1f(len(scores)) + 1.0)
+            loss = float(losses.sum())
+        else:
+            loss_fn = _softmax_loss if loss_name == "softmax" else _hinge_loss
+            results = [loss_fn(ops, S, G) for S, G in zip(scores, gold)]
+            loss = sum(float(value) for value, _ in results)
+            d_scores = [d for _, d in results]
+        if not numpy.isfinite(loss):
+            raise ValueError(
+                f"The {loss_name} loss of {self.name} became {loss}. The usual causes are a "
+                "learning rate that is too high, or scores that overflowed; lower "
+                "[training.optimizer.learn_rate] or add gradient clipping "
+                "([training.optimizer.grad_clip])."
+            )
+        return loss, d_scores
+
+    def _gold_masks(self, examples: Iterable[Example]) -> List[numpy.ndarray]:
+        """Per doc, an (n_tokens, n_tags) mask of the tags the gold allows: the gold
+        tag, or every tag where the gold is missing or does not align."""
+        tag_ids = {tag: i for i, tag in enumerate(self.tags)}
+        masks = []
+        misaligned = 0
+        for example in examples:
+            aligned = example.get_aligned_ner()
+            mask = numpy.ones((len(example.predicted), len(tag_ids)), dtype="int32")
+            known = [(i, tag) for i, tag in enumerate(aligned) if tag not in (None, "-", "")]
+            unknown = {tag.split("-", 1)[1] for _, tag in known if tag not in tag_ids}
+            if unknown:
+                raise ValueError(
+                    f"{self.name} got gold entities with labels it does not know: "
+                    f"{sorted(unknown)}. Known labels: {list(self.labels)}. Add them with "
+                    "add_label before initialize, or pass them in initialize(labels=...)."
+                )
+            if known:
+                rows = numpy.array([i for i, _ in known])
+                mask[rows] = 0
+                mask[rows, [tag_ids[tag] for _, tag in known]] = 1
+            misaligned += len(example.reference.ents) - len(
+                example.get_aligned_spans_y2x(example.reference.ents)
+            )
+            masks.append(mask)
+        if misaligned:
+            warnings.warn(
+                f"{self.name}: skipped {misaligned} gold entities that do not align to the "
+                "tokenization; their tokens are treated as missing annotation."
+            )
+        return masks
+
+
+def _log_softmax(ops, scores: Floats2d) -> Floats2d:
+    xp = ops.xp
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def _softmax_loss(ops, scores: Floats2d, gold: numpy.ndarray) -> Tuple[float, Floats2d]:
+    """Token-level cross-entropy (Collobert's word-level log-likelihood)."""
+    xp = ops.xp
+    gold = gold.astype(scores.dtype)
+    known = gold.sum(axis=1, keepdims=True) == 1
+    log_p = _log_softmax(ops, scores)
+    loss = -(log_p * gold * known).sum()
+    return loss, (xp.exp(log_p) - gold) * known
+
+
+def _hinge_loss(ops, scores: Floats2d, gold: numpy.ndarray) -> Tuple[float, Floats2d]:
+    """The multiclass max-margin loss max(0, 1 + max_wrong - gold) per token."""
+    xp = ops.xp
+    gold = gold.astype(scores.dtype)
+    known = gold.sum(axis=1) == 1
+    rows = xp.arange(len(scores))
+    gold_score = (scores * gold).sum(axis=1)
+    wrong = xp.where(gold > 0, -xp.inf, scores)
+    worst = wrong.argmax(axis=1)
+    margin = xp.maximum(0.0, 1.0 + wrong[rows, worst] - gold_score) * known
+    violated = margin > 0
+    d_scores = xp.zeros_like(scores)
+    d_scores[rows[violated], worst[violated]] += 1.0
+    d_scores -= gold * violated[:, None]
+    return margin.sum(), d_scores
