@@ -16,7 +16,6 @@ def build_window_ner_model(
     window_size: int = 2,
     hidden_width: int = 128,
     activation: str = "tanh",
-    dropout: float = 0.0,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], List[Floats2d]]:
     """Score BILUO tags for every token: tok2vec, then WindowScorer. The model also
@@ -27,12 +26,11 @@ def build_window_ner_model(
     window_size (int): k, the tokens on each side in the window.
     hidden_width (int): Width of the hidden layer.
     activation (str): "tanh", "hard_tanh", "relu" or "sigmoid".
-    dropout (float): Dropout on the hidden layer during training.
     nO (Optional[int]): Number of tags; the component sets it from its labels.
     RETURNS (Model[List[Doc], List[Floats2d]]): The model.
     """
     scorer = WindowScorer(
-        nO, window_size=window_size, hidden_width=hidden_width, activation=activation, dropout=dropout
+        nO, window_size=window_size, hidden_width=hidden_width, activation=activation
     )
     crf = LinearChainCRF(nO)
     return Model(

@@ -24,7 +24,6 @@ default_model_config = """
 window_size = 2
 hidden_width = 128
 activation = "tanh"
-dropout = 0.0
 nO = null
 
 [model.tok2vec]
@@ -137,7 +136,11 @@ class WindowNER(TrainablePipe):
             raise ValueError(f"Entity labels must be non-empty strings without '-', not {label!r}.")
         if label in self.labels:
             return 0
-        self._allow_extra_label()
+        if self.model.has_dim("nO"):
+            raise ValueError(
+                f"Cannot add label {label!r} to {self.name} after it was initialized: its "
+                "output layer is sized for its labels. Add labels before initialize."
+            )
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         return 1

@@ -47,7 +47,8 @@ def WindowScorer(
     window_size (int): k, the number of tokens on each side of the centre token.
     hidden_width (int): Width of the hidden layer h.
     activation (str): One of "tanh", "hard_tanh", "relu", "sigmoid".
-    dropout (float): Dropout rate applied to h during training.
+    dropout (float): Dropout rate applied to h during training. It is the layer's
+        "dropout_rate" attr, so spaCy's [training] dropout sets it during training.
     RETURNS (Model[List[Floats2d], List[Floats2d]]): The layer.
     """
     if not isinstance(window_size, int) or window_size < 0:
