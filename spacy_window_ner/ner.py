@@ -16,7 +16,7 @@ from thinc.types import Floats2d
 
 from .layers.crf import potentials, span_probabilities
 from .scorers import score_ents
-from .tags import biluo_tags, length_groups, pad, spans_from_path, viterbi
+from .tags import biluo_tags, length_groups, pad, spans_from_paths, viterbi
 
 default_model_config = """
 [model]
@@ -210,13 +210,14 @@ class WindowNER(TrainablePipe):
             E = pad(ops, emissions, n_tags)
             lengths = ops.asarray1i([len(s) for s in emissions])
             paths = viterbi(ops, E, lengths, T, start, end)
-            paths = [ops.to_numpy(path) for path in paths]
-            spans = [spans_from_path(path) for path in paths]
-            probs = span_probabilities(
-                ops, E, lengths, T, start, end, paths, [(s, e) for s, e, _ in spans]
+            docs, starts, ends, label_ids = spans_from_paths(ops.to_numpy(paths))
+            probs = ops.to_numpy(
+                span_probabilities(ops, E, lengths, T, start, end, paths, (docs, starts, ends))
             )
-            for i, (starts, ends, label_ids), p in zip(group, spans, probs):
-                output[i] = (starts, ends, label_ids, ops.to_numpy(p))
+            bounds = numpy.searchsorted(docs, numpy.arange(len(group) + 1))
+            for j, i in enumerate(group):
+                doc_spans = slice(bounds[j], bounds[j + 1])
+                output[i] = (starts[doc_spans], ends[doc_spans], label_ids[doc_spans], probs[doc_spans])
         return output
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:

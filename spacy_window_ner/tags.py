@@ -7,7 +7,7 @@ from typing import Iterator, List, Sequence, Tuple
 
 import numpy
 
-from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d
+from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
 OUT = "O"
 PREFIXES = ("B", "I", "L", "U")
@@ -55,7 +55,7 @@ def allowed_transitions(n_labels: int) -> Tuple[numpy.ndarray, numpy.ndarray, nu
 
 def viterbi(
     ops, scores: Floats3d, lengths: Ints1d, transitions: Floats2d, start: Floats1d, end: Floats1d
-) -> List[Ints1d]:
+) -> Ints2d:
     """The best tag path of each doc in a padded batch.
 
     ops (Ops): The ops to compute with.
@@ -64,46 +64,56 @@ def viterbi(
     transitions (Floats2d): transitions[i, j] scores tag j after tag i.
     start (Floats1d): Score of each tag at the first token.
     end (Floats1d): Score of each tag at the last token.
-    RETURNS (List[Ints1d]): The best path of each doc.
+    RETURNS (Ints2d): The best path of each doc, (n_docs, max_length), with
+        "O" (0) after the end of each doc.
     """
     xp = ops.xp
     n_docs, max_length, n_tags = scores.shape
+    path = xp.zeros((n_docs, max_length), dtype="int32")
     if max_length == 0:
-        return [xp.zeros((0,), dtype="int32") for _ in range(n_docs)]
+        return path
     lengths = xp.asarray(lengths)
     best = scores[:, 0] + start
     backpointers = xp.zeros((n_docs, max_length, n_tags), dtype="int32")
     stay = xp.arange(n_tags, dtype="int32")
+    # candidates[b, j, i]: reach tag j from tag i; the reduction runs over the last axis.
+    into = xp.ascontiguousarray(transitions.T)[None]
     for t in range(1, max_length):
-        candidates = best[:, :, None] + transitions[None]
-        previous = candidates.argmax(axis=1).astype("int32")
-        moved = xp.take_along_axis(candidates, previous[:, None, :], axis=1)[:, 0] + scores[:, t]
+        candidates = best[:, None, :] + into
+        previous = candidates.argmax(axis=2).astype("int32")
+        moved = xp.take_along_axis(candidates, previous[:, :, None], axis=2)[:, :, 0] + scores[:, t]
         active = (t < lengths)[:, None]
         best = xp.where(active, moved, best)
         backpointers[:, t] = xp.where(active, previous, stay)
     tag = (best + end).argmax(axis=1).astype("int32")
-    path = xp.zeros((n_docs, max_length), dtype="int32")
     path[:, -1] = tag
     for t in range(max_length - 1, 0, -1):
         tag = xp.take_along_axis(backpointers[:, t], tag[:, None], axis=1)[:, 0]
         path[:, t - 1] = tag
-    return [path[i, : int(n)] for i, n in enumerate(lengths)]
+    path[xp.arange(max_length)[None, :] >= lengths[:, None]] = 0
+    return path
 
 
-def spans_from_path(path: Ints1d) -> Tuple[Ints1d, Ints1d, Ints1d]:
-    """The entity spans of a valid BILUO path.
+def spans_from_paths(paths: Ints2d) -> Tuple[Ints1d, Ints1d, Ints1d, Ints1d]:
+    """The entity spans of a batch of valid BILUO paths.
 
-    path (Ints1d): Tag ids of one doc.
-    RETURNS (Tuple[Ints1d, Ints1d, Ints1d]): starts, ends (exclusive) and label
-        ids of the spans, in order.
+    paths (Ints2d): Tag ids, (n_docs, length), "O" (0) after the end of each doc.
+    RETURNS (Tuple[Ints1d, Ints1d, Ints1d, Ints1d]): The doc index, start, end
+        (exclusive) and label id of each span, in doc and then start order.
     """
-    path = numpy.asarray(path)
-    prefix = numpy.where(path > 0, (path - 1) % 4, -1)
+    paths = numpy.atleast_2d(numpy.asarray(paths))
+    width = paths.shape[1]
+    prefix = numpy.where(paths > 0, (paths - 1) % 4, -1).ravel()
     starts = numpy.flatnonzero((prefix == 0) | (prefix == 3))
-    ends = numpy.flatnonzero((prefix == 2) | (prefix == 3)) + 1
-    if len(starts) != len(ends) or numpy.any(ends <= starts):
-        raise ValueError(f"Invalid BILUO path: {path.tolist()}.")
-    return starts, ends, (path[starts] - 1) // 4
+    lasts = numpy.flatnonzero((prefix == 2) | (prefix == 3))
+    if (
+        len(starts) != len(lasts)
+        or numpy.any(lasts < starts)
+        or numpy.any(starts // width != lasts // width)
+    ):
+        raise ValueError(f"Invalid BILUO path: {paths.tolist()}.")
+    labels = (paths.ravel()[starts] - 1) // 4
+    return starts // width, starts % width, lasts % width + 1, labels
 
 
 def pad(ops, arrays: Sequence[Floats2d], width: int) -> Floats3d:

@@ -12,7 +12,7 @@ from spacy_window_ner.layers.crf import (
     potentials,
     span_probabilities,
 )
-from spacy_window_ner.tags import allowed_transitions, pad, spans_from_path, viterbi
+from spacy_window_ner.tags import allowed_transitions, pad, spans_from_paths, viterbi
 
 N_TAGS = 9  # two labels
 
@@ -98,17 +98,18 @@ def test_crf_span_probabilities_match_brute_force():
     T, start, end = (numpy.asarray(a, dtype="float64") for a in potentials(model))
     E3 = pad(ops, [E], N_TAGS)
     lengths = ops.asarray1i([4])
-    path = viterbi(ops, E3, lengths, T, start, end)[0]
-    starts, ends, _ = spans_from_path(path)
+    paths = viterbi(ops, E3, lengths, T, start, end)
+    path = paths[0]
+    docs, starts, ends, _ = spans_from_paths(paths)
     assert len(starts) >= 2
-    probs = span_probabilities(ops, E3, lengths, T, start, end, [path], [(starts, ends)])[0]
+    probs = span_probabilities(ops, E3, lengths, T, start, end, paths, (docs, starts, ends))
     scores = {p: numpy.exp(path_score(E, T, start, end, p)) for p in all_paths(4)}
     Z = sum(scores.values())
     for s, e, prob in zip(starts, ends, probs):
         expected = sum(v for p, v in scores.items() if tuple(p[s:e]) == tuple(path[s:e])) / Z
         assert_allclose(prob, expected, rtol=1e-6)
-    alpha, beta, log_Z = forward_backward(ops, E3, lengths, T, start, end)
-    assert_allclose(log_Z[0], numpy.log(Z), rtol=1e-10)
+    messages = forward_backward(ops, E3, lengths, T, start, end)
+    assert_allclose(messages.log_Z[0], numpy.log(Z), rtol=1e-10)
 
 
 def test_crf_infers_size_and_rejects_non_biluo_sizes():

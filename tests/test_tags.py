@@ -11,7 +11,7 @@ from spacy_window_ner.tags import (
     biluo_tags,
     length_groups,
     pad,
-    spans_from_path,
+    spans_from_paths,
     viterbi,
 )
 
@@ -74,11 +74,11 @@ def test_tags_viterbi_matches_brute_force():
     lengths = [4, 1, 3, 0, 2]
     docs = [rng.normal(size=(n, 5)) for n in lengths]
     paths = viterbi(OPS, pad(OPS, docs, 5), OPS.asarray1i(lengths), T, start, end)
-    for doc, path in zip(docs, paths):
-        if len(doc):
-            assert list(path) == brute_force_best(doc, T, start, end)
-        else:
-            assert len(path) == 0
+    assert paths.shape == (5, 4)
+    for doc, path, n in zip(docs, paths, lengths):
+        if n:
+            assert list(path[:n]) == brute_force_best(doc, T, start, end)
+        assert not path[n:].any()
 
 
 @settings(max_examples=60, deadline=None)
@@ -95,17 +95,22 @@ def test_tags_viterbi_never_emits_invalid_paths(lengths, n_labels, seed, scale):
     docs = [(rng.normal(size=(n, n_tags)) * scale).astype("f") for n in lengths]
     paths = viterbi(OPS, pad(OPS, docs, n_tags), OPS.asarray1i(lengths), T, start, end)
     for path, n in zip(paths, lengths):
-        assert len(path) == n
-        assert is_valid(list(path), n_labels)
-        spans_from_path(path)
+        assert is_valid(list(path[:n]), n_labels)
+        assert not path[n:].any()
+    spans_from_paths(paths)
 
 
-def test_tags_spans_from_path():
-    # O B-0 I-0 L-0 U-1 O U-0
-    starts, ends, labels = spans_from_path(numpy.array([0, 1, 2, 3, 8, 0, 4]))
-    assert list(zip(starts, ends, labels)) == [(1, 4, 0), (4, 5, 1), (6, 7, 0)]
+def test_tags_spans_from_paths():
+    # O B-0 I-0 L-0 U-1 O U-0 / U-1 O O O O O O (padded)
+    paths = numpy.array([[0, 1, 2, 3, 8, 0, 4], [8, 0, 0, 0, 0, 0, 0]])
+    docs, starts, ends, labels = spans_from_paths(paths)
+    assert list(zip(docs, starts, ends, labels)) == [
+        (0, 1, 4, 0), (0, 4, 5, 1), (0, 6, 7, 0), (1, 0, 1, 1)
+    ]
     with pytest.raises(ValueError, match="Invalid BILUO"):
-        spans_from_path(numpy.array([1, 0]))
+        spans_from_paths(numpy.array([1, 0]))
+    with pytest.raises(ValueError, match="Invalid BILUO"):
+        spans_from_paths(numpy.array([[0, 1], [3, 0]]))  # B at one doc's end, L at the next's start
 
 
 def test_tags_length_groups_bound_padding():

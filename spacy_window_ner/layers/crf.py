@@ -12,7 +12,7 @@ the gold is missing). Its gradient is a difference of marginals:
     dE[t, j] = p(y_t = j) - p_gold(y_t = j)
     dT[i, j] = sum_t p(y_{t-1} = i, y_t = j) - the same under the gold constraint
 """
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 from thinc.api import Model, registry, zero_init
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
@@ -110,33 +110,80 @@ def potentials(model: Model[InT, OutT], *, learned: bool = True) -> Tuple[Floats
     )
 
 
+class Messages(NamedTuple):
+    """Scaled forward and backward messages of a padded batch. Each row of alpha
+    and beta sums to 1; the true messages are
+
+        alpha_t(j) = alpha[b, t, j] * exp(log_alpha[b, t])
+        beta_t(i) = beta[b, t, i] * exp(log_beta[b, t])
+
+    where alpha_t(j) sums exp(score) over the paths through tokens 0..t that end
+    in tag j, and beta_t(i) over the paths from tag i at t to the end.
+    """
+
+    alpha: Floats3d
+    beta: Floats3d
+    log_alpha: Floats2d
+    log_beta: Floats2d
+    log_Z: Floats1d
+    # exp(E - max_j E), exp(T - max T) and max T: the potentials the messages use
+    emissions: Floats3d
+    transitions: Floats2d
+    transitions_max: float
+
+
 def forward_backward(
     ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d
-) -> Tuple[Floats3d, Floats3d, Floats1d]:
-    """The forward and backward algorithms in log space over a padded batch.
+) -> Messages:
+    """The forward and backward algorithms over a padded batch, in probability
+    space with per-step scaling, so each step is one small matrix product.
 
-    alpha[b, t, j] = log sum of exp(score) of the paths through tokens 0..t ending in j
-    beta[b, t, i] = log sum of exp(score) of the paths from tag i at t to the end
-
-    RETURNS (Tuple[Floats3d, Floats3d, Floats1d]): alpha, beta, log Z per doc.
+    ops (Ops): The ops to compute with.
+    E (Floats3d): Emission scores (n_docs, max_length, n_tags), padded.
+    lengths (Ints1d): The length of each doc.
+    T (Floats2d): Transition scores.
+    start (Floats1d): Start scores.
+    end (Floats1d): End scores.
+    RETURNS (Messages): The scaled messages and log Z per doc.
     """
     xp = ops.xp
     n_docs, max_length, nO = E.shape
     lengths = xp.asarray(lengths)
     alpha = xp.zeros_like(E)
     beta = xp.zeros_like(E)
+    log_alpha = xp.zeros((n_docs, max_length), dtype=E.dtype)
+    log_beta = xp.zeros((n_docs, max_length), dtype=E.dtype)
+    E_max = E.max(axis=2) if max_length else log_alpha
+    P = xp.exp(E - E_max[:, :, None])
+    T_max = float(T.max())
+    G = xp.exp(T - T_max)
     if max_length == 0:
-        return alpha, beta, xp.zeros((n_docs,), dtype=E.dtype)
-    alpha[:, 0] = start + E[:, 0]
+        return Messages(alpha, beta, log_alpha, log_beta, xp.zeros((n_docs,), dtype=E.dtype), P, G, T_max)
+    start_max, end_max = float(start.max()), float(end.max())
+    # alpha_0 = exp(start) * exp(E_0); alpha_t = (alpha_{t-1} @ exp(T)) * exp(E_t)
+    a = xp.exp(start - start_max) * P[:, 0]
+    norm = a.sum(axis=1)
+    alpha[:, 0] = a / norm[:, None]
+    log_alpha[:, 0] = xp.log(norm) + start_max + E_max[:, 0]
     for t in range(1, max_length):
-        step = logsumexp(xp, alpha[:, t - 1, :, None] + T[None], axis=1) + E[:, t]
-        alpha[:, t] = xp.where((t < lengths)[:, None], step, alpha[:, t - 1])
-    log_Z = logsumexp(xp, alpha[:, -1] + end, axis=1)
-    beta[:, -1] = end
+        a = (alpha[:, t - 1] @ G) * P[:, t]
+        norm = a.sum(axis=1)
+        active = t < lengths
+        alpha[:, t] = xp.where(active[:, None], a / norm[:, None], alpha[:, t - 1])
+        log_alpha[:, t] = log_alpha[:, t - 1] + xp.where(active, xp.log(norm) + T_max + E_max[:, t], 0.0)
+    final = alpha[:, -1] @ xp.exp(end - end_max)
+    log_Z = log_alpha[:, -1] + xp.log(final) + end_max
+    # beta_{n-1} = exp(end); beta_t = exp(T) @ (exp(E_{t+1}) * beta_{t+1})
+    b = xp.exp(end - end_max)
+    beta[:, -1] = b / b.sum()
+    log_beta[:, -1] = float(xp.log(b.sum())) + end_max
     for t in range(max_length - 2, -1, -1):
-        step = logsumexp(xp, T[None] + (E[:, t + 1] + beta[:, t + 1])[:, None, :], axis=2)
-        beta[:, t] = xp.where((t + 1 < lengths)[:, None], step, beta[:, t + 1])
-    return alpha, beta, log_Z
+        b = (P[:, t + 1] * beta[:, t + 1]) @ G.T
+        norm = b.sum(axis=1)
+        active = t + 1 < lengths
+        beta[:, t] = xp.where(active[:, None], b / norm[:, None], beta[:, t + 1])
+        log_beta[:, t] = log_beta[:, t + 1] + xp.where(active, xp.log(norm) + T_max + E_max[:, t + 1], 0.0)
+    return Messages(alpha, beta, log_alpha, log_beta, log_Z, P, G, T_max)
 
 
 def marginals(
@@ -146,59 +193,58 @@ def marginals(
     sum_t p(y_{t-1} = i, y_t = j), and log Z.
     """
     xp = ops.xp
-    alpha, beta, log_Z = forward_backward(ops, E, lengths, T, start, end)
+    m = forward_backward(ops, E, lengths, T, start, end)
     n_docs, max_length, nO = E.shape
     lengths = xp.asarray(lengths)
-    inside = xp.arange(max_length)[None, :, None] < lengths[:, None, None]
-    p = xp.exp(alpha + beta - log_Z[:, None, None]) * inside
-    pairs = xp.zeros((n_docs, nO, nO), dtype=E.dtype)
-    for t in range(1, max_length):
-        log_pair = (
-            alpha[:, t - 1, :, None] + T[None] + (E[:, t] + beta[:, t])[:, None, :]
-            - log_Z[:, None, None]
-        )
-        pairs += xp.exp(log_pair) * (t < lengths)[:, None, None]
-    return p, pairs, log_Z
+    inside = xp.arange(max_length)[None, :] < lengths[:, None]
+    # p_t(j) = alpha_t(j) beta_t(j) / Z, and sum_j alpha_t(j) beta_t(j) = Z at every t.
+    p = m.alpha * m.beta
+    p *= (inside / xp.maximum(p.sum(axis=2), 1e-30))[:, :, None]
+    # p(y_{t-1} = i, y_t = j) = alpha_{t-1}(i) exp(T_ij) exp(E_t(j)) beta_t(j) / Z,
+    # normalized per step; summed over t as one batched product.
+    after = m.emissions[:, 1:] * m.beta[:, 1:]
+    norm = ((m.alpha[:, :-1] @ m.transitions) * after).sum(axis=2)
+    after *= (inside[:, 1:] / xp.maximum(norm, 1e-30))[:, :, None]
+    pairs = m.transitions[None] * (m.alpha[:, :-1].transpose(0, 2, 1) @ after)
+    return p, pairs, m.log_Z
 
 
 def span_probabilities(
     ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d,
-    paths: List[Ints1d], spans: List[Tuple[Ints1d, Ints1d]],
-) -> List[Floats1d]:
+    paths: Ints2d, spans: Tuple[Ints1d, Ints1d, Ints1d],
+) -> Floats1d:
     """The marginal probability of each predicted span: the total probability of
     the paths that tag exactly that span's tokens as the decoded path does.
 
-    p(span s..e) = exp(entry + sum_{t=s..e} E[t, y_t] + sum_{t=s+1..e} T[y_{t-1}, y_t]
-                       + beta[e, y_e] - log Z)
-    where entry = start[y_s] at the first token and log sum_i exp(alpha[s-1, i] + T[i, y_s])
-    elsewhere.
+    p(span s..e) = alpha'_s * exp(sum_{t=s..e} E[t, y_t] + sum_{t=s+1..e} T[y_{t-1}, y_t])
+                   * beta_e(y_e) / Z
+    where alpha'_s = exp(start[y_s]) at the first token and
+    sum_i alpha_{s-1}(i) exp(T[i, y_s]) elsewhere.
 
-    paths (List[Ints1d]): The decoded path of each doc.
-    spans (List[Tuple[Ints1d, Ints1d]]): Starts and ends (exclusive) of each doc's spans.
-    RETURNS (List[Floats1d]): The probability of each span, per doc.
+    paths (Ints2d): The decoded paths, (n_docs, max_length).
+    spans (Tuple[Ints1d, Ints1d, Ints1d]): Doc index, start and end (exclusive)
+        of each span, as `tags.spans_from_paths` gives them.
+    RETURNS (Floats1d): The probability of each span.
     """
     xp = ops.xp
-    alpha, beta, log_Z = forward_backward(ops, E, lengths, T, start, end)
-    output = []
-    for b, (path, (starts, ends)) in enumerate(zip(paths, spans)):
-        if len(starts) == 0:
-            output.append(xp.zeros((0,), dtype=E.dtype))
-            continue
-        path = xp.asarray(path)
-        starts = xp.asarray(starts)
-        last = xp.asarray(ends) - 1
-        n = len(path)
-        steps = E[b, xp.arange(n), path]
-        steps[1:] += T[path[:-1], path[1:]]
-        cumulative = xp.cumsum(steps)
-        inner = cumulative[last] - cumulative[starts] + E[b, starts, path[starts]]
-        before = alpha[b, xp.maximum(starts - 1, 0)] + T[:, path[starts]].T
-        entry = xp.where(starts == 0, start[path[starts]], logsumexp(xp, before, axis=1))
-        exit = beta[b, last, path[last]]
-        output.append(xp.exp(xp.minimum(entry + inner + exit - log_Z[b], 0.0)))
-    return output
-
-
-def logsumexp(xp, X, *, axis: int):
-    top = X.max(axis=axis, keepdims=True)
-    return (top + xp.log(xp.exp(X - top).sum(axis=axis, keepdims=True))).squeeze(axis=axis)
+    docs, starts, ends = (xp.asarray(a) for a in spans)
+    if len(docs) == 0:
+        return xp.zeros((0,), dtype=E.dtype)
+    m = forward_backward(ops, E, lengths, T, start, end)
+    paths = xp.asarray(paths)
+    lasts = ends - 1
+    # The path's own score, step by step, summed along the span with a cumsum.
+    steps = xp.take_along_axis(E, paths[:, :, None], axis=2)[:, :, 0]
+    steps[:, 1:] += T[paths[:, :-1], paths[:, 1:]]
+    cumulative = xp.cumsum(steps, axis=1)
+    first = paths[docs, starts]
+    inner = cumulative[docs, lasts] - cumulative[docs, starts] + E[docs, starts, first]
+    previous = xp.maximum(starts - 1, 0)
+    into = (m.alpha[docs, previous] * m.transitions[:, first].T).sum(axis=1)
+    entry = xp.where(
+        starts == 0,
+        start[first],
+        xp.log(xp.maximum(into, 1e-30)) + m.transitions_max + m.log_alpha[docs, previous],
+    )
+    exit = xp.log(xp.maximum(m.beta[docs, lasts, paths[docs, lasts]], 1e-30)) + m.log_beta[docs, lasts]
+    return xp.exp(xp.minimum(entry + inner + exit - m.log_Z[docs], 0.0))

