@@ -79,9 +79,10 @@ def make_window_ner(
 class WindowNER(TrainablePipe):
     """Named entity recognition as window classification over BILUO tags.
 
-    The predicted entities and their confidences are also written to the span
-    group doc.spans[spans_key or "window_ner"], with the confidence of each span
-    in group.attrs["scores"].
+    All predicted entities, also those that a preset entity kept out of
+    doc.ents, are written with their confidences to the span group
+    doc.spans[spans_key or "window_ner"]: the confidence of each span is in
+    group.attrs["scores"].
     """
 
     def __init__(
@@ -233,24 +234,22 @@ class WindowNER(TrainablePipe):
                 Span(doc, int(s), int(e), label=labels[int(l)])
                 for s, e, l in zip(starts, ends, label_ids)
             ]
-            confidences = [float(p) for p in probs]
             if self.cfg["spans_key"] is None:
-                spans, confidences = self._write_ents(doc, spans, confidences)
+                self._write_ents(doc, spans)
             doc.spans[self.scores_key] = SpanGroup(
-                doc, name=self.scores_key, spans=spans, attrs={"scores": confidences}
+                doc, name=self.scores_key, spans=spans, attrs={"scores": [float(p) for p in probs]}
             )
 
-    def _write_ents(self, doc: Doc, spans: List[Span], confidences: List[float]) -> Tuple[List[Span], List[float]]:
+    def _write_ents(self, doc: Doc, spans: List[Span]) -> None:
+        """Set doc.ents: replace what is there with overwrite_ents, else keep the
+        entities already set and add the predictions that do not overlap them."""
         if self.cfg["overwrite_ents"] or not doc.ents:
             doc.set_ents(spans, default="outside")
-            return spans, confidences
+            return
         taken = numpy.zeros(len(doc), dtype=bool)
         for ent in doc.ents:
             taken[ent.start : ent.end] = True
-        kept = [(s, c) for s, c in zip(spans, confidences) if not taken[s.start : s.end].any()]
-        spans = [s for s, _ in kept]
-        doc.set_ents(spans, default="unmodified")
-        return spans, [c for _, c in kept]
+        doc.set_ents([s for s in spans if not taken[s.start : s.end].any()], default="unmodified")
 
     def update(
         self,

@@ -1,0 +1,546 @@
+"""The `spacy-window-ner` command line: convert, evaluate, kb build/query/export, explain and
+visualize. Also runs as `python -m spacy_window_ner`.
+
+Every expected failure (unreadable input, a path that is not a pipeline or not a knowledge
+base, ...) ends with a one-line message on stderr and exit code 1, without a traceback.
+"""
+import html
+import json
+import sys
+import time
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
+
+import spacy
+import typer
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from spacy.vocab import Vocab
+from wasabi import table
+
+from . import kb as kb_module
+from .explain import EntityExplanation, explain as explain_entities
+from .readers import READERS, prodigy_split, read_docbin, write_docbin
+from .relations import get_relations
+
+app = typer.Typer(
+    name="spacy-window-ner",
+    help="Window-classifier NER and relation extraction for spaCy: data, evaluation, knowledge base, explanations.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+kb_app = typer.Typer(help="Build, query and export a SQLite knowledge base of predicted entities and relations.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+MAX_VISUALIZED = 100  # default --limit of visualize
+PALETTE = ["#7aecec", "#bfeeb7", "#feca74", "#ff9561", "#aa9cfc", "#c887fb", "#9cc9cc", "#ffeb80", "#e4e7d2", "#f0d0ff"]
+
+
+class Format(str, Enum):
+    conll04 = "conll04"
+    prodigy = "prodigy"
+
+
+class Split(str, Enum):
+    train = "train"
+    dev = "dev"
+    test = "test"
+    all = "all"
+
+
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+    graphml = "graphml"
+
+
+def fail(message: str) -> NoReturn:
+    """Print a one-line error on stderr and exit with code 1.
+
+    message (str): What went wrong and what to do.
+    """
+    typer.secho(f"✘ {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+def load_pipeline(path: Path) -> Language:
+    """Load a saved spaCy pipeline, or fail with a message saying why it can't be.
+
+    path (Path): The pipeline directory.
+    RETURNS (Language): The pipeline.
+    """
+    if not path.is_dir() or not (path / "config.cfg").is_file():
+        fail(f"{path} is not a spaCy pipeline: expected a directory with a config.cfg, as nlp.to_disk writes.")
+    try:
+        return spacy.load(path)
+    except Exception as err:  # spacy.load fails in many ways on a broken directory
+        fail(f"Can't load the spaCy pipeline {path}: {type(err).__name__}: {_one_line(err)}")
+
+
+# ---------------------------------------------------------------------------------------- convert
+
+
+@app.command()
+def convert(
+    input_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Annotated corpus to convert."),
+    output_path: Path = typer.Argument(..., dir_okay=False, help="The .spacy file to write."),
+    file_format: Format = typer.Option(..., "--format", "-f", help="Input format: CoNLL04 (SpERT JSON) or Prodigy JSONL."),
+    split: Split = typer.Option(Split.all, "--split", "-s", help="Prodigy only: keep the train, dev or test split (by PMID/PMCID), or all."),
+) -> None:
+    """Convert an annotated corpus (entities and relations) to a .spacy file."""
+    if split != Split.all and file_format != Format.prodigy:
+        fail("--split only applies to --format prodigy; CoNLL04 ships its splits as separate files.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the stats below report every skip
+        try:
+            docs, stats = READERS[file_format.value](input_path, Vocab())
+        except ValueError as err:
+            fail(_one_line(err))
+    if split != Split.all:
+        try:
+            docs = [doc for doc in docs if prodigy_split(doc) == split.value]
+        except ValueError as err:
+            fail(_one_line(err))
+    n_docs = write_docbin(docs, output_path)
+    n_ents = sum(len(doc.ents) for doc in docs)
+    n_rels = sum(len(get_relations(doc)) for doc in docs)
+    typer.echo(f"✔ Wrote {n_docs} docs, {n_ents} entities, {n_rels} relations to {output_path}")
+    skipped = {
+        "records": stats.skipped_records, "entities": stats.skipped_entities,
+        "relations": stats.skipped_relations, "rejected records": stats.rejected_records,
+        "ignored relations": stats.ignored_relations, "merged duplicate relations": stats.merged_relations,
+    }
+    typer.echo("Skipped: " + (", ".join(f"{n} {what}" for what, n in skipped.items() if n) or "nothing"))
+    for problem in stats.problems:
+        typer.echo(f"  {problem}")
+
+
+# --------------------------------------------------------------------------------------- evaluate
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., exists=True, help="Pipeline directory."),
+    data_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Gold .spacy file."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", dir_okay=False, help="Write the scores as JSON here."),
+    gold_ents: bool = typer.Option(False, "--gold-ents", help="Give the gold entities to the pipeline and evaluate only the components after NER."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per nlp.pipe batch."),
+) -> None:
+    """Score a pipeline on gold data: entity P/R/F overall and per type, and rel_* scores."""
+    nlp = load_pipeline(model)
+    ner_names = [name for name in nlp.pipe_names if "doc.ents" in nlp.get_pipe_meta(name).assigns]
+    rel_names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == "window_rel"]
+    if not ner_names and not rel_names:
+        fail(f"{model} has no component to evaluate: it needs one that sets doc.ents (window_ner, ner) or window_rel.")
+    if gold_ents and not rel_names:
+        fail(f"--gold-ents evaluates the components after NER, but {model} has no window_rel component.")
+    try:
+        references = read_docbin(data_path, nlp.vocab)
+    except Exception as err:  # a file that is not a DocBin fails inside msgpack/zlib
+        fail(f"Can't read {data_path} as a .spacy file: {_one_line(err)}")
+    if not references:
+        fail(f"{data_path} holds no documents.")
+    if gold_ents:
+        examples = [Example(_with_gold_ents(nlp.vocab, ref), ref) for ref in references]
+        with nlp.select_pipes(disable=ner_names):
+            scores = nlp.evaluate(examples, batch_size=batch_size)
+    else:
+        examples = [Example(nlp.make_doc(ref.text), ref) for ref in references]
+        scores = nlp.evaluate(examples, batch_size=batch_size)
+    typer.echo(format_scores(scores))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n", encoding="utf8")
+        typer.echo(f"✔ Saved scores to {output}")
+
+
+def format_scores(scores: Dict[str, Any]) -> str:
+    """Readable tables of entity and relation scores.
+
+    scores (Dict[str, Any]): The output of nlp.evaluate.
+    RETURNS (str): The tables.
+    """
+    parts = []
+    overall = [(key, _pct(scores[key])) for key in ("ents_p", "ents_r", "ents_f") if key in scores]
+    rel_overall = [(k, _pct(v)) for k, v in sorted(scores.items()) if k.startswith("rel_") and _is_number(v)]
+    if overall or rel_overall:
+        parts.append(table(overall + rel_overall, header=("Score", "%"), divider=True, aligns=("l", "r")))
+    per_label = [("ents_per_type", scores.get("ents_per_type"))]
+    per_label += [(k, v) for k, v in sorted(scores.items()) if k.startswith("rel_") and isinstance(v, dict)]
+    for key, by_label in per_label:
+        if not by_label:
+            continue
+        rows = [
+            (label, _pct(prf.get("p")), _pct(prf.get("r")), _pct(prf.get("f")))
+            for label, prf in sorted(by_label.items())
+            if isinstance(prf, dict)
+        ]
+        parts.append(f"{key}\n" + table(rows, header=("Label", "P", "R", "F"), divider=True, aligns=("l", "r", "r", "r")))
+    if _is_number(scores.get("speed")):
+        parts.append(f"Speed: {scores['speed']:.0f} words/s")
+    return "\n".join(parts) or "No entity or relation scores."
+
+
+# --------------------------------------------------------------------------------------------- kb
+
+
+@kb_app.command("build")
+def kb_build(
+    model: Path = typer.Argument(..., exists=True, help="Pipeline directory: any pipeline that sets doc.ents."),
+    inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field."),
+    db: Path = typer.Option(..., "--db", dir_okay=False, help="The SQLite database, created if missing."),
+    lines: bool = typer.Option(False, "--lines", help="Read .txt files as one document per non-blank line."),
+    encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of the inputs."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per nlp.pipe batch and per database transaction."),
+    n_process: int = typer.Option(1, "--n-process", min=1, help="Processes for nlp.pipe."),
+) -> None:
+    """Stream documents through a pipeline into a SQLite knowledge base. Documents already stored
+    (by text hash) are skipped, so a rerun resumes an interrupted build and adds nothing twice.
+    Missing, empty and undecodable inputs are reported and skipped; the command then exits 1.
+    """
+    try:
+        good, skipped_files, total_bytes = kb_module.check_inputs(inputs, encoding)
+    except kb_module.KBError as err:
+        fail(str(err))
+    for message in skipped_files:
+        typer.secho(f"✘ Skipped {message}", err=True, fg=typer.colors.RED)
+    if not good:
+        fail("No readable input: nothing to build.")
+    nlp = load_pipeline(model)
+    progress, close = _progress_bar(total_bytes)
+    try:
+        stats = kb_module.build_kb(
+            nlp, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
+            n_process=n_process, progress=progress,
+        )
+    except kb_module.KBError as err:
+        close()
+        fail(str(err))
+    except Exception as err:  # a component that crashed: committed batches are kept
+        close()
+        fail(
+            f"The pipeline failed ({type(err).__name__}: {_one_line(err)}). Every batch written "
+            "before the failure is kept; rerun the same command to resume."
+        )
+    close()
+    rate = stats.docs_added / stats.seconds if stats.seconds else 0.0
+    typer.echo(
+        f"✔ {db}: read {stats.docs_read} documents from {stats.files} files; added "
+        f"{stats.docs_added} ({stats.mentions} mentions, {stats.relations} relations, {rate:.1f} docs/s); "
+        f"skipped {stats.docs_existing} already stored"
+        + (f", {stats.docs_raced} stored meanwhile by another build" if stats.docs_raced else "")
+    )
+    if stats.malformed:
+        listed = "; ".join(stats.problems)
+        more = stats.malformed - len(stats.problems)
+        typer.secho(
+            f"⚠ Skipped {stats.malformed} malformed lines ({listed}{f'; and {more} more' if more else ''})",
+            err=True, fg=typer.colors.YELLOW,
+        )
+    if skipped_files:
+        fail(f"Skipped {len(skipped_files)} of {len(inputs)} inputs (see above).")
+
+
+@kb_app.command("query")
+def kb_query(
+    db: Path = typer.Argument(..., exists=True, dir_okay=False, help="The knowledge base."),
+    name: str = typer.Argument(..., help="Entity name (case and spacing are ignored)."),
+    label: Optional[str] = typer.Option(None, "--label", "-l", help="Only the entity with this label."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Show an entity: its mentions (document and sentence) and its relations in both directions."""
+    try:
+        found = kb_module.query_entity(db, name, label=label)
+    except kb_module.KBError as err:
+        fail(str(err))
+    if as_json:
+        typer.echo(json.dumps(found, indent=2, ensure_ascii=False))
+    if not found:
+        fail(f"No entity named {name!r}" + (f" with label {label!r}" if label else "") + f" in {db}.")
+    if as_json:
+        return
+    for entity in found:
+        typer.secho(f"\n{entity['name']} ({entity['label']}): {entity['mention_count']} mentions", bold=True)
+        rows = [
+            (_where(m["source"], m["line"]), _conf(m["confidence"]), _clip(m["sentence"]))
+            for m in entity["mentions"]
+        ]
+        typer.echo(table(rows, header=("Document", "Conf.", "Sentence"), divider=True))
+        if entity["relations"]:
+            rows = [
+                (
+                    f"{entity['name']} → {r['other']}" if r["direction"] == "out" else f"{r['other']} → {entity['name']}",
+                    r["label"], _conf(r["confidence"]), _where(r["source"], r["line"]),
+                )
+                for r in entity["relations"]
+            ]
+            typer.echo(table(rows, header=("Relation", "Label", "Conf.", "Document"), divider=True))
+        else:
+            typer.echo("No relations.")
+
+
+@kb_app.command("export")
+def kb_export(
+    db: Path = typer.Argument(..., exists=True, dir_okay=False, help="The knowledge base."),
+    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (nodes, plus *_edges.csv) or graphml."),
+    output: Path = typer.Option(..., "--output", "-o", dir_okay=False, help="The file to write."),
+) -> None:
+    """Export the entity graph: entities as nodes, relations merged into edges with counts and confidences."""
+    try:
+        n_nodes, n_edges = kb_module.export_graph(db, output, export_format.value)
+    except kb_module.KBError as err:
+        fail(str(err))
+    extra = f" and {kb_module.edges_csv_path(output)}" if export_format == ExportFormat.csv else ""
+    typer.echo(f"✔ Wrote {n_nodes} nodes and {n_edges} edges to {output}{extra}")
+
+
+# ---------------------------------------------------------------------------------------- explain
+
+
+@app.command()
+def explain(
+    model: Path = typer.Argument(..., exists=True, help="Pipeline directory with a window_ner component."),
+    text: str = typer.Argument(..., help="The text to explain."),
+    html_path: Optional[Path] = typer.Option(None, "--html", dir_okay=False, help="Also write an HTML view here."),
+    pipe_name: Optional[str] = typer.Option(None, "--pipe", help="The window_ner component to explain (default: the first)."),
+) -> None:
+    """For each predicted entity, how much each word of its window (± the window size) contributed
+    to the winning tags' score: gradient × input through the window scorer's backprop."""
+    nlp = load_pipeline(model)
+    if not text.strip():
+        fail("The text is empty.")
+    try:
+        explanations = explain_entities(nlp, text, pipe_name=pipe_name)
+    except ValueError as err:
+        fail(_one_line(err))
+    if not explanations:
+        typer.echo("No entities predicted.")
+    for ent in explanations:
+        typer.secho(
+            f"\n{ent.text} ({ent.label}, confidence {ent.confidence:.3f}; score {ent.score:.3f}, "
+            f"sum of attributions {ent.total:.3f})", bold=True,
+        )
+        peak = max((abs(w.attribution) for w in ent.words), default=0.0) or 1.0
+        rows = [
+            (w.text, f"{w.position:+d}" if w.position else "entity", f"{w.attribution:+.4f}", _bar(w.attribution / peak))
+            for w in ent.words
+        ]
+        typer.echo(table(rows, header=("Word", "Position", "Grad × input", ""), divider=True, aligns=("l", "r", "r", "l")))
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(explain_html(text, explanations), encoding="utf8")
+        typer.echo(f"✔ Saved HTML to {html_path}")
+
+
+def explain_html(text: str, explanations: Sequence[EntityExplanation]) -> str:
+    """An HTML page showing each entity's window, words shaded by their attribution (red
+    raised the score, blue lowered it), the value in each word's tooltip.
+
+    text (str): The text explained.
+    explanations (Sequence[EntityExplanation]): The output of explain.
+    RETURNS (str): The page.
+    """
+    blocks = []
+    for ent in explanations:
+        peak = max((abs(w.attribution) for w in ent.words), default=0.0) or 1.0
+        words = []
+        for w in ent.words:
+            share = abs(w.attribution) / peak
+            rgb = "220,50,47" if w.attribution >= 0 else "38,139,210"
+            border = "border-bottom:3px solid #333;" if w.position == 0 else ""
+            words.append(
+                f'<span class="w" style="background:rgba({rgb},{share:.3f});{border}" '
+                f'title="{w.attribution:+.4f}">{html.escape(w.text)}</span>'
+            )
+        blocks.append(
+            f"<h2>{html.escape(ent.text)} <small>{html.escape(ent.label)} · confidence {ent.confidence:.3f} · "
+            f"score {ent.score:.3f} · Σ attributions {ent.total:.3f}</small></h2><p>{' '.join(words)}</p>"
+        )
+    body = "\n".join(blocks) or "<p>No entities predicted.</p>"
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>spacy-window-ner explain</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}.w{padding:.2em .3em;margin:0 .1em;"
+        "border-radius:.2em;line-height:2.2}small{color:#666;font-weight:normal}</style></head><body>"
+        f"<h1>Gradient × input</h1><p>{html.escape(text)}</p>{body}</body></html>"
+    )
+
+
+# -------------------------------------------------------------------------------------- visualize
+
+
+@app.command()
+def visualize(
+    model: Path = typer.Argument(..., exists=True, help="Pipeline directory."),
+    source: str = typer.Argument(..., help="A text, or a .txt (one document per line), .jsonl or .spacy file."),
+    html_path: Path = typer.Option(..., "--html", dir_okay=False, help="The HTML page to write."),
+    limit: int = typer.Option(MAX_VISUALIZED, "--limit", min=1, help="Show at most this many documents."),
+    encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of a .txt or .jsonl file."),
+) -> None:
+    """Render the predicted entities with their confidences, and the relations as arcs, with displaCy."""
+    nlp = load_pipeline(model)
+    inputs = list(_visualize_inputs(nlp, source, limit, encoding))
+    if not inputs:
+        fail(f"{source} holds no documents.")
+    docs = list(nlp.pipe(inputs))
+    keys = kb_module.pipeline_scores_keys(nlp)
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(visualize_html(docs, keys), encoding="utf8")
+    n_rels = sum(len(get_relations(doc)) for doc in docs)
+    typer.echo(f"✔ Rendered {len(docs)} docs, {sum(len(d.ents) for d in docs)} entities, {n_rels} relations to {html_path}")
+
+
+def visualize_html(docs: Sequence[Doc], scores_keys: Sequence[str]) -> str:
+    """One HTML page: per doc, displaCy's entity view with "LABEL confidence" labels and, if the
+    doc has relations, a dependency-style view with the entities as words and the relations
+    as labelled arcs.
+
+    docs (Sequence[Doc]): Processed docs.
+    scores_keys (Sequence[str]): Span group keys holding confidences (see kb.pipeline_scores_keys).
+    RETURNS (str): The page.
+    """
+    from spacy import displacy
+
+    colors: Dict[str, str] = {}  # "LABEL 0.97" -> the colour of LABEL
+    by_label: Dict[str, str] = {}
+    blocks = []
+    for doc in docs:
+        confidences = kb_module.span_confidences(doc, scores_keys)
+        ents, names = [], {}
+        for ent in doc.ents:
+            conf = confidences.get((ent.start, ent.end, ent.label_))
+            name = ent.label_ if conf is None else f"{ent.label_} {conf:.2f}"
+            base = by_label.setdefault(ent.label_, PALETTE[len(by_label) % len(PALETTE)])
+            colors[name] = base
+            ents.append({"start": ent.start_char, "end": ent.end_char, "label": name})
+            names[(ent.start, ent.end, ent.label_)] = name
+        markup = displacy.render({"text": doc.text, "ents": ents}, style="ent", manual=True, options={"colors": colors}, jupyter=False)
+        relations = get_relations(doc)
+        if relations:
+            markup += displacy.render(_arcs(doc, relations, names), style="dep", manual=True, options={"compact": True, "distance": 110}, jupyter=False)
+        blocks.append(f"<section>{markup}</section>")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>spacy-window-ner</title>"
+        "<style>body{font-family:sans-serif;margin:2em}section{border-bottom:1px solid #ddd;padding:1em 0}</style>"
+        f"</head><body>{''.join(blocks)}</body></html>"
+    )
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _arcs(doc: Doc, relations: list, names: Dict[Tuple[int, int, str], str]) -> Dict[str, Any]:
+    """displaCy "dep" manual data: each entity (or relation argument) one word tagged with its
+    label and confidence, other tokens as they are, one arc per relation from head to tail."""
+    spans = {(s.start, s.end, s.label_): s for s in doc.ents}
+    for rel in relations:
+        for span in (rel.head, rel.tail):
+            spans.setdefault((span.start, span.end, span.label_), span)
+    starts = {}
+    for key, span in sorted(spans.items()):
+        if all(span.start >= o.end or span.end <= o.start for o in starts.values()):
+            starts[span.start] = span
+    words, index, i = [], {}, 0
+    while i < len(doc):
+        span = starts.get(i)
+        if span is not None:
+            index[(span.start, span.end, span.label_)] = len(words)
+            words.append({"text": span.text, "tag": names.get((span.start, span.end, span.label_), span.label_)})
+            i = span.end
+        else:
+            words.append({"text": doc[i].text, "tag": ""})
+            i += 1
+    arcs = []
+    for rel in relations:
+        head = index.get((rel.head.start, rel.head.end, rel.head.label_))
+        tail = index.get((rel.tail.start, rel.tail.end, rel.tail.label_))
+        if head is None or tail is None or head == tail:
+            continue
+        arcs.append({"start": min(head, tail), "end": max(head, tail), "label": f"{rel.label} {rel.score:.2f}", "dir": "right" if head < tail else "left"})
+    return {"words": words, "arcs": arcs}
+
+
+def _visualize_inputs(nlp: Language, source: str, limit: int, encoding: str) -> Iterator[Any]:
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix not in (".txt", ".jsonl", ".spacy") or "\n" in source:
+        yield source
+        return
+    if not path.is_file():
+        fail(f"Can't find the file {path}.")
+    if suffix == ".spacy":
+        try:
+            refs = read_docbin(path, nlp.vocab)
+        except Exception as err:  # a file that is not a DocBin fails inside msgpack/zlib
+            fail(f"Can't read {path} as a .spacy file: {_one_line(err)}")
+        # Fresh docs with the gold tokenization, so no gold annotation leaks into the view.
+        for ref in refs[:limit]:
+            yield Doc(nlp.vocab, words=[t.text for t in ref], spaces=[bool(t.whitespace_) for t in ref])
+        return
+    try:
+        good, skipped, _ = kb_module.check_inputs([path], encoding)
+    except kb_module.KBError as err:
+        fail(str(err))
+    if skipped:
+        fail(f"Can't use {skipped[0]}.")
+    stats = kb_module.BuildStats()
+    for n, record in enumerate(kb_module.iter_records(good, lines=True, encoding=encoding, stats=stats)):
+        if n >= limit:
+            break
+        yield record.text
+    if stats.malformed:
+        typer.secho(f"⚠ Skipped {stats.malformed} malformed lines ({'; '.join(stats.problems)})", err=True, fg=typer.colors.YELLOW)
+
+
+def _with_gold_ents(vocab: Vocab, reference: Doc) -> Doc:
+    doc = Doc(vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
+    doc.ents = [Span(doc, e.start, e.end, label=e.label_) for e in reference.ents]
+    return doc
+
+
+def _progress_bar(total_bytes: int):
+    """A tqdm bar on stderr over the input bytes (for the ETA), with docs and docs/s."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_bytes, unit="B", unit_scale=True, file=sys.stderr, disable=None, desc="kb build")
+    start = time.perf_counter()
+
+    def progress(offset: int, n_docs: int) -> None:
+        if offset > bar.n:
+            bar.update(offset - bar.n)
+        elapsed = time.perf_counter() - start
+        bar.set_postfix_str(f"{n_docs} docs, {n_docs / elapsed if elapsed else 0.0:.1f} docs/s", refresh=False)
+
+    return progress, bar.close
+
+
+def _bar(share: float, width: int = 20) -> str:
+    n = int(round(abs(share) * width))
+    return ("+" if share >= 0 else "-") * n
+
+
+def _pct(value: Any) -> str:
+    return f"{100 * value:.2f}" if _is_number(value) else "-"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _conf(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _where(source: str, line: Optional[int]) -> str:
+    return source if line is None else f"{source}:{line}"
+
+
+def _clip(text: str, width: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())

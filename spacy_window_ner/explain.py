@@ -1,0 +1,179 @@
+"""Why did window_ner predict an entity? Gradient × input attributions through the window
+scorer's own backprop.
+
+For an entity on tokens start..end-1 with predicted BILUO tags t_i, its score is the sum of the
+winning tags' emission scores
+
+    s = sum_i S[i, t_i],    S = U f(W x_win + b) + c    (the WindowScorer)
+
+The layer's backprop, fed the one-hot dS[i, t_i] = 1, returns dX = ds/dX for every token
+vector X[j] (the tok2vec output). The attribution of window position j is
+
+    a_j = (ds/dX[j]) . X[j]
+
+Only the tokens of the entity ± k (the window size) get a gradient. The a_j sum to
+d/dalpha s(alpha X) at alpha = 1 (the chain rule), and for an affine f they sum to
+s(X) - s(0) exactly: that is the check the tests run.
+"""
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy
+from spacy.language import Language
+from spacy.tokens import Doc
+from thinc.api import Model
+from thinc.types import Floats2d
+
+from .ner import WindowNER
+
+
+@dataclass
+class WordAttribution:
+    """How much one word of the window contributed to an entity's score.
+
+    index (int): The token's index in the doc.
+    text (str): The token's text.
+    position (int): Its place relative to the entity: -2 two tokens before it, 0 inside it,
+        1 the first token after it.
+    attribution (float): Gradient × input, (ds/dX[j]) . X[j].
+    """
+
+    index: int
+    text: str
+    position: int
+    attribution: float
+
+
+@dataclass
+class EntityExplanation:
+    """The attributions of the words around one predicted entity.
+
+    text (str): The entity text.
+    label (str): Its label.
+    start (int): Its first token.
+    end (int): The token after its last.
+    confidence (float): The pipe's confidence in the span.
+    tags (List[str]): The predicted BILUO tag of each of its tokens.
+    score (float): s, the sum of those tags' emission scores.
+    window_size (int): k.
+    words (List[WordAttribution]): One per token of the window, in order.
+    """
+
+    text: str
+    label: str
+    start: int
+    end: int
+    confidence: float
+    tags: List[str]
+    score: float
+    window_size: int
+    words: List[WordAttribution]
+
+    @property
+    def total(self) -> float:
+        """The sum of the attributions: d/dalpha s(alpha X) at alpha = 1."""
+        return sum(word.attribution for word in self.words)
+
+
+def find_window_ner(nlp: Language, name: Optional[str] = None) -> WindowNER:
+    """The pipeline's window_ner component.
+
+    nlp (Language): The pipeline.
+    name (Optional[str]): The component name; the first WindowNER component if None.
+    RETURNS (WindowNER): The component.
+    """
+    for pipe_name, pipe in nlp.pipeline:
+        if isinstance(pipe, WindowNER) and name in (None, pipe_name):
+            return pipe
+    wanted = f"window_ner component named {name!r}" if name else "window_ner component"
+    raise ValueError(
+        f"The pipeline ({', '.join(nlp.pipe_names) or 'no components'}) has no {wanted}. "
+        "explain needs a pipeline trained with window_ner."
+    )
+
+
+def entity_tags(label: str, length: int) -> List[str]:
+    """The BILUO tags of an entity.
+
+    label (str): The entity label.
+    length (int): Its number of tokens.
+    RETURNS (List[str]): U-label for one token, else B-label, I-label..., L-label.
+    """
+    if length == 1:
+        return [f"U-{label}"]
+    return [f"B-{label}"] + [f"I-{label}"] * (length - 2) + [f"L-{label}"]
+
+
+def gradient_x_input(
+    scorer: Model[List[Floats2d], List[Floats2d]],
+    X: Floats2d,
+    entities: Sequence[Tuple[int, int, Sequence[int]]],
+) -> List[Tuple[float, numpy.ndarray]]:
+    """Score each entity and attribute the score to the token vectors, with the layer's own
+    backprop. The maths run in float64; the layer's gradients are left untouched (the
+    backprop runs on a copy).
+
+    scorer (Model[List[Floats2d], List[Floats2d]]): A WindowScorer.
+    X (Floats2d): The token vectors of one doc (n_tokens, nI).
+    entities (Sequence[Tuple[int, int, Sequence[int]]]): (start, end, tag ids of the tokens).
+    RETURNS (List[Tuple[float, numpy.ndarray]]): Per entity, s = sum_i S[i, t_i] and the
+        attributions a_j = (ds/dX[j]) . X[j] of every token (zero outside the window).
+    """
+    if not entities:
+        return []
+    layer = scorer.copy()  # backprop increments the parameter gradients: keep them clean
+    xp = layer.ops.xp
+    X64 = xp.asarray(X, dtype="float64")
+    (S,), backprop = layer.begin_update([X64])
+    results = []
+    for start, end, tag_ids in entities:
+        rows = xp.arange(start, end)
+        cols = xp.asarray(list(tag_ids))
+        # ds/dS is one-hot on the entity's winning tags; the backprop returns ds/dX.
+        dS = xp.zeros_like(S)
+        dS[rows, cols] = 1.0
+        (dX,) = backprop([dS])
+        score = float(S[rows, cols].sum())
+        results.append((score, layer.ops.to_numpy((dX * X64).sum(axis=1))))
+    return results
+
+
+def explain(nlp: Language, text: Union[str, Doc], *, pipe_name: Optional[str] = None) -> List[EntityExplanation]:
+    """Explain every entity the window_ner component predicts for a text: the gradient × input
+    attribution of each word in the entity's window (its tokens ± k).
+
+    nlp (Language): A pipeline with a window_ner component.
+    text (Union[str, Doc]): The text, or a doc to run the pipeline on.
+    pipe_name (Optional[str]): The window_ner component to explain; the first if None.
+    RETURNS (List[EntityExplanation]): One per predicted entity, in order.
+    """
+    pipe = find_window_ner(nlp, pipe_name)
+    # The whole pipeline runs first, so a tok2vec listener finds its upstream's output.
+    doc = nlp(text)
+    if len(doc) == 0:
+        return []
+    tok2vec = pipe.model.get_ref("tok2vec")
+    scorer = pipe.model.get_ref("scorer")
+    k = scorer.attrs["window_size"]
+    (starts, ends, label_ids, probs), = pipe.decode(pipe.predict([doc]))
+    labels, tag_ids = pipe.labels, {tag: i for i, tag in enumerate(pipe.tags)}
+    spans = []
+    for start, end, label_id in zip(starts, ends, label_ids):
+        tags = entity_tags(labels[int(label_id)], int(end - start))
+        spans.append((int(start), int(end), tags))
+    (X,) = tok2vec.predict([doc])
+    results = gradient_x_input(scorer, X, [(s, e, [tag_ids[t] for t in tags]) for s, e, tags in spans])
+    explanations = []
+    for (start, end, tags), (score, attributions), prob in zip(spans, results, probs):
+        window = range(max(0, start - k), min(len(doc), end + k))
+        words = [
+            WordAttribution(j, doc[j].text, j - start if j < start else max(0, j - end + 1), float(attributions[j]))
+            for j in window
+        ]
+        explanations.append(
+            EntityExplanation(
+                text=doc[start:end].text, label=tags[0][2:], start=start, end=end,
+                confidence=float(prob), tags=tags, score=score, window_size=k, words=words,
+            )
+        )
+    return explanations
