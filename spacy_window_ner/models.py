@@ -5,9 +5,11 @@ from spacy.tokens import Doc
 from spacy.util import registry
 from spacy.ml.featureextractor import FeatureExtractor
 from thinc.api import HashEmbed, Model, chain, concatenate, list2ragged, ragged2list, with_array
-from thinc.types import Floats2d, Ints2d, Ragged
+from thinc.types import Ragged
+from thinc.types import Floats2d, Ints2d
 
 from .layers.crf import LinearChainCRF
+from .layers.pair_scorer import PairScorer
 from .layers.window_scorer import WindowScorer
 
 
@@ -98,3 +100,77 @@ def build_hash_embed(
         with_array(concatenate(*tables)),
         ragged2list(),
     )
+
+
+@registry.architectures("spacy-window-ner.RelationScorer.v1")
+def build_relation_model(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    window_size: int = 1,
+    hidden_width: int = 128,
+    label_width: int = 16,
+    n_distance_buckets: int = 16,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    n_entity_labels: Optional[int] = None,
+    nO: Optional[int] = None,
+) -> Model[Tuple[List[Doc], List[Ints2d]], Floats2d]:
+    """Score relation labels for candidate pairs of spans: tok2vec, then PairScorer.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
+    window_size (int): k, the tokens on each side of both spans.
+    hidden_width (int): Width of the hidden layer.
+    label_width (int): Width of the entity label and distance embeddings.
+    n_distance_buckets (int): Even number of distance/order buckets.
+    activation (str): "tanh", "hard_tanh", "relu" or "sigmoid".
+    n_entity_labels (Optional[int]): Rows of the entity label table; the component sets it.
+    nO (Optional[int]): Number of relation labels; the component sets it.
+    RETURNS (Model[Tuple[List[Doc], List[Ints2d]], Floats2d]): The model. Its input is
+        (docs, candidates per doc) and its output the logits of every candidate.
+    """
+    scorer = PairScorer(
+        nO, window_size=window_size, hidden_width=hidden_width, n_entity_labels=n_entity_labels,
+        label_width=label_width, n_distance_buckets=n_distance_buckets, activation=activation,
+        dropout=dropout,
+    )
+    return Model(
+        "window_rel",
+        _relation_forward,
+        init=_relation_init,
+        layers=[tok2vec, scorer],
+        refs={"tok2vec": tok2vec, "scorer": scorer},
+        dims={"nO": nO, "nL": n_entity_labels},
+    )
+
+
+def _relation_forward(
+    model: Model[Tuple[List[Doc], List[Ints2d]], Floats2d],
+    inputs: Tuple[List[Doc], List[Ints2d]],
+    is_train: bool,
+) -> Tuple[Floats2d, Callable]:
+    docs, cands = inputs
+    tokvecs, backprop_tok2vec = model.get_ref("tok2vec")(docs, is_train)
+    scores, backprop_scorer = model.get_ref("scorer")((tokvecs, cands), is_train)
+
+    def backprop(d_scores: Floats2d) -> Tuple[List[Doc], List[Ints2d]]:
+        d_tokvecs, _ = backprop_scorer(d_scores)
+        return backprop_tok2vec(d_tokvecs), cands
+
+    return scores, backprop
+
+
+def _relation_init(
+    model: Model[Tuple[List[Doc], List[Ints2d]], Floats2d],
+    X: Optional[Tuple[List[Doc], List[Ints2d]]] = None,
+    Y: Optional[Floats2d] = None,
+) -> None:
+    tok2vec = model.get_ref("tok2vec")
+    scorer = model.get_ref("scorer")
+    if Y is not None and not model.has_dim("nO"):
+        model.set_dim("nO", Y.shape[1])
+    for name in ("nO", "nL"):
+        if model.has_dim(name) and not scorer.has_dim(name):
+            scorer.set_dim(name, model.get_dim(name))
+    docs = X[0] if X is not None else None
+    tok2vec.initialize(X=docs)
+    tokvecs = tok2vec.predict(docs) if docs is not None else None
+    scorer.initialize(X=(tokvecs, X[1]) if X is not None else None, Y=Y)

@@ -1,10 +1,13 @@
 """Registered scorers."""
-from typing import Any, Callable, Dict, Iterable, Optional
+from collections import defaultdict
+from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple
 
-from spacy.scorer import Scorer
+from spacy.scorer import PRFScore, Scorer
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
+
+from .relations import relation_tuples
 
 
 def score_ents(examples: Iterable[Example], *, spans_key: Optional[str] = None, **kwargs) -> Dict[str, Any]:
@@ -33,3 +36,64 @@ def score_ents(examples: Iterable[Example], *, spans_key: Optional[str] = None, 
 @registry.scorers("spacy-window-ner.ner_scorer.v1")
 def make_ner_scorer() -> Callable[..., Dict[str, Any]]:
     return score_ents
+
+
+# (head_start_char, head_end_char, head_label, tail_start_char, tail_end_char, tail_label, label)
+CharRelationKey = Tuple[int, int, str, int, int, str, str]
+
+
+def score_relations(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
+    """Strict relation P/R/F, micro-averaged and per relation label, under the keys
+    rel_micro_p, rel_micro_r, rel_micro_f and rel_per_type. A predicted relation is
+    correct only if its head span, tail span, both entity labels and its label match
+    a gold relation. Spans are compared by character offsets, so the predicted and
+    reference docs may be tokenized differently; a relation on a wrongly predicted
+    entity counts as a miss.
+
+    examples (Iterable[Example]): Examples with relations on both docs.
+    RETURNS (Dict[str, Any]): The scores.
+    """
+    micro = PRFScore()
+    per_type: Dict[str, PRFScore] = defaultdict(PRFScore)
+    for example in examples:
+        gold = char_relation_tuples(example.reference)
+        pred = char_relation_tuples(example.predicted)
+        for key in pred & gold:
+            micro.tp += 1
+            per_type[key[6]].tp += 1
+        for key in pred - gold:
+            micro.fp += 1
+            per_type[key[6]].fp += 1
+        for key in gold - pred:
+            micro.fn += 1
+            per_type[key[6]].fn += 1
+    return {
+        "rel_micro_p": micro.precision,
+        "rel_micro_r": micro.recall,
+        "rel_micro_f": micro.fscore,
+        "rel_per_type": {label: per_type[label].to_dict() for label in sorted(per_type)},
+    }
+
+
+def char_relation_tuples(doc: Doc) -> Set[CharRelationKey]:
+    """The strict keys of a doc's relations (see `relation_tuples`), with character
+    offsets instead of token offsets.
+
+    doc (Doc): The doc.
+    RETURNS (Set[Tuple[int, int, str, int, int, str, str]]): One key per relation.
+    """
+    return {
+        (doc[hs].idx, _end_char(doc, he), hl, doc[ts].idx, _end_char(doc, te), tl, label)
+        for hs, he, hl, ts, te, tl, label in relation_tuples(doc)
+        if 0 <= hs < he <= len(doc) and 0 <= ts < te <= len(doc)
+    }
+
+
+def _end_char(doc: Doc, end: int) -> int:
+    token = doc[end - 1]
+    return token.idx + len(token)
+
+
+@registry.scorers("spacy-window-ner.rel_scorer.v1")
+def make_rel_scorer() -> Callable[..., Dict[str, Any]]:
+    return score_relations

@@ -10,6 +10,7 @@ GROUPS = {
     "spacy_architectures": registry.architectures,
     "spacy_scorers": registry.scorers,
     "spacy_misc": registry.misc,
+    "spacy_readers": registry.readers,
     "thinc_layers": thinc_registry.layers,
 }
 

@@ -1,4 +1,5 @@
 from .crf import LinearChainCRF
+from .pair_scorer import PairScorer
 from .window_scorer import WindowScorer
 
-__all__ = ["LinearChainCRF", "WindowScorer"]
+__all__ = ["LinearChainCRF", "PairScorer", "WindowScorer"]

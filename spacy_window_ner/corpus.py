@@ -1,0 +1,73 @@
+"""A corpus reader whose predicted docs already carry the gold entities, so that a relation
+component can be trained and evaluated on gold entities (as spaCy's relation tutorial does)."""
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, List, Optional
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.training import Corpus, Example
+from spacy.util import registry
+
+
+@registry.readers("spacy-window-ner.GoldEntsCorpus.v1")
+def create_gold_ents_reader(
+    path: Optional[Path],
+    gold_preproc: bool = False,
+    max_length: int = 0,
+    limit: int = 0,
+) -> Callable[[Language], Iterable[Example]]:
+    """Read Examples from a .spacy file, like spacy.Corpus.v1, and copy the reference
+    entities onto each predicted doc (aligned by character offsets).
+
+    path (Optional[Path]): The .spacy file.
+    gold_preproc (bool): Use the reference tokenization for the predicted docs.
+    max_length (int): Skip docs longer than this many tokens (0 for no limit).
+    limit (int): Read at most this many docs (0 for no limit).
+    RETURNS (Callable[[Language], Iterable[Example]]): The corpus.
+    """
+    if path is None:
+        raise ValueError(
+            "spacy-window-ner.GoldEntsCorpus.v1 needs a path to a .spacy file: set it in the "
+            "config or pass it on the command line, e.g. --paths.train train.spacy."
+        )
+    corpus = Corpus(path, gold_preproc=gold_preproc, max_length=max_length, limit=limit)
+
+    def read(nlp: Language) -> Iterator[Example]:
+        for example in corpus(nlp):
+            copy_gold_ents(example.reference, example.predicted)
+            yield example
+
+    return read
+
+
+def copy_gold_ents(reference: Doc, predicted: Doc) -> List[Span]:
+    """Set the entities of the reference doc on the predicted doc, matched by character
+    offsets. Entities that don't align with the predicted tokens are left out.
+
+    reference (Doc): The doc with the gold entities.
+    predicted (Doc): The doc to annotate, with the same text.
+    RETURNS (List[Span]): The entities set on the predicted doc.
+    """
+    spans = aligned_ents(reference, predicted)
+    predicted.set_ents(spans, default="outside")
+    return spans
+
+
+def aligned_ents(reference: Doc, predicted: Doc) -> List[Span]:
+    """The entities of the reference doc as spans of the predicted doc, matched by
+    character offsets; entities that don't align with its tokens are left out.
+
+    reference (Doc): The doc with the entities.
+    predicted (Doc): A doc with the same text.
+    RETURNS (List[Span]): The aligned spans, with their labels.
+    """
+    if reference.text != predicted.text:
+        raise ValueError(
+            "Can't align entities between docs with different texts. Pass the predicted and "
+            "reference docs of one Example."
+        )
+    spans = (
+        predicted.char_span(ent.start_char, ent.end_char, label=ent.label_)
+        for ent in reference.ents
+    )
+    return [span for span in spans if span is not None]

@@ -1,0 +1,302 @@
+"""The relation instance layer: the window idea applied to a pair of spans, with its backward
+pass written by hand.
+
+For a candidate (head, tail) in a doc with token vectors X (n x nI), the instance vector is
+
+    x = [mean X[head]; mean X[tail]; mean X[between];        3 slots
+         X[hs-k..hs-1]; X[he..he+k-1];                       2k slots around the head
+         X[ts-k..ts-1]; X[te..te+k-1];                       2k slots around the tail
+         L[head_label]; L[tail_label]; D[bucket]]            3 embeddings of width nE
+
+where window slots outside the doc use learned padding and an empty "between" (adjacent
+entities) uses a learned "empty" vector. Then
+
+    z = W x + b,    h = f(z),    s = U h + c                 nO logits per candidate
+
+Every token slot is a weighted sum of rows of one table T = [X_1; ...; X_D; pad; empty], so
+the whole batch is built by one gather and one scatter-add (`ops.scatter_add`), and the
+backward pass is the same two operations in reverse: no Python loop over tokens or pairs.
+"""
+from typing import Callable, List, Optional, Tuple, cast
+
+from thinc.api import Model, glorot_uniform_init, normal_init, registry, zero_init
+from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
+
+from .window_scorer import ACTIVATIONS
+
+InT = Tuple[List[Floats2d], List[Ints2d]]
+OutT = Floats2d
+
+N_CANDIDATE_COLUMNS = 6  # head_start, head_end, tail_start, tail_end, head_label, tail_label
+
+
+@registry.layers("spacy-window-ner.PairScorer.v1")
+def PairScorer(
+    nO: Optional[int] = None,
+    nI: Optional[int] = None,
+    *,
+    window_size: int = 1,
+    hidden_width: int = 128,
+    n_entity_labels: Optional[int] = None,
+    label_width: int = 16,
+    n_distance_buckets: int = 16,
+    activation: str = "relu",
+    dropout: float = 0.0,
+) -> Model[InT, OutT]:
+    """Score every candidate pair of spans from pooled span vectors, a window of
+    window_size tokens on each side of both spans, the pooled tokens between them,
+    embeddings of both entity labels and of a distance/order bucket:
+    s = U f(W x + b) + c.
+
+    The input is (token vectors per doc, candidates per doc). A candidate row is
+    [head_start, head_end, tail_start, tail_end, head_label_id, tail_label_id], with
+    token offsets into its doc (end exclusive). The output holds the logits of all
+    candidates of the batch, doc by doc. The backward pass returns (dX per doc,
+    candidates).
+
+    nO (Optional[int]): Number of scores (relation labels), inferred from sample output if None.
+    nI (Optional[int]): Width of the token vectors, inferred from sample input if None.
+    window_size (int): k, the tokens on each side of each span.
+    hidden_width (int): Width of the hidden layer h.
+    n_entity_labels (Optional[int]): Rows of the entity label table; label ids must be
+        below it. Inferred from the sample candidates if None.
+    label_width (int): Width nE of the label and distance embeddings.
+    n_distance_buckets (int): Even number of distance buckets: half for a head before
+        its tail, half for a head after it, each log2-spaced in the token gap.
+    activation (str): One of "tanh", "hard_tanh", "relu", "sigmoid".
+    dropout (float): Dropout rate applied to h during training.
+    RETURNS (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The layer.
+    """
+    if not isinstance(window_size, int) or window_size < 0:
+        raise ValueError(f"window_size must be an integer >= 0, not {window_size!r}.")
+    if not isinstance(hidden_width, int) or hidden_width < 1:
+        raise ValueError(f"hidden_width must be a positive integer, not {hidden_width!r}.")
+    if not isinstance(label_width, int) or label_width < 1:
+        raise ValueError(f"label_width must be a positive integer, not {label_width!r}.")
+    if not isinstance(n_distance_buckets, int) or n_distance_buckets < 2 or n_distance_buckets % 2:
+        raise ValueError(
+            f"n_distance_buckets must be an even integer >= 2, not {n_distance_buckets!r}."
+        )
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}."
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {dropout!r}.")
+    return Model(
+        "pair_scorer",
+        forward,
+        init=init,
+        dims={
+            "nO": nO,
+            "nI": nI,
+            "nH": hidden_width,
+            "nL": n_entity_labels,
+            "nE": label_width,
+            "nB": n_distance_buckets,
+        },
+        params={
+            "W": None, "b": None, "U": None, "c": None,
+            "pad": None, "empty": None, "E_label": None, "E_dist": None,
+        },
+        attrs={"window_size": window_size, "activation": activation, "dropout_rate": dropout},
+    )
+
+
+def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
+    ops = model.ops
+    xp = ops.xp
+    Xs, cands = inputs
+    _check_input(model, Xs, cands)
+    nI = model.get_dim("nI")
+    nE = model.get_dim("nE")
+    k = model.attrs["window_size"]
+    n_slots = 3 + 4 * k
+    f, f_prime = ACTIVATIONS[model.attrs["activation"]]
+    W = cast(Floats2d, model.get_param("W"))
+    b = cast(Floats1d, model.get_param("b"))
+    U = cast(Floats2d, model.get_param("U"))
+    c = cast(Floats1d, model.get_param("c"))
+    pad = cast(Floats2d, model.get_param("pad"))
+    empty = cast(Floats2d, model.get_param("empty"))
+    E_label = cast(Floats2d, model.get_param("E_label"))
+    E_dist = cast(Floats2d, model.get_param("E_dist"))
+    C = xp.concatenate(
+        [ops.alloc2i(0, N_CANDIDATE_COLUMNS)]
+        + [ops.asarray2i(cand, dtype="int32").reshape((-1, N_CANDIDATE_COLUMNS)) for cand in cands]
+    )
+    M = C.shape[0]
+    # T = [X_1; ...; X_D; pad_before; pad_after; empty]: rows N, N+1, N+2 are learned.
+    table = xp.concatenate([*Xs, pad, empty]).astype(W.dtype, copy=False)
+    N = table.shape[0] - 3
+    rows, slots, weights = _slot_indices(ops, Xs, cands, C, k, N)
+    # X_slots[m * n_slots + j] = sum_r weight_r T[row_r] over the rows r of slot j of candidate m
+    X_slots = ops.alloc2f(M * n_slots, nI, dtype=W.dtype)
+    ops.scatter_add(X_slots, slots, ops.as_contig(table[rows] * weights[:, None]))
+    hl, tl, bucket = C[:, 4], C[:, 5], _distance_buckets(ops, C, model.get_dim("nB"))
+    X_inst = xp.concatenate(
+        [X_slots.reshape((M, n_slots * nI)), E_label[hl], E_label[tl], E_dist[bucket]], axis=1
+    )
+    Z = X_inst @ W.T
+    Z += b
+    H = f(xp, Z)
+    rate = model.attrs["dropout_rate"]
+    mask = ops.get_dropout_mask(H.shape, rate) if is_train and rate > 0 else None
+    H_out = H * mask if mask is not None else H
+    S = H_out @ U.T
+    S += c
+
+    def backprop(dS: OutT) -> InT:
+        # dU = dS^T h, dc = sum dS. (h^T dS)^T is the same product, and several times
+        # faster with numpy's BLAS than dS.T @ h for a tall dS.
+        model.inc_grad("U", ops.as_contig((H_out.T @ dS).T))
+        model.inc_grad("c", dS.sum(axis=0))
+        # delta = (dS U) o f'(z); dW = delta^T x, db = sum delta, dx = delta W
+        dH = dS @ U
+        if mask is not None:
+            dH *= mask
+        delta = dH * f_prime(xp, H)
+        model.inc_grad("W", ops.as_contig((X_inst.T @ delta).T))
+        model.inc_grad("b", delta.sum(axis=0))
+        d_inst = delta @ W
+        d_slots = d_inst[:, : n_slots * nI].reshape((M * n_slots, nI))
+        d_emb = d_inst[:, n_slots * nI :]
+        # The embeddings were gathered, so their gradients scatter back by id.
+        d_E_label = ops.alloc2f(*E_label.shape, dtype=E_label.dtype)
+        ops.scatter_add(d_E_label, hl, ops.as_contig(d_emb[:, :nE]))
+        ops.scatter_add(d_E_label, tl, ops.as_contig(d_emb[:, nE : 2 * nE]))
+        d_E_dist = ops.alloc2f(*E_dist.shape, dtype=E_dist.dtype)
+        ops.scatter_add(d_E_dist, bucket, ops.as_contig(d_emb[:, 2 * nE :]))
+        model.inc_grad("E_label", d_E_label)
+        model.inc_grad("E_dist", d_E_dist)
+        # dT[row_r] += weight_r dX_slots[slot_r]: the transpose of the forward gather.
+        d_table = ops.alloc2f(N + 3, nI, dtype=table.dtype)
+        ops.scatter_add(d_table, rows, ops.as_contig(d_slots[slots] * weights[:, None]))
+        model.inc_grad("pad", d_table[N : N + 2])
+        model.inc_grad("empty", d_table[N + 2 :])
+        dXs = ops.unflatten(d_table[:N], ops.asarray1i([len(X) for X in Xs]))
+        return dXs, cands
+
+    return S, backprop
+
+
+def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
+    if X is not None:
+        Xs, cands = X
+        if len(Xs) and not model.has_dim("nI"):
+            model.set_dim("nI", Xs[0].shape[1])
+        if not model.has_dim("nL"):
+            ids = [int(cand[:, 4:6].max()) for cand in cands if len(cand)]
+            model.set_dim("nL", max(ids, default=0) + 1)
+    if Y is not None and not model.has_dim("nO"):
+        model.set_dim("nO", Y.shape[1])
+    for name in ("nI", "nO", "nL"):
+        if not model.has_dim(name):
+            raise ValueError(
+                f"PairScorer can't infer its dimension {name}: pass it to the constructor "
+                "or initialize the layer with sample input and output."
+            )
+    nI, nO, nH = model.get_dim("nI"), model.get_dim("nO"), model.get_dim("nH")
+    nE = model.get_dim("nE")
+    nF = (3 + 4 * model.attrs["window_size"]) * nI + 3 * nE
+    ops = model.ops
+    model.set_param("W", glorot_uniform_init(ops, (nH, nF)))
+    model.set_param("b", zero_init(ops, (nH,)))
+    model.set_param("U", glorot_uniform_init(ops, (nO, nH)))
+    model.set_param("c", zero_init(ops, (nO,)))
+    model.set_param("pad", glorot_uniform_init(ops, (2, nI)))
+    model.set_param("empty", glorot_uniform_init(ops, (1, nI)))
+    model.set_param("E_label", normal_init(ops, (model.get_dim("nL"), nE), mean=0.0))
+    model.set_param("E_dist", normal_init(ops, (model.get_dim("nB"), nE), mean=0.0))
+
+
+def _slot_indices(ops, Xs: List[Floats2d], cands: List[Ints2d], C: Ints2d, k: int, N: int) -> Tuple[Ints1d, Ints1d, Floats1d]:
+    """Which table rows fill which slot, with which weight. Returns (rows, slots, weights):
+    slot j of candidate m is filled by sum_r weights[r] T[rows[r]] over slots[r] == m * n_slots + j.
+    Mean slots (head, tail, between) list every token of their segment with weight 1/length;
+    an empty "between" is the single row N + 2. Window slots are one row each, N (before the
+    doc) or N + 1 (after it) where they fall outside the doc."""
+    xp = ops.xp
+    M = C.shape[0]
+    n_slots = 3 + 4 * k
+    lengths = xp.asarray([len(X) for X in Xs], dtype="int32")
+    counts = xp.asarray([len(cand) for cand in cands], dtype="int32")
+    doc_start = xp.repeat(xp.cumsum(lengths) - lengths, counts)[:, None]
+    doc_length = xp.repeat(lengths, counts)[:, None]
+    hs, he, ts, te = C[:, 0], C[:, 1], C[:, 2], C[:, 3]
+    # Mean slots 0, 1, 2: head, tail and the tokens between the two spans.
+    b_start = xp.minimum(he, te)
+    b_end = xp.maximum(xp.maximum(hs, ts), b_start)
+    seg_start = xp.stack([hs, ts, b_start], axis=1) + doc_start
+    seg_len = xp.stack([he - hs, te - ts, b_end - b_start], axis=1)
+    seg_start = xp.where(seg_len > 0, seg_start, N + 2).reshape(-1)
+    seg_len = xp.maximum(seg_len, 1).reshape(-1)
+    seg_slot = (xp.arange(M, dtype="int32")[:, None] * n_slots + xp.arange(3, dtype="int32")).reshape(-1)
+    seg_of = xp.repeat(xp.arange(3 * M, dtype="int32"), seg_len)
+    within = xp.arange(int(seg_len.sum()), dtype="int32") - xp.repeat(xp.cumsum(seg_len) - seg_len, seg_len)
+    mean_rows = seg_start[seg_of] + within
+    mean_slots = seg_slot[seg_of]
+    mean_weights = 1.0 / seg_len[seg_of]
+    # Window slots 3 .. 3 + 4k - 1: k before and k after the head, then the same for the tail.
+    before = xp.arange(-k, 0, dtype="int32")
+    after = xp.arange(0, k, dtype="int32")
+    position = xp.concatenate(
+        [hs[:, None] + before, he[:, None] + after, ts[:, None] + before, te[:, None] + after], axis=1
+    )
+    win_rows = xp.where(position < 0, N, xp.where(position >= doc_length, N + 1, position + doc_start))
+    win_slots = xp.arange(M, dtype="int32")[:, None] * n_slots + 3 + xp.arange(4 * k, dtype="int32")
+    rows = xp.concatenate([mean_rows, win_rows.reshape(-1)]).astype("int32")
+    slots = xp.concatenate([mean_slots, win_slots.reshape(-1)]).astype("int32")
+    weights = xp.concatenate([mean_weights, xp.ones(win_rows.size)])
+    dtype = Xs[0].dtype if Xs else "float32"
+    return rows, slots, weights.astype(dtype)
+
+
+def _distance_buckets(ops, C: Ints2d, n_buckets: int) -> Ints1d:
+    """Bucket of the token gap g between the spans: min(floor(log2(g + 1)), n_buckets / 2 - 1),
+    plus n_buckets / 2 when the head comes after the tail."""
+    xp = ops.xp
+    half = n_buckets // 2
+    gap = xp.maximum(xp.maximum(C[:, 0], C[:, 2]) - xp.minimum(C[:, 1], C[:, 3]), 0)
+    level = xp.minimum(xp.floor(xp.log2(gap + 1.0)).astype("int32"), half - 1)
+    return (level + half * (C[:, 0] > C[:, 2])).astype("int32")
+
+
+def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d]) -> None:
+    if not isinstance(Xs, (list, tuple)) or not isinstance(cands, (list, tuple)):
+        raise TypeError(
+            "PairScorer expects (token vectors, candidates): a list of 2d float arrays and a "
+            "list of 2d int arrays, one of each per doc."
+        )
+    if len(Xs) != len(cands):
+        raise ValueError(
+            f"PairScorer got token vectors for {len(Xs)} docs but candidates for {len(cands)}."
+        )
+    nI = model.get_dim("nI")
+    nL = model.get_dim("nL")
+    xp = model.ops.xp
+    for i, (X, cand) in enumerate(zip(Xs, cands)):
+        if getattr(X, "ndim", None) != 2 or X.dtype.kind != "f" or X.shape[1] != nI:
+            raise ValueError(
+                f"PairScorer input {i} must be a 2d float array of width nI={nI}, not "
+                f"{type(X).__name__} with shape {getattr(X, 'shape', None)}. Check that the "
+                "tok2vec width matches."
+            )
+        cand = xp.asarray(cand)
+        if cand.size == 0:
+            continue
+        if cand.ndim != 2 or cand.shape[1] != N_CANDIDATE_COLUMNS or cand.dtype.kind not in "iu":
+            raise ValueError(
+                f"PairScorer candidates {i} must be a 2d int array with {N_CANDIDATE_COLUMNS} "
+                "columns [head_start, head_end, tail_start, tail_end, head_label, tail_label], "
+                f"not shape {cand.shape} and dtype {cand.dtype}."
+            )
+        n = X.shape[0]
+        spans_ok = (cand[:, [0, 2]] >= 0) & (cand[:, [0, 2]] < cand[:, [1, 3]]) & (cand[:, [1, 3]] <= n)
+        labels_ok = (cand[:, 4:6] >= 0) & (cand[:, 4:6] < nL)
+        if not bool(spans_ok.all()) or not bool(labels_ok.all()):
+            raise ValueError(
+                f"PairScorer candidates {i} hold an empty or out-of-range span (doc of {n} "
+                f"tokens) or a label id outside [0, {nL}). Build them from spans of the doc and "
+                "label ids below n_entity_labels."
+            )

@@ -1,0 +1,357 @@
+import json
+import subprocess
+import sys
+
+import numpy
+import pytest
+import spacy
+from spacy.lang.en import English
+from spacy.tokens import Doc, DocBin, Span
+from spacy.training import Example
+from spacy.util import registry
+from thinc.api import Config, fix_random_seed
+
+from spacy_window_ner.corpus import copy_gold_ents
+from spacy_window_ner.rel import WindowRel, best_threshold, candidate_pairs
+from spacy_window_ner.relations import Relation, relation_tuples, set_relations
+from spacy_window_ner.scorers import score_relations
+
+# entity_ruler.initialize drops its patterns; tests that need them add them afterwards.
+pytestmark = pytest.mark.filterwarnings("ignore:\\[W036\\]")
+
+# (words, entities (start, end, label), relations (head entity, tail entity, label))
+TRAIN_DATA = [
+    ("Alice works for Acme in Paris .", [(0, 1, "PER"), (3, 4, "ORG"), (5, 6, "LOC")],
+     [(0, 1, "Work_For"), (1, 2, "Based_In")]),
+    ("Bob lives in Berlin and works at Initech .", [(0, 1, "PER"), (3, 4, "LOC"), (7, 8, "ORG")],
+     [(0, 1, "Live_In"), (0, 2, "Work_For")]),
+    ("Carol met Dave Smith .", [(0, 1, "PER"), (2, 4, "PER")], []),
+]
+PATTERNS = [
+    {"label": label, "pattern": [{"ORTH": word} for word in words.split()]}
+    for label, words in [("PER", "Alice"), ("PER", "Bob"), ("PER", "Carol"), ("PER", "Dave Smith"),
+                         ("ORG", "Acme"), ("ORG", "Initech"), ("LOC", "Paris"), ("LOC", "Berlin")]
+]
+SMALL_MODEL = {
+    "@architectures": "spacy-window-ner.RelationScorer.v1", "window_size": 1, "hidden_width": 32,
+    "label_width": 8,
+    "tok2vec": {"@architectures": "spacy.Tok2Vec.v2",
+                "embed": {"@architectures": "spacy.MultiHashEmbed.v2", "width": 32,
+                          "attrs": ["NORM", "SHAPE"], "rows": [500, 50],
+                          "include_static_vectors": False},
+                "encode": {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": 32,
+                           "depth": 1, "window_size": 1, "maxout_pieces": 2}},
+}
+
+
+def make_reference(nlp, words, ents, rels):
+    doc = nlp.make_doc(words)
+    spans = [Span(doc, s, e, label=label) for s, e, label in ents]
+    doc.ents = spans
+    set_relations(doc, [Relation(spans[h], spans[t], label, 1.0) for h, t, label in rels])
+    return doc
+
+
+def make_examples(nlp, data=TRAIN_DATA, gold_ents_on_predicted=False):
+    examples = []
+    for words, ents, rels in data:
+        reference = make_reference(nlp, words, ents, rels)
+        predicted = nlp.make_doc(reference.text)
+        if gold_ents_on_predicted:
+            copy_gold_ents(reference, predicted)
+        examples.append(Example(predicted, reference))
+    return examples
+
+
+def make_nlp(**config):
+    nlp = English()
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns(PATTERNS)
+    nlp.add_pipe("window_rel", config={"model": SMALL_MODEL, **config})
+    return nlp
+
+
+def predictions(nlp, texts):
+    return [sorted(relation_tuples(doc)) for doc in nlp.pipe(texts)]
+
+
+def expected_tuples(nlp):
+    return [sorted(relation_tuples(make_reference(nlp, *item))) for item in TRAIN_DATA]
+
+
+def train(nlp, examples, n_iter=60):
+    fix_random_seed(0)
+    optimizer = nlp.initialize(lambda: examples)
+    if "entity_ruler" in nlp.pipe_names:  # initialize clears the patterns
+        nlp.get_pipe("entity_ruler").add_patterns(PATTERNS)
+    for _ in range(n_iter):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    return losses
+
+
+def test_rel_overfitting_IO(tmp_path):
+    nlp = make_nlp()
+    examples = make_examples(nlp)
+    losses = train(nlp, examples)
+    assert losses["window_rel"] < 0.05
+    texts = [text for text, _, _ in TRAIN_DATA]
+    expected = expected_tuples(nlp)
+    assert predictions(nlp, texts) == expected
+    docs = list(nlp.pipe(texts))
+    scores = [[round(r.score, 6) for r in doc._.relations] for doc in docs]
+    assert all(0.5 <= s <= 1.0 for doc_scores in scores for s in doc_scores)
+    # Disk roundtrip.
+    nlp.to_disk(tmp_path / "model")
+    nlp2 = spacy.load(tmp_path / "model")
+    assert predictions(nlp2, texts) == expected
+    assert [[round(r.score, 6) for r in doc._.relations] for doc in nlp2.pipe(texts)] == scores
+    # Bytes roundtrip.
+    nlp3 = make_nlp()
+    nlp3.from_bytes(nlp.to_bytes())
+    assert predictions(nlp3, texts) == expected
+    assert nlp3.get_pipe("window_rel").cfg == nlp.get_pipe("window_rel").cfg
+    # A fresh process that finds the component through the entry points only.
+    script = (
+        "import json, spacy, sys; nlp = spacy.load(sys.argv[1]); "
+        "from spacy_window_ner.relations import relation_tuples; "
+        "print(json.dumps([sorted(relation_tuples(d)) for d in nlp.pipe(json.loads(sys.argv[2]))]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "model"), json.dumps(texts)],
+        capture_output=True, text=True, check=True,
+    )
+    assert [[tuple(key) for key in doc] for doc in json.loads(out.stdout)] == expected
+    # Evaluation with the gold entities on the predicted docs.
+    scores = nlp.evaluate(make_examples(nlp, gold_ents_on_predicted=True))
+    assert scores["rel_micro_f"] == 1.0
+    assert set(scores["rel_per_type"]) == {"Work_For", "Based_In", "Live_In"}
+
+
+def test_rel_trains_on_predicted_ents_like_gold():
+    """Gold entities copied onto the predicted docs and gold entities aligned from the
+    reference give the same targets."""
+    nlp = make_nlp()
+    nlp.initialize(lambda: make_examples(nlp))
+    rel = nlp.get_pipe("window_rel")
+    aligned, _ = rel._gold(make_examples(nlp))
+    copied, known = rel._gold(make_examples(nlp, gold_ents_on_predicted=True))
+    assert known.all()
+    numpy.testing.assert_array_equal(aligned, copied)
+    # 3 * 2 + 3 * 2 + 2 * 1 candidates, 4 gold relations.
+    assert aligned.shape == (14, 3)
+    assert aligned.sum() == 4
+
+
+def test_rel_add_pipe_without_config():
+    nlp = English()
+    rel = nlp.add_pipe("window_rel")
+    assert isinstance(rel, WindowRel)
+    assert rel.cfg["threshold"] == 0.5
+    assert rel.cfg["max_candidates_per_doc"] == 2000
+    assert rel.model.name == "window_rel"
+
+
+def test_rel_explicit_labels():
+    nlp = make_nlp()
+    labels = {"relations": ["Work_For", "Based_In", "Live_In", "Kill"], "entities": ["PER", "ORG", "LOC"]}
+    rel = nlp.get_pipe("window_rel")
+    rel.initialize(lambda: make_examples(nlp), nlp=nlp, labels=labels)
+    assert rel.labels == ("Work_For", "Based_In", "Live_In", "Kill")
+    assert rel.label_data == labels
+    assert rel.model.get_ref("scorer").get_dim("nO") == 4
+
+
+def test_rel_no_labels_raises():
+    nlp = make_nlp()
+    examples = make_examples(nlp, [(TRAIN_DATA[2][0], TRAIN_DATA[2][1], [])])
+    with pytest.raises(ValueError, match="no relation labels"):
+        nlp.initialize(lambda: examples)
+
+
+def test_rel_no_entities_raises():
+    nlp = English()
+    nlp.add_pipe("window_rel", config={"model": SMALL_MODEL})
+    examples = [Example(nlp.make_doc("No entities here ."), nlp.make_doc("No entities here ."))]
+    with pytest.raises(ValueError, match="no entities"):
+        nlp.get_pipe("window_rel").initialize(lambda: examples, labels=["Work_For"])
+
+
+def test_rel_unknown_label_at_update_raises():
+    nlp = make_nlp()
+    nlp.get_pipe("window_rel").initialize(lambda: make_examples(nlp), labels=["Work_For"])
+    with pytest.raises(ValueError, match="does not know"):
+        nlp.update(make_examples(nlp))
+
+
+def test_rel_docs_without_relation_annotation_are_missing():
+    nlp = make_nlp()
+    nlp.initialize(lambda: make_examples(nlp))
+    rel = nlp.get_pipe("window_rel")
+    example = make_examples(nlp)[0]
+    del example.reference.user_data[next(iter(example.reference.user_data))]
+    _, known = rel._gold([example])
+    assert not known.any()
+
+
+@pytest.mark.parametrize("n_ents", [0, 1])
+def test_rel_docs_with_few_entities(n_ents):
+    nlp = make_nlp()
+    nlp.initialize(lambda: make_examples(nlp))
+    rel = nlp.get_pipe("window_rel")
+    doc = nlp.make_doc("Alice sleeps .")
+    doc.ents = [Span(doc, 0, 1, label="PER")][:n_ents]
+    assert rel.candidates(doc).shape == (0, 2)
+    (probs,) = rel.predict([doc])
+    assert probs.shape == (0, 3)
+    rel.set_annotations([doc], [probs])
+    assert doc._.relations == []
+    assert nlp("").ents == () and nlp("")._.relations == []
+    losses = nlp.update([Example(doc, doc)])
+    assert losses["window_rel"] == 0.0
+
+
+def test_rel_many_entities_stay_bounded():
+    nlp = make_nlp(max_candidates_per_doc=500)
+    nlp.initialize(lambda: make_examples(nlp))
+    rel = nlp.get_pipe("window_rel")
+    doc = nlp.make_doc(" ".join(["Alice and"] * 300))
+    doc.ents = [Span(doc, 2 * i, 2 * i + 1, label="PER") for i in range(300)]
+    pairs = rel.candidates(doc)
+    assert len(pairs) == 500
+    gaps = numpy.abs(pairs[:, 0] - pairs[:, 1])
+    # The nearest pairs are kept: all 598 neighbour pairs can't fit, so every kept pair is one.
+    assert (gaps == 1).all()
+    (probs,) = rel.predict([doc])
+    assert probs.shape == (500, 3)
+    rel.set_annotations([doc], [probs])
+    assert len(doc._.relations) <= 500 * 3
+    losses = nlp.update([Example(doc, doc)])
+    assert numpy.isfinite(losses["window_rel"])
+
+
+def test_rel_candidate_pairs_sentences_and_distance():
+    starts = numpy.asarray([0, 2, 10, 30], dtype="int32")
+    ends = starts + 1
+    # No sentences: gaps 1, 9, 29 from span 0; max_distance 10 drops pairs with span 3.
+    pairs = candidate_pairs(starts, ends, None, max_distance=10, max_candidates=100)
+    assert pairs.tolist() == [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]]
+    # Sentences: tokens 0-9 and 10-39.
+    sent_ids = numpy.asarray([1] * 10 + [2] * 30)
+    pairs = candidate_pairs(starts, ends, sent_ids, max_distance=0, max_candidates=100)
+    assert pairs.tolist() == [[0, 1], [1, 0], [2, 3], [3, 2]]
+    pairs = candidate_pairs(starts, ends, None, max_distance=100, max_candidates=2)
+    assert pairs.tolist() == [[0, 1], [1, 0]]
+
+
+def test_rel_candidates_use_sentences():
+    nlp = make_nlp()
+    nlp.initialize(lambda: make_examples(nlp))
+    rel = nlp.get_pipe("window_rel")
+    doc = Doc(nlp.vocab, words=["Alice", "works", ".", "Acme", "in", "Paris"],
+              sent_starts=[True, False, False, True, False, False])
+    doc.ents = [Span(doc, 0, 1, label="PER"), Span(doc, 3, 4, label="ORG"), Span(doc, 5, 6, label="LOC")]
+    assert rel.candidates(doc).tolist() == [[1, 2], [2, 1]]
+
+
+def test_rel_tune_thresholds():
+    nlp = make_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, n_iter=30)
+    rel = nlp.get_pipe("window_rel")
+    thresholds = rel.tune_thresholds(make_examples(nlp))
+    assert set(thresholds) == set(rel.labels)
+    assert rel.cfg["thresholds"] == thresholds
+    assert all(0.01 <= t <= 0.99 for t in thresholds.values())
+    scores = nlp.evaluate(make_examples(nlp, gold_ents_on_predicted=True))
+    assert scores["rel_micro_f"] == 1.0
+
+
+def test_rel_best_threshold():
+    probs = numpy.asarray([0.9, 0.8, 0.4, 0.3, 0.1])
+    gold = numpy.asarray([1, 0, 1, 0, 0])
+    # Cutting after 0.4: tp 2, predicted 3 -> F1 0.8, better than after 0.9 (2/3).
+    assert best_threshold(probs, gold, 2) == pytest.approx(0.35)
+    assert best_threshold(probs, numpy.zeros(5), 0) is None
+    # Ties can't be split.
+    assert best_threshold(numpy.asarray([0.5, 0.5, 0.2]), numpy.asarray([1, 0, 0]), 1) == pytest.approx(0.35)
+
+
+def test_rel_tune_thresholds_callback(tmp_path):
+    nlp = make_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, n_iter=10)
+    DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(tmp_path / "dev.spacy")
+    callback = registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy")
+    assert callback(nlp) is nlp
+    assert set(nlp.get_pipe("window_rel").cfg["thresholds"]) <= {"Work_For", "Based_In", "Live_In"}
+    assert nlp.get_pipe("window_rel").cfg["thresholds"]
+    with pytest.raises(ValueError, match="can't find"):
+        registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", "rel")(nlp)
+
+
+def test_rel_scorer_strict_and_by_characters():
+    nlp = English()
+    reference = make_reference(nlp, *TRAIN_DATA[0])
+    # The predicted doc splits "Paris" differently: "Pa" + "ris", so token offsets differ.
+    predicted = Doc(nlp.vocab, words=["Alice", "works", "for", "Acme", "in", "Pa", "ris", "."],
+                    spaces=[True, True, True, True, True, False, True, False])
+    assert predicted.text == reference.text
+    alice, acme = Span(predicted, 0, 1, label="PER"), Span(predicted, 3, 4, label="ORG")
+    paris_ok, paris_bad = Span(predicted, 5, 7, label="LOC"), Span(predicted, 5, 7, label="ORG")
+    set_relations(predicted, [Relation(alice, acme, "Work_For", 0.9),
+                              Relation(acme, paris_ok, "Based_In", 0.9)])
+    scores = score_relations([Example(predicted, reference)])
+    assert scores["rel_micro_f"] == 1.0
+    # A wrong entity label makes the relation a miss (and a false alarm).
+    set_relations(predicted, [Relation(alice, acme, "Work_For", 0.9),
+                              Relation(acme, paris_bad, "Based_In", 0.9)])
+    scores = score_relations([Example(predicted, reference)])
+    assert scores["rel_micro_p"] == pytest.approx(0.5)
+    assert scores["rel_micro_r"] == pytest.approx(0.5)
+    assert scores["rel_per_type"]["Work_For"]["f"] == 1.0
+    assert scores["rel_per_type"]["Based_In"]["f"] == 0.0
+
+
+def test_rel_scorer_without_relations():
+    nlp = English()
+    doc = nlp.make_doc("Nothing here .")
+    scores = score_relations([Example(doc, doc)])
+    assert scores == {"rel_micro_p": 0.0, "rel_micro_r": 0.0, "rel_micro_f": 0.0, "rel_per_type": {}}
+    assert score_relations([]) == scores
+
+
+def test_rel_end_to_end_evaluate_with_window_ner():
+    nlp = English()
+    nlp.add_pipe("window_ner", config={"model": {"window_size": 1, "hidden_width": 32}})
+    nlp.add_pipe("window_rel", config={"model": SMALL_MODEL})
+    examples = make_examples(nlp)
+    losses = train(nlp, examples, n_iter=40)
+    assert set(losses) == {"window_ner", "window_rel"}
+    scores = nlp.evaluate(make_examples(nlp))
+    assert {"ents_f", "ents_per_type", "rel_micro_p", "rel_micro_r", "rel_micro_f", "rel_per_type"} <= set(scores)
+    # Relations on the predicted entities match the gold ones by character offsets.
+    assert scores["ents_f"] == 1.0
+    assert scores["rel_micro_f"] == 1.0
+
+
+def test_rel_config_file_trains(tmp_path):
+    config = Config().from_disk("configs/window_rel.cfg")
+    assert config["components"]["window_rel"]["factory"] == "window_rel"
+    assert config["corpora"]["train"]["@readers"] == "spacy-window-ner.GoldEntsCorpus.v1"
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    assert nlp.pipe_names == ["window_rel"]
+
+
+def test_rel_gold_ents_corpus(tmp_path):
+    nlp = English()
+    docs = [make_reference(nlp, *item) for item in TRAIN_DATA]
+    DocBin(store_user_data=True, docs=docs).to_disk(tmp_path / "train.spacy")
+    corpus = registry.readers.get("spacy-window-ner.GoldEntsCorpus.v1")(tmp_path / "train.spacy")
+    examples = list(corpus(nlp))
+    assert [[(e.start_char, e.end_char, e.label_) for e in eg.predicted.ents] for eg in examples] == [
+        [(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in docs
+    ]
+    assert [relation_tuples(eg.reference) for eg in examples] == [relation_tuples(d) for d in docs]
+    with pytest.raises(ValueError, match="path"):
+        registry.readers.get("spacy-window-ner.GoldEntsCorpus.v1")(None)
