@@ -110,7 +110,6 @@ def build_relation_model(
     label_width: int = 16,
     n_distance_buckets: int = 16,
     activation: str = "relu",
-    dropout: float = 0.0,
     n_entity_labels: Optional[int] = None,
     nO: Optional[int] = None,
 ) -> Model[Tuple[List[Doc], List[Ints2d]], Floats2d]:
@@ -130,7 +129,6 @@ def build_relation_model(
     scorer = PairScorer(
         nO, window_size=window_size, hidden_width=hidden_width, n_entity_labels=n_entity_labels,
         label_width=label_width, n_distance_buckets=n_distance_buckets, activation=activation,
-        dropout=dropout,
     )
     return Model(
         "window_rel",

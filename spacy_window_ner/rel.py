@@ -29,7 +29,6 @@ hidden_width = 128
 label_width = 16
 n_distance_buckets = 16
 activation = "relu"
-dropout = 0.0
 n_entity_labels = null
 nO = null
 

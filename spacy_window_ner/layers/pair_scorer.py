@@ -64,7 +64,8 @@ def PairScorer(
     n_distance_buckets (int): Even number of distance buckets: half for a head before
         its tail, half for a head after it, each log2-spaced in the token gap.
     activation (str): One of "tanh", "hard_tanh", "relu", "sigmoid".
-    dropout (float): Dropout rate applied to h during training.
+    dropout (float): Dropout rate applied to h during training. It is the layer's
+        "dropout_rate" attr, so spaCy's [training] dropout sets it during training.
     RETURNS (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The layer.
     """
     if not isinstance(window_size, int) or window_size < 0:

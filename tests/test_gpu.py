@@ -1,0 +1,140 @@
+"""The layers and components under thinc's CupyOps, compared with NumpyOps. Skipped where cupy or
+an NVIDIA GPU is missing; `bash benchmarks/gpu_check.sh` runs them on a GPU machine."""
+import numpy
+import pytest
+import spacy
+from numpy.testing import assert_allclose
+from thinc.api import CupyOps, fix_random_seed, use_ops
+from thinc.util import has_cupy_gpu
+
+from spacy_window_ner.gradcheck import check_gradients
+from spacy_window_ner.layers.crf import LinearChainCRF
+from spacy_window_ner.layers.pair_scorer import PairScorer
+from spacy_window_ner.layers.window_scorer import WindowScorer
+
+from . import test_crf, test_ner, test_pair_scorer, test_rel, test_window_scorer
+
+pytestmark = pytest.mark.skipif(not has_cupy_gpu, reason="needs cupy and an NVIDIA GPU")
+
+
+def on_gpu(make_model):
+    """Build a model under CupyOps."""
+    with use_ops("cupy"):
+        return make_model()
+
+
+def copy_params(source, target):
+    for src, dst in zip(source.walk(), target.walk()):
+        for name in src.param_names:
+            if src.has_param(name):
+                dst.set_param(name, dst.ops.asarray(src.get_param(name)))
+
+
+def layers():
+    """(name, builder(ops_name), input maker) for each hand-written layer."""
+    return [
+        (
+            "window_scorer",
+            lambda: WindowScorer(nO=2, nI=3, window_size=2, hidden_width=4),
+            lambda: test_window_scorer.make_docs([5, 0, 1, 3]),
+        ),
+        (
+            "crf",
+            lambda: LinearChainCRF(9),
+            lambda: (
+                [numpy.random.RandomState(1).normal(size=(n, 9)).astype("f") for n in (3, 1, 0)],
+                [test_crf.gold_mask(g) for g in ([1, 3, 0], [4], [])],
+            ),
+        ),
+        (
+            "pair_scorer",
+            lambda: PairScorer(nO=2, nI=3, window_size=1, hidden_width=4, n_entity_labels=3,
+                               label_width=2, n_distance_buckets=4),
+            lambda: test_pair_scorer.make_inputs(),
+        ),
+    ]
+
+
+def to_device(ops, X):
+    if isinstance(X, numpy.ndarray):
+        return ops.asarray(X)
+    if isinstance(X, (list, tuple)):
+        return type(X)(to_device(ops, x) for x in X)
+    return X
+
+
+@pytest.mark.parametrize("name,build,make_input", layers(), ids=lambda x: x if isinstance(x, str) else "")
+def test_gpu_gradients(name, build, make_input):
+    fix_random_seed(0)
+    model = on_gpu(build)
+    model.initialize()
+    errors = check_gradients(model, to_device(model.ops, make_input()))
+    assert max(errors.values()) < 1e-5, errors
+
+
+@pytest.mark.parametrize("name,build,make_input", layers(), ids=lambda x: x if isinstance(x, str) else "")
+def test_gpu_matches_cpu(name, build, make_input):
+    fix_random_seed(0)
+    with use_ops("numpy"):
+        cpu = build()
+    cpu.initialize()
+    gpu = on_gpu(build)
+    gpu.initialize()
+    copy_params(cpu, gpu)
+    X = make_input()
+    Y_cpu, backprop_cpu = cpu.begin_update(X)
+    Y_gpu, backprop_gpu = gpu.begin_update(to_device(gpu.ops, X))
+    flat_cpu = [numpy.asarray(y) for y in (Y_cpu if isinstance(Y_cpu, list) else [Y_cpu])]
+    flat_gpu = [gpu.ops.to_numpy(y) for y in (Y_gpu if isinstance(Y_gpu, list) else [Y_gpu])]
+    for a, b in zip(flat_cpu, flat_gpu):
+        assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    dY = [numpy.ones_like(y) for y in flat_cpu]
+    dX_cpu = backprop_cpu(dY if isinstance(Y_cpu, list) else dY[0])
+    dX_gpu = backprop_gpu(to_device(gpu.ops, dY) if isinstance(Y_gpu, list) else gpu.ops.asarray(dY[0]))
+    first_cpu = dX_cpu[0] if isinstance(dX_cpu, tuple) else dX_cpu
+    first_gpu = dX_gpu[0] if isinstance(dX_gpu, tuple) else dX_gpu
+    for a, b in zip(first_cpu, first_gpu):
+        assert_allclose(numpy.asarray(a), gpu.ops.to_numpy(b), rtol=1e-4, atol=1e-5)
+    for node_cpu, node_gpu in zip(cpu.walk(), gpu.walk()):
+        for param in node_cpu.param_names:
+            if node_cpu.has_grad(param):
+                assert_allclose(node_cpu.get_grad(param), gpu.ops.to_numpy(node_gpu.get_grad(param)),
+                                rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture
+def gpu():
+    spacy.require_gpu(0)
+    yield
+    spacy.require_cpu()
+
+
+def test_gpu_window_ner_updates(gpu):
+    nlp, ner, losses = test_ner.train_pipeline(n_iter=30)
+    assert isinstance(ner.model.ops, CupyOps)
+    assert losses[-1] < losses[0]
+    doc = nlp("Shaka Khan lives in London.")
+    assert [(e.text, e.label_) for e in doc.ents] == [("Shaka Khan", "PERSON"), ("London", "LOC")]
+
+
+def test_gpu_window_rel_updates(gpu):
+    nlp = test_rel.make_nlp()
+    losses = test_rel.train(nlp, test_rel.make_examples(nlp), n_iter=30)
+    assert isinstance(nlp.get_pipe("window_rel").model.ops, CupyOps)
+    assert losses["window_rel"] < 1.0
+
+
+def test_gpu_runs_a_cpu_trained_pipeline_the_same(tmp_path):
+    spacy.require_cpu()
+    nlp, _, _ = test_ner.train_pipeline()
+    nlp.to_disk(tmp_path / "model")
+    expected = test_ner.predictions(nlp, test_ner.TEST_TEXTS)
+    spacy.require_gpu(0)
+    try:
+        on_gpu_nlp = spacy.load(tmp_path / "model")
+        assert isinstance(on_gpu_nlp.get_pipe("window_ner").model.ops, CupyOps)
+        for (ents, scores), (want_ents, want_scores) in zip(test_ner.predictions(on_gpu_nlp, test_ner.TEST_TEXTS), expected):
+            assert ents == want_ents
+            assert_allclose(scores, want_scores, rtol=1e-4)
+    finally:
+        spacy.require_cpu()
