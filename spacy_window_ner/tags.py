@@ -78,13 +78,18 @@ def viterbi(
     stay = xp.arange(n_tags, dtype="int32")
     # candidates[b, j, i]: reach tag j from tag i; the reduction runs over the last axis.
     into = xp.ascontiguousarray(transitions.T)[None]
+    all_active_until = int(lengths.min())
     for t in range(1, max_length):
         candidates = best[:, None, :] + into
         previous = candidates.argmax(axis=2).astype("int32")
-        moved = xp.take_along_axis(candidates, previous[:, :, None], axis=2)[:, :, 0] + scores[:, t]
-        active = (t < lengths)[:, None]
-        best = xp.where(active, moved, best)
-        backpointers[:, t] = xp.where(active, previous, stay)
+        moved = candidates.max(axis=2) + scores[:, t]
+        if t < all_active_until:
+            best = moved
+            backpointers[:, t] = previous
+        else:
+            active = (t < lengths)[:, None]
+            best = xp.where(active, moved, best)
+            backpointers[:, t] = xp.where(active, previous, stay)
     tag = (best + end).argmax(axis=1).astype("int32")
     path[:, -1] = tag
     for t in range(max_length - 1, 0, -1):

@@ -1,0 +1,137 @@
+"""The spaCy project workflow, run the way a user runs it, in a copy of the project."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from spacy_window_ner.readers import data_dir
+
+REPO = Path(__file__).parent.parent
+PROJECT_FILES = ["project.yml", "configs", "scripts", "assets/sample"]
+CONLL04 = ["conll04_train.json", "conll04_dev.json", "conll04_test.json"]
+# What the sample-trained pipeline must beat on the sample test split. A pipeline that predicts
+# nothing, or noise, scores far below these (measured: ents_f 0.78, rel_micro_f 0.56).
+FLOOR_ENTS_F = 0.6
+FLOOR_REL_F = 0.3
+
+pytestmark = pytest.mark.slow
+
+
+def spacy_project(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "spacy", "project", *args],
+        cwd=project, capture_output=True, text=True,
+    )
+
+
+def copy_project(target: Path) -> Path:
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name)
+        else:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def trained_project(tmp_path_factory):
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    result = spacy_project(project, "run", "train")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project
+
+
+def test_project_train_workflow_gives_a_working_pipeline(trained_project):
+    nlp = spacy.load(trained_project / "training" / "sample" / "pipeline")
+    assert nlp.pipe_names == ["window_ner", "window_rel"]
+    docs = DocBin().from_disk(trained_project / "corpus" / "sample" / "test.spacy").get_docs(nlp.vocab)
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+    scores = nlp.evaluate(examples)
+    assert scores["ents_f"] >= FLOOR_ENTS_F, scores
+    assert scores["rel_micro_f"] >= FLOOR_REL_F, scores
+    doc = nlp("Samuel Quinn was arrested in the Hilton Hotel in Paris in April 1989.")
+    assert len(doc.ents) and len(doc.spans["window_ner"].attrs["scores"]) == len(doc.spans["window_ner"])
+
+
+def test_project_evaluate_writes_metrics(trained_project):
+    result = spacy_project(trained_project, "run", "evaluate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    metrics = json.loads((trained_project / "metrics" / "sample.json").read_text())
+    for key in ("ents_p", "ents_r", "ents_f", "ents_per_type", "rel_micro_p", "rel_micro_r", "rel_micro_f", "rel_per_type"):
+        assert key in metrics
+    assert set(metrics["rel_per_type"]) <= {"Work_For", "Live_In", "Located_In", "OrgBased_In", "Kill"}
+    assert "rel_micro_f" in result.stdout
+
+
+def test_project_rerun_skips_finished_steps(trained_project):
+    result = spacy_project(trained_project, "run", "train")
+    assert result.returncode == 0
+    assert result.stdout.count("Skipping") >= 3, result.stdout
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    source = data_dir() / "conll04"
+    if not all((source / name).exists() for name in CONLL04):
+        pytest.skip(f"CoNLL04 is not in {source} (set SPACY_WINDOW_NER_DATA)")
+    target = tmp_path / "mirror"
+    target.mkdir()
+    for name in CONLL04:
+        shutil.copy(source / name, target / name)
+    return target
+
+
+def test_project_assets_from_local_mirror_are_checked(tmp_path, mirror):
+    project = copy_project(tmp_path / "project")
+    result = spacy_project(project, "assets", ".", "--vars.conll04_base", str(mirror))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Checksum doesn't match" not in result.stdout
+    for name in CONLL04:
+        assert (project / "assets" / "conll04" / name).read_bytes() == (mirror / name).read_bytes()
+    result = spacy_project(project, "run", "convert", ".", "--vars.dataset", "conll04")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "train: 922 docs" in result.stdout
+
+
+def test_project_refuses_a_corrupted_asset(tmp_path, mirror):
+    project = copy_project(tmp_path / "project")
+    with (mirror / "conll04_dev.json").open("a") as f:
+        f.write(" ")
+    result = spacy_project(project, "assets", ".", "--vars.conll04_base", str(mirror))
+    assert "Checksum doesn't match" in result.stdout
+    result = spacy_project(project, "run", "convert", ".", "--vars.dataset", "conll04")
+    assert result.returncode != 0
+    assert "Refusing assets/conll04/conll04_dev.json" in result.stderr
+    assert not (project / "corpus" / "conll04" / "dev.spacy").exists()
+
+
+def test_project_missing_asset_names_the_command_that_fetches_it(tmp_path):
+    project = copy_project(tmp_path / "project")
+    result = spacy_project(project, "run", "convert", ".", "--vars.dataset", "conll04")
+    assert result.returncode != 0
+    assert "assets" in result.stdout + result.stderr
+    result = subprocess.run(
+        [sys.executable, "scripts/convert.py", "conll04", "corpus/conll04"],
+        cwd=project, capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    assert "spacy project assets" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_project_refuses_an_empty_split(tmp_path):
+    project = copy_project(tmp_path / "project")
+    (project / "assets" / "empty").mkdir()
+    for split in ("train", "dev", "test"):
+        (project / "assets" / "empty" / f"empty_{split}.json").write_text("[]\n")
+    result = spacy_project(project, "run", "train", ".", "--vars.dataset", "empty")
+    assert result.returncode != 0
+    assert "holds no usable documents" in result.stderr
+    assert "Traceback" not in result.stderr
