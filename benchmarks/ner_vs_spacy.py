@@ -114,7 +114,7 @@ def main(
             best[name] = min(best[name], time.perf_counter() - start)
     print(f"\nCoNLL04 test ({len(test_docs)} sentences), strict entity micro P/R/F; "
           f"inference over {n_words:,} words, batch 256, best of {repeats} interleaved rounds\n")
-    labels = sorted({label for r in results.values() for label in (r.get("ents_per_type") or {})})
+    labels = sorted({ent.label_ for doc in test_docs for ent in doc.ents})
     header = f"{'system':18s} {'P':>6s} {'R':>6s} {'F':>6s}  " + " ".join(f"{l:>6s}" for l in labels)
     print(header + f" {'train s':>8s} {'words/s':>9s} {'x spacy':>7s}")
     for name in names:
