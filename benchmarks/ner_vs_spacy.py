@@ -31,9 +31,9 @@ SYSTEMS: Dict[str, tuple] = {
     "window_ner_cnn": (CONFIGS / "window_ner_cnn.cfg", []),
     "spacy_ner_sm": ("spacy_ner_sm.cfg", []),
     "window_ner_sm": (CONFIGS / "window_ner_sm.cfg", []),
-    "window_ner_sm_ft": (
+    "window_ner_sm_frozen": (
         CONFIGS / "window_ner_sm.cfg",
-        ["--training.frozen_components", "[]", "--training.annotating_components", "[]"],
+        ["--training.frozen_components", '["tok2vec"]', "--training.annotating_components", '["tok2vec"]'],
     ),
 }
 

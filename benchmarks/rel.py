@@ -7,7 +7,10 @@
    model: 28.1 test / 48.7 dev).
 4. Inference speed of the joint pipeline.
 
-    python -m benchmarks.rel [--out /work/scratch/rel/bench] [--seconds 240]
+    python -m benchmarks.rel [--out benchmarks/runs/rel] [--seconds 240] [--ner-model PATH]
+
+With --ner-model, the end-to-end rows use that trained window_ner pipeline (for example the best
+one of `python -m benchmarks.ner_vs_spacy`) instead of training one within the time budget.
 
 The data is read from readers.data_dir() ($SPACY_WINDOW_NER_DATA, default ../shared/data).
 Models, corpora and metrics go under --out.
@@ -83,8 +86,9 @@ def rel_scores(nlp: Language, egs: List[Example]) -> Dict[str, float]:
 
 
 def main(
-    out: Path = typer.Option(Path("/work/scratch/rel/bench"), help="Folder for models, corpora, metrics"),
+    out: Path = typer.Option(REPO / "benchmarks" / "runs" / "rel", help="Folder for models, corpora, metrics"),
     seconds: float = typer.Option(240.0, help="Time budget of each training"),
+    ner_model: Path = typer.Option(None, exists=True, help="A trained window_ner pipeline for the end-to-end rows"),
 ) -> None:
     data = data_dir()
     print(f"data: {data}")
@@ -117,25 +121,32 @@ def main(
                  " / ".join(f"{gold[k] * 100:.1f}" for k in ("rel_micro_p", "rel_micro_r", "rel_micro_f"))))
     rel_nlp.to_disk(out / "rel_model")
 
-    # 2. CoNLL04 end to end: train window_ner, assemble, spacy evaluate.
-    ner_nlp = spacy.blank("en")
-    ner_nlp.add_pipe("window_ner")
-    print("training window_ner on CoNLL04 train")
-    train(ner_nlp, examples(ner_nlp, conll["train"], gold_ents=False),
-          examples(ner_nlp, conll["dev"], gold_ents=False), key="ents_f", epochs=30,
-          seconds=seconds, drop=0.1, batch_size=8, name="ner")
-    ner_nlp.to_disk(out / "ner_model")
+    # 2. CoNLL04 end to end: window_ner (trained here, or --ner-model) + window_rel, spacy evaluate.
     joint = out / "joint"
     metrics = out / "joint_test.json"
-    commands = [
-        [sys.executable, "-m", "spacy", "assemble", str(REPO / "configs" / "joint.cfg"), str(joint),
-         "--paths.ner_model", str(out / "ner_model"), "--paths.rel_model", str(out / "rel_model")],
-        [sys.executable, "-m", "spacy", "evaluate", str(joint), str(out / "corpus" / "test.spacy"),
-         "--output", str(metrics)],
-    ]
-    for command in commands:
-        print("  $ " + " ".join(command[1:]), flush=True)
-        subprocess.run(command, check=True, capture_output=True, text=True)
+    if ner_model is None:
+        ner_nlp = spacy.blank("en")
+        ner_nlp.add_pipe("window_ner")
+        print("training window_ner on CoNLL04 train")
+        train(ner_nlp, examples(ner_nlp, conll["train"], gold_ents=False),
+              examples(ner_nlp, conll["dev"], gold_ents=False), key="ents_f", epochs=30,
+              seconds=seconds, drop=0.1, batch_size=8, name="ner")
+        ner_nlp.to_disk(out / "ner_model")
+        assemble = [sys.executable, "-m", "spacy", "assemble", str(REPO / "configs" / "joint.cfg"),
+                    str(joint), "--paths.ner_model", str(out / "ner_model"),
+                    "--paths.rel_model", str(out / "rel_model")]
+        print("  $ " + " ".join(assemble[1:]), flush=True)
+        subprocess.run(assemble, check=True, capture_output=True, text=True)
+    else:
+        # The NER may listen to a tok2vec of its own pipeline, so window_rel joins that pipeline.
+        print(f"end to end with the NER of {ner_model}")
+        ner_nlp = spacy.load(ner_model)
+        ner_nlp.add_pipe("window_rel", source=spacy.load(out / "rel_model"))
+        ner_nlp.to_disk(joint)
+    evaluate = [sys.executable, "-m", "spacy", "evaluate", str(joint), str(out / "corpus" / "test.spacy"),
+                "--output", str(metrics)]
+    print("  $ " + " ".join(evaluate[1:]), flush=True)
+    subprocess.run(evaluate, check=True, capture_output=True, text=True)
     scores = json.loads(metrics.read_text())
     rows.append(("CoNLL04 test, end to end", "entity F (window_ner)", f"{scores['ents_f'] * 100:.1f}"))
     rows.append(("CoNLL04 test, end to end", "rel micro P / R / F",
