@@ -1,0 +1,28 @@
+"""The benchmark scripts the README cites start and explain themselves; the layer benchmark runs
+at a tiny size. (Their figures are measured by running them, never asserted here.)"""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parent.parent
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.kb"])
+def test_benchmarks_help(module):
+    result = run(module, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_benchmarks_layer_runs():
+    result = run("benchmarks.layer", "--repeats", "1", "--tokens", "200")
+    assert result.returncode == 0, result.stderr
+    for hidden in ("hidden=128", "hidden=300"):
+        assert hidden in result.stdout
+    assert result.stdout.count("speed-up over the thinc reference") == 2
