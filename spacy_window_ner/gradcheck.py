@@ -13,7 +13,7 @@ float64 GEMMs, e.g. `NumpyOps(use_blis=False)`, and with dropout off.
     >>> errors = check_gradients(model, X)
     >>> assert max(errors.values()) < 1e-6, errors
 """
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List
 
 import numpy
 

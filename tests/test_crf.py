@@ -3,7 +3,7 @@ import itertools
 import numpy
 import pytest
 from numpy.testing import assert_allclose
-from thinc.api import NumpyOps, use_ops
+from thinc.api import use_ops
 
 from spacy_window_ner.gradcheck import check_gradients
 from spacy_window_ner.layers.crf import (

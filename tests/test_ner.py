@@ -1,7 +1,6 @@
 import pickle
 import subprocess
 import sys
-import warnings
 
 import numpy
 import pytest

@@ -4,7 +4,6 @@ from numpy.testing import assert_allclose
 from thinc.api import (
     HardTanh,
     Linear,
-    NumpyOps,
     Relu,
     Sigmoid,
     chain,
