@@ -71,6 +71,15 @@ def test_project_evaluate_writes_metrics(trained_project):
     assert "rel_micro_f" in result.stdout
 
 
+def test_project_package_builds_a_wheel(trained_project):
+    result = spacy_project(trained_project, "run", "package")
+    assert result.returncode == 0, result.stdout + result.stderr
+    wheels = list((trained_project / "packages" / "dist").glob("en_window_ner_pipeline-0.1.0-*.whl"))
+    assert len(wheels) == 1
+    meta = json.loads((trained_project / "packages" / "en_window_ner_pipeline-0.1.0" / "meta.json").read_text())
+    assert any(req.startswith("spacy-window-ner") for req in meta["requirements"])
+
+
 def test_project_rerun_skips_finished_steps(trained_project):
     result = spacy_project(trained_project, "run", "train")
     assert result.returncode == 0
@@ -99,6 +108,11 @@ def test_project_assets_from_local_mirror_are_checked(tmp_path, mirror):
     result = spacy_project(project, "run", "convert", ".", "--vars.dataset", "conll04")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "train: 922 docs" in result.stdout
+    # The whole workflow on CoNLL04, cut short: it trains, evaluates and packages.
+    result = spacy_project(project, "run", "all", ".", "--vars.dataset", "conll04", "--vars.max_steps", "20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    metrics = json.loads((project / "metrics" / "conll04.json").read_text())
+    assert "ents_f" in metrics and "rel_micro_f" in metrics
 
 
 def test_project_refuses_a_corrupted_asset(tmp_path, mirror):
