@@ -16,12 +16,13 @@ from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Tupl
 import spacy
 import typer
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.vocab import Vocab
 from wasabi import table
 
 from . import kb as kb_module
+from .corpus import copy_gold_ents
 from .explain import EntityExplanation, explain as explain_entities
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
 from .relations import get_relations
@@ -496,7 +497,7 @@ def _visualize_inputs(nlp: Language, source: str, limit: int, encoding: str) -> 
 
 def _with_gold_ents(vocab: Vocab, reference: Doc) -> Doc:
     doc = Doc(vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
-    doc.ents = [Span(doc, e.start, e.end, label=e.label_) for e in reference.ents]
+    copy_gold_ents(reference, doc)
     return doc
 
 

@@ -22,7 +22,7 @@ from typing import Callable, List, Optional, Tuple, cast
 from thinc.api import Model, glorot_uniform_init, normal_init, registry, zero_init
 from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
-from .window_scorer import ACTIVATIONS
+from .window_scorer import ACTIVATIONS, check_window_options
 
 InT = Tuple[List[Floats2d], List[Ints2d]]
 OutT = Floats2d
@@ -68,22 +68,13 @@ def PairScorer(
         "dropout_rate" attr, so spaCy's [training] dropout sets it during training.
     RETURNS (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The layer.
     """
-    if not isinstance(window_size, int) or window_size < 0:
-        raise ValueError(f"window_size must be an integer >= 0, not {window_size!r}.")
-    if not isinstance(hidden_width, int) or hidden_width < 1:
-        raise ValueError(f"hidden_width must be a positive integer, not {hidden_width!r}.")
+    check_window_options(window_size, hidden_width, activation, dropout)
     if not isinstance(label_width, int) or label_width < 1:
         raise ValueError(f"label_width must be a positive integer, not {label_width!r}.")
     if not isinstance(n_distance_buckets, int) or n_distance_buckets < 2 or n_distance_buckets % 2:
         raise ValueError(
             f"n_distance_buckets must be an even integer >= 2, not {n_distance_buckets!r}."
         )
-    if activation not in ACTIVATIONS:
-        raise ValueError(
-            f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}."
-        )
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), not {dropout!r}.")
     return Model(
         "pair_scorer",
         forward,

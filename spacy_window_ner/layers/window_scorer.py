@@ -51,16 +51,7 @@ def WindowScorer(
         "dropout_rate" attr, so spaCy's [training] dropout sets it during training.
     RETURNS (Model[List[Floats2d], List[Floats2d]]): The layer.
     """
-    if not isinstance(window_size, int) or window_size < 0:
-        raise ValueError(f"window_size must be an integer >= 0, not {window_size!r}.")
-    if not isinstance(hidden_width, int) or hidden_width < 1:
-        raise ValueError(f"hidden_width must be a positive integer, not {hidden_width!r}.")
-    if activation not in ACTIVATIONS:
-        raise ValueError(
-            f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}."
-        )
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), not {dropout!r}.")
+    check_window_options(window_size, hidden_width, activation, dropout)
     return Model(
         "window_scorer",
         forward,
@@ -144,6 +135,20 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
     model.set_param("U", glorot_uniform_init(ops, (nO, nH)))
     model.set_param("c", zero_init(ops, (nO,)))
     model.set_param("pad", glorot_uniform_init(ops, (2, nI)))
+
+
+def check_window_options(window_size: int, hidden_width: int, activation: str, dropout: float) -> None:
+    """Raise a ValueError for options a window layer cannot have."""
+    if not isinstance(window_size, int) or window_size < 0:
+        raise ValueError(f"window_size must be an integer >= 0, not {window_size!r}.")
+    if not isinstance(hidden_width, int) or hidden_width < 1:
+        raise ValueError(f"hidden_width must be a positive integer, not {hidden_width!r}.")
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}."
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {dropout!r}.")
 
 
 def _window_indices(ops, lengths: Ints1d, k: int) -> Ints2d:
