@@ -358,12 +358,13 @@ class WindowRel(TrainablePipe):
             losses = {}
         losses.setdefault(self.name, 0.0)
         validate_examples(examples, "WindowRel.update")
-        examples = [eg for eg in examples if len(self._training_ents(eg)) > 1]
-        if not examples:
+        with_pairs = [(eg, ents) for eg in examples if len(ents := self._training_ents(eg)) > 1]
+        if not with_pairs:
             return losses
         set_dropout_rate(self.model, drop)
+        examples = [eg for eg, _ in with_pairs]
         docs = [eg.predicted for eg in examples]
-        cands = [self._candidate_rows(self._training_ents(eg))[1] for eg in examples]
+        cands = [self._candidate_rows(ents)[1] for _, ents in with_pairs]
         scores, backprop = self.model.begin_update((docs, cands))
         loss, d_scores = self.get_loss(examples, scores)
         backprop(d_scores)
