@@ -11,12 +11,12 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, set_dropout_rate
+from thinc.api import Config, Model, NumpyOps, set_dropout_rate
 from thinc.types import Floats2d
 
 from .layers.crf import potentials, span_probabilities
 from .scorers import score_ents
-from .tags import biluo_tags, length_groups, pad, spans_from_paths, viterbi
+from .tags import biluo_tags, length_groups, pad, spans_from_paths, to_host, viterbi
 
 default_model_config = """
 [model]
@@ -199,10 +199,13 @@ class WindowNER(TrainablePipe):
         RETURNS (List[Tuple[ndarray, ndarray, ndarray, ndarray]]): Per doc, the
             starts, ends, label ids and confidences of the entities.
         """
-        ops = self.model.ops
+        # Decoding steps through the positions one by one: on a GPU that would be a few tiny
+        # kernels per position, so the batch's scores come to the host in one copy instead.
+        ops = NumpyOps()
         crf = self.model.get_ref("crf")
         learned = self.cfg["loss"] == "crf"
-        T, start, end = potentials(crf, learned=learned)
+        T, start, end = (self.model.ops.to_numpy(a) for a in potentials(crf, learned=learned))
+        scores = to_host(self.model.ops, scores)
         n_tags = len(self.tags)
         output: List = [None] * len(scores)
         for group in length_groups([len(s) for s in scores]):
@@ -292,7 +295,7 @@ class WindowNER(TrainablePipe):
         RETURNS (Tuple[float, List[Floats2d]]): The loss and d_scores.
         """
         ops = self.model.ops
-        gold = [ops.asarray2i(mask) for mask in self._gold_masks(examples)]
+        gold = self._gold_masks(examples)
         loss_name = self.cfg["loss"]
         if loss_name == "crf":
             losses, backprop = self.model.get_ref("crf").begin_update((scores, gold))
@@ -300,7 +303,7 @@ class WindowNER(TrainablePipe):
             loss = float(losses.sum())
         else:
             loss_fn = _softmax_loss if loss_name == "softmax" else _hinge_loss
-            results = [loss_fn(ops, S, G) for S, G in zip(scores, gold)]
+            results = [loss_fn(ops, S, ops.asarray2i(G)) for S, G in zip(scores, gold)]
             loss = sum(float(value) for value, _ in results)
             d_scores = [d for _, d in results]
         if not numpy.isfinite(loss):

@@ -7,7 +7,7 @@ from typing import Iterator, List, Sequence, Tuple
 
 import numpy
 
-from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
+from thinc.types import ArrayXd, Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
 OUT = "O"
 PREFIXES = ("B", "I", "L", "U")
@@ -128,6 +128,14 @@ def pad(ops, arrays: Sequence[Floats2d], width: int) -> Floats3d:
     for i, array in enumerate(arrays):
         padded[i, : len(array)] = array
     return padded
+
+
+def to_host(ops, arrays: Sequence[ArrayXd]) -> List[numpy.ndarray]:
+    """Copy a list of arrays to numpy in one transfer (no copy where they already are)."""
+    if not len(arrays) or isinstance(arrays[0], numpy.ndarray):
+        return [numpy.asarray(a) for a in arrays]
+    flat = ops.to_numpy(ops.xp.concatenate(arrays))
+    return numpy.split(flat, numpy.cumsum([len(a) for a in arrays])[:-1])
 
 
 def length_groups(lengths: Sequence[int], *, min_size: int = 4096) -> Iterator[List[int]]:

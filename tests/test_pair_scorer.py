@@ -105,13 +105,11 @@ def test_pair_scorer_matches_a_loop_reference():
 
 
 def test_pair_scorer_distance_buckets():
-    from thinc.api import NumpyOps
-
     C = numpy.asarray(
         [[0, 1, 1, 2, 0, 0], [0, 1, 2, 3, 0, 0], [0, 1, 4, 5, 0, 0], [0, 1, 99, 100, 0, 0],
          [9, 10, 0, 1, 0, 0]], dtype="int32"
     )
-    assert _distance_buckets(NumpyOps(), C, 8).tolist() == [0, 1, 2, 3, 7]
+    assert _distance_buckets(C, 8).tolist() == [0, 1, 2, 3, 7]
 
 
 def test_pair_scorer_registered_and_infers_sizes():

@@ -14,10 +14,11 @@ the gold is missing). Its gradient is a difference of marginals:
 """
 from typing import Callable, List, NamedTuple, Optional, Tuple
 
-from thinc.api import Model, registry, zero_init
+import numpy
+from thinc.api import Model, NumpyOps, registry, zero_init
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
-from ..tags import FORBIDDEN, allowed_transitions, n_labels_for, pad
+from ..tags import FORBIDDEN, allowed_transitions, n_labels_for, pad, to_host
 
 InT = Tuple[List[Floats2d], List[Ints2d]]
 OutT = Floats1d
@@ -47,30 +48,32 @@ def LinearChainCRF(nO: Optional[int] = None, *, biluo: bool = True) -> Model[InT
 
 def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
     ops = model.ops
-    xp = ops.xp
+    # The recursions step through the positions one by one, which on a GPU would be a few tiny
+    # kernels per position, so they run on the host: one copy there, one back with the gradients.
+    host = NumpyOps()
     scores, gold = inputs
     nO = model.get_dim("nO")
-    lengths = ops.asarray1i([len(s) for s in scores])
-    E = pad(ops, scores, nO)
-    allowed = pad(ops, [ops.asarray2f(g, dtype=E.dtype) for g in gold], nO)
+    lengths = numpy.asarray([len(s) for s in scores], dtype="int32")
+    E = pad(host, to_host(ops, scores), nO)
+    allowed = pad(host, [g.astype(E.dtype) for g in to_host(ops, gold)], nO)
+    inside = numpy.arange(E.shape[1])[None, :] < lengths[:, None]
     # Padding positions allow every tag, so they cancel out of log Z - log Z_gold.
-    allowed[xp.arange(E.shape[1])[None, :] >= xp.asarray(lengths)[:, None]] = 1.0
-    T, start, end = potentials(model)
-    E_gold = xp.where(allowed > 0, E, FORBIDDEN)
-    p, pairs, log_Z = marginals(ops, E, lengths, T, start, end)
-    p_gold, pairs_gold, log_Z_gold = marginals(ops, E_gold, lengths, T, start, end)
-    loss = log_Z - log_Z_gold
+    allowed[~inside] = 1.0
+    T, start, end = (ops.to_numpy(a) for a in potentials(model))
+    E_gold = numpy.where(allowed > 0, E, FORBIDDEN)
+    p, pairs, log_Z = marginals(host, E, lengths, T, start, end)
+    p_gold, pairs_gold, log_Z_gold = marginals(host, E_gold, lengths, T, start, end)
 
     def backprop(d_loss: OutT) -> InT:
-        d = xp.asarray(d_loss)[:, None, None]
+        d = ops.to_numpy(d_loss)[:, None, None]
         dE = d * (p - p_gold)
-        model.inc_grad("T", (d * (pairs - pairs_gold)).sum(axis=0))
-        model.inc_grad("start", dE[:, 0].sum(axis=0))
-        last = xp.maximum(xp.asarray(lengths) - 1, 0)
-        model.inc_grad("end", dE[xp.arange(len(lengths)), last].sum(axis=0))
-        return [dE[i, : len(s)] for i, s in enumerate(scores)], gold
+        model.inc_grad("T", ops.asarray((d * (pairs - pairs_gold)).sum(axis=0)))
+        model.inc_grad("start", ops.asarray(dE[:, 0].sum(axis=0)))
+        last = numpy.maximum(lengths - 1, 0)
+        model.inc_grad("end", ops.asarray(dE[numpy.arange(len(lengths)), last].sum(axis=0)))
+        return ops.unflatten(ops.asarray(dE[inside]), lengths), gold
 
-    return loss, backprop
+    return ops.asarray(log_Z - log_Z_gold), backprop
 
 
 def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:

@@ -19,8 +19,9 @@ backward pass is the same two operations in reverse: no Python loop over tokens 
 """
 from typing import Callable, List, Optional, Tuple, cast
 
+import numpy
 from thinc.api import Model, glorot_uniform_init, normal_init, registry, zero_init
-from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
+from thinc.types import Floats1d, Floats2d, Ints2d
 
 from .window_scorer import ACTIVATIONS, check_window_options
 
@@ -99,7 +100,10 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     ops = model.ops
     xp = ops.xp
     Xs, cands = inputs
+    # The candidates and every index derived from them are small integer arrays: they are
+    # worked out on the host and each copied to the device once.
     _check_input(model, Xs, cands)
+    host_cands = [ops.to_numpy(cand) for cand in cands]
     nI = model.get_dim("nI")
     nE = model.get_dim("nE")
     k = model.attrs["window_size"]
@@ -113,19 +117,24 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     empty = cast(Floats2d, model.get_param("empty"))
     E_label = cast(Floats2d, model.get_param("E_label"))
     E_dist = cast(Floats2d, model.get_param("E_dist"))
-    C = xp.concatenate(
-        [ops.alloc2i(0, N_CANDIDATE_COLUMNS)]
-        + [ops.asarray2i(cand, dtype="int32").reshape((-1, N_CANDIDATE_COLUMNS)) for cand in cands]
+    C = numpy.concatenate(
+        [numpy.zeros((0, N_CANDIDATE_COLUMNS), dtype="int32")]
+        + [numpy.asarray(cand, dtype="int32").reshape((-1, N_CANDIDATE_COLUMNS)) for cand in host_cands]
     )
     M = C.shape[0]
     # T = [X_1; ...; X_D; pad_before; pad_after; empty]: rows N, N+1, N+2 are learned.
     table = xp.concatenate([*Xs, pad, empty]).astype(W.dtype, copy=False)
     N = table.shape[0] - 3
-    rows, slots, weights = _slot_indices(ops, Xs, cands, C, k, N)
+    lengths = numpy.asarray([len(X) for X in Xs], dtype="int32")
+    counts = numpy.asarray([len(cand) for cand in host_cands], dtype="int32")
+    rows, slots, weights = _slot_indices(lengths, counts, C, k, N)
+    rows, slots = ops.asarray1i(rows), ops.asarray1i(slots)
+    weights = ops.asarray(weights.astype(W.dtype))
     # X_slots[m * n_slots + j] = sum_r weight_r T[row_r] over the rows r of slot j of candidate m
     X_slots = ops.alloc2f(M * n_slots, nI, dtype=W.dtype)
     ops.scatter_add(X_slots, slots, ops.as_contig(table[rows] * weights[:, None]))
-    hl, tl, bucket = C[:, 4], C[:, 5], _distance_buckets(ops, C, model.get_dim("nB"))
+    hl, tl = ops.asarray1i(C[:, 4]), ops.asarray1i(C[:, 5])
+    bucket = ops.asarray1i(_distance_buckets(C, model.get_dim("nB")))
     X_inst = xp.concatenate(
         [X_slots.reshape((M, n_slots * nI)), E_label[hl], E_label[tl], E_dist[bucket]], axis=1
     )
@@ -166,7 +175,7 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
         ops.scatter_add(d_table, rows, ops.as_contig(d_slots[slots] * weights[:, None]))
         model.inc_grad("pad", d_table[N : N + 2])
         model.inc_grad("empty", d_table[N + 2 :])
-        dXs = ops.unflatten(d_table[:N], ops.asarray1i([len(X) for X in Xs]))
+        dXs = ops.unflatten(d_table[:N], lengths)
         return dXs, cands
 
     return S, backprop
@@ -202,17 +211,16 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
     model.set_param("E_dist", normal_init(ops, (model.get_dim("nB"), nE), mean=0.0))
 
 
-def _slot_indices(ops, Xs: List[Floats2d], cands: List[Ints2d], C: Ints2d, k: int, N: int) -> Tuple[Ints1d, Ints1d, Floats1d]:
+def _slot_indices(lengths: numpy.ndarray, counts: numpy.ndarray, C: numpy.ndarray, k: int, N: int) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
     """Which table rows fill which slot, with which weight. Returns (rows, slots, weights):
     slot j of candidate m is filled by sum_r weights[r] T[rows[r]] over slots[r] == m * n_slots + j.
     Mean slots (head, tail, between) list every token of their segment with weight 1/length;
     an empty "between" is the single row N + 2. Window slots are one row each, N (before the
-    doc) or N + 1 (after it) where they fall outside the doc."""
-    xp = ops.xp
+    doc) or N + 1 (after it) where they fall outside the doc. lengths and counts give each
+    doc's tokens and candidates, C the candidates of all docs stacked. All on the host."""
+    xp = numpy
     M = C.shape[0]
     n_slots = 3 + 4 * k
-    lengths = xp.asarray([len(X) for X in Xs], dtype="int32")
-    counts = xp.asarray([len(cand) for cand in cands], dtype="int32")
     doc_start = xp.repeat(xp.cumsum(lengths) - lengths, counts)[:, None]
     doc_length = xp.repeat(lengths, counts)[:, None]
     hs, he, ts, te = C[:, 0], C[:, 1], C[:, 2], C[:, 3]
@@ -240,14 +248,13 @@ def _slot_indices(ops, Xs: List[Floats2d], cands: List[Ints2d], C: Ints2d, k: in
     rows = xp.concatenate([mean_rows, win_rows.reshape(-1)]).astype("int32")
     slots = xp.concatenate([mean_slots, win_slots.reshape(-1)]).astype("int32")
     weights = xp.concatenate([mean_weights, xp.ones(win_rows.size)])
-    dtype = Xs[0].dtype if Xs else "float32"
-    return rows, slots, weights.astype(dtype)
+    return rows, slots, weights
 
 
-def _distance_buckets(ops, C: Ints2d, n_buckets: int) -> Ints1d:
+def _distance_buckets(C: numpy.ndarray, n_buckets: int) -> numpy.ndarray:
     """Bucket of the token gap g between the spans: min(floor(log2(g + 1)), n_buckets / 2 - 1),
     plus n_buckets / 2 when the head comes after the tail."""
-    xp = ops.xp
+    xp = numpy
     half = n_buckets // 2
     gap = xp.maximum(xp.maximum(C[:, 0], C[:, 2]) - xp.minimum(C[:, 1], C[:, 3]), 0)
     level = xp.minimum(xp.floor(xp.log2(gap + 1.0)).astype("int32"), half - 1)
@@ -266,7 +273,6 @@ def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d
         )
     nI = model.get_dim("nI")
     nL = model.get_dim("nL")
-    xp = model.ops.xp
     for i, (X, cand) in enumerate(zip(Xs, cands)):
         if getattr(X, "ndim", None) != 2 or X.dtype.kind != "f" or X.shape[1] != nI:
             raise ValueError(
@@ -274,7 +280,7 @@ def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d
                 f"{type(X).__name__} with shape {getattr(X, 'shape', None)}. Check that the "
                 "tok2vec width matches."
             )
-        cand = xp.asarray(cand)
+        cand = model.ops.to_numpy(cand)
         if cand.size == 0:
             continue
         if cand.ndim != 2 or cand.shape[1] != N_CANDIDATE_COLUMNS or cand.dtype.kind not in "iu":

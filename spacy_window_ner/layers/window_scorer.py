@@ -13,8 +13,9 @@ cuBLAS on CupyOps; on the CPU this is several times faster than blis here.
 """
 from typing import Callable, Dict, List, Optional, Tuple, cast
 
+import numpy
 from thinc.api import Model, glorot_uniform_init, registry, zero_init
-from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
+from thinc.types import Floats1d, Floats2d, Ints1d
 
 InT = List[Floats2d]
 OutT = List[Floats2d]
@@ -70,7 +71,9 @@ def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Cal
     nO = model.get_dim("nO")
     k = model.attrs["window_size"]
     f, f_prime = ACTIVATIONS[model.attrs["activation"]]
-    lengths = ops.asarray1i([len(X) for X in Xs])
+    # The lengths and the window index table are built on the host, where they are known,
+    # and copied to the device once.
+    lengths = numpy.asarray([len(X) for X in Xs], dtype="int32")
     N = int(lengths.sum())
     if N == 0:
         return _forward_empty(model, lengths, nI, nO)
@@ -82,8 +85,8 @@ def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Cal
     # Rows N and N+1 of the table are the padding vectors; idx (N, 2k+1) says
     # which row fills each window slot, so one gather builds every window.
     table = xp.concatenate([*Xs, pad])
-    idx = _window_indices(ops, lengths, k)
-    X_win = table[idx].reshape((N, (2 * k + 1) * nI))
+    idx = _window_indices(lengths, k)
+    X_win = table[ops.asarray2i(idx)].reshape((N, (2 * k + 1) * nI))
     Z = X_win @ W.T
     Z += b
     H = f(xp, Z)
@@ -107,14 +110,14 @@ def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Cal
         model.inc_grad("W", delta.T @ X_win)
         model.inc_grad("b", delta.sum(axis=0))
         dX_win = delta @ W
-        dX_win3 = dX_win.reshape((N, 2 * k + 1, nI))
+        slots = dX_win.reshape((N * (2 * k + 1), nI))
         d_pad = ops.alloc2f(2, nI, dtype=dX_win.dtype)
-        d_pad[0] = dX_win3[idx == N].sum(axis=0)
-        d_pad[1] = dX_win3[idx == N + 1].sum(axis=0)
+        d_pad[0] = slots[ops.asarray1i(numpy.flatnonzero(idx == N))].sum(axis=0)
+        d_pad[1] = slots[ops.asarray1i(numpy.flatnonzero(idx == N + 1))].sum(axis=0)
         model.inc_grad("pad", d_pad)
         # backprop_seq2col sums each token's gradient over the windows it sits in,
         # skipping the slots outside the doc, which went to the padding above.
-        dX = ops.backprop_seq2col(ops.as_contig(dX_win), k, lengths=lengths)
+        dX = ops.backprop_seq2col(ops.as_contig(dX_win), k, lengths=ops.asarray1i(lengths))
         return ops.unflatten(dX, lengths)
 
     return ops.unflatten(S, lengths), backprop
@@ -151,21 +154,19 @@ def check_window_options(window_size: int, hidden_width: int, activation: str, d
         raise ValueError(f"dropout must be in [0, 1), not {dropout!r}.")
 
 
-def _window_indices(ops, lengths: Ints1d, k: int) -> Ints2d:
+def _window_indices(lengths: numpy.ndarray, k: int) -> numpy.ndarray:
     """For each token of the flattened batch and each window slot -k..k, the
     row of the table [X; pad_before; pad_after] that fills it: N marks a slot
     before the start of the token's doc, N + 1 a slot after its end."""
-    xp = ops.xp
-    lengths = xp.asarray(lengths)
     N = int(lengths.sum())
-    token = xp.arange(N, dtype="int32")
-    position = token - xp.repeat(xp.cumsum(lengths) - lengths, lengths)
-    doc_length = xp.repeat(lengths, lengths)
-    offsets = xp.arange(-k, k + 1, dtype="int32")
+    token = numpy.arange(N, dtype="int32")
+    position = token - numpy.repeat(numpy.cumsum(lengths) - lengths, lengths)
+    doc_length = numpy.repeat(lengths, lengths)
+    offsets = numpy.arange(-k, k + 1, dtype="int32")
     target = position[:, None] + offsets[None, :]
     idx = token[:, None] + offsets[None, :]
-    idx = xp.where(target < 0, N, idx)
-    return xp.where(target >= doc_length[:, None], N + 1, idx)
+    idx = numpy.where(target < 0, N, idx)
+    return numpy.where(target >= doc_length[:, None], N + 1, idx).astype("int32")
 
 
 def _forward_empty(model: Model[InT, OutT], lengths: Ints1d, nI: int, nO: int) -> Tuple[OutT, Callable]:
