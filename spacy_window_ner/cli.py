@@ -1,5 +1,5 @@
-"""The `spacy-window-ner` command line: convert, evaluate, kb build/query/export, explain and
-visualize. Also runs as `python -m spacy_window_ner`.
+"""The `spacy-window-ner` command line: convert, evaluate, tune-thresholds, kb build/query/export,
+explain and visualize. Also runs as `python -m spacy_window_ner`.
 
 Every expected failure (unreadable input, a path that is not a pipeline or not a knowledge
 base, ...) ends with a one-line message on stderr and exit code 1, without a traceback.
@@ -25,6 +25,7 @@ from . import kb as kb_module
 from .corpus import copy_gold_ents
 from .explain import EntityExplanation, explain as explain_entities
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
+from .rel import tune_pipeline_thresholds
 from .relations import get_relations
 
 app = typer.Typer(
@@ -156,6 +157,33 @@ def evaluate(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n", encoding="utf8")
         typer.echo(f"✔ Saved scores to {output}")
+
+
+@app.command("tune-thresholds")
+def tune_thresholds(
+    model: Path = typer.Argument(..., exists=True, help="Pipeline directory with a window_rel component."),
+    dev_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Dev .spacy file with gold entities and relations."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", file_okay=False, help="Save the tuned pipeline here instead of over MODEL."),
+    component: str = typer.Option("window_rel", "--component", "-c", help="Name of the window_rel component."),
+    gold_ents: bool = typer.Option(False, "--gold-ents", help="Tune on the gold entities instead of those the pipeline's NER predicts."),
+) -> None:
+    """Tune a pipeline's relation thresholds on dev data, for the entities it will see: by
+    default those its own NER predicts, which suits an assembled NER + window_rel pipeline."""
+    nlp = load_pipeline(model)
+    if component not in nlp.pipe_names:
+        fail(f"{model} has no component {component!r}; its components are {nlp.pipe_names}. Pass --component.")
+    rel = nlp.get_pipe(component)
+    before = dict(getattr(rel, "thresholds", {}))
+    try:
+        thresholds = tune_pipeline_thresholds(nlp, dev_path, component, gold_ents=gold_ents)
+    except (TypeError, ValueError) as err:
+        fail(_one_line(err))
+    typer.echo(f"Thresholds of {component}, tuned on {dev_path} ({'gold' if gold_ents else 'predicted'} entities):")
+    typer.echo(table([(label, f"{before[label]:.3f}", f"{value:.3f}") for label, value in thresholds.items()],
+                     header=("Label", "before", "after"), aligns=("l", "r", "r")))
+    output = model if output is None else output
+    nlp.to_disk(output)
+    typer.echo(f"✔ Saved the pipeline to {output}")
 
 
 def format_scores(scores: Dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Corpus, Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, set_dropout_rate
@@ -55,15 +55,17 @@ UNKNOWN_ENTITY_LABEL = 0  # id of entity labels not seen in initialize
 
 @registry.misc("spacy-window-ner.tune_rel_thresholds.v1")
 def make_tune_rel_thresholds(
-    dev_path: Optional[Path], component: str = "window_rel"
+    dev_path: Optional[Path], component: str = "window_rel", gold_ents: bool = True
 ) -> Callable[[Language], Language]:
     """A [training.before_to_disk] callback that tunes the thresholds of a window_rel
-    component on the dev set, with gold entities, before every save, so that the saved
-    pipeline carries them in its cfg.
+    component on the dev set before every save, so that the saved pipeline carries them
+    in its cfg.
 
     dev_path (Optional[Path]): The dev .spacy file; it must be set by the time of the
         first save.
     component (str): The name of the window_rel component in the pipeline.
+    gold_ents (bool): Tune on the gold entities; if False, on the entities that the
+        pipeline's own NER predicts.
     RETURNS (Callable[[Language], Language]): The callback.
     """
 
@@ -73,29 +75,53 @@ def make_tune_rel_thresholds(
                 "tune_rel_thresholds needs the dev .spacy file: set dev_path, e.g. with "
                 "--paths.dev dev.spacy."
             )
-        read_dev = create_gold_ents_reader(Path(dev_path))
-        if component not in nlp.pipe_names:
-            raise ValueError(
-                f"tune_rel_thresholds can't find the component {component!r} in the pipeline "
-                f"{nlp.pipe_names}. Set its `component` argument to the window_rel's name."
-            )
-        pipe = nlp.get_pipe(component)
-        if not isinstance(pipe, WindowRel):
-            raise TypeError(f"tune_rel_thresholds needs a window_rel component, not {type(pipe).__name__}.")
-        examples = list(read_dev(nlp))
-        docs: Iterable[Doc] = [eg.predicted for eg in examples]
-        # Run the components before it (a shared tok2vec, say), but none that sets entities.
-        for name, proc in nlp.pipeline:
-            if name == component:
-                break
-            if "doc.ents" not in nlp.get_pipe_meta(name).assigns:
-                docs = proc.pipe(docs) if hasattr(proc, "pipe") else (proc(doc) for doc in docs)
-        for example, doc in zip(examples, docs):
-            example.predicted = doc
-        pipe.tune_thresholds(examples)
+        tune_pipeline_thresholds(nlp, Path(dev_path), component, gold_ents=gold_ents)
         return nlp
 
     return tune_rel_thresholds
+
+
+def tune_pipeline_thresholds(
+    nlp: Language, dev_path: Path, component: str = "window_rel", *, gold_ents: bool = True
+) -> Dict[str, float]:
+    """Run a pipeline up to its window_rel component over dev data and tune that
+    component's thresholds there (see WindowRel.tune_thresholds).
+
+    nlp (Language): The pipeline.
+    dev_path (Path): The dev .spacy file, with gold entities and relations.
+    component (str): The name of the window_rel component.
+    gold_ents (bool): Give window_rel the gold entities (components that set doc.ents do
+        not run); if False, the entities the pipeline's own NER predicts, so that the
+        thresholds suit the entities the pipeline will see.
+    RETURNS (Dict[str, float]): The thresholds of all labels.
+    """
+    if component not in nlp.pipe_names:
+        raise ValueError(
+            f"Can't find the component {component!r} to tune in the pipeline {nlp.pipe_names}. "
+            "Pass the name of its window_rel component."
+        )
+    pipe = nlp.get_pipe(component)
+    if not isinstance(pipe, WindowRel):
+        raise TypeError(f"Thresholds can only be tuned for a window_rel component, not {type(pipe).__name__}.")
+    before = nlp.pipe_names[: nlp.pipe_names.index(component)]
+    sets_ents = [name for name in before if "doc.ents" in nlp.get_pipe_meta(name).assigns]
+    if not gold_ents and not sets_ents:
+        raise ValueError(
+            f"No component before {component!r} predicts entities, so its thresholds can only "
+            "be tuned on gold entities: use gold_ents=True (--gold-ents)."
+        )
+    read_dev = create_gold_ents_reader(dev_path) if gold_ents else Corpus(dev_path)
+    examples = list(read_dev(nlp))
+    docs: Iterable[Doc] = [eg.predicted for eg in examples]
+    # Run the components before it (a shared tok2vec, the NER unless gold_ents).
+    for name in before:
+        if gold_ents and name in sets_ents:
+            continue
+        proc = nlp.get_pipe(name)
+        docs = proc.pipe(docs) if hasattr(proc, "pipe") else (proc(doc) for doc in docs)
+    for example, doc in zip(examples, docs):
+        example.predicted = doc
+    return pipe.tune_thresholds(examples)
 
 
 @Language.factory(
@@ -358,13 +384,15 @@ class WindowRel(TrainablePipe):
             losses = {}
         losses.setdefault(self.name, 0.0)
         validate_examples(examples, "WindowRel.update")
-        with_pairs = [(eg, ents) for eg in examples if len(ents := self._training_ents(eg)) > 1]
-        if not with_pairs:
+        examples = list(examples)
+        ents = [self._training_ents(eg) for eg in examples]
+        if not any(len(doc_ents) > 1 for doc_ents in ents):
             return losses
         set_dropout_rate(self.model, drop)
-        examples = [eg for eg, _ in with_pairs]
+        # Every doc of the batch goes in, those without a pair too: a listener checks that
+        # it gets the batch its tok2vec saw.
         docs = [eg.predicted for eg in examples]
-        cands = [self._candidate_rows(ents)[1] for _, ents in with_pairs]
+        cands = [self._candidate_rows(doc_ents)[1] for doc_ents in ents]
         scores, backprop = self.model.begin_update((docs, cands))
         loss, d_scores = self.get_loss(examples, scores)
         backprop(d_scores)

@@ -43,8 +43,8 @@ CharRelationKey = Tuple[int, int, str, int, int, str, str]
 
 
 def score_relations(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
-    """Strict relation P/R/F, micro-averaged and per relation label, under the keys
-    rel_micro_p, rel_micro_r, rel_micro_f and rel_per_type. A predicted relation is
+    """Strict relation P/R/F, micro-averaged, macro-averaged over the relation labels and
+    per relation label, under the keys rel_micro_p/r/f, rel_macro_p/r/f and rel_per_type. A predicted relation is
     correct only if its head span, tail span, both entity labels and its label match
     a gold relation. Spans are compared by character offsets, so the predicted and
     reference docs may be tokenized differently; a relation on a wrongly predicted
@@ -67,11 +67,17 @@ def score_relations(examples: Iterable[Example], **kwargs) -> Dict[str, Any]:
         for key in gold - pred:
             micro.fn += 1
             per_type[key[6]].fn += 1
+    labels = sorted(per_type)
     return {
         "rel_micro_p": micro.precision,
         "rel_micro_r": micro.recall,
         "rel_micro_f": micro.fscore,
-        "rel_per_type": {label: per_type[label].to_dict() for label in sorted(per_type)},
+        # The mean over the labels seen in the gold or the predictions, as Bekoulis et al.
+        # (2018) report CoNLL04.
+        "rel_macro_p": sum(per_type[label].precision for label in labels) / max(len(labels), 1),
+        "rel_macro_r": sum(per_type[label].recall for label in labels) / max(len(labels), 1),
+        "rel_macro_f": sum(per_type[label].fscore for label in labels) / max(len(labels), 1),
+        "rel_per_type": {label: per_type[label].to_dict() for label in labels},
     }
 
 

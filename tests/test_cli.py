@@ -19,7 +19,7 @@ from .test_explain import TEXT, TRAIN_DATA, window_ner_nlp, window_ner_path  # n
 from .test_kb import CRASH, SENTINEL, corpus, make_nlp, ruler_path  # noqa: F401 (fixtures)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "sample"
-COMMANDS = [[], ["convert"], ["evaluate"], ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "export"], ["explain"], ["visualize"]]
+COMMANDS = [[], ["convert"], ["evaluate"], ["tune-thresholds"], ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "export"], ["explain"], ["visualize"]]
 runner = CliRunner()
 
 

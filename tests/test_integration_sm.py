@@ -61,3 +61,59 @@ def test_integration_sm_window_ner_listens_to_frozen_tok2vec(nlp, tmp_path):
     reloaded = spacy.load(tmp_path / "model")
     doc = reloaded(TEXT)
     assert [(s.text, s.label_) for s in doc.spans["window_ner"]] == expected
+
+
+@pytest.mark.slow
+def test_integration_sm_joint_pipeline_from_sm_configs(tmp_path):
+    """window_ner_sm.cfg and window_rel_sm.cfg each fine-tune a copy of en_core_web_sm's tok2vec;
+    configs/joint.cfg gives each component its own copy, and tune-thresholds tunes the result."""
+    pytest.importorskip(SM)
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from numpy.testing import assert_allclose
+    from typer.testing import CliRunner
+
+    from spacy_window_ner.cli import app
+    from spacy_window_ner.corpus import copy_gold_ents
+    from spacy_window_ner.readers import read_conll04, write_docbin
+
+    repo = Path(__file__).parent.parent
+    docs, _ = read_conll04(repo / "assets" / "sample" / "sample_dev.json", spacy.blank("en").vocab)
+    write_docbin(docs[:40], tmp_path / "train.spacy")
+    write_docbin(docs[40:60], tmp_path / "dev.spacy")
+
+    def run(*args):
+        result = subprocess.run([sys.executable, "-m", "spacy", *map(str, args)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    for name in ("ner", "rel"):
+        run("train", repo / "configs" / f"window_{name}_sm.cfg", "--output", tmp_path / name,
+            "--paths.train", tmp_path / "train.spacy", "--paths.dev", tmp_path / "dev.spacy",
+            "--training.max_steps", 6, "--training.eval_frequency", 3, "--gpu-id", -1)
+    run("assemble", repo / "configs" / "joint.cfg", tmp_path / "joint",
+        "--paths.ner_model", tmp_path / "ner" / "model-last", "--paths.rel_model", tmp_path / "rel" / "model-last")
+    joint = spacy.load(tmp_path / "joint")
+    assert joint.pipe_names == ["window_ner", "window_rel"]
+    ner_nlp = spacy.load(tmp_path / "ner" / "model-last")
+    rel_nlp = spacy.load(tmp_path / "rel" / "model-last")
+    texts = [doc.text for doc in docs[40:60]]
+    for joint_doc, ner_doc in zip(joint.pipe(texts), ner_nlp.pipe(texts)):
+        assert [(e.start, e.end, e.label_) for e in joint_doc.ents] == [(e.start, e.end, e.label_) for e in ner_doc.ents]
+    # The relation scores, on gold entities, are those of the trained rel pipeline's own tok2vec.
+    gold_docs = []
+    for doc in docs[40:60]:
+        predicted = joint.make_doc(doc.text)
+        copy_gold_ents(doc, predicted)
+        gold_docs.append(predicted)
+    expected = rel_nlp.get_pipe("window_rel").predict(list(rel_nlp.get_pipe("tok2vec").pipe(gold_docs)))
+    got = joint.get_pipe("window_rel").predict(gold_docs)
+    assert sum(len(p) for p in got) > 0
+    for p, q in zip(got, expected):
+        assert_allclose(p, q, rtol=1e-4, atol=1e-6)
+    result = CliRunner().invoke(app, ["tune-thresholds", str(tmp_path / "joint"), str(tmp_path / "dev.spacy"),
+                                      "--output", str(tmp_path / "tuned")])
+    assert result.exit_code == 0, result.output
+    assert "predicted entities" in result.output
+    assert spacy.load(tmp_path / "tuned").pipe_names == joint.pipe_names

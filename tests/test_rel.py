@@ -12,7 +12,7 @@ from spacy.util import registry
 from thinc.api import Config, fix_random_seed
 
 from spacy_window_ner.corpus import copy_gold_ents
-from spacy_window_ner.rel import WindowRel, best_threshold, candidate_pairs
+from spacy_window_ner.rel import WindowRel, best_threshold, candidate_pairs, tune_pipeline_thresholds
 from spacy_window_ner.relations import Relation, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
 
@@ -286,8 +286,24 @@ def test_rel_tune_thresholds_callback(tmp_path):
     assert callback(nlp) is nlp
     assert set(nlp.get_pipe("window_rel").cfg["thresholds"]) <= {"Work_For", "Based_In", "Live_In"}
     assert nlp.get_pipe("window_rel").cfg["thresholds"]
-    with pytest.raises(ValueError, match="can't find"):
+    with pytest.raises(ValueError, match="Can't find the component 'rel'"):
         registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", "rel")(nlp)
+
+
+def test_rel_tune_thresholds_on_predicted_entities(tmp_path):
+    nlp = make_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, n_iter=10)
+    dev = tmp_path / "dev.spacy"
+    DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(dev)
+    rel = nlp.get_pipe("window_rel")
+    rel.cfg["thresholds"] = {}
+    thresholds = tune_pipeline_thresholds(nlp, dev, gold_ents=False)
+    assert thresholds == rel.thresholds and rel.cfg["thresholds"]
+    with nlp.select_pipes(disable=["entity_ruler"]):
+        with pytest.raises(ValueError, match="only be tuned on gold entities"):
+            tune_pipeline_thresholds(nlp, dev, gold_ents=False)
+        assert tune_pipeline_thresholds(nlp, dev, gold_ents=True) == rel.thresholds
 
 
 def test_rel_scorer_strict_and_by_characters():
@@ -311,13 +327,16 @@ def test_rel_scorer_strict_and_by_characters():
     assert scores["rel_micro_r"] == pytest.approx(0.5)
     assert scores["rel_per_type"]["Work_For"]["f"] == 1.0
     assert scores["rel_per_type"]["Based_In"]["f"] == 0.0
+    assert scores["rel_macro_f"] == pytest.approx(0.5)
+    assert scores["rel_macro_p"] == pytest.approx(0.5)
 
 
 def test_rel_scorer_without_relations():
     nlp = English()
     doc = nlp.make_doc("Nothing here .")
     scores = score_relations([Example(doc, doc)])
-    assert scores == {"rel_micro_p": 0.0, "rel_micro_r": 0.0, "rel_micro_f": 0.0, "rel_per_type": {}}
+    assert scores == {"rel_micro_p": 0.0, "rel_micro_r": 0.0, "rel_micro_f": 0.0, "rel_macro_p": 0.0,
+                      "rel_macro_r": 0.0, "rel_macro_f": 0.0, "rel_per_type": {}}
     assert score_relations([]) == scores
 
 
