@@ -218,46 +218,44 @@ def _slot_indices(lengths: numpy.ndarray, counts: numpy.ndarray, C: numpy.ndarra
     an empty "between" is the single row N + 2. Window slots are one row each, N (before the
     doc) or N + 1 (after it) where they fall outside the doc. lengths and counts give each
     doc's tokens and candidates, C the candidates of all docs stacked. All on the host."""
-    xp = numpy
     M = C.shape[0]
     n_slots = 3 + 4 * k
-    doc_start = xp.repeat(xp.cumsum(lengths) - lengths, counts)[:, None]
-    doc_length = xp.repeat(lengths, counts)[:, None]
+    doc_start = numpy.repeat(numpy.cumsum(lengths) - lengths, counts)[:, None]
+    doc_length = numpy.repeat(lengths, counts)[:, None]
     hs, he, ts, te = C[:, 0], C[:, 1], C[:, 2], C[:, 3]
     # Mean slots 0, 1, 2: head, tail and the tokens between the two spans.
-    b_start = xp.minimum(he, te)
-    b_end = xp.maximum(xp.maximum(hs, ts), b_start)
-    seg_start = xp.stack([hs, ts, b_start], axis=1) + doc_start
-    seg_len = xp.stack([he - hs, te - ts, b_end - b_start], axis=1)
-    seg_start = xp.where(seg_len > 0, seg_start, N + 2).reshape(-1)
-    seg_len = xp.maximum(seg_len, 1).reshape(-1)
-    seg_slot = (xp.arange(M, dtype="int32")[:, None] * n_slots + xp.arange(3, dtype="int32")).reshape(-1)
-    seg_of = xp.repeat(xp.arange(3 * M, dtype="int32"), seg_len)
-    within = xp.arange(int(seg_len.sum()), dtype="int32") - xp.repeat(xp.cumsum(seg_len) - seg_len, seg_len)
+    b_start = numpy.minimum(he, te)
+    b_end = numpy.maximum(numpy.maximum(hs, ts), b_start)
+    seg_start = numpy.stack([hs, ts, b_start], axis=1) + doc_start
+    seg_len = numpy.stack([he - hs, te - ts, b_end - b_start], axis=1)
+    seg_start = numpy.where(seg_len > 0, seg_start, N + 2).reshape(-1)
+    seg_len = numpy.maximum(seg_len, 1).reshape(-1)
+    seg_slot = (numpy.arange(M, dtype="int32")[:, None] * n_slots + numpy.arange(3, dtype="int32")).reshape(-1)
+    seg_of = numpy.repeat(numpy.arange(3 * M, dtype="int32"), seg_len)
+    within = numpy.arange(int(seg_len.sum()), dtype="int32") - numpy.repeat(numpy.cumsum(seg_len) - seg_len, seg_len)
     mean_rows = seg_start[seg_of] + within
     mean_slots = seg_slot[seg_of]
     mean_weights = 1.0 / seg_len[seg_of]
     # Window slots 3 .. 3 + 4k - 1: k before and k after the head, then the same for the tail.
-    before = xp.arange(-k, 0, dtype="int32")
-    after = xp.arange(0, k, dtype="int32")
-    position = xp.concatenate(
+    before = numpy.arange(-k, 0, dtype="int32")
+    after = numpy.arange(0, k, dtype="int32")
+    position = numpy.concatenate(
         [hs[:, None] + before, he[:, None] + after, ts[:, None] + before, te[:, None] + after], axis=1
     )
-    win_rows = xp.where(position < 0, N, xp.where(position >= doc_length, N + 1, position + doc_start))
-    win_slots = xp.arange(M, dtype="int32")[:, None] * n_slots + 3 + xp.arange(4 * k, dtype="int32")
-    rows = xp.concatenate([mean_rows, win_rows.reshape(-1)]).astype("int32")
-    slots = xp.concatenate([mean_slots, win_slots.reshape(-1)]).astype("int32")
-    weights = xp.concatenate([mean_weights, xp.ones(win_rows.size)])
+    win_rows = numpy.where(position < 0, N, numpy.where(position >= doc_length, N + 1, position + doc_start))
+    win_slots = numpy.arange(M, dtype="int32")[:, None] * n_slots + 3 + numpy.arange(4 * k, dtype="int32")
+    rows = numpy.concatenate([mean_rows, win_rows.reshape(-1)]).astype("int32")
+    slots = numpy.concatenate([mean_slots, win_slots.reshape(-1)]).astype("int32")
+    weights = numpy.concatenate([mean_weights, numpy.ones(win_rows.size)])
     return rows, slots, weights
 
 
 def _distance_buckets(C: numpy.ndarray, n_buckets: int) -> numpy.ndarray:
     """Bucket of the token gap g between the spans: min(floor(log2(g + 1)), n_buckets / 2 - 1),
     plus n_buckets / 2 when the head comes after the tail."""
-    xp = numpy
     half = n_buckets // 2
-    gap = xp.maximum(xp.maximum(C[:, 0], C[:, 2]) - xp.minimum(C[:, 1], C[:, 3]), 0)
-    level = xp.minimum(xp.floor(xp.log2(gap + 1.0)).astype("int32"), half - 1)
+    gap = numpy.maximum(numpy.maximum(C[:, 0], C[:, 2]) - numpy.minimum(C[:, 1], C[:, 3]), 0)
+    level = numpy.minimum(numpy.floor(numpy.log2(gap + 1.0)).astype("int32"), half - 1)
     return (level + half * (C[:, 0] > C[:, 2])).astype("int32")
 
 
