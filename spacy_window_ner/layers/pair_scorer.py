@@ -21,9 +21,9 @@ from typing import Callable, List, Optional, Tuple, cast
 
 import numpy
 from thinc.api import Model, glorot_uniform_init, normal_init, registry, zero_init
-from thinc.types import Floats1d, Floats2d, Ints2d
+from thinc.types import Floats2d, Ints2d
 
-from .window_scorer import ACTIVATIONS, check_window_options
+from .window_scorer import check_window_options, hidden_layer
 
 InT = Tuple[List[Floats2d], List[Ints2d]]
 OutT = Floats2d
@@ -108,11 +108,7 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     nE = model.get_dim("nE")
     k = model.attrs["window_size"]
     n_slots = 3 + 4 * k
-    f, f_prime = ACTIVATIONS[model.attrs["activation"]]
-    W = cast(Floats2d, model.get_param("W"))
-    b = cast(Floats1d, model.get_param("b"))
-    U = cast(Floats2d, model.get_param("U"))
-    c = cast(Floats1d, model.get_param("c"))
+    dtype = model.get_param("W").dtype
     pad = cast(Floats2d, model.get_param("pad"))
     empty = cast(Floats2d, model.get_param("empty"))
     E_label = cast(Floats2d, model.get_param("E_label"))
@@ -123,43 +119,25 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     )
     M = C.shape[0]
     # T = [X_1; ...; X_D; pad_before; pad_after; empty]: rows N, N+1, N+2 are learned.
-    table = xp.concatenate([*Xs, pad, empty]).astype(W.dtype, copy=False)
+    table = xp.concatenate([*Xs, pad, empty]).astype(dtype, copy=False)
     N = table.shape[0] - 3
     lengths = numpy.asarray([len(X) for X in Xs], dtype="int32")
     counts = numpy.asarray([len(cand) for cand in host_cands], dtype="int32")
     rows, slots, weights = _slot_indices(lengths, counts, C, k, N)
     rows, slots = ops.asarray1i(rows), ops.asarray1i(slots)
-    weights = ops.asarray(weights.astype(W.dtype))
+    weights = ops.asarray(weights.astype(dtype))
     # X_slots[m * n_slots + j] = sum_r weight_r T[row_r] over the rows r of slot j of candidate m
-    X_slots = ops.alloc2f(M * n_slots, nI, dtype=W.dtype)
+    X_slots = ops.alloc2f(M * n_slots, nI, dtype=dtype)
     ops.scatter_add(X_slots, slots, ops.as_contig(table[rows] * weights[:, None]))
     hl, tl = ops.asarray1i(C[:, 4]), ops.asarray1i(C[:, 5])
     bucket = ops.asarray1i(_distance_buckets(C, model.get_dim("nB")))
     X_inst = xp.concatenate(
         [X_slots.reshape((M, n_slots * nI)), E_label[hl], E_label[tl], E_dist[bucket]], axis=1
     )
-    Z = X_inst @ W.T
-    Z += b
-    H = f(xp, Z)
-    rate = model.attrs["dropout_rate"]
-    mask = ops.get_dropout_mask(H.shape, rate) if is_train and rate > 0 else None
-    H_out = H * mask if mask is not None else H
-    S = H_out @ U.T
-    S += c
+    S, backprop_hidden = hidden_layer(model, X_inst, is_train)
 
     def backprop(dS: OutT) -> InT:
-        # dU = dS^T h, dc = sum dS. (h^T dS)^T is the same product, and several times
-        # faster with numpy's BLAS than dS.T @ h for a tall dS.
-        model.inc_grad("U", ops.as_contig((H_out.T @ dS).T))
-        model.inc_grad("c", dS.sum(axis=0))
-        # delta = (dS U) o f'(z); dW = delta^T x, db = sum delta, dx = delta W
-        dH = dS @ U
-        if mask is not None:
-            dH *= mask
-        delta = dH * f_prime(xp, H)
-        model.inc_grad("W", ops.as_contig((X_inst.T @ delta).T))
-        model.inc_grad("b", delta.sum(axis=0))
-        d_inst = delta @ W
+        d_inst = backprop_hidden(dS)
         d_slots = d_inst[:, : n_slots * nI].reshape((M * n_slots, nI))
         d_emb = d_inst[:, n_slots * nI :]
         # The embeddings were gathered, so their gradients scatter back by id.

@@ -70,46 +70,22 @@ def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Cal
     nI = model.get_dim("nI")
     nO = model.get_dim("nO")
     k = model.attrs["window_size"]
-    f, f_prime = ACTIVATIONS[model.attrs["activation"]]
     # The lengths and the window index table are built on the host, where they are known,
     # and copied to the device once.
     lengths = numpy.asarray([len(X) for X in Xs], dtype="int32")
     N = int(lengths.sum())
     if N == 0:
         return _forward_empty(model, lengths, nI, nO)
-    W = cast(Floats2d, model.get_param("W"))
-    b = cast(Floats1d, model.get_param("b"))
-    U = cast(Floats2d, model.get_param("U"))
-    c = cast(Floats1d, model.get_param("c"))
     pad = cast(Floats2d, model.get_param("pad"))
     # Rows N and N+1 of the table are the padding vectors; idx (N, 2k+1) says
     # which row fills each window slot, so one gather builds every window.
     table = xp.concatenate([*Xs, pad])
     idx = _window_indices(lengths, k)
     X_win = table[ops.asarray2i(idx)].reshape((N, (2 * k + 1) * nI))
-    Z = X_win @ W.T
-    Z += b
-    H = f(xp, Z)
-    rate = model.attrs["dropout_rate"]
-    mask = ops.get_dropout_mask(H.shape, rate) if is_train and rate > 0 else None
-    H_out = H * mask if mask is not None else H
-    S = H_out @ U.T
-    S += c
+    S, backprop_hidden = hidden_layer(model, X_win, is_train)
 
     def backprop(dYs: OutT) -> InT:
-        dS = ops.flatten(dYs)
-        # dU = dS^T H, dc = sum dS
-        model.inc_grad("U", dS.T @ H_out)
-        model.inc_grad("c", dS.sum(axis=0))
-        # delta = (dS U) o f'(Z): the local error signal, computed once and reused.
-        dH = dS @ U
-        if mask is not None:
-            dH *= mask
-        delta = dH * f_prime(xp, H)
-        # dW = delta^T X_win, db = sum delta, dX_win = delta W
-        model.inc_grad("W", delta.T @ X_win)
-        model.inc_grad("b", delta.sum(axis=0))
-        dX_win = delta @ W
+        dX_win = backprop_hidden(ops.flatten(dYs))
         slots = dX_win.reshape((N * (2 * k + 1), nI))
         d_pad = ops.alloc2f(2, nI, dtype=dX_win.dtype)
         d_pad[0] = slots[ops.asarray1i(numpy.flatnonzero(idx == N))].sum(axis=0)
@@ -121,6 +97,51 @@ def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Cal
         return ops.unflatten(dX, lengths)
 
     return ops.unflatten(S, lengths), backprop
+
+
+def hidden_layer(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callable[[Floats2d], Floats2d]]:
+    """The lecture's network over the rows of X, with the params W, b, U, c and the attrs
+    "activation" and "dropout_rate" of model: z = W x + b, h = f(z), dropout on h,
+    s = U h + c. Its backprop adds dU, dc, dW, db to model's gradients and returns dX.
+
+    model (Model): The layer that owns the params and attrs.
+    X (Floats2d): One input vector x per row.
+    is_train (bool): Apply dropout.
+    RETURNS (Tuple[Floats2d, Callable[[Floats2d], Floats2d]]): The scores S, one row per
+        row of X, and the backprop callback from dS to dX.
+    """
+    ops = model.ops
+    xp = ops.xp
+    f, f_prime = ACTIVATIONS[model.attrs["activation"]]
+    W = cast(Floats2d, model.get_param("W"))
+    b = cast(Floats1d, model.get_param("b"))
+    U = cast(Floats2d, model.get_param("U"))
+    c = cast(Floats1d, model.get_param("c"))
+    Z = X @ W.T
+    Z += b
+    H = f(xp, Z)
+    rate = model.attrs["dropout_rate"]
+    mask = ops.get_dropout_mask(H.shape, rate) if is_train and rate > 0 else None
+    H_out = H * mask if mask is not None else H
+    S = H_out @ U.T
+    S += c
+
+    def backprop(dS: Floats2d) -> Floats2d:
+        # dU = dS^T h, dc = sum dS. (h^T dS)^T is the same product, and several times
+        # faster with numpy's BLAS than dS.T @ h for a tall dS.
+        model.inc_grad("U", ops.as_contig((H_out.T @ dS).T))
+        model.inc_grad("c", dS.sum(axis=0))
+        # delta = (dS U) o f'(z): the local error signal, computed once and reused.
+        dH = dS @ U
+        if mask is not None:
+            dH *= mask
+        delta = dH * f_prime(xp, H)
+        # dW = delta^T x, db = sum delta, dx = delta W
+        model.inc_grad("W", ops.as_contig((X.T @ delta).T))
+        model.inc_grad("b", delta.sum(axis=0))
+        return delta @ W
+
+    return S, backprop
 
 
 def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
