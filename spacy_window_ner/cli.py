@@ -166,6 +166,7 @@ def tune_thresholds(
     output: Optional[Path] = typer.Option(None, "--output", "-o", file_okay=False, help="Save the tuned pipeline here instead of over MODEL."),
     component: str = typer.Option("window_rel", "--component", "-c", help="Name of the window_rel component."),
     gold_ents: bool = typer.Option(False, "--gold-ents", help="Tune on the gold entities instead of those the pipeline's NER predicts."),
+    shared: bool = typer.Option(False, "--shared", help="One threshold for all labels, maximising micro F: steadier on a small dev set."),
 ) -> None:
     """Tune a pipeline's relation thresholds on dev data, for the entities it will see: by
     default those its own NER predicts, which suits an assembled NER + window_rel pipeline."""
@@ -175,7 +176,7 @@ def tune_thresholds(
     rel = nlp.get_pipe(component)
     before = dict(getattr(rel, "thresholds", {}))
     try:
-        thresholds = tune_pipeline_thresholds(nlp, dev_path, component, gold_ents=gold_ents)
+        thresholds = tune_pipeline_thresholds(nlp, dev_path, component, gold_ents=gold_ents, shared=shared)
     except (TypeError, ValueError) as err:
         fail(_one_line(err))
     typer.echo(f"Thresholds of {component}, tuned on {dev_path} ({'gold' if gold_ents else 'predicted'} entities):")

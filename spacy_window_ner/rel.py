@@ -55,7 +55,7 @@ UNKNOWN_ENTITY_LABEL = 0  # id of entity labels not seen in initialize
 
 @registry.misc("spacy-window-ner.tune_rel_thresholds.v1")
 def make_tune_rel_thresholds(
-    dev_path: Optional[Path], component: str = "window_rel", gold_ents: bool = True
+    dev_path: Optional[Path], component: str = "window_rel", gold_ents: bool = True, shared: bool = False
 ) -> Callable[[Language], Language]:
     """A [training.before_to_disk] callback that tunes the thresholds of a window_rel
     component on the dev set before every save, so that the saved pipeline carries them
@@ -66,6 +66,7 @@ def make_tune_rel_thresholds(
     component (str): The name of the window_rel component in the pipeline.
     gold_ents (bool): Tune on the gold entities; if False, on the entities that the
         pipeline's own NER predicts.
+    shared (bool): Tune one threshold for all labels (see WindowRel.tune_thresholds).
     RETURNS (Callable[[Language], Language]): The callback.
     """
 
@@ -75,14 +76,19 @@ def make_tune_rel_thresholds(
                 "tune_rel_thresholds needs the dev .spacy file: set dev_path, e.g. with "
                 "--paths.dev dev.spacy."
             )
-        tune_pipeline_thresholds(nlp, Path(dev_path), component, gold_ents=gold_ents)
+        tune_pipeline_thresholds(nlp, Path(dev_path), component, gold_ents=gold_ents, shared=shared)
         return nlp
 
     return tune_rel_thresholds
 
 
 def tune_pipeline_thresholds(
-    nlp: Language, dev_path: Path, component: str = "window_rel", *, gold_ents: bool = True
+    nlp: Language,
+    dev_path: Path,
+    component: str = "window_rel",
+    *,
+    gold_ents: bool = True,
+    shared: bool = False,
 ) -> Dict[str, float]:
     """Run a pipeline up to its window_rel component over dev data and tune that
     component's thresholds there (see WindowRel.tune_thresholds).
@@ -93,6 +99,7 @@ def tune_pipeline_thresholds(
     gold_ents (bool): Give window_rel the gold entities (components that set doc.ents do
         not run); if False, the entities the pipeline's own NER predicts, so that the
         thresholds suit the entities the pipeline will see.
+    shared (bool): Tune one threshold for all labels (see WindowRel.tune_thresholds).
     RETURNS (Dict[str, float]): The thresholds of all labels.
     """
     if component not in nlp.pipe_names:
@@ -121,7 +128,7 @@ def tune_pipeline_thresholds(
         docs = proc.pipe(docs) if hasattr(proc, "pipe") else (proc(doc) for doc in docs)
     for example, doc in zip(examples, docs):
         example.predicted = doc
-    return pipe.tune_thresholds(examples)
+    return pipe.tune_thresholds(examples, shared=shared)
 
 
 @Language.factory(
@@ -437,7 +444,7 @@ class WindowRel(TrainablePipe):
             )
         return loss_value, d_scores
 
-    def tune_thresholds(self, examples: Iterable[Example]) -> Dict[str, float]:
+    def tune_thresholds(self, examples: Iterable[Example], *, shared: bool = False) -> Dict[str, float]:
         """Pick, for every label, the threshold that maximises that label's F1 on the
         candidates of the examples (from the predicted entities, or the reference entities
         where the predicted doc has none), and store it in cfg["thresholds"]. Gold relations
@@ -445,6 +452,9 @@ class WindowRel(TrainablePipe):
         their threshold.
 
         examples (Iterable[Example]): Dev examples.
+        shared (bool): Pick one threshold for all labels instead, the one that maximises
+            micro F1: one parameter instead of one per label, which varies less from one
+            small dev set to another.
         RETURNS (Dict[str, float]): The thresholds of all labels.
         """
         examples = list(examples)
@@ -459,10 +469,15 @@ class WindowRel(TrainablePipe):
             for key in relation_tuples(example.reference):
                 n_gold[label_ids[key[6]]] += 1
         tuned = dict(self.cfg["thresholds"])
-        for l, label in enumerate(self.labels):
-            threshold = best_threshold(P[known, l], gold[known, l], n_gold[l])
+        if shared:
+            threshold = best_threshold(P[known].ravel(), gold[known].ravel(), n_gold.sum())
             if threshold is not None:
-                tuned[label] = threshold
+                tuned.update((label, threshold) for label in self.labels)
+        else:
+            for l, label in enumerate(self.labels):
+                threshold = best_threshold(P[known, l], gold[known, l], n_gold[l])
+                if threshold is not None:
+                    tuned[label] = threshold
         self.cfg["thresholds"] = tuned
         return self.thresholds
 
@@ -513,19 +528,20 @@ class WindowRel(TrainablePipe):
             gold = numpy.zeros((len(pairs), len(label_ids)), dtype="float32")
             known = RELATIONS_KEY in example.reference.user_data
             if known and len(pairs):
-                index = {(ent.start_char, ent.end_char): i for i, ent in enumerate(ents)}
+                # Strict, like the scorer: a relation between a span of the wrong type is a negative.
+                index = {(ent.start_char, ent.end_char, ent.label_): i for i, ent in enumerate(ents)}
                 lookup = numpy.full((len(ents), len(ents)), -1, dtype="int64")
                 lookup[pairs[:, 0], pairs[:, 1]] = numpy.arange(len(pairs))
                 ref = example.reference
-                for hs, he, _, ts, te, _, label in relation_tuples(ref):
+                for hs, he, hl, ts, te, tl, label in relation_tuples(ref):
                     if label not in label_ids:
                         raise ValueError(
                             f"{self.name} got a gold relation with the label {label!r}, which it "
                             f"does not know. Known labels: {list(self.labels)}. Add it with "
                             "add_label before initialize, or pass it in initialize(labels=...)."
                         )
-                    head = index.get((ref[hs].idx, ref[he - 1].idx + len(ref[he - 1])))
-                    tail = index.get((ref[ts].idx, ref[te - 1].idx + len(ref[te - 1])))
+                    head = index.get((ref[hs].idx, ref[he - 1].idx + len(ref[he - 1]), hl))
+                    tail = index.get((ref[ts].idx, ref[te - 1].idx + len(ref[te - 1]), tl))
                     if head is not None and tail is not None and lookup[head, tail] >= 0:
                         gold[lookup[head, tail], label_ids[label]] = 1.0
             golds.append(gold)

@@ -143,6 +143,22 @@ def test_rel_trains_on_predicted_ents_like_gold():
     assert aligned.sum() == 4
 
 
+def test_rel_targets_are_strict_about_entity_labels():
+    """A candidate whose spans match a gold relation but whose entity has another type is a
+    negative, as the scorer counts it."""
+    nlp = make_nlp()
+    nlp.initialize(lambda: make_examples(nlp))
+    rel = nlp.get_pipe("window_rel")
+    examples = make_examples(nlp, gold_ents_on_predicted=True)
+    predicted = examples[0].predicted
+    # Acme predicted as a LOC: "Alice Work_For Acme" and "Acme Based_In Paris" are lost.
+    predicted.ents = [Span(predicted, e.start, e.end, label="LOC" if e.text == "Acme" else e.label_) for e in predicted.ents]
+    gold, known = rel._gold(examples)
+    assert known.all()
+    assert gold[:6].sum() == 0
+    assert gold.sum() == 2
+
+
 def test_rel_add_pipe_without_config():
     nlp = English()
     rel = nlp.add_pipe("window_rel")
@@ -267,6 +283,29 @@ def test_rel_tune_thresholds():
     assert scores["rel_micro_f"] == 1.0
 
 
+def test_rel_tune_shared_threshold(tmp_path):
+    """shared=True picks one threshold for all labels, the one with the best micro F1."""
+    nlp = make_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, n_iter=3)
+    rel = nlp.get_pipe("window_rel")
+    dev = make_examples(nlp, gold_ents_on_predicted=True)
+    thresholds = rel.tune_thresholds(dev, shared=True)
+    assert set(thresholds) == set(rel.labels) and len(set(thresholds.values())) == 1
+
+    def micro_f(threshold):
+        rel.cfg["thresholds"] = {label: threshold for label in rel.labels}
+        return nlp.evaluate(make_examples(nlp, gold_ents_on_predicted=True))["rel_micro_f"]
+
+    best = micro_f(thresholds[rel.labels[0]])
+    assert best > 0
+    assert all(best >= micro_f(t) - 1e-9 for t in numpy.linspace(0.01, 0.99, 25))
+    DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(tmp_path / "dev.spacy")
+    rel.cfg["thresholds"] = {}
+    registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", shared=True)(nlp)
+    assert rel.thresholds == thresholds
+
+
 def test_rel_best_threshold():
     probs = numpy.asarray([0.9, 0.8, 0.4, 0.3, 0.1])
     gold = numpy.asarray([1, 0, 1, 0, 0])
@@ -374,3 +413,4 @@ def test_rel_gold_ents_corpus(tmp_path):
     assert [relation_tuples(eg.reference) for eg in examples] == [relation_tuples(d) for d in docs]
     with pytest.raises(ValueError, match="path"):
         registry.readers.get("spacy-window-ner.GoldEntsCorpus.v1")(None)
+
