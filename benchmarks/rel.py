@@ -62,6 +62,24 @@ def prf(scores: Dict, prefix: str = "rel_micro") -> str:
     return " / ".join(f"{scores[f'{prefix}_{k}'] * 100:.1f}" for k in "prf")
 
 
+def joint_speed(pipeline_path: Path, repeats: int = 3) -> str:
+    """Docs/s and words/s of a pipeline over the raw CoNLL04 test texts, tokenizer included
+    (nlp.pipe, batch 256, best of `repeats` after a warm-up). On its own, e.g. on a quiet machine:
+    python -c "from benchmarks.rel import joint_speed; print(joint_speed('benchmarks/runs/rel/joint'))"
+    """
+    pipeline = spacy.load(pipeline_path)
+    test_docs, _ = read_conll04(data_dir() / "conll04" / "conll04_test.json", pipeline.vocab)
+    texts = [doc.text for doc in test_docs]
+    n_words = sum(len(doc) for doc in test_docs)
+    list(pipeline.pipe(texts[:32]))  # warm up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        list(pipeline.pipe(texts, batch_size=256))
+        best = min(best, time.perf_counter() - start)
+    return f"{len(texts) / best:,.0f} docs/s, {n_words / best:,.0f} words/s"
+
+
 def main(
     out: Path = typer.Option(REPO / "benchmarks" / "runs" / "rel", help="Folder for models, corpora, metrics"),
     ner_config: str = typer.Option("window_ner_sm", help="configs/NAME.cfg that trains the NER"),
@@ -122,18 +140,7 @@ def main(
                  f"{tut['dev']['rel_micro_f'] * 100:.1f} / {tut['test']['rel_micro_f'] * 100:.1f}", TUTORIAL_OWN_DATA))
 
     # 4. Speed of the joint pipeline on raw test texts (tokenizer included).
-    pipeline = spacy.load(joint)
-    test_docs, _ = read_conll04(data / "conll04" / "conll04_test.json", nlp.vocab)
-    texts = [doc.text for doc in test_docs]
-    n_words = sum(len(doc) for doc in test_docs)
-    list(pipeline.pipe(texts[:32]))  # warm up
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        list(pipeline.pipe(texts, batch_size=256))
-        best = min(best, time.perf_counter() - start)
-    rows.append(("Joint pipeline speed", "docs/s, words/s (best of 3)",
-                 f"{len(texts) / best:,.0f} docs/s, {n_words / best:,.0f} words/s", "32.6k words/s (gold ents)"))
+    rows.append(("Joint pipeline speed", "docs/s, words/s (best of 3)", joint_speed(joint), "32.6k words/s (gold ents)"))
 
     header = ("benchmark", "metric", "window_ner + window_rel", "spaCy tutorial model (reference)")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
