@@ -102,8 +102,7 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     Xs, cands = inputs
     # The candidates and every index derived from them are small integer arrays: they are
     # worked out on the host and each copied to the device once.
-    _check_input(model, Xs, cands)
-    host_cands = [ops.to_numpy(cand) for cand in cands]
+    host_cands = _check_input(model, Xs, cands)
     nI = model.get_dim("nI")
     nE = model.get_dim("nE")
     k = model.attrs["window_size"]
@@ -237,7 +236,8 @@ def _distance_buckets(C: numpy.ndarray, n_buckets: int) -> numpy.ndarray:
     return (level + half * (C[:, 0] > C[:, 2])).astype("int32")
 
 
-def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d]) -> None:
+def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d]) -> List[numpy.ndarray]:
+    """Check the inputs and return the candidates on the host, where they are checked."""
     if not isinstance(Xs, (list, tuple)) or not isinstance(cands, (list, tuple)):
         raise TypeError(
             "PairScorer expects (token vectors, candidates): a list of 2d float arrays and a "
@@ -249,14 +249,14 @@ def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d
         )
     nI = model.get_dim("nI")
     nL = model.get_dim("nL")
-    for i, (X, cand) in enumerate(zip(Xs, cands)):
+    host_cands = [model.ops.to_numpy(cand) for cand in cands]
+    for i, (X, cand) in enumerate(zip(Xs, host_cands)):
         if getattr(X, "ndim", None) != 2 or X.dtype.kind != "f" or X.shape[1] != nI:
             raise ValueError(
                 f"PairScorer input {i} must be a 2d float array of width nI={nI}, not "
                 f"{type(X).__name__} with shape {getattr(X, 'shape', None)}. Check that the "
                 "tok2vec width matches."
             )
-        cand = model.ops.to_numpy(cand)
         if cand.size == 0:
             continue
         if cand.ndim != 2 or cand.shape[1] != N_CANDIDATE_COLUMNS or cand.dtype.kind not in "iu":
@@ -274,3 +274,4 @@ def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d
                 f"tokens) or a label id outside [0, {nL}). Build them from spans of the doc and "
                 "label ids below n_entity_labels."
             )
+    return host_cands
