@@ -75,24 +75,25 @@ def spacy_cli(*args):
     return result
 
 
-def train_sm_configs_and_assemble(tmp_path, *overrides):
-    """Train window_ner_sm.cfg and window_rel_sm.cfg a few steps on the sample corpus, with the
-    `spacy train` overrides given, and assemble them with configs/joint.cfg into tmp_path / "joint".
+def train_sm_configs_and_assemble(tmp_path, source=None):
+    """Train window_ner_sm.cfg and window_rel_sm.cfg a few steps on the sample corpus, from the
+    tok2vec and vectors of `source` if given (else the configs' en_core_web_sm), and assemble
+    them with configs/joint.cfg (with those vectors) into tmp_path / "joint".
     RETURNS the dev docs."""
     from spacy_window_ner.readers import read_conll04, write_docbin
 
     docs, _ = read_conll04(REPO / "assets" / "sample" / "sample_dev.json", spacy.blank("en").vocab)
     write_docbin(docs[:40], tmp_path / "train.spacy")
     write_docbin(docs[40:60], tmp_path / "dev.spacy")
+    overrides = ["--paths.source", source, "--paths.vectors", source] if source else []
     for name in ("ner", "rel"):
         spacy_cli("train", REPO / "configs" / f"window_{name}_sm.cfg", "--output", tmp_path / name,
                   "--paths.train", tmp_path / "train.spacy", "--paths.dev", tmp_path / "dev.spacy",
                   "--training.max_steps", 6, "--training.eval_frequency", 3, "--gpu-id", -1, *overrides)
-    vectors = [o for i, o in enumerate(overrides) if i and overrides[i - 1] == "--paths.vectors"]
     spacy_cli("assemble", REPO / "configs" / "joint.cfg", tmp_path / "joint",
               "--paths.ner_model", tmp_path / "ner" / "model-last",
               "--paths.rel_model", tmp_path / "rel" / "model-last",
-              *(["--paths.vectors", vectors[0]] if vectors else []))
+              *(["--paths.vectors", source] if source else []))
     return docs[40:60]
 
 
@@ -156,9 +157,7 @@ def test_joint_pipeline_from_a_source_with_static_vectors(tmp_path):
     }})
     source.initialize()
     source.to_disk(tmp_path / "source")
-    dev = train_sm_configs_and_assemble(
-        tmp_path, "--paths.source", tmp_path / "source", "--paths.vectors", tmp_path / "source"
-    )
+    dev = train_sm_configs_and_assemble(tmp_path, source=tmp_path / "source")
     joint = spacy.load(tmp_path / "joint")
     assert joint.vocab.vectors.shape == data.shape
     numpy.testing.assert_array_equal(numpy.stack([joint.vocab.get_vector(w) for w in words]), data)
