@@ -113,29 +113,38 @@ def gradient_x_input(
     backprop. The maths run in float64; the layer's gradients are left untouched (the
     backprop runs on a copy).
 
+    The scores S[start:end] of an entity depend only on its window X[start-k : end+k], so
+    every window goes into one batch as a sequence of its own: one forward and one backprop
+    over the windows, in time linear in the doc, and the gradients of different entities
+    never mix. Where a window is clipped by the doc's edge, the layer pads it as in the doc.
+
     scorer (Model[List[Floats2d], List[Floats2d]]): A WindowScorer.
     X (Floats2d): The token vectors of one doc (n_tokens, nI).
     entities (Sequence[Tuple[int, int, Sequence[int]]]): (start, end, tag ids of the tokens).
     RETURNS (List[Tuple[float, numpy.ndarray]]): Per entity, s = sum_i S[i, t_i] and the
-        attributions a_j = (ds/dX[j]) . X[j] of every token (zero outside the window).
+        attributions a_j = (ds/dX[j]) . X[j] of the tokens j of its window,
+        max(0, start - k) <= j < min(n_tokens, end + k) (the only ones with a gradient).
     """
     if not entities:
         return []
     layer = scorer.copy()  # backprop increments the parameter gradients: keep them clean
     xp = layer.ops.xp
+    k = layer.attrs["window_size"]
     X64 = xp.asarray(X, dtype="float64")
-    (S,), backprop = layer.begin_update([X64])
-    results = []
-    for start, end, tag_ids in entities:
-        rows = xp.arange(start, end)
+    windows = [(max(0, start - k), min(len(X64), end + k)) for start, end, _ in entities]
+    Xs = [X64[lo:hi] for lo, hi in windows]
+    Ss, backprop = layer.begin_update(Xs)
+    scores, dSs = [], []
+    for (start, end, tag_ids), (lo, _), S in zip(entities, windows, Ss):
+        rows = xp.arange(start - lo, end - lo)
         cols = xp.asarray(list(tag_ids))
         # ds/dS is one-hot on the entity's winning tags; the backprop returns ds/dX.
         dS = xp.zeros_like(S)
         dS[rows, cols] = 1.0
-        (dX,) = backprop([dS])
-        score = float(S[rows, cols].sum())
-        results.append((score, layer.ops.to_numpy((dX * X64).sum(axis=1))))
-    return results
+        dSs.append(dS)
+        scores.append(float(S[rows, cols].sum()))
+    dXs = backprop(dSs)
+    return [(score, layer.ops.to_numpy((dX * Xw).sum(axis=1))) for score, dX, Xw in zip(scores, dXs, Xs)]
 
 
 def explain(nlp: Language, text: Union[str, Doc], *, pipe_name: Optional[str] = None) -> List[EntityExplanation]:
@@ -165,10 +174,10 @@ def explain(nlp: Language, text: Union[str, Doc], *, pipe_name: Optional[str] = 
     results = gradient_x_input(scorer, X, [(s, e, [tag_ids[t] for t in tags]) for s, e, tags in spans])
     explanations = []
     for (start, end, tags), (score, attributions), prob in zip(spans, results, probs):
-        window = range(max(0, start - k), min(len(doc), end + k))
+        lo = max(0, start - k)
         words = [
-            WordAttribution(j, doc[j].text, j - start if j < start else max(0, j - end + 1), float(attributions[j]))
-            for j in window
+            WordAttribution(j, doc[j].text, j - start if j < start else max(0, j - end + 1), float(attributions[j - lo]))
+            for j in range(lo, lo + len(attributions))
         ]
         explanations.append(
             EntityExplanation(

@@ -530,8 +530,7 @@ class WindowRel(TrainablePipe):
             if known and len(pairs):
                 # Strict, like the scorer: a relation between a span of the wrong type is a negative.
                 index = {(ent.start_char, ent.end_char, ent.label_): i for i, ent in enumerate(ents)}
-                lookup = numpy.full((len(ents), len(ents)), -1, dtype="int64")
-                lookup[pairs[:, 0], pairs[:, 1]] = numpy.arange(len(pairs))
+                row_of = {(a, b): m for m, (a, b) in enumerate(pairs.tolist())}
                 ref = example.reference
                 for hs, he, hl, ts, te, tl, label in relation_tuples(ref):
                     if label not in label_ids:
@@ -542,8 +541,8 @@ class WindowRel(TrainablePipe):
                         )
                     head = index.get((ref[hs].idx, ref[he - 1].idx + len(ref[he - 1]), hl))
                     tail = index.get((ref[ts].idx, ref[te - 1].idx + len(ref[te - 1]), tl))
-                    if head is not None and tail is not None and lookup[head, tail] >= 0:
-                        gold[lookup[head, tail], label_ids[label]] = 1.0
+                    if (head, tail) in row_of:
+                        gold[row_of[head, tail], label_ids[label]] = 1.0
             golds.append(gold)
             knowns.append(numpy.full(len(pairs), known))
         gold = numpy.concatenate([numpy.zeros((0, len(label_ids)), dtype="float32"), *golds])
@@ -560,25 +559,70 @@ def candidate_pairs(
 ) -> numpy.ndarray:
     """Ordered pairs (a, b), a != b, of spans in one sentence (when sent_ids is given) or
     with at most max_distance tokens between them (when it is None). Above max_candidates,
-    the pairs with the smallest gap are kept.
+    the pairs with the smallest gap are kept (the first in order of a, then b among equal
+    gaps). The gap of two spans is max(0, later start - earlier end).
+
+    Only pairs that can be kept are built: time and memory grow with the number of spans
+    times the spans within reach of one, not with its square. Pairs are enumerated in
+    (sentence, start) order, where the partners of a span that start at or after it form
+    one slice, bounded by a gap g: the smallest g with at least max_candidates pairs if
+    there are more, else max_distance (or the sentence).
 
     starts (numpy.ndarray): The start token of every span.
-    ends (numpy.ndarray): The end token (exclusive) of every span.
+    ends (numpy.ndarray): The end token (exclusive, >= start) of every span.
     sent_ids (Optional[numpy.ndarray]): The sentence id of every token of the doc, or None.
     max_distance (int): The largest gap without sentences.
     max_candidates (int): The most pairs returned.
     RETURNS (numpy.ndarray): (n_pairs, 2) int32 span indices, sorted by a, then b.
     """
     n = len(starts)
-    if n < 2:
-        return numpy.zeros((0, 2), dtype="int32")
-    a, b = numpy.nonzero(~numpy.eye(n, dtype=bool))
-    gap = numpy.maximum(numpy.maximum(starts[a], starts[b]) - numpy.minimum(ends[a], ends[b]), 0)
+    no_pairs = numpy.zeros((0, 2), dtype="int32")
+    if n < 2 or (sent_ids is None and max_distance < 0):
+        return no_pairs
+    starts = numpy.asarray(starts)
+    ends = numpy.asarray(ends)
+    # Every span's group (its sentence, or one group), as dense ranks.
+    groups = numpy.zeros(n, dtype="int64")
     if sent_ids is not None:
-        keep = sent_ids[starts[a]] == sent_ids[starts[b]]
-    else:
-        keep = gap <= max_distance
-    a, b, gap = a[keep], b[keep], gap[keep]
+        groups = numpy.unique(numpy.asarray(sent_ids)[starts], return_inverse=True)[1].reshape(-1)
+    # In (group, start) order, the partners q > p of span p that lie within gap g are the slice
+    # p+1 .. hi_p(g)-1, hi_p(g) the first q with key[q] > key of (group p, end p + g).
+    order = numpy.lexsort((starts, groups))
+    s = starts[order].astype("int64") - int(starts.min())
+    e = ends[order].astype("int64") - int(starts.min())
+    g_max = max(int(s.max() - e.min()), 0)  # no gap is larger
+    g_limit = g_max if sent_ids is not None else min(max_distance, g_max)
+    scale = int(e.max()) + g_max + 1  # > every e + g: a key never reaches the next group
+    key = groups[order] * scale + s
+    positions = numpy.arange(n)
+
+    def partner_ends(g: int) -> numpy.ndarray:
+        return numpy.searchsorted(key, key - s + e + g, side="right")
+
+    def n_pairs(g: int) -> int:
+        return 2 * int((partner_ends(g) - positions - 1).sum())
+
+    if max_candidates >= 0 and n_pairs(g_limit) > max_candidates:
+        # Bisect the smallest g with at least max_candidates pairs: the nearest pairs all
+        # have a gap <= g, so the truncation below keeps the same ones.
+        low, high = 0, g_limit
+        while low < high:
+            mid = (low + high) // 2
+            if n_pairs(mid) >= max_candidates:
+                high = mid
+            else:
+                low = mid + 1
+        g_limit = low
+    counts = partner_ends(g_limit) - positions - 1
+    first = numpy.repeat(positions, counts)
+    offsets = numpy.arange(len(first)) - numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    p, q = order[first], order[first + 1 + offsets]
+    a, b = numpy.concatenate([p, q]), numpy.concatenate([q, p])
+    if not len(a):
+        return no_pairs
+    by_a_b = numpy.lexsort((b, a))
+    a, b = a[by_a_b], b[by_a_b]
+    gap = numpy.maximum(numpy.maximum(starts[a], starts[b]) - numpy.minimum(ends[a], ends[b]), 0)
     if len(a) > max_candidates:
         nearest = numpy.sort(numpy.argsort(gap, kind="stable")[:max_candidates])
         a, b = a[nearest], b[nearest]

@@ -13,7 +13,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.kb"])
+@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.kb", "benchmarks.long_docs"])
 def test_benchmarks_help(module):
     result = run(module, "--help")
     assert result.returncode == 0, result.stderr
@@ -26,3 +26,14 @@ def test_benchmarks_layer_runs():
     for hidden in ("hidden=128", "hidden=300"):
         assert hidden in result.stdout
     assert result.stdout.count("speed-up over the thinc reference") == 2
+
+
+def test_benchmarks_long_docs_runs(tmp_path):
+    result = run(
+        "benchmarks.long_docs", "--sizes", "300", "--modes", "sentencizer", "--explain-sizes", "200",
+        "--epochs", "1", "--work-dir", tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert ["sentencizer", "300"] in [row[:2] for row in rows]
+    assert ["200"] in [row[:1] for row in rows]

@@ -1,4 +1,5 @@
 """Gradient × input attributions through the WindowScorer's own backprop."""
+import tracemalloc
 from pathlib import Path
 
 import numpy
@@ -96,14 +97,79 @@ def test_explain_exact_for_an_affine_scorer():
     scorer.set_param("pad", scorer.get_param("pad") * 0.05)
     # |z| <= max row sum of |W| (inputs in [-1, 1], b = 0), so hard_tanh is the identity here.
     assert numpy.abs(scorer.get_param("W")).sum(axis=1).max() < 1.0
-    entities = [(2, 4, [0, 3]), (6, 7, [1])]
+    entities = [(0, 1, [2]), (2, 4, [0, 3]), (6, 7, [1])]
     for (start, end, ids), (score, a) in zip(entities, gradient_x_input(scorer, X, entities)):
         zero = emission_score(scorer, numpy.zeros_like(X), start, end, ids)
         assert score == pytest.approx(emission_score(scorer, X, start, end, ids), rel=1e-12)
         assert a.sum() == pytest.approx(score - zero, rel=1e-9, abs=1e-12)
-        outside = numpy.ones(len(X), dtype=bool)
-        outside[max(0, start - 1) : end + 1] = False
-        assert (a[outside] == 0.0).all() and (a[~outside] != 0.0).all()
+        # One attribution per token of the window (the entity ± 1, clipped to the doc).
+        assert len(a) == min(len(X), end + 1) - max(0, start - 1) and (a != 0.0).all()
+
+
+def full_doc_gradient_x_input(scorer, X, entities):
+    """The attributions by the definition: one backprop over the whole doc per entity
+    (quadratic in the doc's length), every token's attribution."""
+    layer = scorer.copy()
+    X64 = numpy.asarray(X, dtype="float64")
+    (S,), backprop = layer.begin_update([X64])
+    results = []
+    for start, end, tag_ids in entities:
+        dS = numpy.zeros_like(S)
+        dS[numpy.arange(start, end), list(tag_ids)] = 1.0
+        (dX,) = backprop([dS])
+        results.append((float(dS.ravel() @ S.ravel()), (dX * X64).sum(axis=1)))
+    return results
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_explain_windows_equal_the_full_doc_backprop(activation):
+    """Each entity's window, scored and backpropagated in one batch with the others, gives
+    the scores and attributions of a backprop over the whole doc, at the doc's edges too,
+    for overlapping windows, and zero attribution outside the window."""
+    fix_random_seed(2)
+    k = 2
+    scorer = WindowScorer(nO=5, nI=4, window_size=k, hidden_width=6, activation=activation)
+    X = numpy.random.RandomState(3).normal(size=(12, 4))
+    scorer.initialize(X=[X.astype("f")])
+    entities = [(0, 1, [2]), (1, 3, [0, 3]), (4, 5, [1]), (6, 9, [0, 4, 3]), (11, 12, [1])]
+    for (start, end, _), (score, a), (full_score, full_a) in zip(
+        entities, gradient_x_input(scorer, X, entities), full_doc_gradient_x_input(scorer, X, entities)
+    ):
+        lo, hi = max(0, start - k), min(len(X), end + k)
+        assert score == pytest.approx(full_score, rel=1e-12)
+        numpy.testing.assert_allclose(a, full_a[lo:hi], rtol=1e-12, atol=1e-15)
+        assert (full_a[:lo] == 0.0).all() and (full_a[hi:] == 0.0).all()
+
+
+def test_explain_memory_is_linear_in_the_doc():
+    """1000 entities in a doc of 4000 tokens: each entity costs its window, not the doc
+    (a gradient or an attribution per token of the doc per entity is 32 MB here, 12 MB is
+    the bound)."""
+    fix_random_seed(2)
+    n = 4000
+    scorer = WindowScorer(nO=5, nI=4, window_size=2, hidden_width=6)
+    X = numpy.random.RandomState(3).normal(size=(n, 4))
+    scorer.initialize(X=[X.astype("f")])
+    entities = [(start, start + 1, [1]) for start in range(0, n, 4)]
+    tracemalloc.start()
+    try:
+        results = gradient_x_input(scorer, X, entities)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [len(a) for _, a in results] == [3] + [5] * (len(entities) - 1)
+    assert peak < 3000 * n  # bytes: about 3.5 kB per entity
+
+
+def test_explain_words_equal_the_full_doc_backprop(window_ner_nlp):
+    pipe = find_window_ner(window_ner_nlp)
+    (X,) = pipe.model.get_ref("tok2vec").predict([window_ner_nlp(TEXT)])
+    tag_ids = {tag: i for i, tag in enumerate(pipe.tags)}
+    explanations = explain(window_ner_nlp, TEXT)
+    entities = [(e.start, e.end, [tag_ids[t] for t in e.tags]) for e in explanations]
+    for ent, (score, full_a) in zip(explanations, full_doc_gradient_x_input(pipe.model.get_ref("scorer"), X, entities)):
+        assert ent.score == pytest.approx(score, rel=1e-12)
+        assert [w.attribution for w in ent.words] == pytest.approx([full_a[w.index] for w in ent.words], rel=1e-12, abs=1e-15)
 
 
 def test_explain_leaves_the_gradients_alone(window_ner_nlp):
