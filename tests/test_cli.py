@@ -15,7 +15,6 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from typer.testing import CliRunner
 
-from spacy_window_ner import files
 from spacy_window_ner.cli import app, visualize_html
 from spacy_window_ner.readers import read_conll04, read_docbin
 from spacy_window_ner.relations import Relation, set_relations
