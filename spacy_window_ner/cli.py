@@ -2,10 +2,13 @@
 explain and visualize. Also runs as `python -m spacy_window_ner`.
 
 Every expected failure (unreadable input, a path that is not a pipeline or not a knowledge
-base, ...) ends with a one-line message on stderr and exit code 1, without a traceback.
+base, an output that can't be written, ...) ends with a one-line message on stderr and exit
+code 1, without a traceback. Every output is written atomically (see files.py), and an output
+path that is one of the command's inputs is refused.
 """
 import html
 import json
+import os
 import sys
 import time
 import warnings
@@ -19,16 +22,35 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.vocab import Vocab
+from typer.core import TyperGroup
 from wasabi import table
 
 from . import kb as kb_module
 from .corpus import copy_gold_ents
 from .explain import EntityExplanation, explain as explain_entities
+from .files import OutputError, atomic_directory, atomic_write, check_not_input
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
 from .rel import tune_pipeline_thresholds
 from .relations import get_relations
 
+
+class _Commands(TyperGroup):
+    """The app's command group: runs a command and turns an OSError on a path the user gave (a
+    read-only location, a file where a directory should be, permission denied, a full disk)
+    into one line on stderr and exit code 1, for every command at once."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OutputError as err:
+            fail(f"{err.strerror}. Check that the location exists, is writable and has free space, or choose another path.")
+        except OSError as err:
+            where = f" ({err.filename})" if err.filename is not None else ""
+            fail(f"{err.strerror or _one_line(err)}{where}.")
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="spacy-window-ner",
     help="Window-classifier NER and relation extraction for spaCy: data, evaluation, knowledge base, explanations.",
     no_args_is_help=True,
@@ -68,6 +90,19 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
+def refuse_input(output: Path, *inputs: Optional[Path]) -> None:
+    """Fail if an output path is, holds or lies inside one of the inputs (see
+    files.check_not_input).
+
+    output (Path): The path the command will write.
+    *inputs (Optional[Path]): The paths it reads; None is ignored.
+    """
+    try:
+        check_not_input(output, inputs)
+    except ValueError as err:
+        fail(str(err))
+
+
 def load_pipeline(path: Path) -> Language:
     """Load a saved spaCy pipeline, or fail with a message saying why it can't be.
 
@@ -95,6 +130,7 @@ def convert(
     """Convert an annotated corpus (entities and relations) to a .spacy file."""
     if split != Split.all and file_format != Format.prodigy:
         fail("--split only applies to --format prodigy; CoNLL04 ships its splits as separate files.")
+    refuse_input(output_path, input_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the stats below report every skip
         try:
@@ -106,18 +142,22 @@ def convert(
             docs = [doc for doc in docs if prodigy_split(doc) == split.value]
         except ValueError as err:
             fail(_one_line(err))
-    n_docs = write_docbin(docs, output_path)
-    n_ents = sum(len(doc.ents) for doc in docs)
-    n_rels = sum(len(get_relations(doc)) for doc in docs)
-    typer.echo(f"✔ Wrote {n_docs} docs, {n_ents} entities, {n_rels} relations to {output_path}")
     skipped = {
         "records": stats.skipped_records, "entities": stats.skipped_entities,
         "relations": stats.skipped_relations, "rejected records": stats.rejected_records,
         "ignored relations": stats.ignored_relations, "merged duplicate relations": stats.merged_relations,
     }
-    typer.echo("Skipped: " + (", ".join(f"{n} {what}" for what, n in skipped.items() if n) or "nothing"))
-    for problem in stats.problems:
-        typer.echo(f"  {problem}")
+    report = ["Skipped: " + (", ".join(f"{n} {what}" for what, n in skipped.items() if n) or "nothing")]
+    report += [f"  {problem}" for problem in stats.problems]
+    if not docs:
+        typer.echo("\n".join(report), err=True)
+        where = f" in the {split.value} split" if split != Split.all else ""
+        fail(f"No document to write{where}: every record of {input_path} was skipped or rejected (see above). Nothing was written to {output_path}.")
+    n_docs = write_docbin(docs, output_path)
+    n_ents = sum(len(doc.ents) for doc in docs)
+    n_rels = sum(len(get_relations(doc)) for doc in docs)
+    typer.echo(f"✔ Wrote {n_docs} docs, {n_ents} entities, {n_rels} relations to {output_path}")
+    typer.echo("\n".join(report))
 
 
 # --------------------------------------------------------------------------------------- evaluate
@@ -132,6 +172,8 @@ def evaluate(
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per nlp.pipe batch."),
 ) -> None:
     """Score a pipeline on gold data: entity P/R/F overall and per type, and rel_* scores."""
+    if output is not None:
+        refuse_input(output, model, data_path)
     nlp = load_pipeline(model)
     ner_names = [name for name in nlp.pipe_names if "doc.ents" in nlp.get_pipe_meta(name).assigns]
     rel_names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == "window_rel"]
@@ -154,8 +196,8 @@ def evaluate(
         scores = nlp.evaluate(examples, batch_size=batch_size)
     typer.echo(format_scores(scores))
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n", encoding="utf8")
+        with atomic_write(output) as file_:
+            file_.write(json.dumps(scores, indent=2, sort_keys=True) + "\n")
         typer.echo(f"✔ Saved scores to {output}")
 
 
@@ -169,7 +211,17 @@ def tune_thresholds(
     shared: bool = typer.Option(False, "--shared", help="One threshold for all labels, maximising micro F: steadier on a small dev set."),
 ) -> None:
     """Tune a pipeline's relation thresholds on dev data, for the entities it will see: by
-    default those its own NER predicts, which suits an assembled NER + window_rel pipeline."""
+    default those its own NER predicts, which suits an assembled NER + window_rel pipeline.
+    The pipeline is saved into a new directory beside the target, which then replaces the
+    target whole: a kill or a full disk leaves the old pipeline loadable."""
+    output = model if output is None else output
+    in_place = os.path.realpath(output) == os.path.realpath(model)
+    refuse_input(output, dev_path, None if in_place else model)
+    if output.exists() and not (output / "config.cfg").is_file() and any(output.iterdir()):
+        fail(
+            f"{output} is not a spaCy pipeline, and saving would replace it whole. "
+            "Give --output a new or empty directory, or a pipeline to overwrite."
+        )
     nlp = load_pipeline(model)
     if component not in nlp.pipe_names:
         fail(f"{model} has no component {component!r}; its components are {nlp.pipe_names}. Pass --component.")
@@ -182,8 +234,8 @@ def tune_thresholds(
     typer.echo(f"Thresholds of {component}, tuned on {dev_path} ({'gold' if gold_ents else 'predicted'} entities):")
     typer.echo(table([(label, f"{before[label]:.3f}", f"{value:.3f}") for label, value in thresholds.items()],
                      header=("Label", "before", "after"), aligns=("l", "r", "r")))
-    output = model if output is None else output
-    nlp.to_disk(output)
+    with atomic_directory(output) as new_dir:
+        nlp.to_disk(new_dir)
     typer.echo(f"✔ Saved the pipeline to {output}")
 
 
@@ -318,7 +370,13 @@ def kb_export(
     export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (nodes, plus *_edges.csv) or graphml."),
     output: Path = typer.Option(..., "--output", "-o", dir_okay=False, help="The file to write."),
 ) -> None:
-    """Export the entity graph: entities as nodes, relations merged into edges with counts and confidences."""
+    """Export the entity graph: entities as nodes, relations merged into edges with counts and
+    confidences. Text cells of the csv format that start with =, +, -, @, tab or carriage return
+    get a leading ' (no spreadsheet formulas); see kb.write_graph for what each format keeps."""
+    database = [db] + [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+    refuse_input(output, *database)
+    if export_format == ExportFormat.csv:
+        refuse_input(kb_module.edges_csv_path(output), *database)
     try:
         n_nodes, n_edges = kb_module.export_graph(db, output, export_format.value)
     except kb_module.KBError as err:
@@ -339,6 +397,8 @@ def explain(
 ) -> None:
     """For each predicted entity, how much each word of its window (± the window size) contributed
     to the winning tags' score: gradient × input through the window scorer's backprop."""
+    if html_path is not None:
+        refuse_input(html_path, model)
     nlp = load_pipeline(model)
     if not text.strip():
         fail("The text is empty.")
@@ -360,8 +420,8 @@ def explain(
         ]
         typer.echo(table(rows, header=("Word", "Position", "Grad × input", ""), divider=True, aligns=("l", "r", "r", "l")))
     if html_path is not None:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(explain_html(text, explanations), encoding="utf8")
+        with atomic_write(html_path) as file_:
+            file_.write(explain_html(text, explanations))
         typer.echo(f"✔ Saved HTML to {html_path}")
 
 
@@ -410,14 +470,15 @@ def visualize(
     encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of a .txt or .jsonl file."),
 ) -> None:
     """Render the predicted entities with their confidences, and the relations as arcs, with displaCy."""
+    refuse_input(html_path, model, Path(source) if os.path.exists(source) else None)
     nlp = load_pipeline(model)
     inputs = list(_visualize_inputs(nlp, source, limit, encoding))
     if not inputs:
         fail(f"{source} holds no documents.")
     docs = list(nlp.pipe(inputs))
     keys = kb_module.pipeline_scores_keys(nlp)
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    html_path.write_text(visualize_html(docs, keys), encoding="utf8")
+    with atomic_write(html_path) as file_:
+        file_.write(visualize_html(docs, keys))
     n_rels = sum(len(get_relations(doc)) for doc in docs)
     typer.echo(f"✔ Rendered {len(docs)} docs, {sum(len(d.ents) for d in docs)} entities, {n_rels} relations to {html_path}")
 
@@ -425,7 +486,7 @@ def visualize(
 def visualize_html(docs: Sequence[Doc], scores_keys: Sequence[str]) -> str:
     """One HTML page: per doc, displaCy's entity view with "LABEL confidence" labels and, if the
     doc has relations, a dependency-style view with the entities as words and the relations
-    as labelled arcs.
+    as labelled arcs. Labels are escaped here; displaCy escapes the texts itself.
 
     docs (Sequence[Doc]): Processed docs.
     scores_keys (Sequence[str]): Span group keys holding confidences (see kb.pipeline_scores_keys).
@@ -441,7 +502,7 @@ def visualize_html(docs: Sequence[Doc], scores_keys: Sequence[str]) -> str:
         ents, names = [], {}
         for ent in doc.ents:
             conf = confidences.get((ent.start, ent.end, ent.label_))
-            name = ent.label_ if conf is None else f"{ent.label_} {conf:.2f}"
+            name = html.escape(ent.label_ if conf is None else f"{ent.label_} {conf:.2f}")
             base = by_label.setdefault(ent.label_, PALETTE[len(by_label) % len(PALETTE)])
             colors[name] = base
             ents.append({"start": ent.start_char, "end": ent.end_char, "label": name})
@@ -463,7 +524,9 @@ def visualize_html(docs: Sequence[Doc], scores_keys: Sequence[str]) -> str:
 
 def _arcs(doc: Doc, relations: list, names: Dict[Tuple[int, int, str], str]) -> Dict[str, Any]:
     """displaCy "dep" manual data: each entity (or relation argument) one word tagged with its
-    label and confidence, other tokens as they are, one arc per relation from head to tail."""
+    label and confidence, other tokens as they are, one arc per relation from head to tail.
+    Tags and arc labels are HTML-escaped (displaCy inserts them as they are); `names` holds
+    escaped names already."""
     spans = {(s.start, s.end, s.label_): s for s in doc.ents}
     for rel in relations:
         for span in (rel.head, rel.tail):
@@ -477,7 +540,7 @@ def _arcs(doc: Doc, relations: list, names: Dict[Tuple[int, int, str], str]) -> 
         span = starts.get(i)
         if span is not None:
             index[(span.start, span.end, span.label_)] = len(words)
-            words.append({"text": span.text, "tag": names.get((span.start, span.end, span.label_), span.label_)})
+            words.append({"text": span.text, "tag": names.get((span.start, span.end, span.label_), html.escape(span.label_))})
             i = span.end
         else:
             words.append({"text": doc[i].text, "tag": ""})
@@ -488,7 +551,8 @@ def _arcs(doc: Doc, relations: list, names: Dict[Tuple[int, int, str], str]) -> 
         tail = index.get((rel.tail.start, rel.tail.end, rel.tail.label_))
         if head is None or tail is None or head == tail:
             continue
-        arcs.append({"start": min(head, tail), "end": max(head, tail), "label": f"{rel.label} {rel.score:.2f}", "dir": "right" if head < tail else "left"})
+        label = html.escape(f"{rel.label} {rel.score:.2f}")
+        arcs.append({"start": min(head, tail), "end": max(head, tail), "label": label, "dir": "right" if head < tail else "left"})
     return {"words": words, "arcs": arcs}
 
 

@@ -15,6 +15,7 @@ import codecs
 import csv
 import hashlib
 import json
+import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from xml.sax.saxutils import escape as xml_escape
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from .files import atomic_write
 from .relations import get_relations
 
 SCHEMA_VERSION = "1"
@@ -33,6 +35,11 @@ CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no 
 BUSY_TIMEOUT_MS = 60_000
 CHECK_CHUNK = 1 << 20  # bytes read at a time when checking an input's encoding
 EXPORT_FORMATS = ("jsonl", "csv", "graphml")
+NODE_FIELDS = ("id", "name", "label", "mention_count")
+EDGE_FIELDS = ("source", "target", "label", "count", "max_confidence", "mean_confidence")
+CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # OWASP: CSV injection
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -403,34 +410,55 @@ def read_graph(db: Path) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
 
 
 def export_graph(db: Path, output: Path, fmt: str) -> Tuple[int, int]:
-    """Write the entity graph for other tools. jsonl: one {"type": "node"|"edge", ...} object a
-    line; csv: OUTPUT for the nodes and OUTPUT's stem + "_edges.csv" beside it for the edges;
-    graphml: one GraphML file (readable by networkx, Gephi, yEd).
+    """Write the entity graph for other tools (see write_graph).
 
     db (Path): The database.
     output (Path): The output file; missing parent directories are created.
     fmt (str): "jsonl", "csv" or "graphml".
     RETURNS (Tuple[int, int]): The numbers of nodes and edges written.
     """
+    nodes, edges = read_graph(db)
+    write_graph(nodes, edges, output, fmt)
+    return len(nodes), len(edges)
+
+
+def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output: Path, fmt: str) -> None:
+    """Write nodes and edges as read_graph returns them. jsonl: one {"type": "node"|"edge", ...}
+    object a line; csv: OUTPUT for the nodes and OUTPUT's stem + "_edges.csv" beside it for the
+    edges; graphml: one GraphML file (readable by networkx, Gephi, yEd). Each file is written
+    atomically (files.atomic_write); csv replaces its two files one after the other.
+
+    Every name and label is written as stored, except that: characters that no UTF-8 file can
+    hold (lone surrogates) become U+FFFD in every format; in GraphML, so does every character
+    XML 1.0 forbids (controls other than tab, newline and carriage return; U+FFFE, U+FFFF);
+    in CSV, a text cell that starts with "=", "+", "-", "@", tab or carriage return gets a
+    leading "'" so that spreadsheets don't run it as a formula (OWASP's advice on CSV
+    injection). Ids and numbers are written as they are.
+
+    nodes (List[Dict[str, Any]]): The nodes: "id", "name", "label", "mention_count".
+    edges (List[Dict[str, Any]]): The edges: "source", "target", "label", "count",
+        "max_confidence", "mean_confidence".
+    output (Path): The output file; missing parent directories are created.
+    fmt (str): "jsonl", "csv" or "graphml".
+    RAISES (OutputError): When a file can't be written.
+    """
     if fmt not in EXPORT_FORMATS:
         raise KBError(f"Unknown export format {fmt!r}. Choose one of: {', '.join(EXPORT_FORMATS)}.")
-    nodes, edges = read_graph(db)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
-        with output.open("w", encoding="utf8") as file_:
+        with atomic_write(output) as file_:
             for kind, items in (("node", nodes), ("edge", edges)):
                 for item in items:
-                    file_.write(json.dumps({"type": kind, **item}, ensure_ascii=False) + "\n")
+                    row = {key: _utf8_text(value) for key, value in item.items()}
+                    file_.write(json.dumps({"type": kind, **row}, ensure_ascii=False) + "\n")
     elif fmt == "csv":
-        for path, items in ((output, nodes), (edges_csv_path(output), edges)):
-            with path.open("w", encoding="utf8", newline="") as file_:
-                writer = csv.DictWriter(file_, fieldnames=list(_fields(items, nodes is items)))
+        with atomic_write(output, newline="") as nodes_file, atomic_write(edges_csv_path(output), newline="") as edges_file:
+            for file_, items, default in ((nodes_file, nodes, NODE_FIELDS), (edges_file, edges, EDGE_FIELDS)):
+                writer = csv.DictWriter(file_, fieldnames=_fields(items, default))
                 writer.writeheader()
-                writer.writerows(items)
+                writer.writerows({key: _csv_cell(value) for key, value in item.items()} for item in items)
     else:
-        output.write_text(_graphml(nodes, edges), encoding="utf8")
-    return len(nodes), len(edges)
+        with atomic_write(output) as file_:
+            file_.write(_graphml(nodes, edges))
 
 
 def edges_csv_path(output: Path) -> Path:
@@ -636,12 +664,28 @@ def _entity_id(conn: sqlite3.Connection, text: str, label: str) -> int:
     return conn.execute("SELECT id FROM entities WHERE norm = ? AND label = ?", (norm, label)).fetchone()[0]
 
 
-def _fields(items: List[Dict[str, Any]], nodes: bool) -> List[str]:
-    if items:
-        return list(items[0])
-    if nodes:
-        return ["id", "name", "label", "mention_count"]
-    return ["source", "target", "label", "count", "max_confidence", "mean_confidence"]
+def _fields(items: List[Dict[str, Any]], default: Sequence[str]) -> List[str]:
+    return list(items[0]) if items else list(default)
+
+
+def _utf8_text(value: Any) -> Any:
+    """A string with its lone surrogates (which UTF-8 can't encode) replaced by U+FFFD."""
+    return _SURROGATES.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: a string that a spreadsheet would run as a formula gets a leading "'"."""
+    if not isinstance(value, str):
+        return value
+    value = _utf8_text(value)
+    return "'" + value if value.startswith(CSV_FORMULA_PREFIXES) else value
+
+
+def _xml_text(value: str) -> str:
+    """A string as XML 1.0 character data or attribute value: forbidden characters replaced by
+    U+FFFD, markup and quotes escaped, carriage returns kept as references (parsers would
+    turn a raw one into a newline)."""
+    return xml_escape(_XML_FORBIDDEN.sub("\ufffd", value), {'"': "&quot;", "'": "&apos;", "\r": "&#13;"})
 
 
 def _graphml(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]) -> str:
@@ -659,14 +703,14 @@ def _graphml(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]) -> str:
     ]
     for n in nodes:
         out.append(
-            f'    <node id="n{n["id"]}"><data key="name">{xml_escape(n["name"])}</data>'
-            f'<data key="label">{xml_escape(n["label"])}</data>'
+            f'    <node id="n{n["id"]}"><data key="name">{_xml_text(n["name"])}</data>'
+            f'<data key="label">{_xml_text(n["label"])}</data>'
             f'<data key="mention_count">{n["mention_count"]}</data></node>'
         )
     for i, e in enumerate(edges):
         out.append(
             f'    <edge id="e{i}" source="n{e["source"]}" target="n{e["target"]}">'
-            f'<data key="rel">{xml_escape(e["label"])}</data><data key="count">{e["count"]}</data>'
+            f'<data key="rel">{_xml_text(e["label"])}</data><data key="count">{e["count"]}</data>'
             f'<data key="max_confidence">{e["max_confidence"]!r}</data>'
             f'<data key="mean_confidence">{e["mean_confidence"]!r}</data></edge>'
         )

@@ -17,6 +17,7 @@ import numpy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
+from .files import atomic_write
 from .relations import RELATIONS_KEY, Relation, set_relations
 
 ORIG_ID_KEY = ("spacy_window_ner", "orig_id")
@@ -203,16 +204,17 @@ def prodigy_split(doc: Doc) -> str:
 
 
 def write_docbin(docs: Iterable[Doc], path: Path) -> int:
-    """Save docs, with their user data (relations, ids), to a .spacy file.
+    """Save docs, with their user data (relations, ids), to a .spacy file, atomically (see
+    files.atomic_write): a failed or killed write leaves the old file, if any.
 
     docs (Iterable[Doc]): The docs.
     path (Path): The output file; missing parent directories are created.
     RETURNS (int): The number of docs written.
+    RAISES (OutputError): When the file can't be written.
     """
     doc_bin = DocBin(store_user_data=True, docs=docs)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc_bin.to_disk(path)
+    with atomic_write(path, "wb") as file_:
+        file_.write(doc_bin.to_bytes())
     return len(doc_bin)
 
 

@@ -1,8 +1,11 @@
 """The command line: every command's --help, the happy paths, and each bad input ending in a
 clear message and a non-zero exit code without a traceback."""
 import json
+import os
+import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import List
 
@@ -12,11 +15,14 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from typer.testing import CliRunner
 
-from spacy_window_ner.cli import app
+from spacy_window_ner.cli import app, visualize_html
 from spacy_window_ner.readers import read_conll04, read_docbin
+from spacy_window_ner.relations import Relation, set_relations
 
 from .test_explain import TEXT, TRAIN_DATA, window_ner_nlp, window_ner_path  # noqa: F401 (fixtures)
+from .test_files import fill, mount_tmpfs, remount  # noqa: F401 (fixtures)
 from .test_kb import CRASH, SENTINEL, corpus, make_nlp, ruler_path  # noqa: F401 (fixtures)
+from .test_rel import make_examples as make_rel_examples, make_nlp as make_rel_nlp, train as train_rel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "sample"
 COMMANDS = [[], ["convert"], ["evaluate"], ["tune-thresholds"], ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "export"], ["explain"], ["visualize"]]
@@ -197,3 +203,237 @@ def test_cli_visualize(ruler_path, window_ner_path, gold_spacy, tmp_path):  # no
     lines.write_text("Bob lives in Paris.\n\nAlice visited Acme.\n", encoding="utf8")
     assert "Rendered 2 docs, 4 entities" in invoke("visualize", ruler_path, lines, "--html", out).output
     assert "Can't find the file" in failed("visualize", ruler_path, tmp_path / "missing.txt", "--html", out)
+
+
+# ------------------------------------------------------------- outputs: atomic, never an input
+
+
+KILL_SCRIPT = r"""
+import os, signal, sys
+from thinc.model import Model
+from spacy_window_ner import files
+from spacy_window_ner.cli import app
+
+point, model, dev = sys.argv[1:]
+
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def die_at_call(function, n):
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == n:
+            die()
+        return function(*args, **kwargs)
+
+    return wrapped
+
+
+if point == "first write":
+    Model.to_bytes = die  # runs while window_rel's model file is open for writing
+elif point == "before the swap":
+    files._exchange = die
+elif point == "after the swap":
+    files.shutil.rmtree = die
+elif point == "between two renames":
+    files._exchange = lambda a, b: False  # as on a system without renameat2
+    files.os.replace = die_at_call(os.replace, 2)
+app(["tune-thresholds", model, dev], prog_name="spacy-window-ner")
+"""
+
+
+@pytest.fixture
+def rel_pipeline(tmp_path):
+    """A saved entity_ruler + window_rel pipeline with no tuned thresholds, and its dev data."""
+    nlp = make_rel_nlp()
+    examples = make_rel_examples(nlp)
+    train_rel(nlp, examples, n_iter=2)
+    nlp.get_pipe("window_rel").cfg["thresholds"] = {}
+    path = tmp_path / "rel_pipeline"
+    nlp.to_disk(path)
+    dev = tmp_path / "dev.spacy"
+    DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(dev)
+    return path, dev
+
+
+def thresholds(path: Path) -> dict:
+    return spacy.load(path).get_pipe("window_rel").cfg["thresholds"]
+
+
+@pytest.fixture
+def kb_db(ruler_path, corpus, tmp_path) -> Path:  # noqa: F811
+    db = tmp_path / "kb.sqlite"
+    invoke("kb", "build", ruler_path, *corpus, "--db", db, "--lines")
+    return db
+
+
+def test_cli_tune_thresholds_in_place_and_output(rel_pipeline, tmp_path):
+    model, dev = rel_pipeline
+    result = invoke("tune-thresholds", model, dev)
+    assert f"Saved the pipeline to {model}" in result.output
+    tuned = thresholds(model)
+    assert set(tuned) == {"Work_For", "Based_In", "Live_In"}
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    other = tmp_path / "tuned"
+    invoke("tune-thresholds", model, dev, "--output", other)
+    assert thresholds(other) == tuned
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me", encoding="utf8")
+    assert "not a spaCy pipeline, and saving would replace it whole" in failed("tune-thresholds", model, dev, "--output", folder)
+    assert (folder / "notes.txt").is_file()
+
+
+@pytest.mark.parametrize("point", ["first write", "before the swap", "after the swap", "between two renames"])
+def test_cli_tune_thresholds_killed(rel_pipeline, point):
+    """tune-thresholds over its pipeline, killed with SIGKILL at each step of saving: the
+    pipeline at the target path still loads (old or new), or, killed between the two renames
+    of the fallback swap, both are complete beside it."""
+    model, dev = rel_pipeline
+    result = subprocess.run([sys.executable, "-c", KILL_SCRIPT, point, str(model), str(dev)], capture_output=True, text=True)
+    assert result.returncode == -9, result.stderr
+    if point == "between two renames":
+        assert not model.exists()
+        (old,) = model.parent.glob(f".{model.name}.old-*")
+        (new,) = model.parent.glob(f".{model.name}.tmp-*")
+        assert thresholds(old) == {} and thresholds(new)
+    elif point == "after the swap":
+        assert thresholds(model)
+    else:
+        assert thresholds(model) == {}
+
+
+def test_cli_refuses_output_that_is_an_input(kb_db, window_ner_path, gold_spacy, ruler_path, tmp_path):  # noqa: F811
+    before = kb_db.read_bytes()
+    assert "is the input" in failed("kb", "export", kb_db, "-f", "jsonl", "-o", kb_db)
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(kb_db)
+    assert "is the input" in failed("kb", "export", kb_db, "-f", "graphml", "-o", link)
+    hard = tmp_path / "hard"
+    os.link(kb_db, hard)
+    assert "is the input" in failed("kb", "export", kb_db, "-f", "csv", "-o", hard)
+    edges_named = tmp_path / "g_edges.csv"  # csv writes g_edges.csv beside g.csv
+    shutil.copy(kb_db, edges_named)
+    assert "is the input" in failed("kb", "export", edges_named, "-f", "csv", "-o", tmp_path / "g.csv")
+    assert kb_db.read_bytes() == before and edges_named.read_bytes() == before
+    source = tmp_path / "in.json"
+    shutil.copy(ASSETS / "sample_train.json", source)
+    assert "is the input" in failed("convert", source, source, "-f", "conll04")
+    assert source.read_bytes() == (ASSETS / "sample_train.json").read_bytes()
+    gold = gold_spacy.read_bytes()
+    assert "is the input" in failed("evaluate", window_ner_path, gold_spacy, "--output", gold_spacy)
+    assert gold_spacy.read_bytes() == gold
+    config = (window_ner_path / "config.cfg").read_bytes()
+    assert "inside the input" in failed("explain", window_ner_path, TEXT, "--html", window_ner_path / "config.cfg")
+    assert "inside the input" in failed("visualize", ruler_path, "Alice met Bob.", "--html", ruler_path / "config.cfg")
+    assert (window_ner_path / "config.cfg").read_bytes() == config
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Alice met Bob.\n", encoding="utf8")
+    assert "is the input" in failed("visualize", ruler_path, lines, "--html", lines)
+    assert lines.read_text(encoding="utf8") == "Alice met Bob.\n"
+
+
+def output_commands(out: Path, window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline) -> dict:
+    """Each command that writes, with its output at or below OUT."""
+    model, dev = rel_pipeline
+    return {
+        "convert": ["convert", ASSETS / "sample_train.json", out / "train.spacy", "-f", "conll04"],
+        "evaluate": ["evaluate", window_ner_path, gold_spacy, "--output", out / "scores.json"],
+        "tune-thresholds": ["tune-thresholds", model, dev, "--output", out / "tuned"],
+        "kb export": ["kb", "export", kb_db, "-f", "csv", "-o", out / "graph.csv"],
+        "explain": ["explain", window_ner_path, TEXT, "--html", out / "explain.html"],
+        "visualize": ["visualize", ruler_path, "Alice met Bob.", "--html", out / "viz.html"],
+    }
+
+
+def test_cli_output_below_a_file(window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline, tmp_path):  # noqa: F811
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file, not a folder", encoding="utf8")
+    for name, args in output_commands(blocker / "sub", window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline).items():
+        message = failed(*args)
+        assert f"{blocker} is a file, not a directory" in message, name
+
+
+def test_cli_output_read_only(window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline, mount_tmpfs):  # noqa: F811
+    point = mount_tmpfs("size=16m")
+    model, dev = rel_pipeline
+    in_place = point / "pipeline"
+    shutil.copytree(model, in_place)
+    remount(point, "ro")
+    commands = output_commands(point / "out", window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline)
+    commands["tune-thresholds in place"] = ["tune-thresholds", in_place, dev]
+    for name, args in commands.items():
+        assert "Read-only file system" in failed(*args), name
+    assert thresholds(in_place) == {}
+
+
+def test_cli_output_full_disk(kb_db, rel_pipeline, mount_tmpfs):
+    point = mount_tmpfs("size=16m")
+    model, dev = rel_pipeline
+    in_place = point / "pipeline"
+    shutil.copytree(model, in_place)
+    graph = point / "graph.jsonl"
+    graph.write_text("old\n", encoding="utf8")
+    fill(point)
+    assert "No space left on device" in failed("tune-thresholds", in_place, dev)
+    assert thresholds(in_place) == {}
+    assert "No space left on device" in failed("convert", ASSETS / "sample_train.json", point / "train.spacy", "-f", "conll04")
+    assert not (point / "train.spacy").exists()
+    assert "No space left on device" in failed("kb", "export", kb_db, "-f", "jsonl", "-o", graph)
+    assert graph.read_text(encoding="utf8") == "old\n"
+    assert not [p.name for p in point.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_convert_nothing_to_write(tmp_path):
+    rejected = tmp_path / "rejected.jsonl"
+    record = {"tokens": [{"text": "IL-2", "ws": False}], "spans": [], "relations": [], "answer": "reject"}
+    rejected.write_text("\n".join(json.dumps(record) for _ in range(3)) + "\n", encoding="utf8")
+    out = tmp_path / "out.spacy"
+    message = failed("convert", rejected, out, "-f", "prodigy")
+    assert "No document to write" in message and "3 rejected records" in message and "Nothing was written" in message
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]", encoding="utf8")
+    assert "No document to write" in failed("convert", empty, out, "-f", "conll04")
+    assert not out.exists()
+
+
+class TagCollector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse_page(page: str) -> TagCollector:
+    parser = TagCollector()
+    parser.feed(page)
+    return parser
+
+
+def test_cli_visualize_escapes_labels(tmp_path):
+    evil = "<img src=x onerror=alert(1)>"
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": evil, "pattern": "Alice"}, {"label": "ORG", "pattern": "Acme"}])
+    model = tmp_path / "evil"
+    nlp.to_disk(model)
+    out = tmp_path / "viz.html"
+    invoke("visualize", model, "Alice & <b>Bob</b> work for Acme.", "--html", out)
+    page = parse_page(out.read_text(encoding="utf8"))
+    assert "img" not in page.tags and "b" not in page.tags
+    assert evil in "".join(page.text) and "<b>Bob</b>" in "".join(page.text)  # shown, once escaped
+    doc = nlp("Alice works for Acme.")
+    alice, acme = doc.ents
+    set_relations(doc, [Relation(alice, acme, "<script>alert(2)</script>", 0.9)])
+    page = parse_page(visualize_html([doc], []))
+    assert "img" not in page.tags and "script" not in page.tags
+    text = "".join(page.text)
+    assert "<script>alert(2)</script> 0.90" in text and evil in text and "&lt;" not in text
