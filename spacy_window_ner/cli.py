@@ -356,8 +356,8 @@ def kb_remove(
     if not stats.documents:
         fail("Nothing matched: no document was removed.")
     typer.echo(
-        f"✔ Removed {len(stats.documents)} documents from {db}: {stats.mentions} mentions, "
-        f"{stats.relations} relations, and {stats.entities} entities left with no mention"
+        f"✔ Removed {len(stats.documents)} documents from {db} with {stats.mentions} mentions and "
+        f"{stats.relations} relations; entities left with no mention, deleted: {stats.entities}"
     )
     for source, line, doc_id in stats.documents[:MAX_LISTED]:
         typer.echo(f"  {_printable(_where(source, line))}" + (f" (id {_printable(doc_id)!s})" if doc_id is not None else ""))

@@ -31,6 +31,7 @@ one transaction, and a file that is not a knowledge base is refused before anyth
 to it. Commands that only read (`query_entity`, `read_graph`) open the database read-only, so a
 knowledge base on read-only media can be queried and exported.
 """
+import bisect
 import codecs
 import csv
 import hashlib
@@ -53,6 +54,7 @@ from .relations import get_relations
 SCHEMA_VERSION = "2"
 MAX_PROBLEMS = 5  # malformed lines quoted in the report
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
+MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
 BUSY_TIMEOUT_MS = 60_000
 CHECK_CHUNK = 1 << 20  # bytes read at a time when checking an input's encoding
 EXPORT_FORMATS = ("jsonl", "csv", "graphml")
@@ -277,7 +279,9 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
         conn.execute("PRAGMA foreign_keys = ON")
         tables = _tables(conn)
         if create and not tables:
-            # The schema and its version in one transaction: no process ever sees one without the other.
+            # An empty database is ours to format. The schema and its version are created in
+            # one transaction: no process ever sees one without the other.
+            conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if not _tables(conn):
@@ -849,12 +853,19 @@ def _doc_rows(doc: Doc, scores_keys: Sequence[str]) -> Dict[str, Any]:
     """Everything the database needs from a processed doc, as plain data."""
     confidences = span_confidences(doc, scores_keys)
     has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
+    # The sentences once per doc (Span.sent walks to the sentence start for every mention).
+    sents = list(doc.sents) if has_sents else []
+    sent_starts = [sent.start for sent in sents]
     spans: Dict[Tuple[int, int, str], Dict[str, Any]] = {}
 
     def add(span: Span) -> Tuple[int, int, str]:
         key = (span.start, span.end, span.label_)
         if key not in spans:
-            context = span.sent if has_sents else doc[max(0, span.start - CONTEXT_TOKENS) : span.end + CONTEXT_TOKENS]
+            context = sents[bisect.bisect_right(sent_starts, span.start) - 1] if sents else None
+            if context is not None and context.end < span.end:  # a span across sentences
+                context = span.sent
+            if context is None or len(context) > MAX_SENTENCE_TOKENS:
+                context = doc[max(0, span.start - CONTEXT_TOKENS) : span.end + CONTEXT_TOKENS]
             spans[key] = {
                 "start_char": span.start_char, "end_char": span.end_char, "text": span.text,
                 "label": span.label_, "confidence": confidences.get(key),

@@ -638,3 +638,17 @@ def test_kb_read_only_media(read_only_copy, tmp_path):
     nodes, edges = kb.read_graph(read_only_copy)
     assert len(nodes) == EXPECTED_COUNTS["entities"] and sum(e["count"] for e in edges) == EXPECTED_COUNTS["relations"]
     assert kb.export_graph(read_only_copy, tmp_path / "g.jsonl", "jsonl") == (len(nodes), len(edges))
+
+
+def test_kb_long_sentence_stored_as_window(tmp_path):
+    """A text without sentence marks (as --max-length lets through) stores a bounded context
+    per mention, not the whole text once per mention."""
+    source = tmp_path / "long.txt"
+    source.write_text("word " * 600 + "Alice and Bob", encoding="utf8")
+    db = tmp_path / "kb.sqlite"
+    kb.build_kb(make_nlp(), [source], db)
+    conn = sqlite3.connect(str(db))
+    rows = conn.execute("SELECT m.text, m.sentence FROM mentions m ORDER BY m.start_char").fetchall()
+    conn.close()
+    assert [text for text, _ in rows] == ["Alice", "Bob"]
+    assert rows[0][1] == " ".join(["word"] * kb.CONTEXT_TOKENS + ["Alice", "and", "Bob"])
