@@ -37,7 +37,6 @@ import csv
 import hashlib
 import json
 import os
-import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -58,7 +57,6 @@ MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks)
 BUSY_TIMEOUT_MS = 60_000
 CHECK_CHUNK = 1 << 20  # bytes read at a time when checking an input's encoding
 EXPORT_FORMATS = ("jsonl", "csv", "graphml")
-SURROGATE = re.compile("[\ud800-\udfff]")  # the only characters UTF-8 can't encode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -133,6 +131,7 @@ class Record:
     sha256 (str): The hex sha256 of the UTF-8 text.
     offset (int): Bytes of all inputs consumed once this record was read (for progress).
     doc_id (Optional[str]): The JSONL "id" field as a string, or None if not given.
+    identity (str): Its identity (see `document_identity`), set from the fields above.
     """
 
     source: str
@@ -141,11 +140,10 @@ class Record:
     sha256: str
     offset: int
     doc_id: Optional[str] = None
+    identity: str = field(init=False)
 
-    @property
-    def identity(self) -> str:
-        """The document's identity: its id where given, else its source and line."""
-        return document_identity(self.source, self.line, self.doc_id)
+    def __post_init__(self) -> None:
+        self.identity = document_identity(self.source, self.line, self.doc_id)
 
 
 @dataclass
@@ -227,8 +225,8 @@ def document_identity(source: str, line: Optional[int], doc_id: Optional[str] = 
     RETURNS (str): The identity, unique in the database.
     """
     if doc_id is not None:
-        return json.dumps(["id", doc_id], ensure_ascii=False)
-    return json.dumps(["at", source, line], ensure_ascii=False)
+        return f"id:{doc_id}"
+    return f"at:{'' if line is None else line}:{source}"  # the line is digits: unambiguous
 
 
 def text_problem(text: str, max_length: Optional[int] = None) -> Optional[str]:
@@ -245,10 +243,11 @@ def text_problem(text: str, max_length: Optional[int] = None) -> Optional[str]:
             f"({max_length:,}); split it, or raise the limit knowingly (`kb build --max-length`): "
             "spaCy's parser and NER need about 1 GB of memory per 100,000 characters"
         )
-    found = SURROGATE.search(text)
-    if found is not None:
+    try:
+        text.encode("utf8")
+    except UnicodeEncodeError as err:
         return (
-            f"text holds a lone surrogate {ascii(found.group())} at character {found.start()}, "
+            f"text holds a lone surrogate {ascii(text[err.start])} at character {err.start}, "
             "which UTF-8 can't encode"
         )
     return None
@@ -775,7 +774,7 @@ def _jsonl_record(line: str) -> Tuple[Optional[str], Optional[str], str]:
         doc_id = str(doc_id)
         if not doc_id.strip():
             return None, None, '"id" is empty'
-        if SURROGATE.search(doc_id):
+        if text_problem(doc_id) is not None:
             return None, None, '"id" holds a lone surrogate, which UTF-8 can\'t encode'
     return text, doc_id, ""
 
@@ -789,19 +788,20 @@ def _new_records(conn: sqlite3.Connection, records: Iterable[Record], stats: Bui
     """Drop, before the pipeline, the records whose identity is stored with the same text (a
     record with an id that moved gets its new source and line), or was read earlier in this
     run (an id read twice with different texts keeps the first)."""
-    seen: Dict[str, Tuple[str, str]] = {}  # identity -> (sha256, where it was read)
+    seen: Dict[str, Tuple[str, str, Optional[int]]] = {}  # identity -> (sha256, source, line)
     for record in records:
         earlier = seen.get(record.identity)
         if earlier is not None and earlier[0] != record.sha256:
+            where = _where(*earlier[1:])
             stats.malformed_line(
-                record.source, record.line, f"id {record.doc_id!r} was read before with another text ({earlier[1]}); kept that one"
+                record.source, record.line, f"id {record.doc_id!r} was read before with another text ({where}); kept that one"
             )
             continue
         stats.docs_read += 1
         if earlier is not None:
             stats.docs_existing += 1
             continue
-        seen[record.identity] = (record.sha256, _where(record.source, record.line))
+        seen[record.identity] = (record.sha256, record.source, record.line)
         start = time.perf_counter()
         stored = conn.execute("SELECT sha256, source, line FROM documents WHERE identity = ?", (record.identity,)).fetchone()
         if stored is not None and stored[0] == record.sha256 and tuple(stored[1:]) != (record.source, record.line):
