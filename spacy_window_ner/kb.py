@@ -280,7 +280,7 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
         if create and not tables:
             # An empty database is ours to format. The schema and its version are created in
             # one transaction: no process ever sees one without the other.
-            conn.execute("PRAGMA journal_mode = WAL")
+            _set_wal(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if not _tables(conn):
@@ -298,7 +298,7 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
             tables = _tables(conn)
         _check_schema(conn, path, tables)
         if create:
-            conn.execute("PRAGMA journal_mode = WAL")  # only once the file is known to be ours
+            _set_wal(conn)  # only once the file is known to be ours
     except sqlite3.DatabaseError as err:
         if conn is not None:
             conn.close()
@@ -328,6 +328,20 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         if os.access(path.absolute().parent, os.W_OK):
             raise
     return sqlite3.connect(uri + "?immutable=1", uri=True, timeout=timeout, isolation_level=None)
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch to the WAL journal. SQLite answers "database is locked" at once, without waiting
+    for the busy timeout, while another connection creates the schema: retry until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _tables(conn: sqlite3.Connection) -> set:

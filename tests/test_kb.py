@@ -539,12 +539,12 @@ def _open_at_once(path: str, barrier, errors) -> None:
 
 
 def test_kb_concurrent_creation(tmp_path):
-    """Three processes creating one new database at once, on 10 fresh paths."""
+    """Three processes creating one new database at once, on 20 fresh paths."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
     errors = ctx.Queue()
-    for trial in range(10):
+    for trial in range(20):
         barrier = ctx.Barrier(3)
         path = str(tmp_path / f"kb{trial}.sqlite")
         procs = [ctx.Process(target=_open_at_once, args=(path, barrier, errors)) for _ in range(3)]
