@@ -840,6 +840,9 @@ def _create_file(path: Path) -> bool:
     one of several concurrent builds does)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise KBError(f"Can't create the database {path}: {err.strerror} ({err.filename}).") from None
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
         return False

@@ -652,3 +652,10 @@ def test_kb_long_sentence_stored_as_window(tmp_path):
     conn.close()
     assert [text for text, _ in rows] == ["Alice", "Bob"]
     assert rows[0][1] == " ".join(["word"] * kb.CONTEXT_TOKENS + ["Alice", "and", "Bob"])
+
+
+def test_kb_database_below_a_file(corpus, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf8")
+    with pytest.raises(kb.KBError, match="Can't create the database"):
+        kb.build_kb(make_nlp(), corpus, blocker / "kb.sqlite")
