@@ -98,8 +98,8 @@ def main(
             f"{stats.words / stats.seconds:>14,.0f} {stats.seconds_sqlite / stats.seconds:>12.1%} "
             f"{stats.seconds / pipeline_s - 1:>8.1%} {n_docs / rerun.seconds:>13,.0f}"
         )
-    print("SQLite share: time in SQLite (hash look-ups + batch writes) / build wall time, in the main process.\n"
-          "overhead: build wall time / pipeline-alone wall time - 1. rerun: every document skipped by hash.")
+    print("SQLite share: time in SQLite (identity look-ups + batch writes) / build wall time, in the main process.\n"
+          "overhead: build wall time / pipeline-alone wall time - 1. rerun: every document skipped (same identity and hash).")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ path that is one of the command's inputs is refused.
 import html
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -272,16 +273,20 @@ def format_scores(scores: Dict[str, Any]) -> str:
 @kb_app.command("build")
 def kb_build(
     model: Path = typer.Argument(..., exists=True, help="Pipeline directory: any pipeline that sets doc.ents."),
-    inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field."),
+    inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\")."),
     db: Path = typer.Option(..., "--db", dir_okay=False, help="The SQLite database, created if missing."),
     lines: bool = typer.Option(False, "--lines", help="Read .txt files as one document per non-blank line."),
     encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of the inputs."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per nlp.pipe batch and per database transaction."),
     n_process: int = typer.Option(1, "--n-process", min=1, help="Processes for nlp.pipe."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Raise the pipeline's max_length (characters per document; longer ones are skipped). spaCy's parser and NER need about 1 GB of memory per 100,000 characters."),
 ) -> None:
-    """Stream documents through a pipeline into a SQLite knowledge base. Documents already stored
-    (by text hash) are skipped, so a rerun resumes an interrupted build and adds nothing twice.
-    Missing, empty and undecodable inputs are reported and skipped; the command then exits 1.
+    """Stream documents through a pipeline into a SQLite knowledge base. A document is known by
+    its JSONL "id", else by its file and line: one stored with the same text is skipped, so a
+    rerun resumes an interrupted build and adds nothing twice; one stored with another text is
+    replaced. Malformed lines and documents that can't be processed (too long, not encodable)
+    are reported and skipped. Missing, empty and undecodable inputs are reported and skipped;
+    the command then exits 1, as it does when no document could be used.
     """
     try:
         good, skipped_files, total_bytes = kb_module.check_inputs(inputs, encoding)
@@ -296,11 +301,14 @@ def kb_build(
     try:
         stats = kb_module.build_kb(
             nlp, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
-            n_process=n_process, progress=progress,
+            n_process=n_process, progress=progress, max_length=max_length,
         )
-    except kb_module.KBError as err:
+    except kb_module.KBError as err:  # also a database that can't be written (full disk)
         close()
         fail(str(err))
+    except OSError:  # an input that went away, say: the command group reports it in one line
+        close()
+        raise
     except Exception as err:  # a component that crashed: committed batches are kept
         close()
         fail(
@@ -311,12 +319,13 @@ def kb_build(
     rate = stats.docs_added / stats.seconds if stats.seconds else 0.0
     typer.echo(
         f"✔ {db}: read {stats.docs_read} documents from {stats.files} files; added "
-        f"{stats.docs_added} ({stats.mentions} mentions, {stats.relations} relations, {rate:.1f} docs/s); "
-        f"skipped {stats.docs_existing} already stored"
+        f"{stats.docs_added} ({stats.mentions} mentions, {stats.relations} relations, {rate:.1f} docs/s)"
+        + (f", of which {stats.docs_replaced} replaced a changed version" if stats.docs_replaced else "")
+        + f"; skipped {stats.docs_existing} already stored"
         + (f", {stats.docs_raced} stored meanwhile by another build" if stats.docs_raced else "")
     )
     if stats.malformed:
-        listed = "; ".join(stats.problems)
+        listed = "; ".join(_printable(p) for p in stats.problems)
         more = stats.malformed - len(stats.problems)
         typer.secho(
             f"⚠ Skipped {stats.malformed} malformed lines ({listed}{f'; and {more} more' if more else ''})",
@@ -324,6 +333,8 @@ def kb_build(
         )
     if skipped_files:
         fail(f"Skipped {len(skipped_files)} of {len(inputs)} inputs (see above).")
+    if not stats.docs_read:
+        fail("No usable document in the inputs (see above): nothing was stored.")
 
 
 @kb_app.command("query")
@@ -333,35 +344,80 @@ def kb_query(
     label: Optional[str] = typer.Option(None, "--label", "-l", help="Only the entity with this label."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
-    """Show an entity: its mentions (document and sentence) and its relations in both directions."""
+    """Show an entity: its mentions (document and sentence) and its relations in both directions.
+    Control characters in the stored text are shown escaped (\\x1b), never sent to the terminal."""
     try:
         found = kb_module.query_entity(db, name, label=label)
     except kb_module.KBError as err:
         fail(str(err))
     if as_json:
-        typer.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        # json.dumps escapes C0 controls; escape DEL and C1 (8-bit CSI) too, still valid JSON.
+        text = json.dumps(found, indent=2, ensure_ascii=False)
+        typer.echo(CONTROL_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
     if not found:
-        fail(f"No entity named {name!r}" + (f" with label {label!r}" if label else "") + f" in {db}.")
+        fail(f"No entity named {name!r}" + (f" with label {label!r}" if label else "") + f" in {_printable(str(db))}.")
     if as_json:
         return
     for entity in found:
-        typer.secho(f"\n{entity['name']} ({entity['label']}): {entity['mention_count']} mentions", bold=True)
+        name_ = _printable(entity["name"])
+        typer.secho(f"\n{name_} ({_printable(entity['label'])}): {entity['mention_count']} mentions", bold=True)
         rows = [
-            (_where(m["source"], m["line"]), _conf(m["confidence"]), _clip(m["sentence"]))
+            (_printable(_where(m["source"], m["line"])), _conf(m["confidence"]), _printable(_clip(m["sentence"])))
             for m in entity["mentions"]
         ]
         typer.echo(table(rows, header=("Document", "Conf.", "Sentence"), divider=True))
         if entity["relations"]:
             rows = [
                 (
-                    f"{entity['name']} → {r['other']}" if r["direction"] == "out" else f"{r['other']} → {entity['name']}",
-                    r["label"], _conf(r["confidence"]), _where(r["source"], r["line"]),
+                    f"{name_} → {_printable(r['other'])}" if r["direction"] == "out" else f"{_printable(r['other'])} → {name_}",
+                    _printable(r["label"]), _conf(r["confidence"]), _printable(_where(r["source"], r["line"])),
                 )
                 for r in entity["relations"]
             ]
             typer.echo(table(rows, header=("Relation", "Label", "Conf.", "Document"), divider=True))
         else:
             typer.echo("No relations.")
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: ESC (\x1b) and CSI (\x9b) start terminal escapes
+CONTROL_C1 = re.compile("[\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Text safe to print on a terminal: control characters written as \\xNN escapes."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+MAX_LISTED = 20  # removed documents listed by kb remove
+
+
+@kb_app.command("remove")
+def kb_remove(
+    db: Path = typer.Argument(..., exists=True, dir_okay=False, help="The knowledge base."),
+    sources: List[Path] = typer.Option([], "--source", "-s", help="Remove every document read from this input (the path as given to kb build). Repeatable."),
+    ids: List[str] = typer.Option([], "--id", help="Remove the document with this JSONL id. Repeatable."),
+) -> None:
+    """Remove documents that are gone from the inputs, with their mentions and relations, in one
+    transaction: entity mention counts are decreased, and entities left with no mention deleted.
+    Exits 1 if nothing matched."""
+    if not sources and not ids:
+        fail("Say what to remove: --source PATH and/or --id ID (both can be repeated).")
+    try:
+        stats = kb_module.remove_documents(db, sources=sources, ids=ids)
+    except kb_module.KBError as err:
+        fail(str(err))
+    for selector in stats.unmatched:
+        typer.secho(f"⚠ No document with {_printable(selector)} in {db}", err=True, fg=typer.colors.YELLOW)
+    if not stats.documents:
+        fail("Nothing matched: no document was removed.")
+    typer.echo(
+        f"✔ Removed {len(stats.documents)} documents from {db} with {stats.mentions} mentions and "
+        f"{stats.relations} relations; entities left with no mention, deleted: {stats.entities}"
+    )
+    for source, line, doc_id in stats.documents[:MAX_LISTED]:
+        typer.echo(f"  {_printable(_where(source, line))}" + (f" (id {_printable(doc_id)!s})" if doc_id is not None else ""))
+    if len(stats.documents) > MAX_LISTED:
+        typer.echo(f"  and {len(stats.documents) - MAX_LISTED} more")
 
 
 @kb_app.command("export")
@@ -560,6 +616,9 @@ def _visualize_inputs(nlp: Language, source: str, limit: int, encoding: str) -> 
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix not in (".txt", ".jsonl", ".spacy") or "\n" in source:
+        why = kb_module.text_problem(source, nlp.max_length)
+        if why is not None:
+            fail(f"Can't visualize the text: {why}.")
         yield source
         return
     if not path.is_file():
@@ -580,12 +639,13 @@ def _visualize_inputs(nlp: Language, source: str, limit: int, encoding: str) -> 
     if skipped:
         fail(f"Can't use {skipped[0]}.")
     stats = kb_module.BuildStats()
-    for n, record in enumerate(kb_module.iter_records(good, lines=True, encoding=encoding, stats=stats)):
+    records = kb_module.iter_records(good, lines=True, encoding=encoding, stats=stats, max_length=nlp.max_length)
+    for n, record in enumerate(records):
         if n >= limit:
             break
         yield record.text
     if stats.malformed:
-        typer.secho(f"⚠ Skipped {stats.malformed} malformed lines ({'; '.join(stats.problems)})", err=True, fg=typer.colors.YELLOW)
+        typer.secho(f"⚠ Skipped {stats.malformed} malformed lines ({'; '.join(_printable(p) for p in stats.problems)})", err=True, fg=typer.colors.YELLOW)
 
 
 def _with_gold_ents(vocab: Vocab, reference: Doc) -> Doc:

@@ -1,26 +1,49 @@
 """A SQLite knowledge base built by streaming documents through any pipeline that sets
 `doc.ents` (and, when it has them, relations read with `get_relations`).
 
-Tables: `documents` (one row per distinct text, by sha256), `mentions` (one predicted entity
-span in a document, with its confidence and sentence), `entities` (one node per normalised
-name + label, with its mention count) and `relations` (one predicted relation between two
-mentions, pointing at both their entities).
+Tables: `documents` (one row per document identity), `mentions` (one predicted entity span in
+a document, with its confidence and sentence), `entities` (one node per normalised name +
+label, with its mention count) and `relations` (one predicted relation between two mentions,
+pointing at both their entities).
 
-Builds are idempotent and resumable: a document whose text hash is stored is skipped before
-it reaches the pipeline, each batch is written in ONE transaction, and concurrent builds on
-one database are safe (WAL journal, busy timeout, `INSERT OR IGNORE` on the unique hash,
-entity counts updated in the writing transaction).
+A document's identity is the `id` field of its JSONL line where given (a string or an integer,
+compared as a string, so 7 and "7" are one id), else its source and line: the source as given
+to the build, and for a whole-file .txt document the source alone. Two identities with the
+same text are two documents, each with its own mentions. A document whose identity and text
+hash are stored is skipped before it reaches the pipeline, so a rerun on unchanged input adds
+nothing and costs no pipeline time. A document whose identity is stored with another text
+replaces the old version in the transaction that writes the new one: the old mentions and
+relations are deleted and each entity's `mention_count` is decreased by them; an entity left
+with no mention is deleted, so every `mention_count` equals the entity's number of mention rows
+and every entity has at least one. `remove_documents` (`kb remove`) deletes documents the same
+way. Identities by position follow the lines: a line inserted in a file changes the identity of
+every line after it, so give the documents an `id` when their files are edited.
+
+Documents that can't be processed are skipped and reported with the malformed lines ("path:line:
+why"), before the pipeline: a text longer than `nlp.max_length` (raise it with `max_length`,
+knowing that spaCy's parser and NER need about 1 GB of memory per 100,000 characters) and a text
+or id that can't be encoded as UTF-8 (a lone surrogate such as "\\ud800" in JSON).
+
+Builds are idempotent and resumable: each batch is written in ONE transaction, and concurrent
+builds on one database are safe (WAL journal, busy timeout, UNIQUE identity checked in the
+writing transaction, entity counts updated there). The schema and its version are created in
+one transaction, and a file that is not a knowledge base is refused before anything is written
+to it. Commands that only read (`query_entity`, `read_graph`) open the database read-only, so a
+knowledge base on read-only media can be queried and exported.
 """
+import bisect
 import codecs
 import csv
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from urllib.parse import quote
 from xml.sax.saxutils import escape as xml_escape
 
 from spacy.language import Language
@@ -29,9 +52,10 @@ from spacy.tokens import Doc, Span
 from .files import atomic_write
 from .relations import get_relations
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 MAX_PROBLEMS = 5  # malformed lines quoted in the report
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
+MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
 BUSY_TIMEOUT_MS = 60_000
 CHECK_CHUNK = 1 << 20  # bytes read at a time when checking an input's encoding
 EXPORT_FORMATS = ("jsonl", "csv", "graphml")
@@ -48,9 +72,11 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY,
+    identity TEXT NOT NULL UNIQUE,
+    doc_id TEXT,
     source TEXT NOT NULL,
     line INTEGER,
-    sha256 TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
     n_chars INTEGER NOT NULL,
     n_tokens INTEGER NOT NULL
 );
@@ -87,6 +113,8 @@ CREATE TABLE IF NOT EXISTS relations (
     tail_mention INTEGER NOT NULL REFERENCES mentions (id) ON DELETE CASCADE,
     UNIQUE (head_mention, tail_mention, label)
 );
+CREATE INDEX IF NOT EXISTS documents_source ON documents (source);
+CREATE INDEX IF NOT EXISTS documents_doc_id ON documents (doc_id);
 CREATE INDEX IF NOT EXISTS mentions_entity ON mentions (entity_id);
 CREATE INDEX IF NOT EXISTS mentions_doc ON mentions (doc_id);
 CREATE INDEX IF NOT EXISTS relations_head ON relations (head_entity);
@@ -109,6 +137,8 @@ class Record:
     text (str): The text.
     sha256 (str): The hex sha256 of the UTF-8 text.
     offset (int): Bytes of all inputs consumed once this record was read (for progress).
+    doc_id (Optional[str]): The JSONL "id" field as a string, or None if not given.
+    identity (str): Its identity (see `document_identity`), set from the fields above.
     """
 
     source: str
@@ -116,6 +146,11 @@ class Record:
     text: str
     sha256: str
     offset: int
+    doc_id: Optional[str] = None
+    identity: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.identity = document_identity(self.source, self.line, self.doc_id)
 
 
 @dataclass
@@ -124,23 +159,29 @@ class BuildStats:
 
     files (int): Input files read.
     docs_read (int): Documents read from the inputs.
-    docs_existing (int): Documents skipped before the pipeline because their text was stored.
-    docs_added (int): Documents stored by this build.
+    docs_existing (int): Documents skipped before the pipeline because the same identity and
+        text were stored (or read earlier in this build).
+    docs_added (int): Documents stored by this build, replaced versions included.
+    docs_replaced (int): Of docs_added, documents that replaced a stored version with another text.
     docs_raced (int): Documents another build stored while this one was processing them.
     mentions (int): Mentions stored.
     relations (int): Relations stored.
     words (int): Tokens in the documents run through the pipeline.
-    malformed (int): Input lines skipped: invalid JSON, no "text" string, empty text.
-    problems (List[str]): The first few malformed lines, as "path:line: why".
+    malformed (int): Input lines or documents skipped: invalid JSON, no "text" string, empty
+        text, a bad or repeated "id", a text longer than the pipeline's max_length, a text that
+        can't be encoded as UTF-8.
+    problems (List[str]): The first few of them, as "path:line: why" ("path: why" for a
+        whole-file document).
     skipped_files (List[str]): Input files skipped whole (empty, not decodable), with why.
     seconds (float): Wall time of the build.
-    seconds_sqlite (float): Wall time spent in SQLite (hash look-ups and batch writes).
+    seconds_sqlite (float): Wall time spent in SQLite (identity look-ups and batch writes).
     """
 
     files: int = 0
     docs_read: int = 0
     docs_existing: int = 0
     docs_added: int = 0
+    docs_replaced: int = 0
     docs_raced: int = 0
     mentions: int = 0
     relations: int = 0
@@ -151,24 +192,83 @@ class BuildStats:
     seconds: float = 0.0
     seconds_sqlite: float = 0.0
 
-    def malformed_line(self, source: str, line: int, why: str) -> None:
-        """Count one skipped input line and remember the first few.
+    def malformed_line(self, source: str, line: Optional[int], why: str) -> None:
+        """Count one skipped input line (or whole-file document) and remember the first few.
 
         source (str): The file.
-        line (int): The 1-based line number.
+        line (Optional[int]): The 1-based line number, or None for a whole-file document.
         why (str): The reason.
         """
         self.malformed += 1
         if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(f"{source}:{line}: {why}")
+            self.problems.append(f"{source}:{line}: {why}" if line is not None else f"{source}: {why}")
 
 
-def open_kb(path: Path, *, create: bool = False) -> sqlite3.Connection:
-    """Open a knowledge base, checking that it is one, with foreign keys on, WAL journal and a
-    busy timeout. The connection is in autocommit mode: writers use explicit transactions.
+@dataclass
+class RemoveStats:
+    """What `remove_documents` deleted.
+
+    documents (List[Tuple[str, Optional[int], Optional[str]]]): The documents removed, as
+        (source, line, id).
+    mentions (int): Mentions deleted.
+    relations (int): Relations deleted.
+    entities (int): Entities deleted because no mention of them was left.
+    unmatched (List[str]): The selectors that matched no document, e.g. "id 'x'".
+    """
+
+    documents: List[Tuple[str, Optional[int], Optional[str]]] = field(default_factory=list)
+    mentions: int = 0
+    relations: int = 0
+    entities: int = 0
+    unmatched: List[str] = field(default_factory=list)
+
+
+def document_identity(source: str, line: Optional[int], doc_id: Optional[str] = None) -> str:
+    """The key a document is stored under: its id where given, else its source and line.
+
+    source (str): The file it came from.
+    line (Optional[int]): Its 1-based line, or None for a whole-file document.
+    doc_id (Optional[str]): Its id, or None.
+    RETURNS (str): The identity, unique in the database.
+    """
+    if doc_id is not None:
+        return f"id:{doc_id}"
+    return f"at:{'' if line is None else line}:{source}"  # the line is digits: unambiguous
+
+
+def text_problem(text: str, max_length: Optional[int] = None) -> Optional[str]:
+    """Why a text can't go through a pipeline, checked without running it: longer than the
+    pipeline's max_length (spaCy's error E088) or not encodable as UTF-8 (a lone surrogate).
+
+    text (str): The text.
+    max_length (Optional[int]): The pipeline's nlp.max_length; None checks only the encoding.
+    RETURNS (Optional[str]): The reason, or None if the text is fine.
+    """
+    if max_length is not None and len(text) > max_length:
+        return (
+            f"text of {len(text):,} characters is longer than the pipeline's max_length "
+            f"({max_length:,}); split it, or raise the limit knowingly (`kb build --max-length`): "
+            "spaCy's parser and NER need about 1 GB of memory per 100,000 characters"
+        )
+    try:
+        text.encode("utf8")
+    except UnicodeEncodeError as err:
+        return (
+            f"text holds a lone surrogate {ascii(text[err.start])} at character {err.start}, "
+            "which UTF-8 can't encode"
+        )
+    return None
+
+
+def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite3.Connection:
+    """Open a knowledge base, checking that it is one before changing anything, with foreign
+    keys on, WAL journal and a busy timeout. The connection is in autocommit mode: writers use
+    explicit transactions.
 
     path (Path): The database file.
     create (bool): Create the file and the schema if missing. If False, the file must exist.
+    readonly (bool): Open it read-only (for commands that only read): the journal mode is left
+        as it is, and a database in a read-only directory is opened immutable.
     RETURNS (sqlite3.Connection): The connection.
     """
     path = Path(path)
@@ -178,28 +278,91 @@ def open_kb(path: Path, *, create: bool = False) -> sqlite3.Connection:
         raise KBError(f"Can't find the database {path}. Build one with `spacy-window-ner kb build`.")
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn = None
     try:
+        conn = _connect(path, readonly=readonly and not create)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if create:
-            conn.execute("PRAGMA journal_mode = WAL")
-            if not tables:
-                conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (SCHEMA_VERSION,),
-                )
-                tables = set(TABLES) | {"meta"}
+        tables = _tables(conn)
+        if create and not tables:
+            # An empty database is ours to format. The schema and its version are created in
+            # one transaction: no process ever sees one without the other.
+            _set_wal(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not _tables(conn):
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                        (SCHEMA_VERSION,),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            tables = _tables(conn)
         _check_schema(conn, path, tables)
+        if create:
+            _set_wal(conn)  # only once the file is known to be ours
     except sqlite3.DatabaseError as err:
-        conn.close()
-        raise KBError(f"{path} is not a SQLite database ({err}).") from None
-    except KBError:
-        conn.close()
+        if conn is not None:
+            conn.close()
+        if "not a database" in str(err):
+            raise KBError(f"{path} is not a SQLite database ({err}).") from None
+        raise KBError(f"Can't open the database {path}: {err}.") from None
+    except BaseException:
+        if conn is not None:
+            conn.close()
         raise
     return conn
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    """A connection; read-only ones fall back to `immutable=1` when the directory is
+    read-only, where SQLite can't create the WAL index a read-only WAL database needs."""
+    timeout = BUSY_TIMEOUT_MS / 1000
+    if not readonly:
+        return sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+    uri = "file:" + quote(str(path.absolute()))
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=timeout, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(path.absolute().parent, os.W_OK):
+            raise
+    return sqlite3.connect(uri + "?immutable=1", uri=True, timeout=timeout, isolation_level=None)
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch to the WAL journal. SQLite answers "database is locked" at once, without waiting
+    for the busy timeout, while another connection creates the schema: retry until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _tables(conn: sqlite3.Connection) -> set:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already (it does on a full disk):
+    a second error must not hide the first."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 def check_inputs(paths: Iterable[Path], encoding: str = "utf8") -> Tuple[List[Path], List[str], int]:
@@ -236,15 +399,19 @@ def iter_records(
     lines: bool = False,
     encoding: str = "utf8",
     stats: Optional[BuildStats] = None,
+    max_length: Optional[int] = None,
 ) -> Iterator[Record]:
-    """Stream documents from .jsonl files (one JSON object with a "text" string per line) and
-    text files (one document per file, or per non-blank line with `lines`). Files are read
-    line by line, never whole, except a text file that is itself one document.
+    """Stream documents from .jsonl files (one JSON object with a "text" string, and
+    optionally an "id" string or integer, per line) and text files (one document per file, or
+    per non-blank line with `lines`). Files are read line by line, never whole, except a text
+    file that is itself one document. Lines and documents that can't be used (see
+    `text_problem`) are counted in `stats` and skipped.
 
     paths (Iterable[Path]): The inputs, checked by `check_inputs`.
     lines (bool): Read text files as one document per line.
     encoding (str): The text encoding of the inputs.
     stats (Optional[BuildStats]): Counts files and malformed lines when given.
+    max_length (Optional[int]): Skip texts longer than this (the pipeline's nlp.max_length).
     YIELDS (Record): The documents.
     """
     stats = stats if stats is not None else BuildStats()
@@ -258,7 +425,11 @@ def iter_records(
             text = path.read_text(encoding=encoding)
             consumed += path.stat().st_size
             if text.strip():
-                yield _record(source, None, text, consumed)
+                why = text_problem(text, max_length)
+                if why is None:
+                    yield _record(source, None, text, consumed)
+                else:
+                    stats.malformed_line(source, None, why)
             continue
         with path.open("rb") as file_:
             for lineno, raw in enumerate(file_, 1):
@@ -266,14 +437,17 @@ def iter_records(
                 line = raw.decode(encoding).rstrip("\r\n")
                 if not line.strip():
                     continue
-                if not jsonl:
-                    yield _record(source, lineno, line, consumed)
-                    continue
-                text, why = _jsonl_text(line)
-                if text is None:
+                doc_id = None
+                if jsonl:
+                    text, doc_id, why = _jsonl_record(line)
+                else:
+                    text, why = line, ""
+                if text is not None:
+                    why = text_problem(text, max_length) or ""
+                if why:
                     stats.malformed_line(source, lineno, why)
                 else:
-                    yield _record(source, lineno, text, consumed)
+                    yield _record(source, lineno, text, consumed, doc_id)
 
 
 def build_kb(
@@ -286,10 +460,14 @@ def build_kb(
     batch_size: int = 64,
     n_process: int = 1,
     progress: Optional[Callable[[int, int], None]] = None,
+    max_length: Optional[int] = None,
 ) -> BuildStats:
     """Run a pipeline over documents streamed from files and store its entities and relations.
-    Documents already stored (same text hash) are skipped before the pipeline; each batch of
-    `batch_size` documents is written in one transaction.
+    Documents whose identity and text are stored are skipped before the pipeline; a document
+    stored with another text is replaced; each batch of `batch_size` documents is written in
+    one transaction. Documents that can't be processed (too long, not encodable) are reported
+    in the stats and skipped before the pipeline. If this build created the database and
+    stored no document, it removes it, so a failed or empty build leaves no empty database.
 
     nlp (Language): A pipeline with a component that sets doc.ents.
     inputs (Iterable[Path]): Input files, checked by `check_inputs`.
@@ -300,10 +478,15 @@ def build_kb(
     n_process (int): Processes for nlp.pipe.
     progress (Optional[Callable[[int, int], None]]): Called after each document with the bytes
         of input consumed so far and the documents stored so far.
+    max_length (Optional[int]): Raise (or lower) nlp.max_length to this for the build; longer
+        texts are skipped. spaCy's parser and NER need about 1 GB of memory per 100,000
+        characters, so raise it knowingly. nlp.max_length is restored afterwards.
     RETURNS (BuildStats): What was read, stored and skipped.
     """
     if batch_size < 1 or n_process < 1:
         raise KBError("--batch-size and --n-process must be at least 1.")
+    if max_length is not None and max_length < 1:
+        raise KBError("--max-length must be at least 1.")
     if not any("doc.ents" in nlp.get_pipe_meta(name).assigns for name in nlp.pipe_names):
         raise KBError(
             "The pipeline has no component that sets doc.ents (such as window_ner, ner or "
@@ -311,12 +494,19 @@ def build_kb(
         )
     stats = BuildStats()
     start = time.perf_counter()
-    conn = open_kb(db, create=True)
-    scores_keys = pipeline_scores_keys(nlp)
+    db = Path(db)
+    created = _create_file(db)
+    saved_max_length = nlp.max_length
+    conn = None
     try:
-        records = _new_records(conn, iter_records(inputs, lines=lines, encoding=encoding, stats=stats), stats)
+        conn = open_kb(db, create=True)
+        if max_length is not None:
+            nlp.max_length = max_length
+        scores_keys = pipeline_scores_keys(nlp)
+        records = iter_records(inputs, lines=lines, encoding=encoding, stats=stats, max_length=nlp.max_length)
         docs = nlp.pipe(
-            ((r.text, r) for r in records), as_tuples=True, batch_size=batch_size, n_process=n_process
+            ((r.text, r) for r in _new_records(conn, records, stats)),
+            as_tuples=True, batch_size=batch_size, n_process=n_process,
         )
         batch: List[Tuple[Record, Dict[str, Any]]] = []
         for doc, record in docs:
@@ -329,9 +519,62 @@ def build_kb(
                 progress(record.offset, stats.docs_added + len(batch))
         if batch:
             _write_batch(conn, batch, stats)
+    except sqlite3.Error as err:  # a full disk, a lost file: not the pipeline's fault
+        raise KBError(
+            f"Can't write to the database {db} ({type(err).__name__}: {err}). Every batch written "
+            "before is kept; fix the cause (free disk space, permissions) and rerun the same "
+            "command to resume."
+        ) from err
+    finally:
+        nlp.max_length = saved_max_length
+        if created and stats.docs_added == 0:
+            _remove_if_empty(db, conn)
+        elif conn is not None:
+            conn.close()
+        stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def remove_documents(
+    db: Path, *, sources: Iterable[Union[str, Path]] = (), ids: Iterable[Union[str, int]] = ()
+) -> RemoveStats:
+    """Remove documents with their mentions and relations, in one transaction: each entity's
+    mention_count is decreased by the removed mentions, and entities left with no mention
+    are deleted.
+
+    db (Path): The database.
+    sources (Iterable[Union[str, Path]]): Remove every document read from these inputs (the
+        paths as given to the build).
+    ids (Iterable[Union[str, int]]): Remove the documents with these JSONL ids (compared as strings).
+    RETURNS (RemoveStats): What was removed, and the selectors that matched nothing.
+    """
+    sources, ids = [str(s) for s in sources], [str(i) for i in ids]
+    if not sources and not ids:
+        raise KBError("Nothing to remove: give --source PATH or --id ID (both can be repeated).")
+    stats = RemoveStats()
+    conn = open_kb(db)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            chosen: Dict[int, Tuple[str, Optional[int], Optional[str]]] = {}
+            selectors = [("source", s) for s in sources] + [("doc_id", i) for i in ids]
+            for column, value in selectors:
+                rows = conn.execute(
+                    f"SELECT id, source, line, doc_id FROM documents WHERE {column} = ? ORDER BY id", (value,)
+                ).fetchall()
+                if not rows:
+                    stats.unmatched.append(f"{'source' if column == 'source' else 'id'} {value!r}")
+                chosen.update((row[0], tuple(row[1:])) for row in rows)
+            stats.mentions, stats.relations, stats.entities = _delete_documents(conn, list(chosen))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+    except sqlite3.Error as err:
+        raise KBError(f"Can't remove documents from {db} ({type(err).__name__}: {err}); nothing was removed.") from err
     finally:
         conn.close()
-        stats.seconds = time.perf_counter() - start
+    stats.documents = [chosen[doc_id] for doc_id in sorted(chosen)]
     return stats
 
 
@@ -346,7 +589,7 @@ def query_entity(db: Path, name: str, *, label: Optional[str] = None) -> List[Di
         and "relations" ("direction" "out" or "in", "label", "other", "other_label",
         "confidence", "source", "line").
     """
-    conn = open_kb(db)
+    conn = open_kb(db, readonly=True)
     try:
         sql = "SELECT id, name, label, mention_count FROM entities WHERE norm = ?"
         args: List[Any] = [normalize(name)]
@@ -390,7 +633,7 @@ def read_graph(db: Path) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
         "mention_count") and edges ("source", "target", "label", "count", "max_confidence",
         "mean_confidence").
     """
-    conn = open_kb(db)
+    conn = open_kb(db, readonly=True)
     try:
         nodes = [
             dict(zip(("id", "name", "label", "mention_count"), row))
@@ -520,10 +763,17 @@ def _check_schema(conn: sqlite3.Connection, path: Path, tables: set) -> None:
             f"{', '.join(missing)}). Give another path to build one."
         )
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None or row[0] != SCHEMA_VERSION:
+    version = row[0] if row else None
+    if version == "1":
         raise KBError(
-            f"{path} has knowledge base schema version {row[0] if row else None}, but this "
-            f"version of spacy-window-ner reads version {SCHEMA_VERSION}. Rebuild it."
+            f"{path} was built by an older spacy-window-ner (knowledge base schema version 1, "
+            "documents keyed by their text only), which this version can't update. Rebuild it "
+            "with `spacy-window-ner kb build` into a new database file."
+        )
+    if version != SCHEMA_VERSION:
+        raise KBError(
+            f"{path} has knowledge base schema version {version}, but this version of "
+            f"spacy-window-ner reads version {SCHEMA_VERSION}. Rebuild it."
         )
 
 
@@ -547,51 +797,120 @@ def _decode_problem(path: Path, encoding: str) -> Optional[str]:
             newlines += chunk.count(b"\n")
 
 
-def _jsonl_text(line: str) -> Tuple[Optional[str], str]:
+def _jsonl_record(line: str) -> Tuple[Optional[str], Optional[str], str]:
+    """The text and id of a JSONL line, or why it can't be used."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as err:
-        return None, f"invalid JSON ({err.msg})"
+        return None, None, f"invalid JSON ({err.msg})"
     if not isinstance(record, dict) or "text" not in record:
-        return None, 'no "text" field'
-    text = record["text"]
+        return None, None, 'no "text" field'
+    text, doc_id = record["text"], record.get("id")
     if not isinstance(text, str):
-        return None, f'"text" is a {type(text).__name__}, not a string'
+        return None, None, f'"text" is a {type(text).__name__}, not a string'
     if not text.strip():
-        return None, '"text" is empty'
-    return text, ""
+        return None, None, '"text" is empty'
+    if doc_id is not None:
+        if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+            return None, None, f'"id" is a {type(doc_id).__name__}, not a string or an integer'
+        doc_id = str(doc_id)
+        if not doc_id.strip():
+            return None, None, '"id" is empty'
+        if text_problem(doc_id) is not None:
+            return None, None, '"id" holds a lone surrogate, which UTF-8 can\'t encode'
+    return text, doc_id, ""
 
 
-def _record(source: str, line: Optional[int], text: str, offset: int) -> Record:
+def _record(source: str, line: Optional[int], text: str, offset: int, doc_id: Optional[str] = None) -> Record:
     sha = hashlib.sha256(text.encode("utf8")).hexdigest()
-    return Record(source, line, text, sha, offset)
+    return Record(source, line, text, sha, offset, doc_id)
 
 
 def _new_records(conn: sqlite3.Connection, records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
-    """Drop the records whose text is stored, or seen earlier in this run, before the pipeline."""
-    seen = set()
+    """Drop, before the pipeline, the records whose identity is stored with the same text (a
+    record with an id that moved gets its new source and line), or was read earlier in this
+    run (an id read twice with different texts keeps the first)."""
+    seen: Dict[str, Tuple[str, str, Optional[int]]] = {}  # identity -> (sha256, source, line)
     for record in records:
+        earlier = seen.get(record.identity)
+        if earlier is not None and earlier[0] != record.sha256:
+            where = _where(*earlier[1:])
+            stats.malformed_line(
+                record.source, record.line, f"id {record.doc_id!r} was read before with another text ({where}); kept that one"
+            )
+            continue
         stats.docs_read += 1
-        start = time.perf_counter()
-        stored = conn.execute("SELECT 1 FROM documents WHERE sha256 = ?", (record.sha256,)).fetchone()
-        stats.seconds_sqlite += time.perf_counter() - start
-        if stored is not None or record.sha256 in seen:
+        if earlier is not None:
             stats.docs_existing += 1
             continue
-        seen.add(record.sha256)
+        seen[record.identity] = (record.sha256, record.source, record.line)
+        start = time.perf_counter()
+        stored = conn.execute("SELECT sha256, source, line FROM documents WHERE identity = ?", (record.identity,)).fetchone()
+        if stored is not None and stored[0] == record.sha256 and tuple(stored[1:]) != (record.source, record.line):
+            # A document with an id that moved: same text, so only its place is updated.
+            conn.execute(
+                "UPDATE documents SET source = ?, line = ? WHERE identity = ? AND sha256 = ?",
+                (record.source, record.line, record.identity, record.sha256),
+            )
+        stats.seconds_sqlite += time.perf_counter() - start
+        if stored is not None and stored[0] == record.sha256:
+            stats.docs_existing += 1
+            continue
         yield record
+
+
+def _where(source: str, line: Optional[int]) -> str:
+    return source if line is None else f"{source}:{line}"
+
+
+def _create_file(path: Path) -> bool:
+    """Create an empty database file if there is none; True if this call created it (at most
+    one of several concurrent builds does)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise KBError(f"Can't create the database {path}: {err.strerror} ({err.filename}).") from None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    except OSError as err:
+        raise KBError(f"Can't create the database {path}: {err.strerror}.") from None
+    os.close(fd)
+    return True
+
+
+def _remove_if_empty(path: Path, conn: Optional[sqlite3.Connection]) -> None:
+    """Remove a database this build created, if it holds no document (no other build stored any)."""
+    try:
+        if conn is not None:
+            empty = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 0
+            conn.close()
+            if not empty:
+                return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    except (sqlite3.Error, OSError):
+        pass  # the database stays: the error being reported matters more
 
 
 def _doc_rows(doc: Doc, scores_keys: Sequence[str]) -> Dict[str, Any]:
     """Everything the database needs from a processed doc, as plain data."""
     confidences = span_confidences(doc, scores_keys)
     has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
+    # The sentences once per doc (Span.sent walks to the sentence start for every mention).
+    sents = list(doc.sents) if has_sents else []
+    sent_starts = [sent.start for sent in sents]
     spans: Dict[Tuple[int, int, str], Dict[str, Any]] = {}
 
     def add(span: Span) -> Tuple[int, int, str]:
         key = (span.start, span.end, span.label_)
         if key not in spans:
-            context = span.sent if has_sents else doc[max(0, span.start - CONTEXT_TOKENS) : span.end + CONTEXT_TOKENS]
+            context = sents[bisect.bisect_right(sent_starts, span.start) - 1] if sents else None
+            if context is not None and context.end < span.end:  # a span across sentences
+                context = span.sent
+            if context is None or len(context) > MAX_SENTENCE_TOKENS:
+                context = doc[max(0, span.start - CONTEXT_TOKENS) : span.end + CONTEXT_TOKENS]
             spans[key] = {
                 "start_char": span.start_char, "end_char": span.end_char, "text": span.text,
                 "label": span.label_, "confidence": confidences.get(key),
@@ -607,19 +926,27 @@ def _doc_rows(doc: Doc, scores_keys: Sequence[str]) -> Dict[str, Any]:
 
 
 def _write_batch(conn: sqlite3.Connection, batch: List[Tuple[Record, Dict[str, Any]]], stats: BuildStats) -> None:
-    """Write a batch of documents in one transaction: all of it or none of it."""
+    """Write a batch of documents in one transaction: all of it or none of it. A document
+    whose identity is stored with another text replaces it; with the same text (another build
+    stored it meanwhile) it is skipped."""
     start = time.perf_counter()
-    added = mentions = relations = raced = 0
+    added = replaced = mentions = relations = raced = 0
     conn.execute("BEGIN IMMEDIATE")
     try:
         for record, rows in batch:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO documents (source, line, sha256, n_chars, n_tokens) VALUES (?, ?, ?, ?, ?)",
-                (record.source, record.line, record.sha256, rows["n_chars"], rows["n_tokens"]),
-            )
-            if cur.rowcount == 0:  # another build stored this text meanwhile
+            identity = record.identity
+            old = conn.execute("SELECT id, sha256 FROM documents WHERE identity = ?", (identity,)).fetchone()
+            if old is not None and old[1] == record.sha256:  # another build stored this version meanwhile
                 raced += 1
                 continue
+            if old is not None:
+                _delete_documents(conn, [old[0]])
+                replaced += 1
+            cur = conn.execute(
+                "INSERT INTO documents (identity, doc_id, source, line, sha256, n_chars, n_tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (identity, record.doc_id, record.source, record.line, record.sha256, rows["n_chars"], rows["n_tokens"]),
+            )
             doc_id = cur.lastrowid
             added += 1
             ids: Dict[Tuple[int, int, str], Tuple[int, int]] = {}
@@ -643,14 +970,38 @@ def _write_batch(conn: sqlite3.Connection, batch: List[Tuple[Record, Dict[str, A
                 relations += 1
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
     finally:
         stats.seconds_sqlite += time.perf_counter() - start
     stats.docs_added += added
+    stats.docs_replaced += replaced
     stats.docs_raced += raced
     stats.mentions += mentions
     stats.relations += relations
+
+
+def _delete_documents(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> Tuple[int, int, int]:
+    """Delete documents with their relations and mentions, inside the caller's transaction:
+    decrease each entity's mention_count by its deleted mentions, and delete the entities left
+    with none (no relation can point at them: a relation's entities are its mentions').
+
+    RETURNS (Tuple[int, int, int]): The mentions, relations and entities deleted.
+    """
+    mentions = relations = entities = 0
+    for doc_id in doc_ids:
+        per_entity = conn.execute(
+            "SELECT entity_id, COUNT(*) FROM mentions WHERE doc_id = ? GROUP BY entity_id", (doc_id,)
+        ).fetchall()
+        relations += conn.execute("DELETE FROM relations WHERE doc_id = ?", (doc_id,)).rowcount
+        mentions += conn.execute("DELETE FROM mentions WHERE doc_id = ?", (doc_id,)).rowcount
+        conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        for entity_id, n in per_entity:
+            conn.execute("UPDATE entities SET mention_count = mention_count - ? WHERE id = ?", (n, entity_id))
+            entities += conn.execute(
+                "DELETE FROM entities WHERE id = ? AND mention_count <= 0", (entity_id,)
+            ).rowcount
+    return mentions, relations, entities
 
 
 def _entity_id(conn: sqlite3.Connection, text: str, label: str) -> int:

@@ -2,7 +2,9 @@
 malformed input, query and export."""
 import csv
 import json
+import os
 import sqlite3
+import subprocess
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -312,3 +314,348 @@ def test_kb_query_and_export_round_trip(corpus, tmp_path):
             assert xml_nodes == {f"n{i}": name for i, name in names.items()}
             xml_edges = [(e.get("source"), e.get("target")) for e in graph.findall("g:edge", ns)]
             assert xml_edges == [(f"n{e['source']}", f"n{e['target']}") for e in edges]
+
+
+# ------------------------------------------------------------------ hostile input and faults (issue 15)
+
+
+def counting(nlp: Language) -> List[str]:
+    """Record every text nlp.pipe receives."""
+    calls: List[str] = []
+    original = nlp.pipe
+
+    def counting_pipe(texts, **kwargs):
+        def seen():
+            for item in texts:
+                text = item[0] if isinstance(item, tuple) else item
+                if isinstance(text, str):  # with as_tuples, spaCy calls pipe again on the docs
+                    calls.append(text)
+                yield item
+
+        return original(seen(), **kwargs)
+
+    nlp.pipe = counting_pipe
+    return calls
+
+
+def real_counts_match(db: Path) -> bool:
+    """Every entity's mention_count is its number of mention rows, and none is 0."""
+    conn = sqlite3.connect(str(db))
+    try:
+        wrong = conn.execute(
+            "SELECT COUNT(*) FROM entities e WHERE mention_count != "
+            "(SELECT COUNT(*) FROM mentions m WHERE m.entity_id = e.id) OR mention_count < 1"
+        ).fetchone()[0]
+        return wrong == 0 and conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
+
+
+def write_jsonl(path: Path, records: List[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf8")
+    return path
+
+
+def test_kb_bad_documents_skipped_and_reported(tmp_path):
+    """A text longer than nlp.max_length (spaCy's E088) and a lone surrogate are reported like
+    malformed lines and skipped before the pipeline; the documents of their batch are kept."""
+    texts = [f"Alice met Bob {i}." for i in range(10)]
+    records: List[dict] = [{"text": t} for t in texts]
+    records[2] = {"text": "Acme " * 20}  # 100 characters, over max_length 50
+    records[5] = {"text": "Bob in Paris \ud800."}  # json.dumps writes the lone surrogate as \ud800
+    source = write_jsonl(tmp_path / "bad.jsonl", records)
+    assert "\\ud800" in source.read_text(encoding="utf8")
+    nlp = make_nlp()
+    nlp.max_length = 50
+    calls = counting(nlp)
+    db = tmp_path / "kb.sqlite"
+    stats = kb.build_kb(nlp, [source], db, batch_size=4)
+    assert (stats.docs_added, stats.malformed, stats.docs_read) == (8, 2, 8)
+    assert stats.problems[0].startswith(f"{source}:3: text of 100 characters is longer than the pipeline's max_length (50)")
+    assert stats.problems[1].startswith(f"{source}:6: text holds a lone surrogate '\\ud800'")
+    assert len(calls) == 8 and all(len(t) <= 50 and "\ud800" not in t for t in calls)
+    # --max-length lets the long text through, for this build only.
+    stats = kb.build_kb(nlp, [source], db, max_length=200)
+    assert (stats.docs_added, stats.docs_existing, stats.malformed) == (1, 8, 1)
+    assert nlp.max_length == 50
+    # A whole-file document that is too long is reported by its path.
+    whole = tmp_path / "long.txt"
+    whole.write_text("Paris " * 20, encoding="utf8")
+    stats = kb.build_kb(nlp, [whole], db)
+    assert stats.problems == [f"{whole}: text of 120 characters is longer than the pipeline's max_length (50); "
+                              "split it, or raise the limit knowingly (`kb build --max-length`): spaCy's parser "
+                              "and NER need about 1 GB of memory per 100,000 characters"]
+
+
+def test_kb_identity_update_replaces_old_version(tmp_path):
+    """Editing a line (by position) and a record (by id) replaces their old versions with
+    their mentions, relations and counts: the database equals a clean build of the new input,
+    and only the changed texts go through the pipeline."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    lines = folder / "a.txt"
+    lines.write_text("Alice works for Acme.\nBob lives in Paris.\nAlice visited Boston.\n", encoding="utf8")
+    records = [{"id": "r1", "text": "Acme hired Bob."}, {"id": 7, "text": "Bob met Alice in Boston."}]
+    jsonl = write_jsonl(folder / "b.jsonl", records)
+    db = tmp_path / "kb.sqlite"
+    kb.build_kb(make_nlp(), [lines, jsonl], db, lines=True)
+    assert counts(db)["documents"] == 5
+    lines.write_text("Alice works for Acme.\nBob lives in Paris with Alice.\nAlice visited Boston.\n", encoding="utf8")
+    # The id 7 record moves to line 1 with a new text; "r1" moves to line 2, text unchanged.
+    records = [{"id": "7", "text": "Paris and Boston."}, {"id": "r1", "text": "Acme hired Bob."}]
+    write_jsonl(jsonl, records)
+    nlp = make_nlp()
+    calls = counting(nlp)
+    stats = kb.build_kb(nlp, [lines, jsonl], db, lines=True, batch_size=1)
+    assert calls == ["Bob lives in Paris with Alice.", "Paris and Boston."]
+    assert (stats.docs_added, stats.docs_replaced, stats.docs_existing) == (2, 2, 3)
+    assert real_counts_match(db)
+    clean = tmp_path / "clean.sqlite"
+    kb.build_kb(make_nlp(), [lines, jsonl], clean, lines=True)
+    assert snapshot(db) == snapshot(clean)
+    conn = sqlite3.connect(str(db))
+    assert conn.execute("SELECT COUNT(*) FROM entities WHERE norm = 'acme'").fetchone()[0] == 1
+    assert conn.execute("SELECT doc_id, line FROM documents WHERE doc_id IS NOT NULL ORDER BY doc_id").fetchall() == [("7", 1), ("r1", 2)]
+    conn.close()
+    # A rerun on unchanged input adds nothing and runs nothing through the pipeline.
+    calls.clear()
+    stats = kb.build_kb(nlp, [lines, jsonl], db, lines=True)
+    assert calls == [] and stats.docs_added == 0 and stats.docs_existing == 5
+
+
+def test_kb_identity_same_text_two_documents(tmp_path):
+    source = tmp_path / "same.txt"
+    source.write_text("Alice met Bob.\nAlice met Bob.\n", encoding="utf8")
+    db = tmp_path / "kb.sqlite"
+    stats = kb.build_kb(make_nlp(), [source], db, lines=True)
+    assert stats.docs_added == 2 and counts(db)["mentions"] == 4
+    # The same id read twice with two texts: the first is kept, the second reported.
+    jsonl = write_jsonl(tmp_path / "dup.jsonl", [{"id": 1, "text": "Alice."}, {"id": "1", "text": "Bob."}, {"id": 1.5, "text": "Bob."}])
+    stats = kb.build_kb(make_nlp(), [jsonl], db)
+    assert stats.docs_added == 1
+    assert stats.problems == [
+        f"{jsonl}:2: id '1' was read before with another text ({jsonl}:1); kept that one",
+        f'{jsonl}:3: "id" is a float, not a string or an integer',
+    ]
+
+
+def test_kb_remove_documents(corpus, tmp_path):
+    db = tmp_path / "kb.sqlite"
+    ids = write_jsonl(tmp_path / "ids.jsonl", [{"id": "x", "text": "Acme in Paris."}, {"id": 3, "text": "Bob."}])
+    kb.build_kb(make_nlp(), [*corpus, ids], db, lines=True)
+    removed = kb.remove_documents(db, sources=corpus, ids=["3", "nope"])
+    assert removed.documents == [
+        (str(corpus[0]), 1, None), (str(corpus[0]), 2, None), (str(corpus[0]), 4, None),
+        (str(corpus[1]), 1, None), (str(corpus[1]), 5, None), (str(ids), 2, "3"),
+    ]
+    # Alice, Bob and Boston have no mention left; Acme and Paris keep the one of "x".
+    assert (removed.mentions, removed.relations, removed.entities, removed.unmatched) == (13, 7, 3, ["id 'nope'"])
+    assert real_counts_match(db)
+    assert kb.query_entity(db, "Boston") == []
+    clean = tmp_path / "clean.sqlite"
+    kb.build_kb(make_nlp(), [ids], clean)
+    kb.remove_documents(clean, ids=[3])
+    assert snapshot(db) == snapshot(clean)
+    with pytest.raises(kb.KBError, match="Nothing to remove"):
+        kb.remove_documents(db)
+
+
+def test_kb_schema_version_1_refused(tmp_path):
+    db = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(str(db))
+    conn.executescript(kb.SCHEMA)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.commit()
+    conn.close()
+    for create in (False, True):
+        with pytest.raises(kb.KBError, match="schema version 1.*Rebuild it"):
+            kb.open_kb(db, create=create)
+
+
+def test_kb_other_database_unchanged_when_refused(tmp_path):
+    other = tmp_path / "other_app.sqlite"
+    conn = sqlite3.connect(str(other))
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    with pytest.raises(kb.KBError, match="not a spacy-window-ner knowledge base"):
+        kb.build_kb(make_nlp(), [], other)
+    assert other.read_bytes() == before
+    conn = sqlite3.connect(str(other))
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other_app.sqlite"]
+
+
+def test_kb_failed_or_empty_build_leaves_no_database(tmp_path, monkeypatch):
+    malformed = tmp_path / "bad.jsonl"
+    malformed.write_text('{not json\n{"text": 3}\n', encoding="utf8")
+    db = tmp_path / "out" / "kb.sqlite"
+    stats = kb.build_kb(make_nlp(), [malformed], db)
+    assert (stats.docs_read, stats.malformed) == (0, 2)
+    assert not db.exists()
+    crash = tmp_path / "crash.txt"
+    crash.write_text(f"{SENTINEL} Alice.\n", encoding="utf8")
+    with pytest.raises(RuntimeError, match="sentinel"):
+        kb.build_kb(make_nlp(), [crash], db, lines=True)
+    assert not db.exists()
+    # A database that existed before is never removed, even if the build stored nothing.
+    monkeypatch.setitem(CRASH, "on", False)
+    kb.build_kb(make_nlp(), [crash], db, lines=True)
+    monkeypatch.setitem(CRASH, "on", True)
+    kb.build_kb(make_nlp(), [malformed], db)
+    assert counts(db)["documents"] == 1
+
+
+def test_kb_schema_and_version_in_one_transaction(tmp_path, monkeypatch):
+    """A crash between the schema and its version must not leave a database without version."""
+    connect = sqlite3.connect
+
+    def failing_connect(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+
+        def deny_meta_insert(action, table, *_):
+            return sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_INSERT and table == "meta" else sqlite3.SQLITE_OK
+
+        conn.set_authorizer(deny_meta_insert)
+        return conn
+
+    db = tmp_path / "kb.sqlite"
+    monkeypatch.setattr(kb.sqlite3, "connect", failing_connect)
+    with pytest.raises(kb.KBError):
+        kb.open_kb(db, create=True)
+    monkeypatch.setattr(kb.sqlite3, "connect", connect)
+    kb.open_kb(db, create=True).close()  # the failed attempt left no half-made schema
+
+
+def _open_at_once(path: str, barrier, errors) -> None:
+    barrier.wait()
+    try:
+        kb.open_kb(Path(path), create=True).close()
+    except Exception as err:  # reported by the parent
+        errors.put(f"{type(err).__name__}: {err}")
+
+
+def test_kb_concurrent_creation(tmp_path):
+    """Three processes creating one new database at once, on 20 fresh paths."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    errors = ctx.Queue()
+    for trial in range(20):
+        barrier = ctx.Barrier(3)
+        path = str(tmp_path / f"kb{trial}.sqlite")
+        procs = [ctx.Process(target=_open_at_once, args=(path, barrier, errors)) for _ in range(3)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+        assert [proc.exitcode for proc in procs] == [0, 0, 0]
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert found == []
+
+
+def _fill_until_full(db: Path, source: Path, **kwargs) -> str:
+    with pytest.raises(kb.KBError) as info:
+        kb.build_kb(make_nlp(), [source], db, lines=True, batch_size=8, **kwargs)
+    return str(info.value)
+
+
+def _big_corpus(tmp_path: Path, n: int = 400) -> Path:
+    source = tmp_path / "big.txt"
+    source.write_text("".join(f"Alice {i} met Bob in Paris; Acme {'x' * 200} in Boston.\n" for i in range(n)), encoding="utf8")
+    return source
+
+
+def test_kb_full_database_reports_real_cause(tmp_path, monkeypatch):
+    """SQLITE_FULL (here from PRAGMA max_page_count) reads as what it is, not as a rollback error."""
+    connect = sqlite3.connect
+
+    def small_connect(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        conn.execute("PRAGMA max_page_count = 40")
+        return conn
+
+    monkeypatch.setattr(kb.sqlite3, "connect", small_connect)
+    message = _fill_until_full(tmp_path / "kb.sqlite", _big_corpus(tmp_path))
+    assert "database or disk is full" in message and "rollback" not in message and "rerun" in message
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path):
+    """A 256 KiB tmpfs (mounting needs root; skipped otherwise)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("can't mount a tmpfs here")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_kb_full_disk_reports_real_cause_and_resumes(small_fs, tmp_path):
+    source = _big_corpus(tmp_path)
+    db = small_fs / "kb.sqlite"
+    message = _fill_until_full(db, source)
+    assert "database or disk is full" in message and "rollback" not in message
+    stored = counts(db)["documents"]
+    assert 0 < stored < 400 and stored % 8 == 0  # whole batches only
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_fs)], check=True)
+    stats = kb.build_kb(make_nlp(), [source], db, lines=True, batch_size=8)
+    assert (stats.docs_existing, stats.docs_added) == (stored, 400 - stored)
+    clean = tmp_path / "clean.sqlite"
+    kb.build_kb(make_nlp(), [source], clean, lines=True, batch_size=8)
+    assert snapshot(db) == snapshot(clean)
+
+
+@pytest.fixture
+def read_only_copy(corpus, tmp_path: Path):
+    """A knowledge base (closed cleanly, so without -wal/-shm files) in a directory bind-mounted
+    read-only (needs root; skipped otherwise)."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    build(make_nlp(), corpus, folder / "kb.sqlite", tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["kb.sqlite"]
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "--bind", str(folder), str(mount)], capture_output=True).returncode:
+        pytest.skip("can't bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(mount)], check=True, capture_output=True)
+        with pytest.raises(OSError):
+            (mount / "probe").write_text("x")
+        yield mount / "kb.sqlite"
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_kb_read_only_media(read_only_copy, tmp_path):
+    (alice,) = kb.query_entity(read_only_copy, "Alice")
+    assert alice["mention_count"] == 3
+    nodes, edges = kb.read_graph(read_only_copy)
+    assert len(nodes) == EXPECTED_COUNTS["entities"] and sum(e["count"] for e in edges) == EXPECTED_COUNTS["relations"]
+    assert kb.export_graph(read_only_copy, tmp_path / "g.jsonl", "jsonl") == (len(nodes), len(edges))
+
+
+def test_kb_long_sentence_stored_as_window(tmp_path):
+    """A text without sentence marks (as --max-length lets through) stores a bounded context
+    per mention, not the whole text once per mention."""
+    source = tmp_path / "long.txt"
+    source.write_text("word " * 600 + "Alice and Bob", encoding="utf8")
+    db = tmp_path / "kb.sqlite"
+    kb.build_kb(make_nlp(), [source], db)
+    conn = sqlite3.connect(str(db))
+    rows = conn.execute("SELECT m.text, m.sentence FROM mentions m ORDER BY m.start_char").fetchall()
+    conn.close()
+    assert [text for text, _ in rows] == ["Alice", "Bob"]
+    assert rows[0][1] == " ".join(["word"] * kb.CONTEXT_TOKENS + ["Alice", "and", "Bob"])
+
+
+def test_kb_database_below_a_file(corpus, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf8")
+    with pytest.raises(kb.KBError, match="Can't create the database"):
+        kb.build_kb(make_nlp(), corpus, blocker / "kb.sqlite")
