@@ -110,7 +110,8 @@ def has_relation_annotation(doc: Doc) -> bool:
     a doc without relations.
 
     doc (Doc): The doc.
-    RETURNS (bool): True if set_relations (or a reader) stored relations on the doc.
+    RETURNS (bool): True if set_relations (or a reader) stored relations on the doc; always
+        False for a doc without tokens, which has nowhere to keep the mark.
     """
     return LEGACY_KEY in doc.user_data or any(_is_rows_key(key) for key in doc.user_data)
 
