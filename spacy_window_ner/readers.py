@@ -18,7 +18,7 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
 from .files import atomic_write
-from .relations import RELATIONS_KEY, Relation, set_relations
+from .relations import Relation, get_relations, set_relations
 
 ORIG_ID_KEY = ("spacy_window_ner", "orig_id")
 SOURCE_KEY = ("spacy_window_ner", "source")
@@ -417,7 +417,7 @@ def _set_gold(
     # Tokens outside the entities become "O", not missing: the annotation is complete.
     doc.ents = spans
     set_relations(doc, relations)
-    n_stored = len(doc.user_data[RELATIONS_KEY])
+    n_stored = len(get_relations(doc))
     stats.entities += len(spans)
     stats.relations += n_stored
     stats.merged_relations += len(relations) - n_stored

@@ -18,7 +18,7 @@ from thinc.api import Config, Model, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
 from .corpus import aligned_ents, create_gold_ents_reader
-from .relations import RELATIONS_KEY, Relation, relation_tuples, set_relations
+from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
 from .scorers import score_relations
 
 default_model_config = """
@@ -134,7 +134,7 @@ def tune_pipeline_thresholds(
 @Language.factory(
     "window_rel",
     requires=["doc.ents"],
-    assigns=["doc._.relations"],
+    assigns=["doc._.swn_relations"],
     default_config={
         "model": DEFAULT_WINDOW_REL_MODEL,
         "threshold": 0.5,
@@ -177,8 +177,8 @@ def make_window_rel(
 
 
 class WindowRel(TrainablePipe):
-    """Relation extraction between the entities in doc.ents; the relations go to
-    doc._.relations with their scores.
+    """Relation extraction between the entities in doc.ents; the relations are stored
+    with their scores (read them with `get_relations(doc)`).
 
     Candidates are ordered pairs (head, tail) of distinct entities in one sentence when the
     doc has sentence boundaries, otherwise with at most max_distance tokens between them.
@@ -302,7 +302,7 @@ class WindowRel(TrainablePipe):
             raise ValueError(
                 f"{self.name} found no relation labels. Pass labels to initialize "
                 "([initialize.components.NAME.labels] in the config) or provide training "
-                "examples with relations in doc._.relations."
+                "examples with relations (set_relations)."
             )
         if not self.entity_labels:
             raise ValueError(
@@ -353,8 +353,8 @@ class WindowRel(TrainablePipe):
         return self._predict(docs, cands)
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
-        """Write the relations whose probability reaches their label's threshold to
-        doc._.relations, replacing any there.
+        """Store the relations whose probability reaches their label's threshold on the
+        docs (`set_relations`), replacing any there.
 
         docs (Iterable[Doc]): The docs.
         scores (List[Floats2d]): The output of predict.
@@ -526,7 +526,7 @@ class WindowRel(TrainablePipe):
             ents = self._training_ents(example)
             pairs = self.candidates(example.predicted, ents)
             gold = numpy.zeros((len(pairs), len(label_ids)), dtype="float32")
-            known = RELATIONS_KEY in example.reference.user_data
+            known = has_relation_annotation(example.reference)
             if known and len(pairs):
                 # Strict, like the scorer: a relation between a span of the wrong type is a negative.
                 index = {(ent.start_char, ent.end_char, ent.label_): i for i, ent in enumerate(ents)}

@@ -15,7 +15,7 @@ from thinc.api import Config, fix_random_seed
 
 from spacy_window_ner.corpus import copy_gold_ents
 from spacy_window_ner.rel import WindowRel, best_threshold, candidate_pairs, tune_pipeline_thresholds
-from spacy_window_ner.relations import Relation, relation_tuples, set_relations
+from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
 
 # entity_ruler.initialize drops its patterns; tests that need them add them afterwards.
@@ -101,13 +101,13 @@ def test_rel_overfitting_IO(tmp_path):
     expected = expected_tuples(nlp)
     assert predictions(nlp, texts) == expected
     docs = list(nlp.pipe(texts))
-    scores = [[round(r.score, 6) for r in doc._.relations] for doc in docs]
+    scores = [[round(r.score, 6) for r in get_relations(doc)] for doc in docs]
     assert all(0.5 <= s <= 1.0 for doc_scores in scores for s in doc_scores)
     # Disk roundtrip.
     nlp.to_disk(tmp_path / "model")
     nlp2 = spacy.load(tmp_path / "model")
     assert predictions(nlp2, texts) == expected
-    assert [[round(r.score, 6) for r in doc._.relations] for doc in nlp2.pipe(texts)] == scores
+    assert [[round(r.score, 6) for r in get_relations(doc)] for doc in nlp2.pipe(texts)] == scores
     # Bytes roundtrip.
     nlp3 = make_nlp()
     nlp3.from_bytes(nlp.to_bytes())
@@ -207,7 +207,7 @@ def test_rel_docs_without_relation_annotation_are_missing():
     nlp.initialize(lambda: make_examples(nlp))
     rel = nlp.get_pipe("window_rel")
     example = make_examples(nlp)[0]
-    del example.reference.user_data[next(iter(example.reference.user_data))]
+    example.reference._.swn_relations = None  # no relation annotation
     _, known = rel._gold([example])
     assert not known.any()
 
@@ -223,8 +223,8 @@ def test_rel_docs_with_few_entities(n_ents):
     (probs,) = rel.predict([doc])
     assert probs.shape == (0, 3)
     rel.set_annotations([doc], [probs])
-    assert doc._.relations == []
-    assert nlp("").ents == () and nlp("")._.relations == []
+    assert get_relations(doc) == []
+    assert nlp("").ents == () and get_relations(nlp("")) == []
     losses = nlp.update([Example(doc, doc)])
     assert losses["window_rel"] == 0.0
 
@@ -243,7 +243,7 @@ def test_rel_many_entities_stay_bounded():
     (probs,) = rel.predict([doc])
     assert probs.shape == (500, 3)
     rel.set_annotations([doc], [probs])
-    assert len(doc._.relations) <= 500 * 3
+    assert len(get_relations(doc)) <= 500 * 3
     losses = nlp.update([Example(doc, doc)])
     assert numpy.isfinite(losses["window_rel"])
 
@@ -507,3 +507,23 @@ def test_rel_gold_ents_corpus(tmp_path):
     with pytest.raises(ValueError, match="path"):
         registry.readers.get("spacy-window-ner.GoldEntsCorpus.v1")(None)
 
+
+
+def test_rel_relations_survive_merge_entities_and_processes():
+    """A trained window_rel followed by merge_entities (the issue's recipe): the relations keep
+    their text; and nlp.pipe(n_process=2) carries them."""
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp))
+    texts = ["Bob Smith lives in Berlin and works at Initech .", "Alice works for Acme in Paris ."]
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Bob Smith"}])
+
+    def as_text(docs):
+        return [[(r.head.text, r.label, r.tail.text) for r in get_relations(doc)] for doc in docs]
+
+    expected = as_text(nlp.pipe(texts))
+    assert expected[0] == [("Bob Smith", "Live_In", "Berlin"), ("Bob Smith", "Work_For", "Initech")]
+    assert as_text(nlp.pipe(texts, n_process=2)) == expected
+    nlp.add_pipe("merge_entities")
+    docs = list(nlp.pipe(texts))
+    assert docs[0][0].text == "Bob Smith"
+    assert as_text(docs) == expected
