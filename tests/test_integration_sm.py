@@ -240,3 +240,31 @@ def test_integration_sm_recipe_listening_to_tok2vec_in_python(nlp):
     assert [span_tuples(doc.spans["window_ner"]) for doc in docs] == ents
     assert [sorted(relation_tuples(doc)) for doc in docs] == relations
     assert [sm_output(doc) for doc in docs] == original
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config,ents_in", [
+    ("sm_beside_ner", "window_ner"), ("sm_instead_of_ner", None), ("sm_listening", "window_ner"),
+])
+def test_integration_sm_recipe_configs_with_spacy_train(tmp_path, config, ents_in):
+    """The three recipes as shipped configs: `spacy train` sources en_core_web_sm's components and
+    freezes them; the new components learn the entities and relations, and the sourced ones give
+    exactly what en_core_web_sm gives."""
+    pytest.importorskip(SM)
+    from spacy.tokens import DocBin
+
+    from .test_rel import make_reference
+
+    blank = spacy.blank("en")
+    DocBin(store_user_data=True, docs=[make_reference(blank, *item) for item in REL_DATA]).to_disk(tmp_path / "rel.spacy")
+    spacy_cli("train", REPO / "configs" / f"{config}.cfg", "--output", tmp_path / "out",
+              "--paths.train", tmp_path / "rel.spacy", "--paths.dev", tmp_path / "rel.spacy", "--paths.source", SM,
+              "--training.max_steps", 60, "--training.eval_frequency", 30, "--training.dropout", 0.0, "--gpu-id", -1)
+    trained = spacy.load(tmp_path / "out" / "model-last")
+    original = spacy.load(SM)
+    ents, relations = gold(trained)
+    docs = list(trained.pipe(REL_TEXTS))
+    assert [span_tuples(doc.spans[ents_in] if ents_in else doc.ents) for doc in docs] == ents
+    assert [sorted(relation_tuples(doc)) for doc in docs] == relations
+    keep_ents = ents_in is not None  # beside the sm ner, its entities are unchanged too
+    assert [sm_output(doc, keep_ents) for doc in docs] == [sm_output(doc, keep_ents) for doc in original.pipe(REL_TEXTS)]
