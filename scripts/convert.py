@@ -1,16 +1,37 @@
-"""Convert a dataset's train/dev/test JSON (CoNLL04 SpERT format) to .spacy files, after checking
-that each input is there and matches the md5 checksum that project.yml lists for it."""
+"""Convert a dataset's train/dev/test files to .spacy files, after checking that each input is
+there and matches the md5 checksum that project.yml lists for it (if it lists one). The inputs
+are assets/DATASET/DATASET_{train,dev,test}.FORMAT: CoNLL04 JSON (json), Prodigy relations JSONL
+(jsonl) or .spacy files (spacy), such as `spacy convert` or `spacy-window-ner convert` write."""
 import hashlib
 from pathlib import Path
-from typing import Dict
+from typing import Callable, Dict, List, Tuple
 
 import spacy
 import typer
 from weasel.util import load_project_config
 
-from spacy_window_ner.readers import read_conll04, write_docbin
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+from spacy_window_ner.readers import ConversionStats, read_conll04, read_docbin, read_prodigy, write_docbin
+from spacy_window_ner.relations import relation_tuples
 
 SPLITS = ("train", "dev", "test")
+
+
+def read_spacy(path: Path, vocab: Vocab) -> Tuple[List[Doc], ConversionStats]:
+    """Read a .spacy file as it is, counting its docs, entities and relations."""
+    docs = read_docbin(path, vocab)
+    stats = ConversionStats(
+        path=str(path), docs=len(docs), entities=sum(len(doc.ents) for doc in docs),
+        relations=sum(len(relation_tuples(doc)) for doc in docs),
+    )
+    return docs, stats
+
+
+READERS: Dict[str, Callable[[Path, Vocab], Tuple[List[Doc], ConversionStats]]] = {
+    "json": read_conll04, "jsonl": read_prodigy, "spacy": read_spacy,
+}
 
 
 def expected_checksums(project_dir: Path) -> Dict[str, str]:
@@ -20,14 +41,18 @@ def expected_checksums(project_dir: Path) -> Dict[str, str]:
 
 
 def main(
-    dataset: str = typer.Argument(..., help="Dataset name: assets/DATASET/DATASET_{train,dev,test}.json"),
+    dataset: str = typer.Argument(..., help="Dataset name: assets/DATASET/DATASET_{train,dev,test}.FORMAT"),
     output_dir: Path = typer.Argument(..., help="Where DATASET's train/dev/test .spacy files go"),
+    file_format: str = typer.Option("json", "--format", help="json (CoNLL04), jsonl (Prodigy) or spacy"),
     project_dir: Path = typer.Option(Path("."), exists=True, help="Folder of the project.yml with the checksums"),
 ) -> None:
+    if file_format not in READERS:
+        typer.echo(f"Unknown --format {file_format!r}: use one of {', '.join(READERS)}.", err=True)
+        raise typer.Exit(1)
     checksums = expected_checksums(project_dir)
     nlp = spacy.blank("en")
     for split in SPLITS:
-        dest = f"assets/{dataset}/{dataset}_{split}.json"
+        dest = f"assets/{dataset}/{dataset}_{split}.{file_format}"
         path = Path(dest)
         if not path.exists():
             typer.echo(
@@ -45,7 +70,11 @@ def main(
                 err=True,
             )
             raise typer.Exit(1)
-        docs, stats = read_conll04(path, nlp.vocab)
+        try:
+            docs, stats = READERS[file_format](path, nlp.vocab)
+        except ValueError as err:
+            typer.echo(f"Can't read {dest}: {err}", err=True)
+            raise typer.Exit(1)
         if not docs:
             typer.echo(f"{dest} holds no usable documents: nothing to train or evaluate on.", err=True)
             raise typer.Exit(1)

@@ -53,12 +53,13 @@ def copy_gold_ents(reference: Doc, predicted: Doc) -> List[Span]:
     return spans
 
 
-def aligned_ents(reference: Doc, predicted: Doc) -> List[Span]:
+def aligned_ents(reference: Doc, predicted: Doc, ents: Optional[Iterable[Span]] = None) -> List[Span]:
     """The entities of the reference doc as spans of the predicted doc, matched by
     character offsets; entities that don't align with its tokens are left out.
 
     reference (Doc): The doc with the entities.
     predicted (Doc): A doc with the same text.
+    ents (Optional[Iterable[Span]]): The reference's spans to align; its doc.ents if None.
     RETURNS (List[Span]): The aligned spans, with their labels.
     """
     if reference.text != predicted.text:
@@ -68,6 +69,6 @@ def aligned_ents(reference: Doc, predicted: Doc) -> List[Span]:
         )
     spans = (
         predicted.char_span(ent.start_char, ent.end_char, label=ent.label_)
-        for ent in reference.ents
+        for ent in (reference.ents if ents is None else ents)
     )
     return [span for span in spans if span is not None]

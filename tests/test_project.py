@@ -1,5 +1,6 @@
 """The spaCy project workflow, run the way a user runs it, in a copy of the project."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -71,13 +72,44 @@ def test_project_evaluate_writes_metrics(trained_project):
     assert "rel_micro_f" in result.stdout
 
 
-def test_project_package_builds_a_wheel(trained_project):
-    result = spacy_project(trained_project, "run", "package")
+def test_project_package_builds_both_wheels_that_install_alone(trained_project, tmp_path):
+    """`package` puts the pipeline's wheel, named after the dataset, beside the wheel of
+    spacy-window-ner that it requires. Installed alone (pip --no-index --no-deps --target) and
+    imported without this environment's site-packages processing (python -S, so the editable
+    install of the repo is invisible; spaCy and its dependencies come from PYTHONPATH), the two
+    wheels load and run the pipeline."""
+    from packaging.requirements import Requirement
+    from packaging.utils import parse_wheel_filename
+
+    result = spacy_project(trained_project, "run", "package", ".", "--vars.plugin_dir", str(REPO))
     assert result.returncode == 0, result.stdout + result.stderr
-    wheels = list((trained_project / "packages" / "dist").glob("en_window_ner_pipeline-0.1.0-*.whl"))
-    assert len(wheels) == 1
-    meta = json.loads((trained_project / "packages" / "en_window_ner_pipeline-0.1.0" / "meta.json").read_text())
-    assert any(req.startswith("spacy-window-ner") for req in meta["requirements"])
+    dist = trained_project / "packages" / "dist"
+    pipeline_wheels = list(dist.glob("en_window_ner_sample-0.1.0-*.whl"))
+    plugin_wheels = list(dist.glob("spacy_window_ner-*.whl"))
+    assert len(pipeline_wheels) == 1 and len(plugin_wheels) == 1, list(dist.iterdir())
+    meta = json.loads((trained_project / "packages" / "en_window_ner_sample-0.1.0" / "meta.json").read_text())
+    requirement = next(Requirement(req) for req in meta["requirements"] if req.startswith("spacy-window-ner"))
+    assert requirement.specifier.contains(parse_wheel_filename(plugin_wheels[0].name)[1])
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--target", str(target),
+         str(pipeline_wheels[0]), str(plugin_wheels[0])],
+        capture_output=True, text=True,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    site_packages = Path(spacy.__file__).parent.parent
+    code = (
+        "import spacy, spacy_window_ner; nlp = spacy.load('en_window_ner_sample'); "
+        "doc = nlp('Samuel Quinn was arrested in the Hilton Hotel in Paris in April 1989.'); "
+        "print(spacy_window_ner.__file__); print(nlp.pipe_names)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path,
+        env={"PYTHONPATH": f"{target}{os.pathsep}{site_packages}", "PATH": os.environ.get("PATH", "")},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[0].startswith(str(target))
+    assert run.stdout.splitlines()[1] == "['window_ner', 'window_rel']"
 
 
 def test_project_rerun_skips_finished_steps(trained_project):
@@ -149,3 +181,33 @@ def test_project_refuses_an_empty_split(tmp_path):
     assert result.returncode != 0
     assert "holds no usable documents" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_project_converts_prodigy_jsonl_and_spacy_inputs(tmp_path):
+    """`--vars.format jsonl` reads assets/NAME/NAME_{split}.jsonl (Prodigy), `--vars.format spacy`
+    takes .spacy files as they are (from `spacy convert`); datasets without a checksum in
+    project.yml are not checked."""
+    project = copy_project(tmp_path / "project")
+    record = {"text": "Alice works for Acme.", "answer": "accept",
+              "tokens": [{"text": t, "ws": ws} for t, ws in [("Alice", True), ("works", True), ("for", True), ("Acme", False), (".", False)]],
+              "spans": [{"token_start": 0, "token_end": 0, "label": "Peop"}, {"token_start": 3, "token_end": 3, "label": "Org"}],
+              "relations": [{"head": 0, "child": 3, "label": "Work_For"}]}
+    iob = tmp_path / "mine.iob"
+    iob.write_text("Alice|B-Peop works|O for|O Acme|B-Org in|O Paris|B-Loc .|O\n")
+    convert = subprocess.run([sys.executable, "-m", "spacy", "convert", str(iob), str(tmp_path), "--converter", "iob"],
+                             capture_output=True, text=True)
+    assert convert.returncode == 0, convert.stdout + convert.stderr
+    for name, ext in (("pj", "jsonl"), ("sp", "spacy")):
+        (project / "assets" / name).mkdir()
+        for split in ("train", "dev", "test"):
+            target = project / "assets" / name / f"{name}_{split}.{ext}"
+            if ext == "jsonl":
+                target.write_text(json.dumps(record) + "\n")
+            else:
+                shutil.copy(tmp_path / "mine.spacy", target)
+        result = spacy_project(project, "run", "convert", ".", "--vars.dataset", name, "--vars.format", ext)
+        assert result.returncode == 0, result.stdout + result.stderr
+        docs = list(DocBin().from_disk(project / "corpus" / name / "dev.spacy").get_docs(spacy.blank("en").vocab))
+        assert [(e.text, e.label_) for e in docs[0].ents][:2] == [("Alice", "Peop"), ("Acme", "Org")]
+    assert "train: 1 docs, 2 entities, 1 relations" in spacy_project(
+        project, "run", "convert", ".", "--vars.dataset", "pj", "--vars.format", "jsonl", "--force").stdout

@@ -165,7 +165,7 @@ def test_rel_add_pipe_without_config():
     nlp = English()
     rel = nlp.add_pipe("window_rel")
     assert isinstance(rel, WindowRel)
-    assert rel.cfg["threshold"] == 0.5
+    assert rel.cfg["threshold"] is None and rel.cfg["spans_key"] is None
     assert rel.cfg["max_candidates_per_doc"] == 2000
     assert rel.model.name == "window_rel"
 
@@ -386,15 +386,17 @@ def test_rel_tune_shared_threshold(tmp_path):
     thresholds = rel.tune_thresholds(dev, shared=True)
     assert set(thresholds) == set(rel.labels) and len(set(thresholds.values())) == 1
 
+    assert rel.cfg["threshold"] == thresholds[rel.labels[0]]
+
     def micro_f(threshold):
-        rel.cfg["thresholds"] = {label: threshold for label in rel.labels}
+        rel.cfg["threshold"] = threshold
         return nlp.evaluate(make_examples(nlp, gold_ents_on_predicted=True))["rel_micro_f"]
 
     best = micro_f(thresholds[rel.labels[0]])
     assert best > 0
     assert all(best >= micro_f(t) - 1e-9 for t in numpy.linspace(0.01, 0.99, 25))
     DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(tmp_path / "dev.spacy")
-    rel.cfg["thresholds"] = {}
+    rel.cfg["threshold"] = None
     registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", shared=True)(nlp)
     assert rel.thresholds == thresholds
 
@@ -527,3 +529,94 @@ def test_rel_relations_survive_merge_entities_and_processes():
     docs = list(nlp.pipe(texts))
     assert docs[0][0].text == "Bob Smith"
     assert as_text(docs) == expected
+
+
+def make_spans_nlp(key="found"):
+    """doc.ents holds other entities (a ruler with other labels, as en_core_web_sm's ner);
+    the entities to relate are in doc.spans[key] (a span_ruler, as a window_ner with spans_key)."""
+    nlp = English()
+    nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
+    nlp.add_pipe("span_ruler", config={"spans_key": key})
+    nlp.add_pipe("window_rel", config={"model": SMALL_MODEL, "spans_key": key})
+    return nlp
+
+
+def add_spans_patterns(nlp):
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "GPE", "pattern": "Paris"}, {"label": "PERSON", "pattern": "Bob"}])
+    nlp.get_pipe("span_ruler").add_patterns(PATTERNS)
+
+
+def test_rel_spans_key_reads_the_span_group():
+    nlp = make_spans_nlp()
+    examples = make_examples(nlp)
+    fix_random_seed(0)
+    optimizer = nlp.initialize(lambda: examples)
+    add_spans_patterns(nlp)
+    rel = nlp.get_pipe("window_rel")
+    assert rel.cfg["spans_key"] == "found"
+    assert set(rel.entity_labels) == {"PER", "ORG", "LOC"}  # not doc.ents' GPE, PERSON
+    for _ in range(60):
+        nlp.update(examples, sgd=optimizer, exclude=["entity_ruler", "span_ruler"], annotates=["span_ruler"])
+    texts = [eg.reference.text for eg in examples]
+    assert predictions(nlp, texts) == expected_tuples(nlp)
+    doc = nlp(texts[0])
+    assert [(e.text, e.label_) for e in doc.ents] == [("Paris", "GPE")]  # left alone
+    # The targets, tuning and scoring all use the span group.
+    assert rel.tune_thresholds(make_examples(nlp)) == rel.thresholds
+    dev = [Example(nlp(eg.reference.text), eg.reference) for eg in make_examples(nlp)]
+    assert rel.score(dev)["rel_micro_f"] == 1.0
+
+
+def test_rel_spans_key_missing_group_and_bad_values():
+    nlp = make_spans_nlp()
+    examples = make_examples(nlp)
+    nlp.initialize(lambda: examples)
+    rel = nlp.get_pipe("window_rel")
+    with pytest.raises(ValueError, match=r"doc.spans\['found'\].*window_ner with spans_key='found'"):
+        rel(nlp.make_doc("Alice works for Acme ."))
+    # Training falls back on the reference entities where the predicted doc lacks the group.
+    assert len(rel._training_ents(examples[0])) == 3
+    with pytest.raises(ValueError, match="spans_key must be a non-empty string"):
+        English().add_pipe("window_rel", config={"spans_key": ""})
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=r"threshold must be a number in \[0, 1\]"):
+            English().add_pipe("window_rel", config={"threshold": bad})
+
+
+def test_rel_threshold_overrides_tuned_ones_and_tuning_clears_it():
+    nlp = make_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, n_iter=10)
+    rel = nlp.get_pipe("window_rel")
+    tuned = rel.tune_thresholds(make_examples(nlp, gold_ents_on_predicted=True))
+    assert rel.cfg["threshold"] is None and rel.thresholds == tuned
+    rel.cfg["threshold"] = 0.0  # every candidate, every label
+    doc = nlp(examples[0].reference.text)
+    assert len(get_relations(doc)) == len(rel.candidates(doc)) * len(rel.labels)
+    rel.cfg["threshold"] = 1.0
+    assert get_relations(nlp(examples[0].reference.text)) == []
+    rel.tune_thresholds(make_examples(nlp, gold_ents_on_predicted=True))
+    assert rel.cfg["threshold"] is None and rel.thresholds == tuned
+
+
+def test_rel_spacy_find_threshold(tmp_path):
+    """spaCy's find-threshold reloads the pipeline with [components.window_rel] threshold = t
+    for t in 0, 1/(n-1), ..., 1 and sets pipe.cfg["threshold"]; every t must be accepted and
+    change the predictions, also for a pipeline whose labels have tuned thresholds."""
+    from spacy.cli.find_threshold import find_threshold
+
+    nlp = make_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, n_iter=30)
+    rel = nlp.get_pipe("window_rel")
+    rel.tune_thresholds(make_examples(nlp, gold_ents_on_predicted=True))
+    nlp.to_disk(tmp_path / "model")
+    DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(tmp_path / "dev.spacy")
+    best, best_score, scores = find_threshold(
+        tmp_path / "model", tmp_path / "dev.spacy", "window_rel", "threshold", "rel_micro_f", n_trials=5, silent=True
+    )
+    assert len(scores) == 5 and 0.0 < best < 1.0
+    assert scores[0.0] < best_score == 1.0  # at 0 every candidate is a relation
+    assert scores[1.0] == 0.0  # at 1 none is
+    rel.cfg["threshold"] = best
+    assert nlp.evaluate(make_examples(nlp))["rel_micro_f"] == best_score
