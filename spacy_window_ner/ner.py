@@ -6,6 +6,7 @@ from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy
+from spacy.attrs import ENT_IOB
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span, SpanGroup
@@ -253,16 +254,16 @@ class WindowNER(TrainablePipe):
         ner, keep the entities already set and the blocked tokens (doc.set_ents(...,
         blocked=...)) as they are, add the predictions that touch neither, and set
         the tokens without annotation to "O"."""
-        iob = doc.to_array("ENT_IOB")
-        preset = (iob == 1) | (iob == 3)  # inside a preset entity, or blocked
-        if self.cfg["overwrite_ents"] or not preset.any():
+        if self.cfg["overwrite_ents"] or not doc.has_annotation("ENT_IOB"):
             doc.set_ents(spans, default="outside")
             return
+        iob = doc.to_array(ENT_IOB)
+        preset = (iob == 1) | (iob == 3)  # inside a preset entity, or blocked
         n_preset = numpy.concatenate([[0], numpy.cumsum(preset)])
         free = n_preset[ends] == n_preset[starts]
         doc.set_ents([span for span, ok in zip(spans, free) if ok], default="unmodified")
         # The runs of tokens still without annotation become "O".
-        missing = numpy.diff(numpy.concatenate([[0], doc.to_array("ENT_IOB") == 0, [0]]).astype("int8"))
+        missing = numpy.diff(numpy.concatenate([[0], doc.to_array(ENT_IOB) == 0, [0]]).astype("int8"))
         outside = [doc[s:e] for s, e in zip(numpy.flatnonzero(missing == 1), numpy.flatnonzero(missing == -1))]
         if outside:
             doc.set_ents([], outside=outside, default="unmodified")
