@@ -4,9 +4,8 @@ from typing import Callable, List, Optional, Tuple, cast
 from spacy.tokens import Doc
 from spacy.util import registry
 from spacy.ml.featureextractor import FeatureExtractor
-from thinc.api import HashEmbed, Model, chain, concatenate, list2ragged, ragged2list, with_array
-from thinc.types import Ragged
-from thinc.types import Floats2d, Ints2d
+from thinc.api import HashEmbed, Model, chain, concatenate, list2ragged, ragged2list, with_array, zero_init
+from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d, Ragged
 
 from .layers.crf import LinearChainCRF
 from .layers.pair_scorer import PairScorer
@@ -23,7 +22,9 @@ def build_window_ner_model(
 ) -> Model[List[Doc], List[Floats2d]]:
     """Score BILUO tags for every token: tok2vec, then WindowScorer. The model also
     holds a LinearChainCRF whose transition scores the component trains when its
-    loss is "crf"; the forward pass returns the emission scores only.
+    loss is "crf"; the forward pass returns the emission scores only. The output
+    weights start at zero, as in spaCy's ner, so an untrained model scores every
+    tag alike and decodes to "O" everywhere.
 
     tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
     window_size (int): k, the tokens on each side in the window.
@@ -33,7 +34,7 @@ def build_window_ner_model(
     RETURNS (Model[List[Doc], List[Floats2d]]): The model.
     """
     scorer = WindowScorer(
-        nO, window_size=window_size, hidden_width=hidden_width, activation=activation
+        nO, window_size=window_size, hidden_width=hidden_width, activation=activation, init_U=zero_init
     )
     crf = LinearChainCRF(nO)
     return Model(
@@ -70,6 +71,45 @@ def init(model: Model[List[Doc], List[Floats2d]], X: Optional[List[Doc]] = None,
     tokvecs = tok2vec.predict(X) if X is not None else None
     scorer.initialize(X=tokvecs, Y=Y)
     crf.initialize()
+
+
+def resize_output(model: Model[List[Doc], List[Floats2d]], source: Ints1d, bias: Floats1d) -> None:
+    """Resize a WindowNER model's output to len(source) tags. New tag j starts as a
+    copy of old tag source[j]: its row of the scorer's U and c (plus bias[j]) and its
+    rows and columns of the CRF's transition, start and end scores. The other weights
+    are kept. The scorer and the CRF are replaced by resized copies, which are new
+    nodes to the optimizer, so an optimizer that has seen the old shapes goes on.
+
+    model (Model[List[Doc], List[Floats2d]]): A model built by build_window_ner_model.
+    source (Ints1d): For each new tag, the old tag it copies.
+    bias (Floats1d): Added to each new tag's output bias c.
+    """
+    ops = model.ops
+    nO = len(source)
+    source = ops.asarray1i(source)
+    resized = {"scorer": {}, "crf": {}}
+    scorer = model.get_ref("scorer")
+    crf = model.get_ref("crf")
+    if scorer.has_param("U"):
+        U, c = scorer.get_param("U"), scorer.get_param("c")
+        resized["scorer"] = {"U": U[source], "c": c[source] + ops.asarray1f(bias)}
+    if crf.has_param("T"):
+        T, start, end = crf.get_param("T"), crf.get_param("start"), crf.get_param("end")
+        resized["crf"] = {"T": T[source][:, source], "start": start[source], "end": end[source]}
+    for ref, params in resized.items():
+        old = model.get_ref(ref)
+        new = old.copy()
+        # thinc refuses to change a dim while the layer holds params: lift them off first.
+        kept = {name: new.get_param(name) for name in new.param_names if new.has_param(name)}
+        for name in kept:
+            new.set_param(name, None)
+        new.set_dim("nO", nO, force=True)
+        for name, value in {**kept, **params}.items():
+            new.set_param(name, ops.as_contig(value))
+            if name in params and new.has_grad(name):
+                new.set_grad(name, ops.alloc(value.shape, dtype=value.dtype))
+        model.replace_node(old, new)
+    model.set_dim("nO", nO, force=True)
 
 
 @registry.architectures("spacy-window-ner.HashEmbed.v1")

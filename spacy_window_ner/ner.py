@@ -6,6 +6,7 @@ from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy
+from spacy.attrs import ENT_IOB
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span, SpanGroup
@@ -15,8 +16,9 @@ from thinc.api import Config, Model, NumpyOps, set_dropout_rate
 from thinc.types import Floats2d
 
 from .layers.crf import potentials, span_probabilities
+from .models import resize_output
 from .scorers import score_ents
-from .tags import biluo_tags, length_groups, pad, spans_from_paths, to_host, viterbi
+from .tags import PREFIXES, biluo_tags, length_groups, pad, spans_from_paths, to_host, viterbi
 
 default_model_config = """
 [model]
@@ -35,7 +37,9 @@ include_static_vectors = false
 """
 DEFAULT_WINDOW_NER_MODEL = Config().from_str(default_model_config)["model"]
 LOSSES = ("crf", "softmax", "hinge")
-DEFAULT_SCORES_KEY = "window_ner"
+# A label added to a trained component starts as a copy of "O" with this lower score,
+# so the trained predictions stay as they are until training teaches the label.
+NEW_LABEL_OFFSET = -2.0
 
 
 @Language.factory(
@@ -65,9 +69,10 @@ def make_window_ner(
     loss (str): "crf" (sentence-level log-likelihood), "softmax" (token-level
         cross-entropy) or "hinge" (multiclass max-margin).
     spans_key (Optional[str]): Write the entities to doc.spans[spans_key] instead
-        of doc.ents, e.g. to run beside another NER component.
+        of doc.ents, e.g. to run beside another NER component; the scorer then
+        reports spans_{spans_key}_p/r/f and spans_{spans_key}_per_type.
     overwrite_ents (bool): Replace entities already in doc.ents. By default they
-        are kept and the predictions fill the gaps around them.
+        are kept, blocked tokens stay blocked, and the predictions fill the gaps.
     scorer (Optional[Callable]): The scoring method.
     """
     return WindowNER(
@@ -81,8 +86,8 @@ class WindowNER(TrainablePipe):
 
     All predicted entities, also those that a preset entity kept out of
     doc.ents, are written with their confidences to the span group
-    doc.spans[spans_key or "window_ner"]: the confidence of each span is in
-    group.attrs["scores"].
+    doc.spans[scores_key], where scores_key is spans_key or the component's
+    name: the confidence of each span is in group.attrs["scores"].
     """
 
     def __init__(
@@ -121,29 +126,34 @@ class WindowNER(TrainablePipe):
 
     @property
     def scores_key(self) -> str:
-        return self.cfg["spans_key"] or DEFAULT_SCORES_KEY
+        """The span group with the predicted entities and their confidences."""
+        return self.cfg["spans_key"] or self.name
 
     @property
     def label_data(self) -> List[str]:
         return list(self.labels)
 
     def add_label(self, label: str) -> int:
-        """Add an entity label before the component is initialized.
+        """Add an entity label. On an initialized (or trained) component the output
+        grows by the label's four tags: the weights of the old tags are kept, and the
+        new tags start as copies of "O" scored NEW_LABEL_OFFSET lower, so the
+        predictions stay the same until the label is trained.
 
-        label (str): The label.
+        label (str): The label: any non-empty string.
         RETURNS (int): 0 if the label was already present, otherwise 1.
         """
-        if not isinstance(label, str) or not label or "-" in label:
-            raise ValueError(f"Entity labels must be non-empty strings without '-', not {label!r}.")
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"Entity labels must be non-empty strings, not {label!r}.")
         if label in self.labels:
             return 0
-        if self.model.has_dim("nO"):
-            raise ValueError(
-                f"Cannot add label {label!r} to {self.name} after it was initialized: its "
-                "output layer is sized for its labels. Add labels before initialize."
-            )
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
+        if self.model.has_dim("nO"):
+            n_old = self.model.get_dim("nO")
+            n_new = len(PREFIXES)
+            source = numpy.concatenate([numpy.arange(n_old), numpy.zeros(n_new, dtype=int)])
+            bias = numpy.concatenate([numpy.zeros(n_old), numpy.full(n_new, NEW_LABEL_OFFSET)])
+            resize_output(self.model, source, bias.astype("float32"))
         return 1
 
     def initialize(
@@ -168,12 +178,8 @@ class WindowNER(TrainablePipe):
             for example in get_examples():
                 for ent in example.reference.ents:
                     self.add_label(ent.label_)
-        if not self.labels:
-            raise ValueError(
-                f"{self.name} found no entity labels. Pass labels to initialize "
-                "([initialize.components.NAME.labels] in the config) or provide "
-                "training examples with entities."
-            )
+        # Without labels (as spaCy's ner) the only tag is "O": nothing is predicted
+        # until labels are added.
         self.model.set_dim("nO", len(self.tags))
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
         if not any(len(doc) for doc in sample):
@@ -238,21 +244,29 @@ class WindowNER(TrainablePipe):
                 for s, e, l in zip(starts, ends, label_ids)
             ]
             if self.cfg["spans_key"] is None:
-                self._write_ents(doc, spans)
+                self._write_ents(doc, spans, starts, ends)
             doc.spans[self.scores_key] = SpanGroup(
                 doc, name=self.scores_key, spans=spans, attrs={"scores": [float(p) for p in probs]}
             )
 
-    def _write_ents(self, doc: Doc, spans: List[Span]) -> None:
-        """Set doc.ents: replace what is there with overwrite_ents, else keep the
-        entities already set and add the predictions that do not overlap them."""
-        if self.cfg["overwrite_ents"] or not doc.ents:
+    def _write_ents(self, doc: Doc, spans: List[Span], starts: numpy.ndarray, ends: numpy.ndarray) -> None:
+        """Set doc.ents: replace what is there with overwrite_ents. Else, as spaCy's
+        ner, keep the entities already set and the blocked tokens (doc.set_ents(...,
+        blocked=...)) as they are, add the predictions that touch neither, and set
+        the tokens without annotation to "O"."""
+        if self.cfg["overwrite_ents"] or not doc.has_annotation("ENT_IOB"):
             doc.set_ents(spans, default="outside")
             return
-        taken = numpy.zeros(len(doc), dtype=bool)
-        for ent in doc.ents:
-            taken[ent.start : ent.end] = True
-        doc.set_ents([s for s in spans if not taken[s.start : s.end].any()], default="unmodified")
+        iob = doc.to_array(ENT_IOB)
+        preset = (iob == 1) | (iob == 3)  # inside a preset entity, or blocked
+        n_preset = numpy.concatenate([[0], numpy.cumsum(preset)])
+        free = n_preset[ends] == n_preset[starts]
+        doc.set_ents([span for span, ok in zip(spans, free) if ok], default="unmodified")
+        # The runs of tokens still without annotation become "O".
+        missing = numpy.diff(numpy.concatenate([[0], doc.to_array(ENT_IOB) == 0, [0]]).astype("int8"))
+        outside = [doc[s:e] for s, e in zip(numpy.flatnonzero(missing == 1), numpy.flatnonzero(missing == -1))]
+        if outside:
+            doc.set_ents([], outside=outside, default="unmodified")
 
     def update(
         self,

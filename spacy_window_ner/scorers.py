@@ -11,24 +11,38 @@ from .relations import relation_tuples
 
 
 def score_ents(examples: Iterable[Example], *, spans_key: Optional[str] = None, **kwargs) -> Dict[str, Any]:
-    """Strict entity P/R/F, overall and per type, under spaCy's keys ents_p,
-    ents_r, ents_f and ents_per_type.
+    """Strict entity P/R/F, overall and per type. Without spans_key, the predicted
+    doc.ents under spaCy's keys ents_p, ents_r, ents_f and ents_per_type. With
+    spans_key, the predicted doc.spans[spans_key] under spancat's keys
+    spans_{spans_key}_p/r/f and spans_{spans_key}_per_type, so that they do not
+    overwrite the scores of another NER component. The gold entities always come
+    from doc.ents, which window_ner trains on.
 
-    spans_key (Optional[str]): Score the predicted spans in doc.spans[spans_key]
-        instead of doc.ents. The gold entities always come from doc.ents.
+    spans_key (Optional[str]): The span group the component writes its entities to.
     RETURNS (Dict[str, Any]): The scores.
     """
+    if spans_key is None:
+        return Scorer.score_spans(
+            examples, "ents", has_annotation=lambda doc: doc.has_annotation("ENT_IOB"), labeled=True
+        )
+    examples = list(examples)
+    for example in examples:
+        if spans_key not in example.predicted.spans:
+            raise ValueError(
+                f"A predicted doc has no span group {spans_key!r} to score. The window_ner "
+                f"component with spans_key {spans_key!r} writes it: score docs that the "
+                "pipeline processed with that component enabled (nlp.evaluate does this)."
+            )
+    predicted = {id(example.predicted) for example in examples}
 
     def getter(doc: Doc, attr: str):
-        if spans_key is not None and spans_key in doc.spans:
-            return doc.spans[spans_key]
-        return doc.ents
+        return doc.spans[spans_key] if id(doc) in predicted else doc.ents
 
     return Scorer.score_spans(
         examples,
-        "ents",
+        f"spans_{spans_key}",
         getter=getter,
-        has_annotation=lambda doc: doc.has_annotation("ENT_IOB"),
+        has_annotation=lambda doc: id(doc) in predicted or doc.has_annotation("ENT_IOB"),
         labeled=True,
     )
 

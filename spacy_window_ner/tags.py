@@ -65,7 +65,8 @@ def viterbi(
     start (Floats1d): Score of each tag at the first token.
     end (Floats1d): Score of each tag at the last token.
     RETURNS (Ints2d): The best path of each doc, (n_docs, max_length), with
-        "O" (0) after the end of each doc.
+        "O" (0) after the end of each doc. Ties go to the lower tag id, so equal
+        scores (an untrained model) decode to "O" everywhere.
     """
     xp = ops.xp
     n_docs, max_length, n_tags = scores.shape

@@ -6,6 +6,7 @@ import numpy
 import pytest
 import spacy
 from numpy.testing import assert_allclose
+from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from thinc.api import fix_random_seed
@@ -128,12 +129,53 @@ def test_ner_doc_without_entities(trained):
     assert doc.ents == ()
 
 
-def test_ner_no_labels_raises():
+def test_ner_no_labels():
+    """As spaCy's ner: initialize without labels gives a component that predicts nothing;
+    labels added afterwards can be trained."""
     nlp = spacy.blank("en")
-    nlp.add_pipe("window_ner")
+    ner = nlp.add_pipe("window_ner")
+    nlp.initialize()
+    assert ner.labels == () and ner.model.get_dim("nO") == 1
+    doc = nlp("Shaka Khan lives in London.")
+    assert doc.ents == () and list(doc.spans["window_ner"]) == []
+    nlp.evaluate(make_examples(nlp))
     examples = make_examples(nlp, [("No entities.", {"entities": []})])
-    with pytest.raises(ValueError, match="found no entity labels"):
-        nlp.initialize(get_examples=lambda: examples)
+    nlp.initialize(get_examples=lambda: examples)
+    assert ner.labels == ()
+    for label in ("PERSON", "LOC"):
+        ner.add_label(label)
+    fix_random_seed(0)
+    examples = make_examples(nlp)
+    optimizer = nlp.resume_training()
+    for _ in range(60):
+        nlp.update(examples, sgd=optimizer)
+    doc = nlp("Shaka Khan lives in London.")
+    assert [(e.text, e.label_) for e in doc.ents] == [("Shaka Khan", "PERSON"), ("London", "LOC")]
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_ner_untrained_predicts_nothing(loss):
+    """spaCy's ner predicts "O" everywhere until it is trained; so does window_ner."""
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("window_ner", config={"loss": loss})
+    ner.add_label("X")
+    nlp.initialize()
+    doc = nlp("John is watching the news about Croatia's elections")
+    assert doc.ents == ()
+    assert {token.ent_iob_ for token in doc} == {"O"}
+    assert list(doc.spans["window_ner"]) == []
+
+
+@pytest.mark.parametrize("ruler_first", [True, False])
+def test_ner_untrained_beside_entity_ruler(ruler_first):
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("window_ner")
+    ner.add_label("X")
+    ruler = nlp.add_pipe("entity_ruler", **({"first": True} if ruler_first else {}))
+    nlp.initialize()
+    ruler.add_patterns([{"label": "GPE", "pattern": "Croatia"}, {"label": "PERSON", "pattern": "John"}])
+    doc = nlp("John is watching the news about Croatia's elections")
+    assert [(e.text, e.label_) for e in doc.ents] == [("John", "PERSON"), ("Croatia", "GPE")]
 
 
 def test_ner_explicit_labels():
@@ -156,10 +198,66 @@ def test_ner_add_label_before_initialize():
     assert ner.add_label("ORG") == 0
     nlp.initialize(get_examples=lambda: make_examples(nlp))
     assert "ORG" in ner.labels
-    with pytest.raises(ValueError):
-        ner.add_label("NEW")
-    with pytest.raises(ValueError, match="without '-'"):
-        ner.add_label("B-ORG")
+    for bad in ("", None, 3):
+        with pytest.raises(ValueError, match="non-empty strings"):
+            ner.add_label(bad)
+    assert "ORG" in ner.labels and len(ner.labels) == 3
+
+
+# Labels as real datasets spell them (WNUT-17, Prodigy projects): hyphens, spaces,
+# unicode, digits, and names that look like BILUO tags.
+ODD_LABELS = ["creative-work", "WORK OF ART", "Straße-ünï 2", "B-ORG"]
+ODD_DATA = [
+    ("Who is Shaka Khan?", {"entities": [(7, 17, ODD_LABELS[0])]}),
+    ("I like London and Berlin.", {"entities": [(7, 13, ODD_LABELS[1]), (18, 24, ODD_LABELS[2])]}),
+    ("Shaka Khan lives in Paris.", {"entities": [(0, 10, ODD_LABELS[0]), (20, 25, ODD_LABELS[3])]}),
+    ("Nothing to see here.", {"entities": []}),
+]
+
+
+def test_ner_any_label(tmp_path):
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("window_ner")
+    examples = make_examples(nlp, ODD_DATA)
+    optimizer = nlp.initialize(get_examples=lambda: examples)
+    assert set(ner.labels) == set(ODD_LABELS)
+    for _ in range(60):
+        nlp.update(examples, sgd=optimizer)
+    texts = [text for text, _ in ODD_DATA]
+    expected = [[(text[s:e], label) for s, e, label in annots["entities"]] for text, annots in ODD_DATA]
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)] == expected
+    scores = nlp.evaluate(examples)
+    assert scores["ents_f"] == 1.0 and set(scores["ents_per_type"]) == set(ODD_LABELS)
+    nlp.to_disk(tmp_path / "model")
+    reloaded = spacy.load(tmp_path / "model")
+    assert reloaded.get_pipe("window_ner").labels == ner.labels
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in reloaded.pipe(texts)] == expected
+
+
+@pytest.mark.parametrize("loss", ["crf", "softmax"])
+def test_ner_add_label_to_trained_component(loss):
+    """A label added after training grows the output and keeps the trained weights: the
+    predictions stay, and training goes on to learn the new label."""
+    nlp, ner, _ = train_pipeline({"loss": loss})
+    expected = predictions(nlp, TEST_TEXTS)
+    assert ner.add_label("ORG") == 1
+    assert ner.model.get_dim("nO") == len(ner.tags) == 13
+    for got, want in zip(predictions(nlp, TEST_TEXTS), expected):
+        assert got[0] == want[0]
+        assert_allclose(got[1], want[1], atol=0.05)
+    data = TRAIN_DATA + [("Apple is a company.", {"entities": [(0, 5, "ORG")]})]
+    examples = make_examples(nlp, data)
+    optimizer = nlp.resume_training()
+    for _ in range(80):
+        nlp.update(examples, sgd=optimizer)
+    assert [(e.text, e.label_) for e in nlp("Apple is a company.").ents] == [("Apple", "ORG")]
+    reloaded = spacy.blank("en")
+    reloaded.add_pipe("window_ner", config={"loss": loss}).from_bytes(ner.to_bytes())
+    assert predictions(reloaded, TEST_TEXTS) == predictions(nlp, TEST_TEXTS)
+    assert [(e.text, e.label_) for e in nlp("Shaka Khan lives in London.").ents] == [
+        ("Shaka Khan", "PERSON"), ("London", "LOC")
+    ]
 
 
 def test_ner_unknown_label_at_update(trained):
@@ -196,6 +294,26 @@ def ruler_then_window_ner(trained, **cfg):
     return nlp
 
 
+def test_ner_blocked_tokens_stay_blocked(trained):
+    """Tokens an earlier component blocked (doc.set_ents(..., blocked=...)) are never put
+    inside an entity, and keep their annotation, as spaCy's ner keeps it."""
+    nlp = spacy.blank("en")
+
+    @Language.component("block_shaka")
+    def block_shaka(doc):
+        doc.set_ents([], blocked=[doc[0:1]], default="unmodified")
+        return doc
+
+    nlp.add_pipe("block_shaka")
+    nlp.add_pipe("window_ner").from_bytes(trained.get_pipe("window_ner").to_bytes())
+    doc = nlp("Shaka Khan lives in London.")
+    assert [(e.text, e.label_) for e in doc.ents] == [("London", "LOC")]
+    assert (doc[0].ent_iob_, doc[0].ent_type) == ("B", 0)  # still blocked
+    assert [t.ent_iob_ for t in doc[1:]] == ["O", "O", "O", "B", "O"]
+    # The span group keeps every prediction, with its confidence.
+    assert [s.text for s in doc.spans["window_ner"]] == ["Shaka Khan", "London"]
+
+
 def test_ner_keeps_preset_entities(trained):
     nlp = ruler_then_window_ner(trained)
     doc = nlp("Shaka Khan lives in London.")
@@ -213,10 +331,29 @@ def test_ner_spans_key_leaves_ents_alone(trained):
     assert [(e.text, e.label_) for e in doc.ents] == [("London", "CITY")]
     assert [(s.text, s.label_) for s in doc.spans["window"]] == [("Shaka Khan", "PERSON"), ("London", "LOC")]
     assert len(doc.spans["window"].attrs["scores"]) == 2
-    scores = nlp.get_pipe("window_ner").score(
-        [Example(doc, trained.make_doc(doc.text))]
-    )
-    assert "ents_f" in scores
+    gold = trained.make_doc(doc.text)
+    gold.ents = [gold.char_span(0, 10, label="PERSON")]
+    scores = nlp.get_pipe("window_ner").score([Example(doc, gold)])
+    # spancat's keys: no ents_* that would overwrite another NER's scores
+    assert not any(key.startswith("ents_") for key in scores)
+    assert scores["spans_window_p"] == 0.5 and scores["spans_window_r"] == 1.0
+    assert set(scores["spans_window_per_type"]) == {"PERSON", "LOC"}
+    with pytest.raises(ValueError, match="no span group 'window' to score.*enabled"):
+        nlp.get_pipe("window_ner").score([Example(trained.make_doc(doc.text), gold)])
+
+
+def test_ner_scores_group_follows_the_component_name(trained):
+    from spacy_window_ner.kb import pipeline_scores_keys
+
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("window_ner", name="my_ner")
+    ner.from_bytes(trained.get_pipe("window_ner").to_bytes())
+    doc = nlp("Shaka Khan lives in London.")
+    assert ner.scores_key == "my_ner" and "window_ner" not in doc.spans
+    assert [s.text for s in doc.spans["my_ner"]] == ["Shaka Khan", "London"]
+    assert pipeline_scores_keys(nlp) == ["my_ner"]
+    ner.cfg["spans_key"] = "found"
+    assert ner.scores_key == "found" and pipeline_scores_keys(nlp) == ["found"]
 
 
 def test_ner_rejects_bad_config():

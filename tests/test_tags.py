@@ -81,6 +81,27 @@ def test_tags_viterbi_matches_brute_force():
         assert not path[n:].any()
 
 
+@pytest.mark.parametrize("n_labels", [0, 1, 3])
+def test_tags_viterbi_ties_decode_to_outside(n_labels):
+    """An untrained window_ner scores every tag alike: the constrained Viterbi then picks "O"."""
+    allowed, can_start, can_end = allowed_transitions(n_labels)
+    T, start, end = (numpy.where(a, 0.0, -1e4) for a in (allowed, can_start, can_end))
+    lengths = [5, 1, 3]
+    E = OPS.alloc3f(len(lengths), 5, len(can_start))
+    assert not viterbi(OPS, E, OPS.asarray1i(lengths), T, start, end).any()
+
+
+def test_tags_labels_with_hyphens_and_spaces():
+    """Tag names are only names: spans come from tag ids, so any label works."""
+    labels = ["creative-work", "B-ORG", "WORK OF ART"]
+    tags = biluo_tags(labels)
+    path = [tags.index(t) for t in ["U-B-ORG", "O", "B-creative-work", "L-creative-work", "U-WORK OF ART"]]
+    docs, starts, ends, label_ids = spans_from_paths(numpy.asarray([path]))
+    assert [(int(s), int(e), labels[int(i)]) for s, e, i in zip(starts, ends, label_ids)] == [
+        (0, 1, "B-ORG"), (2, 4, "creative-work"), (4, 5, "WORK OF ART")
+    ]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     lengths=st.lists(st.integers(0, 12), min_size=1, max_size=5),

@@ -162,3 +162,23 @@ def test_window_scorer_rejects_bad_options(kwargs):
 
 def test_window_scorer_registered():
     assert registry.layers.get("spacy-window-ner.WindowScorer.v1") is WindowScorer
+
+
+def test_window_scorer_zero_output_init_still_learns():
+    """With init_U=zero_init (as window_ner's model uses, like spaCy's ner) every score
+    starts at c; the first backprop reaches U and c only (delta = dS U = 0), and
+    the next one reaches W, b and the input."""
+    from thinc.api import zero_init
+
+    model = WindowScorer(nO=N_O, nI=N_I, window_size=1, hidden_width=N_H, init_U=zero_init)
+    model.initialize()
+    Xs = make_docs([4, 2])
+    Ys, backprop = model(Xs, is_train=True)
+    assert all((Y == 0).all() for Y in Ys)
+    dXs = backprop([numpy.ones_like(Y) for Y in Ys])
+    assert all((dX == 0).all() for dX in dXs)
+    assert numpy.abs(model.get_grad("U")).sum() > 0 and numpy.abs(model.get_grad("W")).sum() == 0
+    model.set_param("U", model.get_param("U") - 0.1 * model.get_grad("U"))
+    Ys, backprop = model(Xs, is_train=True)
+    dXs = backprop([numpy.ones_like(Y) for Y in Ys])
+    assert numpy.abs(model.get_grad("W")).sum() > 0 and any(numpy.abs(dX).sum() > 0 for dX in dXs)

@@ -11,6 +11,7 @@ The whole minibatch is flattened into one matrix, so each weight costs one GEMM.
 The products use the array module's matmul (`@`), which is BLAS on NumpyOps and
 cuBLAS on CupyOps; on the CPU this is several times faster than blis here.
 """
+from functools import partial
 from typing import Callable, Dict, List, Optional, Tuple, cast
 
 import numpy
@@ -39,6 +40,7 @@ def WindowScorer(
     hidden_width: int = 128,
     activation: str = "tanh",
     dropout: float = 0.0,
+    init_U: Callable = glorot_uniform_init,
 ) -> Model[InT, OutT]:
     """Score every token from the concatenated vectors of the 2 * window_size + 1
     tokens around it: s = U f(W x + b) + c.
@@ -50,13 +52,15 @@ def WindowScorer(
     activation (str): One of "tanh", "hard_tanh", "relu", "sigmoid".
     dropout (float): Dropout rate applied to h during training. It is the layer's
         "dropout_rate" attr, so spaCy's [training] dropout sets it during training.
+    init_U (Callable): Initializer of the output weights U. zero_init makes every
+        score start at c (zero), as spaCy's parser starts its output layer.
     RETURNS (Model[List[Floats2d], List[Floats2d]]): The layer.
     """
     check_window_options(window_size, hidden_width, activation, dropout)
     return Model(
         "window_scorer",
         forward,
-        init=init,
+        init=partial(init, init_U),
         dims={"nO": nO, "nI": nI, "nH": hidden_width},
         params={"W": None, "b": None, "U": None, "c": None, "pad": None},
         attrs={"window_size": window_size, "activation": activation, "dropout_rate": dropout},
@@ -144,7 +148,9 @@ def hidden_layer(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, C
     return S, backprop
 
 
-def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
+def init(
+    init_U: Callable, model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None
+) -> None:
     if X is not None and len(X) and not model.has_dim("nI"):
         model.set_dim("nI", X[0].shape[1])
     if Y is not None and len(Y) and not model.has_dim("nO"):
@@ -156,7 +162,7 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
     ops = model.ops
     model.set_param("W", glorot_uniform_init(ops, (nH, nF * nI)))
     model.set_param("b", zero_init(ops, (nH,)))
-    model.set_param("U", glorot_uniform_init(ops, (nO, nH)))
+    model.set_param("U", init_U(ops, (nO, nH)))
     model.set_param("c", zero_init(ops, (nO,)))
     model.set_param("pad", glorot_uniform_init(ops, (2, nI)))
 
