@@ -27,6 +27,7 @@ from typer.core import TyperGroup
 from wasabi import table
 
 from . import kb as kb_module
+from .confidences import get_confidences
 from .corpus import copy_gold_ents
 from .explain import EntityExplanation, explain as explain_entities
 from .files import OutputError, atomic_directory, atomic_write, check_not_input
@@ -532,20 +533,18 @@ def visualize(
     if not inputs:
         fail(f"{source} holds no documents.")
     docs = list(nlp.pipe(inputs))
-    keys = kb_module.pipeline_scores_keys(nlp)
     with atomic_write(html_path) as file_:
-        file_.write(visualize_html(docs, keys))
+        file_.write(visualize_html(docs))
     n_rels = sum(len(get_relations(doc)) for doc in docs)
     typer.echo(f"✔ Rendered {len(docs)} docs, {sum(len(d.ents) for d in docs)} entities, {n_rels} relations to {html_path}")
 
 
-def visualize_html(docs: Sequence[Doc], scores_keys: Sequence[str]) -> str:
+def visualize_html(docs: Sequence[Doc]) -> str:
     """One HTML page: per doc, displaCy's entity view with "LABEL confidence" labels and, if the
     doc has relations, a dependency-style view with the entities as words and the relations
     as labelled arcs. Labels are escaped here; displaCy escapes the texts itself.
 
-    docs (Sequence[Doc]): Processed docs.
-    scores_keys (Sequence[str]): Span group keys holding confidences (see kb.pipeline_scores_keys).
+    docs (Sequence[Doc]): Processed docs; the confidences are read with get_confidences.
     RETURNS (str): The page.
     """
     from spacy import displacy
@@ -554,10 +553,10 @@ def visualize_html(docs: Sequence[Doc], scores_keys: Sequence[str]) -> str:
     by_label: Dict[str, str] = {}
     blocks = []
     for doc in docs:
-        confidences = kb_module.span_confidences(doc, scores_keys)
+        confidences = get_confidences(doc)
         ents, names = [], {}
         for ent in doc.ents:
-            conf = confidences.get((ent.start, ent.end, ent.label_))
+            conf = confidences.get((ent.start_char, ent.end_char, ent.label_))
             name = html.escape(ent.label_ if conf is None else f"{ent.label_} {conf:.2f}")
             base = by_label.setdefault(ent.label_, PALETTE[len(by_label) % len(PALETTE)])
             colors[name] = base

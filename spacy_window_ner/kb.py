@@ -49,6 +49,7 @@ from xml.sax.saxutils import escape as xml_escape
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from .confidences import get_confidences
 from .files import atomic_write
 from .relations import get_relations
 
@@ -502,7 +503,6 @@ def build_kb(
         conn = open_kb(db, create=True)
         if max_length is not None:
             nlp.max_length = max_length
-        scores_keys = pipeline_scores_keys(nlp)
         records = iter_records(inputs, lines=lines, encoding=encoding, stats=stats, max_length=nlp.max_length)
         docs = nlp.pipe(
             ((r.text, r) for r in _new_records(conn, records, stats)),
@@ -511,7 +511,7 @@ def build_kb(
         batch: List[Tuple[Record, Dict[str, Any]]] = []
         for doc, record in docs:
             stats.words += len(doc)
-            batch.append((record, _doc_rows(doc, scores_keys)))
+            batch.append((record, _doc_rows(doc)))
             if len(batch) >= batch_size:
                 _write_batch(conn, batch, stats)
                 batch = []
@@ -722,39 +722,6 @@ def normalize(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def span_confidences(doc: Doc, keys: Sequence[str]) -> Dict[Tuple[int, int, str], float]:
-    """The confidences that components wrote for spans, in span groups carrying
-    `attrs["scores"]` (as window_ner does in doc.spans[pipe.scores_key]).
-
-    doc (Doc): A processed doc.
-    keys (Sequence[str]): The span group keys to read.
-    RETURNS (Dict[Tuple[int, int, str], float]): (start, end, label) -> confidence.
-    """
-    found: Dict[Tuple[int, int, str], float] = {}
-    for key in keys:
-        group = doc.spans.get(key) if key in doc.spans else None
-        scores = group.attrs.get("scores") if group is not None else None
-        if scores is None or len(scores) != len(group):
-            continue
-        for span, score in zip(group, scores):
-            found.setdefault((span.start, span.end, span.label_), float(score))
-    return found
-
-
-def pipeline_scores_keys(nlp: Language) -> List[str]:
-    """The span group keys where the pipeline's components keep span confidences.
-
-    nlp (Language): The pipeline.
-    RETURNS (List[str]): The keys, in pipeline order.
-    """
-    keys = []
-    for _, pipe in nlp.pipeline:
-        key = getattr(pipe, "scores_key", None)
-        if isinstance(key, str) and key not in keys:
-            keys.append(key)
-    return keys
-
-
 def _check_schema(conn: sqlite3.Connection, path: Path, tables: set) -> None:
     missing = [t for t in (*TABLES, "meta") if t not in tables]
     if missing:
@@ -894,9 +861,9 @@ def _remove_if_empty(path: Path, conn: Optional[sqlite3.Connection]) -> None:
         pass  # the database stays: the error being reported matters more
 
 
-def _doc_rows(doc: Doc, scores_keys: Sequence[str]) -> Dict[str, Any]:
+def _doc_rows(doc: Doc) -> Dict[str, Any]:
     """Everything the database needs from a processed doc, as plain data."""
-    confidences = span_confidences(doc, scores_keys)
+    confidences = get_confidences(doc)
     has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
     # The sentences once per doc (Span.sent walks to the sentence start for every mention).
     sents = list(doc.sents) if has_sents else []
@@ -913,7 +880,8 @@ def _doc_rows(doc: Doc, scores_keys: Sequence[str]) -> Dict[str, Any]:
                 context = doc[max(0, span.start - CONTEXT_TOKENS) : span.end + CONTEXT_TOKENS]
             spans[key] = {
                 "start_char": span.start_char, "end_char": span.end_char, "text": span.text,
-                "label": span.label_, "confidence": confidences.get(key),
+                "label": span.label_,
+                "confidence": confidences.get((span.start_char, span.end_char, span.label_)),
                 "sentence": context.text, "sent_start_char": context.start_char,
                 "sent_end_char": context.end_char,
             }

@@ -15,6 +15,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, NumpyOps, set_dropout_rate
 from thinc.types import Floats2d
 
+from .confidences import set_confidences
 from .layers.crf import potentials, span_probabilities
 from .models import resize_output
 from .scorers import score_ents
@@ -87,7 +88,10 @@ class WindowNER(TrainablePipe):
     All predicted entities, also those that a preset entity kept out of
     doc.ents, are written with their confidences to the span group
     doc.spans[scores_key], where scores_key is spans_key or the component's
-    name: the confidence of each span is in group.attrs["scores"].
+    name: the confidence of each span is in group.attrs["scores"]. The same
+    confidences are stored by character offsets, so that they survive
+    retokenization, Doc.from_docs, span.as_doc and to_json: read them with
+    spacy_window_ner.confidences.get_confidences(doc).
     """
 
     def __init__(
@@ -232,7 +236,8 @@ class WindowNER(TrainablePipe):
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
         """Write the decoded entities to doc.ents (or doc.spans[spans_key]) and their
-        confidences to doc.spans[scores_key].attrs["scores"].
+        confidences to doc.spans[scores_key].attrs["scores"] and, by character offsets,
+        to the span extension data that get_confidences reads (see confidences.py).
 
         docs (Iterable[Doc]): The docs.
         scores (List[Floats2d]): The output of predict.
@@ -245,9 +250,11 @@ class WindowNER(TrainablePipe):
             ]
             if self.cfg["spans_key"] is None:
                 self._write_ents(doc, spans, starts, ends)
+            scores_list = probs.tolist()
             doc.spans[self.scores_key] = SpanGroup(
-                doc, name=self.scores_key, spans=spans, attrs={"scores": [float(p) for p in probs]}
+                doc, name=self.scores_key, spans=spans, attrs={"scores": scores_list}
             )
+            set_confidences(doc, spans, scores_list)
 
     def _write_ents(self, doc: Doc, spans: List[Span], starts: numpy.ndarray, ends: numpy.ndarray) -> None:
         """Set doc.ents: replace what is there with overwrite_ents. Else, as spaCy's

@@ -18,7 +18,8 @@ even to none, also holds an empty row list under the span of its whole text: it 
 
 `install_extensions()` registers `Doc._.swn_relations`, the relations as JSON (character
 offsets, what `doc.to_json(underscore=["swn_relations"])` writes and `Doc.from_json` reads back),
-and `Span._.swn_relation_rows`, the storage above.
+`Span._.swn_relation_rows`, the storage above, and `Span._.swn_confidences`, the span
+confidences (see the confidences module).
 """
 import math
 import numbers
@@ -26,6 +27,8 @@ import warnings
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from spacy.tokens import Doc, Span
+
+from .confidences import EXTENSION as CONFIDENCES_EXTENSION
 
 EXTENSION = "swn_relations"
 ROWS_EXTENSION = "swn_relation_rows"
@@ -166,14 +169,16 @@ def relations_from_json(doc: Doc, data: Optional[List[Dict[str, Any]]]) -> None:
 
 
 def install_extensions() -> None:
-    """Register `Doc._.swn_relations` (see relations_to_json) and `Span._.swn_relation_rows`
-    (the storage). Safe to call more than once.
+    """Register `Doc._.swn_relations` (see relations_to_json), `Span._.swn_relation_rows`
+    (the storage) and `Span._.swn_confidences` (see confidences.set_confidences). Safe to
+    call more than once.
 
     RAISES (ValueError): If other code already registered one of the names differently.
     """
     for cls, name, kwargs in (
         (Doc, EXTENSION, {"getter": relations_to_json, "setter": relations_from_json}),
         (Span, ROWS_EXTENSION, {"default": None}),
+        (Span, CONFIDENCES_EXTENSION, {"default": None}),
     ):
         wanted = (kwargs.get("default"), None, kwargs.get("getter"), kwargs.get("setter"))
         if not cls.has_extension(name):
@@ -182,7 +187,7 @@ def install_extensions() -> None:
             raise ValueError(
                 f"{cls.__name__}._.{name} is already registered by other code, as "
                 f"{cls.get_extension(name)} (default, method, getter, setter). "
-                f"spacy-window-ner stores relations there. Rename the other extension, or "
+                f"spacy-window-ner stores its annotations there. Rename the other extension, or "
                 f"remove it with {cls.__name__}.remove_extension({name!r}) before importing "
                 "spacy_window_ner."
             )

@@ -433,7 +433,7 @@ def test_cli_visualize_escapes_labels(tmp_path):
     doc = nlp("Alice works for Acme.")
     alice, acme = doc.ents
     set_relations(doc, [Relation(alice, acme, "<script>alert(2)</script>", 0.9)])
-    page = parse_page(visualize_html([doc], []))
+    page = parse_page(visualize_html([doc]))
     assert "img" not in page.tags and "script" not in page.tags
     text = "".join(page.text)
     assert "<script>alert(2)</script> 0.90" in text and evil in text and "&lt;" not in text

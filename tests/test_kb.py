@@ -13,9 +13,10 @@ from typing import Dict, List
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, SpanGroup
+from spacy.tokens import Doc
 
 from spacy_window_ner import kb
+from spacy_window_ner.confidences import set_confidences
 from spacy_window_ner.relations import Relation, set_relations
 
 PATTERNS = [
@@ -46,13 +47,11 @@ class ScoredRelations:
     """A test component: a confidence for every entity, a NEXT relation between consecutive
     entities, and a crash on the sentinel text."""
 
-    scores_key = "test_scores"
-
     def __call__(self, doc: Doc) -> Doc:
         if CRASH["on"] and SENTINEL in doc.text:
             raise RuntimeError("crashed on the sentinel")
         ents = list(doc.ents)
-        doc.spans[self.scores_key] = SpanGroup(doc, spans=ents, attrs={"scores": [CONFIDENCE] * len(ents)})
+        set_confidences(doc, ents, [CONFIDENCE] * len(ents))
         set_relations(doc, [Relation(a, b, "NEXT", 0.5) for a, b in zip(ents, ents[1:])])
         return doc
 

@@ -1,0 +1,85 @@
+"""The confidences of predicted spans, stored so that they survive what users do to docs.
+
+`window_ner` writes every predicted entity with its confidence to the span group
+`doc.spans[pipe.scores_key]` (`group.attrs["scores"]`), and also, with `set_confidences`, as
+span extension data by character offsets: `Span._.swn_confidences`, a {label: confidence}
+dict, stored by spaCy under `doc.user_data[("._.", "swn_confidences", start_char, end_char)]`
+(a dict, because two components may label the same text differently). So the confidences keep
+pointing at the same text after `doc.retokenize()` (merge_entities, merge_noun_chunks, splits),
+`Doc.from_docs` shifts them, `span.as_doc(copy_user_data=True)` keeps those inside the span,
+`doc.to_json(underscore=["swn_confidences"])` writes them and `Doc.from_json` reads them back,
+and they survive `Doc.to_bytes`, pickle, `DocBin(store_user_data=True)` and
+`nlp.pipe(n_process=...)`. Read them with `get_confidences`. The extension is registered by
+`relations.install_extensions`, with the same check for a name taken by other code.
+"""
+import math
+from itertools import zip_longest
+from typing import Dict, Iterable, Tuple
+
+import numpy
+from spacy.attrs import IDX
+from spacy.tokens import Doc, Span
+
+EXTENSION = "swn_confidences"
+
+# (start_char, end_char, label)
+ConfidenceKey = Tuple[int, int, str]
+
+
+def set_confidences(doc: Doc, spans: Iterable[Span], scores: Iterable[float]) -> None:
+    """Store the confidence of each span, beside any stored before: a span with the same text
+    and label as one stored before replaces its confidence. Nothing is changed if any span or
+    score is invalid.
+
+    doc (Doc): The doc the spans belong to.
+    spans (Iterable[Span]): Labelled spans of the doc, as it is now.
+    scores (Iterable[float]): One confidence in [0, 1] per span.
+    """
+    rows = []
+    for span, score in zip_longest(spans, scores):
+        if span is None or score is None:
+            raise ValueError("Give one confidence per span: got more of one than of the other.")
+        if not isinstance(span, Span) or span.doc is not doc:
+            raise ValueError(
+                f"Expected spans of the doc the confidences are stored on, not {span!r}. Build "
+                "the spans from that doc (doc.ents, doc.char_span)."
+            )
+        label = span.label_
+        if not label or span.start == span.end:
+            raise ValueError(f"The span {span.text!r} at tokens {span.start}:{span.end} needs a label and a token.")
+        score = float(score)
+        if not 0.0 <= score <= 1.0:  # also NaN
+            raise ValueError(f"Confidences must be finite numbers in [0, 1], not {score}.")
+        rows.append((("._.", EXTENSION, span.start_char, span.end_char), label, score))
+    user_data = doc.user_data
+    for key, label, score in rows:
+        user_data.setdefault(key, {})[label] = score
+
+
+def get_confidences(doc: Doc) -> Dict[ConfidenceKey, float]:
+    """The stored confidences of a doc's spans, resolved against its current tokens: a span
+    that no longer starts and ends on token boundaries (a retokenization merged across it) or
+    lies outside the doc's text (cut off by `span.as_doc`) is left out.
+
+    doc (Doc): The doc.
+    RETURNS (Dict[Tuple[int, int, str], float]): (start_char, end_char, label) -> confidence.
+        Look a span up with (span.start_char, span.end_char, span.label_).
+    """
+    stored = [(key[2], key[3], value) for key, value in doc.user_data.items() if _is_key(key)]
+    if not stored or not len(doc):
+        return {}
+    starts = doc.to_array(IDX).astype("int64")
+    ends = starts + numpy.fromiter((len(token) for token in doc), dtype="int64", count=len(doc))
+    bounds = numpy.asarray([(s, e) for s, e, _ in stored], dtype="int64")
+    ok = numpy.isin(bounds[:, 0], starts) & numpy.isin(bounds[:, 1], ends) & (bounds[:, 0] < bounds[:, 1])
+    found: Dict[ConfidenceKey, float] = {}
+    for (start, end, by_label), keep in zip(stored, ok.tolist()):
+        if keep and isinstance(by_label, dict):
+            for label, score in by_label.items():
+                if isinstance(score, (int, float)) and math.isfinite(score):
+                    found[(int(start), int(end), str(label))] = float(score)
+    return found
+
+
+def _is_key(key) -> bool:
+    return isinstance(key, tuple) and len(key) == 4 and key[0] == "._." and key[1] == EXTENSION

@@ -1,0 +1,168 @@
+"""window_ner's confidences, stored by character offsets: they survive what users do to docs
+(issue 12 points 6 and 7), and the knowledge base and visualize read them."""
+import pickle
+import sqlite3
+
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin, Span
+
+from spacy_window_ner import kb
+from spacy_window_ner.cli import visualize_html
+from spacy_window_ner.confidences import EXTENSION, get_confidences, set_confidences
+from spacy_window_ner.relations import install_extensions
+
+from .test_ner import train_pipeline
+
+TEXT = "Shaka Khan lives in London."
+OTHER = "I like Berlin."
+
+
+@pytest.fixture(scope="module")
+def trained():
+    nlp, _, _ = train_pipeline()
+    return nlp
+
+
+def by_text(doc):
+    """(text, label) -> confidence, as get_confidences resolves it against the doc."""
+    return {(doc.text[s:e], label): score for (s, e, label), score in get_confidences(doc).items()}
+
+
+def from_group(doc):
+    """(text, label) -> confidence, from the span group window_ner writes."""
+    group = doc.spans["window_ner"]
+    return {(span.text, span.label_): score for span, score in zip(group, group.attrs["scores"])}
+
+
+@pytest.fixture(scope="module")
+def predicted(trained):
+    doc = trained(TEXT)
+    expected = from_group(doc)
+    assert set(expected) == {("Shaka Khan", "PERSON"), ("London", "LOC")}
+    assert by_text(doc) == expected
+    return doc, expected
+
+
+def test_confidences_keyed_by_characters(predicted):
+    doc, expected = predicted
+    confidences = get_confidences(doc)
+    for ent in doc.ents:
+        assert confidences[(ent.start_char, ent.end_char, ent.label_)] == expected[(ent.text, ent.label_)]
+    london = doc.ents[1]
+    assert doc.user_data[("._.", EXTENSION, london.start_char, london.end_char)] == {"LOC": expected[("London", "LOC")]}
+
+
+def test_confidences_doc_from_docs_shifts_them(trained, predicted):
+    doc, expected = predicted
+    other = trained(OTHER)
+    merged = Doc.from_docs([other, doc])
+    assert by_text(merged) == {**by_text(other), **expected}
+    assert ("London", "LOC") in by_text(merged) and len(get_confidences(merged)) == len(get_confidences(other)) + 2
+
+
+def test_confidences_span_as_doc_keeps_those_inside(predicted):
+    doc, expected = predicted
+    assert by_text(doc[3:5].as_doc(copy_user_data=True)) == {("London", "LOC"): expected[("London", "LOC")]}
+    assert by_text(doc[0:4].as_doc(copy_user_data=True)) == {("Shaka Khan", "PERSON"): expected[("Shaka Khan", "PERSON")]}
+    assert get_confidences(doc[1:4].as_doc(copy_user_data=True)) == {}
+
+
+def test_confidences_to_json_from_json(trained, predicted):
+    doc, expected = predicted
+    data = doc.to_json(underscore=[EXTENSION])
+    assert by_text(Doc(trained.vocab).from_json(data)) == expected
+
+
+def test_confidences_docbin_and_pickle(trained, predicted):
+    doc, expected = predicted
+    doc_bin = DocBin(store_user_data=True, docs=[doc])
+    (restored,) = DocBin().from_bytes(doc_bin.to_bytes()).get_docs(trained.vocab)
+    assert by_text(restored) == expected
+    assert by_text(pickle.loads(pickle.dumps(doc))) == expected
+    assert by_text(Doc(trained.vocab).from_bytes(doc.to_bytes())) == expected
+
+
+def test_confidences_multiprocessing_pipe(trained, predicted):
+    _, expected = predicted
+    docs = list(trained.pipe([TEXT, OTHER], n_process=2))
+    # The same as the span group, which travels in the same way; another batch may differ
+    # from the single doc in the last digits.
+    for doc in docs:
+        assert by_text(doc) == from_group(doc)
+    assert by_text(docs[0]) == pytest.approx(expected, abs=1e-4)
+
+
+def window_ner_then_merge(trained):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("window_ner").from_bytes(trained.get_pipe("window_ner").to_bytes())
+    nlp.add_pipe("merge_entities")
+    return nlp
+
+
+def test_confidences_survive_merge_entities(trained, predicted):
+    _, expected = predicted
+    doc = window_ner_then_merge(trained)(TEXT)
+    assert [t.text for t in doc] == ["Shaka Khan", "lives", "in", "London", "."]
+    assert by_text(doc) == expected
+    # A retokenization across a span leaves it out.
+    with doc.retokenize() as retokenizer:
+        retokenizer.merge(doc[2:4])
+    assert by_text(doc) == {("Shaka Khan", "PERSON"): expected[("Shaka Khan", "PERSON")]}
+
+
+def test_confidences_kb_build_and_visualize_after_merge_entities(trained, predicted, tmp_path):
+    _, expected = predicted
+    nlp = window_ner_then_merge(trained)
+    source = tmp_path / "texts.txt"
+    source.write_text(f"{TEXT}\n{OTHER}\n", encoding="utf8")
+    db = tmp_path / "kb.sqlite"
+    kb.build_kb(nlp, [source], db, lines=True)
+    with sqlite3.connect(db) as conn:
+        rows = dict(((text, label), conf) for text, label, conf in conn.execute("SELECT text, label, confidence FROM mentions"))
+    assert {key: rows[key] for key in expected} == pytest.approx(expected, abs=1e-4)  # batched with OTHER
+    assert all(conf is not None for conf in rows.values())
+    page = visualize_html([nlp(TEXT)])
+    assert f"PERSON {expected[('Shaka Khan', 'PERSON')]:.2f}" in page
+
+
+def test_confidences_two_labels_on_the_same_text():
+    nlp = spacy.blank("en")
+    doc = nlp(TEXT)
+    set_confidences(doc, [Span(doc, 3, 4, label="PERSON")], [0.25])
+    set_confidences(doc, [Span(doc, 4, 5, label="LOC"), Span(doc, 4, 5, label="GPE")], [0.5, 0.75])
+    set_confidences(doc, [Span(doc, 4, 5, label="LOC")], [0.625])
+    assert by_text(doc) == {("in", "PERSON"): 0.25, ("London", "LOC"): 0.625, ("London", "GPE"): 0.75}
+    assert doc[4:5]._.get(EXTENSION) == {"LOC": 0.625, "GPE": 0.75}
+
+
+@pytest.mark.parametrize(
+    "spans,scores,match",
+    [
+        (lambda doc, other: [Span(doc, 0, 1, label="X")], [1.5], r"in \[0, 1\]"),
+        (lambda doc, other: [Span(doc, 0, 1, label="X")], [float("nan")], r"in \[0, 1\]"),
+        (lambda doc, other: [Span(doc, 0, 1, label="X")], [0.5, 0.5], "one confidence per span"),
+        (lambda doc, other: [Span(other, 0, 1, label="X")], [0.5], "spans of the doc"),
+        (lambda doc, other: [Span(doc, 0, 1)], [0.5], "needs a label"),
+    ],
+)
+def test_confidences_set_rejects_invalid(spans, scores, match):
+    nlp = spacy.blank("en")
+    doc, other = nlp(TEXT), nlp(TEXT)
+    set_confidences(doc, [Span(doc, 0, 2, label="PERSON")], [0.5])
+    with pytest.raises(ValueError, match=match):
+        set_confidences(doc, spans(doc, other), scores)
+    assert by_text(doc) == {("Shaka Khan", "PERSON"): 0.5}
+
+
+def test_confidences_extension_name_conflict():
+    Span.remove_extension(EXTENSION)
+    Span.set_extension(EXTENSION, default="theirs")
+    try:
+        with pytest.raises(ValueError, match=rf"Span\._\.{EXTENSION} is already registered by other code"):
+            install_extensions()
+        assert Span.get_extension(EXTENSION)[0] == "theirs"
+    finally:
+        Span.remove_extension(EXTENSION)
+        install_extensions()
+    assert Span.get_extension(EXTENSION) == (None, None, None, None)
