@@ -17,7 +17,7 @@ from itertools import zip_longest
 from typing import Dict, Iterable, Tuple
 
 import numpy
-from spacy.attrs import IDX
+from spacy.attrs import IDX, LENGTH
 from spacy.tokens import Doc, Span
 
 EXTENSION = "swn_confidences"
@@ -69,7 +69,7 @@ def get_confidences(doc: Doc) -> Dict[ConfidenceKey, float]:
     if not stored or not len(doc):
         return {}
     starts = doc.to_array(IDX).astype("int64")
-    ends = starts + numpy.fromiter((len(token) for token in doc), dtype="int64", count=len(doc))
+    ends = starts + doc.to_array(LENGTH).astype("int64")
     bounds = numpy.asarray([(s, e) for s, e, _ in stored], dtype="int64")
     ok = numpy.isin(bounds[:, 0], starts) & numpy.isin(bounds[:, 1], ends) & (bounds[:, 0] < bounds[:, 1])
     found: Dict[ConfidenceKey, float] = {}
