@@ -3,9 +3,10 @@ ordered pair of entities in the same sentence (or within max_distance tokens) is
 candidate; the pair scorer gives each candidate an independent sigmoid score per relation
 label, and a relation is predicted where the score reaches that label's threshold. The
 thresholds are tuned on dev data and kept in cfg."""
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -469,6 +470,31 @@ class WindowRel(TrainablePipe):
                 "[training.optimizer.learn_rate] or add gradient clipping."
             )
         return loss_value, d_scores
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "WindowRel":
+        """Load the component from bytes, upgrading the cfg of version 0.1 (see _upgrading_cfg)."""
+        with self._upgrading_cfg():
+            return super().from_bytes(bytes_data, exclude=exclude)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "WindowRel":
+        """Load the component from disk, upgrading the cfg of version 0.1 (see _upgrading_cfg)."""
+        with self._upgrading_cfg():
+            return super().from_disk(path, exclude=exclude)
+
+    @contextmanager
+    def _upgrading_cfg(self) -> Iterator[None]:
+        """Keep what a pipeline saved by version 0.1 predicted. Its cfg has no "spans_key", and
+        its cfg["threshold"] was the threshold of the labels without a tuned one, where it now
+        is one threshold for all labels: those labels get it as their own, and it is unset."""
+        spans_key = self.cfg.pop("spans_key")
+        try:
+            yield
+        finally:
+            if "spans_key" not in self.cfg and isinstance(self.cfg.get("threshold"), float):
+                tuned = self.cfg["thresholds"]
+                self.cfg["thresholds"] = {label: tuned.get(label, self.cfg["threshold"]) for label in self.cfg["labels"]}
+                self.cfg["threshold"] = None
+            self.cfg.setdefault("spans_key", spans_key)
 
     def tune_thresholds(self, examples: Iterable[Example], *, shared: bool = False) -> Dict[str, float]:
         """Pick, for every label, the threshold that maximises that label's F1 on the

@@ -6,6 +6,7 @@ import tracemalloc
 import numpy
 import pytest
 import spacy
+import srsly
 from hypothesis import given, settings, strategies as st
 from spacy.lang.en import English
 from spacy.tokens import Doc, DocBin, Span
@@ -620,3 +621,31 @@ def test_rel_spacy_find_threshold(tmp_path):
     assert scores[1.0] == 0.0  # at 1 none is
     rel.cfg["threshold"] = best
     assert nlp.evaluate(make_examples(nlp))["rel_micro_f"] == best_score
+
+
+def test_rel_loads_version_0_1_thresholds(tmp_path):
+    """A pipeline saved by version 0.1 has no cfg["spans_key"], and its cfg["threshold"] was the
+    threshold of the labels without a tuned one: loading it keeps its predictions, from disk and
+    from bytes, where reading threshold as one for all labels would override the tuned ones."""
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=10)
+    rel = nlp.get_pipe("window_rel")
+    tuned = {rel.labels[0]: 0.2}
+    old_cfg = {key: value for key, value in rel.cfg.items() if key != "spans_key"}
+    old_cfg.update(threshold=0.7, thresholds=tuned)
+    expected = {label: tuned.get(label, 0.7) for label in rel.labels}
+    nlp.to_disk(tmp_path / "model")
+    srsly.write_json(tmp_path / "model" / "window_rel" / "cfg", old_cfg)
+    loaded = spacy.load(tmp_path / "model").get_pipe("window_rel")
+    assert loaded.cfg["threshold"] is None and loaded.thresholds == pytest.approx(expected)
+    assert loaded.cfg["spans_key"] is None
+    rel.cfg = dict(old_cfg)
+    data = rel.to_bytes()
+    fresh = make_nlp().get_pipe("window_rel")
+    fresh.from_bytes(data)
+    assert fresh.cfg["threshold"] is None and fresh.thresholds == pytest.approx(expected)
+    # A pipeline saved now keeps its shared threshold.
+    rel.cfg = {**old_cfg, "spans_key": None, "threshold": 0.7}
+    fresh = make_nlp().get_pipe("window_rel")
+    fresh.from_bytes(rel.to_bytes())
+    assert fresh.cfg["threshold"] == pytest.approx(0.7)
