@@ -570,16 +570,8 @@ def _big_corpus(tmp_path: Path, n: int = 400) -> Path:
     return source
 
 
-def test_kb_full_database_reports_real_cause(tmp_path, monkeypatch):
+def test_kb_full_database_reports_real_cause(tmp_path, small_database):
     """SQLITE_FULL (here from PRAGMA max_page_count) reads as what it is, not as a rollback error."""
-    connect = sqlite3.connect
-
-    def small_connect(*args, **kwargs):
-        conn = connect(*args, **kwargs)
-        conn.execute("PRAGMA max_page_count = 40")
-        return conn
-
-    monkeypatch.setattr(kb.sqlite3, "connect", small_connect)
     message = _fill_until_full(tmp_path / "kb.sqlite", _big_corpus(tmp_path))
     assert "database or disk is full" in message and "rollback" not in message and "rerun" in message
 

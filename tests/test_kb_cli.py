@@ -47,17 +47,9 @@ def test_kb_cli_build_nothing_usable_fails(ruler_path, tmp_path):  # noqa: F811
     assert not db.exists()
 
 
-def test_kb_cli_build_full_database(ruler_path, tmp_path, monkeypatch):  # noqa: F811
+def test_kb_cli_build_full_database(ruler_path, tmp_path, small_database):  # noqa: F811
     source = tmp_path / "big.txt"
     source.write_text("".join(f"Alice {i} met Bob in Paris {'x' * 300}.\n" for i in range(300)), encoding="utf8")
-    connect = sqlite3.connect
-
-    def small_connect(*args, **kwargs):
-        conn = connect(*args, **kwargs)
-        conn.execute("PRAGMA max_page_count = 40")
-        return conn
-
-    monkeypatch.setattr(kb.sqlite3, "connect", small_connect)
     message = failed("kb", "build", ruler_path, source, "--db", tmp_path / "kb.sqlite", "--lines", "--batch-size", "8")
     assert "database or disk is full" in message and "pipeline failed" not in message and "rollback" not in message
 
