@@ -2,12 +2,9 @@
 documents that can't be processed, a build with nothing usable, a full database, kb remove,
 and terminal escapes in kb query."""
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
-
-from spacy_window_ner import kb
 
 from .test_cli import failed, invoke
 from .test_kb import corpus, make_nlp, ruler_path  # noqa: F401 (fixtures)
