@@ -141,7 +141,9 @@ def test_project_assets_from_local_mirror_are_checked(tmp_path, mirror):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "train: 922 docs" in result.stdout
     # The whole workflow on CoNLL04, cut short: it trains, evaluates and packages.
-    result = spacy_project(project, "run", "all", ".", "--vars.dataset", "conll04", "--vars.max_steps", "20")
+    result = spacy_project(
+        project, "run", "all", ".", "--vars.dataset", "conll04", "--vars.max_steps", "20", "--vars.plugin_dir", str(REPO)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     metrics = json.loads((project / "metrics" / "conll04.json").read_text())
     assert "ents_f" in metrics and "rel_micro_f" in metrics
