@@ -363,7 +363,7 @@ def kb_query(
         name_ = _printable(entity["name"])
         typer.secho(f"\n{name_} ({_printable(entity['label'])}): {entity['mention_count']} mentions", bold=True)
         rows = [
-            (_printable(_where(m["source"], m["line"])), _conf(m["confidence"]), _printable(_clip(m["sentence"])))
+            (_printable(kb_module.location(m["source"], m["line"])), _conf(m["confidence"]), _printable(_clip(m["sentence"])))
             for m in entity["mentions"]
         ]
         typer.echo(table(rows, header=("Document", "Conf.", "Sentence"), divider=True))
@@ -371,7 +371,7 @@ def kb_query(
             rows = [
                 (
                     f"{name_} → {_printable(r['other'])}" if r["direction"] == "out" else f"{_printable(r['other'])} → {name_}",
-                    _printable(r["label"]), _conf(r["confidence"]), _printable(_where(r["source"], r["line"])),
+                    _printable(r["label"]), _conf(r["confidence"]), _printable(kb_module.location(r["source"], r["line"])),
                 )
                 for r in entity["relations"]
             ]
@@ -416,7 +416,7 @@ def kb_remove(
         f"{stats.relations} relations; entities left with no mention, deleted: {stats.entities}"
     )
     for source, line, doc_id in stats.documents[:MAX_LISTED]:
-        typer.echo(f"  {_printable(_where(source, line))}" + (f" (id {_printable(doc_id)!s})" if doc_id is not None else ""))
+        typer.echo(f"  {_printable(kb_module.location(source, line))}" + (f" (id {_printable(doc_id)!s})" if doc_id is not None else ""))
     if len(stats.documents) > MAX_LISTED:
         typer.echo(f"  and {len(stats.documents) - MAX_LISTED} more")
 
@@ -684,10 +684,6 @@ def _is_number(value: Any) -> bool:
 
 def _conf(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.3f}"
-
-
-def _where(source: str, line: Optional[int]) -> str:
-    return source if line is None else f"{source}:{line}"
 
 
 def _clip(text: str, width: int = 80) -> str:

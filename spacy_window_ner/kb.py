@@ -202,7 +202,7 @@ class BuildStats:
         """
         self.malformed += 1
         if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(f"{source}:{line}: {why}" if line is not None else f"{source}: {why}")
+            self.problems.append(f"{location(source, line)}: {why}")
 
 
 @dataclass
@@ -636,11 +636,11 @@ def read_graph(db: Path) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     conn = open_kb(db, readonly=True)
     try:
         nodes = [
-            dict(zip(("id", "name", "label", "mention_count"), row))
+            dict(zip(NODE_FIELDS, row))
             for row in conn.execute("SELECT id, name, label, mention_count FROM entities ORDER BY id")
         ]
         edges = [
-            dict(zip(("source", "target", "label", "count", "max_confidence", "mean_confidence"), row))
+            dict(zip(EDGE_FIELDS, row))
             for row in conn.execute(
                 "SELECT head_entity, tail_entity, label, COUNT(*), MAX(confidence), AVG(confidence) "
                 "FROM relations GROUP BY head_entity, tail_entity, label "
@@ -801,7 +801,7 @@ def _new_records(conn: sqlite3.Connection, records: Iterable[Record], stats: Bui
     for record in records:
         earlier = seen.get(record.identity)
         if earlier is not None and earlier[0] != record.sha256:
-            where = _where(*earlier[1:])
+            where = location(*earlier[1:])
             stats.malformed_line(
                 record.source, record.line, f"id {record.doc_id!r} was read before with another text ({where}); kept that one"
             )
@@ -826,7 +826,13 @@ def _new_records(conn: sqlite3.Connection, records: Iterable[Record], stats: Bui
         yield record
 
 
-def _where(source: str, line: Optional[int]) -> str:
+def location(source: str, line: Optional[int]) -> str:
+    """Where a document is, as reports print it.
+
+    source (str): The file it came from.
+    line (Optional[int]): Its 1-based line, or None for a whole-file document.
+    RETURNS (str): "source:line", or "source" for a whole-file document.
+    """
     return source if line is None else f"{source}:{line}"
 
 
