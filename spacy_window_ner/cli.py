@@ -31,6 +31,7 @@ from .confidences import get_confidences
 from .corpus import copy_gold_ents
 from .explain import EntityExplanation, explain as explain_entities
 from .files import OutputError, atomic_directory, atomic_write, check_not_input
+from .problems import Problems
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
 from .rel import tune_pipeline_thresholds
 from .relations import get_relations
@@ -150,7 +151,7 @@ def convert(
         "ignored relations": stats.ignored_relations, "merged duplicate relations": stats.merged_relations,
     }
     report = ["Skipped: " + (", ".join(f"{n} {what}" for what, n in skipped.items() if n) or "nothing")]
-    report += [f"  {problem}" for problem in stats.problems]
+    report += [f"  {problem}" for problem in stats.problems.first]
     if not docs:
         typer.echo("\n".join(report), err=True)
         where = f" in the {split.value} split" if split != Split.all else ""
@@ -325,13 +326,7 @@ def kb_build(
         + f"; skipped {stats.docs_existing} already stored"
         + (f", {stats.docs_raced} stored meanwhile by another build" if stats.docs_raced else "")
     )
-    if stats.malformed:
-        listed = "; ".join(_printable(p) for p in stats.problems)
-        more = stats.malformed - len(stats.problems)
-        typer.secho(
-            f"⚠ Skipped {stats.malformed} malformed lines ({listed}{f'; and {more} more' if more else ''})",
-            err=True, fg=typer.colors.YELLOW,
-        )
+    _warn_malformed(stats.malformed)
     if skipped_files:
         fail(f"Skipped {len(skipped_files)} of {len(inputs)} inputs (see above).")
     if not stats.docs_read:
@@ -387,6 +382,12 @@ CONTROL_C1 = re.compile("[\x7f-\x9f]")
 def _printable(text: str) -> str:
     """Text safe to print on a terminal: control characters written as \\xNN escapes."""
     return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _warn_malformed(malformed: Problems) -> None:
+    """Print the malformed input lines skipped, if any: how many, and the first few."""
+    if malformed.count:
+        typer.secho(f"⚠ Skipped {malformed.count} malformed lines ({malformed.summary(_printable)})", err=True, fg=typer.colors.YELLOW)
 
 
 MAX_LISTED = 20  # removed documents listed by kb remove
@@ -643,8 +644,7 @@ def _visualize_inputs(nlp: Language, source: str, limit: int, encoding: str) -> 
         if n >= limit:
             break
         yield record.text
-    if stats.malformed:
-        typer.secho(f"⚠ Skipped {stats.malformed} malformed lines ({'; '.join(_printable(p) for p in stats.problems)})", err=True, fg=typer.colors.YELLOW)
+    _warn_malformed(stats.malformed)
 
 
 def _with_gold_ents(vocab: Vocab, reference: Doc) -> Doc:

@@ -51,6 +51,7 @@ from spacy.tokens import Doc, Span
 
 from .confidences import get_confidences
 from .files import atomic_write
+from .problems import Problems
 from .relations import get_relations
 
 SCHEMA_VERSION = "2"
@@ -168,11 +169,10 @@ class BuildStats:
     mentions (int): Mentions stored.
     relations (int): Relations stored.
     words (int): Tokens in the documents run through the pipeline.
-    malformed (int): Input lines or documents skipped: invalid JSON, no "text" string, empty
-        text, a bad or repeated "id", a text longer than the pipeline's max_length, a text that
-        can't be encoded as UTF-8.
-    problems (List[str]): The first few of them, as "path:line: why" ("path: why" for a
-        whole-file document).
+    malformed (Problems): Input lines or documents skipped: invalid JSON, no "text" string,
+        empty text, a bad or repeated "id", a text longer than the pipeline's max_length, a
+        text that can't be encoded as UTF-8; the first few kept as "path:line: why" ("path:
+        why" for a whole-file document).
     skipped_files (List[str]): Input files skipped whole (empty, not decodable), with why.
     seconds (float): Wall time of the build.
     seconds_sqlite (float): Wall time spent in SQLite (identity look-ups and batch writes).
@@ -187,8 +187,7 @@ class BuildStats:
     mentions: int = 0
     relations: int = 0
     words: int = 0
-    malformed: int = 0
-    problems: List[str] = field(default_factory=list)
+    malformed: Problems = field(default_factory=lambda: Problems(MAX_PROBLEMS))
     skipped_files: List[str] = field(default_factory=list)
     seconds: float = 0.0
     seconds_sqlite: float = 0.0
@@ -200,9 +199,7 @@ class BuildStats:
         line (Optional[int]): The 1-based line number, or None for a whole-file document.
         why (str): The reason.
         """
-        self.malformed += 1
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(f"{location(source, line)}: {why}")
+        self.malformed.add(f"{location(source, line)}: {why}")
 
 
 @dataclass

@@ -18,6 +18,7 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
 from .files import atomic_write
+from .problems import Problems
 from .relations import Relation, get_relations, set_relations
 
 ORIG_ID_KEY = ("spacy_window_ner", "orig_id")
@@ -57,7 +58,8 @@ class ConversionStats:
     rejected_records (int): Prodigy records whose answer was not "accept" (not a problem).
     ignored_relations (int): Relations dropped on purpose by `ignore_labels` (not a problem).
     merged_relations (int): Duplicate (head, tail, label) relations merged into one.
-    problems (List[str]): The first few skips, with their record or line number and reason.
+    problems (Problems): Every skip counted, the first few kept with their record or line
+        number and reason.
     """
 
     path: str = ""
@@ -70,7 +72,7 @@ class ConversionStats:
     rejected_records: int = 0
     ignored_relations: int = 0
     merged_relations: int = 0
-    problems: List[str] = field(default_factory=list)
+    problems: Problems = field(default_factory=lambda: Problems(MAX_PROBLEMS))
 
     def skip(self, kind: str, where: str, why: str) -> None:
         """Count one skipped item and remember why.
@@ -81,8 +83,7 @@ class ConversionStats:
         """
         attr = f"skipped_{kind}"
         setattr(self, attr, getattr(self, attr) + 1)
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(f"{where}: {why}")
+        self.problems.add(f"{where}: {why}")
 
     def warn(self) -> None:
         """Emit one UserWarning summarising every non-zero skip count; nothing if none."""
@@ -97,12 +98,9 @@ class ConversionStats:
         ]
         if not parts:
             return
-        n_skipped = self.skipped_records + self.skipped_entities + self.skipped_relations
-        n_more = n_skipped - len(self.problems)
-        more = f"; and {n_more} more" if n_more else ""
         listed = " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else parts[0]
         warnings.warn(
-            f"Skipped {listed} in {self.path} ({'; '.join(self.problems)}{more}).", stacklevel=2
+            f"Skipped {listed} in {self.path} ({self.problems.summary()}).", stacklevel=2
         )
 
 

@@ -228,9 +228,9 @@ def test_kb_n_process_2_same_rows(corpus, tmp_path):
 
 def test_kb_malformed_lines_reported_and_skipped(corpus, tmp_path):
     stats = kb.build_kb(make_nlp(), corpus, tmp_path / "kb.sqlite", lines=True)
-    assert stats.malformed == 3
-    assert [p.split(": ")[0] for p in stats.problems] == [f"{corpus[1]}:{n}" for n in (2, 3, 4)]
-    assert "invalid JSON" in stats.problems[0] and '"text"' in stats.problems[1]
+    assert stats.malformed.count == 3
+    assert [p.split(": ")[0] for p in stats.malformed.first] == [f"{corpus[1]}:{n}" for n in (2, 3, 4)]
+    assert "invalid JSON" in stats.malformed.first[0] and '"text"' in stats.malformed.first[1]
     assert stats.docs_added == 5
 
 
@@ -369,19 +369,19 @@ def test_kb_bad_documents_skipped_and_reported(tmp_path):
     calls = counting(nlp)
     db = tmp_path / "kb.sqlite"
     stats = kb.build_kb(nlp, [source], db, batch_size=4)
-    assert (stats.docs_added, stats.malformed, stats.docs_read) == (8, 2, 8)
-    assert stats.problems[0].startswith(f"{source}:3: text of 100 characters is longer than the pipeline's max_length (50)")
-    assert stats.problems[1].startswith(f"{source}:6: text holds a lone surrogate '\\ud800'")
+    assert (stats.docs_added, stats.malformed.count, stats.docs_read) == (8, 2, 8)
+    assert stats.malformed.first[0].startswith(f"{source}:3: text of 100 characters is longer than the pipeline's max_length (50)")
+    assert stats.malformed.first[1].startswith(f"{source}:6: text holds a lone surrogate '\\ud800'")
     assert len(calls) == 8 and all(len(t) <= 50 and "\ud800" not in t for t in calls)
     # --max-length lets the long text through, for this build only.
     stats = kb.build_kb(nlp, [source], db, max_length=200)
-    assert (stats.docs_added, stats.docs_existing, stats.malformed) == (1, 8, 1)
+    assert (stats.docs_added, stats.docs_existing, stats.malformed.count) == (1, 8, 1)
     assert nlp.max_length == 50
     # A whole-file document that is too long is reported by its path.
     whole = tmp_path / "long.txt"
     whole.write_text("Paris " * 20, encoding="utf8")
     stats = kb.build_kb(nlp, [whole], db)
-    assert stats.problems == [f"{whole}: text of 120 characters is longer than the pipeline's max_length (50); "
+    assert stats.malformed.first == [f"{whole}: text of 120 characters is longer than the pipeline's max_length (50); "
                               "split it, or raise the limit knowingly (`kb build --max-length`): spaCy's parser "
                               "and NER need about 1 GB of memory per 100,000 characters"]
 
@@ -432,7 +432,7 @@ def test_kb_identity_same_text_two_documents(tmp_path):
     jsonl = write_jsonl(tmp_path / "dup.jsonl", [{"id": 1, "text": "Alice."}, {"id": "1", "text": "Bob."}, {"id": 1.5, "text": "Bob."}])
     stats = kb.build_kb(make_nlp(), [jsonl], db)
     assert stats.docs_added == 1
-    assert stats.problems == [
+    assert stats.malformed.first == [
         f"{jsonl}:2: id '1' was read before with another text ({jsonl}:1); kept that one",
         f'{jsonl}:3: "id" is a float, not a string or an integer',
     ]
@@ -493,7 +493,7 @@ def test_kb_failed_or_empty_build_leaves_no_database(tmp_path, monkeypatch):
     malformed.write_text('{not json\n{"text": 3}\n', encoding="utf8")
     db = tmp_path / "out" / "kb.sqlite"
     stats = kb.build_kb(make_nlp(), [malformed], db)
-    assert (stats.docs_read, stats.malformed) == (0, 2)
+    assert (stats.docs_read, stats.malformed.count) == (0, 2)
     assert not db.exists()
     crash = tmp_path / "crash.txt"
     crash.write_text(f"{SENTINEL} Alice.\n", encoding="utf8")
