@@ -15,7 +15,7 @@ import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import spacy
 import typer
@@ -31,6 +31,7 @@ from .confidences import get_confidences
 from .corpus import copy_gold_ents
 from .explain import EntityExplanation, explain as explain_entities
 from .files import OutputError, atomic_directory, atomic_write, check_not_input
+from .inputs import InputError, InputStats, check_inputs, location, read_source
 from .problems import Problems
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
 from .rel import tune_pipeline_thresholds
@@ -291,8 +292,8 @@ def kb_build(
     the command then exits 1, as it does when no document could be used.
     """
     try:
-        good, skipped_files, total_bytes = kb_module.check_inputs(inputs, encoding)
-    except kb_module.KBError as err:
+        good, skipped_files, total_bytes = check_inputs(inputs, encoding)
+    except InputError as err:
         fail(str(err))
     for message in skipped_files:
         typer.secho(f"✘ Skipped {message}", err=True, fg=typer.colors.RED)
@@ -358,7 +359,7 @@ def kb_query(
         name_ = _printable(entity["name"])
         typer.secho(f"\n{name_} ({_printable(entity['label'])}): {entity['mention_count']} mentions", bold=True)
         rows = [
-            (_printable(kb_module.location(m["source"], m["line"])), _conf(m["confidence"]), _printable(_clip(m["sentence"])))
+            (_printable(location(m["source"], m["line"])), _conf(m["confidence"]), _printable(_clip(m["sentence"])))
             for m in entity["mentions"]
         ]
         typer.echo(table(rows, header=("Document", "Conf.", "Sentence"), divider=True))
@@ -366,7 +367,7 @@ def kb_query(
             rows = [
                 (
                     f"{name_} → {_printable(r['other'])}" if r["direction"] == "out" else f"{_printable(r['other'])} → {name_}",
-                    _printable(r["label"]), _conf(r["confidence"]), _printable(kb_module.location(r["source"], r["line"])),
+                    _printable(r["label"]), _conf(r["confidence"]), _printable(location(r["source"], r["line"])),
                 )
                 for r in entity["relations"]
             ]
@@ -417,7 +418,7 @@ def kb_remove(
         f"{stats.relations} relations; entities left with no mention, deleted: {stats.entities}"
     )
     for source, line, doc_id in stats.documents[:MAX_LISTED]:
-        typer.echo(f"  {_printable(kb_module.location(source, line))}" + (f" (id {_printable(doc_id)!s})" if doc_id is not None else ""))
+        typer.echo(f"  {_printable(location(source, line))}" + (f" (id {_printable(doc_id)!s})" if doc_id is not None else ""))
     if len(stats.documents) > MAX_LISTED:
         typer.echo(f"  and {len(stats.documents) - MAX_LISTED} more")
 
@@ -530,7 +531,12 @@ def visualize(
     """Render the predicted entities with their confidences, and the relations as arcs, with displaCy."""
     refuse_input(html_path, model, Path(source) if os.path.exists(source) else None)
     nlp = load_pipeline(model)
-    inputs = list(_visualize_inputs(nlp, source, limit, encoding))
+    stats = InputStats()
+    try:
+        inputs = read_source(source, nlp, limit=limit, encoding=encoding, stats=stats)
+    except InputError as err:
+        fail(str(err))
+    _warn_malformed(stats.malformed)
     if not inputs:
         fail(f"{source} holds no documents.")
     docs = list(nlp.pipe(inputs))
@@ -610,41 +616,6 @@ def _arcs(doc: Doc, relations: list, names: Dict[Tuple[int, int, str], str]) -> 
         label = html.escape(f"{rel.label} {rel.score:.2f}")
         arcs.append({"start": min(head, tail), "end": max(head, tail), "label": label, "dir": "right" if head < tail else "left"})
     return {"words": words, "arcs": arcs}
-
-
-def _visualize_inputs(nlp: Language, source: str, limit: int, encoding: str) -> Iterator[Any]:
-    path = Path(source)
-    suffix = path.suffix.lower()
-    if suffix not in (".txt", ".jsonl", ".spacy") or "\n" in source:
-        why = kb_module.text_problem(source, nlp.max_length)
-        if why is not None:
-            fail(f"Can't visualize the text: {why}.")
-        yield source
-        return
-    if not path.is_file():
-        fail(f"Can't find the file {path}.")
-    if suffix == ".spacy":
-        try:
-            refs = read_docbin(path, nlp.vocab)
-        except Exception as err:  # a file that is not a DocBin fails inside msgpack/zlib
-            fail(f"Can't read {path} as a .spacy file: {_one_line(err)}")
-        # Fresh docs with the gold tokenization, so no gold annotation leaks into the view.
-        for ref in refs[:limit]:
-            yield Doc(nlp.vocab, words=[t.text for t in ref], spaces=[bool(t.whitespace_) for t in ref])
-        return
-    try:
-        good, skipped, _ = kb_module.check_inputs([path], encoding)
-    except kb_module.KBError as err:
-        fail(str(err))
-    if skipped:
-        fail(f"Can't use {skipped[0]}.")
-    stats = kb_module.BuildStats()
-    records = kb_module.iter_records(good, lines=True, encoding=encoding, stats=stats, max_length=nlp.max_length)
-    for n, record in enumerate(records):
-        if n >= limit:
-            break
-        yield record.text
-    _warn_malformed(stats.malformed)
 
 
 def _with_gold_ents(vocab: Vocab, reference: Doc) -> Doc:

@@ -32,9 +32,7 @@ to it. Commands that only read (`query_entity`, `read_graph`) open the database 
 knowledge base on read-only media can be queried and exported.
 """
 import bisect
-import codecs
 import csv
-import hashlib
 import json
 import os
 import re
@@ -51,15 +49,13 @@ from spacy.tokens import Doc, Span
 
 from .confidences import get_confidences
 from .files import atomic_write
-from .problems import Problems
+from .inputs import InputStats, Record, iter_records, location
 from .relations import get_relations
 
 SCHEMA_VERSION = "2"
-MAX_PROBLEMS = 5  # malformed lines quoted in the report
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
 MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
 BUSY_TIMEOUT_MS = 60_000
-CHECK_CHUNK = 1 << 20  # bytes read at a time when checking an input's encoding
 EXPORT_FORMATS = ("jsonl", "csv", "graphml")
 NODE_FIELDS = ("id", "name", "label", "mention_count")
 EDGE_FIELDS = ("source", "target", "label", "count", "max_confidence", "mean_confidence")
@@ -131,35 +127,10 @@ class KBError(ValueError):
 
 
 @dataclass
-class Record:
-    """One input document, before the pipeline.
+class BuildStats(InputStats):
+    """What a build read, stored and skipped: the input counts of `InputStats` (files,
+    malformed lines), and:
 
-    source (str): The file it came from.
-    line (Optional[int]): Its 1-based line, or None for a whole-file document.
-    text (str): The text.
-    sha256 (str): The hex sha256 of the UTF-8 text.
-    offset (int): Bytes of all inputs consumed once this record was read (for progress).
-    doc_id (Optional[str]): The JSONL "id" field as a string, or None if not given.
-    identity (str): Its identity (see `document_identity`), set from the fields above.
-    """
-
-    source: str
-    line: Optional[int]
-    text: str
-    sha256: str
-    offset: int
-    doc_id: Optional[str] = None
-    identity: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.identity = document_identity(self.source, self.line, self.doc_id)
-
-
-@dataclass
-class BuildStats:
-    """What a build read, stored and skipped.
-
-    files (int): Input files read.
     docs_read (int): Documents read from the inputs.
     docs_existing (int): Documents skipped before the pipeline because the same identity and
         text were stored (or read earlier in this build).
@@ -169,16 +140,11 @@ class BuildStats:
     mentions (int): Mentions stored.
     relations (int): Relations stored.
     words (int): Tokens in the documents run through the pipeline.
-    malformed (Problems): Input lines or documents skipped: invalid JSON, no "text" string,
-        empty text, a bad or repeated "id", a text longer than the pipeline's max_length, a
-        text that can't be encoded as UTF-8; the first few kept as "path:line: why" ("path:
-        why" for a whole-file document).
     skipped_files (List[str]): Input files skipped whole (empty, not decodable), with why.
     seconds (float): Wall time of the build.
     seconds_sqlite (float): Wall time spent in SQLite (identity look-ups and batch writes).
     """
 
-    files: int = 0
     docs_read: int = 0
     docs_existing: int = 0
     docs_added: int = 0
@@ -187,19 +153,9 @@ class BuildStats:
     mentions: int = 0
     relations: int = 0
     words: int = 0
-    malformed: Problems = field(default_factory=lambda: Problems(MAX_PROBLEMS))
     skipped_files: List[str] = field(default_factory=list)
     seconds: float = 0.0
     seconds_sqlite: float = 0.0
-
-    def malformed_line(self, source: str, line: Optional[int], why: str) -> None:
-        """Count one skipped input line (or whole-file document) and remember the first few.
-
-        source (str): The file.
-        line (Optional[int]): The 1-based line number, or None for a whole-file document.
-        why (str): The reason.
-        """
-        self.malformed.add(f"{location(source, line)}: {why}")
 
 
 @dataclass
@@ -219,43 +175,6 @@ class RemoveStats:
     relations: int = 0
     entities: int = 0
     unmatched: List[str] = field(default_factory=list)
-
-
-def document_identity(source: str, line: Optional[int], doc_id: Optional[str] = None) -> str:
-    """The key a document is stored under: its id where given, else its source and line.
-
-    source (str): The file it came from.
-    line (Optional[int]): Its 1-based line, or None for a whole-file document.
-    doc_id (Optional[str]): Its id, or None.
-    RETURNS (str): The identity, unique in the database.
-    """
-    if doc_id is not None:
-        return f"id:{doc_id}"
-    return f"at:{'' if line is None else line}:{source}"  # the line is digits: unambiguous
-
-
-def text_problem(text: str, max_length: Optional[int] = None) -> Optional[str]:
-    """Why a text can't go through a pipeline, checked without running it: longer than the
-    pipeline's max_length (spaCy's error E088) or not encodable as UTF-8 (a lone surrogate).
-
-    text (str): The text.
-    max_length (Optional[int]): The pipeline's nlp.max_length; None checks only the encoding.
-    RETURNS (Optional[str]): The reason, or None if the text is fine.
-    """
-    if max_length is not None and len(text) > max_length:
-        return (
-            f"text of {len(text):,} characters is longer than the pipeline's max_length "
-            f"({max_length:,}); split it, or raise the limit knowingly (`kb build --max-length`): "
-            "spaCy's parser and NER need about 1 GB of memory per 100,000 characters"
-        )
-    try:
-        text.encode("utf8")
-    except UnicodeEncodeError as err:
-        return (
-            f"text holds a lone surrogate {ascii(text[err.start])} at character {err.start}, "
-            "which UTF-8 can't encode"
-        )
-    return None
 
 
 def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite3.Connection:
@@ -361,91 +280,6 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass
-
-
-def check_inputs(paths: Iterable[Path], encoding: str = "utf8") -> Tuple[List[Path], List[str], int]:
-    """Check that every input exists, is not empty and decodes, reading it in chunks.
-
-    paths (Iterable[Path]): The input files.
-    encoding (str): Their text encoding.
-    RETURNS (Tuple[List[Path], List[str], int]): The usable files, a message for each skipped
-        file, and the total size in bytes of the usable files.
-    """
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise KBError(f"Unknown encoding {encoding!r}. Use a Python codec name, e.g. utf8 or latin-1.") from None
-    good, skipped, total = [], [], 0
-    for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            skipped.append(f"{path}: no such file")
-            continue
-        size = path.stat().st_size
-        why = "empty file" if size == 0 else _decode_problem(path, encoding)
-        if why is None:
-            good.append(path)
-            total += size
-        else:
-            skipped.append(f"{path}: {why}")
-    return good, skipped, total
-
-
-def iter_records(
-    paths: Iterable[Path],
-    *,
-    lines: bool = False,
-    encoding: str = "utf8",
-    stats: Optional[BuildStats] = None,
-    max_length: Optional[int] = None,
-) -> Iterator[Record]:
-    """Stream documents from .jsonl files (one JSON object with a "text" string, and
-    optionally an "id" string or integer, per line) and text files (one document per file, or
-    per non-blank line with `lines`). Files are read line by line, never whole, except a text
-    file that is itself one document. Lines and documents that can't be used (see
-    `text_problem`) are counted in `stats` and skipped.
-
-    paths (Iterable[Path]): The inputs, checked by `check_inputs`.
-    lines (bool): Read text files as one document per line.
-    encoding (str): The text encoding of the inputs.
-    stats (Optional[BuildStats]): Counts files and malformed lines when given.
-    max_length (Optional[int]): Skip texts longer than this (the pipeline's nlp.max_length).
-    YIELDS (Record): The documents.
-    """
-    stats = stats if stats is not None else BuildStats()
-    consumed = 0
-    for path in paths:
-        path = Path(path)
-        source = str(path)
-        stats.files += 1
-        jsonl = path.suffix.lower() == ".jsonl"
-        if not jsonl and not lines:
-            text = path.read_text(encoding=encoding)
-            consumed += path.stat().st_size
-            if text.strip():
-                why = text_problem(text, max_length)
-                if why is None:
-                    yield _record(source, None, text, consumed)
-                else:
-                    stats.malformed_line(source, None, why)
-            continue
-        with path.open("rb") as file_:
-            for lineno, raw in enumerate(file_, 1):
-                consumed += len(raw)
-                line = raw.decode(encoding).rstrip("\r\n")
-                if not line.strip():
-                    continue
-                doc_id = None
-                if jsonl:
-                    text, doc_id, why = _jsonl_record(line)
-                else:
-                    text, why = line, ""
-                if text is not None:
-                    why = text_problem(text, max_length) or ""
-                if why:
-                    stats.malformed_line(source, lineno, why)
-                else:
-                    yield _record(source, lineno, text, consumed, doc_id)
 
 
 def build_kb(
@@ -741,55 +575,6 @@ def _check_schema(conn: sqlite3.Connection, path: Path, tables: set) -> None:
         )
 
 
-def _decode_problem(path: Path, encoding: str) -> Optional[str]:
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    done, newlines = 0, 0
-    with path.open("rb") as file_:
-        while True:
-            chunk = file_.read(CHECK_CHUNK)
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as err:
-                line = newlines + chunk[: max(err.start, 0)].count(b"\n") + 1
-                return (
-                    f"not valid {encoding} (byte {done + err.start}, line {line}); "
-                    "pass its encoding with --encoding"
-                )
-            if not chunk:
-                return None
-            done += len(chunk)
-            newlines += chunk.count(b"\n")
-
-
-def _jsonl_record(line: str) -> Tuple[Optional[str], Optional[str], str]:
-    """The text and id of a JSONL line, or why it can't be used."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        return None, None, f"invalid JSON ({err.msg})"
-    if not isinstance(record, dict) or "text" not in record:
-        return None, None, 'no "text" field'
-    text, doc_id = record["text"], record.get("id")
-    if not isinstance(text, str):
-        return None, None, f'"text" is a {type(text).__name__}, not a string'
-    if not text.strip():
-        return None, None, '"text" is empty'
-    if doc_id is not None:
-        if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
-            return None, None, f'"id" is a {type(doc_id).__name__}, not a string or an integer'
-        doc_id = str(doc_id)
-        if not doc_id.strip():
-            return None, None, '"id" is empty'
-        if text_problem(doc_id) is not None:
-            return None, None, '"id" holds a lone surrogate, which UTF-8 can\'t encode'
-    return text, doc_id, ""
-
-
-def _record(source: str, line: Optional[int], text: str, offset: int, doc_id: Optional[str] = None) -> Record:
-    sha = hashlib.sha256(text.encode("utf8")).hexdigest()
-    return Record(source, line, text, sha, offset, doc_id)
-
-
 def _new_records(conn: sqlite3.Connection, records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
     """Drop, before the pipeline, the records whose identity is stored with the same text (a
     record with an id that moved gets its new source and line), or was read earlier in this
@@ -821,16 +606,6 @@ def _new_records(conn: sqlite3.Connection, records: Iterable[Record], stats: Bui
             stats.docs_existing += 1
             continue
         yield record
-
-
-def location(source: str, line: Optional[int]) -> str:
-    """Where a document is, as reports print it.
-
-    source (str): The file it came from.
-    line (Optional[int]): Its 1-based line, or None for a whole-file document.
-    RETURNS (str): "source:line", or "source" for a whole-file document.
-    """
-    return source if line is None else f"{source}:{line}"
 
 
 def _create_file(path: Path) -> bool:

@@ -15,7 +15,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from spacy_window_ner import kb
+from spacy_window_ner import inputs, kb
 from spacy_window_ner.confidences import set_confidences
 from spacy_window_ner.relations import Relation, set_relations
 
@@ -145,7 +145,7 @@ def test_kb_build_rows(corpus, tmp_path):
         "SELECT COUNT(*) FROM entities e WHERE mention_count != (SELECT COUNT(*) FROM mentions m WHERE m.entity_id = e.id)"
     ).fetchone()[0] == 0
     assert {row[0] for row in conn.execute("SELECT confidence FROM mentions")} == {CONFIDENCE}
-    assert conn.execute("SELECT source, line FROM documents WHERE sha256 = ?", (kb._record("", 0, "Bob lives in Paris.", 0).sha256,)).fetchone() == (str(corpus[0]), 2)
+    assert conn.execute("SELECT source, line FROM documents WHERE sha256 = ?", (inputs._record("", 0, "Bob lives in Paris.", 0).sha256,)).fetchone() == (str(corpus[0]), 2)
     # The sentence of a mention in a multi-sentence document, from the sentencizer.
     sentence, start, end = conn.execute(
         "SELECT m.sentence, m.sent_start_char, m.sent_end_char FROM mentions m JOIN documents d ON d.id = m.doc_id "
@@ -246,22 +246,6 @@ def test_kb_without_relations_component(corpus, tmp_path):
 def test_kb_pipeline_without_ents(corpus, tmp_path):
     with pytest.raises(kb.KBError, match="doc.ents"):
         kb.build_kb(spacy.blank("en"), corpus, tmp_path / "kb.sqlite")
-
-
-def test_kb_check_inputs(tmp_path):
-    good = tmp_path / "good.txt"
-    good.write_text("Alice\n", encoding="utf8")
-    empty = tmp_path / "empty.txt"
-    empty.write_bytes(b"")
-    latin = tmp_path / "latin.txt"
-    latin.write_bytes("ok\nCafé in Paris\n".encode("latin-1"))
-    usable, skipped, total = kb.check_inputs([good, empty, latin, tmp_path / "missing.txt"])
-    assert usable == [good] and total == len("Alice\n")
-    assert [s.split(": ")[1] for s in skipped] == ["empty file", "not valid utf8 (byte 6, line 2); pass its encoding with --encoding", "no such file"]
-    usable, skipped, _ = kb.check_inputs([latin], "latin-1")
-    assert usable == [latin] and skipped == []
-    with pytest.raises(kb.KBError, match="Unknown encoding"):
-        kb.check_inputs([good], "no-such-codec")
 
 
 def test_kb_not_sqlite(tmp_path):
