@@ -134,7 +134,6 @@ def location(source: str, line: Optional[int]) -> str:
     return source if line is None else f"{source}:{line}"
 
 
-
 def check_inputs(paths: Iterable[Path], encoding: str = "utf8") -> Tuple[List[Path], List[str], int]:
     """Check that every input exists, is not empty and decodes, reading it in chunks.
 

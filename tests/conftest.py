@@ -8,8 +8,8 @@ from spacy_window_ner import kb
 
 @pytest.fixture
 def small_database(monkeypatch):
-    """Every SQLite connection the kb module opens holds at most 40 pages, so a build fills it
-    and SQLite answers SQLITE_FULL ("database or disk is full"), as on a full disk."""
+    """Every connection the SQLite back end (kb.sqlite) opens holds at most 40 pages, so a
+    build fills it and SQLite answers SQLITE_FULL ("database or disk is full"), as on a full disk."""
     connect = sqlite3.connect
 
     def small_connect(*args, **kwargs):
@@ -17,4 +17,4 @@ def small_database(monkeypatch):
         conn.execute("PRAGMA max_page_count = 40")
         return conn
 
-    monkeypatch.setattr(kb.sqlite3, "connect", small_connect)
+    monkeypatch.setattr(kb.sqlite.sqlite3, "connect", small_connect)

@@ -3,6 +3,7 @@ malformed input, query and export."""
 import csv
 import json
 import os
+import pickle
 import sqlite3
 import subprocess
 import threading
@@ -472,6 +473,17 @@ def test_kb_other_database_unchanged_when_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other_app.sqlite"]
 
 
+def test_kb_doc_rows_are_plain_picklable_values():
+    """What a worker extracts from a doc crosses a process boundary (nlp.pipe workers, an
+    engine's actors) by pickling: it must be plain data, equal after the round trip."""
+    doc = make_nlp()("Alice met Bob in Paris.")
+    rows = kb.doc_rows(doc)
+    assert pickle.loads(pickle.dumps(rows)) == rows
+    assert (rows["n_chars"], rows["n_tokens"]) == (len(doc.text), len(doc))
+    assert [m["text"] for m in rows["mentions"].values()] == ["Alice", "Bob", "Paris"]
+    assert [(h[2], t[2], label) for h, t, label, _ in rows["relations"]] == [("PER", "PER", "NEXT"), ("PER", "LOC", "NEXT")]
+
+
 def test_kb_failed_or_empty_build_leaves_no_database(tmp_path, monkeypatch):
     malformed = tmp_path / "bad.jsonl"
     malformed.write_text('{not json\n{"text": 3}\n', encoding="utf8")
@@ -506,10 +518,10 @@ def test_kb_schema_and_version_in_one_transaction(tmp_path, monkeypatch):
         return conn
 
     db = tmp_path / "kb.sqlite"
-    monkeypatch.setattr(kb.sqlite3, "connect", failing_connect)
+    monkeypatch.setattr(kb.sqlite.sqlite3, "connect", failing_connect)
     with pytest.raises(kb.KBError):
         kb.open_kb(db, create=True)
-    monkeypatch.setattr(kb.sqlite3, "connect", connect)
+    monkeypatch.setattr(kb.sqlite.sqlite3, "connect", connect)
     kb.open_kb(db, create=True).close()  # the failed attempt left no half-made schema
 
 

@@ -1,0 +1,247 @@
+"""Building a knowledge base: stream records from the inputs, skip those stored, run the rest
+through `nlp.pipe`, turn each doc into rows (`doc_rows`) and store them a batch at a time; and
+removing documents.
+
+A document whose identity and text hash are stored is skipped before it reaches the pipeline,
+so a rerun on unchanged input adds nothing and costs no pipeline time. Two identities with the
+same text are two documents, each with its own mentions. A document whose identity is stored
+with another text replaces the old version in the transaction that writes the new one: the old
+mentions and relations are deleted and each entity's `mention_count` is decreased by them; an
+entity left with no mention is deleted, so every `mention_count` equals the entity's number of
+mention rows and every entity has at least one. `remove_documents` (`kb remove`) deletes
+documents the same way.
+
+Documents that can't be processed are skipped and reported with the malformed lines ("path:line:
+why"), before the pipeline (see inputs.text_problem).
+"""
+import bisect
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from ..confidences import get_confidences
+from ..inputs import InputStats, Record, iter_records, location
+from ..relations import get_relations
+from .backends import open_store
+from .store import DocRows, KBError, RemoveStats, SpanKey, Store
+
+CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
+MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
+
+
+@dataclass
+class BuildStats(InputStats):
+    """What a build read, stored and skipped: the input counts of `InputStats` (files,
+    malformed lines), and:
+
+    docs_read (int): Documents read from the inputs.
+    docs_existing (int): Documents skipped before the pipeline because the same identity and
+        text were stored (or read earlier in this build).
+    docs_added (int): Documents stored by this build, replaced versions included.
+    docs_replaced (int): Of docs_added, documents that replaced a stored version with another text.
+    docs_raced (int): Documents another build stored while this one was processing them.
+    mentions (int): Mentions stored.
+    relations (int): Relations stored.
+    words (int): Tokens in the documents run through the pipeline.
+    skipped_files (List[str]): Input files skipped whole (empty, not decodable), with why.
+    seconds (float): Wall time of the build.
+    seconds_sqlite (float): Wall time spent in SQLite (identity look-ups and batch writes).
+    """
+
+    docs_read: int = 0
+    docs_existing: int = 0
+    docs_added: int = 0
+    docs_replaced: int = 0
+    docs_raced: int = 0
+    mentions: int = 0
+    relations: int = 0
+    words: int = 0
+    skipped_files: List[str] = field(default_factory=list)
+    seconds: float = 0.0
+    seconds_sqlite: float = 0.0
+
+
+def build_kb(
+    nlp: Language,
+    inputs: Iterable[Path],
+    db: Path,
+    *,
+    lines: bool = False,
+    encoding: str = "utf8",
+    batch_size: int = 64,
+    n_process: int = 1,
+    progress: Optional[Callable[[int, int], None]] = None,
+    max_length: Optional[int] = None,
+) -> BuildStats:
+    """Run a pipeline over documents streamed from files and store its entities and relations.
+    Documents whose identity and text are stored are skipped before the pipeline; a document
+    stored with another text is replaced; each batch of `batch_size` documents is written in
+    one transaction. Documents that can't be processed (too long, not encodable) are reported
+    in the stats and skipped before the pipeline. If this build created the database and
+    stored no document, it removes it, so a failed or empty build leaves no empty database.
+
+    nlp (Language): A pipeline with a component that sets doc.ents.
+    inputs (Iterable[Path]): Input files, checked by `check_inputs`.
+    db (Path): The database, created if missing.
+    lines (bool): Read .txt files as one document per line.
+    encoding (str): The text encoding of the inputs.
+    batch_size (int): Documents per nlp.pipe batch and per transaction.
+    n_process (int): Processes for nlp.pipe.
+    progress (Optional[Callable[[int, int], None]]): Called after each document with the bytes
+        of input consumed so far and the documents stored so far.
+    max_length (Optional[int]): Raise (or lower) nlp.max_length to this for the build; longer
+        texts are skipped. spaCy's parser and NER need about 1 GB of memory per 100,000
+        characters, so raise it knowingly. nlp.max_length is restored afterwards.
+    RETURNS (BuildStats): What was read, stored and skipped.
+    """
+    if batch_size < 1 or n_process < 1:
+        raise KBError("--batch-size and --n-process must be at least 1.")
+    if max_length is not None and max_length < 1:
+        raise KBError("--max-length must be at least 1.")
+    if not any("doc.ents" in nlp.get_pipe_meta(name).assigns for name in nlp.pipe_names):
+        raise KBError(
+            "The pipeline has no component that sets doc.ents (such as window_ner, ner or "
+            "entity_ruler), so there is nothing to store."
+        )
+    stats = BuildStats()
+    start = time.perf_counter()
+    db = Path(db)
+    store = open_store(db, create=True)
+    saved_max_length = nlp.max_length
+    try:
+        if max_length is not None:
+            nlp.max_length = max_length
+        records = iter_records(inputs, lines=lines, encoding=encoding, stats=stats, max_length=nlp.max_length)
+        docs = nlp.pipe(
+            ((r.text, r) for r in _new_records(store, records, stats)),
+            as_tuples=True, batch_size=batch_size, n_process=n_process,
+        )
+        batch: List[Tuple[Record, DocRows]] = []
+        for doc, record in docs:
+            stats.words += len(doc)
+            batch.append((record, doc_rows(doc)))
+            if len(batch) >= batch_size:
+                _write_batch(store, batch, stats)
+                batch = []
+            if progress is not None:
+                progress(record.offset, stats.docs_added + len(batch))
+        if batch:
+            _write_batch(store, batch, stats)
+    except store.Error as err:  # a full disk, a lost file: not the pipeline's fault
+        raise KBError(
+            f"Can't write to the database {db} ({type(err).__name__}: {err}). Every batch written "
+            "before is kept; fix the cause (free disk space, permissions) and rerun the same "
+            "command to resume."
+        ) from err
+    finally:
+        nlp.max_length = saved_max_length
+        store.close(discard_if_empty=stats.docs_added == 0)
+        stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def remove_documents(
+    db: Path, *, sources: Iterable[Union[str, Path]] = (), ids: Iterable[Union[str, int]] = ()
+) -> RemoveStats:
+    """Remove documents with their mentions and relations, in one transaction: each entity's
+    mention_count is decreased by the removed mentions, and entities left with no mention
+    are deleted.
+
+    db (Path): The database.
+    sources (Iterable[Union[str, Path]]): Remove every document read from these inputs (the
+        paths as given to the build).
+    ids (Iterable[Union[str, int]]): Remove the documents with these JSONL ids (compared as strings).
+    RETURNS (RemoveStats): What was removed, and the selectors that matched nothing.
+    """
+    source_names, id_names = [str(s) for s in sources], [str(i) for i in ids]
+    if not source_names and not id_names:
+        raise KBError("Nothing to remove: give --source PATH or --id ID (both can be repeated).")
+    store = open_store(db)
+    try:
+        return store.remove(source_names, id_names)
+    except store.Error as err:
+        raise KBError(f"Can't remove documents from {db} ({type(err).__name__}: {err}); nothing was removed.") from err
+    finally:
+        store.close()
+
+
+def doc_rows(doc: Doc) -> DocRows:
+    """Everything the database needs from a processed doc, as plain, picklable data (so that
+    the worker that ran the pipeline can hand it to the one that writes).
+
+    doc (Doc): A doc from the pipeline, with doc.ents (and relations, if it sets them).
+    RETURNS (DocRows): The rows (see store.DocRows).
+    """
+    confidences = get_confidences(doc)
+    has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
+    # The sentences once per doc (Span.sent walks to the sentence start for every mention).
+    sents = list(doc.sents) if has_sents else []
+    sent_starts = [sent.start for sent in sents]
+    spans: Dict[SpanKey, Dict[str, Any]] = {}
+
+    def add(span: Span) -> SpanKey:
+        key = (span.start, span.end, span.label_)
+        if key not in spans:
+            context = sents[bisect.bisect_right(sent_starts, span.start) - 1] if sents else None
+            if context is not None and context.end < span.end:  # a span across sentences
+                context = span.sent
+            if context is None or len(context) > MAX_SENTENCE_TOKENS:
+                context = doc[max(0, span.start - CONTEXT_TOKENS) : span.end + CONTEXT_TOKENS]
+            spans[key] = {
+                "start_char": span.start_char, "end_char": span.end_char, "text": span.text,
+                "label": span.label_,
+                "confidence": confidences.get((span.start_char, span.end_char, span.label_)),
+                "sentence": context.text, "sent_start_char": context.start_char,
+                "sent_end_char": context.end_char,
+            }
+        return key
+
+    for ent in doc.ents:
+        add(ent)
+    relations = [(add(r.head), add(r.tail), r.label, r.score) for r in get_relations(doc)]
+    return {"n_chars": len(doc.text), "n_tokens": len(doc), "mentions": spans, "relations": relations}
+
+
+def _new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
+    """Drop, before the pipeline, the records whose identity is stored with the same text (a
+    record with an id that moved gets its new source and line), or was read earlier in this
+    run (an id read twice with different texts keeps the first)."""
+    seen: Dict[str, Tuple[str, str, Optional[int]]] = {}  # identity -> (sha256, source, line)
+    for record in records:
+        earlier = seen.get(record.identity)
+        if earlier is not None and earlier[0] != record.sha256:
+            where = location(*earlier[1:])
+            stats.malformed_line(
+                record.source, record.line, f"id {record.doc_id!r} was read before with another text ({where}); kept that one"
+            )
+            continue
+        stats.docs_read += 1
+        if earlier is not None:
+            stats.docs_existing += 1
+            continue
+        seen[record.identity] = (record.sha256, record.source, record.line)
+        start = time.perf_counter()
+        known = store.known(record)
+        stats.seconds_sqlite += time.perf_counter() - start
+        if known:
+            stats.docs_existing += 1
+            continue
+        yield record
+
+
+def _write_batch(store: Store, batch: List[Tuple[Record, DocRows]], stats: BuildStats) -> None:
+    """Write a batch of documents in one transaction and count what it stored."""
+    start = time.perf_counter()
+    try:
+        counts = store.write_batch(batch)
+    finally:
+        stats.seconds_sqlite += time.perf_counter() - start
+    stats.docs_added += counts.added
+    stats.docs_replaced += counts.replaced
+    stats.docs_raced += counts.raced
+    stats.mentions += counts.mentions
+    stats.relations += counts.relations

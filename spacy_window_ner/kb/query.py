@@ -1,0 +1,33 @@
+"""Reading a knowledge base: one entity with its mentions and relations, and the entity graph."""
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from .backends import open_store
+from .store import Graph, normalize
+
+
+def query_entity(db: Path, name: str, *, label: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Look an entity up by name (compared after normalising case and whitespace).
+
+    db (Path): The database.
+    name (str): The entity name.
+    label (Optional[str]): Only entities with this label.
+    RETURNS (List[Dict[str, Any]]): One dict per matching entity (one per label), with "id",
+        "name", "label", "mention_count", "mentions" (source, line, text, confidence, sentence)
+        and "relations" ("direction" "out" or "in", "label", "other", "other_label",
+        "confidence", "source", "line").
+    """
+    with open_store(db, readonly=True) as store:
+        return store.entities(normalize(name), label)
+
+
+def read_graph(db: Path) -> Graph:
+    """The entity graph: entities as nodes, relations merged per (head, tail, label) as edges.
+
+    db (Path): The database.
+    RETURNS (Graph): Nodes ("id", "name", "label",
+        "mention_count") and edges ("source", "target", "label", "count", "max_confidence",
+        "mean_confidence").
+    """
+    with open_store(db, readonly=True) as store:
+        return store.graph()

@@ -1,0 +1,449 @@
+"""The SQLite back end: every SQL statement and all connection handling of a SQLite knowledge
+base, behind `SQLiteStore` (see store.Store).
+
+Builds are idempotent and resumable: each batch is written in ONE transaction, and concurrent
+builds on one database are safe (WAL journal, busy timeout, UNIQUE identity checked in the
+writing transaction, entity counts updated there). The schema and its version are created in
+one transaction, and a file that is not a knowledge base is refused before anything is written
+to it. Stores that only read open the database read-only, so a knowledge base on read-only
+media can be queried and exported.
+"""
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from urllib.parse import quote
+
+from ..inputs import Record
+from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, normalize
+
+SCHEMA_VERSION = "2"
+BUSY_TIMEOUT_MS = 60_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    identity TEXT NOT NULL UNIQUE,
+    doc_id TEXT,
+    source TEXT NOT NULL,
+    line INTEGER,
+    sha256 TEXT NOT NULL,
+    n_chars INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entities (
+    id INTEGER PRIMARY KEY,
+    norm TEXT NOT NULL,
+    label TEXT NOT NULL,
+    name TEXT NOT NULL,
+    mention_count INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (norm, label)
+);
+CREATE TABLE IF NOT EXISTS mentions (
+    id INTEGER PRIMARY KEY,
+    doc_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    entity_id INTEGER NOT NULL REFERENCES entities (id),
+    start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    label TEXT NOT NULL,
+    confidence REAL,
+    sentence TEXT NOT NULL,
+    sent_start_char INTEGER NOT NULL,
+    sent_end_char INTEGER NOT NULL,
+    UNIQUE (doc_id, start_char, end_char, label)
+);
+CREATE TABLE IF NOT EXISTS relations (
+    id INTEGER PRIMARY KEY,
+    doc_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    head_entity INTEGER NOT NULL REFERENCES entities (id),
+    tail_entity INTEGER NOT NULL REFERENCES entities (id),
+    label TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    head_mention INTEGER NOT NULL REFERENCES mentions (id) ON DELETE CASCADE,
+    tail_mention INTEGER NOT NULL REFERENCES mentions (id) ON DELETE CASCADE,
+    UNIQUE (head_mention, tail_mention, label)
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents (source);
+CREATE INDEX IF NOT EXISTS documents_doc_id ON documents (doc_id);
+CREATE INDEX IF NOT EXISTS mentions_entity ON mentions (entity_id);
+CREATE INDEX IF NOT EXISTS mentions_doc ON mentions (doc_id);
+CREATE INDEX IF NOT EXISTS relations_head ON relations (head_entity);
+CREATE INDEX IF NOT EXISTS relations_tail ON relations (tail_entity);
+CREATE INDEX IF NOT EXISTS relations_doc ON relations (doc_id);
+"""
+TABLES = ("documents", "entities", "mentions", "relations")
+
+
+class SQLiteStore:
+    """A knowledge base in one SQLite file (see store.Store for what each method does).
+
+    conn (sqlite3.Connection): The connection, as open_kb makes it.
+    path (Path): The database file.
+    created (bool): Whether this store created the file (then an empty one can be discarded).
+    """
+
+    Error = sqlite3.Error
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, created: bool = False) -> None:
+        self.conn = conn
+        self.path = path
+        self.created = created
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = False, readonly: bool = False) -> "SQLiteStore":
+        """Open a knowledge base (see open_kb). With `create`, a file this call creates is
+        removed again if it can't be made a knowledge base.
+
+        path (Path): The database file.
+        create (bool): Create the file and the schema if missing.
+        readonly (bool): Open it read-only.
+        RETURNS (SQLiteStore): The store.
+        """
+        path = Path(path)
+        created = _create_file(path) if create else False
+        try:
+            conn = open_kb(path, create=create, readonly=readonly)
+        except BaseException:
+            if created:
+                _remove_if_empty(path, None)
+            raise
+        return cls(conn, path, created=created)
+
+    def __enter__(self) -> "SQLiteStore":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self, *, discard_if_empty: bool = False) -> None:
+        if discard_if_empty and self.created:
+            _remove_if_empty(self.path, self.conn)
+        else:
+            self.conn.close()
+
+    def known(self, record: Record) -> bool:
+        conn = self.conn
+        stored = conn.execute("SELECT sha256, source, line FROM documents WHERE identity = ?", (record.identity,)).fetchone()
+        if stored is None or stored[0] != record.sha256:
+            return False
+        if tuple(stored[1:]) != (record.source, record.line):
+            # A document with an id that moved: same text, so only its place is updated.
+            conn.execute(
+                "UPDATE documents SET source = ?, line = ? WHERE identity = ? AND sha256 = ?",
+                (record.source, record.line, record.identity, record.sha256),
+            )
+        return True
+
+    def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
+        conn = self.conn
+        counts = WriteCounts()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for record, rows in batch:
+                identity = record.identity
+                old = conn.execute("SELECT id, sha256 FROM documents WHERE identity = ?", (identity,)).fetchone()
+                if old is not None and old[1] == record.sha256:  # another build stored this version meanwhile
+                    counts.raced += 1
+                    continue
+                if old is not None:
+                    _delete_documents(conn, [old[0]])
+                    counts.replaced += 1
+                cur = conn.execute(
+                    "INSERT INTO documents (identity, doc_id, source, line, sha256, n_chars, n_tokens) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (identity, record.doc_id, record.source, record.line, record.sha256, rows["n_chars"], rows["n_tokens"]),
+                )
+                doc_id = cur.lastrowid
+                counts.added += 1
+                ids: Dict[Tuple[int, int, str], Tuple[int, int]] = {}
+                for key, m in rows["mentions"].items():
+                    entity_id = _entity_id(conn, m["text"], m["label"])
+                    cur = conn.execute(
+                        "INSERT INTO mentions (doc_id, entity_id, start_char, end_char, text, label, "
+                        "confidence, sentence, sent_start_char, sent_end_char) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (doc_id, entity_id, m["start_char"], m["end_char"], m["text"], m["label"],
+                         m["confidence"], m["sentence"], m["sent_start_char"], m["sent_end_char"]),
+                    )
+                    ids[key] = (cur.lastrowid, entity_id)
+                    counts.mentions += 1
+                for head, tail, label, score in rows["relations"]:
+                    (head_mention, head_entity), (tail_mention, tail_entity) = ids[head], ids[tail]
+                    conn.execute(
+                        "INSERT INTO relations (doc_id, head_entity, tail_entity, label, confidence, "
+                        "head_mention, tail_mention) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (doc_id, head_entity, tail_entity, label, score, head_mention, tail_mention),
+                    )
+                    counts.relations += 1
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        return counts
+
+    def remove(self, sources: Iterable[str], ids: Iterable[str]) -> RemoveStats:
+        conn = self.conn
+        stats = RemoveStats()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            chosen: Dict[int, Tuple[str, Optional[int], Optional[str]]] = {}
+            selectors = [("source", s) for s in sources] + [("doc_id", i) for i in ids]
+            for column, value in selectors:
+                rows = conn.execute(
+                    f"SELECT id, source, line, doc_id FROM documents WHERE {column} = ? ORDER BY id", (value,)
+                ).fetchall()
+                if not rows:
+                    stats.unmatched.append(f"{'source' if column == 'source' else 'id'} {value!r}")
+                chosen.update((row[0], tuple(row[1:])) for row in rows)
+            stats.mentions, stats.relations, stats.entities = _delete_documents(conn, list(chosen))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        stats.documents = [chosen[doc_id] for doc_id in sorted(chosen)]
+        return stats
+
+    def entities(self, norm: str, label: Optional[str]) -> List[Dict[str, Any]]:
+        conn = self.conn
+        sql = "SELECT id, name, label, mention_count FROM entities WHERE norm = ?"
+        args: List[Any] = [norm]
+        if label is not None:
+            sql += " AND label = ?"
+            args.append(label)
+        found = []
+        for ent_id, ent_name, ent_label, count in conn.execute(sql + " ORDER BY label", args).fetchall():
+            mentions = [
+                dict(zip(("source", "line", "text", "confidence", "sentence"), row))
+                for row in conn.execute(
+                    "SELECT d.source, d.line, m.text, m.confidence, m.sentence FROM mentions m "
+                    "JOIN documents d ON d.id = m.doc_id WHERE m.entity_id = ? ORDER BY m.id",
+                    (ent_id,),
+                )
+            ]
+            relations: List[Dict[str, Any]] = []
+            for direction, this, other in (("out", "head_entity", "tail_entity"), ("in", "tail_entity", "head_entity")):
+                rows = conn.execute(
+                    f"SELECT r.label, e.name, e.label, r.confidence, d.source, d.line FROM relations r "
+                    f"JOIN entities e ON e.id = r.{other} JOIN documents d ON d.id = r.doc_id "
+                    f"WHERE r.{this} = ? ORDER BY r.id",
+                    (ent_id,),
+                )
+                keys = ("label", "other", "other_label", "confidence", "source", "line")
+                relations.extend({"direction": direction, **dict(zip(keys, row))} for row in rows)
+            found.append(
+                {"id": ent_id, "name": ent_name, "label": ent_label, "mention_count": count,
+                 "mentions": mentions, "relations": relations}
+            )
+        return found
+
+    def graph(self) -> Graph:
+        nodes = [
+            dict(zip(NODE_FIELDS, row))
+            for row in self.conn.execute("SELECT id, name, label, mention_count FROM entities ORDER BY id")
+        ]
+        edges = [
+            dict(zip(EDGE_FIELDS, row))
+            for row in self.conn.execute(
+                "SELECT head_entity, tail_entity, label, COUNT(*), MAX(confidence), AVG(confidence) "
+                "FROM relations GROUP BY head_entity, tail_entity, label "
+                "ORDER BY head_entity, tail_entity, label"
+            )
+        ]
+        return nodes, edges
+
+
+def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite3.Connection:
+    """Open a knowledge base, checking that it is one before changing anything, with foreign
+    keys on, WAL journal and a busy timeout. The connection is in autocommit mode: writers use
+    explicit transactions.
+
+    path (Path): The database file.
+    create (bool): Create the file and the schema if missing. If False, the file must exist.
+    readonly (bool): Open it read-only (for commands that only read): the journal mode is left
+        as it is, and a database in a read-only directory is opened immutable.
+    RETURNS (sqlite3.Connection): The connection.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise KBError(f"{path} is a directory. Give the path of a database file.")
+    if not create and not path.is_file():
+        raise KBError(f"Can't find the database {path}. Build one with `spacy-window-ner kb build`.")
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = None
+    try:
+        conn = _connect(path, readonly=readonly and not create)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        tables = _tables(conn)
+        if create and not tables:
+            # An empty database is ours to format. The schema and its version are created in
+            # one transaction: no process ever sees one without the other.
+            _set_wal(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not _tables(conn):
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                        (SCHEMA_VERSION,),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            tables = _tables(conn)
+        _check_schema(conn, path, tables)
+        if create:
+            _set_wal(conn)  # only once the file is known to be ours
+    except sqlite3.DatabaseError as err:
+        if conn is not None:
+            conn.close()
+        if "not a database" in str(err):
+            raise KBError(f"{path} is not a SQLite database ({err}).") from None
+        raise KBError(f"Can't open the database {path}: {err}.") from None
+    except BaseException:
+        if conn is not None:
+            conn.close()
+        raise
+    return conn
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    """A connection; read-only ones fall back to `immutable=1` when the directory is
+    read-only, where SQLite can't create the WAL index a read-only WAL database needs."""
+    timeout = BUSY_TIMEOUT_MS / 1000
+    if not readonly:
+        return sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+    uri = "file:" + quote(str(path.absolute()))
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=timeout, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(path.absolute().parent, os.W_OK):
+            raise
+    return sqlite3.connect(uri + "?immutable=1", uri=True, timeout=timeout, isolation_level=None)
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch to the WAL journal. SQLite answers "database is locked" at once, without waiting
+    for the busy timeout, while another connection creates the schema: retry until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _tables(conn: sqlite3.Connection) -> set:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already (it does on a full disk):
+    a second error must not hide the first."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path, tables: set) -> None:
+    missing = [t for t in (*TABLES, "meta") if t not in tables]
+    if missing:
+        raise KBError(
+            f"{path} is a SQLite database but not a spacy-window-ner knowledge base (no table "
+            f"{', '.join(missing)}). Give another path to build one."
+        )
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = row[0] if row else None
+    if version == "1":
+        raise KBError(
+            f"{path} was built by an older spacy-window-ner (knowledge base schema version 1, "
+            "documents keyed by their text only), which this version can't update. Rebuild it "
+            "with `spacy-window-ner kb build` into a new database file."
+        )
+    if version != SCHEMA_VERSION:
+        raise KBError(
+            f"{path} has knowledge base schema version {version}, but this version of "
+            f"spacy-window-ner reads version {SCHEMA_VERSION}. Rebuild it."
+        )
+
+
+def _create_file(path: Path) -> bool:
+    """Create an empty database file if there is none; True if this call created it (at most
+    one of several concurrent builds does)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise KBError(f"Can't create the database {path}: {err.strerror} ({err.filename}).") from None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    except OSError as err:
+        raise KBError(f"Can't create the database {path}: {err.strerror}.") from None
+    os.close(fd)
+    return True
+
+
+def _remove_if_empty(path: Path, conn: Optional[sqlite3.Connection]) -> None:
+    """Remove a database this build created, if it holds no document (no other build stored any)."""
+    try:
+        if conn is not None:
+            empty = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 0
+            conn.close()
+            if not empty:
+                return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    except (sqlite3.Error, OSError):
+        pass  # the database stays: the error being reported matters more
+
+
+def _delete_documents(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> Tuple[int, int, int]:
+    """Delete documents with their relations and mentions, inside the caller's transaction:
+    decrease each entity's mention_count by its deleted mentions, and delete the entities left
+    with none (no relation can point at them: a relation's entities are its mentions').
+
+    RETURNS (Tuple[int, int, int]): The mentions, relations and entities deleted.
+    """
+    mentions = relations = entities = 0
+    for doc_id in doc_ids:
+        per_entity = conn.execute(
+            "SELECT entity_id, COUNT(*) FROM mentions WHERE doc_id = ? GROUP BY entity_id", (doc_id,)
+        ).fetchall()
+        relations += conn.execute("DELETE FROM relations WHERE doc_id = ?", (doc_id,)).rowcount
+        mentions += conn.execute("DELETE FROM mentions WHERE doc_id = ?", (doc_id,)).rowcount
+        conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        for entity_id, n in per_entity:
+            conn.execute("UPDATE entities SET mention_count = mention_count - ? WHERE id = ?", (n, entity_id))
+            entities += conn.execute(
+                "DELETE FROM entities WHERE id = ? AND mention_count <= 0", (entity_id,)
+            ).rowcount
+    return mentions, relations, entities
+
+
+def _entity_id(conn: sqlite3.Connection, text: str, label: str) -> int:
+    """Count one more mention of the entity (norm, label), creating it if new."""
+    norm = normalize(text)
+    conn.execute(
+        "INSERT INTO entities (norm, label, name, mention_count) VALUES (?, ?, ?, 1) "
+        "ON CONFLICT (norm, label) DO UPDATE SET mention_count = mention_count + 1",
+        (norm, label, " ".join(text.split())),
+    )
+    return conn.execute("SELECT id FROM entities WHERE norm = ? AND label = ?", (norm, label)).fetchone()[0]

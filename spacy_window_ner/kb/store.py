@@ -1,0 +1,109 @@
+"""What every knowledge base back end provides, and the values that pass between the build, the
+queries and a back end. `sqlite.SQLiteStore` implements `Store`; `backends.open_store` picks the
+back end a database names. Everything here is plain data (dicts, tuples, dataclasses), so rows
+can cross process boundaries (nlp.pipe workers, an engine's actors) by pickling.
+"""
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Type
+
+from ..inputs import Record
+
+NODE_FIELDS = ("id", "name", "label", "mention_count")
+EDGE_FIELDS = ("source", "target", "label", "count", "max_confidence", "mean_confidence")
+
+SpanKey = Tuple[int, int, str]  # (start token, end token, label) of a mention in its doc
+# Everything the database needs from a processed doc (see build.doc_rows): "n_chars",
+# "n_tokens", "mentions" ({SpanKey: {"start_char", "end_char", "text", "label", "confidence",
+# "sentence", "sent_start_char", "sent_end_char"}}) and "relations" ([(head SpanKey, tail
+# SpanKey, label, confidence)]). Plain, picklable data.
+DocRows = Dict[str, Any]
+Graph = Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]  # nodes (NODE_FIELDS), edges (EDGE_FIELDS)
+
+
+class KBError(ValueError):
+    """A database or input the knowledge base can't use; the message says what to do."""
+
+
+@dataclass
+class WriteCounts:
+    """What one `Store.write_batch` stored.
+
+    added (int): Documents stored, replaced versions included.
+    replaced (int): Of added, documents that replaced a stored version with another text.
+    raced (int): Documents skipped because another build stored the same version meanwhile.
+    mentions (int): Mentions stored.
+    relations (int): Relations stored.
+    """
+
+    added: int = 0
+    replaced: int = 0
+    raced: int = 0
+    mentions: int = 0
+    relations: int = 0
+
+
+@dataclass
+class RemoveStats:
+    """What `remove_documents` deleted.
+
+    documents (List[Tuple[str, Optional[int], Optional[str]]]): The documents removed, as
+        (source, line, id).
+    mentions (int): Mentions deleted.
+    relations (int): Relations deleted.
+    entities (int): Entities deleted because no mention of them was left.
+    unmatched (List[str]): The selectors that matched no document, e.g. "id 'x'".
+    """
+
+    documents: List[Tuple[str, Optional[int], Optional[str]]] = field(default_factory=list)
+    mentions: int = 0
+    relations: int = 0
+    entities: int = 0
+    unmatched: List[str] = field(default_factory=list)
+
+
+class Store(Protocol):
+    """A knowledge base back end: every statement of its database language lives in its module.
+
+    Error (Type[BaseException]): What its driver raises when a statement fails (sqlite3.Error),
+        which callers report as a KBError that says what was kept.
+    """
+
+    @property
+    def Error(self) -> Type[BaseException]:
+        """The exception class of the driver."""
+
+    def __enter__(self) -> "Store":
+        """The store itself, closed (without discarding) on leaving the block."""
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """Close the store."""
+
+    def known(self, record: Record) -> bool:
+        """Whether the record's identity is stored with the same text (then a record whose
+        source or line moved gets its new place stored)."""
+
+    def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
+        """Store documents with their rows, all of them or none: a document whose identity is
+        stored with another text replaces it; with the same text it is skipped (raced)."""
+
+    def remove(self, sources: Iterable[str], ids: Iterable[str]) -> RemoveStats:
+        """Remove, all at once, the documents read from `sources` or with these `ids`."""
+
+    def entities(self, norm: str, label: Optional[str]) -> List[Dict[str, Any]]:
+        """The entities with this normalised name (and label), with mentions and relations."""
+
+    def graph(self) -> Graph:
+        """The entity graph: nodes, and edges merged per (head, tail, label)."""
+
+    def close(self, *, discard_if_empty: bool = False) -> None:
+        """Close the database; with `discard_if_empty`, remove it if this store created it and
+        it holds no document."""
+
+
+def normalize(name: str) -> str:
+    """The key entities are merged on: case-folded, whitespace collapsed.
+
+    name (str): An entity name.
+    RETURNS (str): The key.
+    """
+    return " ".join(name.split()).casefold()
