@@ -8,9 +8,9 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 
 from spacy_window_ner import kb
-from spacy_window_ner.cli import visualize_html
 from spacy_window_ner.confidences import EXTENSION, get_confidences, set_confidences
 from spacy_window_ner.relations import install_extensions
+from spacy_window_ner.render import visualize_html
 
 from .test_ner import train_pipeline
 
