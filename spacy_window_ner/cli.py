@@ -27,6 +27,7 @@ from typer.core import TyperGroup
 from wasabi import table
 
 from . import kb as kb_module
+from .confidences import entity_setters
 from .corpus import copy_gold_ents
 from .explain import explain as explain_entities
 from .files import OutputError, atomic_directory, atomic_write, check_not_input
@@ -176,7 +177,7 @@ def evaluate(
     if output is not None:
         refuse_input(output, model, data_path)
     nlp = load_pipeline(model)
-    ner_names = [name for name in nlp.pipe_names if "doc.ents" in nlp.get_pipe_meta(name).assigns]
+    ner_names = entity_setters(nlp)
     rel_names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == "window_rel"]
     if not ner_names and not rel_names:
         fail(f"{model} has no component to evaluate: it needs one that sets doc.ents (window_ner, ner) or window_rel.")
