@@ -1,29 +1,66 @@
-"""The confidences of predicted spans, stored so that they survive what users do to docs.
+"""Predicted entities in a pipeline: which components set them, and where their confidences are.
 
-`window_ner` writes every predicted entity with its confidence to the span group
-`doc.spans[pipe.scores_key]` (`group.attrs["scores"]`), and also, with `set_confidences`, as
-span extension data by character offsets: `Span._.swn_confidences`, a {label: confidence}
-dict, stored by spaCy under `doc.user_data[("._.", "swn_confidences", start_char, end_char)]`
-(a dict, because two components may label the same text differently). So the confidences keep
-pointing at the same text after `doc.retokenize()` (merge_entities, merge_noun_chunks, splits),
-`Doc.from_docs` shifts them, `span.as_doc(copy_user_data=True)` keeps those inside the span,
+Which components set the entities: `entity_setters(nlp)`, from what each component's factory
+declares (`assigns=["doc.ents", ...]`: window_ner, spaCy's ner and entity_ruler, ...). `kb
+build`, `evaluate` and threshold tuning ask it, and nothing else decides it.
+
+How `kb build`, `visualize` (and any reader) find an entity's confidence: one protocol, by
+character offsets, independent of which component wrote the entity or under what name.
+- A component that predicts entities stores their confidences with
+  `set_confidences(doc, spans, scores)`. window_ner does; any other component (a rule-based
+  one, a wrapper around another model) can, and its confidences are then stored and shown.
+- A reader calls `get_confidences(doc)`: {(start_char, end_char, label): confidence}, and looks
+  an entity up by `(ent.start_char, ent.end_char, ent.label_)`. An entity without an entry has
+  no confidence (`kb build` stores NULL, `visualize` shows the label alone).
+Readers look nowhere else. In particular `WindowNER.scores_key` is not part of this protocol:
+it only names the span group `doc.spans[scores_key]` (`spans_key`, or the component's name)
+that window_ner also writes, with `group.attrs["scores"]`, for users who read spans the spaCy
+way; that group has spaCy's limits (not moved on `retokenize()`, dropped by `as_doc()`, its
+`attrs` lost in `from_docs` and `to_json`).
+
+The storage: `Span._.swn_confidences`, a {label: confidence} dict (two components may label
+the same text differently), kept by spaCy under `doc.user_data[("._.", "swn_confidences",
+start_char, end_char)]`. So the confidences keep pointing at the same text after
+`doc.retokenize()` (merge_entities, merge_noun_chunks, splits), `Doc.from_docs` shifts them,
+`span.as_doc(copy_user_data=True)` keeps those inside the span,
 `doc.to_json(underscore=["swn_confidences"])` writes them and `Doc.from_json` reads them back,
 and they survive `Doc.to_bytes`, pickle, `DocBin(store_user_data=True)` and
-`nlp.pipe(n_process=...)`. Read them with `get_confidences`. The extension is registered by
-`relations.install_extensions`, with the same check for a name taken by other code.
+`nlp.pipe(n_process=...)`. The extension is registered by `relations.install_extensions`, with
+the same check for a name taken by other code.
 """
 import math
 from itertools import zip_longest
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.attrs import IDX, LENGTH
+from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 EXTENSION = "swn_confidences"
 
 # (start_char, end_char, label)
 ConfidenceKey = Tuple[int, int, str]
+
+
+def entity_setters(nlp: Language, *, spans_key: Optional[str] = None, before: Optional[str] = None) -> List[str]:
+    """The components that set the entities, in pipeline order: those whose factory declares
+    that it assigns doc.ents (window_ner, ner, entity_ruler, ...), or, for entities read from
+    doc.spans[spans_key], doc.spans (spaCy's meta does not name the group, so every component
+    that assigns doc.spans counts: window_ner with that spans_key among them).
+
+    nlp (Language): The pipeline.
+    spans_key (Optional[str]): The span group the entities are read from; doc.ents if None.
+    before (Optional[str]): Only the components before this one (a reader of the entities).
+    RETURNS (List[str]): The names of the components.
+    """
+    names = nlp.pipe_names
+    if before is not None:
+        if before not in names:
+            raise ValueError(f"The pipeline {names} has no component {before!r}.")
+        names = names[: names.index(before)]
+    sets = "doc.ents" if spans_key is None else "doc.spans"
+    return [name for name in names if sets in nlp.get_pipe_meta(name).assigns]
 
 
 def set_confidences(doc: Doc, spans: Iterable[Span], scores: Iterable[float]) -> None:

@@ -8,9 +8,9 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 
 from spacy_window_ner import kb
-from spacy_window_ner.cli import visualize_html
-from spacy_window_ner.confidences import EXTENSION, get_confidences, set_confidences
+from spacy_window_ner.confidences import EXTENSION, entity_setters, get_confidences, set_confidences
 from spacy_window_ner.relations import install_extensions
+from spacy_window_ner.render import visualize_html
 
 from .test_ner import train_pipeline
 
@@ -166,3 +166,19 @@ def test_confidences_extension_name_conflict():
         Span.remove_extension(EXTENSION)
         install_extensions()
     assert Span.get_extension(EXTENSION) == (None, None, None, None)
+
+
+def test_confidences_entity_setters():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("entity_ruler")
+    nlp.add_pipe("span_ruler")
+    nlp.add_pipe("window_ner", name="beside", config={"spans_key": "found"})
+    nlp.add_pipe("window_rel")
+    nlp.add_pipe("entity_ruler", name="late_ruler")
+    assert entity_setters(nlp) == ["entity_ruler", "beside", "late_ruler"]
+    assert entity_setters(nlp, before="window_rel") == ["entity_ruler", "beside"]
+    assert entity_setters(nlp, spans_key="found", before="window_rel") == ["span_ruler", "beside"]
+    assert entity_setters(spacy.blank("en")) == []
+    with pytest.raises(ValueError, match="no component 'rel'"):
+        entity_setters(nlp, before="rel")
