@@ -32,8 +32,8 @@ from .corpus import copy_gold_ents
 from .explain import EntityExplanation, explain as explain_entities
 from .files import OutputError, atomic_directory, atomic_write, check_not_input
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
-from .rel import tune_pipeline_thresholds
 from .relations import get_relations
+from .thresholds import entity_components, gold_entities, tune_pipeline_thresholds
 
 
 class _Commands(TyperGroup):
@@ -177,7 +177,7 @@ def evaluate(
     if output is not None:
         refuse_input(output, model, data_path)
     nlp = load_pipeline(model)
-    ner_names = [name for name in nlp.pipe_names if "doc.ents" in nlp.get_pipe_meta(name).assigns]
+    ner_names = entity_components(nlp)
     rel_names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == "window_rel"]
     if not ner_names and not rel_names:
         fail(f"{model} has no component to evaluate: it needs one that sets doc.ents (window_ner, ner) or window_rel.")
@@ -191,7 +191,7 @@ def evaluate(
         fail(f"{data_path} holds no documents.")
     if gold_ents:
         examples = [Example(_with_gold_ents(nlp.vocab, ref), ref) for ref in references]
-        with nlp.select_pipes(disable=ner_names):
+        with gold_entities(nlp):
             scores = nlp.evaluate(examples, batch_size=batch_size)
     else:
         examples = [Example(nlp.make_doc(ref.text), ref) for ref in references]
@@ -648,6 +648,7 @@ def _visualize_inputs(nlp: Language, source: str, limit: int, encoding: str) -> 
 
 
 def _with_gold_ents(vocab: Vocab, reference: Doc) -> Doc:
+    """A doc with the reference's tokens and entities, for `gold_entities`."""
     doc = Doc(vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
     copy_gold_ents(reference, doc)
     return doc
