@@ -18,7 +18,7 @@ from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidate
 from spacy_window_ner.corpus import copy_gold_ents
 from spacy_window_ner.layers.pair_scorer import CandidateColumn
 from spacy_window_ner.rel import WindowRel
-from spacy_window_ner.thresholds import tune_pipeline_thresholds, tune_thresholds
+from spacy_window_ner.thresholds import gold_entities, tune_pipeline_thresholds, tune_thresholds
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
 
@@ -678,3 +678,18 @@ def test_rel_loads_pipelines_saved_before_the_candidates_block(tmp_path):
     # The old keys with another generator can't be honoured.
     with pytest.raises(ValueError, match=r"set them in \[components.window_rel.candidates\]"):
         make_nlp(candidates={"@misc": "test.counting_rel_candidates.v1"}, max_distance=3)
+
+
+def test_rel_gold_entities_disables_what_writes_them():
+    """gold_entities runs the pipeline without the components that write doc.ents, so
+    window_rel relates the gold entities on the docs: the ruler would find only "Alice"."""
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=30)
+    nlp.get_pipe("entity_ruler").clear()
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Alice"}])
+    with gold_entities(nlp) as disabled:
+        assert disabled == ["entity_ruler"] and nlp.pipe_names == ["window_rel"]
+        scores = nlp.evaluate(make_examples(nlp, gold_ents_on_predicted=True))
+    assert nlp.pipe_names == ["entity_ruler", "window_rel"]
+    assert scores["rel_micro_f"] == 1.0
+    assert nlp.evaluate(make_examples(nlp))["rel_micro_f"] == 0.0
