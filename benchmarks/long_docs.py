@@ -13,7 +13,7 @@ mode "none" runs the pipeline as it is (a blank pipeline sets no sentences), "se
 puts spaCy's sentencizer first. Every measurement runs in a fresh process, so that its peak
 RSS (ru_maxrss) is its own; "base" is the RSS after loading the pipeline and building the
 text, before the run. The candidates' peak is what tracemalloc sees during
-WindowRel.candidates(doc) alone. A run longer than --timeout is stopped and shown as "> T".
+the candidate generator alone (WindowRel.candidates). A run longer than --timeout is stopped and shown as "> T".
 """
 import multiprocessing
 import resource
@@ -89,7 +89,7 @@ def measure_pipeline(model: Path, n_tokens: int, mode: str) -> Dict[str, Any]:
     rel = next(pipe for _, pipe in nlp.pipeline if isinstance(pipe, WindowRel))
     tracemalloc.start()
     start = time.perf_counter()
-    pairs = rel.candidates(doc)
+    (pairs,) = rel.candidates([doc], [rel.entities(doc)])
     cand_seconds = time.perf_counter() - start
     cand_peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
@@ -150,8 +150,8 @@ def main(
     rel = next((pipe for _, pipe in nlp.pipeline if isinstance(pipe, WindowRel)), None)
     if rel is None:
         raise typer.BadParameter(f"The pipeline {nlp.pipe_names} has no window_rel component.", param_hint="--model")
-    print(f"spacy_window_ner from {Path(spacy_window_ner.__file__).parent}; pipeline {nlp.pipe_names}, max_distance {rel.cfg['max_distance']}, "
-          f"max_candidates_per_doc {rel.cfg['max_candidates_per_doc']}")
+    print(f"spacy_window_ner from {Path(spacy_window_ner.__file__).parent}; pipeline {nlp.pipe_names}, max_distance {getattr(rel.candidates, 'max_distance', None)}, "
+          f"max_candidates_per_doc {getattr(rel.candidates, 'max_candidates_per_doc', None)}")
     print(f"{'mode':>11} {'tokens':>7} {'sents':>6} {'ents':>6} {'pairs':>6} {'pipeline s':>11} "
           f"{'base MB':>8} {'peak MB':>8} {'cands s':>8} {'cands MB':>9}")
     for mode in modes.split(","):
@@ -172,7 +172,7 @@ def main(
                 continue
             print(f"{n_tokens:>14} {r['ents']:>6} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f}", flush=True)
     print("pairs: window_rel's candidates (at most max_candidates_per_doc). peak MB: the process's peak RSS; "
-          "cands s / MB: WindowRel.candidates(doc) alone, its time and tracemalloc peak.")
+          "cands s / MB: the candidate generator alone (WindowRel.candidates), its time and tracemalloc peak.")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """spacy-window-ner: window-classifier NER and relation extraction for spaCy."""
-from . import corpus, layers, models, ner, rel, scorers  # noqa: F401  (fill the registries)
+from . import candidates, corpus, layers, models, ner, rel, scorers, thresholds  # noqa: F401  (fill the registries)
 from .relations import install_extensions
 
 install_extensions()

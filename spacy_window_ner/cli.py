@@ -34,9 +34,9 @@ from .files import OutputError, atomic_directory, atomic_write, check_not_input
 from .inputs import InputError, InputStats, check_inputs, location, read_source
 from .problems import Problems
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
-from .rel import tune_pipeline_thresholds
 from .relations import get_relations
 from .render import explain_html, visualize_html
+from .thresholds import gold_entities, tune_pipeline_thresholds
 
 
 class _Commands(TyperGroup):
@@ -193,7 +193,7 @@ def evaluate(
         fail(f"{data_path} holds no documents.")
     if gold_ents:
         examples = [Example(_with_gold_ents(nlp.vocab, ref), ref) for ref in references]
-        with nlp.select_pipes(disable=ner_names):
+        with gold_entities(nlp):
             scores = nlp.evaluate(examples, batch_size=batch_size)
     else:
         examples = [Example(nlp.make_doc(ref.text), ref) for ref in references]
@@ -519,6 +519,7 @@ def visualize(
 
 
 def _with_gold_ents(vocab: Vocab, reference: Doc) -> Doc:
+    """A doc with the reference's tokens and entities, for `gold_entities`."""
     doc = Doc(vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
     copy_gold_ents(reference, doc)
     return doc

@@ -129,8 +129,8 @@ def test_integration_sm_joint_pipeline_from_sm_configs(tmp_path):
         predicted = joint.make_doc(doc.text)
         copy_gold_ents(doc, predicted)
         gold_docs.append(predicted)
-    expected = rel_nlp.get_pipe("window_rel").predict(list(rel_nlp.get_pipe("tok2vec").pipe(gold_docs)))
-    got = joint.get_pipe("window_rel").predict(gold_docs)
+    expected = rel_nlp.get_pipe("window_rel").predict(list(rel_nlp.get_pipe("tok2vec").pipe(gold_docs))).scores
+    got = joint.get_pipe("window_rel").predict(gold_docs).scores
     assert sum(len(p) for p in got) > 0
     for p, q in zip(got, expected):
         assert_allclose(p, q, rtol=1e-4, atol=1e-6)

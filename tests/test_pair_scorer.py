@@ -4,13 +4,13 @@ from numpy.testing import assert_allclose
 from thinc.api import fix_random_seed, registry, use_ops
 
 from spacy_window_ner.gradcheck import check_gradients
-from spacy_window_ner.layers.pair_scorer import PairScorer, _distance_buckets
+from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer, _distance_buckets
 from spacy_window_ner.layers.window_scorer import ACTIVATIONS
 
 N_I, N_H, N_O, N_L, N_E = 3, 4, 2, 3, 2
 PARAMS = {"W", "b", "U", "c", "pad", "empty", "E_label", "E_dist"}
 
-# Rows: head_start, head_end, tail_start, tail_end, head_label, tail_label.
+# Rows: head_start, head_end, tail_start, tail_end, head_label, tail_label (CandidateColumn).
 CANDIDATES = [
     [[0, 1, 2, 4, 1, 2], [2, 4, 0, 1, 2, 1], [2, 4, 4, 5, 0, 0]],  # gap, reversed, adjacent
     [],  # a doc with zero candidates
@@ -22,7 +22,7 @@ LENGTHS = [6, 3, 2]
 def make_inputs(lengths=LENGTHS, candidates=CANDIDATES, seed=0):
     rng = numpy.random.RandomState(seed)
     Xs = [rng.uniform(-1, 1, (n, N_I)).astype("float32") for n in lengths]
-    cands = [numpy.asarray(c, dtype="int32").reshape((-1, 6)) for c in candidates]
+    cands = [numpy.asarray(c, dtype="int32").reshape((-1, len(CandidateColumn))) for c in candidates]
     return Xs, cands
 
 

@@ -2,20 +2,23 @@ import json
 import subprocess
 import sys
 import tracemalloc
+from collections import Counter
 
 import numpy
 import pytest
 import spacy
 import srsly
-from hypothesis import given, settings, strategies as st
 from spacy.lang.en import English
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.util import registry
 from thinc.api import Config, fix_random_seed
 
+from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidates, make_rel_candidates
 from spacy_window_ner.corpus import copy_gold_ents
-from spacy_window_ner.rel import WindowRel, best_threshold, candidate_pairs, tune_pipeline_thresholds
+from spacy_window_ner.layers.pair_scorer import CandidateColumn
+from spacy_window_ner.rel import WindowRel
+from spacy_window_ner.thresholds import gold_entities, tune_pipeline_thresholds, tune_thresholds
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
 
@@ -82,6 +85,14 @@ def expected_tuples(nlp):
     return [sorted(relation_tuples(make_reference(nlp, *item))) for item in TRAIN_DATA]
 
 
+def targets(rel, examples):
+    return rel.get_targets(examples, rel.training_candidates(examples))
+
+
+def pairs_of(rel, doc):
+    return rel.make_candidates([doc]).pairs[0]
+
+
 def train(nlp, examples, n_iter=60):
     fix_random_seed(0)
     optimizer = nlp.initialize(lambda: examples)
@@ -137,8 +148,8 @@ def test_rel_trains_on_predicted_ents_like_gold():
     nlp = make_nlp()
     nlp.initialize(lambda: make_examples(nlp))
     rel = nlp.get_pipe("window_rel")
-    aligned, _ = rel._gold(make_examples(nlp))
-    copied, known = rel._gold(make_examples(nlp, gold_ents_on_predicted=True))
+    aligned, _ = targets(rel, make_examples(nlp))
+    copied, known = targets(rel, make_examples(nlp, gold_ents_on_predicted=True))
     assert known.all()
     numpy.testing.assert_array_equal(aligned, copied)
     # 3 * 2 + 3 * 2 + 2 * 1 candidates, 4 gold relations.
@@ -156,7 +167,7 @@ def test_rel_targets_are_strict_about_entity_labels():
     predicted = examples[0].predicted
     # Acme predicted as a LOC: "Alice Work_For Acme" and "Acme Based_In Paris" are lost.
     predicted.ents = [Span(predicted, e.start, e.end, label="LOC" if e.text == "Acme" else e.label_) for e in predicted.ents]
-    gold, known = rel._gold(examples)
+    gold, known = targets(rel, examples)
     assert known.all()
     assert gold[:6].sum() == 0
     assert gold.sum() == 2
@@ -167,7 +178,8 @@ def test_rel_add_pipe_without_config():
     rel = nlp.add_pipe("window_rel")
     assert isinstance(rel, WindowRel)
     assert rel.cfg["threshold"] is None and rel.cfg["spans_key"] is None
-    assert rel.cfg["max_candidates_per_doc"] == 2000
+    assert rel.candidates.max_distance == 100 and rel.candidates.max_candidates_per_doc == 2000
+    assert "max_distance" not in rel.cfg
     assert rel.model.name == "window_rel"
 
 
@@ -209,7 +221,7 @@ def test_rel_docs_without_relation_annotation_are_missing():
     rel = nlp.get_pipe("window_rel")
     example = make_examples(nlp)[0]
     example.reference._.swn_relations = None  # no relation annotation
-    _, known = rel._gold([example])
+    _, known = targets(rel, [example])
     assert not known.any()
 
 
@@ -220,10 +232,10 @@ def test_rel_docs_with_few_entities(n_ents):
     rel = nlp.get_pipe("window_rel")
     doc = nlp.make_doc("Alice sleeps .")
     doc.ents = [Span(doc, 0, 1, label="PER")][:n_ents]
-    assert rel.candidates(doc).shape == (0, 2)
-    (probs,) = rel.predict([doc])
-    assert probs.shape == (0, 3)
-    rel.set_annotations([doc], [probs])
+    assert pairs_of(rel, doc).shape == (0, 2)
+    scored = rel.predict([doc])
+    assert scored.scores[0].shape == (0, 3)
+    rel.set_annotations([doc], scored)
     assert get_relations(doc) == []
     assert nlp("").ents == () and get_relations(nlp("")) == []
     losses = nlp.update([Example(doc, doc)])
@@ -231,104 +243,22 @@ def test_rel_docs_with_few_entities(n_ents):
 
 
 def test_rel_many_entities_stay_bounded():
-    nlp = make_nlp(max_candidates_per_doc=500)
+    nlp = make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "max_candidates_per_doc": 500})
     nlp.initialize(lambda: make_examples(nlp))
     rel = nlp.get_pipe("window_rel")
     doc = nlp.make_doc(" ".join(["Alice and"] * 300))
     doc.ents = [Span(doc, 2 * i, 2 * i + 1, label="PER") for i in range(300)]
-    pairs = rel.candidates(doc)
+    pairs = pairs_of(rel, doc)
     assert len(pairs) == 500
     gaps = numpy.abs(pairs[:, 0] - pairs[:, 1])
     # The nearest pairs are kept: all 598 neighbour pairs can't fit, so every kept pair is one.
     assert (gaps == 1).all()
-    (probs,) = rel.predict([doc])
-    assert probs.shape == (500, 3)
-    rel.set_annotations([doc], [probs])
+    scored = rel.predict([doc])
+    assert scored.scores[0].shape == (500, 3)
+    rel.set_annotations([doc], scored)
     assert len(get_relations(doc)) <= 500 * 3
     losses = nlp.update([Example(doc, doc)])
     assert numpy.isfinite(losses["window_rel"])
-
-
-def test_rel_candidate_pairs_sentences_and_distance():
-    starts = numpy.asarray([0, 2, 10, 30], dtype="int32")
-    ends = starts + 1
-    # No sentences: gaps 1, 9, 29 from span 0; max_distance 10 drops pairs with span 3.
-    pairs = candidate_pairs(starts, ends, None, max_distance=10, max_candidates=100)
-    assert pairs.tolist() == [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]]
-    # Sentences: tokens 0-9 and 10-39.
-    sent_ids = numpy.asarray([1] * 10 + [2] * 30)
-    pairs = candidate_pairs(starts, ends, sent_ids, max_distance=0, max_candidates=100)
-    assert pairs.tolist() == [[0, 1], [1, 0], [2, 3], [3, 2]]
-    pairs = candidate_pairs(starts, ends, None, max_distance=100, max_candidates=2)
-    assert pairs.tolist() == [[0, 1], [1, 0]]
-
-
-def brute_force_candidate_pairs(starts, ends, sent_ids, *, max_distance, max_candidates):
-    """The definition of candidate_pairs, over all n * n ordered pairs."""
-    n = len(starts)
-    pairs = []
-    for a in range(n):
-        for b in range(n):
-            gap = max(max(starts[a], starts[b]) - min(ends[a], ends[b]), 0)
-            same = sent_ids[starts[a]] == sent_ids[starts[b]] if sent_ids is not None else gap <= max_distance
-            if a != b and same:
-                pairs.append((gap, a, b))
-    if len(pairs) > max_candidates:
-        pairs = sorted(sorted(pairs)[:max_candidates], key=lambda pair: pair[1:])
-    return [[a, b] for _, a, b in pairs]
-
-
-@st.composite
-def spans_and_sentences(draw):
-    """Spans over a doc of up to 60 tokens, overlapping or nested at times, sorted by start
-    (as in doc.ents) or not, with a sentence id per token or None."""
-    n_tokens = draw(st.integers(1, 60))
-    spans = draw(st.lists(
-        st.tuples(st.integers(0, n_tokens - 1), st.integers(1, 6)), max_size=25,
-    ))
-    if draw(st.booleans()):
-        spans.sort()
-    starts = numpy.asarray([start for start, _ in spans], dtype="int32")
-    ends = numpy.asarray([min(start + length, n_tokens) for start, length in spans], dtype="int32")
-    sent_ids = None
-    if draw(st.booleans()):
-        sent_starts = draw(st.lists(st.booleans(), min_size=n_tokens, max_size=n_tokens))
-        sent_ids = numpy.cumsum(numpy.asarray(sent_starts))
-    return starts, ends, sent_ids
-
-
-@settings(max_examples=500, deadline=None)
-@given(spans_and_sentences(), st.integers(-1, 40), st.integers(0, 80))
-def test_rel_candidate_pairs_equal_the_definition(spans, max_distance, max_candidates):
-    """Same pairs in the same order, the same truncation to the nearest pairs (ties kept in
-    order of a, then b), with sentences or without, overlapping spans or not."""
-    starts, ends, sent_ids = spans
-    pairs = candidate_pairs(starts, ends, sent_ids, max_distance=max_distance, max_candidates=max_candidates)
-    expected = brute_force_candidate_pairs(
-        starts.tolist(), ends.tolist(), sent_ids, max_distance=max_distance, max_candidates=max_candidates
-    )
-    assert pairs.dtype == numpy.int32 and pairs.shape == (len(expected), 2)
-    assert pairs.tolist() == expected
-
-
-@pytest.mark.parametrize("sentences", [False, True])
-def test_rel_candidate_pairs_memory_is_linear(sentences):
-    """50,000 entities two tokens apart, without sentences or in one long sentence: the
-    candidates are found without the 2.5 billion pairs (20 GB) of all of them."""
-    n = 50_000
-    starts = numpy.arange(0, 2 * n, 2, dtype="int32")
-    ends = starts + 1
-    sent_ids = numpy.ones(2 * n, dtype="int64") if sentences else None
-    tracemalloc.start()
-    try:
-        pairs = candidate_pairs(starts, ends, sent_ids, max_distance=100, max_candidates=2000)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    # All gaps are 1 or more; the 2000 nearest are neighbours 1 apart, the first in order.
-    assert len(pairs) == 2000 and (numpy.abs(pairs[:, 0] - pairs[:, 1]) == 1).all()
-    assert pairs[:2].tolist() == [[0, 1], [1, 0]]
-    assert peak < 200 * n  # bytes: a few arrays of n int64, nothing of n * n
 
 
 def test_rel_targets_of_many_entities_need_no_square_table():
@@ -345,7 +275,7 @@ def test_rel_targets_of_many_entities_need_no_square_table():
     example = Example(nlp.make_doc(reference.text), reference)
     tracemalloc.start()
     try:
-        gold, known = rel._gold([example])
+        gold, known = targets(rel, [example])
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -361,7 +291,7 @@ def test_rel_candidates_use_sentences():
     doc = Doc(nlp.vocab, words=["Alice", "works", ".", "Acme", "in", "Paris"],
               sent_starts=[True, False, False, True, False, False])
     doc.ents = [Span(doc, 0, 1, label="PER"), Span(doc, 3, 4, label="ORG"), Span(doc, 5, 6, label="LOC")]
-    assert rel.candidates(doc).tolist() == [[1, 2], [2, 1]]
+    assert pairs_of(rel, doc).tolist() == [[1, 2], [2, 1]]
 
 
 def test_rel_tune_thresholds():
@@ -369,7 +299,7 @@ def test_rel_tune_thresholds():
     examples = make_examples(nlp)
     train(nlp, examples, n_iter=30)
     rel = nlp.get_pipe("window_rel")
-    thresholds = rel.tune_thresholds(make_examples(nlp))
+    thresholds = tune_thresholds(rel, make_examples(nlp))
     assert set(thresholds) == set(rel.labels)
     assert rel.cfg["thresholds"] == thresholds
     assert all(0.01 <= t <= 0.99 for t in thresholds.values())
@@ -384,7 +314,7 @@ def test_rel_tune_shared_threshold(tmp_path):
     train(nlp, examples, n_iter=3)
     rel = nlp.get_pipe("window_rel")
     dev = make_examples(nlp, gold_ents_on_predicted=True)
-    thresholds = rel.tune_thresholds(dev, shared=True)
+    thresholds = tune_thresholds(rel, dev, shared=True)
     assert set(thresholds) == set(rel.labels) and len(set(thresholds.values())) == 1
 
     assert rel.cfg["threshold"] == thresholds[rel.labels[0]]
@@ -400,16 +330,6 @@ def test_rel_tune_shared_threshold(tmp_path):
     rel.cfg["threshold"] = None
     registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", shared=True)(nlp)
     assert rel.thresholds == thresholds
-
-
-def test_rel_best_threshold():
-    probs = numpy.asarray([0.9, 0.8, 0.4, 0.3, 0.1])
-    gold = numpy.asarray([1, 0, 1, 0, 0])
-    # Cutting after 0.4: tp 2, predicted 3 -> F1 0.8, better than after 0.9 (2/3).
-    assert best_threshold(probs, gold, 2) == pytest.approx(0.35)
-    assert best_threshold(probs, numpy.zeros(5), 0) is None
-    # Ties can't be split.
-    assert best_threshold(numpy.asarray([0.5, 0.5, 0.2]), numpy.asarray([1, 0, 0]), 1) == pytest.approx(0.35)
 
 
 def test_rel_tune_thresholds_callback(tmp_path):
@@ -563,7 +483,7 @@ def test_rel_spans_key_reads_the_span_group():
     doc = nlp(texts[0])
     assert [(e.text, e.label_) for e in doc.ents] == [("Paris", "GPE")]  # left alone
     # The targets, tuning and scoring all use the span group.
-    assert rel.tune_thresholds(make_examples(nlp)) == rel.thresholds
+    assert tune_thresholds(rel, make_examples(nlp)) == rel.thresholds
     dev = [Example(nlp(eg.reference.text), eg.reference) for eg in make_examples(nlp)]
     assert rel.score(dev)["rel_micro_f"] == 1.0
 
@@ -589,14 +509,14 @@ def test_rel_threshold_overrides_tuned_ones_and_tuning_clears_it():
     examples = make_examples(nlp)
     train(nlp, examples, n_iter=10)
     rel = nlp.get_pipe("window_rel")
-    tuned = rel.tune_thresholds(make_examples(nlp, gold_ents_on_predicted=True))
+    tuned = tune_thresholds(rel, make_examples(nlp, gold_ents_on_predicted=True))
     assert rel.cfg["threshold"] is None and rel.thresholds == tuned
     rel.cfg["threshold"] = 0.0  # every candidate, every label
     doc = nlp(examples[0].reference.text)
-    assert len(get_relations(doc)) == len(rel.candidates(doc)) * len(rel.labels)
+    assert len(get_relations(doc)) == len(pairs_of(rel, doc)) * len(rel.labels)
     rel.cfg["threshold"] = 1.0
     assert get_relations(nlp(examples[0].reference.text)) == []
-    rel.tune_thresholds(make_examples(nlp, gold_ents_on_predicted=True))
+    tune_thresholds(rel, make_examples(nlp, gold_ents_on_predicted=True))
     assert rel.cfg["threshold"] is None and rel.thresholds == tuned
 
 
@@ -610,7 +530,7 @@ def test_rel_spacy_find_threshold(tmp_path):
     examples = make_examples(nlp)
     train(nlp, examples, n_iter=30)
     rel = nlp.get_pipe("window_rel")
-    rel.tune_thresholds(make_examples(nlp, gold_ents_on_predicted=True))
+    tune_thresholds(rel, make_examples(nlp, gold_ents_on_predicted=True))
     nlp.to_disk(tmp_path / "model")
     DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(tmp_path / "dev.spacy")
     best, best_score, scores = find_threshold(
@@ -649,3 +569,127 @@ def test_rel_loads_version_0_1_thresholds(tmp_path):
     fresh = make_nlp().get_pipe("window_rel")
     fresh.from_bytes(rel.to_bytes())
     assert fresh.cfg["threshold"] == pytest.approx(0.7)
+
+
+# Calls of the candidate generator "test.counting_rel_candidates.v1", by batch size.
+GENERATOR_CALLS = Counter()
+
+
+@registry.misc("test.counting_rel_candidates.v1")
+def make_counting_candidates(max_distance: int = 100, max_candidates_per_doc: int = 2000):
+    generate = make_rel_candidates(max_distance=max_distance, max_candidates_per_doc=max_candidates_per_doc)
+
+    def counting_candidates(docs, ents):
+        GENERATOR_CALLS[len(docs)] += 1
+        return generate(docs, ents)
+
+    return counting_candidates
+
+
+def test_rel_candidates_block_resolves_into_the_pipe():
+    nlp = make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "max_distance": 5})
+    rel = nlp.get_pipe("window_rel")
+    assert isinstance(rel.candidates, NearbyPairs)
+    assert (rel.candidates.max_distance, rel.candidates.max_candidates_per_doc) == (5, 2000)
+    block = nlp.config["components"]["window_rel"]["candidates"]
+    assert block == {"@misc": "spacy-window-ner.rel_candidates.v1", "max_distance": 5, "max_candidates_per_doc": 2000}
+    with pytest.raises(ValueError, match="max_candidates_per_doc must be a positive integer"):
+        make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "max_candidates_per_doc": 0})
+
+
+def test_rel_predict_returns_the_candidates_with_their_scores():
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=3)
+    rel = nlp.get_pipe("window_rel")
+    docs = [nlp.get_pipe("entity_ruler")(nlp.make_doc(text)) for text, _, _ in TRAIN_DATA]
+    scored = rel.predict(docs)
+    assert isinstance(scored, ScoredCandidates) and isinstance(scored.candidates, Candidates)
+    candidates = scored.candidates
+    assert candidates.ents == [list(doc.ents) for doc in docs]
+    assert [p.tolist() for p in candidates.pairs] == [[[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]]] * 2 + [[[0, 1], [1, 0]]]
+    assert [s.shape for s in scored.scores] == [(6, 3), (6, 3), (2, 3)]
+    # The rows the model scored, read by column name.
+    ents, pairs, rows = candidates.ents[0], candidates.pairs[0], candidates.rows[0]
+    assert rows.shape == (6, len(CandidateColumn))
+    head, tail = ents[pairs[3, 0]], ents[pairs[3, 1]]
+    assert rows[3, CandidateColumn.HEAD_START] == head.start and rows[3, CandidateColumn.TAIL_END] == tail.end
+    assert rows[3, CandidateColumn.HEAD_LABEL] == rel.entity_labels.index(head.label_) + 1
+    rel.set_annotations(docs, scored)
+    assert all(get_relations(doc) is not None for doc in docs)
+
+
+def test_rel_candidates_are_made_once_per_batch(tmp_path):
+    """predict -> set_annotations, update -> get_loss and tuning each call the generator once."""
+    nlp = make_nlp(candidates={"@misc": "test.counting_rel_candidates.v1"})
+    examples = make_examples(nlp)
+    nlp.initialize(lambda: examples)
+    nlp.get_pipe("entity_ruler").add_patterns(PATTERNS)
+    rel = nlp.get_pipe("window_rel")
+    GENERATOR_CALLS.clear()
+    nlp.update(examples)
+    assert GENERATOR_CALLS == {3: 1}
+    GENERATOR_CALLS.clear()
+    list(nlp.pipe([eg.reference.text for eg in examples], batch_size=3))
+    assert GENERATOR_CALLS == {3: 1}
+    GENERATOR_CALLS.clear()
+    tune_thresholds(rel, make_examples(nlp, gold_ents_on_predicted=True))
+    assert GENERATOR_CALLS == {3: 1}
+    DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(tmp_path / "dev.spacy")
+    GENERATOR_CALLS.clear()
+    tune_pipeline_thresholds(nlp, tmp_path / "dev.spacy", gold_ents=False)
+    assert GENERATOR_CALLS == {3: 1}
+
+
+def old_pipeline(path, nlp, **options):
+    """Rewrite the pipeline saved at path as a version before the candidates block saved it:
+    the candidate options in [components.window_rel] and in its cfg."""
+    config = Config().from_disk(path / "config.cfg")
+    del config["components"]["window_rel"]["candidates"]
+    config["components"]["window_rel"].update(options)
+    config.to_disk(path / "config.cfg")
+    cfg = srsly.read_json(path / "window_rel" / "cfg")
+    srsly.write_json(path / "window_rel" / "cfg", {**cfg, **options})
+
+
+def test_rel_loads_pipelines_saved_before_the_candidates_block(tmp_path):
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=30)
+    texts = [text for text, _, _ in TRAIN_DATA]
+    expected = [[(r.head.start, r.tail.start, r.label, round(r.score, 6)) for r in get_relations(doc)] for doc in nlp.pipe(texts)]
+    nlp.to_disk(tmp_path / "old")
+    old_pipeline(tmp_path / "old", nlp, max_distance=100, max_candidates_per_doc=2000)
+    loaded = spacy.load(tmp_path / "old")
+    rel = loaded.get_pipe("window_rel")
+    assert "max_distance" not in rel.cfg and "max_candidates_per_doc" not in rel.cfg
+    assert (rel.candidates.max_distance, rel.candidates.max_candidates_per_doc) == (100, 2000)
+    got = [[(r.head.start, r.tail.start, r.label, round(r.score, 6)) for r in get_relations(doc)] for doc in loaded.pipe(texts)]
+    assert got == expected
+    # Options other than the defaults are kept, from the config and from the cfg bytes alone.
+    nlp.to_disk(tmp_path / "capped")
+    old_pipeline(tmp_path / "capped", nlp, max_distance=3, max_candidates_per_doc=1)
+    rel = spacy.load(tmp_path / "capped").get_pipe("window_rel")
+    assert (rel.candidates.max_distance, rel.candidates.max_candidates_per_doc) == (3, 1)
+    # A pipeline saved now keeps the options in its config only, as spancat its suggester's.
+    fresh = make_nlp().get_pipe("window_rel")
+    fresh.from_bytes(rel.to_bytes())
+    assert (fresh.candidates.max_distance, fresh.candidates.max_candidates_per_doc) == (100, 2000)
+    fresh.from_disk(tmp_path / "capped" / "window_rel", exclude=["vocab"])
+    assert (fresh.candidates.max_distance, fresh.candidates.max_candidates_per_doc) == (3, 1)
+    # The old keys with another generator can't be honoured.
+    with pytest.raises(ValueError, match=r"set them in \[components.window_rel.candidates\]"):
+        make_nlp(candidates={"@misc": "test.counting_rel_candidates.v1"}, max_distance=3)
+
+
+def test_rel_gold_entities_disables_what_writes_them():
+    """gold_entities runs the pipeline without the components that write doc.ents, so
+    window_rel relates the gold entities on the docs: the ruler would find only "Alice"."""
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=30)
+    nlp.get_pipe("entity_ruler").clear()
+    nlp.get_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Alice"}])
+    with gold_entities(nlp) as disabled:
+        assert disabled == ["entity_ruler"] and nlp.pipe_names == ["window_rel"]
+        scores = nlp.evaluate(make_examples(nlp, gold_ents_on_predicted=True))
+    assert nlp.pipe_names == ["entity_ruler", "window_rel"]
+    assert scores["rel_micro_f"] == 1.0
+    assert nlp.evaluate(make_examples(nlp))["rel_micro_f"] == 0.0

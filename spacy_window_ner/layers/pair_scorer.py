@@ -17,6 +17,7 @@ Every token slot is a weighted sum of rows of one table T = [X_1; ...; X_D; pad;
 the whole batch is built by one gather and one scatter-add (`ops.scatter_add`), and the
 backward pass is the same two operations in reverse: no Python loop over tokens or pairs.
 """
+from enum import IntEnum
 from typing import Callable, List, Optional, Tuple, cast
 
 import numpy
@@ -28,7 +29,25 @@ from .window_scorer import check_window_options, hidden_layer
 InT = Tuple[List[Floats2d], List[Ints2d]]
 OutT = Floats2d
 
-N_CANDIDATE_COLUMNS = 6  # head_start, head_end, tail_start, tail_end, head_label, tail_label
+
+
+class CandidateColumn(IntEnum):
+    """The columns of a candidate row, the layer's input for one candidate pair: token
+    offsets into its doc (end exclusive) and entity label ids. `len(CandidateColumn)` is the
+    row width; index rows by name, e.g. `rows[:, CandidateColumn.HEAD_LABEL]`."""
+
+    HEAD_START = 0
+    HEAD_END = 1
+    TAIL_START = 2
+    TAIL_END = 3
+    HEAD_LABEL = 4
+    TAIL_LABEL = 5
+
+
+# The column groups the layer reads together.
+STARTS = [CandidateColumn.HEAD_START, CandidateColumn.TAIL_START]
+ENDS = [CandidateColumn.HEAD_END, CandidateColumn.TAIL_END]
+LABELS = [CandidateColumn.HEAD_LABEL, CandidateColumn.TAIL_LABEL]
 
 
 @registry.layers("spacy-window-ner.PairScorer.v1")
@@ -49,9 +68,9 @@ def PairScorer(
     embeddings of both entity labels and of a distance/order bucket:
     s = U f(W x + b) + c.
 
-    The input is (token vectors per doc, candidates per doc). A candidate row is
-    [head_start, head_end, tail_start, tail_end, head_label_id, tail_label_id], with
-    token offsets into its doc (end exclusive). The output holds the logits of all
+    The input is (token vectors per doc, candidates per doc). A candidate row holds the
+    columns of `CandidateColumn`: [head_start, head_end, tail_start, tail_end, head_label_id,
+    tail_label_id], with token offsets into its doc (end exclusive). The output holds the logits of all
     candidates of the batch, doc by doc. The backward pass returns (dX per doc,
     candidates).
 
@@ -113,8 +132,8 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     E_label = cast(Floats2d, model.get_param("E_label"))
     E_dist = cast(Floats2d, model.get_param("E_dist"))
     C = numpy.concatenate(
-        [numpy.zeros((0, N_CANDIDATE_COLUMNS), dtype="int32")]
-        + [numpy.asarray(cand, dtype="int32").reshape((-1, N_CANDIDATE_COLUMNS)) for cand in host_cands]
+        [numpy.zeros((0, len(CandidateColumn)), dtype="int32")]
+        + [numpy.asarray(cand, dtype="int32").reshape((-1, len(CandidateColumn))) for cand in host_cands]
     )
     M = C.shape[0]
     # T = [X_1; ...; X_D; pad_before; pad_after; empty]: rows N, N+1, N+2 are learned.
@@ -128,7 +147,8 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     # X_slots[m * n_slots + j] = sum_r weight_r T[row_r] over the rows r of slot j of candidate m
     X_slots = ops.alloc2f(M * n_slots, nI, dtype=dtype)
     ops.scatter_add(X_slots, slots, ops.as_contig(table[rows] * weights[:, None]))
-    hl, tl = ops.asarray1i(C[:, 4]), ops.asarray1i(C[:, 5])
+    hl = ops.asarray1i(C[:, CandidateColumn.HEAD_LABEL])
+    tl = ops.asarray1i(C[:, CandidateColumn.TAIL_LABEL])
     bucket = ops.asarray1i(_distance_buckets(C, model.get_dim("nB")))
     X_inst = xp.concatenate(
         [X_slots.reshape((M, n_slots * nI)), E_label[hl], E_label[tl], E_dist[bucket]], axis=1
@@ -164,7 +184,7 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
         if len(Xs) and not model.has_dim("nI"):
             model.set_dim("nI", Xs[0].shape[1])
         if not model.has_dim("nL"):
-            ids = [int(cand[:, 4:6].max()) for cand in cands if len(cand)]
+            ids = [int(cand[:, LABELS].max()) for cand in cands if len(cand)]
             model.set_dim("nL", max(ids, default=0) + 1)
     if Y is not None and not model.has_dim("nO"):
         model.set_dim("nO", Y.shape[1])
@@ -199,7 +219,8 @@ def _slot_indices(lengths: numpy.ndarray, counts: numpy.ndarray, C: numpy.ndarra
     n_slots = 3 + 4 * k
     doc_start = numpy.repeat(numpy.cumsum(lengths) - lengths, counts)[:, None]
     doc_length = numpy.repeat(lengths, counts)[:, None]
-    hs, he, ts, te = C[:, 0], C[:, 1], C[:, 2], C[:, 3]
+    hs, he = C[:, CandidateColumn.HEAD_START], C[:, CandidateColumn.HEAD_END]
+    ts, te = C[:, CandidateColumn.TAIL_START], C[:, CandidateColumn.TAIL_END]
     # Mean slots 0, 1, 2: head, tail and the tokens between the two spans.
     b_start = numpy.minimum(he, te)
     b_end = numpy.maximum(numpy.maximum(hs, ts), b_start)
@@ -231,9 +252,10 @@ def _distance_buckets(C: numpy.ndarray, n_buckets: int) -> numpy.ndarray:
     """Bucket of the token gap g between the spans: min(floor(log2(g + 1)), n_buckets / 2 - 1),
     plus n_buckets / 2 when the head comes after the tail."""
     half = n_buckets // 2
-    gap = numpy.maximum(numpy.maximum(C[:, 0], C[:, 2]) - numpy.minimum(C[:, 1], C[:, 3]), 0)
+    gap = numpy.maximum(C[:, STARTS].max(axis=1) - C[:, ENDS].min(axis=1), 0)
     level = numpy.minimum(numpy.floor(numpy.log2(gap + 1.0)).astype("int32"), half - 1)
-    return (level + half * (C[:, 0] > C[:, 2])).astype("int32")
+    head_after_tail = C[:, CandidateColumn.HEAD_START] > C[:, CandidateColumn.TAIL_START]
+    return (level + half * head_after_tail).astype("int32")
 
 
 def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d]) -> List[numpy.ndarray]:
@@ -259,15 +281,16 @@ def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d
             )
         if cand.size == 0:
             continue
-        if cand.ndim != 2 or cand.shape[1] != N_CANDIDATE_COLUMNS or cand.dtype.kind not in "iu":
+        if cand.ndim != 2 or cand.shape[1] != len(CandidateColumn) or cand.dtype.kind not in "iu":
+            columns = ", ".join(column.name.lower() for column in CandidateColumn)
             raise ValueError(
-                f"PairScorer candidates {i} must be a 2d int array with {N_CANDIDATE_COLUMNS} "
-                "columns [head_start, head_end, tail_start, tail_end, head_label, tail_label], "
+                f"PairScorer candidates {i} must be a 2d int array with {len(CandidateColumn)} "
+                f"columns [{columns}], "
                 f"not shape {cand.shape} and dtype {cand.dtype}."
             )
         n = X.shape[0]
-        spans_ok = (cand[:, [0, 2]] >= 0) & (cand[:, [0, 2]] < cand[:, [1, 3]]) & (cand[:, [1, 3]] <= n)
-        labels_ok = (cand[:, 4:6] >= 0) & (cand[:, 4:6] < nL)
+        spans_ok = (cand[:, STARTS] >= 0) & (cand[:, STARTS] < cand[:, ENDS]) & (cand[:, ENDS] <= n)
+        labels_ok = (cand[:, LABELS] >= 0) & (cand[:, LABELS] < nL)
         if not bool(spans_ok.all()) or not bool(labels_ok.all()):
             raise ValueError(
                 f"PairScorer candidates {i} hold an empty or out-of-range span (doc of {n} "

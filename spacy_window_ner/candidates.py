@@ -1,0 +1,231 @@
+"""Relation candidates: which ordered pairs of entities `window_rel` scores.
+
+As spaCy's spancat has its registered suggester, window_rel has a registered candidate
+generator in its config (`[components.window_rel.candidates]`). The pipe calls it once per
+batch; the `Candidates` it makes from the pairs flow from `predict` to `set_annotations`, and
+from `update` to `get_loss`, without being built again.
+"""
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+
+import numpy
+from spacy.tokens import Doc, Span
+from spacy.util import registry
+from thinc.types import Floats2d, Ints2d
+
+from .layers.pair_scorer import CandidateColumn
+
+# A candidate generator: (docs, the entities of each doc) -> per doc, (n_pairs, 2) int32
+# (head, tail) indices into the doc's entities, in order of head, then tail.
+CandidateGenerator = Callable[[Sequence[Doc], Sequence[Sequence[Span]]], List[Ints2d]]
+
+
+class Candidates(NamedTuple):
+    """The candidate pairs of a batch of docs, per doc.
+
+    ents (List[List[Span]]): The entities of each doc that the pairs index.
+    pairs (List[Ints2d]): (n_pairs, 2) int32 (head, tail) indices into the doc's entities.
+    rows (List[Ints2d]): (n_pairs, len(CandidateColumn)) int32, the pair scorer's input rows.
+    """
+
+    ents: List[List[Span]]
+    pairs: List[Ints2d]
+    rows: List[Ints2d]
+
+
+class ScoredCandidates(NamedTuple):
+    """What window_rel's predict returns: the candidates of a batch and their scores.
+
+    candidates (Candidates): The candidates.
+    scores (List[Floats2d]): Per doc, the probabilities (n_pairs, n_labels) of its pairs.
+    """
+
+    candidates: Candidates
+    scores: List[Floats2d]
+
+
+@registry.misc("spacy-window-ner.rel_candidates.v1")
+def make_rel_candidates(max_distance: int = 100, max_candidates_per_doc: int = 2000) -> "NearbyPairs":
+    """The candidates of window_rel: every ordered pair (head, tail) of distinct entities in
+    one sentence when the doc has sentence boundaries, otherwise with at most max_distance
+    tokens between them; above max_candidates_per_doc, the nearest pairs.
+
+    max_distance (int): Without sentence boundaries, the largest token gap between the two
+        entities of a candidate.
+    max_candidates_per_doc (int): The most candidates per doc; the nearest pairs are kept.
+    RETURNS (NearbyPairs): The candidate generator.
+    """
+    return NearbyPairs(max_distance=max_distance, max_candidates_per_doc=max_candidates_per_doc)
+
+
+class NearbyPairs:
+    """The candidate generator of `spacy-window-ner.rel_candidates.v1` (see there)."""
+
+    def __init__(self, *, max_distance: int, max_candidates_per_doc: int) -> None:
+        if not isinstance(max_distance, int) or max_distance < 0:
+            raise ValueError(f"max_distance must be an integer >= 0, not {max_distance!r}.")
+        if not isinstance(max_candidates_per_doc, int) or max_candidates_per_doc < 1:
+            raise ValueError(
+                f"max_candidates_per_doc must be a positive integer, not {max_candidates_per_doc!r}."
+            )
+        self.max_distance = max_distance
+        self.max_candidates_per_doc = max_candidates_per_doc
+
+    def __call__(self, docs: Sequence[Doc], ents: Sequence[Sequence[Span]]) -> List[Ints2d]:
+        """The candidate pairs of every doc.
+
+        docs (Sequence[Doc]): The docs.
+        ents (Sequence[Sequence[Span]]): The entities of each doc.
+        RETURNS (List[Ints2d]): Per doc, (n_pairs, 2) int32 (head, tail) entity indices, in
+            order of head, then tail.
+        """
+        return [self.pairs(doc, doc_ents) for doc, doc_ents in zip(docs, ents)]
+
+    def pairs(self, doc: Doc, ents: Sequence[Span]) -> Ints2d:
+        """The candidate pairs of one doc.
+
+        doc (Doc): The doc.
+        ents (Sequence[Span]): Its entities.
+        RETURNS (Ints2d): (n_pairs, 2) int32 (head, tail) entity indices.
+        """
+        sent_ids = None
+        if doc.has_annotation("SENT_START"):
+            sent_ids = numpy.cumsum(doc.to_array("SENT_START") == 1)
+        return candidate_pairs(
+            numpy.asarray([ent.start for ent in ents], dtype="int32"),
+            numpy.asarray([ent.end for ent in ents], dtype="int32"),
+            sent_ids,
+            max_distance=self.max_distance,
+            max_candidates=self.max_candidates_per_doc,
+        )
+
+
+def make_candidates(
+    generate: CandidateGenerator,
+    docs: Sequence[Doc],
+    ents: Sequence[Sequence[Span]],
+    label_ids: Dict[str, int],
+    unknown_label: int,
+) -> Candidates:
+    """Call a candidate generator once for a batch and build the pair scorer's rows.
+
+    generate (CandidateGenerator): The candidate generator.
+    docs (Sequence[Doc]): The docs.
+    ents (Sequence[Sequence[Span]]): The entities of each doc.
+    label_ids (Dict[str, int]): The id of every known entity label.
+    unknown_label (int): The id of the other entity labels.
+    RETURNS (Candidates): The candidates of the batch.
+    """
+    ents = [list(doc_ents) for doc_ents in ents]
+    pairs = [numpy.asarray(p, dtype="int32").reshape((-1, 2)) for p in generate(docs, ents)]
+    if len(pairs) != len(docs):
+        raise ValueError(
+            f"The candidate generator returned pairs for {len(pairs)} docs instead of {len(docs)}: "
+            "it must return one (n_pairs, 2) array per doc."
+        )
+    rows = [candidate_rows(doc_ents, doc_pairs, label_ids, unknown_label) for doc_ents, doc_pairs in zip(ents, pairs)]
+    return Candidates(ents, pairs, rows)
+
+
+def candidate_rows(ents: Sequence[Span], pairs: Ints2d, label_ids: Dict[str, int], unknown_label: int) -> Ints2d:
+    """The pair scorer's rows (`CandidateColumn`) of the candidate pairs of one doc.
+
+    ents (Sequence[Span]): The doc's entities.
+    pairs (Ints2d): (n_pairs, 2) (head, tail) indices into ents.
+    label_ids (Dict[str, int]): The id of every known entity label.
+    unknown_label (int): The id of the other entity labels.
+    RETURNS (Ints2d): (n_pairs, len(CandidateColumn)) int32.
+    """
+    rows = numpy.zeros((len(pairs), len(CandidateColumn)), dtype="int32")
+    if not len(pairs):
+        return rows
+    starts = numpy.asarray([ent.start for ent in ents], dtype="int32")
+    ends = numpy.asarray([ent.end for ent in ents], dtype="int32")
+    labels = numpy.asarray([label_ids.get(ent.label_, unknown_label) for ent in ents], dtype="int32")
+    head, tail = pairs[:, 0], pairs[:, 1]
+    rows[:, CandidateColumn.HEAD_START] = starts[head]
+    rows[:, CandidateColumn.HEAD_END] = ends[head]
+    rows[:, CandidateColumn.TAIL_START] = starts[tail]
+    rows[:, CandidateColumn.TAIL_END] = ends[tail]
+    rows[:, CandidateColumn.HEAD_LABEL] = labels[head]
+    rows[:, CandidateColumn.TAIL_LABEL] = labels[tail]
+    return rows
+
+
+def candidate_pairs(
+    starts: numpy.ndarray,
+    ends: numpy.ndarray,
+    sent_ids: Optional[numpy.ndarray],
+    *,
+    max_distance: int,
+    max_candidates: int,
+) -> numpy.ndarray:
+    """Ordered pairs (a, b), a != b, of spans in one sentence (when sent_ids is given) or
+    with at most max_distance tokens between them (when it is None). Above max_candidates,
+    the pairs with the smallest gap are kept (the first in order of a, then b among equal
+    gaps). The gap of two spans is max(0, later start - earlier end).
+
+    Only pairs that can be kept are built: time and memory grow with the number of spans
+    times the spans within reach of one, not with its square. Pairs are enumerated in
+    (sentence, start) order, where the partners of a span that start at or after it form
+    one slice, bounded by a gap g: the smallest g with at least max_candidates pairs if
+    there are more, else max_distance (or the sentence).
+
+    starts (numpy.ndarray): The start token of every span.
+    ends (numpy.ndarray): The end token (exclusive, >= start) of every span.
+    sent_ids (Optional[numpy.ndarray]): The sentence id of every token of the doc, or None.
+    max_distance (int): The largest gap without sentences.
+    max_candidates (int): The most pairs returned.
+    RETURNS (numpy.ndarray): (n_pairs, 2) int32 span indices, sorted by a, then b.
+    """
+    n = len(starts)
+    no_pairs = numpy.zeros((0, 2), dtype="int32")
+    if n < 2 or (sent_ids is None and max_distance < 0):
+        return no_pairs
+    starts = numpy.asarray(starts)
+    ends = numpy.asarray(ends)
+    # Every span's group (its sentence, or one group), as dense ranks.
+    groups = numpy.zeros(n, dtype="int64")
+    if sent_ids is not None:
+        groups = numpy.unique(numpy.asarray(sent_ids)[starts], return_inverse=True)[1].reshape(-1)
+    # In (group, start) order, the partners q > p of span p that lie within gap g are the slice
+    # p+1 .. hi_p(g)-1, hi_p(g) the first q with key[q] > key of (group p, end p + g).
+    order = numpy.lexsort((starts, groups))
+    s = starts[order].astype("int64") - int(starts.min())
+    e = ends[order].astype("int64") - int(starts.min())
+    g_max = max(int(s.max() - e.min()), 0)  # no gap is larger
+    g_limit = g_max if sent_ids is not None else min(max_distance, g_max)
+    scale = int(e.max()) + g_max + 1  # > every e + g: a key never reaches the next group
+    key = groups[order] * scale + s
+    positions = numpy.arange(n)
+
+    def partner_ends(g: int) -> numpy.ndarray:
+        return numpy.searchsorted(key, key - s + e + g, side="right")
+
+    def n_pairs(g: int) -> int:
+        return 2 * int((partner_ends(g) - positions - 1).sum())
+
+    if max_candidates >= 0 and n_pairs(g_limit) > max_candidates:
+        # Bisect the smallest g with at least max_candidates pairs: the nearest pairs all
+        # have a gap <= g, so the truncation below keeps the same ones.
+        low, high = 0, g_limit
+        while low < high:
+            mid = (low + high) // 2
+            if n_pairs(mid) >= max_candidates:
+                high = mid
+            else:
+                low = mid + 1
+        g_limit = low
+    counts = partner_ends(g_limit) - positions - 1
+    first = numpy.repeat(positions, counts)
+    offsets = numpy.arange(len(first)) - numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    p, q = order[first], order[first + 1 + offsets]
+    a, b = numpy.concatenate([p, q]), numpy.concatenate([q, p])
+    if not len(a):
+        return no_pairs
+    by_a_b = numpy.lexsort((b, a))
+    a, b = a[by_a_b], b[by_a_b]
+    gap = numpy.maximum(numpy.maximum(starts[a], starts[b]) - numpy.minimum(ends[a], ends[b]), 0)
+    if len(a) > max_candidates:
+        nearest = numpy.sort(numpy.argsort(gap, kind="stable")[:max_candidates])
+        a, b = a[nearest], b[nearest]
+    return numpy.stack([a, b], axis=1).astype("int32")

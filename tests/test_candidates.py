@@ -1,0 +1,90 @@
+"""The candidate generator of window_rel and candidate_pairs, against their definition."""
+import tracemalloc
+
+import numpy
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from spacy_window_ner.candidates import candidate_pairs
+
+
+def test_candidates_pairs_sentences_and_distance():
+    starts = numpy.asarray([0, 2, 10, 30], dtype="int32")
+    ends = starts + 1
+    # No sentences: gaps 1, 9, 29 from span 0; max_distance 10 drops pairs with span 3.
+    pairs = candidate_pairs(starts, ends, None, max_distance=10, max_candidates=100)
+    assert pairs.tolist() == [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]]
+    # Sentences: tokens 0-9 and 10-39.
+    sent_ids = numpy.asarray([1] * 10 + [2] * 30)
+    pairs = candidate_pairs(starts, ends, sent_ids, max_distance=0, max_candidates=100)
+    assert pairs.tolist() == [[0, 1], [1, 0], [2, 3], [3, 2]]
+    pairs = candidate_pairs(starts, ends, None, max_distance=100, max_candidates=2)
+    assert pairs.tolist() == [[0, 1], [1, 0]]
+
+
+def brute_force_candidate_pairs(starts, ends, sent_ids, *, max_distance, max_candidates):
+    """The definition of candidate_pairs, over all n * n ordered pairs."""
+    n = len(starts)
+    pairs = []
+    for a in range(n):
+        for b in range(n):
+            gap = max(max(starts[a], starts[b]) - min(ends[a], ends[b]), 0)
+            same = sent_ids[starts[a]] == sent_ids[starts[b]] if sent_ids is not None else gap <= max_distance
+            if a != b and same:
+                pairs.append((gap, a, b))
+    if len(pairs) > max_candidates:
+        pairs = sorted(sorted(pairs)[:max_candidates], key=lambda pair: pair[1:])
+    return [[a, b] for _, a, b in pairs]
+
+
+@st.composite
+def spans_and_sentences(draw):
+    """Spans over a doc of up to 60 tokens, overlapping or nested at times, sorted by start
+    (as in doc.ents) or not, with a sentence id per token or None."""
+    n_tokens = draw(st.integers(1, 60))
+    spans = draw(st.lists(
+        st.tuples(st.integers(0, n_tokens - 1), st.integers(1, 6)), max_size=25,
+    ))
+    if draw(st.booleans()):
+        spans.sort()
+    starts = numpy.asarray([start for start, _ in spans], dtype="int32")
+    ends = numpy.asarray([min(start + length, n_tokens) for start, length in spans], dtype="int32")
+    sent_ids = None
+    if draw(st.booleans()):
+        sent_starts = draw(st.lists(st.booleans(), min_size=n_tokens, max_size=n_tokens))
+        sent_ids = numpy.cumsum(numpy.asarray(sent_starts))
+    return starts, ends, sent_ids
+
+
+@settings(max_examples=500, deadline=None)
+@given(spans_and_sentences(), st.integers(-1, 40), st.integers(0, 80))
+def test_candidates_pairs_equal_the_definition(spans, max_distance, max_candidates):
+    """Same pairs in the same order, the same truncation to the nearest pairs (ties kept in
+    order of a, then b), with sentences or without, overlapping spans or not."""
+    starts, ends, sent_ids = spans
+    pairs = candidate_pairs(starts, ends, sent_ids, max_distance=max_distance, max_candidates=max_candidates)
+    expected = brute_force_candidate_pairs(
+        starts.tolist(), ends.tolist(), sent_ids, max_distance=max_distance, max_candidates=max_candidates
+    )
+    assert pairs.dtype == numpy.int32 and pairs.shape == (len(expected), 2)
+    assert pairs.tolist() == expected
+
+
+@pytest.mark.parametrize("sentences", [False, True])
+def test_candidates_pairs_memory_is_linear(sentences):
+    """50,000 entities two tokens apart, without sentences or in one long sentence: the
+    candidates are found without the 2.5 billion pairs (20 GB) of all of them."""
+    n = 50_000
+    starts = numpy.arange(0, 2 * n, 2, dtype="int32")
+    ends = starts + 1
+    sent_ids = numpy.ones(2 * n, dtype="int64") if sentences else None
+    tracemalloc.start()
+    try:
+        pairs = candidate_pairs(starts, ends, sent_ids, max_distance=100, max_candidates=2000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # All gaps are 1 or more; the 2000 nearest are neighbours 1 apart, the first in order.
+    assert len(pairs) == 2000 and (numpy.abs(pairs[:, 0] - pairs[:, 1]) == 1).all()
+    assert pairs[:2].tolist() == [[0, 1], [1, 0]]
+    assert peak < 200 * n  # bytes: a few arrays of n int64, nothing of n * n
