@@ -6,14 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from thinc.api import NumpyOps
 
-from spacy_window_ner.tags import (
-    allowed_transitions,
-    biluo_tags,
-    length_groups,
-    pad,
-    spans_from_paths,
-    viterbi,
-)
+from spacy_window_ner.decoding import spans_from_paths, viterbi
+from spacy_window_ner.layers.batching import length_groups, pad
+from spacy_window_ner.layers.crf import allowed_transitions
+from spacy_window_ner.tags import biluo_tags
 
 OPS = NumpyOps()
 
