@@ -25,7 +25,7 @@ from .tags import PREFIXES, biluo_tags
 
 default_model_config = """
 [model]
-@architectures = "spacy-window-ner.WindowNER.v1"
+@architectures = "spacy-window-ner.WindowNER.v2"
 window_size = 2
 hidden_width = 128
 activation = "tanh"

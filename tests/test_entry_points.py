@@ -39,3 +39,39 @@ def test_entry_points_resolve_to_registered_names(group, ep):
         assert Language.get_factory_meta(ep.name).factory == ep.name
     else:
         assert GROUPS[group].get(ep.name) is func
+
+
+def setup_cfg_entry_points():
+    """The entry points setup.cfg declares, read from the file: the installed ones are
+    those of the last `pip install`, which may predate a new name."""
+    import configparser
+    from pathlib import Path
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parent.parent / "setup.cfg")
+    declared = []
+    for group, body in config["options.entry_points"].items():
+        for line in body.strip().splitlines():
+            name, value = (part.strip() for part in line.split("=", 1))
+            declared.append((group, name, value))
+    return declared
+
+
+@pytest.mark.parametrize("group,name,value", [ep for ep in setup_cfg_entry_points() if ep[0] in GROUPS and GROUPS[ep[0]]])
+def test_entry_points_in_setup_cfg_name_the_registered_function(group, name, value):
+    """Each registry entry of setup.cfg points at the function registered under its name
+    (so WindowScorer.v1 stays the flat v1 layer and .v2 the one with the hidden child)."""
+    import importlib
+
+    importlib.import_module("spacy_window_ner")  # registers everything with the decorators
+    module, attr = value.split(":")
+    func = getattr(importlib.import_module(module), attr)
+    # get_all() lets what the decorators registered override the installed entry points.
+    assert GROUPS[group].get_all()[name] is func
+
+
+def test_entry_points_in_setup_cfg_cover_the_versions():
+    names = {name for _, name, _ in setup_cfg_entry_points()}
+    for name in ("WindowScorer.v1", "WindowScorer.v2", "PairScorer.v1", "PairScorer.v2", "Hidden.v1",
+                 "WindowNER.v1", "WindowNER.v2", "RelationScorer.v1", "RelationScorer.v2"):
+        assert f"spacy-window-ner.{name}" in names
