@@ -118,7 +118,8 @@ def gradient_x_input(
     over the windows, in time linear in the doc, and the gradients of different entities
     never mix. Where a window is clipped by the doc's edge, the layer pads it as in the doc.
 
-    scorer (Model[List[Floats2d], List[Floats2d]]): A WindowScorer.
+    scorer (Model[List[Floats2d], List[Floats2d]]): A WindowScorer, .v2 or .v1: its own backprop
+        reaches the hidden layer whether the layer holds it as a child or flat.
     X (Floats2d): The token vectors of one doc (n_tokens, nI).
     entities (Sequence[Tuple[int, int, Sequence[int]]]): (start, end, tag ids of the tokens).
     RETURNS (List[Tuple[float, numpy.ndarray]]): Per entity, s = sum_i S[i, t_i] and the

@@ -8,11 +8,11 @@ from thinc.api import HashEmbed, Model, chain, concatenate, list2ragged, ragged2
 from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d, Ragged
 
 from .layers.crf import LinearChainCRF
-from .layers.pair_scorer import PairScorer
-from .layers.window_scorer import WindowScorer
+from .layers.pair_scorer import PairScorer, PairScorer_v1
+from .layers.window_scorer import WindowScorer, WindowScorer_v1
 
 
-@registry.architectures("spacy-window-ner.WindowNER.v1")
+@registry.architectures("spacy-window-ner.WindowNER.v2")
 def build_window_ner_model(
     tok2vec: Model[List[Doc], List[Floats2d]],
     window_size: int = 2,
@@ -20,7 +20,7 @@ def build_window_ner_model(
     activation: str = "tanh",
     nO: Optional[int] = None,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Score BILUO tags for every token: tok2vec, then WindowScorer. The model also
+    """Score BILUO tags for every token: tok2vec, then WindowScorer.v2. The model also
     holds a LinearChainCRF whose transition scores the component trains when its
     loss is "crf"; the forward pass returns the emission scores only. The output
     weights start at zero, as in spaCy's ner, so an untrained model scores every
@@ -36,6 +36,31 @@ def build_window_ner_model(
     scorer = WindowScorer(
         nO, window_size=window_size, hidden_width=hidden_width, activation=activation, init_U=zero_init
     )
+    return _window_ner_model(tok2vec, scorer, nO)
+
+
+@registry.architectures("spacy-window-ner.WindowNER.v1")
+def build_window_ner_model_v1(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    window_size: int = 2,
+    hidden_width: int = 128,
+    activation: str = "tanh",
+    nO: Optional[int] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """WindowNER.v2 with WindowScorer.v1, whose hidden layer's W and b are flat in it, as
+    pipelines saved with v1 hold them. Use v2 for new pipelines; the arguments are v2's.
+
+    RETURNS (Model[List[Doc], List[Floats2d]]): The model.
+    """
+    scorer = WindowScorer_v1(
+        nO, window_size=window_size, hidden_width=hidden_width, activation=activation, init_U=zero_init
+    )
+    return _window_ner_model(tok2vec, scorer, nO)
+
+
+def _window_ner_model(
+    tok2vec: Model[List[Doc], List[Floats2d]], scorer: Model[List[Floats2d], List[Floats2d]], nO: Optional[int]
+) -> Model[List[Doc], List[Floats2d]]:
     crf = LinearChainCRF(nO)
     return Model(
         "window_ner",
@@ -142,7 +167,7 @@ def build_hash_embed(
     )
 
 
-@registry.architectures("spacy-window-ner.RelationScorer.v1")
+@registry.architectures("spacy-window-ner.RelationScorer.v2")
 def build_relation_model(
     tok2vec: Model[List[Doc], List[Floats2d]],
     window_size: int = 1,
@@ -153,7 +178,7 @@ def build_relation_model(
     n_entity_labels: Optional[int] = None,
     nO: Optional[int] = None,
 ) -> Model[Tuple[List[Doc], List[Ints2d]], Floats2d]:
-    """Score relation labels for candidate pairs of spans: tok2vec, then PairScorer.
+    """Score relation labels for candidate pairs of spans: tok2vec, then PairScorer.v2.
 
     tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
     window_size (int): k, the tokens on each side of both spans.
@@ -170,6 +195,38 @@ def build_relation_model(
         nO, window_size=window_size, hidden_width=hidden_width, n_entity_labels=n_entity_labels,
         label_width=label_width, n_distance_buckets=n_distance_buckets, activation=activation,
     )
+    return _relation_model(tok2vec, scorer, nO, n_entity_labels)
+
+
+@registry.architectures("spacy-window-ner.RelationScorer.v1")
+def build_relation_model_v1(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    window_size: int = 1,
+    hidden_width: int = 128,
+    label_width: int = 16,
+    n_distance_buckets: int = 16,
+    activation: str = "relu",
+    n_entity_labels: Optional[int] = None,
+    nO: Optional[int] = None,
+) -> Model[Tuple[List[Doc], List[Ints2d]], Floats2d]:
+    """RelationScorer.v2 with PairScorer.v1, whose hidden layer's W and b are flat in it, as
+    pipelines saved with v1 hold them. Use v2 for new pipelines; the arguments are v2's.
+
+    RETURNS (Model[Tuple[List[Doc], List[Ints2d]], Floats2d]): The model.
+    """
+    scorer = PairScorer_v1(
+        nO, window_size=window_size, hidden_width=hidden_width, n_entity_labels=n_entity_labels,
+        label_width=label_width, n_distance_buckets=n_distance_buckets, activation=activation,
+    )
+    return _relation_model(tok2vec, scorer, nO, n_entity_labels)
+
+
+def _relation_model(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    scorer: Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d],
+    nO: Optional[int],
+    n_entity_labels: Optional[int],
+) -> Model[Tuple[List[Doc], List[Ints2d]], Floats2d]:
     return Model(
         "window_rel",
         _relation_forward,

@@ -16,14 +16,16 @@ from thinc.api import Config, Model, NumpyOps, set_dropout_rate
 from thinc.types import Floats2d
 
 from .confidences import set_confidences
-from .layers.crf import potentials, span_probabilities
+from .decoding import span_probabilities, spans_from_paths, viterbi
+from .layers.batching import length_groups, pad, to_host
+from .layers.crf import potentials
 from .models import resize_output
 from .scorers import score_ents
-from .tags import PREFIXES, biluo_tags, length_groups, pad, spans_from_paths, to_host, viterbi
+from .tags import PREFIXES, biluo_tags
 
 default_model_config = """
 [model]
-@architectures = "spacy-window-ner.WindowNER.v1"
+@architectures = "spacy-window-ner.WindowNER.v2"
 window_size = 2
 hidden_width = 128
 activation = "tanh"

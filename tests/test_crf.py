@@ -6,13 +6,9 @@ from numpy.testing import assert_allclose
 from thinc.api import use_ops
 
 from spacy_window_ner.gradcheck import check_gradients
-from spacy_window_ner.layers.crf import (
-    LinearChainCRF,
-    forward_backward,
-    potentials,
-    span_probabilities,
-)
-from spacy_window_ner.tags import allowed_transitions, pad, spans_from_paths, viterbi
+from spacy_window_ner.decoding import span_probabilities, spans_from_paths, viterbi
+from spacy_window_ner.layers.batching import pad
+from spacy_window_ner.layers.crf import LinearChainCRF, allowed_transitions, forward_backward, potentials
 
 N_TAGS = 9  # two labels
 

@@ -71,3 +71,10 @@ def test_entry_points_in_setup_cfg_resolve_to_registered_names(group, name, valu
     """setup.cfg itself, so that an entry point added or moved is checked before a reinstall."""
     module, attr = value.split(":")
     check_registered(group, name, getattr(import_module(module), attr))
+
+
+def test_entry_points_in_setup_cfg_cover_the_versions():
+    names = {name for _, name, _ in declared_entry_points()}
+    for name in ("WindowScorer.v1", "WindowScorer.v2", "PairScorer.v1", "PairScorer.v2", "Hidden.v1",
+                 "WindowNER.v1", "WindowNER.v2", "RelationScorer.v1", "RelationScorer.v2"):
+        assert f"spacy-window-ner.{name}" in names

@@ -10,7 +10,7 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_window_ner.explain import entity_tags, explain, find_window_ner, gradient_x_input
-from spacy_window_ner.layers.window_scorer import WindowScorer
+from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
 
 TRAIN_DATA = [
     ("John Smith works for Acme in Boston.", [(0, 10, "PER"), (21, 25, "ORG"), (29, 35, "LOC")]),
@@ -20,14 +20,29 @@ TRAIN_DATA = [
 ]
 TEXT = "John Smith works for Acme in Boston."
 WINDOW = 2
+# Explanations run through the layer's own backprop, whichever version built it: v2 holds
+# the hidden layer as a child, v1 (pipelines saved before v2) keeps W and b flat.
+VERSIONS = {"v1": WindowScorer_v1, "v2": WindowScorer}
 
 
-def train_window_ner(n_iter: int = 30) -> Language:
+def hidden_of(scorer):
+    """The node that holds the hidden layer's W and b: the child (layers[0]) in v2, the layer itself in v1."""
+    return scorer.layers[0] if scorer.layers else scorer
+
+
+def train_window_ner(n_iter: int = 30, version: str = "v2") -> Language:
     """A small window_ner pipeline overfitted on TRAIN_DATA (well under a second)."""
     fix_random_seed(0)
     nlp = spacy.blank("en")
-    tok2vec = {"width": 16, "rows": [500, 100, 100, 100]}
-    nlp.add_pipe("window_ner", config={"model": {"hidden_width": 16, "window_size": WINDOW, "tok2vec": tok2vec}})
+    tok2vec = {
+        "@architectures": "spacy.MultiHashEmbed.v2", "width": 16, "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+        "rows": [500, 100, 100, 100], "include_static_vectors": False,
+    }
+    model = {
+        "@architectures": f"spacy-window-ner.WindowNER.{version}",
+        "hidden_width": 16, "window_size": WINDOW, "tok2vec": tok2vec,
+    }
+    nlp.add_pipe("window_ner", config={"model": model})
     examples = [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in TRAIN_DATA]
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(n_iter):
@@ -35,9 +50,9 @@ def train_window_ner(n_iter: int = 30) -> Language:
     return nlp
 
 
-@pytest.fixture(scope="module")
-def window_ner_nlp() -> Language:
-    return train_window_ner()
+@pytest.fixture(scope="module", params=sorted(VERSIONS))
+def window_ner_nlp(request) -> Language:
+    return train_window_ner(version=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -86,17 +101,19 @@ def test_explain_attributions_sum_to_the_scaling_derivative(window_ner_nlp):
         assert ent.total == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
 
 
-def test_explain_exact_for_an_affine_scorer():
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_explain_exact_for_an_affine_scorer(version):
     """With hard_tanh kept inside (-1, 1) the scorer is affine in X, so the attributions sum to
     s(X) - s(0) exactly (up to float64 rounding)."""
     fix_random_seed(1)
-    scorer = WindowScorer(nO=5, nI=4, window_size=1, hidden_width=6, activation="hard_tanh")
+    scorer = VERSIONS[version](nO=5, nI=4, window_size=1, hidden_width=6, activation="hard_tanh")
     X = numpy.random.RandomState(0).uniform(-1, 1, (7, 4))
     scorer.initialize(X=[X.astype("f")])
-    scorer.set_param("W", scorer.get_param("W") * 0.05)
+    hidden = hidden_of(scorer)
+    hidden.set_param("W", hidden.get_param("W") * 0.05)
     scorer.set_param("pad", scorer.get_param("pad") * 0.05)
     # |z| <= max row sum of |W| (inputs in [-1, 1], b = 0), so hard_tanh is the identity here.
-    assert numpy.abs(scorer.get_param("W")).sum(axis=1).max() < 1.0
+    assert numpy.abs(hidden.get_param("W")).sum(axis=1).max() < 1.0
     entities = [(0, 1, [2]), (2, 4, [0, 3]), (6, 7, [1])]
     for (start, end, ids), (score, a) in zip(entities, gradient_x_input(scorer, X, entities)):
         zero = emission_score(scorer, numpy.zeros_like(X), start, end, ids)
@@ -121,14 +138,15 @@ def full_doc_gradient_x_input(scorer, X, entities):
     return results
 
 
+@pytest.mark.parametrize("version", sorted(VERSIONS))
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-def test_explain_windows_equal_the_full_doc_backprop(activation):
+def test_explain_windows_equal_the_full_doc_backprop(version, activation):
     """Each entity's window, scored and backpropagated in one batch with the others, gives
     the scores and attributions of a backprop over the whole doc, at the doc's edges too,
     for overlapping windows, and zero attribution outside the window."""
     fix_random_seed(2)
     k = 2
-    scorer = WindowScorer(nO=5, nI=4, window_size=k, hidden_width=6, activation=activation)
+    scorer = VERSIONS[version](nO=5, nI=4, window_size=k, hidden_width=6, activation=activation)
     X = numpy.random.RandomState(3).normal(size=(12, 4))
     scorer.initialize(X=[X.astype("f")])
     entities = [(0, 1, [2]), (1, 3, [0, 3]), (4, 5, [1]), (6, 9, [0, 4, 3]), (11, 12, [1])]
@@ -174,10 +192,17 @@ def test_explain_words_equal_the_full_doc_backprop(window_ner_nlp):
 
 def test_explain_leaves_the_gradients_alone(window_ner_nlp):
     scorer = find_window_ner(window_ner_nlp).model.get_ref("scorer")
-    before = {name: scorer.get_grad(name).copy() for name in scorer.param_names if scorer.has_grad(name)}
+
+    def grads():
+        return {
+            (node.id, name): node.get_grad(name).copy()
+            for node in scorer.walk() for name in node.param_names if node.has_grad(name)
+        }
+
+    before = grads()
     explain(window_ner_nlp, TEXT)
-    after = {name: scorer.get_grad(name) for name in scorer.param_names if scorer.has_grad(name)}
-    assert before.keys() == after.keys()
+    after = grads()
+    assert before.keys() == after.keys() and len(before) == 5
     for name in before:
         numpy.testing.assert_array_equal(before[name], after[name])
 

@@ -9,8 +9,9 @@ from thinc.util import has_cupy_gpu
 
 from spacy_window_ner.gradcheck import check_gradients
 from spacy_window_ner.layers.crf import LinearChainCRF
-from spacy_window_ner.layers.pair_scorer import PairScorer
-from spacy_window_ner.layers.window_scorer import WindowScorer
+from spacy_window_ner.layers.hidden import Hidden
+from spacy_window_ner.layers.pair_scorer import PairScorer, PairScorer_v1
+from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
 
 from . import test_crf, test_ner, test_pair_scorer, test_rel, test_window_scorer
 
@@ -34,8 +35,18 @@ def layers():
     """(name, builder(ops_name), input maker) for each hand-written layer."""
     return [
         (
+            "hidden",
+            lambda: Hidden(4, 3),
+            lambda: numpy.random.RandomState(0).uniform(-1, 1, (5, 3)).astype("f"),
+        ),
+        (
             "window_scorer",
             lambda: WindowScorer(nO=2, nI=3, window_size=2, hidden_width=4),
+            lambda: test_window_scorer.make_docs([5, 0, 1, 3]),
+        ),
+        (
+            "window_scorer_v1",
+            lambda: WindowScorer_v1(nO=2, nI=3, window_size=2, hidden_width=4),
             lambda: test_window_scorer.make_docs([5, 0, 1, 3]),
         ),
         (
@@ -50,6 +61,12 @@ def layers():
             "pair_scorer",
             lambda: PairScorer(nO=2, nI=3, window_size=1, hidden_width=4, n_entity_labels=3,
                                label_width=2, n_distance_buckets=4),
+            lambda: test_pair_scorer.make_inputs(),
+        ),
+        (
+            "pair_scorer_v1",
+            lambda: PairScorer_v1(nO=2, nI=3, window_size=1, hidden_width=4, n_entity_labels=3,
+                                  label_width=2, n_distance_buckets=4),
             lambda: test_pair_scorer.make_inputs(),
         ),
     ]

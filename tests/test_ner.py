@@ -11,7 +11,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
-from spacy_window_ner.ner import LOSSES
+from spacy_window_ner.ner import DEFAULT_WINDOW_NER_MODEL, LOSSES
 
 TRAIN_DATA = [
     ("Who is Shaka Khan?", {"entities": [(7, 17, "PERSON")]}),
@@ -425,3 +425,26 @@ def test_ner_spacy_train_runs_a_few_steps(config, tmp_path):
     nlp = spacy.load(tmp_path / "model" / "model-last")
     assert "window_ner" in nlp.pipe_names
     assert set(nlp.get_pipe("window_ner").labels) == {"Peop", "Org", "Loc", "Other"}
+
+
+def test_ner_v1_pipeline_saved_before_v2_loads_and_predicts_the_same(tmp_path):
+    """WindowNER.v1 builds WindowScorer.v1, whose params are flat as pipelines saved before
+    v2 hold them: it saves, loads and predicts the same. v2 (the default), trained from the
+    same seed, draws the same weights and predicts the same too."""
+    v1_model = {**DEFAULT_WINDOW_NER_MODEL, "@architectures": "spacy-window-ner.WindowNER.v1"}
+    nlp, ner, _ = train_pipeline({"model": v1_model}, n_iter=20)
+    scorer = ner.model.get_ref("scorer")
+    assert [node.name for node in scorer.walk()] == ["window_scorer"]
+    assert list(scorer.param_names) == ["W", "b", "U", "c", "pad"]
+    expected = predictions(nlp, TEST_TEXTS)
+    nlp.to_disk(tmp_path / "v1")
+    reloaded = spacy.load(tmp_path / "v1")
+    assert reloaded.config["components"]["window_ner"]["model"]["@architectures"] == "spacy-window-ner.WindowNER.v1"
+    for got, want in zip(predictions(reloaded, TEST_TEXTS), expected):
+        assert got[0] == want[0]
+        assert_allclose(got[1], want[1], rtol=1e-5)
+    v2, v2_ner, _ = train_pipeline(n_iter=20)
+    assert [node.name for node in v2_ner.model.get_ref("scorer").walk()] == ["window_scorer", "hidden"]
+    for got, want in zip(predictions(v2, TEST_TEXTS), expected):
+        assert got[0] == want[0]
+        assert_allclose(got[1], want[1], rtol=1e-4)

@@ -4,11 +4,24 @@ from numpy.testing import assert_allclose
 from thinc.api import fix_random_seed, registry, use_ops
 
 from spacy_window_ner.gradcheck import check_gradients
-from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer, _distance_buckets
-from spacy_window_ner.layers.window_scorer import ACTIVATIONS
+from spacy_window_ner.layers.hidden import ACTIVATIONS
+from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer, PairScorer_v1, _distance_buckets
 
 N_I, N_H, N_O, N_L, N_E = 3, 4, 2, 3, 2
 PARAMS = {"W", "b", "U", "c", "pad", "empty", "E_label", "E_dist"}
+HIDDEN_PARAMS = {"W", "b"}
+# v2 holds the hidden layer as a child; v1 keeps W and b flat, as saved pipelines hold them.
+VERSIONS = {"v1": PairScorer_v1, "v2": PairScorer}
+
+
+def hidden_of(model):
+    """The node that holds the hidden layer's W and b: the child (layers[0]) in v2, the layer itself in v1."""
+    return model.layers[0] if model.layers else model
+
+
+def params_of(model):
+    """Every param of the network by name, wherever it lives."""
+    return {name: (hidden_of(model) if name in HIDDEN_PARAMS else model).get_param(name) for name in PARAMS}
 
 # Rows: head_start, head_end, tail_start, tail_end, head_label, tail_label (CandidateColumn).
 CANDIDATES = [
@@ -26,27 +39,60 @@ def make_inputs(lengths=LENGTHS, candidates=CANDIDATES, seed=0):
     return Xs, cands
 
 
-def make_scorer(*, window_size=1, activation="tanh", seed=0, **kwargs):
+def make_scorer(*, window_size=1, activation="tanh", seed=0, version="v2", **kwargs):
     fix_random_seed(seed)
     with use_ops("numpy", use_blis=False):
-        model = PairScorer(
+        model = VERSIONS[version](
             nO=N_O, nI=N_I, window_size=window_size, hidden_width=N_H, n_entity_labels=N_L,
             label_width=N_E, n_distance_buckets=4, activation=activation, **kwargs,
         )
     model.initialize()
     rng = numpy.random.RandomState(seed)
-    for name in ("b", "c"):
-        model.set_param(name, rng.uniform(-0.5, 0.5, model.get_param(name).shape).astype("f"))
+    for node, name in ((hidden_of(model), "b"), (model, "c")):
+        node.set_param(name, rng.uniform(-0.5, 0.5, node.get_param(name).shape).astype("f"))
     return model
 
 
+@pytest.mark.parametrize("version", sorted(VERSIONS))
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("window_size", [0, 1, 3])
-def test_pair_scorer_gradients(activation, window_size):
-    model = make_scorer(window_size=window_size, activation=activation)
+def test_pair_scorer_gradients(version, activation, window_size):
+    model = make_scorer(window_size=window_size, activation=activation, version=version)
     errors = check_gradients(model, make_inputs())
-    assert set(errors) == {f"pair_scorer.{name}" for name in PARAMS} | {"input"}
+    hidden = "hidden" if version == "v2" else "pair_scorer"
+    assert set(errors) == (
+        {f"pair_scorer.{name}" for name in PARAMS - HIDDEN_PARAMS}
+        | {f"{hidden}.{name}" for name in HIDDEN_PARAMS}
+        | {"input"}
+    )
     assert max(errors.values()) < 1e-5, errors
+
+
+def test_pair_scorer_v1_keeps_its_flat_params():
+    """Pipelines saved with v1 hold one node with all eight params: v1 must build exactly that."""
+    model = make_scorer(version="v1")
+    assert [node.name for node in model.walk()] == ["pair_scorer"]
+    assert set(model.param_names) == PARAMS
+    v2 = make_scorer(version="v2")
+    assert [node.name for node in v2.walk()] == ["pair_scorer", "hidden"]
+    assert set(v2.param_names) == PARAMS - HIDDEN_PARAMS
+
+
+def test_pair_scorer_versions_compute_the_same():
+    """Same seed, same draws: v1 and v2 start with the same weights and run the same maths."""
+    Xs, cands = make_inputs()
+    results = []
+    for version in ("v1", "v2"):
+        model = make_scorer(version=version)
+        Y, backprop = model.begin_update((Xs, cands))
+        dXs, _ = backprop(numpy.ones_like(Y))
+        results.append((Y, dXs, params_of(model)))
+    (Y1, dXs1, p1), (Y2, dXs2, p2) = results
+    assert_allclose(Y1, Y2, rtol=1e-6)
+    for dX1, dX2 in zip(dXs1, dXs2):
+        assert_allclose(dX1, dX2, rtol=1e-6, atol=1e-7)
+    for name in PARAMS:
+        assert_allclose(p1[name], p2[name])
 
 
 def test_pair_scorer_gradients_without_candidates():
@@ -84,7 +130,7 @@ def test_pair_scorer_matches_a_loop_reference():
     model = make_scorer(window_size=k, activation="relu")
     Xs, cands = make_inputs()
     Y = model.predict((Xs, cands))
-    p = {name: model.get_param(name) for name in PARAMS}
+    p = params_of(model)
     expected = []
     for X, cand in zip(Xs, cands):
         n = len(X)
@@ -113,7 +159,8 @@ def test_pair_scorer_distance_buckets():
 
 
 def test_pair_scorer_registered_and_infers_sizes():
-    model = registry.layers.get("spacy-window-ner.PairScorer.v1")(window_size=1)
+    assert registry.layers.get("spacy-window-ner.PairScorer.v1") is PairScorer_v1
+    model = registry.layers.get("spacy-window-ner.PairScorer.v2")(window_size=1)
     Xs, cands = make_inputs()
     model.initialize(X=(Xs, cands), Y=numpy.zeros((5, 3), dtype="f"))
     assert (model.get_dim("nI"), model.get_dim("nO"), model.get_dim("nL")) == (N_I, 3, 3)

@@ -1,32 +1,8 @@
-import itertools
-
 import numpy
-import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from thinc.api import NumpyOps
 
-from spacy_window_ner.tags import (
-    allowed_transitions,
-    biluo_tags,
-    length_groups,
-    pad,
-    spans_from_paths,
-    viterbi,
-)
-
-OPS = NumpyOps()
-
-
-def is_valid(path, n_labels):
-    allowed, can_start, can_end = allowed_transitions(n_labels)
-    if len(path) == 0:
-        return True
-    return (
-        can_start[path[0]]
-        and can_end[path[-1]]
-        and all(allowed[a, b] for a, b in zip(path[:-1], path[1:]))
-    )
+from spacy_window_ner.layers.batching import length_groups
+from spacy_window_ner.layers.crf import allowed_transitions
+from spacy_window_ner.tags import biluo_tags
 
 
 def test_tags_biluo_names():
@@ -46,92 +22,6 @@ def test_tags_allowed_transitions():
     assert ("B-LOC", "O") not in name
     assert [tags[i] for i in numpy.flatnonzero(can_start)] == ["O", "B-LOC", "U-LOC", "B-PER", "U-PER"]
     assert [tags[i] for i in numpy.flatnonzero(can_end)] == ["O", "L-LOC", "U-LOC", "L-PER", "U-PER"]
-
-
-def brute_force_best(E, T, start, end):
-    n, n_tags = E.shape
-    best, best_path = -numpy.inf, None
-    for path in itertools.product(range(n_tags), repeat=n):
-        score = start[path[0]] + end[path[-1]] + sum(E[t, y] for t, y in enumerate(path))
-        score += sum(T[a, b] for a, b in zip(path[:-1], path[1:]))
-        if score > best:
-            best, best_path = score, path
-    return list(best_path)
-
-
-def constrained(n_labels, rng):
-    allowed, can_start, can_end = allowed_transitions(n_labels)
-    n_tags = len(can_start)
-    T = numpy.where(allowed, rng.normal(size=(n_tags, n_tags)), -1e4)
-    start = numpy.where(can_start, rng.normal(size=n_tags), -1e4)
-    end = numpy.where(can_end, rng.normal(size=n_tags), -1e4)
-    return T, start, end
-
-
-def test_tags_viterbi_matches_brute_force():
-    rng = numpy.random.RandomState(0)
-    T, start, end = constrained(1, rng)
-    lengths = [4, 1, 3, 0, 2]
-    docs = [rng.normal(size=(n, 5)) for n in lengths]
-    paths = viterbi(OPS, pad(OPS, docs, 5), OPS.asarray1i(lengths), T, start, end)
-    assert paths.shape == (5, 4)
-    for doc, path, n in zip(docs, paths, lengths):
-        if n:
-            assert list(path[:n]) == brute_force_best(doc, T, start, end)
-        assert not path[n:].any()
-
-
-@pytest.mark.parametrize("n_labels", [0, 1, 3])
-def test_tags_viterbi_ties_decode_to_outside(n_labels):
-    """An untrained window_ner scores every tag alike: the constrained Viterbi then picks "O"."""
-    allowed, can_start, can_end = allowed_transitions(n_labels)
-    T, start, end = (numpy.where(a, 0.0, -1e4) for a in (allowed, can_start, can_end))
-    lengths = [5, 1, 3]
-    E = OPS.alloc3f(len(lengths), 5, len(can_start))
-    assert not viterbi(OPS, E, OPS.asarray1i(lengths), T, start, end).any()
-
-
-def test_tags_labels_with_hyphens_and_spaces():
-    """Tag names are only names: spans come from tag ids, so any label works."""
-    labels = ["creative-work", "B-ORG", "WORK OF ART"]
-    tags = biluo_tags(labels)
-    path = [tags.index(t) for t in ["U-B-ORG", "O", "B-creative-work", "L-creative-work", "U-WORK OF ART"]]
-    docs, starts, ends, label_ids = spans_from_paths(numpy.asarray([path]))
-    assert [(int(s), int(e), labels[int(i)]) for s, e, i in zip(starts, ends, label_ids)] == [
-        (0, 1, "B-ORG"), (2, 4, "creative-work"), (4, 5, "WORK OF ART")
-    ]
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    lengths=st.lists(st.integers(0, 12), min_size=1, max_size=5),
-    n_labels=st.integers(1, 3),
-    seed=st.integers(0, 2**16),
-    scale=st.sampled_from([0.1, 10.0, 1000.0]),
-)
-def test_tags_viterbi_never_emits_invalid_paths(lengths, n_labels, seed, scale):
-    rng = numpy.random.RandomState(seed)
-    n_tags = 1 + 4 * n_labels
-    T, start, end = constrained(n_labels, rng)
-    docs = [(rng.normal(size=(n, n_tags)) * scale).astype("f") for n in lengths]
-    paths = viterbi(OPS, pad(OPS, docs, n_tags), OPS.asarray1i(lengths), T, start, end)
-    for path, n in zip(paths, lengths):
-        assert is_valid(list(path[:n]), n_labels)
-        assert not path[n:].any()
-    spans_from_paths(paths)
-
-
-def test_tags_spans_from_paths():
-    # O B-0 I-0 L-0 U-1 O U-0 / U-1 O O O O O O (padded)
-    paths = numpy.array([[0, 1, 2, 3, 8, 0, 4], [8, 0, 0, 0, 0, 0, 0]])
-    docs, starts, ends, labels = spans_from_paths(paths)
-    assert list(zip(docs, starts, ends, labels)) == [
-        (0, 1, 4, 0), (0, 4, 5, 1), (0, 6, 7, 0), (1, 0, 1, 1)
-    ]
-    with pytest.raises(ValueError, match="Invalid BILUO"):
-        spans_from_paths(numpy.array([1, 0]))
-    with pytest.raises(ValueError, match="Invalid BILUO"):
-        spans_from_paths(numpy.array([[0, 1], [3, 0]]))  # B at one doc's end, L at the next's start
 
 
 def test_tags_length_groups_bound_padding():

@@ -10,14 +10,23 @@ from thinc.api import (
     expand_window,
     fix_random_seed,
     registry,
+    set_dropout_rate,
     use_ops,
     with_array,
 )
 
 from spacy_window_ner.gradcheck import check_gradients
-from spacy_window_ner.layers.window_scorer import ACTIVATIONS, WindowScorer
+from spacy_window_ner.layers.hidden import ACTIVATIONS
+from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
 
 N_I, N_H, N_O = 3, 4, 2
+# v2 holds the hidden layer as a child; v1 keeps W and b flat, as saved pipelines hold them.
+VERSIONS = {"v1": WindowScorer_v1, "v2": WindowScorer}
+
+
+def hidden_of(model):
+    """The node that holds the hidden layer's W and b: the child (layers[0]) in v2, the layer itself in v1."""
+    return model.layers[0] if model.layers else model
 
 
 def make_docs(lengths, nI=N_I, seed=0):
@@ -25,29 +34,71 @@ def make_docs(lengths, nI=N_I, seed=0):
     return [rng.uniform(-1, 1, (n, nI)).astype("float32") for n in lengths]
 
 
-def make_scorer(*, window_size=2, activation="tanh", nI=N_I, seed=0, **kwargs):
+def make_scorer(*, window_size=2, activation="tanh", nI=N_I, seed=0, version="v2", **kwargs):
     fix_random_seed(seed)
     with use_ops("numpy", use_blis=False):
-        model = WindowScorer(
+        model = VERSIONS[version](
             nO=N_O, nI=nI, window_size=window_size, hidden_width=N_H, activation=activation, **kwargs
         )
     model.initialize()
     # Non-zero biases so their gradients are exercised away from the origin.
     rng = numpy.random.RandomState(seed)
-    for name in ("b", "c"):
-        model.set_param(name, rng.uniform(-0.5, 0.5, model.get_param(name).shape).astype("f"))
+    for node, name in ((hidden_of(model), "b"), (model, "c")):
+        node.set_param(name, rng.uniform(-0.5, 0.5, node.get_param(name).shape).astype("f"))
     return model
 
 
+@pytest.mark.parametrize("version", sorted(VERSIONS))
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("window_size", [0, 1, 3])
 @pytest.mark.parametrize("lengths", [[5], [0], [1], [2, 0, 7, 1]])
-def test_window_scorer_gradients(activation, window_size, lengths):
-    model = make_scorer(window_size=window_size, activation=activation)
+def test_window_scorer_gradients(version, activation, window_size, lengths):
+    model = make_scorer(window_size=window_size, activation=activation, version=version)
     errors = check_gradients(model, make_docs(lengths))
-    assert set(errors) == {"window_scorer.W", "window_scorer.b", "window_scorer.U",
+    hidden = "hidden" if version == "v2" else "window_scorer"
+    assert set(errors) == {f"{hidden}.W", f"{hidden}.b", "window_scorer.U",
                            "window_scorer.c", "window_scorer.pad", "input"}
     assert max(errors.values()) < 1e-5, errors
+
+
+def test_window_scorer_v1_keeps_its_flat_params():
+    """Pipelines saved with v1 hold one node with W, b, U, c, pad: v1 must build exactly that."""
+    model = make_scorer(version="v1")
+    assert [node.name for node in model.walk()] == ["window_scorer"]
+    assert list(model.param_names) == ["W", "b", "U", "c", "pad"]
+    v2 = make_scorer(version="v2")
+    assert [node.name for node in v2.walk()] == ["window_scorer", "hidden"]
+    assert list(v2.param_names) == ["U", "c", "pad"]
+    assert list(v2.layers[0].param_names) == ["W", "b"]
+
+
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_window_scorer_copy_predicts_the_same(version):
+    """explain and resize_output work on copies: a copy holds its own hidden layer."""
+    model = make_scorer(version=version)
+    copied = model.copy()
+    docs = make_docs([4, 1])
+    for Y, Y_copy in zip(model.predict(docs), copied.predict(docs)):
+        assert_allclose(Y, Y_copy)
+    assert all(a is not b for a, b in zip(model.walk(), copied.walk()))
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_window_scorer_versions_compute_the_same(dropout):
+    """Same seed, same draws: v1 and v2 start with the same weights and run the same maths."""
+    docs = make_docs([5, 0, 2])
+    dYs = make_docs([5, 0, 2], nI=N_O, seed=1)
+    results = []
+    for version in ("v1", "v2"):
+        model = make_scorer(version=version, dropout=dropout)
+        fix_random_seed(3)
+        Ys, backprop = model.begin_update(docs)
+        dXs = backprop(dYs)
+        grads = [hidden_of(model).get_grad("W"), model.get_grad("U"), model.get_grad("pad")]
+        results.append((Ys, dXs, grads))
+    (Ys1, dXs1, grads1), (Ys2, dXs2, grads2) = results
+    for a, b in zip(Ys1 + dXs1 + grads1, Ys2 + dXs2 + grads2):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_window_scorer_gradient_check_catches_a_wrong_backprop():
@@ -84,17 +135,18 @@ def reference_network(activation, window_size):
     )
 
 
+@pytest.mark.parametrize("version", sorted(VERSIONS))
 @pytest.mark.parametrize("activation", ["relu", "hard_tanh", "sigmoid"])
 @pytest.mark.parametrize("window_size", [0, 1, 2])
-def test_window_scorer_matches_thinc_reference(activation, window_size):
+def test_window_scorer_matches_thinc_reference(version, activation, window_size):
     docs = make_docs([6, 1, 3])
-    model = make_scorer(window_size=window_size, activation=activation)
+    model = make_scorer(window_size=window_size, activation=activation, version=version)
     model.set_param("pad", numpy.zeros_like(model.get_param("pad")))
     ref = reference_network(activation, window_size)
     ref.initialize(X=docs)
     hidden, output = ref.layers[0].layers[1], ref.layers[0].layers[2]
-    hidden.set_param("W", model.get_param("W"))
-    hidden.set_param("b", model.get_param("b"))
+    hidden.set_param("W", hidden_of(model).get_param("W"))
+    hidden.set_param("b", hidden_of(model).get_param("b"))
     output.set_param("W", model.get_param("U"))
     output.set_param("b", model.get_param("c"))
     Ys, backprop = model.begin_update(docs)
@@ -123,12 +175,21 @@ def test_window_scorer_infers_sizes():
     assert [Y.shape for Y in model.predict(docs)] == [(3, 4), (2, 4)]
 
 
-def test_window_scorer_dropout_only_in_training():
-    model = make_scorer(dropout=0.5)
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_window_scorer_dropout_only_in_training(version):
+    model = make_scorer(dropout=0.5, version=version)
     docs = make_docs([20])
     assert_allclose(model.predict(docs)[0], model.predict(docs)[0])
     Y_train, _ = model.begin_update(docs)
     assert not numpy.allclose(Y_train[0], model.predict(docs)[0])
+
+
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_window_scorer_training_dropout_reaches_the_hidden_layer(version):
+    """spaCy's [training] dropout sets every "dropout_rate" attr it finds, the child's too."""
+    model = make_scorer(version=version)
+    set_dropout_rate(model, 0.25)
+    assert hidden_of(model).attrs["dropout_rate"] == 0.25
 
 
 def test_window_scorer_empty_batch():
@@ -161,24 +222,27 @@ def test_window_scorer_rejects_bad_options(kwargs):
 
 
 def test_window_scorer_registered():
-    assert registry.layers.get("spacy-window-ner.WindowScorer.v1") is WindowScorer
+    assert registry.layers.get("spacy-window-ner.WindowScorer.v1") is WindowScorer_v1
+    assert registry.layers.get("spacy-window-ner.WindowScorer.v2") is WindowScorer
 
 
-def test_window_scorer_zero_output_init_still_learns():
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_window_scorer_zero_output_init_still_learns(version):
     """With init_U=zero_init (as window_ner's model uses, like spaCy's ner) every score
     starts at c; the first backprop reaches U and c only (delta = dS U = 0), and
     the next one reaches W, b and the input."""
     from thinc.api import zero_init
 
-    model = WindowScorer(nO=N_O, nI=N_I, window_size=1, hidden_width=N_H, init_U=zero_init)
+    model = VERSIONS[version](nO=N_O, nI=N_I, window_size=1, hidden_width=N_H, init_U=zero_init)
     model.initialize()
+    hidden = hidden_of(model)
     Xs = make_docs([4, 2])
     Ys, backprop = model(Xs, is_train=True)
     assert all((Y == 0).all() for Y in Ys)
     dXs = backprop([numpy.ones_like(Y) for Y in Ys])
     assert all((dX == 0).all() for dX in dXs)
-    assert numpy.abs(model.get_grad("U")).sum() > 0 and numpy.abs(model.get_grad("W")).sum() == 0
+    assert numpy.abs(model.get_grad("U")).sum() > 0 and numpy.abs(hidden.get_grad("W")).sum() == 0
     model.set_param("U", model.get_param("U") - 0.1 * model.get_grad("U"))
     Ys, backprop = model(Xs, is_train=True)
     dXs = backprop([numpy.ones_like(Y) for Y in Ys])
-    assert numpy.abs(model.get_grad("W")).sum() > 0 and any(numpy.abs(dX).sum() > 0 for dX in dXs)
+    assert numpy.abs(hidden.get_grad("W")).sum() > 0 and any(numpy.abs(dX).sum() > 0 for dX in dXs)

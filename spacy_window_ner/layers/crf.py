@@ -11,6 +11,10 @@ the gold is missing). Its gradient is a difference of marginals:
 
     dE[t, j] = p(y_t = j) - p_gold(y_t = j)
     dT[i, j] = sum_t p(y_{t-1} = i, y_t = j) - the same under the gold constraint
+
+The module holds what the layer itself needs: its params, the BILUO constraints on them
+(`potentials`, `allowed_transitions`), and the forward-backward messages and marginals its
+loss and gradient are made of. Decoding (Viterbi, span probabilities) is `decoding.py`.
 """
 from typing import Callable, List, NamedTuple, Optional, Tuple
 
@@ -18,10 +22,13 @@ import numpy
 from thinc.api import Model, NumpyOps, registry, zero_init
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
-from ..tags import FORBIDDEN, allowed_transitions, n_labels_for, pad, to_host
+from .batching import pad, to_host
 
 InT = Tuple[List[Floats2d], List[Ints2d]]
 OutT = Floats1d
+# A transition that BILUO forbids gets this score: exp() of it is 0 in float32,
+# while sums of it stay finite.
+FORBIDDEN = -1e4
 
 
 @registry.layers("spacy-window-ner.LinearChainCRF.v1")
@@ -111,6 +118,35 @@ def potentials(model: Model[InT, OutT], *, learned: bool = True) -> Tuple[Floats
         xp.where(can_start, start, FORBIDDEN),
         xp.where(can_end, end, FORBIDDEN),
     )
+
+
+def n_labels_for(n_tags: int) -> int:
+    """The number of labels of a BILUO tag count, or a ValueError if it is not one."""
+    if n_tags < 1 or (n_tags - 1) % 4:
+        raise ValueError(f"{n_tags} is not a BILUO tag count (1 + 4 * number of labels).")
+    return (n_tags - 1) // 4
+
+
+def allowed_transitions(n_labels: int) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Which tag may follow which, and which may start or end a doc.
+
+    n_labels (int): The number of entity labels.
+    RETURNS (Tuple[ndarray, ndarray, ndarray]): allowed (n_tags, n_tags), where
+        allowed[i, j] says tag j may follow tag i; can_start (n_tags,); can_end (n_tags,).
+    """
+    n_tags = 1 + 4 * n_labels
+    label = numpy.arange(n_tags) - 1
+    prefix = numpy.where(label >= 0, label % 4, -1)  # -1 for O, then 0..3 for B, I, L, U
+    label //= 4
+    outside = (prefix == -1) | (prefix == 2) | (prefix == 3)  # O, L, U: no entity open
+    opens = (prefix == -1) | (prefix == 0) | (prefix == 3)  # O, B, U: may follow a closed entity
+    continues = (prefix == 1) | (prefix == 2)  # I, L: continue an open entity
+    same_label = label[:, None] == label[None, :]
+    allowed = (outside[:, None] & opens[None, :]) | (
+        ~outside[:, None] & continues[None, :] & same_label
+    )
+    can_end = outside
+    return allowed, opens.copy(), can_end
 
 
 class Messages(NamedTuple):
@@ -210,44 +246,3 @@ def marginals(
     after *= (inside[:, 1:] / xp.maximum(norm, 1e-30))[:, :, None]
     pairs = m.transitions[None] * (m.alpha[:, :-1].transpose(0, 2, 1) @ after)
     return p, pairs, m.log_Z
-
-
-def span_probabilities(
-    ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d,
-    paths: Ints2d, spans: Tuple[Ints1d, Ints1d, Ints1d],
-) -> Floats1d:
-    """The marginal probability of each predicted span: the total probability of
-    the paths that tag exactly that span's tokens as the decoded path does.
-
-    p(span s..e) = alpha'_s * exp(sum_{t=s..e} E[t, y_t] + sum_{t=s+1..e} T[y_{t-1}, y_t])
-                   * beta_e(y_e) / Z
-    where alpha'_s = exp(start[y_s]) at the first token and
-    sum_i alpha_{s-1}(i) exp(T[i, y_s]) elsewhere.
-
-    paths (Ints2d): The decoded paths, (n_docs, max_length).
-    spans (Tuple[Ints1d, Ints1d, Ints1d]): Doc index, start and end (exclusive)
-        of each span, as `tags.spans_from_paths` gives them.
-    RETURNS (Floats1d): The probability of each span.
-    """
-    xp = ops.xp
-    docs, starts, ends = (xp.asarray(a) for a in spans)
-    if len(docs) == 0:
-        return xp.zeros((0,), dtype=E.dtype)
-    m = forward_backward(ops, E, lengths, T, start, end)
-    paths = xp.asarray(paths)
-    lasts = ends - 1
-    # The path's own score, step by step, summed along the span with a cumsum.
-    steps = xp.take_along_axis(E, paths[:, :, None], axis=2)[:, :, 0]
-    steps[:, 1:] += T[paths[:, :-1], paths[:, 1:]]
-    cumulative = xp.cumsum(steps, axis=1)
-    first = paths[docs, starts]
-    inner = cumulative[docs, lasts] - cumulative[docs, starts] + E[docs, starts, first]
-    previous = xp.maximum(starts - 1, 0)
-    into = (m.alpha[docs, previous] * m.transitions[:, first].T).sum(axis=1)
-    entry = xp.where(
-        starts == 0,
-        start[first],
-        xp.log(xp.maximum(into, 1e-30)) + m.transitions_max + m.log_alpha[docs, previous],
-    )
-    exit = xp.log(xp.maximum(m.beta[docs, lasts, paths[docs, lasts]], 1e-30)) + m.log_beta[docs, lasts]
-    return xp.exp(xp.minimum(entry + inner + exit - m.log_Z[docs], 0.0))

@@ -11,20 +11,25 @@ For a candidate (head, tail) in a doc with token vectors X (n x nI), the instanc
 where window slots outside the doc use learned padding and an empty "between" (adjacent
 entities) uses a learned "empty" vector. Then
 
-    z = W x + b,    h = f(z),    s = U h + c                 nO logits per candidate
+    h = f(W x + b),    s = U h + c                           nO logits per candidate
+
+where h is the "hidden" child layer (layers/hidden.py) in PairScorer.v2; PairScorer.v1 keeps
+its W and b flat in itself, as pipelines saved before v2 hold them, and runs the same maths.
 
 Every token slot is a weighted sum of rows of one table T = [X_1; ...; X_D; pad; empty], so
 the whole batch is built by one gather and one scatter-add (`ops.scatter_add`), and the
 backward pass is the same two operations in reverse: no Python loop over tokens or pairs.
 """
 from enum import IntEnum
+from functools import partial
 from typing import Callable, List, Optional, Tuple, cast
 
 import numpy
 from thinc.api import Model, glorot_uniform_init, normal_init, registry, zero_init
-from thinc.types import Floats2d, Ints2d
+from thinc.types import Floats1d, Floats2d, Ints2d
 
-from .window_scorer import check_window_options, hidden_layer
+from .hidden import Hidden, affine, affine_backward
+from .window_scorer import HiddenFn, check_window_options, flat_hidden
 
 InT = Tuple[List[Floats2d], List[Ints2d]]
 OutT = Floats2d
@@ -50,7 +55,7 @@ ENDS = [CandidateColumn.HEAD_END, CandidateColumn.TAIL_END]
 LABELS = [CandidateColumn.HEAD_LABEL, CandidateColumn.TAIL_LABEL]
 
 
-@registry.layers("spacy-window-ner.PairScorer.v1")
+@registry.layers("spacy-window-ner.PairScorer.v2")
 def PairScorer(
     nO: Optional[int] = None,
     nI: Optional[int] = None,
@@ -66,7 +71,7 @@ def PairScorer(
     """Score every candidate pair of spans from pooled span vectors, a window of
     window_size tokens on each side of both spans, the pooled tokens between them,
     embeddings of both entity labels and of a distance/order bucket:
-    s = U f(W x + b) + c.
+    s = U h + c, where h = f(W x + b) is the "hidden" child layer.
 
     The input is (token vectors per doc, candidates per doc). A candidate row holds the
     columns of `CandidateColumn`: [head_start, head_end, tail_start, tail_end, head_label_id,
@@ -84,29 +89,62 @@ def PairScorer(
     n_distance_buckets (int): Even number of distance buckets: half for a head before
         its tail, half for a head after it, each log2-spaced in the token gap.
     activation (str): One of "tanh", "hard_tanh", "relu", "sigmoid".
-    dropout (float): Dropout rate applied to h during training. It is the layer's
+    dropout (float): Dropout rate applied to h during training. It is the hidden layer's
         "dropout_rate" attr, so spaCy's [training] dropout sets it during training.
     RETURNS (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The layer.
     """
-    check_window_options(window_size, hidden_width, activation, dropout)
-    if not isinstance(label_width, int) or label_width < 1:
-        raise ValueError(f"label_width must be a positive integer, not {label_width!r}.")
-    if not isinstance(n_distance_buckets, int) or n_distance_buckets < 2 or n_distance_buckets % 2:
-        raise ValueError(
-            f"n_distance_buckets must be an even integer >= 2, not {n_distance_buckets!r}."
-        )
+    _check_options(window_size, hidden_width, activation, dropout, label_width, n_distance_buckets)
+    hidden = Hidden(hidden_width, activation=activation, dropout=dropout)
     return Model(
         "pair_scorer",
         forward,
         init=init,
-        dims={
-            "nO": nO,
-            "nI": nI,
-            "nH": hidden_width,
-            "nL": n_entity_labels,
-            "nE": label_width,
-            "nB": n_distance_buckets,
-        },
+        layers=[hidden],
+        dims=_dims(nO, nI, hidden_width, n_entity_labels, label_width, n_distance_buckets),
+        params={"U": None, "c": None, "pad": None, "empty": None, "E_label": None, "E_dist": None},
+        attrs={"window_size": window_size},
+    )
+
+
+def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
+    return _forward(model, inputs, is_train, model.layers[0])
+
+
+def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
+    _infer_dims(model, X, Y)
+    hidden = model.layers[0]
+    hidden.set_dim("nI", _instance_width(model))
+    hidden.set_dim("nO", model.get_dim("nH"))
+    # The same draws in the same order as v1 (W, b, then the rest): same seed, same weights.
+    hidden.initialize()
+    _init_rest(model)
+
+
+@registry.layers("spacy-window-ner.PairScorer.v1")
+def PairScorer_v1(
+    nO: Optional[int] = None,
+    nI: Optional[int] = None,
+    *,
+    window_size: int = 1,
+    hidden_width: int = 128,
+    n_entity_labels: Optional[int] = None,
+    label_width: int = 16,
+    n_distance_buckets: int = 16,
+    activation: str = "relu",
+    dropout: float = 0.0,
+) -> Model[InT, OutT]:
+    """PairScorer.v2's network with the hidden layer's W and b flat in the layer (params
+    W, b, U, c, pad, empty, E_label, E_dist), as pipelines saved with v1 hold them. Use v2
+    for new models. The arguments are PairScorer.v2's.
+
+    RETURNS (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The layer.
+    """
+    _check_options(window_size, hidden_width, activation, dropout, label_width, n_distance_buckets)
+    return Model(
+        "pair_scorer",
+        forward_v1,
+        init=init_v1,
+        dims=_dims(nO, nI, hidden_width, n_entity_labels, label_width, n_distance_buckets),
         params={
             "W": None, "b": None, "U": None, "c": None,
             "pad": None, "empty": None, "E_label": None, "E_dist": None,
@@ -115,7 +153,47 @@ def PairScorer(
     )
 
 
-def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
+def forward_v1(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
+    return _forward(model, inputs, is_train, partial(flat_hidden, model))
+
+
+def init_v1(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
+    _infer_dims(model, X, Y)
+    nH = model.get_dim("nH")
+    model.set_param("W", glorot_uniform_init(model.ops, (nH, _instance_width(model))))
+    model.set_param("b", zero_init(model.ops, (nH,)))
+    _init_rest(model)
+
+
+def _check_options(
+    window_size: int, hidden_width: int, activation: str, dropout: float, label_width: int,
+    n_distance_buckets: int,
+) -> None:
+    check_window_options(window_size, hidden_width, activation, dropout)
+    if not isinstance(label_width, int) or label_width < 1:
+        raise ValueError(f"label_width must be a positive integer, not {label_width!r}.")
+    if not isinstance(n_distance_buckets, int) or n_distance_buckets < 2 or n_distance_buckets % 2:
+        raise ValueError(
+            f"n_distance_buckets must be an even integer >= 2, not {n_distance_buckets!r}."
+        )
+
+
+def _dims(
+    nO: Optional[int], nI: Optional[int], hidden_width: int, n_entity_labels: Optional[int],
+    label_width: int, n_distance_buckets: int,
+) -> dict:
+    return {
+        "nO": nO,
+        "nI": nI,
+        "nH": hidden_width,
+        "nL": n_entity_labels,
+        "nE": label_width,
+        "nB": n_distance_buckets,
+    }
+
+
+def _forward(model: Model[InT, OutT], inputs: InT, is_train: bool, hidden: HiddenFn) -> Tuple[OutT, Callable]:
+    """Both versions' forward pass: instance vectors, the hidden layer, then s = U h + c."""
     ops = model.ops
     xp = ops.xp
     Xs, cands = inputs
@@ -126,7 +204,7 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     nE = model.get_dim("nE")
     k = model.attrs["window_size"]
     n_slots = 3 + 4 * k
-    dtype = model.get_param("W").dtype
+    dtype = model.get_param("pad").dtype
     pad = cast(Floats2d, model.get_param("pad"))
     empty = cast(Floats2d, model.get_param("empty"))
     E_label = cast(Floats2d, model.get_param("E_label"))
@@ -153,10 +231,17 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     X_inst = xp.concatenate(
         [X_slots.reshape((M, n_slots * nI)), E_label[hl], E_label[tl], E_dist[bucket]], axis=1
     )
-    S, backprop_hidden = hidden_layer(model, X_inst, is_train)
+    U = cast(Floats2d, model.get_param("U"))
+    c = cast(Floats1d, model.get_param("c"))
+    H, backprop_hidden = hidden(X_inst, is_train)
+    S = affine(H, U, c)
 
     def backprop(dS: OutT) -> InT:
-        d_inst = backprop_hidden(dS)
+        # s = U h + c: dU = dS^T h, dc = sum dS, dH = dS U
+        dH, dU, dc = affine_backward(ops, H, U, dS)
+        model.inc_grad("U", dU)
+        model.inc_grad("c", dc)
+        d_inst = backprop_hidden(dH)
         d_slots = d_inst[:, : n_slots * nI].reshape((M * n_slots, nI))
         d_emb = d_inst[:, n_slots * nI :]
         # The embeddings were gathered, so their gradients scatter back by id.
@@ -178,7 +263,7 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     return S, backprop
 
 
-def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
+def _infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
     if X is not None:
         Xs, cands = X
         if len(Xs) and not model.has_dim("nI"):
@@ -194,12 +279,18 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
                 f"PairScorer can't infer its dimension {name}: pass it to the constructor "
                 "or initialize the layer with sample input and output."
             )
+
+
+def _instance_width(model: Model[InT, OutT]) -> int:
+    """The width of the instance vector x: 3 + 4k token slots and 3 embeddings."""
+    return (3 + 4 * model.attrs["window_size"]) * model.get_dim("nI") + 3 * model.get_dim("nE")
+
+
+def _init_rest(model: Model[InT, OutT]) -> None:
+    """Allocate every param but the hidden layer's W and b, in v1's order."""
     nI, nO, nH = model.get_dim("nI"), model.get_dim("nO"), model.get_dim("nH")
     nE = model.get_dim("nE")
-    nF = (3 + 4 * model.attrs["window_size"]) * nI + 3 * nE
     ops = model.ops
-    model.set_param("W", glorot_uniform_init(ops, (nH, nF)))
-    model.set_param("b", zero_init(ops, (nH,)))
     model.set_param("U", glorot_uniform_init(ops, (nO, nH)))
     model.set_param("c", zero_init(ops, (nO,)))
     model.set_param("pad", glorot_uniform_init(ops, (2, nI)))

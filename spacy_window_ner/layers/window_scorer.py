@@ -3,35 +3,32 @@
 For every token i of a doc with token vectors X (n x nI):
 
     x_i = [X[i-k]; ...; X[i+k]]        positions outside the doc use learned padding
-    z_i = W x_i + b
-    h_i = f(z_i)
+    h_i = f(W x_i + b)                 the "hidden" child layer (layers/hidden.py)
     s_i = U h_i + c                    nO scores
 
 The whole minibatch is flattened into one matrix, so each weight costs one GEMM.
 The products use the array module's matmul (`@`), which is BLAS on NumpyOps and
 cuBLAS on CupyOps; on the CPU this is several times faster than blis here.
+
+WindowScorer.v2 holds the hidden layer as a child model. WindowScorer.v1 keeps W and b
+flat in itself, as pipelines saved before v2 hold them, and runs the same maths on them.
 """
 from functools import partial
-from typing import Callable, Dict, List, Optional, Tuple, cast
+from typing import Callable, List, Optional, Tuple, cast
 
 import numpy
 from thinc.api import Model, glorot_uniform_init, registry, zero_init
 from thinc.types import Floats1d, Floats2d, Ints1d
 
+from .hidden import Hidden, affine, affine_backward, check_activation, hidden_forward
+
 InT = List[Floats2d]
 OutT = List[Floats2d]
-
-# name -> (f, f'): the Jacobian of an elementwise f is diag(f'(z)). Each f' is
-# written in terms of h = f(z), so the forward pass need not keep z.
-ACTIVATIONS: Dict[str, Tuple[Callable, Callable]] = {
-    "tanh": (lambda xp, Z: xp.tanh(Z), lambda xp, H: 1.0 - H * H),
-    "hard_tanh": (lambda xp, Z: xp.clip(Z, -1.0, 1.0), lambda xp, H: xp.abs(H) < 1.0),
-    "relu": (lambda xp, Z: xp.maximum(Z, 0.0), lambda xp, H: H > 0.0),
-    "sigmoid": (lambda xp, Z: 0.5 * (xp.tanh(0.5 * Z) + 1.0), lambda xp, H: H * (1.0 - H)),
-}
+# (X, is_train) -> (H, backprop dH -> dX): the hidden layer, as a child model or over flat params
+HiddenFn = Callable[[Floats2d, bool], Tuple[Floats2d, Callable[[Floats2d], Floats2d]]]
 
 
-@registry.layers("spacy-window-ner.WindowScorer.v1")
+@registry.layers("spacy-window-ner.WindowScorer.v2")
 def WindowScorer(
     nO: Optional[int] = None,
     nI: Optional[int] = None,
@@ -43,33 +40,129 @@ def WindowScorer(
     init_U: Callable = glorot_uniform_init,
 ) -> Model[InT, OutT]:
     """Score every token from the concatenated vectors of the 2 * window_size + 1
-    tokens around it: s = U f(W x + b) + c.
+    tokens around it: s = U h + c, where h = f(W x + b) is the "hidden" child layer.
 
     nO (Optional[int]): Number of scores per token, inferred from sample output if None.
     nI (Optional[int]): Width of the token vectors, inferred from sample input if None.
     window_size (int): k, the number of tokens on each side of the centre token.
     hidden_width (int): Width of the hidden layer h.
     activation (str): One of "tanh", "hard_tanh", "relu", "sigmoid".
-    dropout (float): Dropout rate applied to h during training. It is the layer's
+    dropout (float): Dropout rate applied to h during training. It is the hidden layer's
         "dropout_rate" attr, so spaCy's [training] dropout sets it during training.
     init_U (Callable): Initializer of the output weights U. zero_init makes every
         score start at c (zero), as spaCy's parser starts its output layer.
     RETURNS (Model[List[Floats2d], List[Floats2d]]): The layer.
     """
     check_window_options(window_size, hidden_width, activation, dropout)
+    hidden = Hidden(hidden_width, activation=activation, dropout=dropout)
     return Model(
         "window_scorer",
         forward,
         init=partial(init, init_U),
+        layers=[hidden],
+        dims={"nO": nO, "nI": nI, "nH": hidden_width},
+        params={"U": None, "c": None, "pad": None},
+        attrs={"window_size": window_size},
+    )
+
+
+def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
+    # The hidden child is layers[0] (not a ref: thinc's Model.copy() keeps layers, not refs).
+    return _forward(model, Xs, is_train, model.layers[0])
+
+
+def init(
+    init_U: Callable, model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None
+) -> None:
+    _infer_dims(model, X, Y)
+    hidden = model.layers[0]
+    nF = 2 * model.attrs["window_size"] + 1
+    hidden.set_dim("nI", nF * model.get_dim("nI"))
+    hidden.set_dim("nO", model.get_dim("nH"))
+    # The same draws in the same order as v1 (W, b, U, c, pad): same seed, same weights.
+    hidden.initialize()
+    _init_output(init_U, model)
+
+
+@registry.layers("spacy-window-ner.WindowScorer.v1")
+def WindowScorer_v1(
+    nO: Optional[int] = None,
+    nI: Optional[int] = None,
+    *,
+    window_size: int = 2,
+    hidden_width: int = 128,
+    activation: str = "tanh",
+    dropout: float = 0.0,
+    init_U: Callable = glorot_uniform_init,
+) -> Model[InT, OutT]:
+    """WindowScorer.v2's network with the hidden layer's W and b flat in the layer (params
+    W, b, U, c, pad), as pipelines saved with v1 hold them. Use v2 for new models.
+
+    nO (Optional[int]): Number of scores per token, inferred from sample output if None.
+    nI (Optional[int]): Width of the token vectors, inferred from sample input if None.
+    window_size (int): k, the number of tokens on each side of the centre token.
+    hidden_width (int): Width of the hidden layer h.
+    activation (str): One of "tanh", "hard_tanh", "relu", "sigmoid".
+    dropout (float): Dropout rate applied to h during training (the "dropout_rate" attr).
+    init_U (Callable): Initializer of the output weights U.
+    RETURNS (Model[List[Floats2d], List[Floats2d]]): The layer.
+    """
+    check_window_options(window_size, hidden_width, activation, dropout)
+    return Model(
+        "window_scorer",
+        forward_v1,
+        init=partial(init_v1, init_U),
         dims={"nO": nO, "nI": nI, "nH": hidden_width},
         params={"W": None, "b": None, "U": None, "c": None, "pad": None},
         attrs={"window_size": window_size, "activation": activation, "dropout_rate": dropout},
     )
 
 
-def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
+def forward_v1(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
+    return _forward(model, Xs, is_train, partial(flat_hidden, model))
+
+
+def init_v1(
+    init_U: Callable, model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None
+) -> None:
+    _infer_dims(model, X, Y)
+    nH = model.get_dim("nH")
+    nF = 2 * model.attrs["window_size"] + 1
+    model.set_param("W", glorot_uniform_init(model.ops, (nH, nF * model.get_dim("nI"))))
+    model.set_param("b", zero_init(model.ops, (nH,)))
+    _init_output(init_U, model)
+
+
+def flat_hidden(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callable[[Floats2d], Floats2d]]:
+    """The hidden layer h = f(W x + b) of a .v1 scorer, whose W, b and "activation",
+    "dropout_rate" attrs are its own (the frozen v1 layout). It computes what the Hidden
+    child computes, with the same function.
+
+    model (Model): A WindowScorer.v1 or PairScorer.v1 layer.
+    X (Floats2d): One input vector per row.
+    is_train (bool): Apply dropout.
+    RETURNS (Tuple[Floats2d, Callable[[Floats2d], Floats2d]]): H, and the backprop
+        callback from dH to dX, which adds dW and db to the layer's gradients.
+    """
+    W = cast(Floats2d, model.get_param("W"))
+    b = cast(Floats1d, model.get_param("b"))
+    H, backprop_hidden = hidden_forward(
+        model.ops, W, b, X, activation=model.attrs["activation"],
+        dropout=model.attrs["dropout_rate"] if is_train else 0.0,
+    )
+
+    def backprop(dH: Floats2d) -> Floats2d:
+        dX, dW, db = backprop_hidden(dH)
+        model.inc_grad("W", dW)
+        model.inc_grad("b", db)
+        return dX
+
+    return H, backprop
+
+
+def _forward(model: Model[InT, OutT], Xs: InT, is_train: bool, hidden: HiddenFn) -> Tuple[OutT, Callable]:
+    """Both versions' forward pass: windows, the hidden layer, then s = U h + c."""
     ops = model.ops
-    xp = ops.xp
     _check_input(model, Xs)
     nI = model.get_dim("nI")
     nO = model.get_dim("nO")
@@ -81,15 +174,22 @@ def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Cal
     if N == 0:
         return _forward_empty(model, lengths, nI, nO)
     pad = cast(Floats2d, model.get_param("pad"))
+    U = cast(Floats2d, model.get_param("U"))
+    c = cast(Floats1d, model.get_param("c"))
     # Rows N and N+1 of the table are the padding vectors; idx (N, 2k+1) says
     # which row fills each window slot, so one gather builds every window.
-    table = xp.concatenate([*Xs, pad])
+    table = ops.xp.concatenate([*Xs, pad])
     idx = _window_indices(lengths, k)
     X_win = table[ops.asarray2i(idx)].reshape((N, (2 * k + 1) * nI))
-    S, backprop_hidden = hidden_layer(model, X_win, is_train)
+    H, backprop_hidden = hidden(X_win, is_train)
+    S = affine(H, U, c)
 
     def backprop(dYs: OutT) -> InT:
-        dX_win = backprop_hidden(ops.flatten(dYs))
+        # s = U h + c: dU = dS^T h, dc = sum dS, dH = dS U
+        dH, dU, dc = affine_backward(ops, H, U, ops.flatten(dYs))
+        model.inc_grad("U", dU)
+        model.inc_grad("c", dc)
+        dX_win = backprop_hidden(dH)
         slots = dX_win.reshape((N * (2 * k + 1), nI))
         d_pad = ops.alloc2f(2, nI, dtype=dX_win.dtype)
         d_pad[0] = slots[ops.asarray1i(numpy.flatnonzero(idx == N))].sum(axis=0)
@@ -103,68 +203,18 @@ def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Cal
     return ops.unflatten(S, lengths), backprop
 
 
-def hidden_layer(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callable[[Floats2d], Floats2d]]:
-    """The lecture's network over the rows of X, with the params W, b, U, c and the attrs
-    "activation" and "dropout_rate" of model: z = W x + b, h = f(z), dropout on h,
-    s = U h + c. Its backprop adds dU, dc, dW, db to model's gradients and returns dX.
-
-    model (Model): The layer that owns the params and attrs.
-    X (Floats2d): One input vector x per row.
-    is_train (bool): Apply dropout.
-    RETURNS (Tuple[Floats2d, Callable[[Floats2d], Floats2d]]): The scores S, one row per
-        row of X, and the backprop callback from dS to dX.
-    """
-    ops = model.ops
-    xp = ops.xp
-    f, f_prime = ACTIVATIONS[model.attrs["activation"]]
-    W = cast(Floats2d, model.get_param("W"))
-    b = cast(Floats1d, model.get_param("b"))
-    U = cast(Floats2d, model.get_param("U"))
-    c = cast(Floats1d, model.get_param("c"))
-    Z = X @ W.T
-    Z += b
-    H = f(xp, Z)
-    rate = model.attrs["dropout_rate"]
-    mask = ops.get_dropout_mask(H.shape, rate) if is_train and rate > 0 else None
-    H_out = H * mask if mask is not None else H
-    S = H_out @ U.T
-    S += c
-
-    def backprop(dS: Floats2d) -> Floats2d:
-        # dU = dS^T h, dc = sum dS. (h^T dS)^T is the same product, and several times
-        # faster with numpy's BLAS than dS.T @ h for a tall dS.
-        model.inc_grad("U", ops.as_contig((H_out.T @ dS).T))
-        model.inc_grad("c", dS.sum(axis=0))
-        # delta = (dS U) o f'(z): the local error signal, computed once and reused.
-        dH = dS @ U
-        if mask is not None:
-            dH *= mask
-        delta = dH * f_prime(xp, H)
-        # dW = delta^T x, db = sum delta, dx = delta W
-        model.inc_grad("W", ops.as_contig((X.T @ delta).T))
-        model.inc_grad("b", delta.sum(axis=0))
-        return delta @ W
-
-    return S, backprop
-
-
-def init(
-    init_U: Callable, model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None
-) -> None:
+def _infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
     if X is not None and len(X) and not model.has_dim("nI"):
         model.set_dim("nI", X[0].shape[1])
     if Y is not None and len(Y) and not model.has_dim("nO"):
         model.set_dim("nO", Y[0].shape[1])
-    nI = model.get_dim("nI")
-    nO = model.get_dim("nO")
-    nH = model.get_dim("nH")
-    nF = 2 * model.attrs["window_size"] + 1
+
+
+def _init_output(init_U: Callable, model: Model[InT, OutT]) -> None:
     ops = model.ops
-    model.set_param("W", glorot_uniform_init(ops, (nH, nF * nI)))
-    model.set_param("b", zero_init(ops, (nH,)))
-    model.set_param("U", init_U(ops, (nO, nH)))
-    model.set_param("c", zero_init(ops, (nO,)))
-    model.set_param("pad", glorot_uniform_init(ops, (2, nI)))
+    model.set_param("U", init_U(ops, (model.get_dim("nO"), model.get_dim("nH"))))
+    model.set_param("c", zero_init(ops, (model.get_dim("nO"),)))
+    model.set_param("pad", glorot_uniform_init(ops, (2, model.get_dim("nI"))))
 
 
 def check_window_options(window_size: int, hidden_width: int, activation: str, dropout: float) -> None:
@@ -173,12 +223,7 @@ def check_window_options(window_size: int, hidden_width: int, activation: str, d
         raise ValueError(f"window_size must be an integer >= 0, not {window_size!r}.")
     if not isinstance(hidden_width, int) or hidden_width < 1:
         raise ValueError(f"hidden_width must be a positive integer, not {hidden_width!r}.")
-    if activation not in ACTIVATIONS:
-        raise ValueError(
-            f"Unknown activation {activation!r}. Choose one of: {', '.join(ACTIVATIONS)}."
-        )
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), not {dropout!r}.")
+    check_activation(activation, dropout)
 
 
 def _window_indices(lengths: numpy.ndarray, k: int) -> numpy.ndarray:

@@ -1,0 +1,42 @@
+"""Batching helpers for the CRF layer and for decoding: padded batches, one host copy,
+groups of similar length. Plain arrays only; no layer here.
+"""
+from typing import Iterator, List, Sequence
+
+import numpy
+from thinc.types import ArrayXd, Floats2d, Floats3d
+
+
+def pad(ops, arrays: Sequence[Floats2d], width: int) -> Floats3d:
+    """Stack 2d arrays of different lengths into one zero-padded 3d array."""
+    max_length = max((len(a) for a in arrays), default=0)
+    padded = ops.alloc3f(len(arrays), max_length, width, dtype=arrays[0].dtype if arrays else "float32")
+    for i, array in enumerate(arrays):
+        padded[i, : len(array)] = array
+    return padded
+
+
+def to_host(ops, arrays: Sequence[ArrayXd]) -> List[numpy.ndarray]:
+    """Copy a list of arrays to numpy in one transfer (no copy where they already are)."""
+    if not len(arrays) or isinstance(arrays[0], numpy.ndarray):
+        return [numpy.asarray(a) for a in arrays]
+    flat = ops.to_numpy(ops.xp.concatenate(arrays))
+    return numpy.split(flat, numpy.cumsum([len(a) for a in arrays])[:-1])
+
+
+def length_groups(lengths: Sequence[int], *, min_size: int = 4096) -> Iterator[List[int]]:
+    """Split doc indices into groups of similar length, so that padding a group
+    costs at most about twice its real size (or min_size cells). Memory stays
+    linear in the batch's length even with one very long doc in it.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    group: List[int] = []
+    total = 0
+    for i in order:
+        if group and lengths[group[0]] * (len(group) + 1) > max(min_size, 2 * (total + lengths[i])):
+            yield group
+            group, total = [], 0
+        group.append(i)
+        total += lengths[i]
+    if group:
+        yield group
