@@ -12,16 +12,8 @@ from spacy_window_ner.cli import visualize_html
 from spacy_window_ner.confidences import EXTENSION, get_confidences, set_confidences
 from spacy_window_ner.relations import install_extensions
 
-from .test_ner import train_pipeline
-
 TEXT = "Shaka Khan lives in London."
 OTHER = "I like Berlin."
-
-
-@pytest.fixture(scope="module")
-def trained():
-    nlp, _, _ = train_pipeline()
-    return nlp
 
 
 def by_text(doc):

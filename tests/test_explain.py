@@ -1,6 +1,5 @@
 """Gradient × input attributions through the WindowScorer's own backprop."""
 import tracemalloc
-from pathlib import Path
 
 import numpy
 import pytest
@@ -33,18 +32,6 @@ def train_window_ner(n_iter: int = 30) -> Language:
     for _ in range(n_iter):
         nlp.update(examples, sgd=optimizer)
     return nlp
-
-
-@pytest.fixture(scope="module")
-def window_ner_nlp() -> Language:
-    return train_window_ner()
-
-
-@pytest.fixture(scope="module")
-def window_ner_path(window_ner_nlp: Language, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("window_ner") / "pipeline"
-    window_ner_nlp.to_disk(path)
-    return path
 
 
 def emission_score(scorer, X: numpy.ndarray, start: int, end: int, tag_ids) -> float:
