@@ -5,7 +5,7 @@ time spent in SQLite against the pipeline (the pipeline alone is timed on the sa
 
 Without --model, a window_ner pipeline is trained for a couple of epochs on the embedded
 sample (assets/sample/sample_train.json). The documents join CoNLL04 sentences (from
-readers.data_dir()/conll04, else the embedded sample) into texts, repeated with a numbered
+benchmarks.data_dir()/conll04, else the embedded sample) into texts, repeated with a numbered
 prefix so that every text is distinct. Scratch files go to --work-dir.
 """
 import json
@@ -20,8 +20,9 @@ from spacy.language import Language
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
+from benchmarks import data_dir
 from spacy_window_ner.kb import build_kb
-from spacy_window_ner.readers import data_dir, read_conll04
+from spacy_window_ner.readers import read_conll04
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "assets" / "sample"

@@ -23,7 +23,8 @@ import typer
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from spacy_window_ner.readers import data_dir, read_conll04, write_docbin
+from benchmarks import data_dir
+from spacy_window_ner.readers import read_conll04, write_docbin
 
 REPO = Path(__file__).parent.parent
 CONFIGS = REPO / "configs"

@@ -18,7 +18,7 @@ vectors lends them to the joint pipeline (joint.cfg's paths.vectors).
 
 The spaCy tutorial model's figures, measured on this machine by the maintainers
 (../shared/BASELINES.md), are printed beside ours for reference. The data is read from
-readers.data_dir() ($SPACY_WINDOW_NER_DATA, default ../shared/data). Models, corpora and metrics
+benchmarks.data_dir() ($SPACY_WINDOW_NER_DATA, default ../shared/data). Models, corpora and metrics
 go under --out; the training logs stream to the console.
 """
 import json
@@ -31,7 +31,8 @@ from typing import Dict, List, Optional, Tuple
 import spacy
 import typer
 
-from spacy_window_ner.readers import data_dir, prodigy_split, read_conll04, read_prodigy, write_docbin
+from benchmarks import data_dir
+from spacy_window_ner.readers import prodigy_split, read_conll04, read_prodigy, write_docbin
 
 REPO = Path(__file__).resolve().parent.parent
 TUTORIAL_LABELS = {"Pos-Reg": "Regulates", "Neg-Reg": "Regulates", "Reg": "Regulates", "No-rel": "Regulates"}

@@ -57,7 +57,7 @@ def main(
         if not path.exists():
             typer.echo(
                 f"Missing asset {dest}. Fetch it with `spacy project assets` (offline, copy it from "
-                "a local mirror: `spacy project assets . --vars.conll04_base ../shared/data/conll04`).",
+                "a local mirror: `spacy project assets . --vars.conll04_base /path/to/conll04`).",
                 err=True,
             )
             raise typer.Exit(1)

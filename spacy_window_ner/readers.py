@@ -6,7 +6,6 @@ warning per file that summarises everything skipped. A file that can't be read, 
 all, raises a ValueError. `READERS` maps format names to readers for the CLI.
 """
 import json
-import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -23,7 +22,6 @@ from .relations import Relation, get_relations, set_relations
 
 ORIG_ID_KEY = ("spacy_window_ner", "orig_id")
 SOURCE_KEY = ("spacy_window_ner", "source")
-DATA_ENV_VAR = "SPACY_WINDOW_NER_DATA"
 CONLL04_FORMAT = (
     'CoNLL04 in SpERT JSON: one JSON array of {"tokens", "entities", "relations"} records'
 )
@@ -227,16 +225,6 @@ def read_docbin(path: Path, vocab: Vocab) -> List[Doc]:
     if not path.is_file():
         raise ValueError(f"Can't find {path}. Expected a .spacy file written by write_docbin.")
     return list(DocBin().from_disk(path).get_docs(vocab))
-
-
-def data_dir() -> Path:
-    """The shared benchmark data: $SPACY_WINDOW_NER_DATA if set, else ../shared/data seen from
-    the repository root (the parent of the package directory).
-
-    RETURNS (Path): The data directory (it may not exist).
-    """
-    repo_root = Path(__file__).resolve().parent.parent
-    return Path(os.environ.get(DATA_ENV_VAR) or repo_root.parent / "shared" / "data")
 
 
 READERS: Dict[str, Callable[..., Tuple[List[Doc], ConversionStats]]] = {

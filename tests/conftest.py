@@ -1,9 +1,46 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared by several test modules, and the --runslow option.
+
+`python -m pytest` deselects the tests marked `slow` (those that train a full workflow: `spacy
+project run`, `spacy train` of a full config); `python -m pytest --runslow` runs them too, as CI
+does (.ci/run).
+"""
+import os
 import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
 
 import pytest
+from spacy.language import Language
 
 from spacy_window_ner import kb
+
+from .test_explain import train_window_ner
+from .test_kb import JSONL, LINES_TXT, make_nlp
+from .test_ner import train_pipeline
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_ENV_VAR = "SPACY_WINDOW_NER_DATA"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run the tests marked slow (full training workflows)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared benchmark data (never copied into the repo): $SPACY_WINDOW_NER_DATA if set,
+    else ../shared/data seen from the repository root. It may not exist."""
+    return Path(os.environ.get(DATA_ENV_VAR) or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture
@@ -18,3 +55,82 @@ def small_database(monkeypatch):
         return conn
 
     monkeypatch.setattr(kb.sqlite.sqlite3, "connect", small_connect)
+
+
+@pytest.fixture(scope="session")
+def trained_pipelines() -> Callable[[str], Tuple[Language, List[float]]]:
+    """trained_pipelines(loss) -> (nlp, losses): test_ner.train_pipeline({"loss": loss}), trained
+    once per run and loss. Tests must not change the pipeline: copy it first (copy_pipeline)."""
+    cache: Dict[str, Tuple[Language, List[float]]] = {}
+
+    def get(loss: str) -> Tuple[Language, List[float]]:
+        if loss not in cache:
+            nlp, _, losses = train_pipeline({"loss": loss})
+            cache[loss] = (nlp, losses)
+        return cache[loss]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def trained(trained_pipelines) -> Language:
+    """window_ner with its default config (the crf loss), overfitted on test_ner.TRAIN_DATA,
+    for test_ner and test_confidences. Tests must not change it."""
+    nlp, _ = trained_pipelines("crf")
+    assert nlp.get_pipe("window_ner").cfg["loss"] == "crf"
+    return nlp
+
+
+@pytest.fixture(scope="session")
+def window_ner_nlp() -> Language:
+    """A small window_ner pipeline overfitted on test_explain.TRAIN_DATA, trained once per run."""
+    return train_window_ner()
+
+
+@pytest.fixture(scope="session")
+def window_ner_path(window_ner_nlp: Language, tmp_path_factory) -> Path:
+    """window_ner_nlp, saved."""
+    path = tmp_path_factory.mktemp("window_ner") / "pipeline"
+    window_ner_nlp.to_disk(path)
+    return path
+
+
+@pytest.fixture
+def ruler_path(tmp_path: Path) -> Path:
+    """A saved pipeline: sentencizer, entity_ruler and test_kb's relation test component."""
+    path = tmp_path / "ruler_pipeline"
+    make_nlp().to_disk(path)
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> List[Path]:
+    """Two .txt files (one read by lines, one whole with --lines off) and a .jsonl file with
+    three malformed lines (2, 3 and 4)."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    lines = folder / "a.txt"
+    lines.write_text(LINES_TXT, encoding="utf8")
+    jsonl = folder / "b.jsonl"
+    jsonl.write_text("\n".join(JSONL) + "\n", encoding="utf8")
+    return [lines, jsonl]
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path: Path) -> Callable[..., Path]:
+    """Mount a small tmpfs below tmp_path (skips where the test may not mount); unmounted at
+    the end. mount(options) returns the mount point; remount(path, options) changes it."""
+    mounted: List[Path] = []
+
+    def mount(options: str = "size=64k") -> Path:
+        point = tmp_path / f"mnt{len(mounted)}"
+        point.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"can't mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)

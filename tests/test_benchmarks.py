@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import data_dir
+
 REPO = Path(__file__).parent.parent
 
 
@@ -37,3 +39,10 @@ def test_benchmarks_long_docs_runs(tmp_path):
     rows = [line.split() for line in result.stdout.splitlines()]
     assert ["sentencizer", "300"] in [row[:2] for row in rows]
     assert ["200"] in [row[:1] for row in rows]
+
+
+def test_benchmarks_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPACY_WINDOW_NER_DATA", str(tmp_path))
+    assert data_dir() == tmp_path
+    monkeypatch.delenv("SPACY_WINDOW_NER_DATA")
+    assert data_dir() == REPO.resolve().parent / "shared" / "data"

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from spacy_window_ner.cli import app
 from spacy_window_ner.readers import read_conll04, read_docbin
 
-from .test_explain import TEXT, TRAIN_DATA, window_ner_nlp, window_ner_path  # noqa: F401 (fixtures)
-from .test_files import fill, mount_tmpfs, remount  # noqa: F401 (fixtures)
-from .test_kb import CRASH, SENTINEL, corpus, make_nlp, ruler_path  # noqa: F401 (fixtures)
+from .test_explain import TEXT, TRAIN_DATA
+from .test_files import fill, remount
+from .test_kb import CRASH, SENTINEL
 from .test_rel import make_examples as make_rel_examples, make_nlp as make_rel_nlp, train as train_rel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "sample"
@@ -51,7 +51,7 @@ def garbage(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def gold_spacy(window_ner_nlp, tmp_path: Path) -> Path:  # noqa: F811
+def gold_spacy(window_ner_nlp, tmp_path: Path) -> Path:
     docs = [Example.from_dict(window_ner_nlp.make_doc(t), {"entities": e}).reference for t, e in TRAIN_DATA]
     path = tmp_path / "gold.spacy"
     DocBin(docs=docs, store_user_data=True).to_disk(path)
@@ -105,7 +105,7 @@ def test_cli_convert_bad_inputs(tmp_path):
     assert "Invalid value" in failed("convert", tmp_path / "missing.json", tmp_path / "o.spacy", "-f", "conll04", code=2)
 
 
-def test_cli_evaluate(window_ner_path, gold_spacy, tmp_path):  # noqa: F811
+def test_cli_evaluate(window_ner_path, gold_spacy, tmp_path):
     out = tmp_path / "metrics" / "sample.json"
     result = invoke("evaluate", window_ner_path, gold_spacy, "--output", out)
     scores = json.loads(out.read_text(encoding="utf8"))
@@ -113,7 +113,7 @@ def test_cli_evaluate(window_ner_path, gold_spacy, tmp_path):  # noqa: F811
     assert "ents_f" in result.output and "ents_per_type" in result.output and "PER" in result.output
 
 
-def test_cli_evaluate_bad_inputs(window_ner_path, gold_spacy, tmp_path, garbage):  # noqa: F811
+def test_cli_evaluate_bad_inputs(window_ner_path, gold_spacy, tmp_path, garbage):
     not_pipeline = tmp_path / "not_pipeline"
     not_pipeline.mkdir()
     assert "is not a spaCy pipeline" in failed("evaluate", not_pipeline, gold_spacy)
@@ -128,7 +128,7 @@ def test_cli_evaluate_bad_inputs(window_ner_path, gold_spacy, tmp_path, garbage)
     assert "as a .spacy file" in failed("evaluate", window_ner_path, garbage)
 
 
-def test_cli_kb_build_query_export(ruler_path, corpus, tmp_path):  # noqa: F811
+def test_cli_kb_build_query_export(ruler_path, corpus, tmp_path):
     db = tmp_path / "kb" / "kb.sqlite"
     result = invoke("kb", "build", ruler_path, *corpus, "--db", db, "--lines", "--batch-size", "2")
     assert "added 5 (12 mentions, 7 relations" in result.output
@@ -146,7 +146,7 @@ def test_cli_kb_build_query_export(ruler_path, corpus, tmp_path):  # noqa: F811
         assert out.is_file()
 
 
-def test_cli_kb_build_bad_inputs(ruler_path, corpus, tmp_path, garbage, window_ner_path):  # noqa: F811
+def test_cli_kb_build_bad_inputs(ruler_path, corpus, tmp_path, garbage, window_ner_path):
     db = tmp_path / "kb.sqlite"
     latin = tmp_path / "latin.txt"
     latin.write_bytes("Alice in Paris\nCafé Boston\n".encode("latin-1"))
@@ -168,7 +168,7 @@ def test_cli_kb_build_bad_inputs(ruler_path, corpus, tmp_path, garbage, window_n
     assert "not a SQLite database" in failed("kb", "export", garbage, "-f", "jsonl", "-o", tmp_path / "g.jsonl")
 
 
-def test_cli_kb_build_resumes_after_crash(ruler_path, tmp_path, monkeypatch):  # noqa: F811
+def test_cli_kb_build_resumes_after_crash(ruler_path, tmp_path, monkeypatch):
     source = tmp_path / "crash.txt"
     source.write_text(f"Alice met Bob.\nBob saw Acme.\n{SENTINEL} Paris.\nAcme in Paris.\n", encoding="utf8")
     db = tmp_path / "kb.sqlite"
@@ -179,7 +179,7 @@ def test_cli_kb_build_resumes_after_crash(ruler_path, tmp_path, monkeypatch):  #
     assert "added 2 " in result.output and "skipped 2 already stored" in result.output
 
 
-def test_cli_explain(window_ner_path, ruler_path, tmp_path):  # noqa: F811
+def test_cli_explain(window_ner_path, ruler_path, tmp_path):
     out = tmp_path / "html" / "explain.html"
     result = invoke("explain", window_ner_path, TEXT, "--html", out)
     assert "John Smith (PER" in result.output and "Grad × input" in result.output and "works" in result.output
@@ -189,7 +189,7 @@ def test_cli_explain(window_ner_path, ruler_path, tmp_path):  # noqa: F811
     assert "text is empty" in failed("explain", window_ner_path, "  ")
 
 
-def test_cli_visualize(ruler_path, window_ner_path, gold_spacy, tmp_path):  # noqa: F811
+def test_cli_visualize(ruler_path, window_ner_path, gold_spacy, tmp_path):
     out = tmp_path / "viz.html"
     result = invoke("visualize", ruler_path, "Alice works for Acme in Boston.", "--html", out)
     assert "Rendered 1 docs, 3 entities, 2 relations" in result.output
@@ -263,7 +263,7 @@ def thresholds(path: Path) -> dict:
 
 
 @pytest.fixture
-def kb_db(ruler_path, corpus, tmp_path) -> Path:  # noqa: F811
+def kb_db(ruler_path, corpus, tmp_path) -> Path:
     db = tmp_path / "kb.sqlite"
     invoke("kb", "build", ruler_path, *corpus, "--db", db, "--lines")
     return db
@@ -305,7 +305,7 @@ def test_cli_tune_thresholds_killed(rel_pipeline, point):
         assert thresholds(model) == {}
 
 
-def test_cli_refuses_output_that_is_an_input(kb_db, window_ner_path, gold_spacy, ruler_path, tmp_path):  # noqa: F811
+def test_cli_refuses_output_that_is_an_input(kb_db, window_ner_path, gold_spacy, ruler_path, tmp_path):
     before = kb_db.read_bytes()
     assert "is the input" in failed("kb", "export", kb_db, "-f", "jsonl", "-o", kb_db)
     link = tmp_path / "link.sqlite"
@@ -348,7 +348,7 @@ def output_commands(out: Path, window_ner_path, gold_spacy, ruler_path, kb_db, r
     }
 
 
-def test_cli_output_below_a_file(window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline, tmp_path):  # noqa: F811
+def test_cli_output_below_a_file(window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline, tmp_path):
     blocker = tmp_path / "file.txt"
     blocker.write_text("a file, not a folder", encoding="utf8")
     for name, args in output_commands(blocker / "sub", window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline).items():
@@ -356,7 +356,7 @@ def test_cli_output_below_a_file(window_ner_path, gold_spacy, ruler_path, kb_db,
         assert f"{blocker} is a file, not a directory" in message, name
 
 
-def test_cli_output_read_only(window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline, mount_tmpfs):  # noqa: F811
+def test_cli_output_read_only(window_ner_path, gold_spacy, ruler_path, kb_db, rel_pipeline, mount_tmpfs):
     point = mount_tmpfs("size=16m")
     model, dev = rel_pipeline
     in_place = point / "pipeline"

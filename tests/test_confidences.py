@@ -12,16 +12,8 @@ from spacy_window_ner.confidences import EXTENSION, entity_setters, get_confiden
 from spacy_window_ner.relations import install_extensions
 from spacy_window_ner.render import visualize_html
 
-from .test_ner import train_pipeline
-
 TEXT = "Shaka Khan lives in London."
 OTHER = "I like Berlin."
-
-
-@pytest.fixture(scope="module")
-def trained():
-    nlp, _, _ = train_pipeline()
-    return nlp
 
 
 def by_text(doc):

@@ -50,7 +50,6 @@ def test_configs_are_all_checked():
     }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS, ids=[config.stem for config in CONFIGS])
 def test_configs_debug_config_and_debug_data(config, corpus, capsys):
     values = overrides(config, corpus)

@@ -1,6 +1,5 @@
 """Gradient × input attributions through the WindowScorer's own backprop."""
 import tracemalloc
-from pathlib import Path
 
 import numpy
 import pytest

@@ -5,32 +5,12 @@ import errno
 import os
 import subprocess
 from pathlib import Path
-from typing import Callable, List
+from typing import List
 
 import pytest
 
 from spacy_window_ner import files
 from spacy_window_ner.files import OutputError, atomic_directory, atomic_write, check_not_input
-
-
-@pytest.fixture
-def mount_tmpfs(tmp_path: Path) -> Callable[..., Path]:
-    """Mount a small tmpfs below tmp_path (skips where the test may not mount); unmounted at
-    the end. mount(options) returns the mount point; remount(path, options) changes it."""
-    mounted: List[Path] = []
-
-    def mount(options: str = "size=64k") -> Path:
-        point = tmp_path / f"mnt{len(mounted)}"
-        point.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.skip(f"can't mount a tmpfs here: {result.stderr.strip()}")
-        mounted.append(point)
-        return point
-
-    yield mount
-    for point in mounted:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True)
 
 
 def remount(point: Path, options: str) -> None:

@@ -71,27 +71,6 @@ def make_nlp(relations: bool = True) -> Language:
     return nlp
 
 
-@pytest.fixture
-def ruler_path(tmp_path: Path) -> Path:
-    """A saved pipeline: sentencizer, entity_ruler and the relation test component."""
-    path = tmp_path / "ruler_pipeline"
-    make_nlp().to_disk(path)
-    return path
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> List[Path]:
-    """Two .txt files (one read by lines, one whole with --lines off) and a .jsonl file with
-    three malformed lines (2, 3 and 4)."""
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    lines = folder / "a.txt"
-    lines.write_text(LINES_TXT, encoding="utf8")
-    jsonl = folder / "b.jsonl"
-    jsonl.write_text("\n".join(JSONL) + "\n", encoding="utf8")
-    return [lines, jsonl]
-
-
 def build(nlp: Language, corpus: List[Path], db: Path, tmp_path: Path, **kwargs) -> kb.BuildStats:
     """Build from the line files, then the whole-file document."""
     stats = kb.build_kb(nlp, corpus, db, lines=True, **kwargs)

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from .test_cli import failed, invoke
-from .test_kb import corpus, make_nlp, ruler_path  # noqa: F401 (fixtures)
 
 LONG = 1_000_001  # characters: over spaCy's default nlp.max_length
 
@@ -24,7 +23,7 @@ def hostile_jsonl(tmp_path: Path) -> Path:
     return path
 
 
-def test_kb_cli_build_skips_documents_it_cannot_process(ruler_path, hostile_jsonl, tmp_path):  # noqa: F811
+def test_kb_cli_build_skips_documents_it_cannot_process(ruler_path, hostile_jsonl, tmp_path):
     db = tmp_path / "kb.sqlite"
     result = invoke("kb", "build", ruler_path, hostile_jsonl, "--db", db, "--batch-size", "2")
     output = " ".join(result.output.split())
@@ -35,7 +34,7 @@ def test_kb_cli_build_skips_documents_it_cannot_process(ruler_path, hostile_json
     assert "added 1 " in result.output and "skipped 3 already stored" in result.output
 
 
-def test_kb_cli_build_nothing_usable_fails(ruler_path, tmp_path):  # noqa: F811
+def test_kb_cli_build_nothing_usable_fails(ruler_path, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": 1}\n{broken\n', encoding="utf8")
     db = tmp_path / "kb.sqlite"
@@ -44,14 +43,14 @@ def test_kb_cli_build_nothing_usable_fails(ruler_path, tmp_path):  # noqa: F811
     assert not db.exists()
 
 
-def test_kb_cli_build_full_database(ruler_path, tmp_path, small_database):  # noqa: F811
+def test_kb_cli_build_full_database(ruler_path, tmp_path, small_database):
     source = tmp_path / "big.txt"
     source.write_text("".join(f"Alice {i} met Bob in Paris {'x' * 300}.\n" for i in range(300)), encoding="utf8")
     message = failed("kb", "build", ruler_path, source, "--db", tmp_path / "kb.sqlite", "--lines", "--batch-size", "8")
     assert "database or disk is full" in message and "pipeline failed" not in message and "rollback" not in message
 
 
-def test_kb_cli_remove(ruler_path, corpus, tmp_path):  # noqa: F811
+def test_kb_cli_remove(ruler_path, corpus, tmp_path):
     db = tmp_path / "kb.sqlite"
     ids = tmp_path / "ids.jsonl"
     ids.write_text('{"id": 5, "text": "Bob saw Alice."}\n', encoding="utf8")
@@ -66,7 +65,7 @@ def test_kb_cli_remove(ruler_path, corpus, tmp_path):  # noqa: F811
     assert "Say what to remove" in failed("kb", "remove", db)
 
 
-def test_kb_cli_query_escapes_control_characters(ruler_path, tmp_path):  # noqa: F811
+def test_kb_cli_query_escapes_control_characters(ruler_path, tmp_path):
     source = tmp_path / "evil.jsonl"
     text = "Alice \x1b[2J\x1b]0;pwned\x07 met \x9b31m Bob."
     source.write_text(json.dumps({"text": text}) + "\n", encoding="utf8")
@@ -81,7 +80,7 @@ def test_kb_cli_query_escapes_control_characters(ruler_path, tmp_path):  # noqa:
     assert alice["mentions"][0]["sentence"] == text
 
 
-def test_kb_cli_visualize_skips_documents_it_cannot_process(ruler_path, hostile_jsonl, tmp_path):  # noqa: F811
+def test_kb_cli_visualize_skips_documents_it_cannot_process(ruler_path, hostile_jsonl, tmp_path):
     out = tmp_path / "viz.html"
     result = invoke("visualize", ruler_path, hostile_jsonl, "--html", out)
     output = " ".join(result.output.split())

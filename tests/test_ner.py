@@ -39,6 +39,13 @@ def train_pipeline(config=None, n_iter=60, seed=0):
     return nlp, ner, losses_seen
 
 
+def copy_pipeline(nlp: Language) -> Language:
+    """A copy of a window_ner pipeline built by train_pipeline, to change without changing it."""
+    copy = spacy.blank("en")
+    copy.add_pipe("window_ner", config={"loss": nlp.get_pipe("window_ner").cfg["loss"]})
+    return copy.from_bytes(nlp.to_bytes())
+
+
 def predictions(nlp, texts):
     docs = list(nlp.pipe(texts))
     return [
@@ -51,8 +58,8 @@ TEST_TEXTS = ["Shaka Khan lives in London.", "I like Berlin.", "Nothing here."]
 
 
 @pytest.mark.parametrize("loss", LOSSES)
-def test_ner_overfitting_IO(loss, tmp_path):
-    nlp, ner, losses = train_pipeline({"loss": loss})
+def test_ner_overfitting_IO(loss, tmp_path, trained_pipelines):
+    nlp, losses = trained_pipelines(loss)
     assert losses[-1] < 0.05 * losses[0]
     doc = nlp("Shaka Khan lives in London.")
     assert [(e.text, e.label_) for e in doc.ents] == [("Shaka Khan", "PERSON"), ("London", "LOC")]
@@ -82,12 +89,6 @@ def test_ner_overfitting_IO(loss, tmp_path):
     scores = nlp.evaluate(make_examples(nlp))
     assert {"ents_p", "ents_r", "ents_f", "ents_per_type"} <= set(scores)
     assert scores["ents_f"] == 1.0
-
-
-@pytest.fixture(scope="module")
-def trained():
-    nlp, ner, _ = train_pipeline()
-    return nlp
 
 
 def test_ner_confidences_survive_serialization(trained):
@@ -236,10 +237,11 @@ def test_ner_any_label(tmp_path):
 
 
 @pytest.mark.parametrize("loss", ["crf", "softmax"])
-def test_ner_add_label_to_trained_component(loss):
+def test_ner_add_label_to_trained_component(loss, trained_pipelines):
     """A label added after training grows the output and keeps the trained weights: the
     predictions stay, and training goes on to learn the new label."""
-    nlp, ner, _ = train_pipeline({"loss": loss})
+    nlp = copy_pipeline(trained_pipelines(loss)[0])
+    ner = nlp.get_pipe("window_ner")
     expected = predictions(nlp, TEST_TEXTS)
     assert ner.add_label("ORG") == 1
     assert ner.model.get_dim("nO") == len(ner.tags) == 13

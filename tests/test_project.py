@@ -11,7 +11,6 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from spacy_window_ner.readers import data_dir
 
 REPO = Path(__file__).parent.parent
 PROJECT_FILES = ["project.yml", "configs", "scripts", "assets/sample"]
@@ -20,8 +19,6 @@ CONLL04 = ["conll04_train.json", "conll04_dev.json", "conll04_test.json"]
 # nothing, or noise, scores far below these (measured: ents_f 0.78, rel_micro_f 0.56).
 FLOOR_ENTS_F = 0.6
 FLOOR_REL_F = 0.3
-
-pytestmark = pytest.mark.slow
 
 
 def spacy_project(project: Path, *args: str) -> subprocess.CompletedProcess:
@@ -50,6 +47,7 @@ def trained_project(tmp_path_factory):
     return project
 
 
+@pytest.mark.slow
 def test_project_train_workflow_gives_a_working_pipeline(trained_project):
     nlp = spacy.load(trained_project / "training" / "sample" / "pipeline")
     assert nlp.pipe_names == ["window_ner", "window_rel"]
@@ -62,6 +60,7 @@ def test_project_train_workflow_gives_a_working_pipeline(trained_project):
     assert len(doc.ents) and len(doc.spans["window_ner"].attrs["scores"]) == len(doc.spans["window_ner"])
 
 
+@pytest.mark.slow
 def test_project_evaluate_writes_metrics(trained_project):
     result = spacy_project(trained_project, "run", "evaluate")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -72,6 +71,7 @@ def test_project_evaluate_writes_metrics(trained_project):
     assert "rel_micro_f" in result.stdout
 
 
+@pytest.mark.slow
 def test_project_package_builds_both_wheels_that_install_alone(trained_project, tmp_path):
     """`package` puts the pipeline's wheel, named after the dataset, beside the wheel of
     spacy-window-ner that it requires. Installed alone (pip --no-index --no-deps --target) and
@@ -112,6 +112,7 @@ def test_project_package_builds_both_wheels_that_install_alone(trained_project, 
     assert run.stdout.splitlines()[1] == "['window_ner', 'window_rel']"
 
 
+@pytest.mark.slow
 def test_project_rerun_skips_finished_steps(trained_project):
     result = spacy_project(trained_project, "run", "train")
     assert result.returncode == 0
@@ -119,8 +120,8 @@ def test_project_rerun_skips_finished_steps(trained_project):
 
 
 @pytest.fixture
-def mirror(tmp_path):
-    source = data_dir() / "conll04"
+def mirror(tmp_path, data_dir):
+    source = data_dir / "conll04"
     if not all((source / name).exists() for name in CONLL04):
         pytest.skip(f"CoNLL04 is not in {source} (set SPACY_WINDOW_NER_DATA)")
     target = tmp_path / "mirror"
@@ -130,6 +131,7 @@ def mirror(tmp_path):
     return target
 
 
+@pytest.mark.slow
 def test_project_assets_from_local_mirror_are_checked(tmp_path, mirror):
     project = copy_project(tmp_path / "project")
     result = spacy_project(project, "assets", ".", "--vars.conll04_base", str(mirror))

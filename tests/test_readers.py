@@ -1,20 +1,17 @@
 import json
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-import spacy_window_ner
 from spacy_window_ner.readers import (
     MAX_PROBLEMS,
     ORIG_ID_KEY,
     READERS,
     SOURCE_KEY,
     ConversionStats,
-    data_dir,
     prodigy_split,
     read_conll04,
     read_docbin,
@@ -325,14 +322,6 @@ def test_readers_registry():
     assert READERS == {"conll04": read_conll04, "prodigy": read_prodigy}
 
 
-def test_readers_data_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("SPACY_WINDOW_NER_DATA", str(tmp_path))
-    assert data_dir() == tmp_path
-    monkeypatch.delenv("SPACY_WINDOW_NER_DATA")
-    repo_root = Path(spacy_window_ner.__file__).resolve().parent.parent
-    assert data_dir() == repo_root.parent / "shared" / "data"
-
-
 def test_readers_stats_warn(no_warnings):
     ConversionStats(path="x", docs=3, entities=4, relations=5, merged_relations=2).warn()
     stats = ConversionStats(path="x.json")
@@ -356,15 +345,21 @@ CONLL04_COUNTS = {
 }
 
 
-def shared_file(*parts):
-    path = data_dir().joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"{path} not found: set SPACY_WINDOW_NER_DATA to the shared data directory")
-    return path
+@pytest.fixture
+def shared_file(data_dir):
+    """shared_file(*parts) is the path of a file below data_dir; the test is skipped if it's missing."""
+
+    def find(*parts):
+        path = data_dir.joinpath(*parts)
+        if not path.is_file():
+            pytest.skip(f"{path} not found: set SPACY_WINDOW_NER_DATA to the shared data directory")
+        return path
+
+    return find
 
 
 @pytest.mark.parametrize("split", list(CONLL04_COUNTS))
-def test_readers_conll04_shared_data(vocab, no_warnings, split):
+def test_readers_conll04_shared_data(vocab, no_warnings, shared_file, split):
     n_docs, n_ents, n_rels, labels = CONLL04_COUNTS[split]
     docs, stats = read_conll04(shared_file("conll04", f"conll04_{split}.json"), vocab)
     assert (stats.docs, stats.entities, stats.relations) == (n_docs, n_ents, n_rels)
@@ -375,7 +370,7 @@ def test_readers_conll04_shared_data(vocab, no_warnings, split):
     assert len({doc.user_data[ORIG_ID_KEY] for doc in docs}) == n_docs
 
 
-def test_readers_prodigy_shared_data(vocab, no_warnings):
+def test_readers_prodigy_shared_data(vocab, no_warnings, shared_file):
     docs, stats = read_prodigy(shared_file("rel_component", "annotations.jsonl"), vocab)
     assert (stats.docs, stats.entities) == (149, 466)
     # 267 relations in the file; 4 repeat an identical (head, child, label) in the same record
