@@ -238,3 +238,12 @@ def test_spacy_pretrain_weights_load_through_init_tok2vec(tmp_path):
                 assert numpy.array_equal(a.get_param(name), b.get_param(name)), (a.name, name)
                 n_params += 1
     assert n_params > 0
+
+
+def test_benchmarks_pretrain_help():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pretrain", "--help"], capture_output=True, text=True, env=env, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--pretrain-epochs" in result.stdout and "--max-steps" in result.stdout
