@@ -43,7 +43,7 @@ def run(cmd: List[str], log: Path) -> float:
 def main(
     output: Path = typer.Option(REPO / "benchmarks" / "runs" / "pretrain", help="Where text, weights, models and logs go"),
     pretrain_epochs: int = typer.Option(30, help="Epochs of `spacy pretrain` over the unlabelled text"),
-    max_steps: int = typer.Option(3000, help="Training steps of both runs (patience off, so both run all of them)"),
+    max_steps: int = typer.Option(2000, help="Training steps of both runs (patience off, so both run all of them)"),
     seed: int = typer.Option(0, help="[system] seed of pretraining and of both training runs"),
     test_text: bool = typer.Option(True, help="Include the CoNLL04 test sentences (labels dropped) in the text"),
 ) -> None:
