@@ -1,5 +1,6 @@
 """Gradient × input attributions through the WindowScorer's own backprop."""
 import tracemalloc
+from pathlib import Path
 
 import numpy
 import pytest
