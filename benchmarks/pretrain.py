@@ -27,7 +27,9 @@ from spacy.lang.en.examples import sentences as SPACY_EXAMPLES
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from spacy_window_ner.readers import data_dir, read_conll04, read_prodigy, write_docbin
+from spacy_window_ner.readers import read_conll04, read_prodigy, write_docbin
+
+from . import data_dir
 
 REPO = Path(__file__).parent.parent
 CONFIG = REPO / "configs" / "window_ner.cfg"

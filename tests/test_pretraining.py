@@ -43,8 +43,9 @@ def make_ranker(*, window_size=2, seed=0):
     model.initialize()
     scorer = model.get_ref("scorer")
     rng = numpy.random.RandomState(seed)
-    for name in ("b", "c"):
-        scorer.set_param(name, rng.uniform(-0.5, 0.5, scorer.get_param(name).shape).astype("f"))
+    # The hidden layer h = f(W x + b) is the scorer's child (WindowScorer.v2), U and c its own.
+    for node, name in ((scorer.layers[0], "b"), (scorer, "c")):
+        node.set_param(name, rng.uniform(-0.5, 0.5, node.get_param(name).shape).astype("f"))
     return model
 
 
@@ -59,7 +60,7 @@ def make_inputs(lengths, seed=0):
 def test_window_ranker_gradient_check(window_size, lengths):
     model = make_ranker(window_size=window_size)
     errors = check_gradients(model, make_inputs(lengths))
-    assert set(errors) == {f"window_scorer.{p}" for p in ("W", "b", "U", "c", "pad")} | {"input"}
+    assert set(errors) == {"hidden.W", "hidden.b", "window_scorer.U", "window_scorer.c", "window_scorer.pad", "input"}
     assert max(errors.values()) < 1e-5, errors
 
 
