@@ -29,7 +29,7 @@ from spacy.training import Example
 
 from spacy_window_ner.readers import read_conll04, read_prodigy, write_docbin
 
-from . import data_dir
+from benchmarks import data_dir
 
 REPO = Path(__file__).parent.parent
 CONFIG = REPO / "configs" / "window_ner.cfg"
