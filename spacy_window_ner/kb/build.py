@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from ..confidences import get_confidences
+from ..confidences import entity_setters, get_confidences
 from ..inputs import InputStats, Record, iter_records, location
 from ..relations import get_relations
 from .backends import open_store
@@ -102,7 +102,7 @@ def build_kb(
         raise KBError("--batch-size and --n-process must be at least 1.")
     if max_length is not None and max_length < 1:
         raise KBError("--max-length must be at least 1.")
-    if not any("doc.ents" in nlp.get_pipe_meta(name).assigns for name in nlp.pipe_names):
+    if not entity_setters(nlp):
         raise KBError(
             "The pipeline has no component that sets doc.ents (such as window_ner, ner or "
             "entity_ruler), so there is nothing to store."
