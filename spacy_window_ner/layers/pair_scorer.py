@@ -29,7 +29,8 @@ from thinc.api import Model, glorot_uniform_init, normal_init, registry, zero_in
 from thinc.types import Floats1d, Floats2d, Ints2d
 
 from .hidden import Hidden, affine, affine_backward
-from .window_scorer import HiddenFn, check_window_options, flat_hidden
+from .hidden import forward as forward_hidden
+from .window_scorer import HiddenFn, check_window_options
 
 InT = Tuple[List[Floats2d], List[Ints2d]]
 OutT = Floats2d
@@ -154,7 +155,7 @@ def PairScorer_v1(
 
 
 def forward_v1(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    return _forward(model, inputs, is_train, partial(flat_hidden, model))
+    return _forward(model, inputs, is_train, partial(forward_hidden, model))
 
 
 def init_v1(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:

@@ -20,7 +20,8 @@ import numpy
 from thinc.api import Model, glorot_uniform_init, registry, zero_init
 from thinc.types import Floats1d, Floats2d, Ints1d
 
-from .hidden import Hidden, affine, affine_backward, check_activation, hidden_forward
+from .hidden import Hidden, affine, affine_backward, check_activation
+from .hidden import forward as forward_hidden
 
 InT = List[Floats2d]
 OutT = List[Floats2d]
@@ -119,7 +120,9 @@ def WindowScorer_v1(
 
 
 def forward_v1(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    return _forward(model, Xs, is_train, partial(flat_hidden, model))
+    # A .v1 layer holds the hidden layer's W, b and attrs itself, under the names Hidden uses,
+    # so Hidden's own forward runs on it.
+    return _forward(model, Xs, is_train, partial(forward_hidden, model))
 
 
 def init_v1(
@@ -131,33 +134,6 @@ def init_v1(
     model.set_param("W", glorot_uniform_init(model.ops, (nH, nF * model.get_dim("nI"))))
     model.set_param("b", zero_init(model.ops, (nH,)))
     _init_output(init_U, model)
-
-
-def flat_hidden(model: Model, X: Floats2d, is_train: bool) -> Tuple[Floats2d, Callable[[Floats2d], Floats2d]]:
-    """The hidden layer h = f(W x + b) of a .v1 scorer, whose W, b and "activation",
-    "dropout_rate" attrs are its own (the frozen v1 layout). It computes what the Hidden
-    child computes, with the same function.
-
-    model (Model): A WindowScorer.v1 or PairScorer.v1 layer.
-    X (Floats2d): One input vector per row.
-    is_train (bool): Apply dropout.
-    RETURNS (Tuple[Floats2d, Callable[[Floats2d], Floats2d]]): H, and the backprop
-        callback from dH to dX, which adds dW and db to the layer's gradients.
-    """
-    W = cast(Floats2d, model.get_param("W"))
-    b = cast(Floats1d, model.get_param("b"))
-    H, backprop_hidden = hidden_forward(
-        model.ops, W, b, X, activation=model.attrs["activation"],
-        dropout=model.attrs["dropout_rate"] if is_train else 0.0,
-    )
-
-    def backprop(dH: Floats2d) -> Floats2d:
-        dX, dW, db = backprop_hidden(dH)
-        model.inc_grad("W", dW)
-        model.inc_grad("b", db)
-        return dX
-
-    return H, backprop
 
 
 def _forward(model: Model[InT, OutT], Xs: InT, is_train: bool, hidden: HiddenFn) -> Tuple[OutT, Callable]:
