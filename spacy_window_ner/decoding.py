@@ -40,8 +40,10 @@ def viterbi(
     # candidates[b, j, i]: reach tag j from tag i; the reduction runs over the last axis.
     into = xp.ascontiguousarray(transitions.T)[None]
     all_active_until = int(lengths.min())
+    # The ignores: thinc's array types have no newaxis (None) index, and type argmax's result
+    # as an unindexable array.
     for t in range(1, max_length):
-        candidates = best[:, None, :] + into
+        candidates = best[:, None, :] + into  # type: ignore[index]
         previous = candidates.argmax(axis=2).astype("int32")
         moved = candidates.max(axis=2) + scores[:, t]
         if t < all_active_until:
@@ -54,22 +56,22 @@ def viterbi(
     tag = (best + end).argmax(axis=1).astype("int32")
     path[:, -1] = tag
     for t in range(max_length - 1, 0, -1):
-        tag = xp.take_along_axis(backpointers[:, t], tag[:, None], axis=1)[:, 0]
+        tag = xp.take_along_axis(backpointers[:, t], tag[:, None], axis=1)[:, 0]  # type: ignore[index]
         path[:, t - 1] = tag
-    path[xp.arange(max_length)[None, :] >= lengths[:, None]] = 0
+    path[xp.arange(max_length)[None, :] >= lengths[:, None]] = 0  # type: ignore[call-overload]
     return path
 
 
-def spans_from_paths(paths: Ints2d) -> Tuple[Ints1d, Ints1d, Ints1d, Ints1d]:
+def spans_from_paths(paths: Ints2d) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
     """The entity spans of a batch of valid BILUO paths.
 
     paths (Ints2d): Tag ids, (n_docs, length), "O" (0) after the end of each doc.
-    RETURNS (Tuple[Ints1d, Ints1d, Ints1d, Ints1d]): The doc index, start, end
+    RETURNS (Tuple[ndarray, ndarray, ndarray, ndarray]): The doc index, start, end
         (exclusive) and label id of each span, in doc and then start order.
     """
-    paths = numpy.atleast_2d(numpy.asarray(paths))
-    width = paths.shape[1]
-    prefix = numpy.where(paths > 0, (paths - 1) % 4, -1).ravel()
+    tags = numpy.atleast_2d(numpy.asarray(paths))
+    width = tags.shape[1]
+    prefix = numpy.where(tags > 0, (tags - 1) % 4, -1).ravel()
     starts = numpy.flatnonzero((prefix == 0) | (prefix == 3))
     lasts = numpy.flatnonzero((prefix == 2) | (prefix == 3))
     if (
@@ -77,14 +79,14 @@ def spans_from_paths(paths: Ints2d) -> Tuple[Ints1d, Ints1d, Ints1d, Ints1d]:
         or numpy.any(lasts < starts)
         or numpy.any(starts // width != lasts // width)
     ):
-        raise ValueError(f"Invalid BILUO path: {paths.tolist()}.")
-    labels = (paths.ravel()[starts] - 1) // 4
+        raise ValueError(f"Invalid BILUO path: {tags.tolist()}.")
+    labels = (tags.ravel()[starts] - 1) // 4
     return starts // width, starts % width, lasts % width + 1, labels
 
 
 def span_probabilities(
     ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d,
-    paths: Ints2d, spans: Tuple[Ints1d, Ints1d, Ints1d],
+    paths: Ints2d, spans: Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray],
 ) -> Floats1d:
     """The marginal probability of each predicted span: the total probability of
     the paths that tag exactly that span's tokens as the decoded path does.
@@ -95,7 +97,7 @@ def span_probabilities(
     sum_i alpha_{s-1}(i) exp(T[i, y_s]) elsewhere.
 
     paths (Ints2d): The decoded paths, (n_docs, max_length).
-    spans (Tuple[Ints1d, Ints1d, Ints1d]): Doc index, start and end (exclusive)
+    spans (Tuple[ndarray, ndarray, ndarray]): Doc index, start and end (exclusive)
         of each span, as `spans_from_paths` gives them.
     RETURNS (Floats1d): The probability of each span.
     """
@@ -107,7 +109,7 @@ def span_probabilities(
     paths = xp.asarray(paths)
     lasts = ends - 1
     # The path's own score, step by step, summed along the span with a cumsum.
-    steps = xp.take_along_axis(E, paths[:, :, None], axis=2)[:, :, 0]
+    steps = xp.take_along_axis(E, paths[:, :, None], axis=2)[:, :, 0]  # type: ignore[index]
     steps[:, 1:] += T[paths[:, :-1], paths[:, 1:]]
     cumulative = xp.cumsum(steps, axis=1)
     first = paths[docs, starts]

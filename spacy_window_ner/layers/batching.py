@@ -1,10 +1,12 @@
 """Batching helpers for the CRF layer and for decoding: padded batches, one host copy,
 groups of similar length. Plain arrays only; no layer here.
 """
-from typing import Iterator, List, Sequence
+from typing import Iterator, List, Sequence, TypeVar, cast
 
 import numpy
 from thinc.types import ArrayXd, Floats2d, Floats3d
+
+ArrayT = TypeVar("ArrayT", bound=ArrayXd)
 
 
 def pad(ops, arrays: Sequence[Floats2d], width: int) -> Floats3d:
@@ -16,12 +18,14 @@ def pad(ops, arrays: Sequence[Floats2d], width: int) -> Floats3d:
     return padded
 
 
-def to_host(ops, arrays: Sequence[ArrayXd]) -> List[numpy.ndarray]:
-    """Copy a list of arrays to numpy in one transfer (no copy where they already are)."""
+def to_host(ops, arrays: Sequence[ArrayT]) -> List[ArrayT]:
+    """Copy a list of arrays to numpy in one transfer (no copy where they already are).
+    The copies have the arrays' own types (the casts say so: thinc's array types describe
+    numpy arrays as well as cupy ones)."""
     if not len(arrays) or isinstance(arrays[0], numpy.ndarray):
-        return [numpy.asarray(a) for a in arrays]
+        return [cast(ArrayT, numpy.asarray(a)) for a in arrays]
     flat = ops.to_numpy(ops.xp.concatenate(arrays))
-    return numpy.split(flat, numpy.cumsum([len(a) for a in arrays])[:-1])
+    return cast(List[ArrayT], numpy.split(flat, numpy.cumsum([len(a) for a in arrays])[:-1]))
 
 
 def length_groups(lengths: Sequence[int], *, min_size: int = 4096) -> Iterator[List[int]]:

@@ -16,7 +16,7 @@ The module holds what the layer itself needs: its params, the BILUO constraints 
 (`potentials`, `allowed_transitions`), and the forward-backward messages and marginals its
 loss and gradient are made of. Decoding (Viterbi, span probabilities) is `decoding.py`.
 """
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Tuple, cast
 
 import numpy
 from thinc.api import Model, NumpyOps, registry, zero_init
@@ -62,25 +62,28 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
     nO = model.get_dim("nO")
     lengths = numpy.asarray([len(s) for s in scores], dtype="int32")
     E = pad(host, to_host(ops, scores), nO)
-    allowed = pad(host, [g.astype(E.dtype) for g in to_host(ops, gold)], nO)
+    # The casts and ignores below are where thinc's array types fall short of numpy's: astype
+    # keeps the int type, and there is no boolean mask index and no numpy array protocol.
+    allowed = pad(host, [cast(Floats2d, g.astype(E.dtype)) for g in to_host(ops, gold)], nO)
     inside = numpy.arange(E.shape[1])[None, :] < lengths[:, None]
     # Padding positions allow every tag, so they cancel out of log Z - log Z_gold.
-    allowed[~inside] = 1.0
+    allowed[~inside] = 1.0  # type: ignore[call-overload]
     T, start, end = (ops.to_numpy(a) for a in potentials(model))
-    E_gold = numpy.where(allowed > 0, E, FORBIDDEN)
-    p, pairs, log_Z = marginals(host, E, lengths, T, start, end)
-    p_gold, pairs_gold, log_Z_gold = marginals(host, E_gold, lengths, T, start, end)
+    E_gold = numpy.where(allowed > 0, E, FORBIDDEN)  # type: ignore[call-overload]
+    p, pairs, log_Z = marginals(host, E, cast(Ints1d, lengths), T, start, end)
+    p_gold, pairs_gold, log_Z_gold = marginals(host, E_gold, cast(Ints1d, lengths), T, start, end)
 
     def backprop(d_loss: OutT) -> InT:
         d = ops.to_numpy(d_loss)[:, None, None]
         dE = d * (p - p_gold)
-        model.inc_grad("T", ops.asarray((d * (pairs - pairs_gold)).sum(axis=0)))
-        model.inc_grad("start", ops.asarray(dE[:, 0].sum(axis=0)))
+        # ops.asarray keeps the float arrays' shapes: the casts name them.
+        model.inc_grad("T", cast(Floats2d, ops.asarray((d * (pairs - pairs_gold)).sum(axis=0))))
+        model.inc_grad("start", cast(Floats1d, ops.asarray(dE[:, 0].sum(axis=0))))
         last = numpy.maximum(lengths - 1, 0)
-        model.inc_grad("end", ops.asarray(dE[numpy.arange(len(lengths)), last].sum(axis=0)))
-        return ops.unflatten(ops.asarray(dE[inside]), lengths), gold
+        model.inc_grad("end", cast(Floats1d, ops.asarray(dE[numpy.arange(len(lengths)), last].sum(axis=0))))
+        return ops.unflatten(cast(Floats2d, ops.asarray(dE[inside])), cast(Ints1d, lengths)), gold
 
-    return ops.asarray(log_Z - log_Z_gold), backprop
+    return cast(Floats1d, ops.asarray(log_Z - log_Z_gold)), backprop
 
 
 def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
@@ -104,14 +107,16 @@ def potentials(model: Model[InT, OutT], *, learned: bool = True) -> Tuple[Floats
     ops = model.ops
     nO = model.get_dim("nO")
     if learned:
-        T = model.get_param("T")
-        start = model.get_param("start")
-        end = model.get_param("end")
+        T = cast(Floats2d, model.get_param("T"))
+        start = cast(Floats1d, model.get_param("start"))
+        end = cast(Floats1d, model.get_param("end"))
     else:
         T, start, end = ops.alloc2f(nO, nO), ops.alloc1f(nO), ops.alloc1f(nO)
     if not model.attrs["biluo"]:
         return T, start, end
-    allowed, can_start, can_end = (ops.asarray(a) for a in allowed_transitions(n_labels_for(nO)))
+    # thinc's asarray is typed for its own array types only; it copies any numpy array.
+    masks = allowed_transitions(n_labels_for(nO))
+    allowed, can_start, can_end = (ops.asarray(a) for a in masks)  # type: ignore[arg-type]
     xp = ops.xp
     return (
         xp.where(allowed, T, FORBIDDEN),
@@ -234,15 +239,15 @@ def marginals(
     xp = ops.xp
     m = forward_backward(ops, E, lengths, T, start, end)
     n_docs, max_length, nO = E.shape
-    lengths = xp.asarray(lengths)
-    inside = xp.arange(max_length)[None, :] < lengths[:, None]
+    inside = xp.arange(max_length)[None, :] < xp.asarray(lengths)[:, None]
     # p_t(j) = alpha_t(j) beta_t(j) / Z, and sum_j alpha_t(j) beta_t(j) = Z at every t.
+    # (The ignores: thinc's Floats3d.sum has no positional axis, its arrays no newaxis index.)
     p = m.alpha * m.beta
-    p *= (inside / xp.maximum(p.sum(axis=2), 1e-30))[:, :, None]
+    p *= (inside / xp.maximum(p.sum(axis=2), 1e-30))[:, :, None]  # type: ignore[call-overload]
     # p(y_{t-1} = i, y_t = j) = alpha_{t-1}(i) exp(T_ij) exp(E_t(j)) beta_t(j) / Z,
     # normalized per step; summed over t as one batched product.
     after = m.emissions[:, 1:] * m.beta[:, 1:]
-    norm = ((m.alpha[:, :-1] @ m.transitions) * after).sum(axis=2)
+    norm = ((m.alpha[:, :-1] @ m.transitions) * after).sum(axis=2)  # type: ignore[call-overload]
     after *= (inside[:, 1:] / xp.maximum(norm, 1e-30))[:, :, None]
-    pairs = m.transitions[None] * (m.alpha[:, :-1].transpose(0, 2, 1) @ after)
+    pairs = m.transitions[None] * (m.alpha[:, :-1].transpose((0, 2, 1)) @ after)  # type: ignore[call-overload]
     return p, pairs, m.log_Z

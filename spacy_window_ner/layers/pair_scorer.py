@@ -26,7 +26,7 @@ from typing import Callable, List, Optional, Tuple, cast
 
 import numpy
 from thinc.api import Model, glorot_uniform_init, normal_init, registry, zero_init
-from thinc.types import Floats1d, Floats2d, Ints2d
+from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
 from .hidden import Hidden, affine, affine_backward
 from .hidden import forward as forward_hidden
@@ -220,15 +220,17 @@ def _forward(model: Model[InT, OutT], inputs: InT, is_train: bool, hidden: Hidde
     N = table.shape[0] - 3
     lengths = numpy.asarray([len(X) for X in Xs], dtype="int32")
     counts = numpy.asarray([len(cand) for cand in host_cands], dtype="int32")
-    rows, slots, weights = _slot_indices(lengths, counts, C, k, N)
-    rows, slots = ops.asarray1i(rows), ops.asarray1i(slots)
-    weights = ops.asarray(weights.astype(dtype))
+    host_rows, host_slots, host_weights = _slot_indices(lengths, counts, C, k, N)
+    # The casts say that these numpy int arrays are the Ints1d that thinc's types describe.
+    rows, slots = ops.asarray1i(cast(Ints1d, host_rows)), ops.asarray1i(cast(Ints1d, host_slots))
+    # One weight per row, as a column, to scale the rows it multiplies.
+    weights = ops.asarray2f(cast(Floats2d, host_weights[:, None]), dtype=dtype)
     # X_slots[m * n_slots + j] = sum_r weight_r T[row_r] over the rows r of slot j of candidate m
     X_slots = ops.alloc2f(M * n_slots, nI, dtype=dtype)
-    ops.scatter_add(X_slots, slots, ops.as_contig(table[rows] * weights[:, None]))
-    hl = ops.asarray1i(C[:, CandidateColumn.HEAD_LABEL])
-    tl = ops.asarray1i(C[:, CandidateColumn.TAIL_LABEL])
-    bucket = ops.asarray1i(_distance_buckets(C, model.get_dim("nB")))
+    ops.scatter_add(X_slots, slots, ops.as_contig(table[rows] * weights))
+    hl = ops.asarray1i(cast(Ints1d, C[:, CandidateColumn.HEAD_LABEL]))
+    tl = ops.asarray1i(cast(Ints1d, C[:, CandidateColumn.TAIL_LABEL]))
+    bucket = ops.asarray1i(cast(Ints1d, _distance_buckets(C, model.get_dim("nB"))))
     X_inst = xp.concatenate(
         [X_slots.reshape((M, n_slots * nI)), E_label[hl], E_label[tl], E_dist[bucket]], axis=1
     )
@@ -243,7 +245,7 @@ def _forward(model: Model[InT, OutT], inputs: InT, is_train: bool, hidden: Hidde
         model.inc_grad("U", dU)
         model.inc_grad("c", dc)
         d_inst = backprop_hidden(dH)
-        d_slots = d_inst[:, : n_slots * nI].reshape((M * n_slots, nI))
+        d_slots = ops.reshape2f(d_inst[:, : n_slots * nI], M * n_slots, nI)
         d_emb = d_inst[:, n_slots * nI :]
         # The embeddings were gathered, so their gradients scatter back by id.
         d_E_label = ops.alloc2f(*E_label.shape, dtype=E_label.dtype)
@@ -255,10 +257,10 @@ def _forward(model: Model[InT, OutT], inputs: InT, is_train: bool, hidden: Hidde
         model.inc_grad("E_dist", d_E_dist)
         # dT[row_r] += weight_r dX_slots[slot_r]: the transpose of the forward gather.
         d_table = ops.alloc2f(N + 3, nI, dtype=table.dtype)
-        ops.scatter_add(d_table, rows, ops.as_contig(d_slots[slots] * weights[:, None]))
+        ops.scatter_add(d_table, rows, ops.as_contig(d_slots[slots] * weights))
         model.inc_grad("pad", d_table[N : N + 2])
         model.inc_grad("empty", d_table[N + 2 :])
-        dXs = ops.unflatten(d_table[:N], lengths)
+        dXs = ops.unflatten(d_table[:N], cast(Ints1d, lengths))
         return dXs, cands
 
     return S, backprop
@@ -270,7 +272,7 @@ def _infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) ->
         if len(Xs) and not model.has_dim("nI"):
             model.set_dim("nI", Xs[0].shape[1])
         if not model.has_dim("nL"):
-            ids = [int(cand[:, LABELS].max()) for cand in cands if len(cand)]
+            ids = [int(cand[:, column].max()) for cand in cands if len(cand) for column in LABELS]
             model.set_dim("nL", max(ids, default=0) + 1)
     if Y is not None and not model.has_dim("nO"):
         model.set_dim("nO", Y.shape[1])
@@ -365,7 +367,8 @@ def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d
     nL = model.get_dim("nL")
     host_cands = [model.ops.to_numpy(cand) for cand in cands]
     for i, (X, cand) in enumerate(zip(Xs, host_cands)):
-        if getattr(X, "ndim", None) != 2 or X.dtype.kind != "f" or X.shape[1] != nI:
+        # thinc types an array's dtype as its name; it is a numpy.dtype, with a kind.
+        if getattr(X, "ndim", None) != 2 or X.dtype.kind != "f" or X.shape[1] != nI:  # type: ignore[union-attr]
             raise ValueError(
                 f"PairScorer input {i} must be a 2d float array of width nI={nI}, not "
                 f"{type(X).__name__} with shape {getattr(X, 'shape', None)}. Check that the "

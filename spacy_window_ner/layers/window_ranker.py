@@ -15,7 +15,7 @@ window of token p has exactly its centre replaced, and padding at the doc edges 
 is. The scorer therefore scores (2k+2) N windows for 2N scores; the backprop of the copies is
 one scatter-add.
 """
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple, cast
 
 import numpy
 from thinc.api import Model, glorot_uniform_init, registry
@@ -93,9 +93,10 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
         [token] + [numpy.where(centre_class == m, replacements, token) for m in range(n_copies)]
     )
     # pick: the row of the copy in which token i's window has its own centre replaced.
-    pick = ops.asarray1i((1 + centre_class) * N + token)
-    gather_dev = ops.asarray1i(gather)
-    all_lengths = numpy.tile(lengths, n_copies + 1)
+    # The casts say that these numpy int arrays are the Ints1d that thinc's types describe.
+    pick = ops.asarray1i(cast(Ints1d, (1 + centre_class) * N + token))
+    gather_dev = ops.asarray1i(cast(Ints1d, gather))
+    all_lengths = cast(Ints1d, numpy.tile(lengths, n_copies + 1))
     X = ops.flatten(Xs)
     S_all, backprop_scorer = scorer(ops.unflatten(X[gather_dev], all_lengths), is_train)
     s_all = ops.flatten(S_all)[:, 0]
@@ -111,7 +112,7 @@ def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT,
         # dX[j] = sum of the gradients of every copy row that gathered row j.
         dX = ops.alloc2f(N, X.shape[1], dtype=d_copies.dtype)
         ops.scatter_add(dX, gather_dev, d_copies)
-        return ops.unflatten(dX, lengths), inputs[1]
+        return ops.unflatten(dX, cast(Ints1d, lengths)), inputs[1]
 
     return S, backprop
 

@@ -18,7 +18,7 @@ from typing import Callable, List, Optional, Tuple, cast
 
 import numpy
 from thinc.api import Model, glorot_uniform_init, registry, zero_init
-from thinc.types import Floats1d, Floats2d, Ints1d
+from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
 from .hidden import Hidden, affine, affine_backward, check_activation
 from .hidden import forward as forward_hidden
@@ -144,7 +144,8 @@ def _forward(model: Model[InT, OutT], Xs: InT, is_train: bool, hidden: HiddenFn)
     nO = model.get_dim("nO")
     k = model.attrs["window_size"]
     # The lengths and the window index table are built on the host, where they are known,
-    # and copied to the device once.
+    # and copied to the device once. (The casts say that these numpy int arrays are the Ints1d
+    # and Ints2d that thinc's types describe.)
     lengths = numpy.asarray([len(X) for X in Xs], dtype="int32")
     N = int(lengths.sum())
     if N == 0:
@@ -156,7 +157,7 @@ def _forward(model: Model[InT, OutT], Xs: InT, is_train: bool, hidden: HiddenFn)
     # which row fills each window slot, so one gather builds every window.
     table = ops.xp.concatenate([*Xs, pad])
     idx = _window_indices(lengths, k)
-    X_win = table[ops.asarray2i(idx)].reshape((N, (2 * k + 1) * nI))
+    X_win = table[ops.asarray2i(cast(Ints2d, idx))].reshape((N, (2 * k + 1) * nI))
     H, backprop_hidden = hidden(X_win, is_train)
     S = affine(H, U, c)
 
@@ -166,17 +167,17 @@ def _forward(model: Model[InT, OutT], Xs: InT, is_train: bool, hidden: HiddenFn)
         model.inc_grad("U", dU)
         model.inc_grad("c", dc)
         dX_win = backprop_hidden(dH)
-        slots = dX_win.reshape((N * (2 * k + 1), nI))
+        slots = ops.reshape2f(dX_win, N * (2 * k + 1), nI)
         d_pad = ops.alloc2f(2, nI, dtype=dX_win.dtype)
-        d_pad[0] = slots[ops.asarray1i(numpy.flatnonzero(idx == N))].sum(axis=0)
-        d_pad[1] = slots[ops.asarray1i(numpy.flatnonzero(idx == N + 1))].sum(axis=0)
+        d_pad[0] = slots[ops.asarray1i(cast(Ints1d, numpy.flatnonzero(idx == N)))].sum(axis=0)
+        d_pad[1] = slots[ops.asarray1i(cast(Ints1d, numpy.flatnonzero(idx == N + 1)))].sum(axis=0)
         model.inc_grad("pad", d_pad)
         # backprop_seq2col sums each token's gradient over the windows it sits in,
         # skipping the slots outside the doc, which went to the padding above.
-        dX = ops.backprop_seq2col(ops.as_contig(dX_win), k, lengths=ops.asarray1i(lengths))
-        return ops.unflatten(dX, lengths)
+        dX = ops.backprop_seq2col(ops.as_contig(dX_win), k, lengths=ops.asarray1i(cast(Ints1d, lengths)))
+        return ops.unflatten(dX, cast(Ints1d, lengths))
 
-    return ops.unflatten(S, lengths), backprop
+    return ops.unflatten(S, cast(Ints1d, lengths)), backprop
 
 
 def _infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
@@ -217,7 +218,7 @@ def _window_indices(lengths: numpy.ndarray, k: int) -> numpy.ndarray:
     return numpy.where(target >= doc_length[:, None], N + 1, idx).astype("int32")
 
 
-def _forward_empty(model: Model[InT, OutT], lengths: Ints1d, nI: int, nO: int) -> Tuple[OutT, Callable]:
+def _forward_empty(model: Model[InT, OutT], lengths: numpy.ndarray, nI: int, nO: int) -> Tuple[OutT, Callable]:
     ops = model.ops
     Ys = [ops.alloc2f(0, nO) for _ in range(len(lengths))]
 
@@ -234,7 +235,8 @@ def _check_input(model: Model[InT, OutT], Xs: InT) -> None:
         )
     nI = model.get_dim("nI")
     for i, X in enumerate(Xs):
-        if getattr(X, "ndim", None) != 2 or X.dtype.kind != "f":
+        # thinc types an array's dtype as its name; it is a numpy.dtype, with a kind.
+        if getattr(X, "ndim", None) != 2 or X.dtype.kind != "f":  # type: ignore[union-attr]
             raise TypeError(
                 f"WindowScorer input {i} must be a 2d float array, not "
                 f"{type(X).__name__} with dtype {getattr(X, 'dtype', None)} and "
