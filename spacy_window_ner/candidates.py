@@ -5,7 +5,7 @@ generator in its config (`[components.window_rel.candidates]`). The pipe calls i
 batch; the `Candidates` it makes from the pairs flow from `predict` to `set_annotations`, and
 from `update` to `get_loss`, without being built again.
 """
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, cast
 
 import numpy
 from spacy.tokens import Doc, Span
@@ -90,13 +90,15 @@ class NearbyPairs:
         sent_ids = None
         if doc.has_annotation("SENT_START"):
             sent_ids = numpy.cumsum(doc.to_array("SENT_START") == 1)
-        return candidate_pairs(
+        # candidate_pairs gives a numpy int32 array: thinc's Ints2d, as the casts below say.
+        pairs = candidate_pairs(
             numpy.asarray([ent.start for ent in ents], dtype="int32"),
             numpy.asarray([ent.end for ent in ents], dtype="int32"),
             sent_ids,
             max_distance=self.max_distance,
             max_candidates=self.max_candidates_per_doc,
         )
+        return cast(Ints2d, pairs)
 
 
 def make_candidates(
@@ -115,15 +117,15 @@ def make_candidates(
     unknown_label (int): The id of the other entity labels.
     RETURNS (Candidates): The candidates of the batch.
     """
-    ents = [list(doc_ents) for doc_ents in ents]
-    pairs = [numpy.asarray(p, dtype="int32").reshape((-1, 2)) for p in generate(docs, ents)]
+    ent_lists = [list(doc_ents) for doc_ents in ents]
+    pairs = [cast(Ints2d, numpy.asarray(p, dtype="int32").reshape((-1, 2))) for p in generate(docs, ent_lists)]
     if len(pairs) != len(docs):
         raise ValueError(
             f"The candidate generator returned pairs for {len(pairs)} docs instead of {len(docs)}: "
             "it must return one (n_pairs, 2) array per doc."
         )
-    rows = [candidate_rows(doc_ents, doc_pairs, label_ids, unknown_label) for doc_ents, doc_pairs in zip(ents, pairs)]
-    return Candidates(ents, pairs, rows)
+    rows = [candidate_rows(doc_ents, doc_pairs, label_ids, unknown_label) for doc_ents, doc_pairs in zip(ent_lists, pairs)]
+    return Candidates(ent_lists, pairs, rows)
 
 
 def candidate_rows(ents: Sequence[Span], pairs: Ints2d, label_ids: Dict[str, int], unknown_label: int) -> Ints2d:
@@ -137,7 +139,7 @@ def candidate_rows(ents: Sequence[Span], pairs: Ints2d, label_ids: Dict[str, int
     """
     rows = numpy.zeros((len(pairs), len(CandidateColumn)), dtype="int32")
     if not len(pairs):
-        return rows
+        return cast(Ints2d, rows)  # a numpy int32 array: thinc's Ints2d
     starts = numpy.asarray([ent.start for ent in ents], dtype="int32")
     ends = numpy.asarray([ent.end for ent in ents], dtype="int32")
     labels = numpy.asarray([label_ids.get(ent.label_, unknown_label) for ent in ents], dtype="int32")
@@ -148,7 +150,7 @@ def candidate_rows(ents: Sequence[Span], pairs: Ints2d, label_ids: Dict[str, int
     rows[:, CandidateColumn.TAIL_END] = ends[tail]
     rows[:, CandidateColumn.HEAD_LABEL] = labels[head]
     rows[:, CandidateColumn.TAIL_LABEL] = labels[tail]
-    return rows
+    return cast(Ints2d, rows)
 
 
 def candidate_pairs(

@@ -15,7 +15,7 @@ import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, NoReturn, Optional
+from typing import Any, Dict, List, NoReturn, Optional, Tuple
 
 import spacy
 import typer
@@ -358,7 +358,7 @@ def kb_query(
     for entity in found:
         name_ = _printable(entity["name"])
         typer.secho(f"\n{name_} ({_printable(entity['label'])}): {entity['mention_count']} mentions", bold=True)
-        rows = [
+        rows: List[Tuple[str, ...]] = [
             (_printable(location(m["source"], m["line"])), _conf(m["confidence"]), _printable(_clip(m["sentence"])))
             for m in entity["mentions"]
         ]

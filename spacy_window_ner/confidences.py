@@ -90,7 +90,8 @@ def set_confidences(doc: Doc, spans: Iterable[Span], scores: Iterable[float]) ->
         rows.append((("._.", EXTENSION, span.start_char, span.end_char), label, score))
     user_data = doc.user_data
     for key, label, score in rows:
-        user_data.setdefault(key, {})[label] = score
+        # spaCy's stub types user_data's keys as str; extensions' keys are tuples like this one.
+        user_data.setdefault(key, {})[label] = score  # type: ignore[call-overload]
 
 
 def get_confidences(doc: Doc) -> Dict[ConfidenceKey, float]:

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Optional, Union
+from typing import IO, Any, Dict, Iterable, Iterator, Optional, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -48,7 +48,7 @@ def atomic_write(path: PathLike, mode: str = "w", *, encoding: Optional[str] = "
         _make_parents(target)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.tmp-")
         try:
-            text = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+            text: Dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
             with open(fd, mode, **text) as file_:
                 yield file_
                 file_.flush()
@@ -88,24 +88,25 @@ def atomic_directory(path: PathLike) -> Iterator[Path]:
             raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a directory", str(target))
         _make_parents(target)
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+        leftover: Optional[Path] = tmp  # the directory to remove at the end, if any
         try:
             yield tmp
             _fsync_tree(tmp)
             os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700
             if not target.exists():
                 os.replace(tmp, target)
-                tmp = None
+                leftover = None
             elif _exchange(tmp, target):
-                pass  # tmp now holds the old directory, removed below
+                pass  # tmp (leftover) now holds the old directory, removed below
             else:
                 old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
                 os.replace(target, old)
                 os.replace(tmp, target)  # between these two renames there is no PATH
-                tmp = old
+                leftover = old
             _fsync_dir(target.parent)
         finally:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
+            if leftover is not None:
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def check_not_input(output: PathLike, inputs: Iterable[Optional[PathLike]]) -> None:

@@ -119,7 +119,7 @@ def _params_to_float64(model: Model) -> None:
     for node in model.walk():
         for name in node.param_names:
             if node.has_param(name):
-                node.set_param(name, node.ops.asarray(node.get_param(name), dtype="float64"))
+                node.set_param(name, node.ops.asarray_f(node.get_param(name), dtype="float64"))
 
 
 def _is_float_array(x: Any) -> bool:

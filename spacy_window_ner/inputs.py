@@ -185,6 +185,7 @@ def iter_records(
     """
     stats = stats if stats is not None else InputStats()
     consumed = 0
+    text: Optional[str]
     for path in paths:
         path = Path(path)
         source = str(path)
@@ -213,7 +214,7 @@ def iter_records(
                     text, why = line, ""
                 if text is not None:
                     why = text_problem(text, max_length) or ""
-                if why:
+                if text is None or why:  # no text comes with a reason why
                     stats.malformed_line(source, lineno, why)
                 else:
                     yield _record(source, lineno, text, consumed, doc_id)

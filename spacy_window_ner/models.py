@@ -1,11 +1,11 @@
 """Registered architectures: a tok2vec followed by the window layers."""
-from typing import Callable, List, Optional, Tuple, cast
+from typing import Callable, Dict, List, Optional, Tuple, cast
 
 from spacy.tokens import Doc
 from spacy.util import registry
 from spacy.ml.featureextractor import FeatureExtractor
 from thinc.api import HashEmbed, Model, chain, concatenate, list2ragged, ragged2list, with_array, zero_init
-from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d, Ragged
+from thinc.types import Floats1d, Floats2d, FloatsXd, Ints1d, Ints2d, Ragged
 
 from .layers.crf import LinearChainCRF
 from .layers.pair_scorer import PairScorer, PairScorer_v1
@@ -112,14 +112,15 @@ def resize_output(model: Model[List[Doc], List[Floats2d]], source: Ints1d, bias:
     ops = model.ops
     nO = len(source)
     source = ops.asarray1i(source)
-    resized = {"scorer": {}, "crf": {}}
+    resized: Dict[str, Dict[str, FloatsXd]] = {"scorer": {}, "crf": {}}
     scorer = model.get_ref("scorer")
     crf = model.get_ref("crf")
     if scorer.has_param("U"):
-        U, c = scorer.get_param("U"), scorer.get_param("c")
+        U, c = cast(Floats2d, scorer.get_param("U")), cast(Floats1d, scorer.get_param("c"))
         resized["scorer"] = {"U": U[source], "c": c[source] + ops.asarray1f(bias)}
     if crf.has_param("T"):
-        T, start, end = crf.get_param("T"), crf.get_param("start"), crf.get_param("end")
+        T = cast(Floats2d, crf.get_param("T"))
+        start, end = cast(Floats1d, crf.get_param("start")), cast(Floats1d, crf.get_param("end"))
         resized["crf"] = {"T": T[source][:, source], "start": start[source], "end": end[source]}
     for ref, params in resized.items():
         old = model.get_ref(ref)
@@ -155,7 +156,7 @@ def build_hash_embed(
         raise ValueError(
             f"HashEmbed needs one rows entry per attribute, got attrs={attrs} and rows={rows}."
         )
-    tables = [
+    tables: List[Model[Ints2d, Floats2d]] = [
         HashEmbed(width, n_rows, column=i, seed=7 + i, dropout=0.0)
         for i, n_rows in enumerate(rows)
     ]

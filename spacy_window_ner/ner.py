@@ -3,7 +3,7 @@ softmax, CRF or hinge loss, decoded with Viterbi so that spans are always valid,
 with a confidence for every predicted entity."""
 import warnings
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, cast
 
 import numpy
 from spacy.attrs import ENT_IOB
@@ -13,7 +13,7 @@ from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, NumpyOps, set_dropout_rate
-from thinc.types import Floats2d
+from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
 from .confidences import set_confidences
 from .decoding import span_probabilities, spans_from_paths, viterbi
@@ -115,7 +115,7 @@ class WindowNER(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg = {
+        self.cfg: Dict[str, Any] = {
             "labels": [],
             "loss": loss,
             "spans_key": spans_key,
@@ -159,7 +159,8 @@ class WindowNER(TrainablePipe):
             n_new = len(PREFIXES)
             source = numpy.concatenate([numpy.arange(n_old), numpy.zeros(n_new, dtype=int)])
             bias = numpy.concatenate([numpy.zeros(n_old), numpy.full(n_new, NEW_LABEL_OFFSET)])
-            resize_output(self.model, source, bias.astype("float32"))
+            # numpy arrays: the Ints1d and Floats1d that thinc's types describe
+            resize_output(self.model, cast(Ints1d, source), cast(Floats1d, bias.astype("float32")))
         return 1
 
     def initialize(
@@ -338,11 +339,11 @@ class WindowNER(TrainablePipe):
             )
         return loss, d_scores
 
-    def _gold_masks(self, examples: Iterable[Example]) -> List[numpy.ndarray]:
+    def _gold_masks(self, examples: Iterable[Example]) -> List[Ints2d]:
         """Per doc, an (n_tokens, n_tags) mask of the tags the gold allows: the gold
         tag, or every tag where the gold is missing or does not align."""
         tag_ids = {tag: i for i, tag in enumerate(self.tags)}
-        masks = []
+        masks: List[Ints2d] = []
         misaligned = 0
         for example in examples:
             aligned = example.get_aligned_ner()
@@ -362,7 +363,7 @@ class WindowNER(TrainablePipe):
             misaligned += len(example.reference.ents) - len(
                 example.get_aligned_spans_y2x(example.reference.ents)
             )
-            masks.append(mask)
+            masks.append(cast(Ints2d, mask))  # a numpy int array: thinc's Ints2d
         if misaligned:
             warnings.warn(
                 f"{self.name}: skipped {misaligned} gold entities that do not align to the "
@@ -373,32 +374,33 @@ class WindowNER(TrainablePipe):
 
 def _log_softmax(ops, scores: Floats2d) -> Floats2d:
     xp = ops.xp
-    shifted = scores - scores.max(axis=1, keepdims=True)
+    # (thinc's Floats2d.max is typed without keepdims, which numpy and cupy have)
+    shifted = scores - scores.max(axis=1, keepdims=True)  # type: ignore[call-arg]
     return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def _softmax_loss(ops, scores: Floats2d, gold: numpy.ndarray) -> Tuple[float, Floats2d]:
+def _softmax_loss(ops, scores: Floats2d, gold: Ints2d) -> Tuple[float, Floats2d]:
     """Token-level cross-entropy (Collobert's word-level log-likelihood)."""
     xp = ops.xp
-    gold = gold.astype(scores.dtype)
-    known = gold.sum(axis=1, keepdims=True) == 1
+    allowed = gold.astype(scores.dtype)
+    known = allowed.sum(axis=1, keepdims=True) == 1
     log_p = _log_softmax(ops, scores)
-    loss = -(log_p * gold * known).sum()
-    return loss, (xp.exp(log_p) - gold) * known
+    loss = -(log_p * allowed * known).sum()
+    return loss, (xp.exp(log_p) - allowed) * known
 
 
-def _hinge_loss(ops, scores: Floats2d, gold: numpy.ndarray) -> Tuple[float, Floats2d]:
+def _hinge_loss(ops, scores: Floats2d, gold: Ints2d) -> Tuple[float, Floats2d]:
     """The multiclass max-margin loss max(0, 1 + max_wrong - gold) per token."""
     xp = ops.xp
-    gold = gold.astype(scores.dtype)
-    known = gold.sum(axis=1) == 1
+    allowed = gold.astype(scores.dtype)
+    known = allowed.sum(axis=1) == 1
     rows = xp.arange(len(scores))
-    gold_score = (scores * gold).sum(axis=1)
-    wrong = xp.where(gold > 0, -xp.inf, scores)
+    gold_score = (scores * allowed).sum(axis=1)
+    wrong = xp.where(allowed > 0, -xp.inf, scores)
     worst = wrong.argmax(axis=1)
     margin = xp.maximum(0.0, 1.0 + wrong[rows, worst] - gold_score) * known
     violated = margin > 0
     d_scores = xp.zeros_like(scores)
     d_scores[rows[violated], worst[violated]] += 1.0
-    d_scores -= gold * violated[:, None]
+    d_scores -= allowed * violated[:, None]
     return margin.sum(), d_scores

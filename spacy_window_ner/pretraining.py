@@ -7,7 +7,7 @@ Registered as `spacy-window-ner.WindowRanking.v1`, for `[pretraining.objective]`
 it with (vocab, tok2vec), trains the returned model with its "loss" attr, and saves only the
 tok2vec, which `[initialize] init_tok2vec` loads into the pipeline later.
 """
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple, cast
 
 import numpy
 from spacy.tokens import Doc
@@ -106,11 +106,12 @@ def sample_replacements(n_tokens: int) -> Ints1d:
     n_tokens (int): The number of tokens in the batch.
     RETURNS (Ints1d): One row index per token, never the token's own row when n_tokens > 1.
     """
+    # numpy int32 arrays: the Ints1d that thinc's types describe.
     if n_tokens < 2:
-        return numpy.zeros((n_tokens,), dtype="int32")
+        return cast(Ints1d, numpy.zeros((n_tokens,), dtype="int32"))
     token = numpy.arange(n_tokens, dtype="int32")
     other = numpy.random.randint(0, n_tokens - 1, size=n_tokens).astype("int32")
-    return other + (other >= token)
+    return cast(Ints1d, other + (other >= token))
 
 
 def get_window_ranking_loss(ops: Ops, docs: List[Doc], scores: Floats2d) -> Tuple[float, Floats2d]:

@@ -10,7 +10,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 import numpy
 from spacy.tokens import Doc, DocBin, Span
@@ -189,7 +189,8 @@ def prodigy_split(doc: Doc) -> str:
         PMC-1134658-00-TIAB.txt".
     RETURNS (str): "train", "dev" or "test".
     """
-    source = doc.user_data.get(SOURCE_KEY)
+    # spaCy's stub types user_data's keys as str; ours are tuples, as extensions' are.
+    source = doc.user_data.get(SOURCE_KEY)  # type: ignore[call-overload]
     match = re.search(r"\b(?:PMC|PMID)-(\d+)", source) if isinstance(source, str) else None
     if match is None:
         raise ValueError(
@@ -240,7 +241,7 @@ def _conll04_doc(record: Any, vocab: Vocab, stats: ConversionStats, where: str) 
     # A record is one sentence: mark its first token as the only sentence start.
     doc = _make_doc(vocab, words, spaces, sent_starts=[i == 0 for i in range(len(words))])
     if "orig_id" in record:
-        doc.user_data[ORIG_ID_KEY] = record["orig_id"]
+        doc.user_data[ORIG_ID_KEY] = record["orig_id"]  # type: ignore[index]  # tuple key, as above
     occupied = numpy.zeros(len(doc), dtype=bool)
     spans: List[Optional[Span]] = []
     for j, ent in enumerate(record["entities"]):
@@ -286,12 +287,12 @@ def _prodigy_doc(
     doc = _make_doc(vocab, [t.get("text") for t in tokens], [t["ws"] for t in tokens])
     meta = record.get("meta")
     if isinstance(meta, dict) and isinstance(meta.get("source"), str):
-        doc.user_data[SOURCE_KEY] = meta["source"]
+        doc.user_data[SOURCE_KEY] = meta["source"]  # type: ignore[index]  # tuple key, as above
     occupied = numpy.zeros(len(doc), dtype=bool)
     by_last_token: Dict[int, Span] = {}
     for j, s in enumerate(spans_in):
         s = s if isinstance(s, dict) else {}
-        end = s.get("token_end")
+        end: Any = s.get("token_end")  # a JSON value, checked below
         end = end + 1 if _is_int(end) else end  # Prodigy's token_end is inclusive
         try:
             span = _add_span(doc, s.get("token_start"), end, s.get("label"), occupied)
@@ -338,7 +339,7 @@ def _require(record: Any, types: Dict[str, type]) -> None:
 
 
 def _make_doc(
-    vocab: Vocab, words: List[Any], spaces: List[bool], sent_starts: Optional[List[bool]] = None
+    vocab: Vocab, words: List[Any], spaces: List[bool], sent_starts: Optional[List[Union[bool, int, None]]] = None
 ) -> Doc:
     if not all(isinstance(w, str) and w for w in words):
         raise _BadRecord("every token text must be a non-empty string")

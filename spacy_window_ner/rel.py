@@ -7,7 +7,7 @@ data (see thresholds.py) and kept in cfg."""
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -190,7 +190,7 @@ class WindowRel(TrainablePipe):
         self.name = name
         self.scorer = scorer
         self.candidates = make_rel_candidates() if candidates is None else candidates
-        self.cfg = {
+        self.cfg: Dict[str, Any] = {
             "labels": [],
             "entity_labels": [],
             "threshold": None if threshold is None else float(threshold),
@@ -431,8 +431,9 @@ class WindowRel(TrainablePipe):
                 f"{self.name} got scores of shape {scores.shape} for {gold.shape[0]} candidates "
                 f"and {gold.shape[1]} labels. Score the candidates of these examples."
             )
-        Y = ops.asarray2f(gold, dtype=scores.dtype)
-        mask = ops.asarray2f(known[:, None], dtype=scores.dtype)
+        # thinc types asarray2f's input as its own Floats2d; it copies any numpy array, as here.
+        Y = ops.asarray2f(gold, dtype=scores.dtype)  # type: ignore[arg-type]
+        mask = ops.asarray2f(known[:, None], dtype=scores.dtype)  # type: ignore[arg-type]
         w = self.cfg["pos_weight"]
         n = max(float(known.sum()), 1.0)
         # log p = -softplus(-s), log(1 - p) = -softplus(s)

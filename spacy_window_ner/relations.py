@@ -105,7 +105,8 @@ def set_relations(doc: Doc, relations: Iterable[Relation]) -> None:
         rows.setdefault((hs, he), []).append([hl, ts - hs, te - hs, tl, label, best[key]])
     _delete(doc)
     for (start, end), head_rows in rows.items():
-        doc.user_data[("._.", ROWS_EXTENSION, start, end)] = head_rows
+        # spaCy's stub types user_data's keys as str; extensions' keys are tuples like this one.
+        doc.user_data[("._.", ROWS_EXTENSION, start, end)] = head_rows  # type: ignore[index]
 
 
 def has_relation_annotation(doc: Doc) -> bool:
@@ -217,17 +218,19 @@ def _order(key: RelationKey) -> tuple:
 
 def _stored(doc: Doc) -> List[Tuple[RelationKey, float]]:
     """The stored relations as ((head_start_char, ..., label), score), sorted."""
-    stored = []
+    stored: List[Tuple[RelationKey, float]] = []
     new_format = False
-    for key, rows in doc.user_data.items():
+    # spaCy's stub types user_data's keys as str; extensions' (and ours) are tuples.
+    user_data: Dict[Any, Any] = doc.user_data
+    for key, rows in user_data.items():
         if _is_rows_key(key):
             new_format = True
             hs, he = key[2], key[3]
             # DocBin restores rows as tuples, Doc.from_bytes as lists: unpack both.
             for hl, dts, dte, tl, label, score in rows:
                 stored.append(((hs, he, str(hl), hs + dts, hs + dte, str(tl), str(label)), float(score)))
-    if not new_format and LEGACY_KEY in doc.user_data:
-        stored = [_from_legacy(doc, row) for row in doc.user_data[LEGACY_KEY]]
+    if not new_format and LEGACY_KEY in user_data:
+        stored = [_from_legacy(doc, row) for row in user_data[LEGACY_KEY]]
     return sorted(stored, key=lambda item: _order(item[0]))
 
 

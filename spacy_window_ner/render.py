@@ -9,7 +9,7 @@ shown, and a span without one is shown with its label only.
 import html
 from typing import Any, Dict, List, Sequence, Tuple
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from .confidences import get_confidences
 from .explain import EntityExplanation
@@ -95,17 +95,19 @@ def _arcs(doc: Doc, relations: List[Relation], names: Dict[Tuple[int, int, str],
     for rel in relations:
         for span in (rel.head, rel.tail):
             spans.setdefault((span.start, span.end, span.label_), span)
-    starts = {}
+    starts: Dict[int, Span] = {}
     for key, span in sorted(spans.items()):
         if all(span.start >= o.end or span.end <= o.start for o in starts.values()):
             starts[span.start] = span
-    words, index, i = [], {}, 0
+    words: List[Dict[str, str]] = []
+    index: Dict[Tuple[int, int, str], int] = {}
+    i = 0
     while i < len(doc):
-        span = starts.get(i)
-        if span is not None:
-            index[(span.start, span.end, span.label_)] = len(words)
-            words.append({"text": span.text, "tag": names.get((span.start, span.end, span.label_), html.escape(span.label_))})
-            i = span.end
+        entity = starts.get(i)
+        if entity is not None:
+            index[(entity.start, entity.end, entity.label_)] = len(words)
+            words.append({"text": entity.text, "tag": names.get((entity.start, entity.end, entity.label_), html.escape(entity.label_))})
+            i = entity.end
         else:
             words.append({"text": doc[i].text, "tag": ""})
             i += 1

@@ -5,7 +5,7 @@ used by `spacy-window-ner tune-thresholds`) and the [training.before_to_disk] ca
 for tuning and for `spacy-window-ner evaluate --gold-ents`."""
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, Optional
 
 import numpy
 from spacy.language import Language
@@ -86,7 +86,8 @@ def tune_pipeline_thresholds(
     read_dev = create_gold_ents_reader(dev_path) if gold_ents else Corpus(dev_path)
     examples = list(read_dev(nlp))
     # Run the components before it (a shared tok2vec, the NER unless gold_ents).
-    with gold_entities(nlp, spans_key=spans_key) if gold_ents else nullcontext([]) as disabled:
+    disabling: ContextManager[List[str]] = gold_entities(nlp, spans_key=spans_key) if gold_ents else nullcontext([])
+    with disabling as disabled:
         with nlp.select_pipes(disable=[name for name in after if name not in disabled]):
             docs = list(nlp.pipe(eg.predicted for eg in examples))
     for example, doc in zip(examples, docs):

@@ -161,7 +161,7 @@ class SQLiteStore:
                 )
                 doc_id = cur.lastrowid
                 counts.added += 1
-                ids: Dict[Tuple[int, int, str], Tuple[int, int]] = {}
+                ids: Dict[Tuple[int, int, str], Tuple[Optional[int], int]] = {}
                 for key, m in rows["mentions"].items():
                     entity_id = _entity_id(conn, m["text"], m["label"])
                     cur = conn.execute(
