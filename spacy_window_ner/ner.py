@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, cast
 import numpy
 from spacy.attrs import ENT_IOB
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
+from spacy.pipeline import TrainablePipe, Tok2Vec
 from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
@@ -178,6 +178,8 @@ class WindowNER(TrainablePipe):
             them. Read from the data if None.
         """
         validate_get_examples(get_examples, "WindowNER.initialize")
+        if nlp is not None:
+            check_static_vectors(nlp, self.name)
         if labels is not None:
             for label in labels:
                 self.add_label(label)
@@ -370,6 +372,30 @@ class WindowNER(TrainablePipe):
                 "tokenization; their tokens are treated as missing annotation."
             )
         return masks
+
+
+def check_static_vectors(nlp: Language, name: str) -> None:
+    """Refuse a tok2vec that the component listens to and that reads static vectors the pipeline
+    lacks: sourced (from en_core_web_md, say) without its vectors, it is not initialized again,
+    and would fail at the first update with an IndexError.
+
+    nlp (Language): The pipeline.
+    name (str): The name of the listening component.
+    """
+    if nlp.vocab.vectors.shape[0] > 0:
+        return
+    # nlp.components: spacy train initializes with the sourced tok2vec disabled.
+    for upstream, pipe in nlp.components:
+        if not isinstance(pipe, Tok2Vec) or name not in pipe.listening_components:
+            continue
+        if any(node.name == "static_vectors" for node in pipe.model.walk()):
+            raise ValueError(
+                f"The tok2vec '{upstream}' that '{name}' listens to reads static vectors, but the "
+                "pipeline has none. Load the vectors of the pipeline it comes from ([initialize] "
+                "vectors, as configs/window_ner_md.cfg does), or start from a pipeline without "
+                "them (configs/window_ner_sm.cfg: --paths.source en_core_web_sm; in the project: "
+                "--vars.source en_core_web_sm)."
+            )
 
 
 def _log_softmax(ops, scores: Floats2d) -> Floats2d:

@@ -403,6 +403,42 @@ def test_ner_lean_hash_embed_needs_one_rows_entry_per_attr():
         build_hash_embed(16, ["NORM", "SHAPE"], [100])
 
 
+@pytest.mark.parametrize("with_vectors", [True, False])
+def test_ner_refuses_a_sourced_tok2vec_without_its_static_vectors(with_vectors):
+    """A tok2vec sourced from a pipeline with static vectors (en_core_web_md's, in
+    window_ner_sm.cfg with --paths.source en_core_web_md) is not initialized again by spacy
+    train: without the vectors, initialize says what to do instead of an IndexError later."""
+    from spacy.vectors import Vectors
+
+    source = spacy.blank("en")
+    words = ["Shaka", "Khan", "London", "Paris"]
+    data = numpy.ones((len(words), 8), dtype="float32")
+    source.vocab.vectors = Vectors(strings=source.vocab.strings, data=data, keys=[source.vocab.strings.add(w) for w in words])
+    source.add_pipe("tok2vec", config={"model": {
+        "@architectures": "spacy.HashEmbedCNN.v2", "width": 96, "depth": 1, "embed_size": 500,
+        "window_size": 1, "maxout_pieces": 3, "subword_features": True, "pretrained_vectors": True,
+    }})
+    source.initialize()
+    nlp = spacy.blank("en", vocab=source.vocab) if with_vectors else spacy.blank("en")
+    if with_vectors:
+        nlp.add_pipe("tok2vec", source=source)
+    else:
+        with pytest.warns(UserWarning, match="W113"):  # spaCy's: the source had other vectors
+            nlp.add_pipe("tok2vec", source=source)
+    listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "tok2vec"}
+    nlp.add_pipe("window_ner", config={"model": {**DEFAULT_WINDOW_NER_MODEL, "tok2vec": listener}})
+    examples = make_examples(nlp)
+    with nlp.select_pipes(disable=["tok2vec"]):  # as spacy train treats a sourced component
+        if with_vectors:
+            nlp.initialize(lambda: examples)
+        else:
+            with pytest.raises(ValueError, match="reads static vectors, but the pipeline has none"):
+                nlp.initialize(lambda: examples)
+    if with_vectors:
+        nlp.update(examples)
+        assert set(nlp.get_pipe("window_ner").labels) == {"LOC", "PERSON"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("config", ["window_ner.cfg", "window_ner_cnn.cfg", "window_ner_sm.cfg"])
 def test_ner_spacy_train_runs_a_few_steps(config, tmp_path):
