@@ -592,9 +592,47 @@ def test_rel_candidates_block_resolves_into_the_pipe():
     assert isinstance(rel.candidates, NearbyPairs)
     assert (rel.candidates.max_distance, rel.candidates.max_candidates_per_doc) == (5, 2000)
     block = nlp.config["components"]["window_rel"]["candidates"]
-    assert block == {"@misc": "spacy-window-ner.rel_candidates.v1", "max_distance": 5, "max_candidates_per_doc": 2000}
+    assert block == {
+        "@misc": "spacy-window-ner.rel_candidates.v1", "max_distance": 5, "max_candidates_per_doc": 2000, "typed": False,
+    }
     with pytest.raises(ValueError, match="max_candidates_per_doc must be a positive integer"):
         make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "max_candidates_per_doc": 0})
+
+
+def test_rel_typed_candidates_learnt_at_initialize_and_saved(tmp_path):
+    """typed=True keeps the (head label, tail label) pairs of the training relations: PER-ORG,
+    PER-LOC and ORG-LOC, in that direction; initialize learns them into cfg, and a saved
+    pipeline proposes the same candidates."""
+    nlp = make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "typed": True})
+    rel = nlp.get_pipe("window_rel")
+    doc = nlp.get_pipe("entity_ruler")(nlp.make_doc("Carol met Dave Smith ."))
+    with pytest.raises(ValueError, match="need the entity label pairs of the training data"):
+        pairs_of(rel, doc)
+    train(nlp, make_examples(nlp), n_iter=3)
+    assert rel.cfg["licensed_pairs"] == [["ORG", "LOC"], ["PER", "LOC"], ["PER", "ORG"]]
+    texts = [text for text, _, _ in TRAIN_DATA]
+    # Alice/PER Acme/ORG Paris/LOC; Bob/PER Berlin/LOC Initech/ORG; Carol/PER Dave Smith/PER.
+    expected = [[[0, 1], [0, 2], [1, 2]], [[0, 1], [0, 2], [2, 1]], []]
+    assert [pairs_of(rel, doc).tolist() for doc in nlp.pipe(texts)] == expected
+    nlp.to_disk(tmp_path / "typed")
+    loaded = spacy.load(tmp_path / "typed")
+    loaded_rel = loaded.get_pipe("window_rel")
+    assert loaded_rel.candidates.typed and loaded_rel.cfg["licensed_pairs"] == rel.cfg["licensed_pairs"]
+    assert [pairs_of(loaded_rel, doc).tolist() for doc in loaded.pipe(texts)] == expected
+    assert predictions(loaded, texts) == predictions(nlp, texts)
+    from_bytes = make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "typed": True})
+    from_bytes.get_pipe("window_rel").from_bytes(rel.to_bytes())
+    assert from_bytes.get_pipe("window_rel").candidates.licensed_pairs == rel.candidates.licensed_pairs
+    # Untyped candidates learn the pairs too, and propose every pair; license_pairs turns
+    # typed candidates on for such a pipeline.
+    untyped = make_nlp()
+    train(untyped, make_examples(untyped), n_iter=3)
+    untyped_rel = untyped.get_pipe("window_rel")
+    assert untyped_rel.cfg["licensed_pairs"] == rel.cfg["licensed_pairs"]
+    assert len(pairs_of(untyped_rel, untyped.get_pipe("entity_ruler")(nlp.make_doc(texts[2])))) == 2
+    untyped_rel.candidates = make_rel_candidates(typed=True)
+    untyped_rel.license_pairs([("PER", "PER")])
+    assert [len(pairs_of(untyped_rel, doc)) for doc in untyped.pipe(texts)] == [0, 0, 2]
 
 
 def test_rel_predict_returns_the_candidates_with_their_scores():
