@@ -18,7 +18,7 @@ from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidate
 from spacy_window_ner.corpus import copy_gold_ents
 from spacy_window_ner.layers.pair_scorer import CandidateColumn
 from spacy_window_ner.rel import WindowRel
-from spacy_window_ner.thresholds import gold_entities, tune_pipeline_thresholds, tune_thresholds
+from spacy_window_ner.thresholds import dev_scores, gold_entities, relation_f, tune_pipeline_thresholds, tune_thresholds
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
 
@@ -330,6 +330,26 @@ def test_rel_tune_shared_threshold(tmp_path):
     rel.cfg["threshold"] = None
     registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", shared=True)(nlp)
     assert rel.thresholds == thresholds
+
+
+def test_rel_dev_scores_count_as_the_scorer():
+    """relation_f on dev_scores gives the scorer's strict micro and macro F, gold relations
+    that no candidate covers included."""
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=3)
+    rel = nlp.get_pipe("window_rel")
+    examples = make_examples(nlp, gold_ents_on_predicted=True)
+    # A wrong entity: Acme as a LOC, so its relations can't be right.
+    predicted = examples[0].predicted
+    predicted.ents = [predicted.ents[0], Span(predicted, 3, 4, label="LOC"), predicted.ents[2]]
+    scores = dev_scores(rel, examples)
+    assert scores.n_gold.sum() == 4 and scores.gold.sum() == 2
+    for thresholds in ([0.5] * 3, [0.2, 0.6, 0.9], [0.01] * 3):
+        rel.cfg["thresholds"] = dict(zip(rel.labels, thresholds))
+        docs = [eg.predicted for eg in examples]
+        rel.set_annotations(docs, rel.predict(docs))
+        official = score_relations(examples)
+        assert relation_f(scores, thresholds) == pytest.approx((official["rel_micro_f"], official["rel_macro_f"]))
 
 
 def test_rel_tune_thresholds_callback(tmp_path):
