@@ -93,13 +93,14 @@ def main(
         raise typer.BadParameter(f"{component} has a custom candidate generator: the typed lever needs rel_candidates.v1.")
     saved_thresholds = numpy.asarray([pipe.thresholds[label] for label in pipe.labels])
     label_pairs = sorted({(hl, tl) for eg in Corpus(conll / "train.spacy")(nlp) for _, _, hl, _, _, tl, _ in relation_tuples(eg.reference)})
-    print(f"\nlicensed (head, tail) entity label pairs from train: {label_pairs}")
+    print(f"\n{component} as saved: typed candidates {pipe.candidates.typed}; thresholds {pipe.thresholds}")
+    print(f"licensed (head, tail) entity label pairs from train: {label_pairs}")
     dev = examples_before(nlp, conll / "dev.spacy", component, gold_ents=False)
     test = examples_before(nlp, conll / "test.spacy", component, gold_ents=False)
     original = pipe.candidates
     header = ("candidates", "thresholds", "dev CV micro F", "test micro F", "test macro F", "")
     rows: List[Tuple[str, str, str, str, str, str]] = []
-    results: List[Tuple[float, int]] = []
+    results: List[Tuple[float, int]] = []  # (dev CV F, -row)
     checks = []
     for typed in (False, True):
         pipe.candidates = make_rel_candidates(
@@ -122,13 +123,14 @@ def main(
             micro, macro = relation_f(test_all, thresholds)
             if name in ("shared", "per label"):
                 checks.append((f"{candidates}, {name}", (micro, macro), official_f(pipe, test, thresholds)))
-            results.append((cv, len(rows)))
-            best_of_family[family] = max(best_of_family.get(family, (-1.0, -1)), (cv, len(rows)))
+            # On a tie, the first (the simpler) way wins.
+            results.append((cv, -len(rows)))
+            best_of_family[family] = max(best_of_family.get(family, (-1.0, 1)), (cv, -len(rows)))
             rows.append((candidates, name, f"{cv * 100:.1f}", f"{micro * 100:.1f}", f"{macro * 100:.1f}", ""))
         for family in ("min support", "shrinkage"):
-            row = best_of_family[family][1]
-            rows[row] = (*rows[row][:5], f"* {family}, chosen by dev CV")
-    best = max(results)[1]
+            chosen = -best_of_family[family][1]
+            rows[chosen] = (*rows[chosen][:5], f"* {family}, chosen by dev CV")
+    best = -max(results)[1]
     rows[best] = (*rows[best][:5], (rows[best][5] + "; " if rows[best][5] else "* ") + "best dev CV overall")
     pipe.candidates = original
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]

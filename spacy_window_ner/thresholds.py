@@ -5,7 +5,7 @@ used by `spacy-window-ner tune-thresholds`) and the [training.before_to_disk] ca
 for tuning and for `spacy-window-ner evaluate --gold-ents`."""
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -256,12 +256,12 @@ def pick_thresholds(scores: DevScores, *, min_support: int = 0, shrinkage: float
     return picked
 
 
-def relation_f(scores: DevScores, thresholds: Sequence[float]) -> Tuple[float, float]:
+def relation_f(scores: DevScores, thresholds: Union[Sequence[float], numpy.ndarray]) -> Tuple[float, float]:
     """Strict micro and macro F1 of the rule p >= threshold on scored candidates, as
     score_relations counts them (macro: over the labels with a gold or predicted relation).
 
     scores (DevScores): The probabilities, targets and gold counts.
-    thresholds (Sequence[float]): The threshold of every label.
+    thresholds (Union[Sequence[float], numpy.ndarray]): The threshold of every label.
     RETURNS (Tuple[float, float]): Micro F1 and macro F1.
     """
     predicted = scores.probs >= numpy.asarray(thresholds)[None, :]
