@@ -27,10 +27,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import spacy
 import typer
+from spacy.vocab import Vocab
 
 from benchmarks import data_dir, source_overrides
 from spacy_window_ner.readers import prodigy_split, read_conll04, read_prodigy, write_docbin
@@ -56,6 +57,55 @@ def spacy_train(config: str, output: Path, corpus: Path, *overrides: object, sou
     run("spacy", "train", path, "--output", output, "--paths.train", corpus / "train.spacy",
         "--paths.dev", corpus / "dev.spacy", "--gpu-id", -1, *source_overrides(path, source), *overrides)
     return output / "model-best"
+
+
+def write_conll04(corpus: Path, vocab: Vocab) -> Path:
+    """Write the CoNLL04 train, dev and test splits as corpus/{train,dev,test}.spacy.
+
+    corpus (Path): The folder.
+    vocab (Vocab): The vocab of the docs.
+    RETURNS (Path): The folder.
+    """
+    for split in ("train", "dev", "test"):
+        docs, _ = read_conll04(data_dir() / "conll04" / f"conll04_{split}.json", vocab)
+        write_docbin(docs, corpus / f"{split}.spacy")
+        print(f"CoNLL04 {split}: {len(docs)} docs")
+    return corpus
+
+
+def train_rel(out: Path, conll: Path, rel_config: str, *overrides: object) -> Path:
+    """Train window_rel on gold entities (configs/REL_CONFIG.cfg) into out/rel.
+
+    RETURNS (Path): Its model-best.
+    """
+    print(f"\n== window_rel ({rel_config}.cfg) on CoNLL04 train, gold entities")
+    return spacy_train(rel_config, out / "rel", conll, *overrides)
+
+
+def assemble_joint(
+    out: Path,
+    conll: Path,
+    rel_model: Path,
+    *,
+    ner_config: str,
+    ner_source: Optional[str] = None,
+    ner_model: Optional[Path] = None,
+    ner_overrides: Sequence[object] = (),
+) -> Path:
+    """Train window_ner (configs/NER_CONFIG.cfg, from ner_source's tok2vec and vectors if
+    given) into out/ner unless ner_model is given, and assemble it with rel_model
+    (configs/joint.cfg) into out/joint.
+
+    RETURNS (Path): The joint pipeline.
+    """
+    if ner_model is None:
+        print(f"\n== window_ner ({ner_config}.cfg) on CoNLL04 train")
+        ner_model = spacy_train(ner_config, out / "ner", conll, *ner_overrides, source=ner_source)
+    joint = out / "joint"
+    print("\n== the joint pipeline")  # joint.cfg copies the NER's vocab, with any vectors it reads
+    run("spacy", "assemble", REPO / "configs" / "joint.cfg", joint, "--paths.ner_model", ner_model,
+        "--paths.rel_model", rel_model)
+    return joint
 
 
 def evaluate(model: Path, data: Path, output: Path, *options: str) -> Dict:
@@ -96,26 +146,15 @@ def main(
     print(f"data: {data}")
     rows: List[Tuple[str, str, str, str]] = []
     nlp = spacy.blank("en")
-    conll = out / "corpus"
-    for split in ("train", "dev", "test"):
-        docs, _ = read_conll04(data / "conll04" / f"conll04_{split}.json", nlp.vocab)
-        write_docbin(docs, conll / f"{split}.spacy")
-        print(f"CoNLL04 {split}: {len(docs)} docs")
+    conll = write_conll04(out / "corpus", nlp.vocab)
 
     # 1. CoNLL04, gold entities.
-    print(f"\n== window_rel ({rel_config}.cfg) on CoNLL04 train, gold entities")
-    rel_model = spacy_train(rel_config, out / "rel", conll)
+    rel_model = train_rel(out, conll, rel_config)
     gold = evaluate(rel_model, conll / "test.spacy", out / "rel_gold_test.json", "--gold-ents")
     rows.append(("CoNLL04 test, gold entities", "rel micro P / R / F", prf(gold), TUTORIAL_CONLL04))
 
     # 2. CoNLL04 end to end.
-    if ner_model is None:
-        print(f"\n== window_ner ({ner_config}.cfg) on CoNLL04 train")
-        ner_model = spacy_train(ner_config, out / "ner", conll, source=ner_source)
-    joint = out / "joint"
-    print("\n== the joint pipeline")
-    run("spacy", "assemble", REPO / "configs" / "joint.cfg", joint, "--paths.ner_model", ner_model,
-        "--paths.rel_model", rel_model)
+    joint = assemble_joint(out, conll, rel_model, ner_config=ner_config, ner_source=ner_source, ner_model=ner_model)
     e2e = evaluate(joint, conll / "test.spacy", out / "joint_test.json")
     tuned = {}
     for name, options in (("per label", []), ("shared", ["--shared"])):

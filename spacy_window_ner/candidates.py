@@ -5,7 +5,7 @@ generator in its config (`[components.window_rel.candidates]`). The pipe calls i
 batch; the `Candidates` it makes from the pairs flow from `predict` to `set_annotations`, and
 from `update` to `get_loss`, without being built again.
 """
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, cast
+from typing import Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple, cast
 
 import numpy
 from spacy.tokens import Doc, Span
@@ -44,7 +44,9 @@ class ScoredCandidates(NamedTuple):
 
 
 @registry.misc("spacy-window-ner.rel_candidates.v1")
-def make_rel_candidates(max_distance: int = 100, max_candidates_per_doc: int = 2000) -> "NearbyPairs":
+def make_rel_candidates(
+    max_distance: int = 100, max_candidates_per_doc: int = 2000, typed: bool = False
+) -> "NearbyPairs":
     """The candidates of window_rel: every ordered pair (head, tail) of distinct entities in
     one sentence when the doc has sentence boundaries, otherwise with at most max_distance
     tokens between them; above max_candidates_per_doc, the nearest pairs.
@@ -52,15 +54,19 @@ def make_rel_candidates(max_distance: int = 100, max_candidates_per_doc: int = 2
     max_distance (int): Without sentence boundaries, the largest token gap between the two
         entities of a candidate.
     max_candidates_per_doc (int): The most candidates per doc; the nearest pairs are kept.
+    typed (bool): Keep only the pairs whose (head label, tail label) some relation of the
+        training data has. window_rel learns these pairs in initialize and keeps them in its
+        cfg["licensed_pairs"], so a saved pipeline proposes the same candidates.
     RETURNS (NearbyPairs): The candidate generator.
     """
-    return NearbyPairs(max_distance=max_distance, max_candidates_per_doc=max_candidates_per_doc)
+    return NearbyPairs(max_distance=max_distance, max_candidates_per_doc=max_candidates_per_doc, typed=typed)
 
 
 class NearbyPairs:
-    """The candidate generator of `spacy-window-ner.rel_candidates.v1` (see there)."""
+    """The candidate generator of `spacy-window-ner.rel_candidates.v1` (see there). With
+    typed=True, `license` sets the (head label, tail label) pairs it keeps."""
 
-    def __init__(self, *, max_distance: int, max_candidates_per_doc: int) -> None:
+    def __init__(self, *, max_distance: int, max_candidates_per_doc: int, typed: bool = False) -> None:
         if not isinstance(max_distance, int) or max_distance < 0:
             raise ValueError(f"max_distance must be an integer >= 0, not {max_distance!r}.")
         if not isinstance(max_candidates_per_doc, int) or max_candidates_per_doc < 1:
@@ -69,6 +75,15 @@ class NearbyPairs:
             )
         self.max_distance = max_distance
         self.max_candidates_per_doc = max_candidates_per_doc
+        self.typed = typed
+        self.licensed_pairs: Optional[FrozenSet[Tuple[str, str]]] = None
+
+    def license(self, label_pairs: Iterable[Tuple[str, str]]) -> None:
+        """Set the (head label, tail label) pairs that typed candidates keep.
+
+        label_pairs (Iterable[Tuple[str, str]]): The entity label pairs.
+        """
+        self.licensed_pairs = frozenset((str(head), str(tail)) for head, tail in label_pairs)
 
     def __call__(self, docs: Sequence[Doc], ents: Sequence[Sequence[Span]]) -> List[Ints2d]:
         """The candidate pairs of every doc.
@@ -98,6 +113,15 @@ class NearbyPairs:
             max_distance=self.max_distance,
             max_candidates=self.max_candidates_per_doc,
         )
+        if self.typed:
+            if self.licensed_pairs is None:
+                raise ValueError(
+                    "Typed relation candidates need the entity label pairs of the training data: "
+                    "initialize window_rel on training examples (nlp.initialize), or call "
+                    "license(label_pairs) on the candidate generator."
+                )
+            keep = [(ents[a].label_, ents[b].label_) in self.licensed_pairs for a, b in pairs.tolist()]
+            pairs = pairs[numpy.asarray(keep, dtype=bool)] if len(pairs) else pairs
         return cast(Ints2d, pairs)
 
 

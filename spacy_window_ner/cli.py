@@ -213,6 +213,8 @@ def tune_thresholds(
     component: str = typer.Option("window_rel", "--component", "-c", help="Name of the window_rel component."),
     gold_ents: bool = typer.Option(False, "--gold-ents", help="Tune on the gold entities instead of those the pipeline's NER predicts."),
     shared: bool = typer.Option(False, "--shared", help="One threshold for all labels, maximising micro F: steadier on a small dev set."),
+    min_support: int = typer.Option(0, "--min-support", min=0, help="Labels with fewer gold dev relations get the shared threshold."),
+    shrinkage: float = typer.Option(0.0, "--shrinkage", min=0.0, help="Shrink each label's threshold toward the shared one, with this weight in gold relations."),
 ) -> None:
     """Tune a pipeline's relation thresholds on dev data, for the entities it will see: by
     default those its own NER predicts, which suits an assembled NER + window_rel pipeline.
@@ -232,7 +234,10 @@ def tune_thresholds(
     rel = nlp.get_pipe(component)
     before = dict(getattr(rel, "thresholds", {}))
     try:
-        thresholds = tune_pipeline_thresholds(nlp, dev_path, component, gold_ents=gold_ents, shared=shared)
+        thresholds = tune_pipeline_thresholds(
+            nlp, dev_path, component, gold_ents=gold_ents, shared=shared,
+            min_support=min_support, shrinkage=shrinkage,
+        )
     except (TypeError, ValueError) as err:
         fail(_one_line(err))
     typer.echo(f"Thresholds of {component}, tuned on {dev_path} ({'gold' if gold_ents else 'predicted'} entities):")

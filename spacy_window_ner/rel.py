@@ -140,6 +140,7 @@ def _with_legacy_options(
         max_candidates_per_doc=(
             candidates.max_candidates_per_doc if max_candidates_per_doc is None else max_candidates_per_doc
         ),
+        typed=candidates.typed,
     )
 
 
@@ -197,6 +198,8 @@ class WindowRel(TrainablePipe):
             "thresholds": {},
             "spans_key": spans_key,
             "pos_weight": pos_weight,
+            # The (head label, tail label) pairs of the training relations, for typed candidates.
+            "licensed_pairs": None,
         }
 
     @property
@@ -273,9 +276,11 @@ class WindowRel(TrainablePipe):
         if labels is not None:
             for label in labels:
                 self.add_label(label)
+        label_pairs = set()
         for example in get_examples():
-            if labels is None:
-                for *_, label in relation_tuples(example.reference):
+            for _, _, head_label, _, _, tail_label, label in relation_tuples(example.reference):
+                label_pairs.add((head_label, tail_label))
+                if labels is None:
                     self.add_label(label)
             for ent in (*self._reference_ents(example.reference), *(self._source_ents(example.predicted) or [])):
                 self.add_entity_label(ent.label_)
@@ -291,6 +296,7 @@ class WindowRel(TrainablePipe):
                 f"entities from {self._source_name()}: give the reference docs entities, or put an "
                 "entity recognizer before it."
             )
+        self.license_pairs(label_pairs)
         self.model.set_dim("nO", len(self.labels))
         self.model.set_dim("nL", len(self.entity_labels) + 1)
         examples = list(islice(get_examples(), 10))
@@ -301,6 +307,19 @@ class WindowRel(TrainablePipe):
             rows = self.make_candidates(docs, [[]]).rows
         n_cands = sum(len(doc_rows) for doc_rows in rows)
         self.model.initialize(X=(docs, rows), Y=self.model.ops.alloc2f(n_cands, len(self.labels)))
+
+    def license_pairs(self, label_pairs: Iterable[Tuple[str, str]]) -> None:
+        """Keep the (head label, tail label) pairs that relations may join in
+        cfg["licensed_pairs"], and give them to a candidate generator that uses them
+        (rel_candidates.v1 with typed=True). initialize learns them from the training
+        relations; call this to turn typed candidates on for a pipeline initialized before.
+
+        label_pairs (Iterable[Tuple[str, str]]): The entity label pairs.
+        """
+        self.cfg["licensed_pairs"] = sorted([str(head), str(tail)] for head, tail in label_pairs)
+        license = getattr(self.candidates, "license", None)
+        if license is not None:
+            license(self.cfg["licensed_pairs"])
 
     def make_candidates(self, docs: Sequence[Doc], ents: Optional[Sequence[Sequence[Span]]] = None) -> Candidates:
         """The candidates of a batch: one call of the candidate generator.
@@ -476,6 +495,8 @@ class WindowRel(TrainablePipe):
             self.cfg.setdefault("spans_key", spans_key)
             legacy = {key: self.cfg.pop(key) for key in ("max_distance", "max_candidates_per_doc") if key in self.cfg}
             self.candidates = _with_legacy_options(self.candidates, self.name, **legacy)
+            if self.cfg.setdefault("licensed_pairs", None) is not None:
+                self.license_pairs(self.cfg["licensed_pairs"])
 
     def entities(self, doc: Doc) -> List[Span]:
         """The entities the component relates: doc.ents, or doc.spans[spans_key].

@@ -5,7 +5,7 @@ used by `spacy-window-ner tune-thresholds`) and the [training.before_to_disk] ca
 for tuning and for `spacy-window-ner evaluate --gold-ents`."""
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, Optional
+from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -14,13 +14,18 @@ from spacy.util import registry
 
 from .confidences import entity_setters
 from .corpus import create_gold_ents_reader
-from .rel import WindowRel
+from .rel import DEFAULT_THRESHOLD, WindowRel
 from .relations import relation_tuples
 
 
 @registry.misc("spacy-window-ner.tune_rel_thresholds.v1")
 def make_tune_rel_thresholds(
-    dev_path: Optional[Path], component: str = "window_rel", gold_ents: bool = True, shared: bool = False
+    dev_path: Optional[Path],
+    component: str = "window_rel",
+    gold_ents: bool = True,
+    shared: bool = False,
+    min_support: int = 0,
+    shrinkage: float = 0.0,
 ) -> Callable[[Language], Language]:
     """A [training.before_to_disk] callback that tunes the thresholds of a window_rel
     component on the dev set before every save, so that the saved pipeline carries them
@@ -32,6 +37,9 @@ def make_tune_rel_thresholds(
     gold_ents (bool): Tune on the gold entities; if False, on the entities that the
         pipeline's own NER predicts.
     shared (bool): Tune one threshold for all labels (see tune_thresholds).
+    min_support (int): Labels with fewer gold dev relations get the shared threshold.
+    shrinkage (float): Shrink the labels' thresholds toward the shared one, with this
+        weight in gold relations (see tune_thresholds).
     RETURNS (Callable[[Language], Language]): The callback.
     """
 
@@ -41,7 +49,10 @@ def make_tune_rel_thresholds(
                 "tune_rel_thresholds needs the dev .spacy file: set dev_path, e.g. with "
                 "--paths.dev dev.spacy."
             )
-        tune_pipeline_thresholds(nlp, Path(dev_path), component, gold_ents=gold_ents, shared=shared)
+        tune_pipeline_thresholds(
+            nlp, Path(dev_path), component, gold_ents=gold_ents, shared=shared,
+            min_support=min_support, shrinkage=shrinkage,
+        )
         return nlp
 
     return tune_rel_thresholds
@@ -54,6 +65,8 @@ def tune_pipeline_thresholds(
     *,
     gold_ents: bool = True,
     shared: bool = False,
+    min_support: int = 0,
+    shrinkage: float = 0.0,
 ) -> Dict[str, float]:
     """Run a pipeline up to its window_rel component over dev data and tune that
     component's thresholds there (see tune_thresholds).
@@ -65,7 +78,21 @@ def tune_pipeline_thresholds(
         not run); if False, the entities the pipeline's own NER predicts, so that the
         thresholds suit the entities the pipeline will see.
     shared (bool): Tune one threshold for all labels (see tune_thresholds).
+    min_support (int): Labels with fewer gold dev relations get the shared threshold.
+    shrinkage (float): The weight of the shared threshold in a label's (see tune_thresholds).
     RETURNS (Dict[str, float]): The thresholds of all labels.
+    """
+    pipe = rel_component(nlp, component)
+    examples = examples_before(nlp, dev_path, component, gold_ents=gold_ents)
+    return tune_thresholds(pipe, examples, shared=shared, min_support=min_support, shrinkage=shrinkage)
+
+
+def rel_component(nlp: Language, component: str = "window_rel") -> WindowRel:
+    """The window_rel component of a pipeline, by name.
+
+    nlp (Language): The pipeline.
+    component (str): The name of the window_rel component.
+    RETURNS (WindowRel): The component.
     """
     if component not in nlp.pipe_names:
         raise ValueError(
@@ -75,6 +102,21 @@ def tune_pipeline_thresholds(
     pipe = nlp.get_pipe(component)
     if not isinstance(pipe, WindowRel):
         raise TypeError(f"Thresholds can only be tuned for a window_rel component, not {type(pipe).__name__}.")
+    return pipe
+
+
+def examples_before(nlp: Language, path: Path, component: str = "window_rel", *, gold_ents: bool = True) -> List[Example]:
+    """The examples of a .spacy file, their predicted docs run through the pipeline up to
+    its window_rel component (not included): what that component reads there.
+
+    nlp (Language): The pipeline.
+    path (Path): The .spacy file, with gold entities and relations.
+    component (str): The name of the window_rel component.
+    gold_ents (bool): Give window_rel the gold entities (components that set doc.ents do
+        not run); if False, the entities the pipeline's own NER predicts.
+    RETURNS (List[Example]): The examples.
+    """
+    pipe = rel_component(nlp, component)
     after = nlp.pipe_names[nlp.pipe_names.index(component):]
     # The components that write the entities window_rel reads (doc.ents, or doc.spans[key]).
     spans_key = pipe.cfg["spans_key"]
@@ -83,8 +125,8 @@ def tune_pipeline_thresholds(
             f"No component before {component!r} predicts entities, so its thresholds can only "
             "be tuned on gold entities: use gold_ents=True (--gold-ents)."
         )
-    read_dev = create_gold_ents_reader(dev_path) if gold_ents else Corpus(dev_path)
-    examples = list(read_dev(nlp))
+    read = create_gold_ents_reader(path) if gold_ents else Corpus(path)
+    examples = list(read(nlp))
     # Run the components before it (a shared tok2vec, the NER unless gold_ents).
     disabling: ContextManager[List[str]] = gold_entities(nlp, spans_key=spans_key) if gold_ents else nullcontext([])
     with disabling as disabled:
@@ -92,26 +134,34 @@ def tune_pipeline_thresholds(
             docs = list(nlp.pipe(eg.predicted for eg in examples))
     for example, doc in zip(examples, docs):
         example.predicted = doc
-    return tune_thresholds(pipe, examples, shared=shared)
+    return examples
 
 
-def tune_thresholds(pipe: WindowRel, examples: Iterable[Example], *, shared: bool = False) -> Dict[str, float]:
-    """Pick, for every label of a window_rel component, the threshold that maximises that
-    label's F1 on the candidates of the examples (from the predicted entities, or the
-    reference entities where the predicted doc has none), and store it in the component's
-    cfg["thresholds"]. Gold relations that no candidate covers count as misses. Labels
-    without a correct prediction keep their threshold.
+class DevScores(NamedTuple):
+    """What threshold tuning reads of a window_rel component on dev data.
+
+    probs (numpy.ndarray): (n_candidates, n_labels) probabilities of the candidates whose
+        reference has relation annotation.
+    gold (numpy.ndarray): (n_candidates, n_labels), 1 where the label is correct.
+    n_gold (numpy.ndarray): (n_labels,) the gold relations of every label, including those
+        that no candidate covers.
+    """
+
+    probs: numpy.ndarray
+    gold: numpy.ndarray
+    n_gold: numpy.ndarray
+
+
+def dev_scores(pipe: WindowRel, examples: Iterable[Example]) -> DevScores:
+    """Score the candidates of the examples (from the predicted entities, or the reference
+    entities where the predicted doc has none) with a window_rel component.
 
     pipe (WindowRel): The component.
-    examples (Iterable[Example]): Dev examples.
-    shared (bool): Pick one threshold for all labels instead, the one that maximises
-        micro F1, and store it in cfg["threshold"] (what `spacy find-threshold` searches
-        on a grid): one parameter instead of one per label, which varies less from one
-        small dev set to another. Per-label tuning sets cfg["threshold"] back to None.
-    RETURNS (Dict[str, float]): The thresholds of all labels.
+    examples (Iterable[Example]): Examples with gold relations.
+    RETURNS (DevScores): The probabilities, targets and gold counts.
     """
     examples = list(examples)
-    validate_examples(examples, "tune_thresholds")
+    validate_examples(examples, "dev_scores")
     candidates = pipe.training_candidates(examples)
     scored = pipe.score_candidates([eg.predicted for eg in examples], candidates)
     P = numpy.concatenate(
@@ -123,20 +173,169 @@ def tune_thresholds(pipe: WindowRel, examples: Iterable[Example], *, shared: boo
     for example in examples:
         for *_, label in relation_tuples(example.reference):
             n_gold[label_ids[label]] += 1
+    return DevScores(P[known], gold[known], n_gold)
+
+
+def tune_thresholds(
+    pipe: WindowRel,
+    examples: Iterable[Example],
+    *,
+    shared: bool = False,
+    min_support: int = 0,
+    shrinkage: float = 0.0,
+) -> Dict[str, float]:
+    """Pick, for every label of a window_rel component, the threshold that maximises that
+    label's F1 on the candidates of the examples (from the predicted entities, or the
+    reference entities where the predicted doc has none), and store it in the component's
+    cfg["thresholds"]. Gold relations that no candidate covers count as misses. Labels
+    without a correct prediction keep their threshold.
+
+    A label's best threshold on a small dev set is noisy: min_support and shrinkage pull
+    the labels with few gold relations toward the shared threshold (see pick_thresholds).
+
+    pipe (WindowRel): The component.
+    examples (Iterable[Example]): Dev examples.
+    shared (bool): Pick one threshold for all labels instead, the one that maximises
+        micro F1, and store it in cfg["threshold"] (what `spacy find-threshold` searches
+        on a grid): one parameter instead of one per label, which varies less from one
+        small dev set to another. Per-label tuning sets cfg["threshold"] back to None.
+    min_support (int): Labels with fewer gold relations than this in the examples get the
+        shared threshold.
+    shrinkage (float): The weight, in gold relations, of the shared threshold in a
+        label's: t = (n t_label + shrinkage t_shared) / (n + shrinkage), n the label's gold
+        relations. 0 keeps t_label.
+    RETURNS (Dict[str, float]): The thresholds of all labels.
+    """
+    scores = dev_scores(pipe, examples)
     if shared:
-        threshold = best_threshold(P[known].ravel(), gold[known].ravel(), n_gold.sum())
+        threshold = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
         if threshold is not None:
             pipe.cfg["threshold"] = threshold
         return pipe.thresholds
-    tuned = dict(pipe.cfg["thresholds"])
-    for l, label in enumerate(pipe.labels):
-        threshold = best_threshold(P[known, l], gold[known, l], n_gold[l])
-        if threshold is not None:
-            tuned[label] = threshold
-    pipe.cfg["thresholds"] = tuned
+    tuned = pick_thresholds(scores, min_support=min_support, shrinkage=shrinkage)
+    pipe.cfg["thresholds"] = {
+        **pipe.cfg["thresholds"],
+        **{label: tuned[l] for l, label in enumerate(pipe.labels) if tuned[l] is not None},
+    }
     # The tuned thresholds replace one set for all labels.
     pipe.cfg["threshold"] = None
     return pipe.thresholds
+
+
+def pick_thresholds(scores: DevScores, *, min_support: int = 0, shrinkage: float = 0.0) -> List[Optional[float]]:
+    """The threshold of every label (best_threshold), robust to small dev sets: a label
+    with fewer than min_support gold relations gets the shared threshold (the one that
+    maximises micro F1), and the others are shrunk toward it,
+    t = (n t_label + shrinkage t_shared) / (n + shrinkage).
+
+    scores (DevScores): The dev probabilities, targets and gold counts (dev_scores).
+    min_support (int): The fewest gold relations for a label's own threshold.
+    shrinkage (float): The weight of the shared threshold, in gold relations.
+    RETURNS (List[Optional[float]]): Per label, its threshold, or None if no threshold
+        finds a correct one (the label keeps its threshold).
+    """
+    if not isinstance(min_support, int) or min_support < 0:
+        raise ValueError(f"min_support must be an integer >= 0, not {min_support!r}.")
+    if not shrinkage >= 0.0:
+        raise ValueError(f"shrinkage must be >= 0 (0: no shrinkage), not {shrinkage!r}.")
+    probs, gold, n_gold = scores
+    own = [best_threshold(probs[:, l], gold[:, l], n_gold[l]) for l in range(len(n_gold))]
+    if min_support == 0 and shrinkage == 0.0:
+        return own
+    shared = best_threshold(probs.ravel(), gold.ravel(), n_gold.sum())
+    if shared is None:
+        return own
+    picked: List[Optional[float]] = []
+    for t, n in zip(own, n_gold):
+        if n < min_support:
+            picked.append(shared)
+        elif t is None:
+            picked.append(None)
+        else:
+            picked.append(float((n * t + shrinkage * shared) / (n + shrinkage)))
+    return picked
+
+
+def relation_f(scores: DevScores, thresholds: Union[Sequence[float], numpy.ndarray]) -> Tuple[float, float]:
+    """Strict micro and macro F1 of the rule p >= threshold on scored candidates, as
+    score_relations counts them (macro: over the labels with a gold or predicted relation).
+
+    scores (DevScores): The probabilities, targets and gold counts.
+    thresholds (Union[Sequence[float], numpy.ndarray]): The threshold of every label.
+    RETURNS (Tuple[float, float]): Micro F1 and macro F1.
+    """
+    predicted = scores.probs >= numpy.asarray(thresholds)[None, :]
+    tp = (predicted & (scores.gold > 0)).sum(axis=0).astype(float)
+    n_pred = predicted.sum(axis=0).astype(float)
+    n_gold = numpy.maximum(scores.n_gold, tp)
+    micro = 2 * tp.sum() / max(n_pred.sum() + n_gold.sum(), 1.0)
+    seen = (n_pred + n_gold) > 0
+    per_label = 2 * tp[seen] / (n_pred[seen] + n_gold[seen])
+    return float(micro), float(per_label.mean()) if seen.any() else 0.0
+
+
+def merge_scores(parts: Sequence[DevScores]) -> DevScores:
+    """The scores of several parts of a dev set as one (see dev_scores).
+
+    parts (Sequence[DevScores]): The scores of the parts.
+    RETURNS (DevScores): Their union.
+    """
+    return DevScores(
+        numpy.concatenate([part.probs for part in parts]),
+        numpy.concatenate([part.gold for part in parts]),
+        numpy.sum([part.n_gold for part in parts], axis=0),
+    )
+
+
+def cross_validated_f(
+    folds: Sequence[DevScores], *, shared: bool = False, min_support: int = 0, shrinkage: float = 0.0
+) -> float:
+    """k-fold cross-validation of a way of tuning the thresholds over the folds of a dev set:
+    thresholds picked on all folds but one (pick_thresholds, or one shared threshold),
+    counted on that one, pooled over the folds into one micro F1. Unlike F1 on the data the
+    thresholds were tuned on, it does not favour the way with the most free thresholds, so
+    it can choose among them on dev alone. Labels without a picked threshold count at 0.5.
+
+    folds (Sequence[DevScores]): The scores of the dev examples, one part per fold (say,
+        dev_scores of every k-th example).
+    shared (bool): One threshold for all labels, maximising micro F1.
+    min_support (int): See pick_thresholds.
+    shrinkage (float): See pick_thresholds.
+    RETURNS (float): The pooled micro F1 on the held-out folds.
+    """
+    if len(folds) < 2:
+        raise ValueError(f"Cross-validation needs at least 2 folds, not {len(folds)}.")
+    tp = n_pred = n_gold = 0.0
+    for k, held_out in enumerate(folds):
+        rest = merge_scores([fold for j, fold in enumerate(folds) if j != k])
+        thresholds = tuned_vector(rest, shared=shared, min_support=min_support, shrinkage=shrinkage)
+        predicted = held_out.probs >= thresholds[None, :]
+        tp += float((predicted & (held_out.gold > 0)).sum())
+        n_pred += float(predicted.sum())
+        n_gold += float(held_out.n_gold.sum())
+    return 2 * tp / max(n_pred + n_gold, 1.0)
+
+
+def tuned_vector(
+    scores: DevScores, *, shared: bool = False, min_support: int = 0, shrinkage: float = 0.0,
+    default: float = DEFAULT_THRESHOLD,
+) -> numpy.ndarray:
+    """The thresholds that tune_thresholds picks, as an array over the labels, without a
+    component: one shared threshold, or pick_thresholds; default where none is picked.
+
+    scores (DevScores): The dev probabilities, targets and gold counts.
+    shared (bool): One threshold for all labels.
+    min_support (int): See pick_thresholds.
+    shrinkage (float): See pick_thresholds.
+    default (float): The threshold of labels without a picked one.
+    RETURNS (numpy.ndarray): (n_labels,) thresholds.
+    """
+    if shared:
+        threshold = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
+        picked: List[Optional[float]] = [threshold] * len(scores.n_gold)
+    else:
+        picked = pick_thresholds(scores, min_support=min_support, shrinkage=shrinkage)
+    return numpy.asarray([default if t is None else t for t in picked])
 
 
 def best_threshold(probs: numpy.ndarray, gold: numpy.ndarray, n_gold: float) -> Optional[float]:

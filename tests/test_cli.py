@@ -286,6 +286,23 @@ def test_cli_tune_thresholds_in_place_and_output(rel_pipeline, tmp_path):
     assert (folder / "notes.txt").is_file()
 
 
+def test_cli_tune_thresholds_min_support_and_shrinkage(rel_pipeline, tmp_path):
+    """--min-support above every label's dev support gives every label the shared threshold;
+    --shrinkage moves each label's threshold toward it."""
+    model, dev = rel_pipeline
+    invoke("tune-thresholds", model, dev, "--shared", "--output", tmp_path / "shared")
+    shared = spacy.load(tmp_path / "shared").get_pipe("window_rel").cfg["threshold"]
+    invoke("tune-thresholds", model, dev, "--output", tmp_path / "own")
+    own = thresholds(tmp_path / "own")
+    invoke("tune-thresholds", model, dev, "--min-support", "1000", "--output", tmp_path / "support")
+    assert thresholds(tmp_path / "support") == {label: shared for label in own}
+    invoke("tune-thresholds", model, dev, "--shrinkage", "5", "--output", tmp_path / "shrunk")
+    shrunk = thresholds(tmp_path / "shrunk")
+    assert set(shrunk) == set(own)
+    assert all(abs(shrunk[label] - shared) <= abs(own[label] - shared) + 1e-9 for label in own)
+    assert "--min-support" in failed("tune-thresholds", model, dev, "--min-support", "-1", code=2)
+
+
 @pytest.mark.parametrize("point", ["first write", "before the swap", "after the swap", "between two renames"])
 def test_cli_tune_thresholds_killed(rel_pipeline, point):
     """tune-thresholds over its pipeline, killed with SIGKILL at each step of saving: the

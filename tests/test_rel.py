@@ -18,7 +18,7 @@ from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidate
 from spacy_window_ner.corpus import copy_gold_ents
 from spacy_window_ner.layers.pair_scorer import CandidateColumn
 from spacy_window_ner.rel import WindowRel
-from spacy_window_ner.thresholds import gold_entities, tune_pipeline_thresholds, tune_thresholds
+from spacy_window_ner.thresholds import dev_scores, gold_entities, relation_f, tune_pipeline_thresholds, tune_thresholds
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
 
@@ -332,6 +332,26 @@ def test_rel_tune_shared_threshold(tmp_path):
     assert rel.thresholds == thresholds
 
 
+def test_rel_dev_scores_count_as_the_scorer():
+    """relation_f on dev_scores gives the scorer's strict micro and macro F, gold relations
+    that no candidate covers included."""
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=3)
+    rel = nlp.get_pipe("window_rel")
+    examples = make_examples(nlp, gold_ents_on_predicted=True)
+    # A wrong entity: Acme as a LOC, so its relations can't be right.
+    predicted = examples[0].predicted
+    predicted.ents = [predicted.ents[0], Span(predicted, 3, 4, label="LOC"), predicted.ents[2]]
+    scores = dev_scores(rel, examples)
+    assert scores.n_gold.sum() == 4 and scores.gold.sum() == 2
+    for thresholds in ([0.5] * 3, [0.2, 0.6, 0.9], [0.01] * 3):
+        rel.cfg["thresholds"] = dict(zip(rel.labels, thresholds))
+        docs = [eg.predicted for eg in examples]
+        rel.set_annotations(docs, rel.predict(docs))
+        official = score_relations(examples)
+        assert relation_f(scores, thresholds) == pytest.approx((official["rel_micro_f"], official["rel_macro_f"]))
+
+
 def test_rel_tune_thresholds_callback(tmp_path):
     nlp = make_nlp()
     examples = make_examples(nlp)
@@ -592,9 +612,47 @@ def test_rel_candidates_block_resolves_into_the_pipe():
     assert isinstance(rel.candidates, NearbyPairs)
     assert (rel.candidates.max_distance, rel.candidates.max_candidates_per_doc) == (5, 2000)
     block = nlp.config["components"]["window_rel"]["candidates"]
-    assert block == {"@misc": "spacy-window-ner.rel_candidates.v1", "max_distance": 5, "max_candidates_per_doc": 2000}
+    assert block == {
+        "@misc": "spacy-window-ner.rel_candidates.v1", "max_distance": 5, "max_candidates_per_doc": 2000, "typed": False,
+    }
     with pytest.raises(ValueError, match="max_candidates_per_doc must be a positive integer"):
         make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "max_candidates_per_doc": 0})
+
+
+def test_rel_typed_candidates_learnt_at_initialize_and_saved(tmp_path):
+    """typed=True keeps the (head label, tail label) pairs of the training relations: PER-ORG,
+    PER-LOC and ORG-LOC, in that direction; initialize learns them into cfg, and a saved
+    pipeline proposes the same candidates."""
+    nlp = make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "typed": True})
+    rel = nlp.get_pipe("window_rel")
+    doc = nlp.get_pipe("entity_ruler")(nlp.make_doc("Carol met Dave Smith ."))
+    with pytest.raises(ValueError, match="need the entity label pairs of the training data"):
+        pairs_of(rel, doc)
+    train(nlp, make_examples(nlp), n_iter=3)
+    assert rel.cfg["licensed_pairs"] == [["ORG", "LOC"], ["PER", "LOC"], ["PER", "ORG"]]
+    texts = [text for text, _, _ in TRAIN_DATA]
+    # Alice/PER Acme/ORG Paris/LOC; Bob/PER Berlin/LOC Initech/ORG; Carol/PER Dave Smith/PER.
+    expected = [[[0, 1], [0, 2], [1, 2]], [[0, 1], [0, 2], [2, 1]], []]
+    assert [pairs_of(rel, doc).tolist() for doc in nlp.pipe(texts)] == expected
+    nlp.to_disk(tmp_path / "typed")
+    loaded = spacy.load(tmp_path / "typed")
+    loaded_rel = loaded.get_pipe("window_rel")
+    assert loaded_rel.candidates.typed and loaded_rel.cfg["licensed_pairs"] == rel.cfg["licensed_pairs"]
+    assert [pairs_of(loaded_rel, doc).tolist() for doc in loaded.pipe(texts)] == expected
+    assert predictions(loaded, texts) == predictions(nlp, texts)
+    from_bytes = make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "typed": True})
+    from_bytes.get_pipe("window_rel").from_bytes(rel.to_bytes())
+    assert from_bytes.get_pipe("window_rel").candidates.licensed_pairs == rel.candidates.licensed_pairs
+    # Untyped candidates learn the pairs too, and propose every pair; license_pairs turns
+    # typed candidates on for such a pipeline.
+    untyped = make_nlp()
+    train(untyped, make_examples(untyped), n_iter=3)
+    untyped_rel = untyped.get_pipe("window_rel")
+    assert untyped_rel.cfg["licensed_pairs"] == rel.cfg["licensed_pairs"]
+    assert len(pairs_of(untyped_rel, untyped.get_pipe("entity_ruler")(nlp.make_doc(texts[2])))) == 2
+    untyped_rel.candidates = make_rel_candidates(typed=True)
+    untyped_rel.license_pairs([("PER", "PER")])
+    assert [len(pairs_of(untyped_rel, doc)) for doc in untyped.pipe(texts)] == [0, 0, 2]
 
 
 def test_rel_predict_returns_the_candidates_with_their_scores():

