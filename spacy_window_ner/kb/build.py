@@ -26,7 +26,7 @@ from spacy.tokens import Doc, Span
 from ..confidences import entity_setters, get_confidences
 from ..inputs import InputStats, Record, iter_records, location
 from ..relations import get_relations
-from .backends import open_store
+from .backends import describe, open_store
 from .store import DocRows, KBError, RemoveStats, SpanKey, Store
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
@@ -68,7 +68,7 @@ class BuildStats(InputStats):
 def build_kb(
     nlp: Language,
     inputs: Iterable[Path],
-    db: Path,
+    db: Union[str, Path],
     *,
     lines: bool = False,
     encoding: str = "utf8",
@@ -86,7 +86,8 @@ def build_kb(
 
     nlp (Language): A pipeline with a component that sets doc.ents.
     inputs (Iterable[Path]): Input files, checked by `check_inputs`.
-    db (Path): The database, created if missing.
+    db (Union[str, Path]): The database: a SQLite file, created if missing, or a postgresql://
+        URL of an existing database, whose tables are created if missing.
     lines (bool): Read .txt files as one document per line.
     encoding (str): The text encoding of the inputs.
     batch_size (int): Documents per nlp.pipe batch and per transaction.
@@ -109,7 +110,6 @@ def build_kb(
         )
     stats = BuildStats()
     start = time.perf_counter()
-    db = Path(db)
     store = open_store(db, create=True)
     saved_max_length = nlp.max_length
     try:
@@ -133,7 +133,7 @@ def build_kb(
             _write_batch(store, batch, stats)
     except store.Error as err:  # a full disk, a lost file: not the pipeline's fault
         raise KBError(
-            f"Can't write to the database {db} ({type(err).__name__}: {err}). Every batch written "
+            f"Can't write to the database {describe(db)} ({type(err).__name__}: {err}). Every batch written "
             "before is kept; fix the cause (free disk space, permissions) and rerun the same "
             "command to resume."
         ) from err
@@ -145,13 +145,13 @@ def build_kb(
 
 
 def remove_documents(
-    db: Path, *, sources: Iterable[Union[str, Path]] = (), ids: Iterable[Union[str, int]] = ()
+    db: Union[str, Path], *, sources: Iterable[Union[str, Path]] = (), ids: Iterable[Union[str, int]] = ()
 ) -> RemoveStats:
     """Remove documents with their mentions and relations, in one transaction: each entity's
     mention_count is decreased by the removed mentions, and entities left with no mention
     are deleted.
 
-    db (Path): The database.
+    db (Union[str, Path]): The database: a SQLite file or a postgresql:// URL.
     sources (Iterable[Union[str, Path]]): Remove every document read from these inputs (the
         paths as given to the build).
     ids (Iterable[Union[str, int]]): Remove the documents with these JSONL ids (compared as strings).
@@ -164,7 +164,7 @@ def remove_documents(
     try:
         return store.remove(source_names, id_names)
     except store.Error as err:
-        raise KBError(f"Can't remove documents from {db} ({type(err).__name__}: {err}); nothing was removed.") from err
+        raise KBError(f"Can't remove documents from {describe(db)} ({type(err).__name__}: {err}); nothing was removed.") from err
     finally:
         store.close()
 

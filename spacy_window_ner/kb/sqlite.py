@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from ..inputs import Record
-from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, normalize
+from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, merge_edges, normalize
 
 SCHEMA_VERSION = "2"
 BUSY_TIMEOUT_MS = 60_000
@@ -89,6 +89,7 @@ class SQLiteStore:
     """
 
     Error = sqlite3.Error
+    concurrent_writes = False
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *, created: bool = False) -> None:
         self.conn = conn
@@ -246,14 +247,12 @@ class SQLiteStore:
             dict(zip(NODE_FIELDS, row))
             for row in self.conn.execute("SELECT id, name, label, mention_count FROM entities ORDER BY id")
         ]
-        edges = [
-            dict(zip(EDGE_FIELDS, row))
-            for row in self.conn.execute(
-                "SELECT head_entity, tail_entity, label, COUNT(*), MAX(confidence), AVG(confidence) "
-                "FROM relations GROUP BY head_entity, tail_entity, label "
+        edges = merge_edges(
+            self.conn.execute(
+                "SELECT head_entity, tail_entity, label, confidence FROM relations "
                 "ORDER BY head_entity, tail_entity, label"
             )
-        ]
+        )
         return nodes, edges
 
 

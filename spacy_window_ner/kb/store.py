@@ -3,6 +3,8 @@ queries and a back end. `sqlite.SQLiteStore` implements `Store`; `backends.open_
 back end a database names. Everything here is plain data (dicts, tuples, dataclasses), so rows
 can cross process boundaries (nlp.pipe workers, an engine's actors) by pickling.
 """
+import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Type
 
@@ -66,7 +68,11 @@ class Store(Protocol):
 
     Error (Type[BaseException]): What its driver raises when a statement fails (sqlite3.Error),
         which callers report as a KBError that says what was kept.
+    concurrent_writes (bool): Whether many processes may each write their own batches at once
+        (PostgreSQL), rather than one writer storing every batch (SQLite).
     """
+
+    concurrent_writes: bool
 
     @property
     def Error(self) -> Type[BaseException]:
@@ -98,6 +104,23 @@ class Store(Protocol):
     def close(self, *, discard_if_empty: bool = False) -> None:
         """Close the database; with `discard_if_empty`, remove it if this store created it and
         it holds no document."""
+
+
+def merge_edges(relations: Iterable[Tuple[int, int, str, float]]) -> List[Dict[str, Any]]:
+    """Merge relations into the graph's edges, one per (head, tail, label), the same way for
+    every back end: the mean with math.fsum, so that it does not depend on the summation order
+    of a database's AVG.
+
+    relations (Iterable[Tuple[int, int, str, float]]): (head entity, tail entity, label,
+        confidence), sorted by (head, tail, label).
+    RETURNS (List[Dict[str, Any]]): The edges (EDGE_FIELDS).
+    """
+    edges = []
+    for (head, tail, label), group in itertools.groupby(relations, key=lambda row: tuple(row[:3])):
+        confidences = [row[3] for row in group]
+        values = (head, tail, label, len(confidences), max(confidences), math.fsum(confidences) / len(confidences))
+        edges.append(dict(zip(EDGE_FIELDS, values)))
+    return edges
 
 
 def normalize(name: str) -> str:
