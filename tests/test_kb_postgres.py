@@ -215,6 +215,14 @@ def test_kb_postgres_other_schema_version_refused(corpus, tmp_path, postgres_url
         kb.open_store(postgres_url, create=True)
 
 
+def test_kb_postgres_nul_character_refused_with_its_place(tmp_path, postgres_url):
+    source = tmp_path / "docs.txt"
+    source.write_text("Alice met Bob.\nBob in \x00 Paris.\n", encoding="utf8")
+    with pytest.raises(kb.KBError, match=f"{source}:2: the text holds a NUL character"):
+        kb.build_kb(make_nlp(), [source], postgres_url, lines=True, batch_size=1)
+    assert pg_rows(postgres_url)["counts"]["documents"] == 1
+
+
 def test_kb_postgres_empty_database_not_a_kb_for_readers(postgres_url):
     with pytest.raises(kb.KBError, match="holds no spacy-window-ner knowledge base"):
         kb.query_entity(postgres_url, "Alice")

@@ -20,12 +20,12 @@ backends.open_store imports only for a postgresql:// URL.
 """
 import hashlib
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
 
 import psycopg
 from psycopg import errors
 
-from ..inputs import Record
+from ..inputs import Record, location
 from .backends import describe
 from .sqlite import SCHEMA_VERSION, TABLES
 from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, merge_edges, normalize
@@ -92,6 +92,7 @@ CREATE INDEX relations_doc ON relations (doc_id);
 """
 
 EntityKey = Tuple[str, str]  # (norm, label)
+T = TypeVar("T")
 
 
 class PostgresStore:
@@ -164,38 +165,33 @@ class PostgresStore:
         return True
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
-        for attempt in range(DEADLOCK_RETRIES):
-            try:
-                with self.conn.transaction():
-                    return _write_batch(self.conn.cursor(), batch)
-            except errors.DeadlockDetected:
-                if attempt == DEADLOCK_RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
+        for record, _ in batch:
+            if "\x00" in record.text:
+                raise KBError(
+                    f"{location(record.source, record.line)}: the text holds a NUL character (\\x00), which "
+                    "PostgreSQL text can't store. Remove it from the input and rerun: every batch written "
+                    "before is kept."
+                )
+        return _in_transaction(self.conn, lambda cur: _write_batch(cur, batch))
 
     def remove(self, sources: Iterable[str], ids: Iterable[str]) -> RemoveStats:
-        stats = RemoveStats()
-        chosen: Dict[int, Tuple[str, Optional[int], Optional[str]]] = {}
         selectors = [("source", s) for s in sources] + [("doc_id", i) for i in ids]
-        for attempt in range(DEADLOCK_RETRIES):
-            stats, chosen = RemoveStats(), {}
-            try:
-                with self.conn.transaction():
-                    cur = self.conn.cursor()
-                    for column, value in selectors:
-                        rows = cur.execute(
-                            f"SELECT id, source, line, doc_id FROM documents WHERE {column} = %s ORDER BY id", (value,)
-                        ).fetchall()
-                        if not rows:
-                            stats.unmatched.append(f"{'source' if column == 'source' else 'id'} {value!r}")
-                        chosen.update((row[0], tuple(row[1:])) for row in rows)
-                    stats.mentions, stats.relations, stats.entities = _delete_documents(cur, sorted(chosen), set())
-                break
-            except errors.DeadlockDetected:
-                if attempt == DEADLOCK_RETRIES - 1:
-                    raise
-        stats.documents = [chosen[doc_id] for doc_id in sorted(chosen)]
-        return stats
+
+        def remove(cur: psycopg.Cursor[Any]) -> RemoveStats:
+            stats = RemoveStats()
+            chosen: Dict[int, Tuple[str, Optional[int], Optional[str]]] = {}
+            for column, value in selectors:
+                rows = cur.execute(
+                    f"SELECT id, source, line, doc_id FROM documents WHERE {column} = %s ORDER BY id", (value,)
+                ).fetchall()
+                if not rows:
+                    stats.unmatched.append(f"{'source' if column == 'source' else 'id'} {value!r}")
+                chosen.update((row[0], tuple(row[1:])) for row in rows)
+            stats.mentions, stats.relations, stats.entities = _delete_documents(cur, sorted(chosen), set())
+            stats.documents = [chosen[doc_id] for doc_id in sorted(chosen)]
+            return stats
+
+        return _in_transaction(self.conn, remove)
 
     def entities(self, norm: str, label: Optional[str]) -> List[Dict[str, Any]]:
         conn = self.conn
@@ -245,6 +241,20 @@ class PostgresStore:
         return nodes, edges
 
 
+def _in_transaction(conn: psycopg.Connection[Any], work: Callable[[psycopg.Cursor[Any]], T]) -> T:
+    """Run `work` in one transaction. A deadlock that PostgreSQL detects (see the module
+    docstring) rolls it back, and it runs again, up to DEADLOCK_RETRIES times in all."""
+    attempt = 1
+    while True:
+        try:
+            with conn.transaction():
+                return work(conn.cursor())
+        except errors.DeadlockDetected:
+            if attempt >= DEADLOCK_RETRIES:
+                raise
+            attempt += 1
+
+
 def _open_schema(conn: psycopg.Connection[Any], url: str, *, create: bool) -> None:
     """Check the schema and its version; with `create`, create both in one transaction (under
     an advisory lock, so concurrent builds create them once) when none of the tables exists."""
@@ -287,16 +297,11 @@ def _tables(conn: psycopg.Connection[Any]) -> Set[str]:
 def _reason(err: psycopg.Error, url: str) -> str:
     """The driver's message on one line, without the password of the URL."""
     text = " ".join(str(err).split()).rstrip(".")
-    password = psycopg.conninfo.conninfo_to_dict(url).get("password") if _parses(url) else None
-    return text.replace(str(password), "***") if password else text
-
-
-def _parses(url: str) -> bool:
     try:
-        psycopg.conninfo.conninfo_to_dict(url)
-        return True
-    except psycopg.Error:
-        return False
+        password = psycopg.conninfo.conninfo_to_dict(url).get("password")
+    except psycopg.Error:  # a URL that does not parse: libpq's message does not repeat it
+        password = None
+    return text.replace(str(password), "***") if password else text
 
 
 def _lock_key(*parts: str) -> int:
