@@ -87,6 +87,35 @@ def test_kb_postgres_retried_batch_adds_nothing(corpus, postgres_url):
     assert pg_rows(postgres_url) == before
 
 
+def test_kb_postgres_batch_rerun_after_deadlock(corpus, tmp_path, monkeypatch, postgres_url):
+    from psycopg.errors import DeadlockDetected
+
+    from spacy_window_ner.kb import postgres
+
+    write, calls = postgres._write_batch, []
+
+    def deadlocked(cur, batch, always: bool):
+        counts = write(cur, batch)  # all written, then PostgreSQL picks this transaction as the victim
+        calls.append(counts.added)
+        if always or len(calls) == 1:
+            raise DeadlockDetected("deadlock detected")
+        return counts
+
+    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch: deadlocked(cur, batch, False))
+    stats = kb.build_kb(make_nlp(), corpus, postgres_url, lines=True)
+    assert calls == [5, 5] and stats.docs_added == 5  # rolled back, then written once
+    rows = pg_rows(postgres_url)
+    assert rows["counts"]["documents"] == 5 and rows["wrong_counts"] == 0
+    # A deadlock every time: the batch is given up after DEADLOCK_RETRIES tries, keeping the rest.
+    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch: deadlocked(cur, batch, True))
+    more = tmp_path / "more.txt"
+    more.write_text("Alice and Bob.\n", encoding="utf8")
+    with pytest.raises(kb.KBError, match="DeadlockDetected.*Every batch written before is kept"):
+        kb.build_kb(make_nlp(), [more], postgres_url, lines=True)
+    assert calls[2:] == [1] * postgres.DEADLOCK_RETRIES
+    assert pg_rows(postgres_url) == rows
+
+
 def test_kb_postgres_cli_same_output_as_sqlite(ruler_path, corpus, tmp_path, postgres_url):
     sqlite_db = tmp_path / "kb.sqlite"
     outputs = []
