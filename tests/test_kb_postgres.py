@@ -12,7 +12,7 @@ from spacy.tokens import Doc
 
 from spacy_window_ner import inputs, kb
 
-from .conftest import _free_port
+from .conftest import _free_port, unavailable
 from .test_cli import failed, invoke
 from .test_kb import EXPECTED_COUNTS, WRONG_COUNTS_SQL, build, make_nlp, snapshot, snapshot_rows
 
@@ -271,3 +271,12 @@ def test_kb_postgres_describe_hides_password():
     assert kb.describe("postgresql://me:s3cret@host:5432/kb") == "postgresql://me:***@host:5432/kb"
     assert kb.describe("postgres://host/kb?password=s3cret&sslmode=require") == "postgres://host/kb?password=***&sslmode=require"
     assert kb.describe(Path("kb.sqlite")) == "kb.sqlite"
+
+
+def test_kb_postgres_unavailable_fails_under_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no initdb.*CI must not skip"):
+        unavailable("no initdb")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="no initdb"):
+        unavailable("no initdb")
