@@ -2,13 +2,14 @@
 
 `python -m pytest` deselects the tests marked `slow` (those that train a full workflow: `spacy
 project run`, `spacy train` of a full config); `python -m pytest --runslow` runs them too, as CI
-does (.ci/run).
+does (.ci/run). A test that needs an optional service or package (Ray) calls `unavailable`:
+skipped where it is missing, failed under CI (CI=true), where everything must run.
 """
 import os
 import sqlite3
 import subprocess
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 from spacy.language import Language
@@ -34,6 +35,32 @@ def pytest_collection_modifyitems(config, items):
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+def unavailable(reason: str) -> None:
+    """Skip the calling test because something it needs is missing, or fail it when the
+    environment variable CI is "true": CI installs everything, so a skip there hides a gap.
+
+    reason (str): What is missing and how to install it.
+    """
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: this test must run in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A local Ray cluster with 2 CPUs for the module's tests, shut down at the end. Yields its
+    address (HOST:PORT of the GCS), for `--address` and for other processes to join it."""
+    try:
+        import ray
+    except ImportError:
+        unavailable('Ray is not installed: pip install "spacy-window-ner[ray]"')
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
 
 
 @pytest.fixture(scope="session")
