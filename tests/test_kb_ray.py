@@ -3,6 +3,7 @@ the pipeline in actors; the knowledge base must equal the local engine's, surviv
 driver, and refuse what the engine can't use."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -164,3 +165,34 @@ def test_kb_ray_actor_failure_is_a_clear_error(ray_cluster, ruler_path, sample, 
     with pytest.raises(kb.KBError, match="A Ray actor failed.*test_kb_relations.*rerun the same command"):
         kb.build_kb(str(ruler_path), [sample], db, batch_size=BATCH, engine="ray", workers=1)
     assert not db.exists()
+
+
+def actor_pids() -> List[int]:
+    """The process ids of this machine's Ray Data actors running Extractor (from /proc)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"MapWorker(MapBatches(Extractor))" in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except OSError:  # a process that ended meanwhile
+            continue
+    return pids
+
+
+def test_kb_ray_actor_killed_block_retried(ray_cluster, window_ner_path, sample, tmp_path):
+    """An actor process killed mid-build is restarted by Ray and its block retried: the
+    build completes with the same rows as a clean one, nothing twice."""
+    db, clean = tmp_path / "kb.sqlite", tmp_path / "clean.sqlite"
+    killed: List[int] = []
+
+    def kill_an_actor(offset: int, docs: int) -> None:
+        if not killed:
+            pids = actor_pids()
+            assert pids, "no actor process found"
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    stats = kb.build_kb(str(window_ner_path), [sample], db, batch_size=BATCH, engine="ray", workers=2, progress=kill_an_actor)
+    assert killed and stats.docs_added == N_DOCS
+    kb.build_kb(str(window_ner_path), [sample], clean, batch_size=BATCH, engine="local")
+    assert_same_kb(db, clean)

@@ -14,10 +14,10 @@ driver writes each block in one transaction, as the local engine does. A store w
 `concurrent_writes` (PostgreSQL) is opened by every actor, which writes its own blocks and
 returns only the counts. Either way a block is written whole or not at all and a stored
 document is skipped by its text hash, so a block that Ray retries (an actor restarted) or a
-build rerun after the driver was killed adds nothing twice. An actor whose process dies is
-restarted by Ray and its block retried; an exception in an actor (a pipeline that can't be
-loaded, a component that crashes) stops the build with a KBError, and the blocks stored
-before are kept.
+build rerun after the driver was killed adds nothing twice. An actor whose process dies (killed,
+out of memory, its node lost) is restarted by Ray and its block retried, with Ray Data's
+default of no limit; an exception in an actor (a pipeline that can't be loaded, a component
+that crashes) stops the build with a KBError, and the blocks stored before are kept.
 
 The driver reads and checks all the inputs before the first block is processed (Ray Data
 needs the list of blocks); the blocks wait in Ray's object store, which spills to disk.
