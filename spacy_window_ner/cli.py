@@ -335,6 +335,7 @@ def kb_build(
         f"✔ {db}: read {stats.docs_read} documents from {stats.files} files; added "
         f"{stats.docs_added} ({stats.mentions} mentions, {stats.relations} relations, {rate:.1f} docs/s)"
         + (f", of which {stats.docs_replaced} replaced a changed version" if stats.docs_replaced else "")
+        + (f", on {len(stats.worker_pids)} Ray actor{'s' if len(stats.worker_pids) > 1 else ''} ({stats.seconds_workers_cpu:.1f} CPU s)" if stats.worker_pids else "")
         + f"; skipped {stats.docs_existing} already stored"
         + (f", {stats.docs_raced} stored meanwhile by another build" if stats.docs_raced else "")
     )

@@ -153,9 +153,11 @@ def test_kb_ray_input_disappears(ray_cluster, window_ner_path, sample, tmp_path)
         kb.build_kb(str(window_ner_path), inputs(), db, lines=True, batch_size=BATCH, engine="ray", workers=2)
     assert snapshot(db) == stored  # nothing lost, nothing half-written
     more.write_text(yields[0], encoding="utf8")
-    stats = kb.build_kb(str(window_ner_path), [sample, more], db, lines=True, batch_size=BATCH, engine="ray", workers=2)
-    assert (stats.docs_existing, stats.docs_added) == (N_DOCS, 2)
-    assert stats.worker_pids and len(stats.worker_pids) == 1  # one block: one actor
+    args = ["kb", "build", str(window_ner_path), str(sample), str(more), "--db", str(db), "--lines", "--engine", "ray", "--workers", "2", "--batch-size", str(BATCH)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    # The rerun resumes; its one block needs one actor.
+    assert "added 2 " in result.output and "on 1 Ray actor (" in result.output and f"skipped {N_DOCS} already stored" in result.output
 
 
 def test_kb_ray_actor_failure_is_a_clear_error(ray_cluster, ruler_path, sample, tmp_path):
