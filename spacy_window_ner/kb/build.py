@@ -13,6 +13,9 @@ documents the same way.
 
 Documents that can't be processed are skipped and reported with the malformed lines ("path:line:
 why"), before the pipeline (see inputs.text_problem).
+
+The pipeline runs in this process (engine "local", nlp.pipe) or in a pool of Ray Data actors
+(engine "ray", see ray_engine.py); both store the same rows through `write_batch`.
 """
 import bisect
 import time
@@ -26,9 +29,9 @@ from spacy.tokens import Doc, Span
 
 from ..confidences import entity_setters, get_confidences
 from ..inputs import InputStats, Record, iter_records, location
+from ..loading import PipelineError, load_pipeline
 from ..relations import get_relations
 from .backends import open_store
-from ..loading import PipelineError, load_pipeline
 from .store import DocRows, KBError, RemoveStats, SpanKey, Store, WriteCounts
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
