@@ -15,9 +15,8 @@ import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, NoReturn, Optional, Tuple
+from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union
 
-import spacy
 import typer
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -27,6 +26,7 @@ from typer.core import TyperGroup
 from wasabi import table
 
 from . import kb as kb_module
+from . import loading
 from .confidences import entity_setters
 from .corpus import copy_gold_ents
 from .explain import explain as explain_entities
@@ -79,6 +79,11 @@ class Split(str, Enum):
     all = "all"
 
 
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 class ExportFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
@@ -107,18 +112,17 @@ def refuse_input(output: Path, *inputs: Optional[Path]) -> None:
         fail(str(err))
 
 
-def load_pipeline(path: Path) -> Language:
-    """Load a saved spaCy pipeline, or fail with a message saying why it can't be.
+def load_pipeline(name: Union[str, Path]) -> Language:
+    """Load a saved spaCy pipeline (see loading.load_pipeline), or fail with a message saying
+    why it can't be.
 
-    path (Path): The pipeline directory.
+    name (Union[str, Path]): The pipeline directory, or an installed package name.
     RETURNS (Language): The pipeline.
     """
-    if not path.is_dir() or not (path / "config.cfg").is_file():
-        fail(f"{path} is not a spaCy pipeline: expected a directory with a config.cfg, as nlp.to_disk writes.")
     try:
-        return spacy.load(path)
-    except Exception as err:  # spacy.load fails in many ways on a broken directory
-        fail(f"Can't load the spaCy pipeline {path}: {type(err).__name__}: {_one_line(err)}")
+        return loading.load_pipeline(name)
+    except loading.PipelineError as err:
+        fail(str(err))
 
 
 # ---------------------------------------------------------------------------------------- convert
@@ -275,7 +279,7 @@ def format_scores(scores: Dict[str, Any]) -> str:
 
 @kb_app.command("build")
 def kb_build(
-    model: Path = typer.Argument(..., exists=True, help="Pipeline directory: any pipeline that sets doc.ents."),
+    model: str = typer.Argument(..., help="Pipeline directory or installed package name: any pipeline that sets doc.ents. With --engine ray, it must be there on every node."),
     inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\")."),
     db: str = typer.Option(..., "--db", help="The SQLite database file, created if missing, or a postgresql://USER:PASSWORD@HOST:PORT/DATABASE URL (the `postgres` extra) of an existing database."),
     lines: bool = typer.Option(False, "--lines", help="Read .txt files as one document per non-blank line."),
@@ -283,13 +287,18 @@ def kb_build(
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per nlp.pipe batch and per database transaction."),
     n_process: int = typer.Option(1, "--n-process", min=1, help="Processes for nlp.pipe."),
     max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Raise the pipeline's max_length (characters per document; longer ones are skipped). spaCy's parser and NER need about 1 GB of memory per 100,000 characters."),
+    engine: Engine = typer.Option(Engine.local, "--engine", help="local: nlp.pipe in this process. ray: a pool of Ray Data actors, each loading the pipeline once (pip install \"spacy-window-ner[ray]\")."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the Ray cluster (auto, HOST:PORT or ray://HOST:10001); unset starts a local one."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: actors, each running the pipeline (default: one per CPU of the cluster)."),
 ) -> None:
     """Stream documents through a pipeline into a knowledge base (SQLite or PostgreSQL). A document is known by
     its JSONL "id", else by its file and line: one stored with the same text is skipped, so a
     rerun resumes an interrupted build and adds nothing twice; one stored with another text is
     replaced. Malformed lines and documents that can't be processed (too long, not encodable)
     are reported and skipped. Missing, empty and undecodable inputs are reported and skipped;
-    the command then exits 1, as it does when no document could be used.
+    the command then exits 1, as it does when no document could be used. With --engine ray, a
+    pool of Ray actors (on this machine, or the cluster at --address) runs the pipeline; this
+    process writes each batch into SQLite, and each actor writes its own into PostgreSQL.
     """
     try:
         good, skipped_files, total_bytes = check_inputs(inputs, encoding)
@@ -299,12 +308,14 @@ def kb_build(
         typer.secho(f"✘ Skipped {message}", err=True, fg=typer.colors.RED)
     if not good:
         fail("No readable input: nothing to build.")
-    nlp = load_pipeline(model)
+    # The local engine runs the pipeline here; the Ray engine's actors load it by its name.
+    pipeline = load_pipeline(model) if engine == Engine.local else model
     progress, close = _progress_bar(total_bytes)
     try:
         stats = kb_module.build_kb(
-            nlp, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
+            pipeline, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
             n_process=n_process, progress=progress, max_length=max_length,
+            engine=engine.value, address=address, workers=workers,
         )
     except kb_module.KBError as err:  # also a database that can't be written (full disk)
         close()
@@ -324,6 +335,7 @@ def kb_build(
         f"✔ {kb_module.describe(db)}: read {stats.docs_read} documents from {stats.files} files; added "
         f"{stats.docs_added} ({stats.mentions} mentions, {stats.relations} relations, {rate:.1f} docs/s)"
         + (f", of which {stats.docs_replaced} replaced a changed version" if stats.docs_replaced else "")
+        + (f", on {len(stats.worker_pids)} Ray actor{'s' if len(stats.worker_pids) > 1 else ''} ({stats.seconds_workers_cpu:.1f} CPU s)" if stats.worker_pids else "")
         + f"; skipped {stats.docs_existing} already stored"
         + (f", {stats.docs_raced} stored meanwhile by another build" if stats.docs_raced else "")
     )

@@ -4,9 +4,10 @@
 project run`, `spacy train` of a full config); `python -m pytest --runslow` runs them too, as CI
 does (.ci/run).
 
-`postgres_server` starts a real PostgreSQL server (initdb into a temporary directory, pg_ctl
-start on a free localhost port) once per run; tests that need it are skipped where PostgreSQL or
-psycopg is not installed, except under CI=true, where they fail (see `unavailable`).
+A test that needs an optional service or package calls `unavailable`: skipped where it is
+missing, failed under CI (CI=true), where everything must run. `postgres_server` starts a real
+PostgreSQL server (initdb into a temporary directory, pg_ctl start on a free localhost port) once
+per run; `ray_cluster` a local Ray cluster once per module.
 """
 import glob
 import itertools
@@ -44,6 +45,32 @@ def pytest_collection_modifyitems(config, items):
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+def unavailable(reason: str) -> None:
+    """Skip the calling test because something it needs is missing, or fail it when the
+    environment variable CI is "true": CI installs everything, so a skip there hides a gap.
+
+    reason (str): What is missing and how to install it.
+    """
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: this test must run in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A local Ray cluster with 2 CPUs for the module's tests, shut down at the end. Yields its
+    address (HOST:PORT of the GCS), for `--address` and for other processes to join it."""
+    try:
+        import ray
+    except ImportError:
+        unavailable('Ray is not installed: pip install "spacy-window-ner[ray]"')
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
 
 
 @pytest.fixture(scope="session")
@@ -144,17 +171,6 @@ def mount_tmpfs(tmp_path: Path) -> Callable[..., Path]:
     yield mount
     for point in mounted:
         subprocess.run(["umount", "-l", str(point)], capture_output=True)
-
-
-def unavailable(reason: str) -> None:
-    """Skip a test that needs something this machine lacks, with why; under CI (CI=true) fail
-    instead: CI must run every test.
-
-    reason (str): What is missing and how to get it.
-    """
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: CI must not skip this test)")
-    pytest.skip(reason)
 
 
 def postgres_binary(name: str) -> Optional[str]:

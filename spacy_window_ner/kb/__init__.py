@@ -13,6 +13,7 @@ One job per module:
                  for a postgresql:// URL, as it needs psycopg (the `postgres` extra)
     backends.py  which back end a database names (`open_store`, `is_url`, `describe`)
     build.py     stream records, skip those stored, nlp.pipe, `doc_rows`, store; remove documents
+    ray_engine.py  `build_kb(engine="ray")`: the pipeline in Ray Data actors (the only module importing Ray)
     query.py     one entity with its mentions and relations; the entity graph
     export.py    the graph as JSONL, CSV or GraphML, sanitised for each format
 Input streaming (files, lines, identities, malformed lines) is `spacy_window_ner.inputs`.
