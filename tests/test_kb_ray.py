@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator, List
+from typing import Dict, Iterator, List
 
 import pytest
 from typer.testing import CliRunner
@@ -18,6 +18,7 @@ from spacy_window_ner.cli import app
 
 from .test_explain import TRAIN_DATA
 from .test_kb import counts, make_nlp, snapshot
+from .test_kb_postgres import pg_rows
 
 N_DOCS = 200
 BATCH = 16  # 13 blocks of 200 documents: work for both actors
@@ -59,7 +60,12 @@ def sample(tmp_path: Path) -> Path:
 
 def assert_same_kb(db: Path, expected: Path) -> None:
     """The two knowledge bases hold the same rows, with confidences within CONFIDENCE_TOLERANCE."""
-    got, want = snapshot(db), snapshot(expected)
+    assert_same_rows(snapshot(db), snapshot(expected))
+
+
+def assert_same_rows(got: Dict[str, list], want: Dict[str, list]) -> None:
+    """Two snapshots (test_kb.snapshot_rows) hold the same rows, with confidences within
+    CONFIDENCE_TOLERANCE."""
     assert got["documents"] == want["documents"]
     assert got["entities"] == want["entities"]
     for table, column in (("mentions", 5), ("relations", 4)):
@@ -198,3 +204,63 @@ def test_kb_ray_actor_killed_block_retried(ray_cluster, window_ner_path, sample,
     assert killed and stats.docs_added == N_DOCS
     kb.build_kb(str(window_ner_path), [sample], clean, batch_size=BATCH, engine="local")
     assert_same_kb(db, clean)
+
+
+def test_kb_ray_postgres_actors_write_their_own_batches(ray_cluster, window_ner_path, sample, tmp_path, postgres_url):
+    """Into PostgreSQL every actor writes its own blocks: the same rows as the local engine's
+    SQLite build, each count exact, and a rerun adds nothing."""
+    local = tmp_path / "local.sqlite"
+    kb.build_kb(str(window_ner_path), [sample], local, lines=True)
+    stats = kb.build_kb(str(window_ner_path), [sample], postgres_url, batch_size=BATCH, engine="ray", workers=2)
+    assert stats.docs_added == N_DOCS and len(stats.worker_pids) == 2
+    rows = pg_rows(postgres_url)
+    assert rows.pop("wrong_counts") == 0 and rows.pop("counts")["documents"] == N_DOCS
+    assert_same_rows(rows, snapshot(local))
+    again = kb.build_kb(str(window_ner_path), [sample], postgres_url, batch_size=BATCH, engine="ray", workers=2)
+    assert (again.docs_added, again.docs_existing) == (0, N_DOCS)
+
+
+# Run in another process: a Ray build (one actor) of the inputs into the database, joining the
+# cluster at the address; prints the documents it added.
+RAY_BUILD = """
+import sys
+from spacy_window_ner import kb
+
+model, db, address, *sources = sys.argv[1:]
+stats = kb.build_kb(model, sources, db, batch_size=8, engine="ray", address=address, workers=1)
+print(stats.docs_added)
+"""
+
+
+def test_kb_ray_postgres_concurrent_builds(ray_cluster, window_ner_path, sample, tmp_path, postgres_url):
+    """Two Ray builds (one actor each, joining the same cluster) and a local build run at once
+    into one PostgreSQL database, over overlapping inputs: every document is stored exactly once
+    and the rows equal one build of all the inputs into SQLite."""
+    texts = sample.read_text(encoding="utf8").splitlines()
+    halves = [tmp_path / "first.jsonl", tmp_path / "second.jsonl", tmp_path / "middle.jsonl"]
+    halves[0].write_text("\n".join(texts[:120]) + "\n", encoding="utf8")
+    halves[1].write_text("\n".join(reversed(texts[80:])) + "\n", encoding="utf8")
+    halves[2].write_text("\n".join(texts[60:140]) + "\n", encoding="utf8")
+    builds = [
+        subprocess.Popen(
+            [sys.executable, "-c", RAY_BUILD, str(window_ner_path), postgres_url, ray_cluster, str(source)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for source in halves[:2]
+    ]
+    local = kb.build_kb(str(window_ner_path), [halves[2]], postgres_url, batch_size=8)
+    added = [local.docs_added]
+    for build in builds:
+        out, err = build.communicate(timeout=300)
+        assert build.returncode == 0, err[-2000:]
+        added.append(int(out.split()[-1]))
+    rows = pg_rows(postgres_url)
+    assert sum(added) == rows.pop("counts")["documents"] == N_DOCS  # each document stored exactly once
+    assert rows.pop("wrong_counts") == 0
+    alone = tmp_path / "alone.sqlite"
+    kb.build_kb(str(window_ner_path), [sample], alone)
+    want = snapshot(alone)
+    # A document is known by its JSONL id: its source and line are those of the build that stored it.
+    for snap in (rows, want):
+        snap["documents"] = sorted(document[2:] for document in snap["documents"])
+    assert_same_rows(rows, want)
