@@ -18,6 +18,7 @@ The pipeline runs in this process (engine "local", nlp.pipe) or in a pool of Ray
 (engine "ray", see ray_engine.py); both store the same rows through `write_batch`.
 """
 import bisect
+import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from .store import DocRows, KBError, RemoveStats, SpanKey, Store, WriteCounts
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
 MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
+KNOWN_CHUNK = 256  # records per "already stored?" look-up
 ENGINES = ("local", "ray")  # build_kb(engine=...): nlp.pipe in this process, or Ray Data actors
 
 
@@ -285,7 +287,23 @@ def doc_rows(doc: Doc) -> DocRows:
 def _new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
     """Drop, before the pipeline, the records whose identity is stored with the same text (a
     record with an id that moved gets its new source and line), or was read earlier in this
-    run (an id read twice with different texts keeps the first)."""
+    run (an id read twice with different texts keeps the first). The store is asked about
+    KNOWN_CHUNK records at a time: one round trip each, not one per document."""
+    first_reads = _first_reads(records, stats)
+    while True:
+        chunk = list(itertools.islice(first_reads, KNOWN_CHUNK))
+        if not chunk:
+            return
+        start = time.perf_counter()
+        known = store.known(chunk)
+        stats.seconds_sqlite += time.perf_counter() - start
+        stats.docs_existing += sum(known)
+        yield from (record for record, is_known in zip(chunk, known) if not is_known)
+
+
+def _first_reads(records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
+    """The records whose identity this run reads for the first time; a repeat with the same
+    text counts as existing, one with another text is reported as a malformed line."""
     seen: Dict[str, Tuple[str, str, Optional[int]]] = {}  # identity -> (sha256, source, line)
     for record in records:
         earlier = seen.get(record.identity)
@@ -300,12 +318,6 @@ def _new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> 
             stats.docs_existing += 1
             continue
         seen[record.identity] = (record.sha256, record.source, record.line)
-        start = time.perf_counter()
-        known = store.known(record)
-        stats.seconds_sqlite += time.perf_counter() - start
-        if known:
-            stats.docs_existing += 1
-            continue
         yield record
 
 

@@ -28,7 +28,7 @@ from psycopg import errors
 from ..inputs import Record, location
 from .backends import describe
 from .sqlite import SCHEMA_VERSION, TABLES
-from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, merge_edges, normalize
+from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
 
 CONNECT_TIMEOUT_S = 10
 DEADLOCK_RETRIES = 5
@@ -150,19 +150,16 @@ class PostgresStore:
         # A server's database is never dropped: an empty one stays, as the user created it.
         self.conn.close()
 
-    def known(self, record: Record) -> bool:
-        stored = self.conn.execute(
-            "SELECT sha256, source, line FROM documents WHERE identity = %s", (record.identity,)
-        ).fetchone()
-        if stored is None or stored[0] != record.sha256:
-            return False
-        if tuple(stored[1:]) != (record.source, record.line):
-            # A document with an id that moved: same text, so only its place is updated.
-            self.conn.execute(
-                "UPDATE documents SET source = %s, line = %s WHERE identity = %s AND sha256 = %s",
-                (record.source, record.line, record.identity, record.sha256),
-            )
-        return True
+    def known(self, records: Sequence[Record]) -> List[bool]:
+        rows = self.conn.execute(
+            "SELECT identity, sha256, source, line FROM documents WHERE identity = ANY(%s)",
+            ([record.identity for record in records],),
+        )
+        known, moved = match_stored(records, {row[0]: tuple(row[1:]) for row in rows})
+        if moved:  # documents with an id that moved: same text, so only their place is updated
+            with self.conn.cursor() as cur:
+                cur.executemany("UPDATE documents SET source = %s, line = %s WHERE identity = %s AND sha256 = %s", moved)
+        return known
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
         for record, _ in batch:

@@ -16,10 +16,11 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from ..inputs import Record
-from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, merge_edges, normalize
+from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
 
 SCHEMA_VERSION = "2"
 BUSY_TIMEOUT_MS = 60_000
+MAX_VARIABLES = 999  # bound parameters per statement: SQLite builds before 3.32 allow no more
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -128,18 +129,18 @@ class SQLiteStore:
         else:
             self.conn.close()
 
-    def known(self, record: Record) -> bool:
-        conn = self.conn
-        stored = conn.execute("SELECT sha256, source, line FROM documents WHERE identity = ?", (record.identity,)).fetchone()
-        if stored is None or stored[0] != record.sha256:
-            return False
-        if tuple(stored[1:]) != (record.source, record.line):
-            # A document with an id that moved: same text, so only its place is updated.
-            conn.execute(
-                "UPDATE documents SET source = ?, line = ? WHERE identity = ? AND sha256 = ?",
-                (record.source, record.line, record.identity, record.sha256),
-            )
-        return True
+    def known(self, records: Sequence[Record]) -> List[bool]:
+        stored: Dict[str, Tuple[str, str, Optional[int]]] = {}
+        identities = [record.identity for record in records]
+        for start in range(0, len(identities), MAX_VARIABLES):
+            chunk = identities[start : start + MAX_VARIABLES]
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT identity, sha256, source, line FROM documents WHERE identity IN ({marks})"
+            stored.update((row[0], tuple(row[1:])) for row in self.conn.execute(query, chunk))
+        known, moved = match_stored(records, stored)
+        if moved:  # documents with an id that moved: same text, so only their place is updated
+            self.conn.executemany("UPDATE documents SET source = ?, line = ? WHERE identity = ? AND sha256 = ?", moved)
+        return known
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
         conn = self.conn

@@ -84,9 +84,9 @@ class Store(Protocol):
     def __exit__(self, *exc_info: Any) -> None:
         """Close the store."""
 
-    def known(self, record: Record) -> bool:
-        """Whether the record's identity is stored with the same text (then a record whose
-        source or line moved gets its new place stored)."""
+    def known(self, records: Sequence[Record]) -> List[bool]:
+        """Per record, whether its identity is stored with the same text, in one look-up for
+        all of them (then a record whose source or line moved gets its new place stored)."""
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
         """Store documents with their rows, all of them or none: a document whose identity is
@@ -121,6 +121,27 @@ def merge_edges(relations: Iterable[Tuple[int, int, str, float]]) -> List[Dict[s
         values = (head, tail, label, len(confidences), max(confidences), math.fsum(confidences) / len(confidences))
         edges.append(dict(zip(EDGE_FIELDS, values)))
     return edges
+
+
+def match_stored(
+    records: Sequence[Record], stored: Dict[str, Tuple[str, str, Optional[int]]]
+) -> Tuple[List[bool], List[Tuple[str, Optional[int], str, str]]]:
+    """Which records are stored with the same text, given what a store holds for their
+    identities, and the new places of those stored elsewhere (a document with an id that moved).
+
+    records (Sequence[Record]): The records looked up.
+    stored (Dict[str, Tuple[str, str, Optional[int]]]): identity -> (sha256, source, line) of
+        the stored documents among them.
+    RETURNS (Tuple[List[bool], List[Tuple[str, Optional[int], str, str]]]): Per record, whether
+        it is stored; and (source, line, identity, sha256) per record whose place to update.
+    """
+    known, moved = [], []
+    for record in records:
+        sha256, source, line = stored.get(record.identity, (None, None, None))
+        known.append(sha256 == record.sha256)
+        if sha256 == record.sha256 and (source, line) != (record.source, record.line):
+            moved.append((record.source, record.line, record.identity, record.sha256))
+    return known, moved
 
 
 def normalize(name: str) -> str:
