@@ -264,3 +264,16 @@ def test_kb_ray_postgres_concurrent_builds(ray_cluster, window_ner_path, sample,
     for snap in (rows, want):
         snap["documents"] = sorted(document[2:] for document in snap["documents"])
     assert_same_rows(rows, want)
+
+
+def test_kb_ray_block_that_kills_its_actors_refused(ray_cluster, window_ner_path, sample, tmp_path, monkeypatch):
+    """Ray retries a block whose actor died without limit; the build counts the starts of each
+    block and stops once one passes MAX_BLOCK_ATTEMPTS (here 0: the first start), naming its
+    documents, with nothing stored twice."""
+    from spacy_window_ner.kb import ray_engine
+
+    monkeypatch.setattr(ray_engine, "MAX_BLOCK_ATTEMPTS", 0)
+    db = tmp_path / "kb.sqlite"
+    with pytest.raises(kb.KBError, match=r"documents .*sample.jsonl:\d+ to .*sample.jsonl:\d+ died 0 times.*--max-length"):
+        kb.build_kb(str(window_ner_path), [sample], db, batch_size=BATCH, engine="ray", workers=1)
+    assert not db.exists()

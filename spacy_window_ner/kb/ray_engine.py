@@ -17,13 +17,16 @@ document is skipped by its text hash, so a block that Ray retries (an actor rest
 build rerun after the driver was killed adds nothing twice. An actor whose process dies (killed,
 out of memory, its node lost) is restarted by Ray and its block retried, with Ray Data's
 default of no limit; an exception in an actor (a pipeline that can't be loaded, a component
-that crashes) stops the build with a KBError, and the blocks stored before are kept.
+that crashes) stops the build with a KBError, and the blocks stored before are kept. A block
+whose actor died MAX_BLOCK_ATTEMPTS times (a document that exhausts memory, say) stops the build
+too, naming its documents: Ray would retry it forever.
 
 The driver reads and checks all the inputs before the first block is processed (Ray Data
 needs the list of blocks); the blocks wait in Ray's object store, which spills to disk.
 """
 import os
 import pickle
+import re
 import socket
 import time
 from pathlib import Path
@@ -33,13 +36,29 @@ import numpy
 import ray
 import ray.data
 
-from ..inputs import Record
+from ..inputs import Record, location
 from ..loading import load_pipeline
 from .backends import open_store
 from .build import BuildStats, add_counts, doc_rows, write_batch
 from .store import KBError, Store
 
 PROBE_SECONDS = 3.0  # a TCP connect to --address must answer within this, or the build stops
+REMOTE_ERROR = re.compile(r"[A-Za-z_][\w.]*(Error|Exception)\b[^:]*: ")  # "ValueError: ..." in a traceback
+MAX_BLOCK_ATTEMPTS = 3  # actor calls that may start one block: more means its documents kill the actor
+
+
+class Attempts:
+    """Counts the actor calls that started each block, for every actor of a build. Ray Data
+    restarts a dead actor and retries its block without limit (setting `max_restarts` on
+    map_batches is deprecated), so the bound is kept here. One Ray actor (no CPU) per build."""
+
+    def __init__(self) -> None:
+        self.counts: Dict[int, int] = {}
+
+    def start(self, index: int) -> int:
+        """Count a start of block `index` and return how many there were."""
+        self.counts[index] = self.counts.get(index, 0) + 1
+        return self.counts[index]
 
 
 class Extractor:
@@ -48,13 +67,17 @@ class Extractor:
 
     model (str): The pipeline's directory or installed package name.
     max_length (int): The driver's nlp.max_length (longer texts were skipped there).
+    attempts (ray.actor.ActorHandle): The build's `Attempts`.
+    max_attempts (int): Starts of one block after which it is refused.
     db (Optional[str]): The database, for a store with concurrent writes; None to return the
         rows to the driver.
     """
 
-    def __init__(self, model: str, max_length: int, db: Optional[str] = None) -> None:
+    def __init__(self, model: str, max_length: int, attempts: Any, max_attempts: int, db: Optional[str] = None) -> None:
         self.nlp = load_pipeline(model)
         self.nlp.max_length = max_length
+        self.attempts = attempts
+        self.max_attempts = max_attempts
         self.store: Optional[Store] = open_store(db) if db is not None else None
 
     def __call__(self, batch: Dict[str, numpy.ndarray]) -> Dict[str, Any]:
@@ -65,9 +88,22 @@ class Extractor:
             pickled WriteCounts where this actor wrote them), "words", "pid", "cpu" (seconds).
         """
         results, words, cpu = [], [], []
-        for block in batch["block"]:
+        for index, block in zip(batch["index"], batch["block"]):
             start = time.process_time()
             records: List[Record] = pickle.loads(block)
+            if ray.get(self.attempts.start.remote(int(index))) > self.max_attempts:
+                # Returned, not raised: the driver stops the build with this message as it is.
+                first, last = records[0], records[-1]
+                refusal = KBError(
+                    f"The actors that ran the documents {location(first.source, first.line)} to "
+                    f"{location(last.source, last.line)} died {self.max_attempts} times (out of memory?). "
+                    "Remove or shorten the document that kills them (--max-length bounds the text) and "
+                    "rerun the same command: every batch written before is kept."
+                )
+                results.append(pickle.dumps(refusal))
+                words.append(0)
+                cpu.append(time.process_time() - start)
+                continue
             docs = self.nlp.pipe(((r.text, r) for r in records), as_tuples=True, batch_size=len(records))
             rows = [(record, doc_rows(doc)) for doc, record in docs]
             words.append(sum(row["n_tokens"] for _, row in rows))
@@ -139,7 +175,10 @@ def build_on_ray(
             # One actor per block at most: an actor without a block would only load the pipeline.
             compute=ray.data.ActorPoolStrategy(size=min(workers, len(blocks))),
             num_cpus=1,
-            fn_constructor_kwargs={"model": model, "max_length": max_length, "db": str(db) if concurrent else None},
+            fn_constructor_kwargs={
+                "model": model, "max_length": max_length, "attempts": ray.remote(num_cpus=0)(Attempts).remote(),
+                "max_attempts": MAX_BLOCK_ATTEMPTS, "db": str(db) if concurrent else None,
+            },
         )
         del blocks
         pids = set()
@@ -152,10 +191,12 @@ def build_on_ray(
                 break
             except ray.exceptions.RayError as err:
                 raise KBError(
-                    f"A Ray actor failed ({type(err).__name__}: {_last_line(err)}). Every batch written "
+                    f"A Ray actor failed ({_root_cause(err)}). Every batch written "
                     "before is kept; fix the cause and rerun the same command to resume."
                 ) from err
             result = pickle.loads(row["result"])
+            if isinstance(result, KBError):
+                raise result
             if concurrent:
                 add_counts(stats, result)
             else:
@@ -192,7 +233,9 @@ def check_address(address: Optional[str]) -> None:
         ) from None
 
 
-def _last_line(err: BaseException) -> str:
-    """The last non-empty line of an error (Ray's carry the remote traceback before it)."""
+def _root_cause(err: BaseException) -> str:
+    """What failed in an actor, in one line: the last line of the remote traceback that names
+    an exception not Ray's own (Ray's error carries the traceback as text, with its advice after)."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
+    raised = [line for line in lines if REMOTE_ERROR.match(line) and not line.startswith("ray.")]
+    return (raised or lines or [type(err).__name__])[-1]
