@@ -47,7 +47,7 @@ from thinc.api import fix_random_seed
 from benchmarks import data_dir
 from benchmarks.postgres import ServerError, server_cpu_seconds, temporary_database, temporary_server
 from spacy_window_ner.inputs import Record, iter_records
-from spacy_window_ner.kb import BuildStats, DocRows, build_kb, doc_rows, open_store
+from spacy_window_ner.kb import BuildStats, DocRows, build_kb, describe, doc_rows, open_store
 from spacy_window_ner.readers import read_conll04
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,6 +191,15 @@ def start_postgres(stack: ExitStack, pg_url: Optional[str]) -> Tuple[Optional[st
     RETURNS (Tuple[Optional[str], str]): The server's base URL, or None and why it is skipped.
     """
     if pg_url is not None:
+        import psycopg
+
+        try:
+            psycopg.connect(pg_url.rstrip("/") + "/postgres", connect_timeout=10).close()
+        except psycopg.Error as err:
+            raise typer.BadParameter(
+                f"Can't connect to {describe(pg_url)} ({err}): give a running server as "
+                "postgresql://USER:PASSWORD@HOST:PORT, whose user may create databases, or leave --pg-url out."
+            ) from None
         return pg_url.rstrip("/"), ""
     try:
         return stack.enter_context(temporary_server()), ""
@@ -207,41 +216,45 @@ def main(
     processes: str = typer.Option("1,2", help="Comma-separated --n-process values of the local engine to time."),
     actors: str = typer.Option("1,2", help="Comma-separated --workers values of the Ray engine to time; empty for none."),
     pg_writers: str = typer.Option("1,2,4", help="Comma-separated numbers of concurrent PostgreSQL writer processes."),
-    pg_url: Optional[str] = typer.Option(None, help="An existing PostgreSQL server (postgresql://USER:PASSWORD@HOST:PORT) whose user may create databases; a temporary one if omitted."),
+    pg_url: Optional[str] = typer.Option(
+        None,
+        help="An existing PostgreSQL server (postgresql://USER:PASSWORD@HOST:PORT) whose user may create "
+        "databases; a temporary one if omitted.",
+    ),
     work_dir: Path = typer.Option(Path("/work/scratch/kb/bench"), help="Scratch directory for the corpus and databases."),
 ) -> None:
     n_processes = [int(n) for n in processes.split(",") if n.strip()]
     n_actors = [int(n) for n in actors.split(",") if n.strip()]
     n_writers = [int(n) for n in pg_writers.split(",") if n.strip()]
     print(f"start: {load_average()}")
-    work_dir.mkdir(parents=True, exist_ok=True)
-    if model is None:
-        start = time.perf_counter()
-        nlp = train_pipeline(epochs)
-        model = work_dir / "window_ner"
-        nlp.to_disk(model)
-        print(f"trained window_ner for {epochs} epochs on the sample in {time.perf_counter() - start:.1f}s")
-    nlp = spacy.load(model)
-    texts = make_texts(n_docs, sentences_per_doc)
-    corpus = work_dir / "corpus.jsonl"
-    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf8")
-    records = list(iter_records([corpus]))
-    n_words = sum(len(nlp.make_doc(t)) for t in texts)
-    print(f"corpus: {n_docs} docs, {n_words} words ({n_words / n_docs:.0f} words/doc), batch size {batch_size}, "
-          f"pipeline {nlp.pipe_names}")
-
-    print("\npipeline alone (nlp.pipe and doc_rows, no store):")
-    rows: List[Tuple[Record, DocRows]] = []
-    actor_docs_s = 0.0
-    for n_process in sorted(set(n_processes) | {1}):
-        seconds, computed = pipeline_rows(nlp, records, batch_size, n_process)
-        print(f"  n_process {n_process}: {n_docs / seconds:,.0f} docs/s")
-        if n_process == 1:
-            rows, actor_docs_s = computed, n_docs / seconds
-    print(f"  one actor's docs/s (n_process 1): {actor_docs_s:,.0f}")
-
     with ExitStack() as stack:
         pg_server, pg_skipped = start_postgres(stack, pg_url)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        if model is None:
+            start = time.perf_counter()
+            nlp = train_pipeline(epochs)
+            model = work_dir / "window_ner"
+            nlp.to_disk(model)
+            print(f"trained window_ner for {epochs} epochs on the sample in {time.perf_counter() - start:.1f}s")
+        nlp = spacy.load(model)
+        texts = make_texts(n_docs, sentences_per_doc)
+        corpus = work_dir / "corpus.jsonl"
+        corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf8")
+        records = list(iter_records([corpus]))
+        n_words = sum(len(nlp.make_doc(t)) for t in texts)
+        print(f"corpus: {n_docs} docs, {n_words} words ({n_words / n_docs:.0f} words/doc), batch size {batch_size}, "
+              f"pipeline {nlp.pipe_names}")
+
+        print("\npipeline alone (nlp.pipe and doc_rows, no store):")
+        rows: List[Tuple[Record, DocRows]] = []
+        actor_docs_s = 0.0
+        for n_process in sorted(set(n_processes) | {1}):
+            seconds, computed = pipeline_rows(nlp, records, batch_size, n_process)
+            print(f"  n_process {n_process}: {n_docs / seconds:,.0f} docs/s")
+            if n_process == 1:
+                rows, actor_docs_s = computed, n_docs / seconds
+        print(f"  one actor's docs/s (n_process 1): {actor_docs_s:,.0f}")
+
         databases = itertools.count()
 
         def new_database() -> str:

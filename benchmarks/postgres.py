@@ -61,7 +61,7 @@ def temporary_server() -> Iterator[str]:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        raise ServerError('psycopg is not installed: pip install -e ".[test]"', missing=True) from None
+        raise ServerError('psycopg is not installed: pip install "spacy-window-ner[postgres]"', missing=True) from None
     initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
     if initdb is None or pg_ctl is None:
         raise ServerError("PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)", missing=True)
