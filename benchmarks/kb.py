@@ -84,14 +84,20 @@ def make_texts(n_docs: int, per_doc: int) -> List[str]:
 
 
 def load_average() -> str:
-    """The machine's load (os.getloadavg) and CPU count, as printed at the start and the end."""
+    """The machine's load and CPU count, as printed at the start and the end.
+
+    RETURNS (str): "load average 1-MIN, 5-MIN, 15-MIN on N CPUs" (os.getloadavg).
+    """
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def cpu_seconds() -> float:
     """CPU seconds (user and system) of this process and of its children that ended (the
-    processes of nlp.pipe's n_process; not Ray's actors, which are the raylet's)."""
+    processes of nlp.pipe's n_process; not Ray's actors, which are the raylet's).
+
+    RETURNS (float): The seconds so far.
+    """
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
@@ -99,6 +105,10 @@ def cpu_seconds() -> float:
 def pipeline_rows(nlp: Language, records: List[Record], batch_size: int, n_process: int) -> Tuple[float, List[Tuple[Record, DocRows]]]:
     """Run the records through the pipeline and turn each doc into rows, without a store.
 
+    nlp (Language): The pipeline.
+    records (List[Record]): The documents.
+    batch_size (int): nlp.pipe's batch size.
+    n_process (int): nlp.pipe's processes.
     RETURNS (Tuple[float, List[Tuple[Record, DocRows]]]): The wall time, and the rows.
     """
     start = time.perf_counter()
@@ -108,13 +118,21 @@ def pipeline_rows(nlp: Language, records: List[Record], batch_size: int, n_proce
 
 
 def batches(rows: Sequence[Tuple[Record, DocRows]], batch_size: int) -> List[Sequence[Tuple[Record, DocRows]]]:
-    """The rows in batches of batch_size, as the builds write them."""
+    """The rows in batches of batch_size, as the builds write them.
+
+    rows (Sequence[Tuple[Record, DocRows]]): The documents and their rows.
+    batch_size (int): Documents per batch.
+    RETURNS (List[Sequence[Tuple[Record, DocRows]]]): The batches.
+    """
     return [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
 
 
 def write_sqlite(rows: Sequence[Tuple[Record, DocRows]], batch_size: int, db: Path) -> float:
     """Write pre-computed rows into a new SQLite knowledge base, a batch per transaction.
 
+    rows (Sequence[Tuple[Record, DocRows]]): The documents and their rows.
+    batch_size (int): Documents per transaction.
+    db (Path): The database file, replaced if it exists.
     RETURNS (float): The wall time of the writes (opening the database excluded).
     """
     for path in db.parent.glob(db.name + "*"):
@@ -146,6 +164,10 @@ def write_postgres(rows: Sequence[Tuple[Record, DocRows]], batch_size: int, url:
     """Write pre-computed rows into a new PostgreSQL knowledge base from `writers` processes at
     once, the batches dealt round-robin; each connects before the clock starts.
 
+    rows (Sequence[Tuple[Record, DocRows]]): The documents and their rows.
+    batch_size (int): Documents per transaction.
+    url (str): A new, empty database.
+    writers (int): The writer processes.
     RETURNS (float): The wall time from the first writer's start to the last one's end.
     """
     open_store(url, create=True).close()  # the schema, before the writers race to it
@@ -171,6 +193,11 @@ def timed_build(
     """build_kb, with the CPU seconds of this process and its actors, and of the PostgreSQL
     server (None where it can't be read or the store is SQLite).
 
+    model (Union[Language, str]): The pipeline (its directory for the Ray engine).
+    corpus (Path): The input file.
+    db (Union[str, Path]): The database.
+    pg_server (Optional[str]): The PostgreSQL server's URL, to read its CPU time; None for SQLite.
+    **options (Any): More arguments of build_kb (engine, workers, n_process, batch_size).
     RETURNS (Tuple[BuildStats, float, Optional[float]]): The stats, the CPU seconds (this process,
         its ended children and the Ray actors), the server's CPU seconds.
     """
@@ -188,11 +215,15 @@ def timed_build(
 def start_postgres(stack: ExitStack, pg_url: Optional[str]) -> Tuple[Optional[str], str]:
     """The server for the PostgreSQL rows: --pg-url, or a temporary one (stopped by `stack`).
 
+    stack (ExitStack): Stops the temporary server when it closes.
+    pg_url (Optional[str]): --pg-url.
     RETURNS (Tuple[Optional[str], str]): The server's base URL, or None and why it is skipped.
     """
     if pg_url is not None:
-        import psycopg
-
+        try:
+            import psycopg
+        except ImportError:
+            return None, 'psycopg is not installed: pip install "spacy-window-ner[postgres]"'
         try:
             psycopg.connect(pg_url.rstrip("/") + "/postgres", connect_timeout=10).close()
         except psycopg.Error as err:
