@@ -9,21 +9,17 @@ missing, failed under CI (CI=true), where everything must run. `postgres_server`
 PostgreSQL server (initdb into a temporary directory, pg_ctl start on a free localhost port) once
 per run; `ray_cluster` a local Ray cluster once per module.
 """
-import glob
 import itertools
 import os
-import secrets
-import shutil
-import socket
 import sqlite3
 import subprocess
-import tempfile
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 from spacy.language import Language
 
+from benchmarks.postgres import ServerError, temporary_database, temporary_server
 from spacy_window_ner import kb
 
 from .test_explain import train_window_ner
@@ -173,63 +169,18 @@ def mount_tmpfs(tmp_path: Path) -> Callable[..., Path]:
         subprocess.run(["umount", "-l", str(point)], capture_output=True)
 
 
-def postgres_binary(name: str) -> Optional[str]:
-    """A PostgreSQL server program (initdb, pg_ctl) on PATH or in /usr/lib/postgresql/*/bin
-    (Debian's packages), the newest version first; None if there is none."""
-    found = shutil.which(name)
-    if found:
-        return found
-    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(Path(p).parts[-3]), reverse=True)
-    return versions[0] if versions else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server of our own for the run: a cluster initialised in a temporary
-    directory, listening on a free localhost port (and a socket in that directory), with a
-    superuser "kbtest" that logs in over TCP with a random password; stopped and removed at
-    the end. As root, the server runs as the "postgres" user (PostgreSQL refuses root).
-    Yields the server's base URL (no database): postgresql://kbtest:PASSWORD@127.0.0.1:PORT"""
+    """A PostgreSQL server of our own for the run (benchmarks.postgres.temporary_server: initdb
+    into a temporary directory, pg_ctl start on a free localhost port), stopped and removed at
+    the end. Yields the server's base URL (no database): postgresql://kbtest:PASSWORD@127.0.0.1:PORT"""
     try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        unavailable('psycopg is not installed: pip install -e ".[test]"')
-    initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        unavailable("PostgreSQL's initdb and pg_ctl are not installed (apt-get install postgresql)")
-    assert initdb is not None and pg_ctl is not None
-    user = "postgres" if os.geteuid() == 0 else None
-    root = Path(tempfile.mkdtemp(prefix="kb-postgres-"))  # not below pytest's root-only tmp dirs
-    if user is not None:
-        shutil.chown(root, user)
-    password = secrets.token_hex(12)
-    (root / "pwfile").write_text(password + "\n", encoding="utf8")
-    if user is not None:
-        shutil.chown(root / "pwfile", user)
-    data, port = root / "data", _free_port()
-
-    def run(*args: str) -> None:
-        result = subprocess.run(args, capture_output=True, text=True, user=user, cwd=root)
-        if result.returncode != 0:
-            log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
-            pytest.fail(f"{Path(args[0]).name} failed: {result.stderr.strip()} {log[-2000:]}")
-
-    try:
-        run(initdb, "-D", str(data), "-U", "kbtest", f"--pwfile={root / 'pwfile'}", "--auth-host=scram-sha-256",
-            "--auth-local=trust", "--no-sync", "-E", "UTF8", "--locale=C")
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        run(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start")
-        yield f"postgresql://kbtest:{password}@127.0.0.1:{port}"
-    finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run([pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True, user=user, cwd=root)
-        shutil.rmtree(root, ignore_errors=True)
+        with temporary_server() as url:
+            yield url
+    except ServerError as err:
+        if err.missing:
+            unavailable(str(err))
+        pytest.fail(str(err))
 
 
 _DATABASES = itertools.count()
@@ -238,11 +189,5 @@ _DATABASES = itertools.count()
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """The URL of a new, empty database on postgres_server, dropped after the test."""
-    import psycopg
-
-    name = f"kb_test_{os.getpid()}_{next(_DATABASES)}"
-    with psycopg.connect(postgres_server + "/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield f"{postgres_server}/{name}"
-    with psycopg.connect(postgres_server + "/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with temporary_database(postgres_server, f"kb_test_{os.getpid()}_{next(_DATABASES)}") as url:
+        yield url

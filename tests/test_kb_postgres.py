@@ -10,9 +10,10 @@ import pytest
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from benchmarks.postgres import free_port
 from spacy_window_ner import inputs, kb
 
-from .conftest import _free_port, unavailable
+from .conftest import unavailable
 from .test_cli import failed, invoke
 from .test_kb import EXPECTED_COUNTS, WRONG_COUNTS_SQL, build, make_nlp, snapshot, snapshot_rows
 
@@ -213,7 +214,7 @@ def test_kb_postgres_bad_url_login_and_server(postgres_server, postgres_url):
     bad: List[str] = [
         with_password(postgres_url, "wrong-secret"),  # refused login
         postgres_url + "_missing",  # no such database
-        f"postgresql://kbtest:{password}@127.0.0.1:{_free_port()}/kb",  # no server there
+        f"postgresql://kbtest:{password}@127.0.0.1:{free_port()}/kb",  # no server there
         f"postgresql://kbtest:{password}@{host}/kb?no_such_option=1",  # not a valid URL
     ]
     for url in bad:
