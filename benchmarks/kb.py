@@ -341,7 +341,12 @@ def main(
                 rerun = build_kb(pipeline, [corpus], db, batch_size=batch_size, **options)
                 assert rerun.docs_added == 0, rerun
                 actors_write = store == "PostgreSQL" and options.get("engine") == "ray"
-                writer = "n/a" if actors_write else f"{stats.seconds_sqlite / stats.seconds:.1%}"
+                # The writers' share of their time: this process's, or (actors writing) the actors'.
+                writer_share = (
+                    stats.seconds_workers_store / (len(stats.worker_pids) * stats.seconds)
+                    if actors_write else stats.seconds_store / stats.seconds
+                )
+                writer = f"{writer_share:.1%}"
                 server_ms = f"{server_cpu / n_docs * 1000:.2f}" if server_cpu is not None else "n/a"
                 pids = str(len(stats.worker_pids)) if options.get("engine") == "ray" else "-"
                 print(
@@ -353,8 +358,8 @@ def main(
         "of this process (the driver: reading, skipping, writing, Ray's driver threads), of the n_process children\n"
         "and of the Ray actors (their pipeline, rows and, into PostgreSQL, their writes: BuildStats.seconds_workers_cpu);\n"
         "not Ray's own daemons. PG ms/doc: CPU of the PostgreSQL server's processes per document (n/a: not readable).\n"
-        "writer: the driver's time in the store (look-ups of stored documents and batch writes) / wall time; n/a for\n"
-        "Ray into PostgreSQL, where every actor writes its own batches and their write time is not reported apart.\n"
+        "writer: the driver's time in the store (look-ups of stored documents and batch writes) / wall time; for Ray\n"
+        "into PostgreSQL, where every actor writes its own batches, the actors' write time / (actors x wall time).\n"
         "pids: distinct actor processes that processed blocks. rerun: every document skipped (same identity and hash).\n"
         "actors kept busy: write docs/s / one actor's docs/s. On a 2-core machine the writer processes (and the\n"
         "actors) compete with each other and with the PostgreSQL server for the same cores."

@@ -72,7 +72,7 @@ def test_benchmarks_kb_runs(tmp_path, postgres_server):
         docs_s, words_s, cpu_ms, pg_ms, writer, pids, rerun = row
         assert float(docs_s.replace(",", "")) > 0 and float(words_s.replace(",", "")) > 0 and float(cpu_ms) > 0
         assert (pg_ms == "n/a") == (store == "SQLite")
-        assert (writer == "n/a") == (engine == "ray 1 actor" and store == "PostgreSQL")
+        assert writer.endswith("%") and 0 <= float(writer[:-1]) < 100
         assert pids == ("1" if engine.startswith("ray") else "-")
         assert float(rerun.replace(",", "")) > 0
 

@@ -57,10 +57,13 @@ class BuildStats(InputStats):
     words (int): Tokens in the documents run through the pipeline.
     skipped_files (List[str]): Input files skipped whole (empty, not decodable), with why.
     seconds (float): Wall time of the build.
-    seconds_sqlite (float): Wall time spent in SQLite (identity look-ups and batch writes).
+    seconds_store (float): Wall time this process spent in the database (identity look-ups and
+        batch writes), SQLite or PostgreSQL.
     worker_pids (List[int]): Ray engine: the process ids of the actors that processed batches.
     seconds_workers_cpu (float): Ray engine: CPU seconds the actors spent on the batches
         (pipeline and rows), summed over actors.
+    seconds_workers_store (float): Ray engine into PostgreSQL: wall time the actors spent
+        writing their batches, summed over actors.
     """
 
     docs_read: int = 0
@@ -73,9 +76,10 @@ class BuildStats(InputStats):
     words: int = 0
     skipped_files: List[str] = field(default_factory=list)
     seconds: float = 0.0
-    seconds_sqlite: float = 0.0
+    seconds_store: float = 0.0
     worker_pids: List[int] = field(default_factory=list)
     seconds_workers_cpu: float = 0.0
+    seconds_workers_store: float = 0.0
 
 
 def build_kb(
@@ -296,7 +300,7 @@ def _new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> 
             return
         start = time.perf_counter()
         known = store.known(chunk)
-        stats.seconds_sqlite += time.perf_counter() - start
+        stats.seconds_store += time.perf_counter() - start
         stats.docs_existing += sum(known)
         yield from (record for record, is_known in zip(chunk, known) if not is_known)
 
@@ -332,7 +336,7 @@ def write_batch(store: Store, batch: Sequence[Tuple[Record, DocRows]], stats: Bu
     try:
         counts = store.write_batch(batch)
     finally:
-        stats.seconds_sqlite += time.perf_counter() - start
+        stats.seconds_store += time.perf_counter() - start
     add_counts(stats, counts)
 
 
