@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from ..inputs import Record
-from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
+from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, describe_entities, match_stored, merge_edges, normalize
 
 SCHEMA_VERSION = "2"
 BUSY_TIMEOUT_MS = 60_000
@@ -217,31 +217,24 @@ class SQLiteStore:
         if label is not None:
             sql += " AND label = ?"
             args.append(label)
-        found = []
-        for ent_id, ent_name, ent_label, count in conn.execute(sql + " ORDER BY label", args).fetchall():
-            mentions = [
-                dict(zip(("source", "line", "text", "confidence", "sentence"), row))
-                for row in conn.execute(
-                    "SELECT d.source, d.line, m.text, m.confidence, m.sentence FROM mentions m "
-                    "JOIN documents d ON d.id = m.doc_id WHERE m.entity_id = ? ORDER BY m.id",
-                    (ent_id,),
-                )
-            ]
-            relations: List[Dict[str, Any]] = []
-            for direction, this, other in (("out", "head_entity", "tail_entity"), ("in", "tail_entity", "head_entity")):
-                rows = conn.execute(
-                    f"SELECT r.label, e.name, e.label, r.confidence, d.source, d.line FROM relations r "
-                    f"JOIN entities e ON e.id = r.{other} JOIN documents d ON d.id = r.doc_id "
-                    f"WHERE r.{this} = ? ORDER BY r.id",
-                    (ent_id,),
-                )
-                keys = ("label", "other", "other_label", "confidence", "source", "line")
-                relations.extend({"direction": direction, **dict(zip(keys, row))} for row in rows)
-            found.append(
-                {"id": ent_id, "name": ent_name, "label": ent_label, "mention_count": count,
-                 "mentions": mentions, "relations": relations}
-            )
-        return found
+
+        def mentions(ent_id: int) -> Iterable[Tuple[Any, ...]]:
+            return conn.execute(
+                "SELECT d.source, d.line, m.text, m.confidence, m.sentence FROM mentions m "
+                "JOIN documents d ON d.id = m.doc_id WHERE m.entity_id = ? ORDER BY m.id",
+                (ent_id,),
+            ).fetchall()
+
+        def relations(ent_id: int, direction: str) -> Iterable[Tuple[Any, ...]]:
+            this, other = ("head_entity", "tail_entity") if direction == "out" else ("tail_entity", "head_entity")
+            return conn.execute(
+                f"SELECT r.label, e.name, e.label, r.confidence, d.source, d.line FROM relations r "
+                f"JOIN entities e ON e.id = r.{other} JOIN documents d ON d.id = r.doc_id "
+                f"WHERE r.{this} = ? ORDER BY r.id",
+                (ent_id,),
+            ).fetchall()
+
+        return describe_entities(conn.execute(sql + " ORDER BY label", args).fetchall(), mentions, relations)
 
     def graph(self) -> Graph:
         nodes = [

@@ -6,12 +6,14 @@ can cross process boundaries (nlp.pipe workers, an engine's actors) by pickling.
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Type
 
 from ..inputs import Record
 
 NODE_FIELDS = ("id", "name", "label", "mention_count")
 EDGE_FIELDS = ("source", "target", "label", "count", "max_confidence", "mean_confidence")
+MENTION_FIELDS = ("source", "line", "text", "confidence", "sentence")  # of an entity, in Store.entities
+RELATION_FIELDS = ("label", "other", "other_label", "confidence", "source", "line")  # of an entity
 
 SpanKey = Tuple[int, int, str]  # (start token, end token, label) of a mention in its doc
 # Everything the database needs from a processed doc (see build.doc_rows): "n_chars",
@@ -121,6 +123,34 @@ def merge_edges(relations: Iterable[Tuple[int, int, str, float]]) -> List[Dict[s
         values = (head, tail, label, len(confidences), max(confidences), math.fsum(confidences) / len(confidences))
         edges.append(dict(zip(EDGE_FIELDS, values)))
     return edges
+
+
+def describe_entities(
+    entities: Iterable[Tuple[int, str, str, int]],
+    mentions: Callable[[int], Iterable[Tuple[Any, ...]]],
+    relations: Callable[[int, str], Iterable[Tuple[Any, ...]]],
+) -> List[Dict[str, Any]]:
+    """What `Store.entities` returns, from rows a back end reads with its own SQL.
+
+    entities (Iterable[Tuple[int, str, str, int]]): (id, name, label, mention_count) per entity.
+    mentions (Callable[[int], Iterable[Tuple[Any, ...]]]): An entity's mentions, as MENTION_FIELDS.
+    relations (Callable[[int, str], Iterable[Tuple[Any, ...]]]): An entity's relations in one
+        direction ("out": it is the head; "in": the tail), as RELATION_FIELDS.
+    RETURNS (List[Dict[str, Any]]): Per entity: NODE_FIELDS, "mentions" and "relations" (each
+        with its "direction").
+    """
+    found = []
+    for entity in entities:
+        ent_id = entity[0]
+        found.append({
+            **dict(zip(NODE_FIELDS, entity)),
+            "mentions": [dict(zip(MENTION_FIELDS, row)) for row in mentions(ent_id)],
+            "relations": [
+                {"direction": direction, **dict(zip(RELATION_FIELDS, row))}
+                for direction in ("out", "in") for row in relations(ent_id, direction)
+            ],
+        })
+    return found
 
 
 def match_stored(
