@@ -15,9 +15,8 @@ import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, NoReturn, Optional, Tuple
+from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union
 
-import spacy
 import typer
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -27,6 +26,7 @@ from typer.core import TyperGroup
 from wasabi import table
 
 from . import kb as kb_module
+from . import loading
 from .confidences import entity_setters
 from .corpus import copy_gold_ents
 from .explain import explain as explain_entities
@@ -61,7 +61,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-kb_app = typer.Typer(help="Build, query and export a SQLite knowledge base of predicted entities and relations.", no_args_is_help=True)
+kb_app = typer.Typer(help="Build, query and export a knowledge base (SQLite, or PostgreSQL) of predicted entities and relations.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 
 MAX_VISUALIZED = 100  # default --limit of visualize
@@ -77,6 +77,11 @@ class Split(str, Enum):
     dev = "dev"
     test = "test"
     all = "all"
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 class ExportFormat(str, Enum):
@@ -107,18 +112,17 @@ def refuse_input(output: Path, *inputs: Optional[Path]) -> None:
         fail(str(err))
 
 
-def load_pipeline(path: Path) -> Language:
-    """Load a saved spaCy pipeline, or fail with a message saying why it can't be.
+def load_pipeline(name: Union[str, Path]) -> Language:
+    """Load a saved spaCy pipeline (see loading.load_pipeline), or fail with a message saying
+    why it can't be.
 
-    path (Path): The pipeline directory.
+    name (Union[str, Path]): The pipeline directory, or an installed package name.
     RETURNS (Language): The pipeline.
     """
-    if not path.is_dir() or not (path / "config.cfg").is_file():
-        fail(f"{path} is not a spaCy pipeline: expected a directory with a config.cfg, as nlp.to_disk writes.")
     try:
-        return spacy.load(path)
-    except Exception as err:  # spacy.load fails in many ways on a broken directory
-        fail(f"Can't load the spaCy pipeline {path}: {type(err).__name__}: {_one_line(err)}")
+        return loading.load_pipeline(name)
+    except loading.PipelineError as err:
+        fail(str(err))
 
 
 # ---------------------------------------------------------------------------------------- convert
@@ -280,21 +284,26 @@ def format_scores(scores: Dict[str, Any]) -> str:
 
 @kb_app.command("build")
 def kb_build(
-    model: Path = typer.Argument(..., exists=True, help="Pipeline directory: any pipeline that sets doc.ents."),
+    model: str = typer.Argument(..., help="Pipeline directory or installed package name: any pipeline that sets doc.ents. With --engine ray, it must be there on every node."),
     inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\")."),
-    db: Path = typer.Option(..., "--db", dir_okay=False, help="The SQLite database, created if missing."),
+    db: str = typer.Option(..., "--db", help="The SQLite database file, created if missing, or a postgresql://USER:PASSWORD@HOST:PORT/DATABASE URL (the `postgres` extra) of an existing database."),
     lines: bool = typer.Option(False, "--lines", help="Read .txt files as one document per non-blank line."),
     encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of the inputs."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per nlp.pipe batch and per database transaction."),
     n_process: int = typer.Option(1, "--n-process", min=1, help="Processes for nlp.pipe."),
     max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Raise the pipeline's max_length (characters per document; longer ones are skipped). spaCy's parser and NER need about 1 GB of memory per 100,000 characters."),
+    engine: Engine = typer.Option(Engine.local, "--engine", help="local: nlp.pipe in this process. ray: a pool of Ray Data actors, each loading the pipeline once (pip install \"spacy-window-ner[ray]\")."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the Ray cluster (auto, HOST:PORT or ray://HOST:10001); unset starts a local one."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: actors, each running the pipeline (default: one per CPU of the cluster)."),
 ) -> None:
-    """Stream documents through a pipeline into a SQLite knowledge base. A document is known by
+    """Stream documents through a pipeline into a knowledge base (SQLite or PostgreSQL). A document is known by
     its JSONL "id", else by its file and line: one stored with the same text is skipped, so a
     rerun resumes an interrupted build and adds nothing twice; one stored with another text is
     replaced. Malformed lines and documents that can't be processed (too long, not encodable)
     are reported and skipped. Missing, empty and undecodable inputs are reported and skipped;
-    the command then exits 1, as it does when no document could be used.
+    the command then exits 1, as it does when no document could be used. With --engine ray, a
+    pool of Ray actors (on this machine, or the cluster at --address) runs the pipeline; this
+    process writes each batch into SQLite, and each actor writes its own into PostgreSQL.
     """
     try:
         good, skipped_files, total_bytes = check_inputs(inputs, encoding)
@@ -304,12 +313,14 @@ def kb_build(
         typer.secho(f"✘ Skipped {message}", err=True, fg=typer.colors.RED)
     if not good:
         fail("No readable input: nothing to build.")
-    nlp = load_pipeline(model)
+    # The local engine runs the pipeline here; the Ray engine's actors load it by its name.
+    pipeline = load_pipeline(model) if engine == Engine.local else model
     progress, close = _progress_bar(total_bytes)
     try:
         stats = kb_module.build_kb(
-            nlp, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
+            pipeline, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
             n_process=n_process, progress=progress, max_length=max_length,
+            engine=engine.value, address=address, workers=workers,
         )
     except kb_module.KBError as err:  # also a database that can't be written (full disk)
         close()
@@ -326,9 +337,10 @@ def kb_build(
     close()
     rate = stats.docs_added / stats.seconds if stats.seconds else 0.0
     typer.echo(
-        f"✔ {db}: read {stats.docs_read} documents from {stats.files} files; added "
+        f"✔ {kb_module.describe(db)}: read {stats.docs_read} documents from {stats.files} files; added "
         f"{stats.docs_added} ({stats.mentions} mentions, {stats.relations} relations, {rate:.1f} docs/s)"
         + (f", of which {stats.docs_replaced} replaced a changed version" if stats.docs_replaced else "")
+        + (f", on {len(stats.worker_pids)} Ray actor{'s' if len(stats.worker_pids) > 1 else ''} ({stats.seconds_workers_cpu:.1f} CPU s)" if stats.worker_pids else "")
         + f"; skipped {stats.docs_existing} already stored"
         + (f", {stats.docs_raced} stored meanwhile by another build" if stats.docs_raced else "")
     )
@@ -341,7 +353,7 @@ def kb_build(
 
 @kb_app.command("query")
 def kb_query(
-    db: Path = typer.Argument(..., exists=True, dir_okay=False, help="The knowledge base."),
+    db: str = typer.Argument(..., help="The knowledge base: a SQLite file or a postgresql:// URL."),
     name: str = typer.Argument(..., help="Entity name (case and spacing are ignored)."),
     label: Optional[str] = typer.Option(None, "--label", "-l", help="Only the entity with this label."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
@@ -357,7 +369,7 @@ def kb_query(
         text = json.dumps(found, indent=2, ensure_ascii=False)
         typer.echo(CONTROL_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
     if not found:
-        fail(f"No entity named {name!r}" + (f" with label {label!r}" if label else "") + f" in {_printable(str(db))}.")
+        fail(f"No entity named {name!r}" + (f" with label {label!r}" if label else "") + f" in {_printable(kb_module.describe(db))}.")
     if as_json:
         return
     for entity in found:
@@ -401,7 +413,7 @@ MAX_LISTED = 20  # removed documents listed by kb remove
 
 @kb_app.command("remove")
 def kb_remove(
-    db: Path = typer.Argument(..., exists=True, dir_okay=False, help="The knowledge base."),
+    db: str = typer.Argument(..., help="The knowledge base: a SQLite file or a postgresql:// URL."),
     sources: List[Path] = typer.Option([], "--source", "-s", help="Remove every document read from this input (the path as given to kb build). Repeatable."),
     ids: List[str] = typer.Option([], "--id", help="Remove the document with this JSONL id. Repeatable."),
 ) -> None:
@@ -415,11 +427,11 @@ def kb_remove(
     except kb_module.KBError as err:
         fail(str(err))
     for selector in stats.unmatched:
-        typer.secho(f"⚠ No document with {_printable(selector)} in {db}", err=True, fg=typer.colors.YELLOW)
+        typer.secho(f"⚠ No document with {_printable(selector)} in {kb_module.describe(db)}", err=True, fg=typer.colors.YELLOW)
     if not stats.documents:
         fail("Nothing matched: no document was removed.")
     typer.echo(
-        f"✔ Removed {len(stats.documents)} documents from {db} with {stats.mentions} mentions and "
+        f"✔ Removed {len(stats.documents)} documents from {kb_module.describe(db)} with {stats.mentions} mentions and "
         f"{stats.relations} relations; entities left with no mention, deleted: {stats.entities}"
     )
     for source, line, doc_id in stats.documents[:MAX_LISTED]:
@@ -430,14 +442,14 @@ def kb_remove(
 
 @kb_app.command("export")
 def kb_export(
-    db: Path = typer.Argument(..., exists=True, dir_okay=False, help="The knowledge base."),
+    db: str = typer.Argument(..., help="The knowledge base: a SQLite file or a postgresql:// URL."),
     export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (nodes, plus *_edges.csv) or graphml."),
     output: Path = typer.Option(..., "--output", "-o", dir_okay=False, help="The file to write."),
 ) -> None:
     """Export the entity graph: entities as nodes, relations merged into edges with counts and
     confidences. Text cells of the csv format that start with =, +, -, @, tab or carriage return
     get a leading ' (no spreadsheet formulas); see kb.write_graph for what each format keeps."""
-    database = [db] + [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+    database = [] if kb_module.is_url(db) else [Path(db + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
     refuse_input(output, *database)
     if export_format == ExportFormat.csv:
         refuse_input(kb_module.edges_csv_path(output), *database)

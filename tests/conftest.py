@@ -3,16 +3,23 @@
 `python -m pytest` deselects the tests marked `slow` (those that train a full workflow: `spacy
 project run`, `spacy train` of a full config); `python -m pytest --runslow` runs them too, as CI
 does (.ci/run).
+
+A test that needs an optional service or package calls `unavailable`: skipped where it is
+missing, failed under CI (CI=true), where everything must run. `postgres_server` starts a real
+PostgreSQL server (initdb into a temporary directory, pg_ctl start on a free localhost port) once
+per run; `ray_cluster` a local Ray cluster once per module.
 """
+import itertools
 import os
 import sqlite3
 import subprocess
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 from spacy.language import Language
 
+from benchmarks.postgres import ServerError, temporary_database, temporary_server
 from spacy_window_ner import kb
 
 from .test_explain import train_window_ner
@@ -34,6 +41,32 @@ def pytest_collection_modifyitems(config, items):
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+def unavailable(reason: str) -> None:
+    """Skip the calling test because something it needs is missing, or fail it when the
+    environment variable CI is "true": CI installs everything, so a skip there hides a gap.
+
+    reason (str): What is missing and how to install it.
+    """
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: this test must run in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A local Ray cluster with 2 CPUs for the module's tests, shut down at the end. Yields its
+    address (HOST:PORT of the GCS), for `--address` and for other processes to join it."""
+    try:
+        import ray
+    except ImportError:
+        unavailable('Ray is not installed: pip install "spacy-window-ner[ray]"')
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
 
 
 @pytest.fixture(scope="session")
@@ -134,3 +167,27 @@ def mount_tmpfs(tmp_path: Path) -> Callable[..., Path]:
     yield mount
     for point in mounted:
         subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server of our own for the run (benchmarks.postgres.temporary_server: initdb
+    into a temporary directory, pg_ctl start on a free localhost port), stopped and removed at
+    the end. Yields the server's base URL (no database): postgresql://kbtest:PASSWORD@127.0.0.1:PORT"""
+    try:
+        with temporary_server() as url:
+            yield url
+    except ServerError as err:
+        if err.missing:
+            unavailable(str(err))
+        pytest.fail(str(err))
+
+
+_DATABASES = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """The URL of a new, empty database on postgres_server, dropped after the test."""
+    with temporary_database(postgres_server, f"kb_test_{os.getpid()}_{next(_DATABASES)}") as url:
+        yield url

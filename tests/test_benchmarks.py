@@ -1,5 +1,7 @@
-"""The benchmark scripts the README cites start and explain themselves; the layer benchmark runs
-at a tiny size. (Their figures are measured by running them, never asserted here.)"""
+"""The benchmark scripts the README cites start and explain themselves; the layer, long-document
+and knowledge-base benchmarks run at a tiny size (the last on a real Ray cluster and PostgreSQL
+server). (Their figures are measured by running them, never asserted here.)"""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import data_dir
+
+from .conftest import unavailable
 
 REPO = Path(__file__).parent.parent
 
@@ -39,6 +43,38 @@ def test_benchmarks_long_docs_runs(tmp_path):
     rows = [line.split() for line in result.stdout.splitlines()]
     assert ["sentencizer", "300"] in [row[:2] for row in rows]
     assert ["200"] in [row[:1] for row in rows]
+
+
+def test_benchmarks_kb_runs(tmp_path, postgres_server):
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        unavailable('Ray is not installed: pip install "spacy-window-ner[ray]"')
+    result = run(
+        "benchmarks.kb", "--n-docs", "40", "--epochs", "1", "--processes", "1", "--actors", "1", "--pg-writers", "1,2",
+        "--pg-url", postgres_server, "--work-dir", tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("start: load average") and lines[-1].startswith("end: load average")
+    assert "one actor's docs/s (n_process 1):" in result.stdout
+    capacity = {" ".join(row[:-2]): row[-2:] for row in (line.split() for line in lines) if row[:1] in (["SQLite,"], ["PostgreSQL,"])}
+    assert list(capacity) == ["SQLite, 1 writer", "PostgreSQL, 1 writer", "PostgreSQL, 2 writers"]
+    assert all(float(value.replace(",", "")) > 0 for values in capacity.values() for value in values)
+    assert "Ray cluster start-up (ray.init, num_cpus=1, once before the builds):" in result.stdout
+    build_row = re.compile(r"(local n_process=\d+|ray \d+ actors?) +(SQLite|PostgreSQL) +(.*)")
+    builds = {match.group(1, 2): match.group(3).split() for match in map(build_row.fullmatch, lines) if match}
+    assert sorted(builds) == [
+        ("local n_process=1", "PostgreSQL"), ("local n_process=1", "SQLite"),
+        ("ray 1 actor", "PostgreSQL"), ("ray 1 actor", "SQLite"),
+    ]
+    for (engine, store), row in builds.items():
+        docs_s, words_s, cpu_ms, pg_ms, writer, pids, rerun = row
+        assert float(docs_s.replace(",", "")) > 0 and float(words_s.replace(",", "")) > 0 and float(cpu_ms) > 0
+        assert (pg_ms == "n/a") == (store == "SQLite")
+        assert writer.endswith("%") and 0 <= float(writer[:-1]) < 100
+        assert pids == ("1" if engine.startswith("ray") else "-")
+        assert float(rerun.replace(",", "")) > 0
 
 
 def test_benchmarks_data_dir(monkeypatch, tmp_path):

@@ -94,22 +94,35 @@ def snapshot(db: Path) -> Dict[str, list]:
     """The content of a database without its row ids."""
     conn = sqlite3.connect(str(db))
     try:
-        return {
-            "documents": sorted(conn.execute("SELECT source, line, sha256, n_chars, n_tokens FROM documents")),
-            "entities": sorted(conn.execute("SELECT norm, label, name, mention_count FROM entities")),
-            "mentions": sorted(conn.execute(
-                "SELECT d.sha256, m.start_char, m.end_char, m.text, m.label, m.confidence, m.sentence "
-                "FROM mentions m JOIN documents d ON d.id = m.doc_id"
-            )),
-            "relations": sorted(conn.execute(
-                "SELECT d.sha256, h.norm, t.norm, r.label, r.confidence, hm.start_char, tm.start_char "
-                "FROM relations r JOIN documents d ON d.id = r.doc_id JOIN entities h ON h.id = r.head_entity "
-                "JOIN entities t ON t.id = r.tail_entity JOIN mentions hm ON hm.id = r.head_mention "
-                "JOIN mentions tm ON tm.id = r.tail_mention"
-            )),
-        }
+        return snapshot_rows(conn)
     finally:
         conn.close()
+
+
+def snapshot_rows(conn) -> Dict[str, list]:
+    """The content of a database without its row ids, read through `conn` (a SQLite or a
+    PostgreSQL connection: the SQL is the same)."""
+    return {
+        "documents": sorted(conn.execute("SELECT source, line, sha256, n_chars, n_tokens FROM documents")),
+        "entities": sorted(conn.execute("SELECT norm, label, name, mention_count FROM entities")),
+        "mentions": sorted(conn.execute(
+            "SELECT d.sha256, m.start_char, m.end_char, m.text, m.label, m.confidence, m.sentence "
+            "FROM mentions m JOIN documents d ON d.id = m.doc_id"
+        )),
+        "relations": sorted(conn.execute(
+            "SELECT d.sha256, h.norm, t.norm, r.label, r.confidence, hm.start_char, tm.start_char "
+            "FROM relations r JOIN documents d ON d.id = r.doc_id JOIN entities h ON h.id = r.head_entity "
+            "JOIN entities t ON t.id = r.tail_entity JOIN mentions hm ON hm.id = r.head_mention "
+            "JOIN mentions tm ON tm.id = r.tail_mention"
+        )),
+    }
+
+
+# Entities whose mention_count is not their number of mention rows, or is below 1.
+WRONG_COUNTS_SQL = (
+    "SELECT COUNT(*) FROM entities e WHERE mention_count != "
+    "(SELECT COUNT(*) FROM mentions m WHERE m.entity_id = e.id) OR mention_count < 1"
+)
 
 
 def test_kb_build_rows(corpus, tmp_path):
@@ -305,10 +318,7 @@ def real_counts_match(db: Path) -> bool:
     """Every entity's mention_count is its number of mention rows, and none is 0."""
     conn = sqlite3.connect(str(db))
     try:
-        wrong = conn.execute(
-            "SELECT COUNT(*) FROM entities e WHERE mention_count != "
-            "(SELECT COUNT(*) FROM mentions m WHERE m.entity_id = e.id) OR mention_count < 1"
-        ).fetchone()[0]
+        wrong = conn.execute(WRONG_COUNTS_SQL).fetchone()[0]
         return wrong == 0 and conn.execute("PRAGMA foreign_key_check").fetchall() == []
     finally:
         conn.close()

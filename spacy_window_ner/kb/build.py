@@ -13,24 +13,32 @@ documents the same way.
 
 Documents that can't be processed are skipped and reported with the malformed lines ("path:line:
 why"), before the pipeline (see inputs.text_problem).
+
+The pipeline runs in this process (engine "local", nlp.pipe) or in a pool of Ray Data actors
+(engine "ray", see ray_engine.py); both store the same rows through `write_batch`.
 """
 import bisect
+import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..confidences import entity_setters, get_confidences
 from ..inputs import InputStats, Record, iter_records, location
+from ..loading import PipelineError, load_pipeline
 from ..relations import get_relations
-from .backends import open_store
-from .store import DocRows, KBError, RemoveStats, SpanKey, Store
+from .backends import describe, open_store
+from .store import DocRows, KBError, RemoveStats, SpanKey, Store, WriteCounts
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
 MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
+KNOWN_CHUNK = 256  # records per "already stored?" look-up
+ENGINES = ("local", "ray")  # build_kb(engine=...): nlp.pipe in this process, or Ray Data actors
 
 
 @dataclass
@@ -49,7 +57,13 @@ class BuildStats(InputStats):
     words (int): Tokens in the documents run through the pipeline.
     skipped_files (List[str]): Input files skipped whole (empty, not decodable), with why.
     seconds (float): Wall time of the build.
-    seconds_sqlite (float): Wall time spent in SQLite (identity look-ups and batch writes).
+    seconds_store (float): Wall time this process spent in the database (identity look-ups and
+        batch writes), SQLite or PostgreSQL.
+    worker_pids (List[int]): Ray engine: the process ids of the actors that processed batches.
+    seconds_workers_cpu (float): Ray engine: CPU seconds the actors spent on the batches
+        (pipeline and rows), summed over actors.
+    seconds_workers_store (float): Ray engine into PostgreSQL: wall time the actors spent
+        writing their batches, summed over actors.
     """
 
     docs_read: int = 0
@@ -62,13 +76,16 @@ class BuildStats(InputStats):
     words: int = 0
     skipped_files: List[str] = field(default_factory=list)
     seconds: float = 0.0
-    seconds_sqlite: float = 0.0
+    seconds_store: float = 0.0
+    worker_pids: List[int] = field(default_factory=list)
+    seconds_workers_cpu: float = 0.0
+    seconds_workers_store: float = 0.0
 
 
 def build_kb(
-    nlp: Language,
+    nlp: Union[Language, str, Path],
     inputs: Iterable[Path],
-    db: Path,
+    db: Union[str, Path],
     *,
     lines: bool = False,
     encoding: str = "utf8",
@@ -76,6 +93,9 @@ def build_kb(
     n_process: int = 1,
     progress: Optional[Callable[[int, int], None]] = None,
     max_length: Optional[int] = None,
+    engine: str = "local",
+    address: Optional[str] = None,
+    workers: Optional[int] = None,
 ) -> BuildStats:
     """Run a pipeline over documents streamed from files and store its entities and relations.
     Documents whose identity and text are stored are skipped before the pipeline; a document
@@ -84,24 +104,56 @@ def build_kb(
     in the stats and skipped before the pipeline. If this build created the database and
     stored no document, it removes it, so a failed or empty build leaves no empty database.
 
-    nlp (Language): A pipeline with a component that sets doc.ents.
+    With engine="ray", the documents to process are sent in blocks of `batch_size` to a pool
+    of Ray actors (see ray_engine.py), each of which loads the pipeline once by its name.
+
+    nlp (Union[Language, str, Path]): A pipeline with a component that sets doc.ents, or its
+        directory or installed package name (the only form the Ray engine takes).
     inputs (Iterable[Path]): Input files, checked by `check_inputs`.
-    db (Path): The database, created if missing.
+    db (Union[str, Path]): The database: a SQLite file, created if missing, or a postgresql://
+        URL of an existing database, whose tables are created if missing.
     lines (bool): Read .txt files as one document per line.
     encoding (str): The text encoding of the inputs.
     batch_size (int): Documents per nlp.pipe batch and per transaction.
-    n_process (int): Processes for nlp.pipe.
-    progress (Optional[Callable[[int, int], None]]): Called after each document with the bytes
-        of input consumed so far and the documents stored so far.
+    n_process (int): Processes for nlp.pipe (local engine).
+    progress (Optional[Callable[[int, int], None]]): Called after each document (after each
+        batch with the Ray engine) with the bytes of input consumed so far and the documents
+        stored so far.
     max_length (Optional[int]): Raise (or lower) nlp.max_length to this for the build; longer
         texts are skipped. spaCy's parser and NER need about 1 GB of memory per 100,000
         characters, so raise it knowingly. nlp.max_length is restored afterwards.
+    engine (str): "local" (nlp.pipe in this process) or "ray" (Ray Data actors).
+    address (Optional[str]): Ray only: the cluster for ray.init ("auto", "HOST:PORT",
+        "ray://HOST:10001"); None starts a local one.
+    workers (Optional[int]): Ray only: the number of actors; None for one per CPU of the cluster.
     RETURNS (BuildStats): What was read, stored and skipped.
     """
     if batch_size < 1 or n_process < 1:
         raise KBError("--batch-size and --n-process must be at least 1.")
     if max_length is not None and max_length < 1:
         raise KBError("--max-length must be at least 1.")
+    if engine not in ENGINES:
+        raise KBError(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}.")
+    if engine == "ray":
+        if isinstance(nlp, Language):
+            raise KBError(
+                "The Ray engine loads the pipeline in each actor: give its directory or installed "
+                "package name, not a Language object (one shipped through Ray's object store "
+                "crashes on read-only buffers, spaCy #13506)."
+            )
+        if n_process != 1:
+            raise KBError("--n-process is for --engine local; give --engine ray the number of actors as --workers.")
+        if workers is not None and workers < 1:
+            raise KBError("--workers must be at least 1.")
+        engine_module = _ray_engine()
+    elif address is not None or workers is not None:
+        raise KBError("--address and --workers are for --engine ray.")
+    model = nlp
+    if not isinstance(nlp, Language):
+        try:
+            nlp = load_pipeline(nlp)
+        except PipelineError as err:
+            raise KBError(str(err)) from None
     if not entity_setters(nlp):
         raise KBError(
             "The pipeline has no component that sets doc.ents (such as window_ner, ner or "
@@ -109,31 +161,23 @@ def build_kb(
         )
     stats = BuildStats()
     start = time.perf_counter()
-    db = Path(db)
     store = open_store(db, create=True)
     saved_max_length = nlp.max_length
     try:
         if max_length is not None:
             nlp.max_length = max_length
         records = iter_records(inputs, lines=lines, encoding=encoding, stats=stats, max_length=nlp.max_length)
-        docs = nlp.pipe(
-            ((r.text, r) for r in _new_records(store, records, stats)),
-            as_tuples=True, batch_size=batch_size, n_process=n_process,
-        )
-        batch: List[Tuple[Record, DocRows]] = []
-        for doc, record in docs:
-            stats.words += len(doc)
-            batch.append((record, doc_rows(doc)))
-            if len(batch) >= batch_size:
-                _write_batch(store, batch, stats)
-                batch = []
-            if progress is not None:
-                progress(record.offset, stats.docs_added + len(batch))
-        if batch:
-            _write_batch(store, batch, stats)
+        new_records = _new_records(store, records, stats)
+        if engine == "ray":
+            engine_module.build_on_ray(
+                str(model), new_records, store, db, stats, batch_size=batch_size,
+                max_length=nlp.max_length, address=address, workers=workers, progress=progress,
+            )
+        else:
+            _build_local(nlp, new_records, store, stats, batch_size=batch_size, n_process=n_process, progress=progress)
     except store.Error as err:  # a full disk, a lost file: not the pipeline's fault
         raise KBError(
-            f"Can't write to the database {db} ({type(err).__name__}: {err}). Every batch written "
+            f"Can't write to the database {describe(db)} ({type(err).__name__}: {err}). Every batch written "
             "before is kept; fix the cause (free disk space, permissions) and rerun the same "
             "command to resume."
         ) from err
@@ -144,14 +188,52 @@ def build_kb(
     return stats
 
 
+def _build_local(
+    nlp: Language,
+    records: Iterable[Record],
+    store: Store,
+    stats: BuildStats,
+    *,
+    batch_size: int,
+    n_process: int,
+    progress: Optional[Callable[[int, int], None]],
+) -> None:
+    """The local engine: run the records through nlp.pipe and write a batch at a time."""
+    docs = nlp.pipe(((r.text, r) for r in records), as_tuples=True, batch_size=batch_size, n_process=n_process)
+    batch: List[Tuple[Record, DocRows]] = []
+    for doc, record in docs:
+        stats.words += len(doc)
+        batch.append((record, doc_rows(doc)))
+        if len(batch) >= batch_size:
+            write_batch(store, batch, stats)
+            batch = []
+        if progress is not None:
+            progress(record.offset, stats.docs_added + len(batch))
+    if batch:
+        write_batch(store, batch, stats)
+
+
+def _ray_engine() -> ModuleType:
+    """ray_engine.py, which imports Ray: only the Ray engine needs it installed."""
+    try:
+        from . import ray_engine
+    except ImportError as err:
+        if not (err.name or "").startswith(("ray", "pyarrow")):
+            raise
+        raise KBError(
+            f'--engine ray needs Ray Data, which can\'t be imported ({err}): pip install "spacy-window-ner[ray]".'
+        ) from None
+    return ray_engine
+
+
 def remove_documents(
-    db: Path, *, sources: Iterable[Union[str, Path]] = (), ids: Iterable[Union[str, int]] = ()
+    db: Union[str, Path], *, sources: Iterable[Union[str, Path]] = (), ids: Iterable[Union[str, int]] = ()
 ) -> RemoveStats:
     """Remove documents with their mentions and relations, in one transaction: each entity's
     mention_count is decreased by the removed mentions, and entities left with no mention
     are deleted.
 
-    db (Path): The database.
+    db (Union[str, Path]): The database: a SQLite file or a postgresql:// URL.
     sources (Iterable[Union[str, Path]]): Remove every document read from these inputs (the
         paths as given to the build).
     ids (Iterable[Union[str, int]]): Remove the documents with these JSONL ids (compared as strings).
@@ -164,7 +246,7 @@ def remove_documents(
     try:
         return store.remove(source_names, id_names)
     except store.Error as err:
-        raise KBError(f"Can't remove documents from {db} ({type(err).__name__}: {err}); nothing was removed.") from err
+        raise KBError(f"Can't remove documents from {describe(db)} ({type(err).__name__}: {err}); nothing was removed.") from err
     finally:
         store.close()
 
@@ -209,7 +291,23 @@ def doc_rows(doc: Doc) -> DocRows:
 def _new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
     """Drop, before the pipeline, the records whose identity is stored with the same text (a
     record with an id that moved gets its new source and line), or was read earlier in this
-    run (an id read twice with different texts keeps the first)."""
+    run (an id read twice with different texts keeps the first). The store is asked about
+    KNOWN_CHUNK records at a time: one round trip each, not one per document."""
+    first_reads = _first_reads(records, stats)
+    while True:
+        chunk = list(itertools.islice(first_reads, KNOWN_CHUNK))
+        if not chunk:
+            return
+        start = time.perf_counter()
+        known = store.known(chunk)
+        stats.seconds_store += time.perf_counter() - start
+        stats.docs_existing += sum(known)
+        yield from (record for record, is_known in zip(chunk, known) if not is_known)
+
+
+def _first_reads(records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
+    """The records whose identity this run reads for the first time; a repeat with the same
+    text counts as existing, one with another text is reported as a malformed line."""
     seen: Dict[str, Tuple[str, str, Optional[int]]] = {}  # identity -> (sha256, source, line)
     for record in records:
         earlier = seen.get(record.identity)
@@ -224,22 +322,30 @@ def _new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> 
             stats.docs_existing += 1
             continue
         seen[record.identity] = (record.sha256, record.source, record.line)
-        start = time.perf_counter()
-        known = store.known(record)
-        stats.seconds_sqlite += time.perf_counter() - start
-        if known:
-            stats.docs_existing += 1
-            continue
         yield record
 
 
-def _write_batch(store: Store, batch: List[Tuple[Record, DocRows]], stats: BuildStats) -> None:
-    """Write a batch of documents in one transaction and count what it stored."""
+def write_batch(store: Store, batch: Sequence[Tuple[Record, DocRows]], stats: BuildStats) -> None:
+    """Write a batch of documents in one transaction and count what it stored.
+
+    store (Store): The open store.
+    batch (Sequence[Tuple[Record, DocRows]]): The documents and their rows.
+    stats (BuildStats): Counts what was stored, and the time spent writing.
+    """
     start = time.perf_counter()
     try:
         counts = store.write_batch(batch)
     finally:
-        stats.seconds_sqlite += time.perf_counter() - start
+        stats.seconds_store += time.perf_counter() - start
+    add_counts(stats, counts)
+
+
+def add_counts(stats: BuildStats, counts: WriteCounts) -> None:
+    """Add what one batch stored to the build's counts.
+
+    stats (BuildStats): The build's counts.
+    counts (WriteCounts): What the batch stored.
+    """
     stats.docs_added += counts.added
     stats.docs_replaced += counts.replaced
     stats.docs_raced += counts.raced

@@ -4,7 +4,7 @@ import csv
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple, Union
 from xml.sax.saxutils import escape as xml_escape
 
 from ..files import atomic_write
@@ -17,10 +17,10 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def export_graph(db: Path, output: Path, fmt: str) -> Tuple[int, int]:
+def export_graph(db: Union[str, Path], output: Path, fmt: str) -> Tuple[int, int]:
     """Write the entity graph for other tools (see write_graph).
 
-    db (Path): The database.
+    db (Union[str, Path]): The database: a SQLite file or a postgresql:// URL.
     output (Path): The output file; missing parent directories are created.
     fmt (str): "jsonl", "csv" or "graphml".
     RETURNS (Tuple[int, int]): The numbers of nodes and edges written.

@@ -1,15 +1,15 @@
 """Reading a knowledge base: one entity with its mentions and relations, and the entity graph."""
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from .backends import open_store
 from .store import Graph, normalize
 
 
-def query_entity(db: Path, name: str, *, label: Optional[str] = None) -> List[Dict[str, Any]]:
+def query_entity(db: Union[str, Path], name: str, *, label: Optional[str] = None) -> List[Dict[str, Any]]:
     """Look an entity up by name (compared after normalising case and whitespace).
 
-    db (Path): The database.
+    db (Union[str, Path]): The database: a SQLite file or a postgresql:// URL.
     name (str): The entity name.
     label (Optional[str]): Only entities with this label.
     RETURNS (List[Dict[str, Any]]): One dict per matching entity (one per label), with "id",
@@ -21,10 +21,10 @@ def query_entity(db: Path, name: str, *, label: Optional[str] = None) -> List[Di
         return store.entities(normalize(name), label)
 
 
-def read_graph(db: Path) -> Graph:
+def read_graph(db: Union[str, Path]) -> Graph:
     """The entity graph: entities as nodes, relations merged per (head, tail, label) as edges.
 
-    db (Path): The database.
+    db (Union[str, Path]): The database: a SQLite file or a postgresql:// URL.
     RETURNS (Graph): Nodes ("id", "name", "label",
         "mention_count") and edges ("source", "target", "label", "count", "max_confidence",
         "mean_confidence").

@@ -16,10 +16,11 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from ..inputs import Record
-from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, normalize
+from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, describe_entities, match_stored, merge_edges, normalize
 
 SCHEMA_VERSION = "2"
 BUSY_TIMEOUT_MS = 60_000
+MAX_VARIABLES = 999  # bound parameters per statement: SQLite builds before 3.32 allow no more
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -89,6 +90,7 @@ class SQLiteStore:
     """
 
     Error = sqlite3.Error
+    concurrent_writes = False
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *, created: bool = False) -> None:
         self.conn = conn
@@ -127,18 +129,18 @@ class SQLiteStore:
         else:
             self.conn.close()
 
-    def known(self, record: Record) -> bool:
-        conn = self.conn
-        stored = conn.execute("SELECT sha256, source, line FROM documents WHERE identity = ?", (record.identity,)).fetchone()
-        if stored is None or stored[0] != record.sha256:
-            return False
-        if tuple(stored[1:]) != (record.source, record.line):
-            # A document with an id that moved: same text, so only its place is updated.
-            conn.execute(
-                "UPDATE documents SET source = ?, line = ? WHERE identity = ? AND sha256 = ?",
-                (record.source, record.line, record.identity, record.sha256),
-            )
-        return True
+    def known(self, records: Sequence[Record]) -> List[bool]:
+        stored: Dict[str, Tuple[str, str, Optional[int]]] = {}
+        identities = [record.identity for record in records]
+        for start in range(0, len(identities), MAX_VARIABLES):
+            chunk = identities[start : start + MAX_VARIABLES]
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT identity, sha256, source, line FROM documents WHERE identity IN ({marks})"
+            stored.update((row[0], tuple(row[1:])) for row in self.conn.execute(query, chunk))
+        known, moved = match_stored(records, stored)
+        if moved:  # documents with an id that moved: same text, so only their place is updated
+            self.conn.executemany("UPDATE documents SET source = ?, line = ? WHERE identity = ? AND sha256 = ?", moved)
+        return known
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
         conn = self.conn
@@ -215,45 +217,36 @@ class SQLiteStore:
         if label is not None:
             sql += " AND label = ?"
             args.append(label)
-        found = []
-        for ent_id, ent_name, ent_label, count in conn.execute(sql + " ORDER BY label", args).fetchall():
-            mentions = [
-                dict(zip(("source", "line", "text", "confidence", "sentence"), row))
-                for row in conn.execute(
-                    "SELECT d.source, d.line, m.text, m.confidence, m.sentence FROM mentions m "
-                    "JOIN documents d ON d.id = m.doc_id WHERE m.entity_id = ? ORDER BY m.id",
-                    (ent_id,),
-                )
-            ]
-            relations: List[Dict[str, Any]] = []
-            for direction, this, other in (("out", "head_entity", "tail_entity"), ("in", "tail_entity", "head_entity")):
-                rows = conn.execute(
-                    f"SELECT r.label, e.name, e.label, r.confidence, d.source, d.line FROM relations r "
-                    f"JOIN entities e ON e.id = r.{other} JOIN documents d ON d.id = r.doc_id "
-                    f"WHERE r.{this} = ? ORDER BY r.id",
-                    (ent_id,),
-                )
-                keys = ("label", "other", "other_label", "confidence", "source", "line")
-                relations.extend({"direction": direction, **dict(zip(keys, row))} for row in rows)
-            found.append(
-                {"id": ent_id, "name": ent_name, "label": ent_label, "mention_count": count,
-                 "mentions": mentions, "relations": relations}
-            )
-        return found
+
+        def mentions(ent_id: int) -> Iterable[Tuple[Any, ...]]:
+            return conn.execute(
+                "SELECT d.source, d.line, m.text, m.confidence, m.sentence FROM mentions m "
+                "JOIN documents d ON d.id = m.doc_id WHERE m.entity_id = ? ORDER BY m.id",
+                (ent_id,),
+            ).fetchall()
+
+        def relations(ent_id: int, direction: str) -> Iterable[Tuple[Any, ...]]:
+            this, other = ("head_entity", "tail_entity") if direction == "out" else ("tail_entity", "head_entity")
+            return conn.execute(
+                f"SELECT r.label, e.name, e.label, r.confidence, d.source, d.line FROM relations r "
+                f"JOIN entities e ON e.id = r.{other} JOIN documents d ON d.id = r.doc_id "
+                f"WHERE r.{this} = ? ORDER BY r.id",
+                (ent_id,),
+            ).fetchall()
+
+        return describe_entities(conn.execute(sql + " ORDER BY label", args).fetchall(), mentions, relations)
 
     def graph(self) -> Graph:
         nodes = [
             dict(zip(NODE_FIELDS, row))
             for row in self.conn.execute("SELECT id, name, label, mention_count FROM entities ORDER BY id")
         ]
-        edges = [
-            dict(zip(EDGE_FIELDS, row))
-            for row in self.conn.execute(
-                "SELECT head_entity, tail_entity, label, COUNT(*), MAX(confidence), AVG(confidence) "
-                "FROM relations GROUP BY head_entity, tail_entity, label "
+        edges = merge_edges(
+            self.conn.execute(
+                "SELECT head_entity, tail_entity, label, confidence FROM relations "
                 "ORDER BY head_entity, tail_entity, label"
             )
-        ]
+        )
         return nodes, edges
 
 

@@ -3,13 +3,17 @@ queries and a back end. `sqlite.SQLiteStore` implements `Store`; `backends.open_
 back end a database names. Everything here is plain data (dicts, tuples, dataclasses), so rows
 can cross process boundaries (nlp.pipe workers, an engine's actors) by pickling.
 """
+import itertools
+import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Type
 
 from ..inputs import Record
 
 NODE_FIELDS = ("id", "name", "label", "mention_count")
 EDGE_FIELDS = ("source", "target", "label", "count", "max_confidence", "mean_confidence")
+MENTION_FIELDS = ("source", "line", "text", "confidence", "sentence")  # of an entity, in Store.entities
+RELATION_FIELDS = ("label", "other", "other_label", "confidence", "source", "line")  # of an entity
 
 SpanKey = Tuple[int, int, str]  # (start token, end token, label) of a mention in its doc
 # Everything the database needs from a processed doc (see build.doc_rows): "n_chars",
@@ -66,7 +70,11 @@ class Store(Protocol):
 
     Error (Type[BaseException]): What its driver raises when a statement fails (sqlite3.Error),
         which callers report as a KBError that says what was kept.
+    concurrent_writes (bool): Whether many processes may each write their own batches at once
+        (PostgreSQL), rather than one writer storing every batch (SQLite).
     """
+
+    concurrent_writes: bool
 
     @property
     def Error(self) -> Type[BaseException]:
@@ -78,9 +86,9 @@ class Store(Protocol):
     def __exit__(self, *exc_info: Any) -> None:
         """Close the store."""
 
-    def known(self, record: Record) -> bool:
-        """Whether the record's identity is stored with the same text (then a record whose
-        source or line moved gets its new place stored)."""
+    def known(self, records: Sequence[Record]) -> List[bool]:
+        """Per record, whether its identity is stored with the same text, in one look-up for
+        all of them (then a record whose source or line moved gets its new place stored)."""
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
         """Store documents with their rows, all of them or none: a document whose identity is
@@ -98,6 +106,72 @@ class Store(Protocol):
     def close(self, *, discard_if_empty: bool = False) -> None:
         """Close the database; with `discard_if_empty`, remove it if this store created it and
         it holds no document."""
+
+
+def merge_edges(relations: Iterable[Tuple[int, int, str, float]]) -> List[Dict[str, Any]]:
+    """Merge relations into the graph's edges, one per (head, tail, label), the same way for
+    every back end: the mean with math.fsum, so that it does not depend on the summation order
+    of a database's AVG.
+
+    relations (Iterable[Tuple[int, int, str, float]]): (head entity, tail entity, label,
+        confidence), sorted by (head, tail, label).
+    RETURNS (List[Dict[str, Any]]): The edges (EDGE_FIELDS).
+    """
+    edges = []
+    for (head, tail, label), group in itertools.groupby(relations, key=lambda row: tuple(row[:3])):
+        confidences = [row[3] for row in group]
+        values = (head, tail, label, len(confidences), max(confidences), math.fsum(confidences) / len(confidences))
+        edges.append(dict(zip(EDGE_FIELDS, values)))
+    return edges
+
+
+def describe_entities(
+    entities: Iterable[Tuple[int, str, str, int]],
+    mentions: Callable[[int], Iterable[Tuple[Any, ...]]],
+    relations: Callable[[int, str], Iterable[Tuple[Any, ...]]],
+) -> List[Dict[str, Any]]:
+    """What `Store.entities` returns, from rows a back end reads with its own SQL.
+
+    entities (Iterable[Tuple[int, str, str, int]]): (id, name, label, mention_count) per entity.
+    mentions (Callable[[int], Iterable[Tuple[Any, ...]]]): An entity's mentions, as MENTION_FIELDS.
+    relations (Callable[[int, str], Iterable[Tuple[Any, ...]]]): An entity's relations in one
+        direction ("out": it is the head; "in": the tail), as RELATION_FIELDS.
+    RETURNS (List[Dict[str, Any]]): Per entity: NODE_FIELDS, "mentions" and "relations" (each
+        with its "direction").
+    """
+    found = []
+    for entity in entities:
+        ent_id = entity[0]
+        found.append({
+            **dict(zip(NODE_FIELDS, entity)),
+            "mentions": [dict(zip(MENTION_FIELDS, row)) for row in mentions(ent_id)],
+            "relations": [
+                {"direction": direction, **dict(zip(RELATION_FIELDS, row))}
+                for direction in ("out", "in") for row in relations(ent_id, direction)
+            ],
+        })
+    return found
+
+
+def match_stored(
+    records: Sequence[Record], stored: Dict[str, Tuple[str, str, Optional[int]]]
+) -> Tuple[List[bool], List[Tuple[str, Optional[int], str, str]]]:
+    """Which records are stored with the same text, given what a store holds for their
+    identities, and the new places of those stored elsewhere (a document with an id that moved).
+
+    records (Sequence[Record]): The records looked up.
+    stored (Dict[str, Tuple[str, str, Optional[int]]]): identity -> (sha256, source, line) of
+        the stored documents among them.
+    RETURNS (Tuple[List[bool], List[Tuple[str, Optional[int], str, str]]]): Per record, whether
+        it is stored; and (source, line, identity, sha256) per record whose place to update.
+    """
+    known, moved = [], []
+    for record in records:
+        sha256, source, line = stored.get(record.identity, (None, None, None))
+        known.append(sha256 == record.sha256)
+        if sha256 == record.sha256 and (source, line) != (record.source, record.line):
+            moved.append((record.source, record.line, record.identity, record.sha256))
+    return known, moved
 
 
 def normalize(name: str) -> str:
