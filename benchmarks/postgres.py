@@ -128,9 +128,8 @@ def server_cpu_seconds(server: str) -> Optional[float]:
     url = server if urlsplit(server).path.strip("/") else server.rstrip("/") + "/postgres"
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    if row is None:
-        return None
-    stat = _proc_stat(int(row[0]))
+        # Read while connected: the backend process exits with its connection.
+        stat = _proc_stat(int(row[0])) if row is not None else None
     if stat is None:  # another machine, or a /proc that hides it
         return None
     postmaster = int(stat[1])
