@@ -46,6 +46,7 @@ from .store import KBError, Store
 
 PROBE_SECONDS = 3.0  # a TCP connect to --address must answer within this, or the build stops
 REMOTE_ERROR = re.compile(r"[A-Za-z_][\w.]*(Error|Exception)\b[^:]*: ")  # "ValueError: ..." in a traceback
+ACTORS_START_SECONDS = 600  # a pool not started by then (a cluster without the CPUs) stops the build
 # Blocks per Ray Data run: the driver reads and holds this many at a time (each run starts its
 # actors, which load the pipeline: 16,384 documents at --batch-size 64 make that cost small).
 WAVE_BLOCKS = 256
@@ -168,6 +169,9 @@ def build_on_ray(
             raise KBError(f"--workers {workers} is more than the {cpus} CPUs of the Ray cluster; give --workers {cpus} or fewer.")
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the command line draws its own
+        # Start the whole pool before the first block is handed out: else the first actor up takes
+        # every block while the others still load the pipeline.
+        context.wait_for_min_actors_s = ACTORS_START_SECONDS
         concurrent = getattr(store, "concurrent_writes", False)
         constructor = {
             "model": model, "max_length": max_length, "attempts": ray.remote(num_cpus=0)(Attempts).remote(),
