@@ -277,3 +277,35 @@ def test_kb_ray_block_that_kills_its_actors_refused(ray_cluster, window_ner_path
     with pytest.raises(kb.KBError, match=r"documents .*sample.jsonl:\d+ to .*sample.jsonl:\d+ died 0 times.*--max-length"):
         kb.build_kb(str(window_ner_path), [sample], db, batch_size=BATCH, engine="ray", workers=1)
     assert not db.exists()
+
+
+def test_kb_ray_streams_the_inputs_in_waves(ray_cluster, window_ner_path, sample, tmp_path, monkeypatch):
+    """The driver holds WAVE_BLOCKS blocks at a time (here 4 of the 13): each wave is read, run
+    and stored before the next is read, and the result equals the local engine's."""
+    from spacy_window_ner.kb import ray_engine
+
+    monkeypatch.setattr(ray_engine, "WAVE_BLOCKS", 4)
+    monkeypatch.setattr(kb.build, "KNOWN_CHUNK", BATCH)  # the look-ups of stored documents read ahead no further
+    local, ray_db = tmp_path / "local.sqlite", tmp_path / "ray.sqlite"
+    kb.build_kb(str(window_ner_path), [sample], local, lines=True)
+    read: List[int] = []  # records read by the driver when each block was stored
+    stored: List[int] = []
+
+    def progress(offset: int, docs: int) -> None:
+        stored.append(docs)
+        read.append(len(records_read))
+
+    records_read: List[object] = []
+    iter_records = kb.build.iter_records
+
+    def counting(*args, **kwargs):
+        for record in iter_records(*args, **kwargs):
+            records_read.append(record)
+            yield record
+
+    monkeypatch.setattr(kb.build, "iter_records", counting)
+    stats = kb.build_kb(str(window_ner_path), [sample], ray_db, batch_size=BATCH, engine="ray", workers=2, progress=progress)
+    assert stats.docs_added == N_DOCS and stored[-1] == N_DOCS
+    # The first wave's blocks were stored before the driver had read the last records.
+    assert read[0] < N_DOCS and read[-1] == N_DOCS
+    assert_same_kb(ray_db, local)

@@ -21,16 +21,18 @@ that crashes) stops the build with a KBError, and the blocks stored before are k
 whose actor died MAX_BLOCK_ATTEMPTS times (a document that exhausts memory, say) stops the build
 too, naming its documents: Ray would retry it forever.
 
-The driver reads and checks all the inputs before the first block is processed (Ray Data
-needs the list of blocks); the blocks wait in Ray's object store, which spills to disk.
+Ray Data needs the list of a run's blocks before it starts, so the driver streams the inputs in
+waves of WAVE_BLOCKS blocks: it reads and checks one wave, runs it on a fresh actor pool and
+stores its rows, then reads the next. The driver holds one wave, never the whole input.
 """
+import itertools
 import os
 import pickle
 import re
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy
 import ray
@@ -44,6 +46,10 @@ from .store import KBError, Store
 
 PROBE_SECONDS = 3.0  # a TCP connect to --address must answer within this, or the build stops
 REMOTE_ERROR = re.compile(r"[A-Za-z_][\w.]*(Error|Exception)\b[^:]*: ")  # "ValueError: ..." in a traceback
+ACTORS_START_SECONDS = 600  # a pool not started by then (a cluster without the CPUs) stops the build
+# Blocks per Ray Data run: the driver reads and holds this many at a time (each run starts its
+# actors, which load the pipeline: 16,384 documents at --batch-size 64 make that cost small).
+WAVE_BLOCKS = 256
 MAX_BLOCK_ATTEMPTS = 3  # actor calls that may start one block: more means its documents kill the actor
 
 
@@ -148,19 +154,9 @@ def build_on_ray(
         bytes of input consumed so far and the documents stored so far.
     """
     check_address(address)
-    blocks: List[Dict[str, Any]] = []
-    offsets: List[int] = []  # per block: the input bytes consumed once it was read
-    block: List[Record] = []
-    for record in records:
-        block.append(record)
-        if len(block) >= batch_size:
-            blocks.append({"index": len(blocks), "block": pickle.dumps(block)})
-            offsets.append(record.offset)
-            block = []
-    if block:
-        blocks.append({"index": len(blocks), "block": pickle.dumps(block)})
-        offsets.append(block[-1].offset)
-    if not blocks:  # nothing new: no cluster needed
+    waves = _waves(records, batch_size)
+    first = next(waves, None)
+    if first is None:  # nothing new: no cluster needed
         return
     started = not ray.is_initialized()
     if started:
@@ -173,50 +169,77 @@ def build_on_ray(
             raise KBError(f"--workers {workers} is more than the {cpus} CPUs of the Ray cluster; give --workers {cpus} or fewer.")
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the command line draws its own
+        # Start the whole pool before the first block is handed out: else the first actor up takes
+        # every block while the others still load the pipeline.
+        context.wait_for_min_actors_s = ACTORS_START_SECONDS
         concurrent = getattr(store, "concurrent_writes", False)
-        dataset = ray.data.from_items(blocks, override_num_blocks=len(blocks)).map_batches(
-            Extractor,
-            batch_size=1,
-            # One actor per block at most: an actor without a block would only load the pipeline.
-            compute=ray.data.ActorPoolStrategy(size=min(workers, len(blocks))),
-            num_cpus=1,
-            fn_constructor_kwargs={
-                "model": model, "max_length": max_length, "attempts": ray.remote(num_cpus=0)(Attempts).remote(),
-                "max_attempts": MAX_BLOCK_ATTEMPTS, "db": str(db) if concurrent else None,
-            },
-        )
-        del blocks
+        constructor = {
+            "model": model, "max_length": max_length, "attempts": ray.remote(num_cpus=0)(Attempts).remote(),
+            "max_attempts": MAX_BLOCK_ATTEMPTS, "db": str(db) if concurrent else None,
+        }
         pids = set()
         offset = 0
-        results = iter(dataset.iter_rows())
-        while True:
-            try:
-                row = next(results)
-            except StopIteration:
-                break
-            except ray.exceptions.RayError as err:
-                raise KBError(
-                    f"A Ray actor failed ({_root_cause(err)}). Every batch written "
-                    "before is kept; fix the cause and rerun the same command to resume."
-                ) from err
-            result = pickle.loads(row["result"])
-            if isinstance(result, KBError):
-                raise result
-            if concurrent:
-                add_counts(stats, result)
-            else:
-                write_batch(store, result, stats)
-            stats.words += int(row["words"])
-            stats.seconds_workers_cpu += float(row["cpu"])
-            stats.seconds_workers_store += float(row["store"])
-            pids.add(int(row["pid"]))
-            if progress is not None:
-                offset = max(offset, offsets[int(row["index"])])
-                progress(offset, stats.docs_added)
+        for wave in itertools.chain([first], waves):
+            dataset = ray.data.from_items(
+                [{"index": index, "block": pickle.dumps(block)} for index, block in wave], override_num_blocks=len(wave)
+            ).map_batches(
+                Extractor,
+                batch_size=1,
+                # One actor per block at most: an actor without a block would only load the pipeline.
+                compute=ray.data.ActorPoolStrategy(size=min(workers, len(wave))),
+                num_cpus=1,
+                fn_constructor_kwargs=constructor,
+            )
+            ends = {index: block[-1].offset for index, block in wave}  # input bytes read once a block was
+            del wave
+            for row in _rows(dataset):
+                result = pickle.loads(row["result"])
+                if isinstance(result, KBError):
+                    raise result
+                if concurrent:
+                    add_counts(stats, result)
+                else:
+                    write_batch(store, result, stats)
+                stats.words += int(row["words"])
+                stats.seconds_workers_cpu += float(row["cpu"])
+                stats.seconds_workers_store += float(row["store"])
+                pids.add(int(row["pid"]))
+                if progress is not None:
+                    offset = max(offset, ends[int(row["index"])])
+                    progress(offset, stats.docs_added)
         stats.worker_pids = sorted(pids)
     finally:
         if started:
             ray.shutdown()
+
+
+def _waves(records: Iterable[Record], batch_size: int) -> Iterator[List[Tuple[int, List[Record]]]]:
+    """The records in blocks of batch_size, numbered across the build, WAVE_BLOCKS blocks at a
+    time: the driver holds one wave, not the whole input."""
+    records = iter(records)
+    blocks = iter(lambda: list(itertools.islice(records, batch_size)), [])
+    numbered = enumerate(blocks)
+    while True:
+        wave = list(itertools.islice(numbered, WAVE_BLOCKS))
+        if not wave:
+            return
+        yield wave
+
+
+def _rows(dataset: Any) -> Iterator[Dict[str, Any]]:
+    """The rows of a dataset as its actors finish them; an actor's error is a KBError."""
+    results = iter(dataset.iter_rows())
+    while True:
+        try:
+            row = next(results)
+        except StopIteration:
+            return
+        except ray.exceptions.RayError as err:
+            raise KBError(
+                f"A Ray actor failed ({_root_cause(err)}). Every batch written "
+                "before is kept; fix the cause and rerun the same command to resume."
+            ) from err
+        yield row
 
 
 def check_address(address: Optional[str]) -> None:
