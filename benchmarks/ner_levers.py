@@ -67,8 +67,10 @@ def main(
             pipe.recall_bias = 0.0
             results = tune_recall_bias(nlp, conll / "dev.spacy", grid=grid)
             chosen = pipe.recall_bias
-            print(f"\n{route}: dev entity F by recall bias: "
-                  + ", ".join(f"{r.bias:g} {r.f * 100:.1f}" for r in results) + f"; chosen {chosen:g}")
+            print(f"\n{route}: dev entity P / R / F by recall bias (chosen: {chosen:g})")
+            for r in results:
+                print(f"  {r.bias:6g}  {r.p * 100:.1f} / {r.r * 100:.1f} / {r.f * 100:.1f}   "
+                      f"{r.n_ents} entities, {r.n_tokens} entity tokens")
             for bias in sorted({0.0, chosen}):
                 pipe.recall_bias = bias
                 dev = entity_prf(nlp, conll / "dev.spacy")

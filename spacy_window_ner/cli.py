@@ -285,8 +285,9 @@ def tune_ner_bias(
     chosen = cast(WindowNER, nlp.get_pipe(component)).recall_bias  # tune_recall_bias checked it
     typer.echo(f"Entity scores of {component} on {dev_path} by recall bias (was {before:g}):")
     typer.echo(table(
-        [(f"{r.bias:g}" + (" *" if r.bias == chosen else ""), _pct(r.p), _pct(r.r), _pct(r.f)) for r in results],
-        header=("Bias", "P", "R", "F"), aligns=("r", "r", "r", "r"),
+        [(f"{r.bias:g}" + (" *" if r.bias == chosen else ""), _pct(r.p), _pct(r.r), _pct(r.f), r.n_ents, r.n_tokens)
+         for r in results],
+        header=("Bias", "P", "R", "F", "Entities", "Tokens"), aligns=("r", "r", "r", "r", "r", "r"),
     ))
     with atomic_directory(output) as new_dir:
         nlp.to_disk(new_dir)

@@ -396,12 +396,16 @@ def bias_grid(low: float, high: float, step: float) -> List[float]:
 
 
 class BiasScore(NamedTuple):
-    """Entity scores of window_ner on dev data at one recall bias."""
+    """Entity scores of window_ner on dev data at one recall bias, and what it predicted:
+    n_ents entities covering n_tokens tokens (all it predicted, also those a preset entity
+    kept out of doc.ents)."""
 
     bias: float
     p: float
     r: float
     f: float
+    n_ents: int
+    n_tokens: int
 
 
 def tune_recall_bias(
@@ -452,7 +456,11 @@ def tune_recall_bias(
         for example, doc in zip(examples, annotated):
             example.predicted = doc
         prf = pipe.score(examples)
-        results.append(BiasScore(bias, float(prf[f"{key}_p"]), float(prf[f"{key}_r"]), float(prf[f"{key}_f"])))
+        spans = [span for doc in annotated for span in doc.spans[pipe.scores_key]]
+        results.append(BiasScore(
+            bias, float(prf[f"{key}_p"]), float(prf[f"{key}_r"]), float(prf[f"{key}_f"]),
+            len(spans), sum(len(span) for span in spans),
+        ))
     best = max(results, key=lambda score: (score.f, -abs(score.bias)))
     pipe.recall_bias = best.bias
     return results

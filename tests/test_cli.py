@@ -297,7 +297,7 @@ def test_cli_tune_ner_bias(window_ner_path, gold_spacy, tmp_path):
     # The starred row is the chosen bias, and has the best F.
     starred = [row for row in rows if row[1] == "*"]
     assert len(starred) == 1 and float(starred[0][0]) == chosen
-    assert float(starred[0][-1]) == max(float(row[-1]) for row in rows)
+    assert float(starred[0][-3]) == max(float(row[-3]) for row in rows)
     assert spacy.load(window_ner_path).get_pipe("window_ner").cfg["recall_bias"] == 0.0
     assert "must not be above --high" in failed("tune-ner-bias", window_ner_path, gold_spacy, "--low", "3", "--high", "1", "--output", out)
     assert "has no component 'ner'" in failed("tune-ner-bias", window_ner_path, gold_spacy, "-c", "ner", "--output", out)

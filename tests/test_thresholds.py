@@ -127,12 +127,14 @@ def test_thresholds_tune_recall_bias_picks_the_best_grid_value(trained, tmp_path
     assert [r.bias for r in results] == grid
     # No entity at all, then every token inside one: recall only goes up.
     assert results[0].f == 0.0 and results[-1].r >= results[1].r and results[-1].p < 1.0
+    n_words = sum(len(eg.reference) for eg in make_examples(nlp))
+    assert (results[0].n_ents, results[0].n_tokens) == (0, 0) and results[-1].n_tokens == n_words
     assert ner.recall_bias == max(results, key=lambda r: r.f).bias == 1.0
     # The scores at each value are those nlp.evaluate gives with that bias.
     for result in results:
         ner.recall_bias = result.bias
         scores = nlp.evaluate(make_examples(nlp))
-        assert (scores["ents_p"], scores["ents_r"], scores["ents_f"]) == pytest.approx(result[1:])
+        assert (scores["ents_p"], scores["ents_r"], scores["ents_f"]) == pytest.approx((result.p, result.r, result.f))
     # Ties go to the value closest to 0: the model's own decoding is perfect here.
     results = tune_recall_bias(nlp, dev, grid=[-0.01, 0.0, 0.01])
     assert [r.f for r in results] == [1.0, 1.0, 1.0] and ner.recall_bias == 0.0
