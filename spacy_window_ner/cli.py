@@ -1,5 +1,5 @@
-"""The `spacy-window-ner` command line: convert, evaluate, tune-thresholds, kb build/query/export,
-explain and visualize. Also runs as `python -m spacy_window_ner`. The commands parse, call and
+"""The `spacy-window-ner` command line: convert, evaluate, tune-thresholds, tune-ner-bias,
+kb build/query/export, explain and visualize. Also runs as `python -m spacy_window_ner`. The commands parse, call and
 print: the HTML pages of explain and visualize are built in render.py.
 
 Every expected failure (unreadable input, a path that is not a pipeline or not a knowledge
@@ -15,7 +15,7 @@ import time
 import warnings
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union
+from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union, cast
 
 import typer
 from spacy.language import Language
@@ -32,11 +32,12 @@ from .corpus import copy_gold_ents
 from .explain import explain as explain_entities
 from .files import OutputError, atomic_directory, atomic_write, check_not_input
 from .inputs import InputError, InputStats, check_inputs, location, read_source
+from .ner import WindowNER
 from .problems import Problems
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
 from .relations import get_relations
 from .render import explain_html, visualize_html
-from .thresholds import gold_entities, tune_pipeline_thresholds
+from .thresholds import DEFAULT_BIAS_GRID, bias_grid, gold_entities, tune_pipeline_thresholds, tune_recall_bias
 
 
 class _Commands(TyperGroup):
@@ -250,6 +251,51 @@ def tune_thresholds(
     with atomic_directory(output) as new_dir:
         nlp.to_disk(new_dir)
     typer.echo(f"✔ Saved the pipeline to {output}")
+
+
+@app.command("tune-ner-bias")
+def tune_ner_bias(
+    model: Path = typer.Argument(..., exists=True, help="Pipeline directory with a window_ner component."),
+    dev_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Dev .spacy file with gold entities."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", file_okay=False, help="Save the tuned pipeline here instead of over MODEL."),
+    component: str = typer.Option("window_ner", "--component", "-c", help="Name of the window_ner component."),
+    low: float = typer.Option(DEFAULT_BIAS_GRID[0], "--low", help="The smallest recall bias to try."),
+    high: float = typer.Option(DEFAULT_BIAS_GRID[-1], "--high", help="The largest recall bias to try."),
+    step: float = typer.Option(DEFAULT_BIAS_GRID[1] - DEFAULT_BIAS_GRID[0], "--step", min=0.001, help="The spacing of the biases tried."),
+) -> None:
+    """Tune the recall bias of a pipeline's window_ner on dev data: the value subtracted from
+    the score of "O" before decoding that maximises dev entity F, among --low, --low + --step,
+    ... --high. Above 0 it trades precision for recall. The pipeline is saved as
+    tune-thresholds saves it: a kill or a full disk leaves the old pipeline loadable."""
+    if not low <= high:
+        fail(f"--low ({low}) must not be above --high ({high}).")
+    output = model if output is None else output
+    in_place = os.path.realpath(output) == os.path.realpath(model)
+    refuse_input(output, dev_path, None if in_place else model)
+    if output.exists() and not (output / "config.cfg").is_file() and any(output.iterdir()):
+        fail(
+            f"{output} is not a spaCy pipeline, and saving would replace it whole. "
+            "Give --output a new or empty directory, or a pipeline to overwrite."
+        )
+    nlp = load_pipeline(model)
+    if component not in nlp.pipe_names:
+        fail(f"{model} has no component {component!r}; its components are {nlp.pipe_names}. Pass --component.")
+    before = getattr(nlp.get_pipe(component), "cfg", {}).get("recall_bias", 0.0)
+    grid = bias_grid(low, high, step)
+    try:
+        results = tune_recall_bias(nlp, dev_path, component, grid=grid)
+    except (TypeError, ValueError) as err:
+        fail(_one_line(err))
+    chosen = cast(WindowNER, nlp.get_pipe(component)).recall_bias  # tune_recall_bias checked it
+    typer.echo(f"Entity scores of {component} on {dev_path} by recall bias (was {before:g}):")
+    typer.echo(table(
+        [(f"{r.bias:g}" + (" *" if r.bias == chosen else ""), _pct(r.p), _pct(r.r), _pct(r.f), r.n_ents, r.n_tokens)
+         for r in results],
+        header=("Bias", "P", "R", "F", "Entities", "Tokens"), aligns=("r", "r", "r", "r", "r", "r"),
+    ))
+    with atomic_directory(output) as new_dir:
+        nlp.to_disk(new_dir)
+    typer.echo(f"✔ Saved the pipeline with recall_bias {chosen:g} to {output}")
 
 
 def format_scores(scores: Dict[str, Any]) -> str:

@@ -1,6 +1,8 @@
 """The `window_ner` component: BILUO tagging with the window scorer, trained with a
 softmax, CRF or hinge loss, decoded with Viterbi so that spans are always valid,
 with a confidence for every predicted entity."""
+import math
+import numbers
 import warnings
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, cast
@@ -53,6 +55,7 @@ NEW_LABEL_OFFSET = -2.0
         "loss": "crf",
         "spans_key": None,
         "overwrite_ents": False,
+        "recall_bias": 0.0,
         "scorer": {"@scorers": "spacy-window-ner.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -64,6 +67,7 @@ def make_window_ner(
     loss: str,
     spans_key: Optional[str],
     overwrite_ents: bool,
+    recall_bias: float,
     scorer: Optional[Callable],
 ) -> "WindowNER":
     """Create a window_ner component.
@@ -76,11 +80,14 @@ def make_window_ner(
         reports spans_{spans_key}_p/r/f and spans_{spans_key}_per_type.
     overwrite_ents (bool): Replace entities already in doc.ents. By default they
         are kept, blocked tokens stay blocked, and the predictions fill the gaps.
+    recall_bias (float): Subtracted from the score of "O" at every token before
+        decoding: above 0 more entities are predicted (recall up, precision down),
+        below 0 fewer. `spacy-window-ner tune-ner-bias` picks it on dev data.
     scorer (Optional[Callable]): The scoring method.
     """
     return WindowNER(
         nlp.vocab, model, name, loss=loss, spans_key=spans_key,
-        overwrite_ents=overwrite_ents, scorer=scorer,
+        overwrite_ents=overwrite_ents, recall_bias=recall_bias, scorer=scorer,
     )
 
 
@@ -94,6 +101,9 @@ class WindowNER(TrainablePipe):
     confidences are stored by character offsets, so that they survive
     retokenization, Doc.from_docs, span.as_doc and to_json: read them with
     spacy_window_ner.confidences.get_confidences(doc).
+
+    recall_bias (in cfg, settable on a trained component) trades precision for
+    recall at decoding time: the model and its training are unchanged.
     """
 
     def __init__(
@@ -105,6 +115,7 @@ class WindowNER(TrainablePipe):
         loss: str = "crf",
         spans_key: Optional[str] = None,
         overwrite_ents: bool = False,
+        recall_bias: float = 0.0,
         scorer: Optional[Callable] = score_ents,
     ) -> None:
         if loss not in LOSSES:
@@ -120,6 +131,7 @@ class WindowNER(TrainablePipe):
             "loss": loss,
             "spans_key": spans_key,
             "overwrite_ents": overwrite_ents,
+            "recall_bias": check_recall_bias(recall_bias, name),
         }
 
     @property
@@ -134,6 +146,15 @@ class WindowNER(TrainablePipe):
     def scores_key(self) -> str:
         """The span group with the predicted entities and their confidences."""
         return self.cfg["spans_key"] or self.name
+
+    @property
+    def recall_bias(self) -> float:
+        """The score subtracted from "O" at every token before decoding (cfg["recall_bias"])."""
+        return check_recall_bias(self.cfg.get("recall_bias", 0.0), self.name)
+
+    @recall_bias.setter
+    def recall_bias(self, value: float) -> None:
+        self.cfg["recall_bias"] = check_recall_bias(value, self.name)
 
     @property
     def label_data(self) -> List[str]:
@@ -209,6 +230,9 @@ class WindowNER(TrainablePipe):
 
     def decode(self, scores: List[Floats2d]) -> List[Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]]:
         """Find the best valid BILUO path of each doc and the confidence of each span.
+        The recall bias is subtracted from the score of "O" first (from its
+        log-probability with the token-level losses), so the confidences are those of
+        the biased model that chose the spans.
 
         scores (List[Floats2d]): The output of predict.
         RETURNS (List[Tuple[ndarray, ndarray, ndarray, ndarray]]): Per doc, the
@@ -222,10 +246,14 @@ class WindowNER(TrainablePipe):
         T, start, end = (self.model.ops.to_numpy(a) for a in potentials(crf, learned=learned))
         scores = to_host(self.model.ops, scores)
         n_tags = len(self.tags)
+        # Subtracting b from "O" at every token is adding b to every other tag there: a path
+        # gains b per entity token, so longer and more entities win.
+        o_bias = numpy.zeros((n_tags,), dtype="float32")
+        o_bias[0] = self.recall_bias
         output: List = [None] * len(scores)
         for group in length_groups([len(s) for s in scores]):
             # Token-level losses decode log-probabilities, with the constraints only.
-            emissions = [scores[i] if learned else _log_softmax(ops, scores[i]) for i in group]
+            emissions = [(scores[i] if learned else _log_softmax(ops, scores[i])) - o_bias for i in group]
             E = pad(ops, emissions, n_tags)
             lengths = ops.asarray1i([len(s) for s in emissions])
             paths = viterbi(ops, E, lengths, T, start, end)
@@ -372,6 +400,22 @@ class WindowNER(TrainablePipe):
                 "tokenization; their tokens are treated as missing annotation."
             )
         return masks
+
+
+def check_recall_bias(value: Any, name: str = "window_ner") -> float:
+    """Check a recall bias: a finite number.
+
+    value (Any): The bias.
+    name (str): The component, for the message.
+    RETURNS (float): The bias as a float.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(
+            f"The recall_bias of {name} must be a finite number, not {value!r}: 0.0 decodes the "
+            "model's own scores, a positive value (e.g. 0.5) predicts more entities (recall up, "
+            "precision down), a negative one fewer. `spacy-window-ner tune-ner-bias` picks it on dev data."
+        )
+    return float(value)
 
 
 def check_static_vectors(nlp: Language, name: str) -> None:

@@ -19,7 +19,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.rel_levers", "benchmarks.kb", "benchmarks.long_docs"])
+@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.rel_levers", "benchmarks.ner_levers", "benchmarks.kb", "benchmarks.long_docs"])
 def test_benchmarks_help(module):
     result = run(module, "--help")
     assert result.returncode == 0, result.stderr

@@ -23,7 +23,7 @@ from .test_kb import CRASH, SENTINEL
 from .test_rel import make_examples as make_rel_examples, make_nlp as make_rel_nlp, train as train_rel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "sample"
-COMMANDS = [[], ["convert"], ["evaluate"], ["tune-thresholds"], ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "export"], ["explain"], ["visualize"]]
+COMMANDS = [[], ["convert"], ["evaluate"], ["tune-thresholds"], ["tune-ner-bias"], ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "export"], ["explain"], ["visualize"]]
 runner = CliRunner()
 
 
@@ -286,6 +286,24 @@ def test_cli_tune_thresholds_in_place_and_output(rel_pipeline, tmp_path):
     assert (folder / "notes.txt").is_file()
 
 
+def test_cli_tune_ner_bias(window_ner_path, gold_spacy, tmp_path):
+    out = tmp_path / "biased"
+    result = invoke("tune-ner-bias", window_ner_path, gold_spacy, "--low", "-2", "--high", "2", "--step", "1", "--output", out)
+    assert "Saved the pipeline with recall_bias" in result.output
+    rows = [line.split() for line in result.output.splitlines() if line.split() and line.split()[0] in {"-2", "-1", "0", "1", "2"}]
+    assert [row[0] for row in rows] == ["-2", "-1", "0", "1", "2"]
+    chosen = spacy.load(out).get_pipe("window_ner").cfg["recall_bias"]
+    assert chosen in {-2.0, -1.0, 0.0, 1.0, 2.0}
+    # The starred row is the chosen bias, and has the best F.
+    starred = [row for row in rows if row[1] == "*"]
+    assert len(starred) == 1 and float(starred[0][0]) == chosen
+    assert float(starred[0][-3]) == max(float(row[-3]) for row in rows)
+    assert spacy.load(window_ner_path).get_pipe("window_ner").cfg["recall_bias"] == 0.0
+    assert "must not be above --high" in failed("tune-ner-bias", window_ner_path, gold_spacy, "--low", "3", "--high", "1", "--output", out)
+    assert "has no component 'ner'" in failed("tune-ner-bias", window_ner_path, gold_spacy, "-c", "ner", "--output", out)
+    assert "--step" in failed("tune-ner-bias", window_ner_path, gold_spacy, "--step", "0", code=2)
+
+
 def test_cli_tune_thresholds_min_support_and_shrinkage(rel_pipeline, tmp_path):
     """--min-support above every label's dev support gives every label the shared threshold;
     --shrinkage moves each label's threshold toward it."""
@@ -359,6 +377,7 @@ def output_commands(out: Path, window_ner_path, gold_spacy, ruler_path, kb_db, r
         "convert": ["convert", ASSETS / "sample_train.json", out / "train.spacy", "-f", "conll04"],
         "evaluate": ["evaluate", window_ner_path, gold_spacy, "--output", out / "scores.json"],
         "tune-thresholds": ["tune-thresholds", model, dev, "--output", out / "tuned"],
+        "tune-ner-bias": ["tune-ner-bias", window_ner_path, gold_spacy, "--output", out / "biased"],
         "kb export": ["kb", "export", kb_db, "-f", "csv", "-o", out / "graph.csv"],
         "explain": ["explain", window_ner_path, TEXT, "--html", out / "explain.html"],
         "visualize": ["visualize", ruler_path, "Alice met Bob.", "--html", out / "viz.html"],

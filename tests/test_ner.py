@@ -363,6 +363,63 @@ def test_ner_rejects_bad_config():
         nlp.add_pipe("window_ner", name="other", config={"spans_key": ""})
 
 
+RECALL_TEXTS = TEST_TEXTS + ["Paris and Shaka like Khan.", "Who lives in Berlin and London?"]
+
+
+def n_entity_tokens(nlp, texts=RECALL_TEXTS) -> int:
+    return sum(len(ent) for doc in nlp.pipe(texts) for ent in doc.ents)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_ner_recall_bias_predicts_more_entities(loss, trained_pipelines):
+    nlp = copy_pipeline(trained_pipelines(loss)[0])
+    ner = nlp.get_pipe("window_ner")
+    assert ner.recall_bias == 0.0
+    expected = predictions(nlp, RECALL_TEXTS)
+    counts = []
+    for bias in (-1000.0, -1.0, 0.0, 1.0, 3.0, 1000.0):
+        ner.recall_bias = bias
+        counts.append(n_entity_tokens(nlp))
+        if bias == 0.0:
+            assert predictions(nlp, RECALL_TEXTS) == expected
+        for doc in nlp.pipe(RECALL_TEXTS):
+            assert all(0.0 <= s <= 1.0 for s in doc.spans["window_ner"].attrs["scores"])
+    # Recall can only go up with the bias: from no entity at all to every token in one.
+    assert counts == sorted(counts), counts
+    assert counts[0] == 0 and counts[2] > 0
+    assert counts[-1] == sum(len(doc) for doc in nlp.pipe(RECALL_TEXTS)) > counts[2]
+
+
+def test_ner_recall_bias_is_saved_and_loaded(trained, tmp_path):
+    nlp = copy_pipeline(trained)
+    nlp.get_pipe("window_ner").recall_bias = 1000.0
+    expected = predictions(nlp, TEST_TEXTS)
+    assert expected != predictions(trained, TEST_TEXTS)
+    nlp.to_disk(tmp_path / "model")
+    reloaded = spacy.load(tmp_path / "model")
+    assert reloaded.get_pipe("window_ner").cfg["recall_bias"] == 1000.0
+    assert [got[0] for got in predictions(reloaded, TEST_TEXTS)] == [want[0] for want in expected]
+    from_bytes = copy_pipeline(trained).from_bytes(nlp.to_bytes())
+    assert from_bytes.get_pipe("window_ner").recall_bias == 1000.0
+    configured = spacy.blank("en")
+    assert configured.add_pipe("window_ner", config={"recall_bias": 0.5}).recall_bias == 0.5
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "high", None, True])
+def test_ner_recall_bias_refuses_bad_values(value, trained):
+    nlp = copy_pipeline(trained)
+    ner = nlp.get_pipe("window_ner")
+    with pytest.raises(ValueError, match="recall_bias of window_ner must be a finite number"):
+        ner.recall_bias = value
+    assert ner.recall_bias == 0.0
+    # Written into cfg by hand, it is refused when decoding.
+    ner.cfg["recall_bias"] = value
+    with pytest.raises(ValueError, match="recall_bias"):
+        nlp("Shaka Khan lives in London.")
+    with pytest.raises(ValueError, match="recall_bias"):
+        spacy.blank("en").add_pipe("window_ner", config={"recall_bias": float("nan")})
+
+
 def test_ner_loads_in_fresh_process_without_import(trained, tmp_path):
     trained.to_disk(tmp_path / "model")
     script = (

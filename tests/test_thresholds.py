@@ -1,10 +1,14 @@
 """Threshold tuning: the best threshold of one label, and robust thresholds for labels with few relations."""
 import numpy
 import pytest
+from spacy.tokens import DocBin
 
 from spacy_window_ner.thresholds import (
-    DevScores, best_threshold, cross_validated_f, merge_scores, pick_thresholds, relation_f, tuned_vector,
+    DevScores, best_threshold, cross_validated_f, merge_scores, pick_thresholds, relation_f, tune_recall_bias,
+    tuned_vector,
 )
+
+from .test_ner import copy_pipeline, make_examples
 
 
 def test_thresholds_best_threshold():
@@ -106,3 +110,47 @@ def test_thresholds_cross_validated_f():
     assert cross_validated_f(folds, shared=True) != cross_validated_f(folds)
     with pytest.raises(ValueError, match="at least 2 folds"):
         cross_validated_f(folds[:1])
+
+
+def dev_file(nlp, tmp_path):
+    path = tmp_path / "dev.spacy"
+    DocBin(docs=[eg.reference for eg in make_examples(nlp)]).to_disk(path)
+    return path
+
+
+def test_thresholds_tune_recall_bias_picks_the_best_grid_value(trained, tmp_path):
+    nlp = copy_pipeline(trained)
+    ner = nlp.get_pipe("window_ner")
+    dev = dev_file(nlp, tmp_path)
+    grid = [-1000.0, 1.0, 1000.0]
+    results = tune_recall_bias(nlp, dev, grid=grid)
+    assert [r.bias for r in results] == grid
+    # No entity at all, then every token inside one: recall only goes up.
+    assert results[0].f == 0.0 and results[-1].r >= results[1].r and results[-1].p < 1.0
+    n_words = sum(len(eg.reference) for eg in make_examples(nlp))
+    assert (results[0].n_ents, results[0].n_tokens) == (0, 0) and results[-1].n_tokens == n_words
+    assert ner.recall_bias == max(results, key=lambda r: r.f).bias == 1.0
+    # The scores at each value are those nlp.evaluate gives with that bias.
+    for result in results:
+        ner.recall_bias = result.bias
+        scores = nlp.evaluate(make_examples(nlp))
+        assert (scores["ents_p"], scores["ents_r"], scores["ents_f"]) == pytest.approx((result.p, result.r, result.f))
+    # Ties go to the value closest to 0: the model's own decoding is perfect here.
+    results = tune_recall_bias(nlp, dev, grid=[-0.01, 0.0, 0.01])
+    assert [r.f for r in results] == [1.0, 1.0, 1.0] and ner.recall_bias == 0.0
+
+
+def test_thresholds_tune_recall_bias_bad_input(trained, tmp_path):
+    nlp = copy_pipeline(trained)
+    dev = dev_file(nlp, tmp_path)
+    with pytest.raises(ValueError, match="recall_bias of window_ner must be a finite number"):
+        tune_recall_bias(nlp, dev, grid=[0.0, float("nan")])
+    with pytest.raises(ValueError, match="grid of recall biases to try is empty"):
+        tune_recall_bias(nlp, dev, grid=[])
+    with pytest.raises(ValueError, match="Can't find the component 'ner'"):
+        tune_recall_bias(nlp, dev, "ner")
+    empty = tmp_path / "empty.spacy"
+    DocBin(docs=[nlp.make_doc("Nothing to see here.")]).to_disk(empty)
+    with pytest.raises(ValueError, match="no gold entities"):
+        tune_recall_bias(nlp, empty)
+    assert nlp.get_pipe("window_ner").recall_bias == 0.0
