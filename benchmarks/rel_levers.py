@@ -36,12 +36,12 @@ from spacy.training import Corpus, Example
 
 from benchmarks.rel import assemble_joint, train_rel, write_conll04
 from spacy_window_ner.candidates import NearbyPairs, make_rel_candidates
+from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import relation_tuples
 from spacy_window_ner.scorers import score_relations
 from spacy_window_ner.thresholds import (
-    DevScores, cross_validated_f, dev_scores, examples_before, rel_component, relation_f, tuned_vector,
+    DevScores, cross_validated_f, dev_scores, examples_before, relation_f, tuned_component, tuned_vector,
 )
-from spacy_window_ner.rel import WindowRel
 
 REPO = Path(__file__).resolve().parent.parent
 MIN_SUPPORTS = (10, 25, 50, 75, 100)
@@ -89,7 +89,7 @@ def main(
             ner_overrides=["--training.max_steps", ner_steps] if ner_steps else [],
         )
     nlp = spacy.load(pipeline)
-    pipe = rel_component(nlp, component)
+    pipe = tuned_component(nlp, component, WindowRel)
     if not isinstance(pipe.candidates, NearbyPairs):
         raise typer.BadParameter(f"{component} has a custom candidate generator: the typed lever needs rel_candidates.v1.")
     saved_thresholds = numpy.asarray([pipe.thresholds[label] for label in pipe.labels])

@@ -225,17 +225,7 @@ def tune_thresholds(
     default those its own NER predicts, which suits an assembled NER + window_rel pipeline.
     The pipeline is saved into a new directory beside the target, which then replaces the
     target whole: a kill or a full disk leaves the old pipeline loadable."""
-    output = model if output is None else output
-    in_place = os.path.realpath(output) == os.path.realpath(model)
-    refuse_input(output, dev_path, None if in_place else model)
-    if output.exists() and not (output / "config.cfg").is_file() and any(output.iterdir()):
-        fail(
-            f"{output} is not a spaCy pipeline, and saving would replace it whole. "
-            "Give --output a new or empty directory, or a pipeline to overwrite."
-        )
-    nlp = load_pipeline(model)
-    if component not in nlp.pipe_names:
-        fail(f"{model} has no component {component!r}; its components are {nlp.pipe_names}. Pass --component.")
+    output, nlp = load_for_tuning(model, dev_path, output, component)
     rel = nlp.get_pipe(component)
     before = dict(getattr(rel, "thresholds", {}))
     try:
@@ -269,17 +259,7 @@ def tune_ner_bias(
     tune-thresholds saves it: a kill or a full disk leaves the old pipeline loadable."""
     if not low <= high:
         fail(f"--low ({low}) must not be above --high ({high}).")
-    output = model if output is None else output
-    in_place = os.path.realpath(output) == os.path.realpath(model)
-    refuse_input(output, dev_path, None if in_place else model)
-    if output.exists() and not (output / "config.cfg").is_file() and any(output.iterdir()):
-        fail(
-            f"{output} is not a spaCy pipeline, and saving would replace it whole. "
-            "Give --output a new or empty directory, or a pipeline to overwrite."
-        )
-    nlp = load_pipeline(model)
-    if component not in nlp.pipe_names:
-        fail(f"{model} has no component {component!r}; its components are {nlp.pipe_names}. Pass --component.")
+    output, nlp = load_for_tuning(model, dev_path, output, component)
     before = getattr(nlp.get_pipe(component), "cfg", {}).get("recall_bias", 0.0)
     grid = bias_grid(low, high, step)
     try:
@@ -296,6 +276,26 @@ def tune_ner_bias(
     with atomic_directory(output) as new_dir:
         nlp.to_disk(new_dir)
     typer.echo(f"✔ Saved the pipeline with recall_bias {chosen:g} to {output}")
+
+
+def load_for_tuning(model: Path, dev_path: Path, output: Optional[Path], component: str) -> Tuple[Path, Language]:
+    """Check where a tuning command will save MODEL (OUTPUT, else over MODEL: never over an input
+    or a directory that isn't a pipeline) and load it, with its component COMPONENT.
+
+    RETURNS (Tuple[Path, Language]): Where to save the tuned pipeline, and the pipeline.
+    """
+    output = model if output is None else output
+    in_place = os.path.realpath(output) == os.path.realpath(model)
+    refuse_input(output, dev_path, None if in_place else model)
+    if output.exists() and not (output / "config.cfg").is_file() and any(output.iterdir()):
+        fail(
+            f"{output} is not a spaCy pipeline, and saving would replace it whole. "
+            "Give --output a new or empty directory, or a pipeline to overwrite."
+        )
+    nlp = load_pipeline(model)
+    if component not in nlp.pipe_names:
+        fail(f"{model} has no component {component!r}; its components are {nlp.pipe_names}. Pass --component.")
+    return output, nlp
 
 
 def format_scores(scores: Dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ entity F (`tune_recall_bias`, used by `spacy-window-ner tune-ner-bias`). `gold_e
 pipeline on gold entities, for tuning and for `spacy-window-ner evaluate --gold-ents`."""
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import numpy
 from spacy.language import Language
@@ -18,6 +18,8 @@ from .corpus import create_gold_ents_reader
 from .ner import WindowNER, check_recall_bias
 from .rel import DEFAULT_THRESHOLD, WindowRel
 from .relations import relation_tuples
+
+TunedPipe = TypeVar("TunedPipe", WindowRel, WindowNER)  # the components whose settings are tuned on dev
 
 
 @registry.misc("spacy-window-ner.tune_rel_thresholds.v1")
@@ -84,26 +86,28 @@ def tune_pipeline_thresholds(
     shrinkage (float): The weight of the shared threshold in a label's (see tune_thresholds).
     RETURNS (Dict[str, float]): The thresholds of all labels.
     """
-    pipe = rel_component(nlp, component)
+    pipe = tuned_component(nlp, component, WindowRel)
     examples = examples_before(nlp, dev_path, component, gold_ents=gold_ents)
     return tune_thresholds(pipe, examples, shared=shared, min_support=min_support, shrinkage=shrinkage)
 
 
-def rel_component(nlp: Language, component: str = "window_rel") -> WindowRel:
-    """The window_rel component of a pipeline, by name.
+def tuned_component(nlp: Language, component: str, kind: Type[TunedPipe]) -> TunedPipe:
+    """The component of a pipeline to tune, by name, checked to be a `kind`.
 
     nlp (Language): The pipeline.
-    component (str): The name of the window_rel component.
-    RETURNS (WindowRel): The component.
+    component (str): The name of the component.
+    kind (Type[TunedPipe]): WindowRel (thresholds) or WindowNER (recall bias).
+    RETURNS (TunedPipe): The component.
     """
+    factory = "window_rel" if kind is WindowRel else "window_ner"
     if component not in nlp.pipe_names:
         raise ValueError(
             f"Can't find the component {component!r} to tune in the pipeline {nlp.pipe_names}. "
-            "Pass the name of its window_rel component."
+            f"Pass the name of its {factory} component."
         )
     pipe = nlp.get_pipe(component)
-    if not isinstance(pipe, WindowRel):
-        raise TypeError(f"Thresholds can only be tuned for a window_rel component, not {type(pipe).__name__}.")
+    if not isinstance(pipe, kind):
+        raise TypeError(f"Only a {factory} component can be tuned here, not {type(pipe).__name__}.")
     return pipe
 
 
@@ -118,7 +122,7 @@ def examples_before(nlp: Language, path: Path, component: str = "window_rel", *,
         not run); if False, the entities the pipeline's own NER predicts.
     RETURNS (List[Example]): The examples.
     """
-    pipe = rel_component(nlp, component)
+    pipe = tuned_component(nlp, component, WindowRel)
     after = nlp.pipe_names[nlp.pipe_names.index(component):]
     # The components that write the entities window_rel reads (doc.ents, or doc.spans[key]).
     spans_key = pipe.cfg["spans_key"]
@@ -428,14 +432,7 @@ def tune_recall_bias(
     batch_size (int): Documents per batch when scoring.
     RETURNS (List[BiasScore]): The entity P/R/F at every bias of the grid, in grid order.
     """
-    if component not in nlp.pipe_names:
-        raise ValueError(
-            f"Can't find the component {component!r} to tune in the pipeline {nlp.pipe_names}. "
-            "Pass the name of its window_ner component."
-        )
-    pipe = nlp.get_pipe(component)
-    if not isinstance(pipe, WindowNER):
-        raise TypeError(f"A recall bias can only be tuned for a window_ner component, not {type(pipe).__name__}.")
+    pipe = tuned_component(nlp, component, WindowNER)
     grid = [check_recall_bias(bias, component) for bias in grid]
     if not grid:
         raise ValueError("The grid of recall biases to try is empty: give at least one value.")
