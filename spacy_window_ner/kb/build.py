@@ -32,7 +32,7 @@ from ..confidences import entity_setters, get_confidences
 from ..inputs import InputStats, Record, iter_records, location
 from ..loading import PipelineError, load_pipeline
 from ..relations import get_relations
-from .backends import describe, open_store
+from .backends import describe, is_url, open_store
 from .store import DocRows, KBError, RemoveStats, SpanKey, Store, WriteCounts
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
@@ -175,11 +175,11 @@ def build_kb(
             )
         else:
             _build_local(nlp, new_records, store, stats, batch_size=batch_size, n_process=n_process, progress=progress)
-    except store.Error as err:  # a full disk, a lost file: not the pipeline's fault
+    except store.Error as err:  # a full disk, a lost file or connection: not the pipeline's fault
+        causes = "the server, the network, the login" if is_url(db) else "free disk space, permissions"
         raise KBError(
             f"Can't write to the database {describe(db)} ({type(err).__name__}: {err}). Every batch written "
-            "before is kept; fix the cause (free disk space, permissions) and rerun the same "
-            "command to resume."
+            f"before is kept; fix the cause ({causes}) and rerun the same command to resume."
         ) from err
     finally:
         nlp.max_length = saved_max_length
