@@ -1,10 +1,11 @@
-"""The NER recall lever on CoNLL04: window_ner's recall bias (the score subtracted from "O"
-before decoding), tuned on dev as `spacy-window-ner tune-ner-bias` tunes it, reported on dev and
-test at bias 0 and at the dev-chosen bias, for each route (config) trained here.
+"""The NER recall lever on CoNLL04: window_ner's recall bias (the score added to the B- and U-
+tags, once per entity, before decoding), tuned on dev as `spacy-window-ner tune-ner-bias` tunes
+it, reported on dev and test at bias 0, at the dev-chosen bias and at each --report-bias, for each
+route (config) trained here.
 
     python -m benchmarks.ner_levers [--out benchmarks/runs/ner_levers]
         [--config window_ner_sm --config window_ner] [--window-size 2 --window-size 4]
-        [--max-steps 3000] [--low -1 --high 4 --step 0.25]
+        [--max-steps 3000] [--low -1 --high 4 --step 0.25] [--report-bias 2]
 
 Each route is configs/CONFIG.cfg trained with `spacy train` on CoNLL04 train (dev for model-best),
 from the mirror of the pipeline the config names in [paths] source (benchmarks.MIRRORS), for
@@ -22,7 +23,7 @@ from spacy.language import Language
 from spacy.training import Corpus
 
 from benchmarks.rel import spacy_train, write_conll04
-from spacy_window_ner.ner import WindowNER
+from spacy_window_ner.ner import WindowNER, check_recall_bias
 from spacy_window_ner.thresholds import DEFAULT_BIAS_GRID, bias_grid, tune_recall_bias
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +49,7 @@ def main(
     high: float = typer.Option(DEFAULT_BIAS_GRID[-1], help="Largest recall bias tried"),
     step: float = typer.Option(DEFAULT_BIAS_GRID[1] - DEFAULT_BIAS_GRID[0], min=0.001, help="Spacing of the biases tried"),
     source: Optional[str] = typer.Option(None, help="Pipeline the sourcing configs start from instead of their source's mirror"),
+    report_bias: List[float] = typer.Option([], help="Also report dev and test at this bias (not tuned); repeat for more"),
 ) -> None:
     conll = write_conll04(out / "corpus", spacy.blank("en").vocab)
     grid = bias_grid(low, high, step)
@@ -71,7 +73,7 @@ def main(
             for r in results:
                 print(f"  {r.bias:6g}  {r.p * 100:.1f} / {r.r * 100:.1f} / {r.f * 100:.1f}   "
                       f"{r.n_ents} entities, {r.n_tokens} entity tokens")
-            for bias in sorted({0.0, chosen}):
+            for bias in sorted({0.0, chosen, *(check_recall_bias(b) for b in report_bias)}):
                 pipe.recall_bias = bias
                 dev = entity_prf(nlp, conll / "dev.spacy")
                 test = entity_prf(nlp, conll / "test.spacy")

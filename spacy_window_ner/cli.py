@@ -253,10 +253,11 @@ def tune_ner_bias(
     high: float = typer.Option(DEFAULT_BIAS_GRID[-1], "--high", help="The largest recall bias to try."),
     step: float = typer.Option(DEFAULT_BIAS_GRID[1] - DEFAULT_BIAS_GRID[0], "--step", min=0.001, help="The spacing of the biases tried."),
 ) -> None:
-    """Tune the recall bias of a pipeline's window_ner on dev data: the value subtracted from
-    the score of "O" before decoding that maximises dev entity F, among --low, --low + --step,
-    ... --high. Above 0 it trades precision for recall. The pipeline is saved as
-    tune-thresholds saves it: a kill or a full disk leaves the old pipeline loadable."""
+    """Tune the recall bias of a pipeline's window_ner on dev data: the value added to the
+    scores of the B- and U- tags (once per entity) before decoding that maximises dev entity F,
+    among --low, --low + --step, ... --high. Above 0 it predicts more entities, trading
+    precision for recall. The pipeline is saved as tune-thresholds saves it: a kill or a full
+    disk leaves the old pipeline loadable."""
     if not low <= high:
         fail(f"--low ({low}) must not be above --high ({high}).")
     output, nlp = load_for_tuning(model, dev_path, output, component)

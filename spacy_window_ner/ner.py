@@ -23,7 +23,7 @@ from .layers.batching import length_groups, pad, to_host
 from .layers.crf import potentials
 from .models import resize_output
 from .scorers import score_ents
-from .tags import PREFIXES, biluo_tags
+from .tags import PREFIXES, biluo_tags, entity_starts
 
 default_model_config = """
 [model]
@@ -80,9 +80,10 @@ def make_window_ner(
         reports spans_{spans_key}_p/r/f and spans_{spans_key}_per_type.
     overwrite_ents (bool): Replace entities already in doc.ents. By default they
         are kept, blocked tokens stay blocked, and the predictions fill the gaps.
-    recall_bias (float): Subtracted from the score of "O" at every token before
-        decoding: above 0 more entities are predicted (recall up, precision down),
-        below 0 fewer. `spacy-window-ner tune-ner-bias` picks it on dev data.
+    recall_bias (float): Added to the scores of the tags that open an entity (B-
+        and U- of every label) at every token before decoding, so once per entity:
+        above 0 more entities are predicted (recall up, precision down), below 0
+        fewer. `spacy-window-ner tune-ner-bias` picks it on dev data.
     scorer (Optional[Callable]): The scoring method.
     """
     return WindowNER(
@@ -149,7 +150,7 @@ class WindowNER(TrainablePipe):
 
     @property
     def recall_bias(self) -> float:
-        """The score subtracted from "O" at every token before decoding (cfg["recall_bias"])."""
+        """The score added to the B- and U- tags at every token before decoding (cfg["recall_bias"])."""
         return check_recall_bias(self.cfg.get("recall_bias", 0.0), self.name)
 
     @recall_bias.setter
@@ -230,9 +231,9 @@ class WindowNER(TrainablePipe):
 
     def decode(self, scores: List[Floats2d]) -> List[Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]]:
         """Find the best valid BILUO path of each doc and the confidence of each span.
-        The recall bias is subtracted from the score of "O" first (from its
-        log-probability with the token-level losses), so the confidences are those of
-        the biased model that chose the spans.
+        The recall bias is added to the scores of the B- and U- tags first (to their
+        log-probabilities with the token-level losses), so the confidences are those
+        of the biased model that chose the spans.
 
         scores (List[Floats2d]): The output of predict.
         RETURNS (List[Tuple[ndarray, ndarray, ndarray, ndarray]]): Per doc, the
@@ -246,14 +247,14 @@ class WindowNER(TrainablePipe):
         T, start, end = (self.model.ops.to_numpy(a) for a in potentials(crf, learned=learned))
         scores = to_host(self.model.ops, scores)
         n_tags = len(self.tags)
-        # Subtracting b from "O" at every token is adding b to every other tag there: a path
-        # gains b per entity token, so longer and more entities win.
-        o_bias = numpy.zeros((n_tags,), dtype="float32")
-        o_bias[0] = self.recall_bias
+        # A valid path has one B or U tag per entity, so adding b to those tags adds b per
+        # entity to a path's score: more entities win, not longer ones (b on every entity
+        # token, i.e. -b on "O", lengthens the spans the CRF finds instead of adding spans).
+        start_bias = numpy.where(entity_starts(self.labels), self.recall_bias, 0.0).astype("float32")
         output: List = [None] * len(scores)
         for group in length_groups([len(s) for s in scores]):
             # Token-level losses decode log-probabilities, with the constraints only.
-            emissions = [(scores[i] if learned else _log_softmax(ops, scores[i])) - o_bias for i in group]
+            emissions = [(scores[i] if learned else _log_softmax(ops, scores[i])) + start_bias for i in group]
             E = pad(ops, emissions, n_tags)
             lengths = ops.asarray1i([len(s) for s in emissions])
             paths = viterbi(ops, E, lengths, T, start, end)

@@ -366,8 +366,8 @@ def test_ner_rejects_bad_config():
 RECALL_TEXTS = TEST_TEXTS + ["Paris and Shaka like Khan.", "Who lives in Berlin and London?"]
 
 
-def n_entity_tokens(nlp, texts=RECALL_TEXTS) -> int:
-    return sum(len(ent) for doc in nlp.pipe(texts) for ent in doc.ents)
+def n_entities(nlp, texts=RECALL_TEXTS) -> int:
+    return sum(len(doc.ents) for doc in nlp.pipe(texts))
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -379,15 +379,54 @@ def test_ner_recall_bias_predicts_more_entities(loss, trained_pipelines):
     counts = []
     for bias in (-1000.0, -1.0, 0.0, 1.0, 3.0, 1000.0):
         ner.recall_bias = bias
-        counts.append(n_entity_tokens(nlp))
+        counts.append(n_entities(nlp))
         if bias == 0.0:
             assert predictions(nlp, RECALL_TEXTS) == expected
         for doc in nlp.pipe(RECALL_TEXTS):
             assert all(0.0 <= s <= 1.0 for s in doc.spans["window_ner"].attrs["scores"])
-    # Recall can only go up with the bias: from no entity at all to every token in one.
+    # The bias is paid once per entity (B or U), so the count of entities can only go up
+    # with it: from none at all to one per token (every token U), not to one long span.
     assert counts == sorted(counts), counts
     assert counts[0] == 0 and counts[2] > 0
     assert counts[-1] == sum(len(doc) for doc in nlp.pipe(RECALL_TEXTS)) > counts[2]
+
+
+def test_ner_recall_bias_adds_to_entity_starts(trained):
+    nlp = copy_pipeline(trained)
+    ner = nlp.get_pipe("window_ner")
+    scores = ner.predict([nlp.make_doc(text) for text in RECALL_TEXTS])
+    ner.recall_bias = 2.5
+    biased = ner.decode(scores)
+    # The same as decoding with 2.5 added to the B- and U- scores by hand, at bias 0.
+    starts = [i for i, tag in enumerate(ner.tags) if tag.startswith(("B-", "U-"))]
+    assert [ner.tags[i][0] for i in starts] == ["B", "U"] * len(ner.labels)
+    by_hand = [ner.model.ops.to_numpy(s).copy() for s in scores]
+    for s in by_hand:
+        s[:, starts] += 2.5
+    ner.recall_bias = 0.0
+    for got, want in zip(biased, ner.decode(by_hand)):
+        for a, b in zip(got, want):
+            assert_allclose(a, b, rtol=1e-5)
+
+
+def test_ner_recall_bias_raises_recall_of_a_short_trained_model():
+    # Three updates with many entity-free docs: the model is short of recall at bias 0.
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("window_ner")
+    empty = ["Nothing to see here.", "I like it here.", "Who lives there?", "It is late and cold.",
+             "We walked home.", "They sat in the park.", "She is here now.", "All of them left."]
+    train = make_examples(nlp, TRAIN_DATA + [(text, {"entities": []}) for text in empty])
+    optimizer = nlp.initialize(get_examples=lambda: train)
+    for _ in range(3):
+        nlp.update(train, sgd=optimizer)
+    gold = make_examples(nlp)
+    scores = {}
+    for bias in (0.0, 1.0):
+        ner.recall_bias = bias
+        scores[bias] = nlp.evaluate(gold)
+    assert scores[0.0]["ents_r"] < scores[1.0]["ents_r"], scores
+    assert scores[0.0]["ents_p"] > scores[1.0]["ents_p"], scores
 
 
 def test_ner_recall_bias_is_saved_and_loaded(trained, tmp_path):

@@ -2,13 +2,21 @@ import numpy
 
 from spacy_window_ner.layers.batching import length_groups
 from spacy_window_ner.layers.crf import allowed_transitions
-from spacy_window_ner.tags import biluo_tags
+from spacy_window_ner.tags import biluo_tags, entity_starts
 
 
 def test_tags_biluo_names():
     assert biluo_tags(["LOC", "PER"]) == [
         "O", "B-LOC", "I-LOC", "L-LOC", "U-LOC", "B-PER", "I-PER", "L-PER", "U-PER"
     ]
+
+
+def test_tags_entity_starts():
+    tags = biluo_tags(["LOC", "B-X"])
+    assert [tag for tag, start in zip(tags, entity_starts(["LOC", "B-X"])) if start] == [
+        "B-LOC", "U-LOC", "B-B-X", "U-B-X"
+    ]
+    assert entity_starts([]).tolist() == [False]
 
 
 def test_tags_allowed_transitions():
