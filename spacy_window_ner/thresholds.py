@@ -214,7 +214,7 @@ def tune_thresholds(
     """
     scores = dev_scores(pipe, examples)
     if shared:
-        threshold = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
+        threshold = shared_threshold(scores)
         if threshold is not None:
             pipe.cfg["threshold"] = threshold
         return pipe.thresholds
@@ -226,6 +226,16 @@ def tune_thresholds(
     # The tuned thresholds replace one set for all labels.
     pipe.cfg["threshold"] = None
     return pipe.thresholds
+
+
+def shared_threshold(scores: DevScores) -> Optional[float]:
+    """The one threshold for all labels that maximises micro F1 (best_threshold over the
+    candidates of every label at once).
+
+    scores (DevScores): The dev probabilities, targets and gold counts (dev_scores).
+    RETURNS (Optional[float]): The threshold, or None if none finds a correct relation.
+    """
+    return best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
 
 
 def pick_thresholds(scores: DevScores, *, min_support: int = 0, shrinkage: float = 0.0) -> List[Optional[float]]:
@@ -248,7 +258,7 @@ def pick_thresholds(scores: DevScores, *, min_support: int = 0, shrinkage: float
     own = [best_threshold(probs[:, l], gold[:, l], n_gold[l]) for l in range(len(n_gold))]
     if min_support == 0 and shrinkage == 0.0:
         return own
-    shared = best_threshold(probs.ravel(), gold.ravel(), n_gold.sum())
+    shared = shared_threshold(scores)
     if shared is None:
         return own
     picked: List[Optional[float]] = []
@@ -337,7 +347,7 @@ def tuned_vector(
     RETURNS (numpy.ndarray): (n_labels,) thresholds.
     """
     if shared:
-        threshold = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
+        threshold = shared_threshold(scores)
         picked: List[Optional[float]] = [threshold] * len(scores.n_gold)
     else:
         picked = pick_thresholds(scores, min_support=min_support, shrinkage=shrinkage)
