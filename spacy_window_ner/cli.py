@@ -360,12 +360,11 @@ def kb_build(
         typer.secho(f"✘ Skipped {message}", err=True, fg=typer.colors.RED)
     if not good:
         fail("No readable input: nothing to build.")
-    # The local engine runs the pipeline here; the Ray engine's actors load it by its name.
-    pipeline = load_pipeline(model) if engine == Engine.local else model
     progress, close = _progress_bar(total_bytes)
     try:
+        # By name: build_kb loads it (for the Ray engine, its actors load it again).
         stats = kb_module.build_kb(
-            pipeline, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
+            model, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
             n_process=n_process, progress=progress, max_length=max_length,
             engine=engine.value, address=address, workers=workers,
         )
