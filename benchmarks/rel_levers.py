@@ -40,22 +40,18 @@ from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import relation_tuples
 from spacy_window_ner.scorers import score_relations
 from spacy_window_ner.thresholds import (
-    DevScores, cross_validated_f, dev_scores, examples_before, relation_f, tuned_component, tuned_vector,
+    TUNINGS, DevScores, Tuning, cross_validated_f, dev_scores, examples_before, relation_f, tuned_component,
+    tuned_vector,
 )
 
 REPO = Path(__file__).resolve().parent.parent
-MIN_SUPPORTS = (10, 25, 50, 75, 100)
-SHRINKAGES = (5.0, 10.0, 25.0, 50.0, 100.0)
 
 
-def ways() -> List[Tuple[str, str, Dict]]:
-    """The ways of tuning the thresholds: (family, name, options of tuned_vector)."""
-    return [
-        ("shared", "shared", {"shared": True}),
-        ("per label", "per label", {}),
-        *(("min support", f"min_support {n}", {"min_support": n}) for n in MIN_SUPPORTS),
-        *(("shrinkage", f"shrinkage {k:g}", {"shrinkage": k}) for k in SHRINKAGES),
-    ]
+def family(tuning: Tuning) -> str:
+    """The family of a way of tuning, whose values dev CV chooses among."""
+    if tuning.min_support:
+        return "min support"
+    return "shrinkage" if tuning.shrinkage else tuning.name
 
 
 def official_f(pipe: WindowRel, examples: Sequence[Example], thresholds: numpy.ndarray) -> Tuple[float, float]:
@@ -118,7 +114,8 @@ def main(
         micro, macro = relation_f(test_all, saved_thresholds)
         rows.append((candidates, "as saved (gold dev entities)", "n/a", f"{micro * 100:.1f}", f"{macro * 100:.1f}", ""))
         best_of_family: Dict[str, Tuple[float, int]] = {}
-        for family, name, options in ways():
+        for tuning in TUNINGS:
+            name, options = tuning.name, tuning._asdict()
             cv = cross_validated_f(dev_folds, **options)
             thresholds = tuned_vector(dev_all, **options)
             micro, macro = relation_f(test_all, thresholds)
@@ -126,11 +123,11 @@ def main(
                 checks.append((f"{candidates}, {name}", (micro, macro), official_f(pipe, test, thresholds)))
             # On a tie, the first (the simpler) way wins.
             results.append((cv, -len(rows)))
-            best_of_family[family] = max(best_of_family.get(family, (-1.0, 1)), (cv, -len(rows)))
+            best_of_family[family(tuning)] = max(best_of_family.get(family(tuning), (-1.0, 1)), (cv, -len(rows)))
             rows.append((candidates, name, f"{cv * 100:.1f}", f"{micro * 100:.1f}", f"{macro * 100:.1f}", ""))
-        for family in ("min support", "shrinkage"):
-            chosen = -best_of_family[family][1]
-            rows[chosen] = (*rows[chosen][:5], f"* {family}, chosen by dev CV")
+        for group in ("min support", "shrinkage"):
+            chosen = -best_of_family[group][1]
+            rows[chosen] = (*rows[chosen][:5], f"* {group}, chosen by dev CV")
     best = -max(results)[1]
     rows[best] = (*rows[best][:5], (rows[best][5] + "; " if rows[best][5] else "* ") + "best dev CV overall")
     pipe.candidates = original

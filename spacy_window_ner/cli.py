@@ -1,5 +1,5 @@
 """The `spacy-window-ner` command line: convert, evaluate, tune-thresholds, tune-ner-bias,
-kb build/query/export, explain and visualize. Also runs as `python -m spacy_window_ner`. The commands parse, call and
+cross-predict, kb build/query/export, explain and visualize. Also runs as `python -m spacy_window_ner`. The commands parse, call and
 print: the HTML pages of explain and visualize are built in render.py.
 
 Every expected failure (unreadable input, a path that is not a pipeline or not a knowledge
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union, cast
 
 import typer
+from spacy.cli._util import parse_config_overrides
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
@@ -28,7 +29,8 @@ from wasabi import table
 from . import kb as kb_module
 from . import loading
 from .confidences import entity_setters
-from .corpus import copy_gold_ents
+from .corpus import PREDICTED_KEY, copy_gold_ents
+from .crossfit import FoldScores, cross_predict
 from .explain import explain as explain_entities
 from .files import OutputError, atomic_directory, atomic_write, check_not_input
 from .inputs import InputError, InputStats, check_inputs, location, read_source
@@ -37,7 +39,10 @@ from .problems import Problems
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
 from .relations import get_relations
 from .render import explain_html, visualize_html
-from .thresholds import DEFAULT_BIAS_GRID, bias_grid, gold_entities, tune_pipeline_thresholds, tune_recall_bias
+from .thresholds import (
+    DEFAULT_BIAS_GRID, bias_grid, gold_entities, tune_pipeline_thresholds, tune_pipeline_thresholds_by_cv,
+    tune_recall_bias,
+)
 
 
 class _Commands(TyperGroup):
@@ -220,19 +225,28 @@ def tune_thresholds(
     shared: bool = typer.Option(False, "--shared", help="One threshold for all labels, maximising micro F: steadier on a small dev set."),
     min_support: int = typer.Option(0, "--min-support", min=0, help="Labels with fewer gold dev relations get the shared threshold."),
     shrinkage: float = typer.Option(0.0, "--shrinkage", min=0.0, help="Shrink each label's threshold toward the shared one, with this weight in gold relations."),
+    cross_validate: int = typer.Option(0, "--cross-validate", min=0, help="Choose the way of tuning (shared, per label, min support or shrinkage, several values each) by K-fold cross-validation over dev, then tune with it; 0: off."),
 ) -> None:
     """Tune a pipeline's relation thresholds on dev data, for the entities it will see: by
     default those its own NER predicts, which suits an assembled NER + window_rel pipeline.
     The pipeline is saved into a new directory beside the target, which then replaces the
     target whole: a kill or a full disk leaves the old pipeline loadable."""
+    if cross_validate and (shared or min_support or shrinkage):
+        fail("--cross-validate chooses among --shared, --min-support and --shrinkage itself: leave them out.")
     output, nlp = load_for_tuning(model, dev_path, output, component)
     rel = nlp.get_pipe(component)
     before = dict(getattr(rel, "thresholds", {}))
     try:
-        thresholds = tune_pipeline_thresholds(
-            nlp, dev_path, component, gold_ents=gold_ents, shared=shared,
-            min_support=min_support, shrinkage=shrinkage,
-        )
+        if cross_validate:
+            ranked, thresholds = tune_pipeline_thresholds_by_cv(nlp, dev_path, component, gold_ents=gold_ents, n_folds=cross_validate)
+            typer.echo(f"Ways of tuning, by {cross_validate}-fold cross-validated micro F on {dev_path}:")
+            typer.echo(table([(tuning.name, _pct(f)) for tuning, f in ranked], header=("Tuning", "CV F"), aligns=("l", "r")))
+            typer.echo(f"✔ Chose: {ranked[0][0].name}")
+        else:
+            thresholds = tune_pipeline_thresholds(
+                nlp, dev_path, component, gold_ents=gold_ents, shared=shared,
+                min_support=min_support, shrinkage=shrinkage,
+            )
     except (TypeError, ValueError) as err:
         fail(_one_line(err))
     typer.echo(f"Thresholds of {component}, tuned on {dev_path} ({'gold' if gold_ents else 'predicted'} entities):")
@@ -277,6 +291,44 @@ def tune_ner_bias(
     with atomic_directory(output) as new_dir:
         nlp.to_disk(new_dir)
     typer.echo(f"✔ Saved the pipeline with recall_bias {chosen:g} to {output}")
+
+
+@app.command("cross-predict", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def cross_predict_command(
+    ctx: typer.Context,
+    config_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="The NER training config (spacy train's)."),
+    train_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Training .spacy file with gold entities and relations."),
+    dev_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Dev .spacy file each fold's training selects on."),
+    output: Path = typer.Option(..., "--output", "-o", dir_okay=False, help="The .spacy file to write: the training docs with the predicted entities."),
+    folds: int = typer.Option(2, "--folds", min=2, help="Folds: each model trains on all of them but the one it predicts."),
+    key: str = typer.Option(PREDICTED_KEY, "--key", help="The span group the predicted entities are written to."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", file_okay=False, help="Keep each fold's model in DIR/fold_K (deleted by default)."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id for training, or -1 for the CPU."),
+    seed: int = typer.Option(0, "--seed", help="The seed that assigns the docs to folds."),
+) -> None:
+    """Cross-fit an NER on the training docs: train CONFIG_PATH on all folds but one and predict
+    the entities of the held-out fold, for every fold, so that each training doc gets the
+    entities of a model that did not train on it. Writes the training docs with those entities
+    in doc.spans[KEY], which the reader spacy-window-ner.PredictedEntsCorpus.v1 gives a
+    relation component to train on beside the gold ones. Extra options are config overrides
+    for every fold's training, as spacy train takes them (e.g. --paths.source, --training.max_steps)."""
+    refuse_input(output, config_path, train_path, dev_path)
+    overrides = parse_config_overrides(ctx.args)
+
+    def report(scores: FoldScores) -> None:
+        typer.echo(
+            f"✔ Fold {scores.fold + 1}/{folds}: predicted {scores.n_predicted} entities for its "
+            f"{scores.n_docs} held-out docs (gold {scores.n_gold}): P {_pct(scores.p)}, R {_pct(scores.r)}, F {_pct(scores.f)}"
+        )
+
+    try:
+        cross_predict(
+            config_path, train_path, dev_path, output, n_folds=folds, key=key, overrides=overrides,
+            models_dir=models_dir, use_gpu=gpu_id, seed=seed, on_fold=report,
+        )
+    except ValueError as err:
+        fail(_one_line(err))
+    typer.echo(f"✔ Saved the training docs with the cross-predicted entities in doc.spans[{key!r}] to {output}")
 
 
 def load_for_tuning(model: Path, dev_path: Path, output: Optional[Path], component: str) -> Tuple[Path, Language]:

@@ -1,5 +1,7 @@
-"""A corpus reader whose predicted docs already carry the gold entities, so that a relation
-component can be trained and evaluated on gold entities (as spaCy's relation tutorial does)."""
+"""Corpus readers for a relation component: one whose predicted docs already carry the gold
+entities, so that it is trained and evaluated on gold entities (as spaCy's relation tutorial
+does), and one that adds the entities an NER predicted for the same docs without having trained
+on them (`spacy-window-ner cross-predict`), so that it also learns from the NER's mistakes."""
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Optional
 
@@ -7,6 +9,9 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Corpus, Example
 from spacy.util import registry
+
+# The span group of the entities an NER predicted for docs it did not train on.
+PREDICTED_KEY = "cross_predicted"
 
 
 @registry.readers("spacy-window-ner.GoldEntsCorpus.v1")
@@ -36,6 +41,59 @@ def create_gold_ents_reader(
         for example in corpus(nlp):
             copy_gold_ents(example.reference, example.predicted)
             yield example
+
+    return read
+
+
+@registry.readers("spacy-window-ner.PredictedEntsCorpus.v1")
+def create_predicted_ents_reader(
+    path: Optional[Path],
+    predicted_key: str = PREDICTED_KEY,
+    gold: bool = True,
+    gold_preproc: bool = False,
+    max_length: int = 0,
+    limit: int = 0,
+) -> Callable[[Language], Iterable[Example]]:
+    """Read Examples from a .spacy file written by `spacy-window-ner cross-predict`, whose docs
+    hold the entities an NER predicted without having trained on them in
+    doc.spans[predicted_key]. Each doc gives an example whose predicted doc carries those
+    entities and, with gold=True, before it the example with the gold entities (as
+    GoldEntsCorpus.v1 reads it). The references keep the gold entities and relations, so a
+    relation between predicted spans that don't match the gold ones exactly is a negative, as the
+    strict scorer counts it.
+
+    path (Optional[Path]): The .spacy file.
+    predicted_key (str): The span group holding the predicted entities.
+    gold (bool): Also yield every doc with its gold entities.
+    gold_preproc (bool): Use the reference tokenization for the predicted docs.
+    max_length (int): Skip docs longer than this many tokens (0 for no limit).
+    limit (int): Read at most this many docs (0 for no limit).
+    RETURNS (Callable[[Language], Iterable[Example]]): The corpus.
+    """
+    if path is None:
+        raise ValueError(
+            "spacy-window-ner.PredictedEntsCorpus.v1 needs a path to a .spacy file written by "
+            "`spacy-window-ner cross-predict`: set it in the config or on the command line."
+        )
+    corpus = Corpus(path, gold_preproc=gold_preproc, max_length=max_length, limit=limit)
+
+    def read(nlp: Language) -> Iterator[Example]:
+        for example in corpus(nlp):
+            reference = example.reference
+            if predicted_key not in reference.spans:
+                raise ValueError(
+                    f"The doc {reference.text[:40]!r}... of {path} has no span group "
+                    f"{predicted_key!r} of predicted entities. Write the file with "
+                    f"`spacy-window-ner cross-predict`, or set predicted_key to the group that holds them."
+                )
+            predicted = example.predicted.copy()
+            if gold:
+                copy_gold_ents(reference, example.predicted)
+                yield example
+            spans = aligned_ents(reference, predicted, reference.spans[predicted_key])
+            if spans:
+                predicted.set_ents(spans, default="outside")
+                yield Example(predicted, reference)
 
     return read
 

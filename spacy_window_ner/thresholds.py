@@ -1,7 +1,9 @@
 """Tuning the relation thresholds of window_rel on dev data: one label's best threshold
 (`best_threshold`), a component's (`tune_thresholds`), a pipeline's (`tune_pipeline_thresholds`,
 used by `spacy-window-ner tune-thresholds`) and the [training.before_to_disk] callback
-`spacy-window-ner.tune_rel_thresholds.v1`. And the recall bias of window_ner, tuned on dev
+`spacy-window-ner.tune_rel_thresholds.v1`; and the choice among the ways of tuning them
+(`TUNINGS`: shared, per label, min_support, shrinkage) by k-fold cross-validation over dev
+(`rank_tunings`). And the recall bias of window_ner, tuned on dev
 entity F (`tune_recall_bias`, used by `spacy-window-ner tune-ner-bias`). `gold_entities` runs a
 pipeline on gold entities, for tuning and for `spacy-window-ner evaluate --gold-ents`."""
 from contextlib import contextmanager, nullcontext
@@ -20,6 +22,36 @@ from .rel import DEFAULT_THRESHOLD, WindowRel
 from .relations import relation_tuples
 
 TunedPipe = TypeVar("TunedPipe", WindowRel, WindowNER)  # the components whose settings are tuned on dev
+
+
+class Tuning(NamedTuple):
+    """A way of tuning the relation thresholds: the options of tune_thresholds.
+
+    shared (bool): One threshold for all labels.
+    min_support (int): Labels with fewer gold relations get the shared threshold.
+    shrinkage (float): The weight of the shared threshold in a label's, in gold relations.
+    """
+
+    shared: bool = False
+    min_support: int = 0
+    shrinkage: float = 0.0
+
+    @property
+    def name(self) -> str:
+        if self.shared:
+            return "shared"
+        if self.min_support:
+            return f"min_support {self.min_support}"
+        return f"shrinkage {self.shrinkage:g}" if self.shrinkage else "per label"
+
+
+# The ways rank_tunings compares, simplest first (a tie goes to the first).
+TUNINGS = (
+    Tuning(shared=True),
+    Tuning(),
+    *(Tuning(min_support=n) for n in (10, 25, 50, 75, 100)),
+    *(Tuning(shrinkage=k) for k in (5.0, 10.0, 25.0, 50.0, 100.0)),
+)
 
 
 @registry.misc("spacy-window-ner.tune_rel_thresholds.v1")
@@ -89,6 +121,32 @@ def tune_pipeline_thresholds(
     pipe = tuned_component(nlp, component, WindowRel)
     examples = examples_before(nlp, dev_path, component, gold_ents=gold_ents)
     return tune_thresholds(pipe, examples, shared=shared, min_support=min_support, shrinkage=shrinkage)
+
+
+def tune_pipeline_thresholds_by_cv(
+    nlp: Language,
+    dev_path: Path,
+    component: str = "window_rel",
+    *,
+    gold_ents: bool = True,
+    n_folds: int = 5,
+) -> Tuple[List[Tuple[Tuning, float]], Dict[str, float]]:
+    """tune_pipeline_thresholds with the way of tuning chosen on the dev data by k-fold
+    cross-validation (rank_tunings): the first of the ranked ways tunes the thresholds on
+    all of it.
+
+    nlp (Language): The pipeline.
+    dev_path (Path): The dev .spacy file, with gold entities and relations.
+    component (str): The name of the window_rel component.
+    gold_ents (bool): See tune_pipeline_thresholds.
+    n_folds (int): The folds of the cross-validation.
+    RETURNS (Tuple[List[Tuple[Tuning, float]], Dict[str, float]]): The ways with their
+        cross-validated micro F1, best first, and the thresholds of all labels.
+    """
+    pipe = tuned_component(nlp, component, WindowRel)
+    examples = examples_before(nlp, dev_path, component, gold_ents=gold_ents)
+    ranked = rank_tunings(pipe, examples, n_folds=n_folds)
+    return ranked, tune_thresholds(pipe, examples, **ranked[0][0]._asdict())
 
 
 def tuned_component(nlp: Language, component: str, kind: Type[TunedPipe]) -> TunedPipe:
@@ -330,6 +388,27 @@ def cross_validated_f(
         n_pred += float(predicted.sum())
         n_gold += float(held_out.n_gold.sum())
     return 2 * tp / max(n_pred + n_gold, 1.0)
+
+
+def rank_tunings(
+    pipe: WindowRel, examples: Sequence[Example], *, n_folds: int = 5, tunings: Sequence[Tuning] = TUNINGS
+) -> List[Tuple[Tuning, float]]:
+    """Rank the ways of tuning a window_rel component's thresholds by k-fold cross-validation
+    over dev examples (cross_validated_f, every n_folds-th example in a fold): the way that
+    generalises best to dev docs it was not tuned on, chosen on dev alone. Tune with the first
+    (tune_thresholds(pipe, examples, **ranked[0][0]._asdict())).
+
+    pipe (WindowRel): The component, whose candidates and probabilities are scored.
+    examples (Sequence[Example]): Dev examples, their predicted docs with the entities it reads.
+    n_folds (int): The folds, at least 2 and at most the examples.
+    tunings (Sequence[Tuning]): The ways to compare; on a tie the earlier wins.
+    RETURNS (List[Tuple[Tuning, float]]): Each way with its pooled held-out micro F1, best first.
+    """
+    if not 2 <= n_folds <= len(examples):
+        raise ValueError(f"Cross-validation over {len(examples)} dev docs needs 2 to {max(len(examples), 2)} folds, not {n_folds}.")
+    folds = [dev_scores(pipe, examples[k::n_folds]) for k in range(n_folds)]
+    scored = [(tuning, cross_validated_f(folds, **tuning._asdict())) for tuning in tunings]
+    return sorted(scored, key=lambda item: -item[1])
 
 
 def tuned_vector(

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from spacy_window_ner.cli import app
 from spacy_window_ner.readers import read_conll04, read_docbin
+from spacy_window_ner.thresholds import TUNINGS
 
 from .test_explain import TEXT, TRAIN_DATA
 from .test_files import fill, remount
@@ -319,6 +320,27 @@ def test_cli_tune_thresholds_min_support_and_shrinkage(rel_pipeline, tmp_path):
     assert set(shrunk) == set(own)
     assert all(abs(shrunk[label] - shared) <= abs(own[label] - shared) + 1e-9 for label in own)
     assert "--min-support" in failed("tune-thresholds", model, dev, "--min-support", "-1", code=2)
+
+
+def test_cli_tune_thresholds_cross_validate(rel_pipeline, tmp_path):
+    """--cross-validate ranks every way of tuning by CV F, and the thresholds it saves are those
+    of the first way, tuned on all of dev."""
+    model, dev = rel_pipeline
+    result = invoke("tune-thresholds", model, dev, "--cross-validate", "2", "--output", tmp_path / "cv")
+    ranked = [line.rsplit(None, 1) for line in result.output.splitlines()
+              if line.startswith(("shared", "per label", "min_support", "shrinkage"))]
+    assert len(ranked) == len(TUNINGS)
+    assert {name for name, _ in ranked} == {tuning.name for tuning in TUNINGS}
+    scores = [float(f) for _, f in ranked]
+    assert scores == sorted(scores, reverse=True)
+    chosen = next(t for t in TUNINGS if t.name == ranked[0][0])
+    assert f"Chose: {chosen.name}" in result.output
+    options = ["--shared"] if chosen.shared else ["--min-support", str(chosen.min_support), "--shrinkage", str(chosen.shrinkage)]
+    invoke("tune-thresholds", model, dev, *options, "--output", tmp_path / "direct")
+    cv_pipe = spacy.load(tmp_path / "cv").get_pipe("window_rel")
+    assert cv_pipe.thresholds == spacy.load(tmp_path / "direct").get_pipe("window_rel").thresholds
+    assert "leave them out" in failed("tune-thresholds", model, dev, "--cross-validate", "2", "--shared", "--output", tmp_path / "x")
+    assert "folds" in failed("tune-thresholds", model, dev, "--cross-validate", "50", "--output", tmp_path / "x")
 
 
 @pytest.mark.parametrize("point", ["first write", "before the swap", "after the swap", "between two renames"])

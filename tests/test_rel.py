@@ -452,6 +452,47 @@ def test_rel_gold_ents_corpus(tmp_path):
 
 
 
+def test_rel_predicted_ents_corpus(tmp_path):
+    """PredictedEntsCorpus.v1 gives each doc with its gold entities, then with the entities in
+    doc.spans["cross_predicted"]; the reference keeps the gold ones, so a relation whose
+    predicted span is off by a token is a negative and one on exact spans stays positive."""
+    nlp = make_nlp()
+    docs = [make_reference(nlp, *item) for item in TRAIN_DATA]
+    # Doc 0: "Acme in" is one token too long, "Paris" is right. Doc 1: nothing predicted.
+    docs[0].spans["cross_predicted"] = [Span(docs[0], 0, 1, "PER"), Span(docs[0], 3, 5, "ORG"), Span(docs[0], 5, 6, "LOC")]
+    docs[1].spans["cross_predicted"] = []
+    docs[2].spans["cross_predicted"] = [Span(docs[2], 0, 1, "PER"), Span(docs[2], 2, 4, "PER")]
+    DocBin(store_user_data=True, docs=docs).to_disk(tmp_path / "train.spacy")
+    reader = registry.readers.get("spacy-window-ner.PredictedEntsCorpus.v1")
+    examples = list(reader(tmp_path / "train.spacy")(nlp))
+    ents = [[(e.start, e.end, e.label_) for e in eg.predicted.ents] for eg in examples]
+    assert ents == [
+        [(0, 1, "PER"), (3, 4, "ORG"), (5, 6, "LOC")],
+        [(0, 1, "PER"), (3, 5, "ORG"), (5, 6, "LOC")],
+        [(0, 1, "PER"), (3, 4, "LOC"), (7, 8, "ORG")],
+        [(0, 1, "PER"), (2, 4, "PER")],
+        [(0, 1, "PER"), (2, 4, "PER")],
+    ]
+    assert [eg.reference.text for eg in examples] == [docs[i].text for i in (0, 0, 1, 2, 2)]
+    assert all(relation_tuples(eg.reference) == relation_tuples(docs[i]) for eg, i in zip(examples, (0, 0, 1, 2, 2)))
+    rel = nlp.get_pipe("window_rel")
+    nlp.initialize(lambda: examples)
+    gold, known = rel.get_targets(examples[:2], rel.training_candidates(examples[:2]))
+    assert known.all()
+    work_for, based_in = rel.labels.index("Work_For"), rel.labels.index("Based_In")
+    # Gold entities: both relations; predicted: "Acme in" is not Acme, so neither is there.
+    assert gold[:, work_for].sum() == 1 and gold[:, based_in].sum() == 1
+    assert gold[6:].sum() == 0 and len(gold) == 12
+    only_predicted = list(reader(tmp_path / "train.spacy", gold=False)(nlp))
+    assert [[(e.start, e.end, e.label_) for e in eg.predicted.ents] for eg in only_predicted] == [ents[1], ents[3]]
+    # A file without the span group: say how to write one.
+    DocBin(store_user_data=True, docs=[make_reference(nlp, *TRAIN_DATA[0])]).to_disk(tmp_path / "plain.spacy")
+    with pytest.raises(ValueError, match="cross-predict"):
+        list(reader(tmp_path / "plain.spacy")(nlp))
+    with pytest.raises(ValueError, match="cross-predict"):
+        reader(None)
+
+
 def test_rel_relations_survive_merge_entities_and_processes():
     """A trained window_rel followed by merge_entities (the issue's recipe): the relations keep
     their text; and nlp.pipe(n_process=2) carries them."""
