@@ -17,6 +17,10 @@ Levers:
 - candidates: all pairs of a sentence, or typed (rel_candidates.v1 with typed=True: only
   the (head label, tail label) pairs of the training relations). Typed candidates are turned
   on at inference here (`WindowRel.license_pairs`), on a window_rel trained with all pairs.
+- entity confidence floor (a joint score of the entity pair and the relation, with the
+  candidates as saved): a relation is kept only if both of its entities have an NER confidence
+  (the span marginal that window_ner stores) of at least the floor; the floor and the way of
+  tuning the thresholds are chosen together by dev CV.
 
     python -m benchmarks.rel_levers [--pipeline benchmarks/runs/rel/joint]
         [--out benchmarks/runs/rel_levers] [--ner-config window_ner_md] [--folds 5]
@@ -36,6 +40,7 @@ from spacy.training import Corpus, Example
 
 from benchmarks.rel import assemble_joint, train_rel, write_conll04
 from spacy_window_ner.candidates import NearbyPairs, make_rel_candidates
+from spacy_window_ner.confidences import get_confidences
 from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import relation_tuples
 from spacy_window_ner.scorers import score_relations
@@ -52,6 +57,46 @@ def family(tuning: Tuning) -> str:
     if tuning.min_support:
         return "min support"
     return "shrinkage" if tuning.shrinkage else tuning.name
+
+
+FLOORS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def entity_floor(pipe: WindowRel, examples: Sequence[Example]) -> numpy.ndarray:
+    """Per candidate scored by dev_scores (in its order), the lower NER confidence of its two
+    entities (get_confidences; 1.0 for an entity without one)."""
+    candidates = pipe.training_candidates(examples)
+    floors = [numpy.zeros(0)]
+    for example, ents, pairs in zip(examples, candidates.ents, candidates.pairs):
+        stored = get_confidences(example.predicted)
+        confidence = numpy.asarray([stored.get((e.start_char, e.end_char, e.label_), 1.0) for e in ents] + [1.0])
+        pairs = numpy.asarray(pairs, dtype="int64").reshape((-1, 2))
+        floors.append(numpy.minimum(confidence[pairs[:, 0]], confidence[pairs[:, 1]]))
+    _, known = pipe.get_targets(examples, candidates)
+    return numpy.concatenate(floors)[known]
+
+
+def with_floor(scores: DevScores, floor: numpy.ndarray, tau: float) -> DevScores:
+    """The scores with the candidates below the entity confidence floor tau never predicted."""
+    return DevScores(scores.probs * (floor >= tau)[:, None], scores.gold, scores.n_gold)
+
+
+def floor_rows(pipe: WindowRel, dev: Sequence[Example], test: Sequence[Example], folds: int) -> List[Tuple[str, str, str, str, str]]:
+    """The entity confidence floor lever: per floor, the way of tuning dev CV picks with it,
+    its dev CV F and its test micro and macro F; the floor with the best dev CV is starred."""
+    dev_all, test_all = dev_scores(pipe, dev), dev_scores(pipe, test)
+    dev_floor, test_floor = entity_floor(pipe, dev), entity_floor(pipe, test)
+    parts = [dev[k::folds] for k in range(folds)]
+    fold_scores = [(dev_scores(pipe, part), entity_floor(pipe, part)) for part in parts]
+    rows, best = [], (-1.0, 0)
+    for tau in FLOORS:
+        floored = [with_floor(scores, floor, tau) for scores, floor in fold_scores]
+        cv, tuning = max(((cross_validated_f(floored, **t._asdict()), t) for t in TUNINGS), key=lambda item: item[0])
+        thresholds = tuned_vector(with_floor(dev_all, dev_floor, tau), **tuning._asdict())
+        micro, macro = relation_f(with_floor(test_all, test_floor, tau), thresholds)
+        best = max(best, (cv, -len(rows)))
+        rows.append((f"{tau:g}", tuning.name, f"{cv * 100:.1f}", f"{micro * 100:.1f}", f"{macro * 100:.1f}"))
+    return [(*row, "* best dev CV" if i == -best[1] else "") for i, row in enumerate(rows)]
 
 
 def official_f(pipe: WindowRel, examples: Sequence[Example], thresholds: numpy.ndarray) -> Tuple[float, float]:
@@ -134,6 +179,12 @@ def main(
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     print(f"\nCoNLL04, end to end ({pipeline}), {folds}-fold CV over dev")
     for row in [header, *rows]:
+        print("  ".join(f"{cell:{width}}" for cell, width in zip(row, widths)))
+    print(f"\nentity confidence floor (candidates as saved: typed {original.typed}), {folds}-fold CV over dev")
+    floor_header = ("floor", "thresholds (dev CV pick)", "dev CV micro F", "test micro F", "test macro F", "")
+    floors = floor_rows(pipe, dev, test, folds)
+    widths = [max(len(row[i]) for row in [floor_header, *floors]) for i in range(len(floor_header))]
+    for row in [floor_header, *floors]:
         print("  ".join(f"{cell:{width}}" for cell, width in zip(row, widths)))
     print("\nthe counts above against score_relations (micro, macro):")
     for name, ours, official in checks:
