@@ -3,7 +3,7 @@ entities, so that it is trained and evaluated on gold entities (as spaCy's relat
 does), and one that adds the entities an NER predicted for the same docs without having trained
 on them (`spacy-window-ner cross-predict`), so that it also learns from the NER's mistakes."""
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -30,12 +30,7 @@ def create_gold_ents_reader(
     limit (int): Read at most this many docs (0 for no limit).
     RETURNS (Callable[[Language], Iterable[Example]]): The corpus.
     """
-    if path is None:
-        raise ValueError(
-            "spacy-window-ner.GoldEntsCorpus.v1 needs a path to a .spacy file: set it in the "
-            "config or pass it on the command line, e.g. --paths.train train.spacy."
-        )
-    corpus = Corpus(path, gold_preproc=gold_preproc, max_length=max_length, limit=limit)
+    corpus = _docbin_corpus("spacy-window-ner.GoldEntsCorpus.v1", path, gold_preproc=gold_preproc, max_length=max_length, limit=limit)
 
     def read(nlp: Language) -> Iterator[Example]:
         for example in corpus(nlp):
@@ -65,17 +60,13 @@ def create_predicted_ents_reader(
     path (Optional[Path]): The .spacy file.
     predicted_key (str): The span group holding the predicted entities.
     gold (bool): Also yield every doc with its gold entities.
-    gold_preproc (bool): Use the reference tokenization for the predicted docs.
-    max_length (int): Skip docs longer than this many tokens (0 for no limit).
-    limit (int): Read at most this many docs (0 for no limit).
+    gold_preproc, max_length, limit: As in GoldEntsCorpus.v1 (spacy.Corpus.v1's).
     RETURNS (Callable[[Language], Iterable[Example]]): The corpus.
     """
-    if path is None:
-        raise ValueError(
-            "spacy-window-ner.PredictedEntsCorpus.v1 needs a path to a .spacy file written by "
-            "`spacy-window-ner cross-predict`: set it in the config or on the command line."
-        )
-    corpus = Corpus(path, gold_preproc=gold_preproc, max_length=max_length, limit=limit)
+    corpus = _docbin_corpus(
+        "spacy-window-ner.PredictedEntsCorpus.v1", path, " written by `spacy-window-ner cross-predict`",
+        gold_preproc=gold_preproc, max_length=max_length, limit=limit,
+    )
 
     def read(nlp: Language) -> Iterator[Example]:
         for example in corpus(nlp):
@@ -96,6 +87,17 @@ def create_predicted_ents_reader(
                 yield Example(predicted, reference)
 
     return read
+
+
+def _docbin_corpus(reader: str, path: Optional[Path], written_by: str = "", **options: Any) -> Corpus:
+    """spaCy's Corpus of a .spacy file, for the reader named `reader`; a missing path says
+    where to set it."""
+    if path is None:
+        raise ValueError(
+            f"{reader} needs a path to a .spacy file{written_by}: set it in the config or pass "
+            "it on the command line, e.g. --paths.train train.spacy."
+        )
+    return Corpus(path, **options)
 
 
 def copy_gold_ents(reference: Doc, predicted: Doc) -> List[Span]:
