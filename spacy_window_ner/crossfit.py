@@ -21,7 +21,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from .confidences import get_confidences, set_confidences
-from .corpus import PREDICTED_KEY
+from .corpus import PREDICTED_KEY, aligned_ents
 from .readers import read_docbin, write_docbin
 
 
@@ -136,11 +136,7 @@ def predict_into(nlp: Language, docs: Sequence[Doc], key: str, *, fold: int = 0)
     n_gold = n_predicted = n_correct = 0
     for doc, predicted in zip(docs, nlp.pipe(doc.text for doc in docs)):
         confidences = get_confidences(predicted)
-        spans = []
-        for ent in predicted.ents:
-            span = doc.char_span(ent.start_char, ent.end_char, label=ent.label_)
-            if span is not None:
-                spans.append(span)
+        spans = aligned_ents(predicted, doc)
         doc.spans[key] = spans
         scored = [span for span in spans if (span.start_char, span.end_char, span.label_) in confidences]
         set_confidences(doc, scored, [confidences[span.start_char, span.end_char, span.label_] for span in scored])
