@@ -1,8 +1,11 @@
 """Convert a dataset's train/dev/test files to .spacy files, after checking that each input is
 there and matches the md5 checksum that project.yml lists for it (if it lists one). The inputs
 are assets/DATASET/DATASET_{train,dev,test}.FORMAT: CoNLL04 JSON (json), Prodigy relations JSONL
-(jsonl) or .spacy files (spacy), such as `spacy convert` or `spacy-window-ner convert` write."""
+(jsonl) or .spacy files (spacy), such as `spacy convert` or `spacy-window-ner convert` write.
+The train and dev files are also copied together into OUTPUT_DIR/train_dev, the corpus of the
+final models (a directory of .spacy files reads as one corpus)."""
 import hashlib
+import shutil
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
@@ -17,6 +20,9 @@ from spacy_window_ner.readers import ConversionStats, read_conll04, read_docbin,
 from spacy_window_ner.relations import relation_tuples
 
 SPLITS = ("train", "dev", "test")
+# The splits the final models train on, once dev has chosen their settings
+FINAL_SPLITS = ("train", "dev")
+FINAL_CORPUS = "train_dev"
 
 
 def read_spacy(path: Path, vocab: Vocab) -> Tuple[List[Doc], ConversionStats]:
@@ -85,6 +91,11 @@ def main(
             + (f" ({stats.skipped_entities} entities and {stats.skipped_relations} relations skipped)"
                if stats.skipped_entities or stats.skipped_relations else "")
         )
+    train_dev = output_dir / FINAL_CORPUS
+    train_dev.mkdir(exist_ok=True)
+    for split in FINAL_SPLITS:
+        shutil.copy(output_dir / f"{split}.spacy", train_dev / f"{split}.spacy")
+    typer.echo(f"train + dev -> {train_dev}")
 
 
 if __name__ == "__main__":

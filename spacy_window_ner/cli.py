@@ -1,5 +1,5 @@
 """The `spacy-window-ner` command line: convert, evaluate, tune-thresholds, tune-ner-bias,
-cross-predict, kb build/query/export, explain and visualize. Also runs as `python -m spacy_window_ner`. The commands parse, call and
+copy-tuning, cross-predict, kb build/query/export, explain and visualize. Also runs as `python -m spacy_window_ner`. The commands parse, call and
 print: the HTML pages of explain and visualize are built in render.py.
 
 Every expected failure (unreadable input, a path that is not a pipeline or not a knowledge
@@ -40,8 +40,8 @@ from .readers import READERS, prodigy_split, read_docbin, write_docbin
 from .relations import get_relations
 from .render import explain_html, visualize_html
 from .thresholds import (
-    DEFAULT_BIAS_GRID, bias_grid, gold_entities, tune_pipeline_thresholds, tune_pipeline_thresholds_by_cv,
-    tune_recall_bias,
+    DEFAULT_BIAS_GRID, bias_grid, copy_tuning, gold_entities, tune_pipeline_thresholds,
+    tune_pipeline_thresholds_by_cv, tune_recall_bias,
 )
 
 
@@ -293,6 +293,29 @@ def tune_ner_bias(
     typer.echo(f"✔ Saved the pipeline with recall_bias {chosen:g} to {output}")
 
 
+@app.command("copy-tuning")
+def copy_tuning_command(
+    tuned: Path = typer.Argument(..., exists=True, file_okay=False, help="The pipeline whose components were tuned on dev (tune-thresholds, tune-ner-bias)."),
+    model: Path = typer.Argument(..., exists=True, file_okay=False, help="The pipeline to give their settings, e.g. retrained on train + dev."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", file_okay=False, help="Save the pipeline here instead of over MODEL."),
+) -> None:
+    """Give MODEL's window_rel and window_ner components the settings tuned on dev for the
+    components of the same name in TUNED: the relation thresholds and the recall bias. For the
+    final pipeline retrained on train + dev, which has no held-out data left to tune them on:
+    TUNED is its predecessor trained on train alone. The pipeline is saved as tune-thresholds
+    saves it: a kill or a full disk leaves the old pipeline loadable."""
+    output, nlp = load_for_tuning(model, tuned, output, component=None)
+    try:
+        copied = copy_tuning(load_pipeline(tuned), nlp)
+    except (TypeError, ValueError) as err:
+        fail(_one_line(err))
+    for name, settings in copied.items():
+        typer.echo(f"{name}: {settings}")
+    with atomic_directory(output) as new_dir:
+        nlp.to_disk(new_dir)
+    typer.echo(f"✔ Saved the pipeline with the settings of {tuned} to {output}")
+
+
 @app.command("cross-predict", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def cross_predict_command(
     ctx: typer.Context,
@@ -331,22 +354,23 @@ def cross_predict_command(
     typer.echo(f"✔ Saved the training docs with the cross-predicted entities in doc.spans[{key!r}] to {output}")
 
 
-def load_for_tuning(model: Path, dev_path: Path, output: Optional[Path], component: str) -> Tuple[Path, Language]:
-    """Check where a tuning command will save MODEL (OUTPUT, else over MODEL: never over an input
-    or a directory that isn't a pipeline) and load it, with its component COMPONENT.
+def load_for_tuning(model: Path, source: Path, output: Optional[Path], component: Optional[str]) -> Tuple[Path, Language]:
+    """Check where a tuning command will save MODEL (OUTPUT, else over MODEL: never over an input,
+    MODEL or the data or pipeline SOURCE it tunes from, nor a directory that isn't a pipeline)
+    and load it, with its component COMPONENT if one is named.
 
     RETURNS (Tuple[Path, Language]): Where to save the tuned pipeline, and the pipeline.
     """
     output = model if output is None else output
     in_place = os.path.realpath(output) == os.path.realpath(model)
-    refuse_input(output, dev_path, None if in_place else model)
+    refuse_input(output, source, None if in_place else model)
     if output.exists() and not (output / "config.cfg").is_file() and any(output.iterdir()):
         fail(
             f"{output} is not a spaCy pipeline, and saving would replace it whole. "
             "Give --output a new or empty directory, or a pipeline to overwrite."
         )
     nlp = load_pipeline(model)
-    if component not in nlp.pipe_names:
+    if component is not None and component not in nlp.pipe_names:
         fail(f"{model} has no component {component!r}; its components are {nlp.pipe_names}. Pass --component.")
     return output, nlp
 

@@ -4,7 +4,9 @@ used by `spacy-window-ner tune-thresholds`) and the [training.before_to_disk] ca
 `spacy-window-ner.tune_rel_thresholds.v1`; and the choice among the ways of tuning them
 (`TUNINGS`: shared, per label, min_support, shrinkage) by k-fold cross-validation over dev
 (`rank_tunings`). And the recall bias of window_ner, tuned on dev
-entity F (`tune_recall_bias`, used by `spacy-window-ner tune-ner-bias`). `gold_entities` runs a
+entity F (`tune_recall_bias`, used by `spacy-window-ner tune-ner-bias`). `copy_tuning` gives a
+pipeline retrained on train + dev the settings tuned for its predecessor, as no held-out data
+is left to tune them on (`spacy-window-ner copy-tuning`). `gold_entities` runs a
 pipeline on gold entities, for tuning and for `spacy-window-ner evaluate --gold-ents`."""
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -550,3 +552,44 @@ def tune_recall_bias(
     best = max(results, key=lambda score: (score.f, -abs(score.bias)))
     pipe.recall_bias = best.bias
     return results
+
+
+def copy_tuning(source: Language, target: Language) -> Dict[str, str]:
+    """Give the components of `target` the settings tuned on dev for the components of the
+    same name in `source`: window_rel's thresholds and window_ner's recall bias. For a
+    pipeline retrained on train + dev with the settings chosen for one trained on train
+    alone: it has no held-out data left to tune them on.
+
+    source (Language): The tuned pipeline.
+    target (Language): The pipeline to set, with the same tuned components and labels.
+    RETURNS (Dict[str, str]): What was copied, by component name.
+    """
+    copied = {}
+    for name, pipe in target.pipeline:
+        if not isinstance(pipe, (WindowRel, WindowNER)):
+            continue
+        if name not in source.pipe_names:
+            raise ValueError(
+                f"The tuned pipeline has no component {name!r} to copy the settings of; its "
+                f"components are {source.pipe_names}."
+            )
+        tuned = tuned_component(source, name, type(pipe))
+        if set(tuned.labels) != set(pipe.labels):
+            raise ValueError(
+                f"The labels of {name!r} differ between the pipelines ({sorted(tuned.labels)} and "
+                f"{sorted(pipe.labels)}): settings tuned for one don't fit the other. Retrain with "
+                "the same labels, or tune this pipeline on held-out data."
+            )
+        if isinstance(pipe, WindowRel):
+            pipe.cfg["threshold"] = tuned.cfg["threshold"]
+            pipe.cfg["thresholds"] = dict(tuned.cfg["thresholds"])
+            copied[name] = ", ".join(f"{label} {value:.3f}" for label, value in pipe.thresholds.items())
+        else:
+            pipe.recall_bias = tuned.recall_bias
+            copied[name] = f"recall_bias {pipe.recall_bias:g}"
+    if not copied:
+        raise ValueError(
+            f"The pipeline has no window_ner or window_rel component whose settings could be "
+            f"copied; its components are {target.pipe_names}."
+        )
+    return copied

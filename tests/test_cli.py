@@ -24,7 +24,7 @@ from .test_kb import CRASH, SENTINEL
 from .test_rel import make_examples as make_rel_examples, make_nlp as make_rel_nlp, train as train_rel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "sample"
-COMMANDS = [[], ["convert"], ["evaluate"], ["tune-thresholds"], ["tune-ner-bias"], ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "export"], ["explain"], ["visualize"]]
+COMMANDS = [[], ["convert"], ["evaluate"], ["tune-thresholds"], ["tune-ner-bias"], ["copy-tuning"], ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "export"], ["explain"], ["visualize"]]
 runner = CliRunner()
 
 
@@ -341,6 +341,28 @@ def test_cli_tune_thresholds_cross_validate(rel_pipeline, tmp_path):
     assert cv_pipe.thresholds == spacy.load(tmp_path / "direct").get_pipe("window_rel").thresholds
     assert "leave them out" in failed("tune-thresholds", model, dev, "--cross-validate", "2", "--shared", "--output", tmp_path / "x")
     assert "folds" in failed("tune-thresholds", model, dev, "--cross-validate", "50", "--output", tmp_path / "x")
+
+
+def test_cli_copy_tuning(rel_pipeline, window_ner_path, tmp_path):
+    """copy-tuning gives a pipeline the thresholds tuned for another, shared or per label, and
+    refuses a pipeline that lacks the tuned component, or has nothing to tune."""
+    model, dev = rel_pipeline
+    for options, name in ((["--shared"], "shared"), (["--shrinkage", "5"], "own")):
+        tuned = tmp_path / name
+        invoke("tune-thresholds", model, dev, *options, "--output", tuned)
+        final = tmp_path / f"final_{name}"
+        result = invoke("copy-tuning", tuned, model, "--output", final)
+        assert f"Saved the pipeline with the settings of {tuned} to {final}" in result.output
+        want, got = (spacy.load(path).get_pipe("window_rel") for path in (tuned, final))
+        assert got.thresholds == want.thresholds != spacy.load(model).get_pipe("window_rel").thresholds
+        assert (got.cfg["threshold"], got.cfg["thresholds"]) == (want.cfg["threshold"], want.cfg["thresholds"])
+    assert thresholds(model) == {}
+    assert "has no component 'window_rel'" in failed("copy-tuning", window_ner_path, model, "--output", tmp_path / "x")
+    blank = tmp_path / "blank"
+    spacy.blank("en").to_disk(blank)
+    assert "no window_ner or window_rel component" in failed("copy-tuning", tmp_path / "shared", blank, "--output", tmp_path / "x")
+    assert "is the input" in failed("copy-tuning", tmp_path / "shared", model, "--output", tmp_path / "shared")
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize("point", ["first write", "before the swap", "after the swap", "between two renames"])

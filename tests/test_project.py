@@ -59,6 +59,14 @@ def test_project_train_workflow_gives_a_working_pipeline(trained_project):
     assert scores["rel_micro_f"] >= FLOOR_REL_F, scores
     doc = nlp("Samuel Quinn was arrested in the Hilton Hotel in Paris in April 1989.")
     assert len(doc.ents) and len(doc.spans["window_ner"].attrs["scores"]) == len(doc.spans["window_ner"])
+    # The final models trained on train + dev, with the thresholds tuned for those trained on train.
+    corpus = trained_project / "corpus" / "sample"
+    assert sorted(path.name for path in (corpus / "train_dev").iterdir()) == ["dev.spacy", "train.spacy"]
+    for split in ("train", "dev"):
+        assert (corpus / "train_dev" / f"{split}.spacy").read_bytes() == (corpus / f"{split}.spacy").read_bytes()
+    tuned = spacy.load(trained_project / "training" / "sample" / "tuned").get_pipe("window_rel")
+    assert nlp.get_pipe("window_rel").thresholds == tuned.thresholds
+    assert nlp.get_pipe("window_rel").cfg["threshold"] == tuned.cfg["threshold"]
 
 
 @pytest.mark.slow
@@ -123,9 +131,12 @@ def test_project_rerun_skips_finished_steps(trained_project):
 STRONG_ROUTE = ["--vars.ner_config", "window_ner_md", "--vars.rel_config", "window_rel_sm"]
 
 
-def train_command(stdout: str, config: str) -> str:
-    """The `spacy train` line of a dry run's output that trains `config`."""
-    return next(line for line in stdout.splitlines() if f"spacy train {config} " in line)
+def train_command(stdout: str, config: str, final: bool = False) -> str:
+    """The `spacy train` line of a dry run's output that trains `config`: the run that chooses
+    on dev, or the final run on train + dev."""
+    lines = [line for line in stdout.splitlines() if f"spacy train {config} " in line]
+    assert len(lines) == 2, lines
+    return lines[final]
 
 
 def test_project_strong_route_passes_the_sources(tmp_path):
@@ -139,6 +150,10 @@ def test_project_strong_route_passes_the_sources(tmp_path):
     ner = train_command(result.stdout, "configs/window_ner_md.cfg")
     assert "--paths.source en_core_web_md " in ner and "training/conll04/ner" in ner
     assert "--paths.source en_core_web_sm " in train_command(result.stdout, "configs/window_rel_sm.cfg")
+    for config, source in (("window_ner_md", "en_core_web_md"), ("window_rel_sm", "en_core_web_sm")):
+        final = train_command(result.stdout, f"configs/{config}.cfg", final=True)
+        assert f"--paths.source {source} " in final and "--paths.train corpus/conll04/train_dev " in final
+        assert "--training.patience 0 " in final
     assert "spacy assemble configs/joint.cfg training/conll04/untuned" in result.stdout
     assert "--paths.vectors" not in result.stdout  # joint.cfg copies the NER's vectors
     md, sm = mirror_source("en_core_web_md"), mirror_source("en_core_web_sm")
@@ -165,7 +180,7 @@ def test_project_strong_route_carries_the_vectors(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     training = project / "training" / "sample"
     nlp = spacy.load(training / "pipeline")
-    ner = spacy.load(training / "ner" / "model-best")
+    ner = spacy.load(training / "final_ner" / "model-last")
     assert nlp.pipe_names == ["window_ner", "window_rel"]
     assert ner.vocab.vectors.shape == (20000, 300)  # en_core_web_md 3.7.1's
     assert nlp.vocab.vectors.shape == ner.vocab.vectors.shape

@@ -4,8 +4,8 @@ import pytest
 from spacy.tokens import DocBin
 
 from spacy_window_ner.thresholds import (
-    DevScores, best_threshold, cross_validated_f, merge_scores, pick_thresholds, relation_f, tune_recall_bias,
-    tuned_vector,
+    DevScores, best_threshold, copy_tuning, cross_validated_f, merge_scores, pick_thresholds, relation_f,
+    tune_recall_bias, tuned_vector,
 )
 
 from .test_ner import copy_pipeline, make_examples
@@ -155,3 +155,18 @@ def test_thresholds_tune_recall_bias_bad_input(trained, tmp_path):
     with pytest.raises(ValueError, match="no gold entities"):
         tune_recall_bias(nlp, empty)
     assert nlp.get_pipe("window_ner").recall_bias == 0.0
+
+
+def test_thresholds_copy_tuning_needs_the_same_labels(trained):
+    """The recall bias of window_ner is copied; a component with other labels is refused."""
+    source, target = copy_pipeline(trained), copy_pipeline(trained)
+    source.get_pipe("window_ner").recall_bias = 1.5
+    assert copy_tuning(source, target) == {"window_ner": "recall_bias 1.5"}
+    assert target.get_pipe("window_ner").recall_bias == 1.5
+    # Label order comes from the training data; the same labels in another order fit.
+    labels = source.get_pipe("window_ner").cfg["labels"]
+    source.get_pipe("window_ner").cfg["labels"] = list(reversed(labels))
+    assert copy_tuning(source, target) == {"window_ner": "recall_bias 1.5"}
+    source.get_pipe("window_ner").cfg["labels"] = ["U-ORG", "O"]
+    with pytest.raises(ValueError, match="labels of 'window_ner' differ"):
+        copy_tuning(source, target)
