@@ -176,7 +176,7 @@ def test_project_strong_route_carries_the_vectors(tmp_path):
     pytest.importorskip(sm)
     project = copy_project(tmp_path / "project")
     result = spacy_project(project, "run", "train", ".", *STRONG_ROUTE, "--vars.source", md, "--vars.rel_source", sm,
-                           "--vars.max_steps", "10")
+                           "--vars.max_steps", "100")
     assert result.returncode == 0, result.stdout + result.stderr
     training = project / "training" / "sample"
     nlp = spacy.load(training / "pipeline")
