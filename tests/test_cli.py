@@ -357,7 +357,7 @@ def test_cli_copy_tuning(rel_pipeline, window_ner_path, tmp_path):
         assert got.thresholds == want.thresholds != spacy.load(model).get_pipe("window_rel").thresholds
         assert (got.cfg["threshold"], got.cfg["thresholds"]) == (want.cfg["threshold"], want.cfg["thresholds"])
     assert thresholds(model) == {}
-    assert "has no component 'window_rel'" in failed("copy-tuning", window_ner_path, model, "--output", tmp_path / "x")
+    assert "Can't find the component 'window_rel'" in failed("copy-tuning", window_ner_path, model, "--output", tmp_path / "x")
     blank = tmp_path / "blank"
     spacy.blank("en").to_disk(blank)
     assert "no window_ner or window_rel component" in failed("copy-tuning", tmp_path / "shared", blank, "--output", tmp_path / "x")
