@@ -92,6 +92,11 @@ def load_average() -> str:
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
+def rate(per_second: float) -> str:
+    """A throughput to three significant figures (a slow run under load prints 0.452, not 0)."""
+    return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:.3g}"
+
+
 def cpu_seconds() -> float:
     """CPU seconds (user and system) of this process and of its children that ended (the
     processes of nlp.pipe's n_process; not Ray's actors, which are the raylet's).
@@ -281,10 +286,10 @@ def main(
         actor_docs_s = 0.0
         for n_process in sorted(set(n_processes) | {1}):
             seconds, computed = pipeline_rows(nlp, records, batch_size, n_process)
-            print(f"  n_process {n_process}: {n_docs / seconds:,.0f} docs/s")
+            print(f"  n_process {n_process}: {rate(n_docs / seconds)} docs/s")
             if n_process == 1:
                 rows, actor_docs_s = computed, n_docs / seconds
-        print(f"  one actor's docs/s (n_process 1): {actor_docs_s:,.0f}")
+        print(f"  one actor's docs/s (n_process 1): {rate(actor_docs_s)}")
 
         databases = itertools.count()
 
@@ -295,14 +300,14 @@ def main(
         print("\nwriter capacity (pre-computed rows of all docs, written into a new database):")
         print(f"  {'writer':<24} {'write docs/s':>12} {'actors kept busy':>17}")
         seconds = write_sqlite(rows, batch_size, work_dir / "kb_write.sqlite")
-        print(f"  {'SQLite, 1 writer':<24} {n_docs / seconds:>12,.0f} {n_docs / seconds / actor_docs_s:>17.1f}")
+        print(f"  {'SQLite, 1 writer':<24} {rate(n_docs / seconds):>12} {n_docs / seconds / actor_docs_s:>17.1f}")
         for writers in n_writers:
             label = f"PostgreSQL, {writers} writer{'s' if writers > 1 else ''}"
             if pg_server is None:
                 print(f"  {label:<24} skipped: {pg_skipped}")
                 continue
             seconds = write_postgres(rows, batch_size, new_database(), writers)
-            print(f"  {label:<24} {n_docs / seconds:>12,.0f} {n_docs / seconds / actor_docs_s:>17.1f}")
+            print(f"  {label:<24} {rate(n_docs / seconds):>12} {n_docs / seconds / actor_docs_s:>17.1f}")
 
         ray_skipped = ""
         if n_actors:
@@ -350,8 +355,8 @@ def main(
                 server_ms = f"{server_cpu / n_docs * 1000:.2f}" if server_cpu is not None else "n/a"
                 pids = str(len(stats.worker_pids)) if options.get("engine") == "ray" else "-"
                 print(
-                    f"{label:<20} {store:<10} {n_docs / stats.seconds:>7,.0f} {stats.words / stats.seconds:>8,.0f} "
-                    f"{cpu / n_docs * 1000:>10.2f} {server_ms:>9} {writer:>7} {pids:>4} {n_docs / rerun.seconds:>12,.0f}"
+                    f"{label:<20} {store:<10} {rate(n_docs / stats.seconds):>7} {rate(stats.words / stats.seconds):>8} "
+                    f"{cpu / n_docs * 1000:>10.2f} {server_ms:>9} {writer:>7} {pids:>4} {rate(n_docs / rerun.seconds):>12}"
                 )
     print(
         "\ndocs/s, words/s: documents (tokens) stored / build wall time. CPU ms/doc: CPU milliseconds per document\n"
