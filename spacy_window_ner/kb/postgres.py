@@ -157,8 +157,7 @@ class PostgresStore:
         )
         known, moved = match_stored(records, {row[0]: tuple(row[1:]) for row in rows})
         if moved:  # documents with an id that moved: same text, so only their place is updated
-            with self.conn.cursor() as cur:
-                cur.executemany("UPDATE documents SET source = %s, line = %s WHERE identity = %s AND sha256 = %s", moved)
+            _in_transaction(self.conn, lambda cur: _move_documents(cur, moved))
         return known
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
@@ -306,6 +305,16 @@ def _lock(cur: psycopg.Cursor[Any], keys: Iterable[int], held: Set[int]) -> None
     if new:
         cur.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (new,))
         held.update(new)
+
+
+def _move_documents(cur: psycopg.Cursor[Any], moved: Sequence[Tuple[str, Optional[int], str, str]]) -> None:
+    """Give stored documents their new place, (source, line, identity, sha256) each, inside the
+    caller's transaction and under their documents' advisory locks, as a writer takes them: the
+    rows a concurrent writer is replacing are not touched until it commits. (Without the locks,
+    the updates of one executemany, a single implicit transaction in pipeline mode, took row
+    locks in input order and deadlocked with a writer, an error outside any retry.)"""
+    _lock(cur, (_lock_key("d", identity) for _, _, identity, _ in moved), set())
+    cur.executemany("UPDATE documents SET source = %s, line = %s WHERE identity = %s AND sha256 = %s", moved)
 
 
 def _old_entity_locks(cur: psycopg.Cursor[Any], identities: List[str]) -> Set[int]:
