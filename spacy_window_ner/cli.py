@@ -453,7 +453,7 @@ def kb_build(
     except Exception as err:  # a component that crashed: committed batches are kept
         close()
         fail(
-            f"The pipeline failed ({type(err).__name__}: {_one_line(err)}). Every batch written "
+            f"The pipeline failed ({type(err).__name__}: {kb_module.hide_password(_one_line(err), db)}). Every batch written "
             "before the failure is kept; rerun the same command to resume."
         )
     close()

@@ -11,24 +11,26 @@ One job per module:
     sqlite.py    the SQLite back end: all SQL and connection handling (schema, version, WAL)
     postgres.py  the PostgreSQL back end (many concurrent writers): all its SQL; imported only
                  for a postgresql:// URL, as it needs psycopg (the `postgres` extra)
-    backends.py  which back end a database names (`open_store`, `is_url`, `describe`)
+    urls.py      PostgreSQL URLs: `is_url`, `check_url`, and the password kept out of messages (`describe`)
+    backends.py  which back end a database names (`open_store`)
     build.py     stream records, skip those stored, nlp.pipe, `doc_rows`, store; remove documents
     ray_engine.py  `build_kb(engine="ray")`: the pipeline in Ray Data actors (the only module importing Ray)
     query.py     one entity with its mentions and relations; the entity graph
     export.py    the graph as JSONL, CSV or GraphML, sanitised for each format
 Input streaming (files, lines, identities, malformed lines) is `spacy_window_ner.inputs`.
 """
-from .backends import describe, is_url, open_store
+from .backends import open_store
 from .build import CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, build_kb, doc_rows, remove_documents
 from .export import EXPORT_FORMATS, edges_csv_path, export_graph, write_graph
 from .query import query_entity, read_graph
 from .sqlite import SCHEMA, SCHEMA_VERSION, TABLES, SQLiteStore, open_kb
 from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, KBError, RemoveStats, Store, WriteCounts, merge_edges, normalize
+from .urls import describe, hide_password, is_url
 
 __all__ = [
     "BuildStats", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "EXPORT_FORMATS", "KBError",
     "MAX_SENTENCE_TOKENS", "NODE_FIELDS", "RemoveStats", "SCHEMA", "SCHEMA_VERSION", "SQLiteStore",
     "Store", "TABLES", "WriteCounts", "build_kb", "describe", "doc_rows", "edges_csv_path",
-    "export_graph", "is_url", "merge_edges", "normalize", "open_kb", "open_store", "query_entity",
+    "export_graph", "hide_password", "is_url", "merge_edges", "normalize", "open_kb", "open_store", "query_entity",
     "read_graph", "remove_documents", "write_graph",
 ]

@@ -2,43 +2,10 @@
 database given by a postgresql:// URL (the `postgres` extra), for many concurrent writers."""
 from pathlib import Path
 from typing import Union
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .sqlite import SQLiteStore
 from .store import KBError, Store
-
-URL_SCHEMES = ("postgresql", "postgres")
-
-
-def is_url(db: Union[str, Path]) -> bool:
-    """Whether a database is a PostgreSQL URL rather than a SQLite file.
-
-    db (Union[str, Path]): The database, as the user gave it.
-    RETURNS (bool): True for a postgresql:// or postgres:// URL.
-    """
-    return isinstance(db, str) and db.partition("://")[0].lower() in URL_SCHEMES and "://" in db
-
-
-def describe(db: Union[str, Path]) -> str:
-    """The database as messages name it: a URL with its password (in the user part or as a
-    `password` parameter) written as ***.
-
-    db (Union[str, Path]): The database.
-    RETURNS (str): The printable name.
-    """
-    if not is_url(db):
-        return str(db)
-    parts = urlsplit(str(db))
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        if ":" in user:
-            netloc = f"{user.partition(':')[0]}:***@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+from .urls import check_url, describe, is_url
 
 
 def open_store(db: Union[str, Path], *, create: bool = False, readonly: bool = False) -> Store:
@@ -52,6 +19,7 @@ def open_store(db: Union[str, Path], *, create: bool = False, readonly: bool = F
     """
     if not is_url(db):
         return SQLiteStore.open(Path(db), create=create, readonly=readonly)
+    check_url(str(db))
     try:
         from .postgres import PostgresStore
     except ImportError as err:

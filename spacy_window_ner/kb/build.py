@@ -32,8 +32,9 @@ from ..confidences import entity_setters, get_confidences
 from ..inputs import InputStats, Record, iter_records, location
 from ..loading import PipelineError, load_pipeline
 from ..relations import get_relations
-from .backends import describe, is_url, open_store
+from .backends import open_store
 from .store import DocRows, KBError, RemoveStats, SpanKey, Store, WriteCounts
+from .urls import describe, hide_password, is_url
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
 MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
@@ -178,9 +179,9 @@ def build_kb(
     except store.Error as err:  # a full disk, a lost file or connection: not the pipeline's fault
         causes = "the server, the network, the login" if is_url(db) else "free disk space, permissions"
         raise KBError(
-            f"Can't write to the database {describe(db)} ({type(err).__name__}: {err}). Every batch written "
+            f"Can't write to the database {describe(db)} ({store_error(err, db)}). Every batch written "
             f"before is kept; fix the cause ({causes}) and rerun the same command to resume."
-        ) from err
+        ) from None
     finally:
         nlp.max_length = saved_max_length
         store.close(discard_if_empty=stats.docs_added == 0)
@@ -246,9 +247,19 @@ def remove_documents(
     try:
         return store.remove(source_names, id_names)
     except store.Error as err:
-        raise KBError(f"Can't remove documents from {describe(db)} ({type(err).__name__}: {err}); nothing was removed.") from err
+        raise KBError(f"Can't remove documents from {describe(db)} ({store_error(err, db)}); nothing was removed.") from None
     finally:
         store.close()
+
+
+def store_error(err: BaseException, db: Union[str, Path]) -> str:
+    """A back end's error in one line, without the database's password: "Class: message".
+
+    err (BaseException): The error (sqlite3's, psycopg's or libpq's).
+    db (Union[str, Path]): The database it came from.
+    RETURNS (str): The line.
+    """
+    return f"{type(err).__name__}: {hide_password(' '.join(str(err).split()), db)}"
 
 
 def doc_rows(doc: Doc) -> DocRows:

@@ -26,9 +26,9 @@ import psycopg
 from psycopg import errors
 
 from ..inputs import Record, location
-from .backends import describe
 from .sqlite import SCHEMA_VERSION, TABLES
 from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, describe_entities, match_stored, merge_edges, normalize
+from .urls import describe, hide_password
 
 CONNECT_TIMEOUT_S = 10
 DEADLOCK_RETRIES = 5
@@ -285,12 +285,7 @@ def _tables(conn: psycopg.Connection[Any]) -> Set[str]:
 
 def _reason(err: psycopg.Error, url: str) -> str:
     """The driver's message on one line, without the password of the URL."""
-    text = " ".join(str(err).split()).rstrip(".")
-    try:
-        password = psycopg.conninfo.conninfo_to_dict(url).get("password")
-    except psycopg.Error:  # a URL that does not parse: libpq's message does not repeat it
-        password = None
-    return text.replace(str(password), "***") if password else text
+    return hide_password(" ".join(str(err).split()).rstrip("."), url)
 
 
 def _lock_key(*parts: str) -> int:
