@@ -124,6 +124,18 @@ def text_problem(text: str, max_length: Optional[int] = None) -> Optional[str]:
     return None
 
 
+def storage_problem(text: str) -> Optional[str]:
+    """Why a knowledge base can't store a text: a NUL character, which PostgreSQL's text type
+    can't hold. It is refused on every back end, so SQLite and PostgreSQL hold the same documents.
+
+    text (str): The text (or a document id).
+    RETURNS (Optional[str]): The reason, or None if the text can be stored.
+    """
+    if "\x00" in text:
+        return f"holds a NUL character (\\x00) at character {text.index(chr(0))}, which PostgreSQL can't store"
+    return None
+
+
 def location(source: str, line: Optional[int]) -> str:
     """Where a document is, as reports print it.
 
@@ -195,7 +207,7 @@ def iter_records(
             text = path.read_text(encoding=encoding)
             consumed += path.stat().st_size
             if text.strip():
-                why = text_problem(text, max_length)
+                why = text_problem(text, max_length) or _stored("text", text)
                 if why is None:
                     yield _record(source, None, text, consumed)
                 else:
@@ -213,11 +225,16 @@ def iter_records(
                 else:
                     text, why = line, ""
                 if text is not None:
-                    why = text_problem(text, max_length) or ""
+                    why = text_problem(text, max_length) or _stored("text", text) or _stored('"id"', doc_id) or ""
                 if text is None or why:  # no text comes with a reason why
                     stats.malformed_line(source, lineno, why)
                 else:
                     yield _record(source, lineno, text, consumed, doc_id)
+
+
+def _stored(what: str, text: Optional[str]) -> Optional[str]:
+    why = storage_problem(text) if text is not None else None
+    return f"{what} {why}" if why else None
 
 
 def _decode_problem(path: Path, encoding: str) -> Optional[str]:

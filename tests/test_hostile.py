@@ -66,3 +66,43 @@ def test_hostile_malformed_url_is_one_line_without_the_password(url, ruler_path,
         errors = [line for line in output.splitlines() if line.startswith("✘")]
         assert len(errors) == 1, output
     assert not (tmp_path / "graph.jsonl").exists()
+
+
+# ------------------------------------------------------------------ 2. a NUL that stops PostgreSQL
+
+
+@pytest.fixture
+def nul_jsonl(tmp_path: Path) -> Path:
+    """Five documents: a NUL in the text of line 2 and in the id of line 4."""
+    path = tmp_path / "nul.jsonl"
+    records = [
+        {"id": "a", "text": "Alice met Bob."}, {"id": "b", "text": "Bob\x00 in Paris."}, {"id": "c", "text": "Acme in Boston."},
+        {"id": "d\x00", "text": "Alice in Paris."}, {"id": "e", "text": "Bob met Alice."},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf8")
+    return path
+
+
+def snapshot(db) -> dict:
+    """What a knowledge base holds, back end aside: entities with their counts, and relations."""
+    nodes, edges = kb.read_graph(db)
+    names = {node["id"]: (node["name"], node["label"]) for node in nodes}
+    return {
+        "entities": sorted((node["name"], node["label"], node["mention_count"]) for node in nodes),
+        "edges": sorted((names[e["source"]], names[e["target"]], e["label"], e["count"]) for e in edges),
+    }
+
+
+def test_hostile_nul_is_skipped_and_reported_alike_on_both_back_ends(ruler_path, nul_jsonl, tmp_path, postgres_url):
+    """A NUL in a text or an id is reported with its path:line and skipped, on SQLite and on
+    PostgreSQL alike: the other documents are all stored, a rerun adds nothing, and both back
+    ends hold the same knowledge base."""
+    sqlite_db = tmp_path / "kb.sqlite"
+    for db in (sqlite_db, postgres_url):
+        output = " ".join(cli("kb", "build", ruler_path, nul_jsonl, "--db", db, "--batch-size", "1").split())
+        assert "added 3 " in output, output
+        assert f"{nul_jsonl}:2: text holds a NUL character" in output and f'{nul_jsonl}:4: "id" holds a NUL character' in output
+        rerun = " ".join(cli("kb", "build", ruler_path, nul_jsonl, "--db", db).split())
+        assert "added 0 " in rerun and "skipped 3 already stored" in rerun, rerun
+    assert snapshot(sqlite_db) == snapshot(postgres_url)
+    assert snapshot(sqlite_db)["entities"]

@@ -245,12 +245,15 @@ def test_kb_postgres_other_schema_version_refused(corpus, tmp_path, postgres_url
         kb.open_store(postgres_url, create=True)
 
 
-def test_kb_postgres_nul_character_refused_with_its_place(tmp_path, postgres_url):
+def test_kb_postgres_nul_character_skipped_with_its_place(tmp_path, postgres_url):
+    """PostgreSQL text can't hold a NUL: the document is reported with its place and skipped,
+    as a malformed line is, and the documents after it are stored (tests/test_hostile.py runs
+    the same input through both back ends)."""
     source = tmp_path / "docs.txt"
-    source.write_text("Alice met Bob.\nBob in \x00 Paris.\n", encoding="utf8")
-    with pytest.raises(kb.KBError, match=f"{source}:2: the text holds a NUL character"):
-        kb.build_kb(make_nlp(), [source], postgres_url, lines=True, batch_size=1)
-    assert pg_rows(postgres_url)["counts"]["documents"] == 1
+    source.write_text("Alice met Bob.\nBob in \x00 Paris.\nAcme in Boston.\n", encoding="utf8")
+    stats = kb.build_kb(make_nlp(), [source], postgres_url, lines=True, batch_size=1)
+    assert stats.malformed.first == [f"{source}:2: text holds a NUL character (\\x00) at character 7, which PostgreSQL can't store"]
+    assert pg_rows(postgres_url)["counts"]["documents"] == stats.docs_added == 2
 
 
 def test_kb_postgres_empty_database_not_a_kb_for_readers(postgres_url):

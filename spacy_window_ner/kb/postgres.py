@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set,
 import psycopg
 from psycopg import errors
 
-from ..inputs import Record, location
+from ..inputs import Record
 from .sqlite import SCHEMA_VERSION, TABLES
 from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, describe_entities, match_stored, merge_edges, normalize
 from .urls import describe, hide_password
@@ -161,13 +161,6 @@ class PostgresStore:
         return known
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
-        for record, _ in batch:
-            if "\x00" in record.text:
-                raise KBError(
-                    f"{location(record.source, record.line)}: the text holds a NUL character (\\x00), which "
-                    "PostgreSQL text can't store. Remove it from the input and rerun: every batch written "
-                    "before is kept."
-                )
         return _in_transaction(self.conn, lambda cur: _write_batch(cur, batch))
 
     def remove(self, sources: Iterable[str], ids: Iterable[str]) -> RemoveStats:
