@@ -8,6 +8,7 @@ code 1, without a traceback. Every output is written atomically (see files.py), 
 path that is one of the command's inputs is refused.
 """
 import json
+import math
 import os
 import re
 import sys
@@ -40,7 +41,7 @@ from .readers import READERS, prodigy_split, read_docbin, write_docbin
 from .relations import get_relations
 from .render import explain_html, visualize_html
 from .thresholds import (
-    DEFAULT_BIAS_GRID, bias_grid, copy_tuning, gold_entities, tune_pipeline_thresholds,
+    DEFAULT_BIAS_GRID, MAX_GRID_VALUES, bias_grid, copy_tuning, gold_entities, tune_pipeline_thresholds,
     tune_pipeline_thresholds_by_cv, tune_recall_bias,
 )
 
@@ -94,6 +95,20 @@ class ExportFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
     graphml = "graphml"
+
+
+def _finite(value: float) -> float:
+    """An option's callback: refuse inf and nan, which typer's FLOAT accepts."""
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, not {value}.")
+    return value
+
+
+def _above_zero(value: float) -> float:
+    """An option's callback: a finite number above 0."""
+    if not _finite(value) > 0:
+        raise typer.BadParameter(f"must be above 0, not {value}.")
+    return value
 
 
 def fail(message: str) -> NoReturn:
@@ -224,7 +239,7 @@ def tune_thresholds(
     gold_ents: bool = typer.Option(False, "--gold-ents", help="Tune on the gold entities instead of those the pipeline's NER predicts."),
     shared: bool = typer.Option(False, "--shared", help="One threshold for all labels, maximising micro F: steadier on a small dev set."),
     min_support: int = typer.Option(0, "--min-support", min=0, help="Labels with fewer gold dev relations get the shared threshold."),
-    shrinkage: float = typer.Option(0.0, "--shrinkage", min=0.0, help="Shrink each label's threshold toward the shared one, with this weight in gold relations."),
+    shrinkage: float = typer.Option(0.0, "--shrinkage", min=0.0, callback=_finite, help="Shrink each label's threshold toward the shared one, with this weight in gold relations."),
     cross_validate: int = typer.Option(0, "--cross-validate", min=0, help="Choose the way of tuning (shared, per label, min support or shrinkage, several values each) by K-fold cross-validation over dev, then tune with it; 0: off."),
 ) -> None:
     """Tune a pipeline's relation thresholds on dev data, for the entities it will see: by
@@ -263,9 +278,9 @@ def tune_ner_bias(
     dev_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Dev .spacy file with gold entities."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", file_okay=False, help="Save the tuned pipeline here instead of over MODEL."),
     component: str = typer.Option("window_ner", "--component", "-c", help="Name of the window_ner component."),
-    low: float = typer.Option(DEFAULT_BIAS_GRID[0], "--low", help="The smallest recall bias to try."),
-    high: float = typer.Option(DEFAULT_BIAS_GRID[-1], "--high", help="The largest recall bias to try."),
-    step: float = typer.Option(DEFAULT_BIAS_GRID[1] - DEFAULT_BIAS_GRID[0], "--step", min=0.001, help="The spacing of the biases tried."),
+    low: float = typer.Option(DEFAULT_BIAS_GRID[0], "--low", callback=_finite, help="The smallest recall bias to try."),
+    high: float = typer.Option(DEFAULT_BIAS_GRID[-1], "--high", callback=_finite, help="The largest recall bias to try."),
+    step: float = typer.Option(DEFAULT_BIAS_GRID[1] - DEFAULT_BIAS_GRID[0], "--step", callback=_above_zero, help=f"The spacing of the biases tried (at most {MAX_GRID_VALUES:,} of them)."),
 ) -> None:
     """Tune the recall bias of a pipeline's window_ner on dev data: the value added to the
     scores of the B- and U- tags (once per entity) before decoding that maximises dev entity F,
@@ -274,9 +289,13 @@ def tune_ner_bias(
     disk leaves the old pipeline loadable."""
     if not low <= high:
         fail(f"--low ({low}) must not be above --high ({high}).")
+    try:
+        grid = bias_grid(low, high, step)
+    except ValueError as err:
+        fail(f"--low {low:g} to --high {high:g} by --step {step:g}: {_one_line(err)}")
     output, nlp = load_for_tuning(model, dev_path, output, component)
     before = getattr(nlp.get_pipe(component), "cfg", {}).get("recall_bias", 0.0)
-    grid = bias_grid(low, high, step)
+    typer.echo(f"Trying {len(grid):,} recall biases from {grid[0]:g} to {grid[-1]:g}: one decoding of {dev_path} each.")
     try:
         results = tune_recall_bias(nlp, dev_path, component, grid=grid)
     except (TypeError, ValueError) as err:

@@ -8,6 +8,8 @@ entity F (`tune_recall_bias`, used by `spacy-window-ner tune-ner-bias`). `copy_t
 pipeline retrained on train + dev the settings tuned for its predecessor, as no held-out data
 is left to tune them on (`spacy-window-ner copy-tuning`). `gold_entities` runs a
 pipeline on gold entities, for tuning and for `spacy-window-ner evaluate --gold-ents`."""
+import math
+import warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union
@@ -191,8 +193,9 @@ def examples_before(nlp: Language, path: Path, component: str = "window_rel", *,
             f"No component before {component!r} predicts entities, so its thresholds can only "
             "be tuned on gold entities: use gold_ents=True (--gold-ents)."
         )
-    read = create_gold_ents_reader(path) if gold_ents else Corpus(path)
-    examples = list(read(nlp))
+    examples = read_dev(create_gold_ents_reader(path) if gold_ents else Corpus(path), path, nlp)
+    if not any(relation_tuples(eg.reference) for eg in examples):
+        raise ValueError(f"{path} has no gold relations to tune the thresholds of {component!r} on.")
     # Run the components before it (a shared tok2vec, the NER unless gold_ents).
     disabling: ContextManager[List[str]] = gold_entities(nlp, spans_key=spans_key) if gold_ents else nullcontext([])
     with disabling as disabled:
@@ -200,6 +203,23 @@ def examples_before(nlp: Language, path: Path, component: str = "window_rel", *,
             docs = list(nlp.pipe(eg.predicted for eg in examples))
     for example, doc in zip(examples, docs):
         example.predicted = doc
+    return examples
+
+
+def read_dev(corpus: Callable[[Language], Iterable[Example]], path: Path, nlp: Language) -> List[Example]:
+    """The examples of a dev corpus, refusing one that holds none (a file that is not .spacy,
+    or an empty one), so that no tuning succeeds on nothing.
+
+    corpus (Callable[[Language], Iterable[Example]]): The reader of `path`.
+    path (Path): The dev data, for the message.
+    nlp (Language): The pipeline.
+    RETURNS (List[Example]): The examples.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\[W090\]")  # no .spacy file there: refused below, in words
+        examples = list(corpus(nlp))
+    if not examples:
+        raise ValueError(f"{path} holds no documents to tune on: give a .spacy file, as `spacy-window-ner convert` writes one.")
     return examples
 
 
@@ -312,8 +332,8 @@ def pick_thresholds(scores: DevScores, *, min_support: int = 0, shrinkage: float
     """
     if not isinstance(min_support, int) or min_support < 0:
         raise ValueError(f"min_support must be an integer >= 0, not {min_support!r}.")
-    if not shrinkage >= 0.0:
-        raise ValueError(f"shrinkage must be >= 0 (0: no shrinkage), not {shrinkage!r}.")
+    if not 0.0 <= shrinkage < math.inf:
+        raise ValueError(f"shrinkage must be a finite number >= 0 (0: no shrinkage), not {shrinkage!r}.")
     probs, gold, n_gold = scores
     own = [best_threshold(probs[:, l], gold[:, l], n_gold[l]) for l in range(len(n_gold))]
     if min_support == 0 and shrinkage == 0.0:
@@ -477,17 +497,38 @@ def gold_entities(nlp: Language, *, spans_key: Optional[str] = None) -> Iterator
 DEFAULT_BIAS_GRID = tuple(float(b) for b in numpy.round(numpy.arange(-1.0, 4.0 + 1e-9, 0.25), 2))
 
 
-def bias_grid(low: float, high: float, step: float) -> List[float]:
-    """The recall biases low, low + step, ... up to high (included when the steps reach it).
+MAX_GRID_VALUES = 1000  # recall biases one tuning may try: each is a decoding of the whole dev set
 
-    low (float): The smallest bias.
-    high (float): The largest bias.
-    step (float): The spacing, > 0.
+
+def bias_grid(low: float, high: float, step: float) -> List[float]:
+    """The recall biases low, low + step, ... up to high (included when the steps reach it),
+    at most MAX_GRID_VALUES of them: the size is checked before the grid is made.
+
+    low (float): The smallest bias, finite.
+    high (float): The largest bias, finite and >= low.
+    step (float): The spacing, finite and > 0.
     RETURNS (List[float]): The biases, rounded to 6 decimals.
     """
+    for name, value in (("low", low), ("high", high), ("step", step)):
+        if not math.isfinite(value):
+            raise ValueError(f"A grid of recall biases needs finite numbers: its {name} is {value}.")
     if not step > 0 or not low <= high:
         raise ValueError(f"A grid of recall biases needs low <= high and step > 0, not {low}, {high}, {step}.")
-    return [round(low + i * step, 6) for i in range(int((high - low) / step + 1e-6) + 1)]
+    size = math.floor((high - low) / step + 1e-6) + 1
+    check_grid_size(size)
+    return [round(low + i * step, 6) for i in range(size)]
+
+
+def check_grid_size(size: int) -> None:
+    """Refuse a grid of more than MAX_GRID_VALUES recall biases.
+
+    size (int): How many biases the grid holds.
+    """
+    if size > MAX_GRID_VALUES:
+        raise ValueError(
+            f"The grid holds {size:,} recall biases, each a decoding of the whole dev set; the most "
+            f"one tuning tries is {MAX_GRID_VALUES:,}. Take a larger step or a narrower range."
+        )
 
 
 class BiasScore(NamedTuple):
@@ -524,10 +565,11 @@ def tune_recall_bias(
     RETURNS (List[BiasScore]): The entity P/R/F at every bias of the grid, in grid order.
     """
     pipe = tuned_component(nlp, component, WindowNER)
+    check_grid_size(len(grid))
     grid = [check_recall_bias(bias, component) for bias in grid]
     if not grid:
         raise ValueError("The grid of recall biases to try is empty: give at least one value.")
-    examples = list(Corpus(dev_path)(nlp))
+    examples = read_dev(Corpus(dev_path), dev_path, nlp)
     if not any(eg.reference.ents for eg in examples):
         raise ValueError(f"{dev_path} has no gold entities to tune the recall bias of {component!r} on.")
     # What the component reads: the docs after the components before it (a tok2vec it listens to).

@@ -2,14 +2,21 @@
 Every case must end in a clear one-line error or a reported decision, with nothing lost,
 corrupted or leaked (a password)."""
 import json
+import math
 from pathlib import Path
 from typing import List
 
+import numpy
 import pytest
+import spacy
+from spacy.tokens import DocBin, Span
+from spacy.training import Example
 from typer.testing import CliRunner
 
 from spacy_window_ner import kb
 from spacy_window_ner.cli import app
+from spacy_window_ner.relations import Relation, set_relations
+from spacy_window_ner.thresholds import MAX_GRID_VALUES, DevScores, pick_thresholds
 
 runner = CliRunner()
 
@@ -106,3 +113,91 @@ def test_hostile_nul_is_skipped_and_reported_alike_on_both_back_ends(ruler_path,
         assert "added 0 " in rerun and "skipped 3 already stored" in rerun, rerun
     assert snapshot(sqlite_db) == snapshot(postgres_url)
     assert snapshot(sqlite_db)["entities"]
+
+
+# ------------------------------------- 3. unbounded grids, 7. non-finite numbers, 8. tuning on nothing
+
+
+@pytest.fixture
+def gold_dev(tmp_path: Path) -> Path:
+    """Dev data with gold entities and one gold relation per doc."""
+    nlp = spacy.blank("en")
+    docs = []
+    for text in ("Alice works for Acme .", "Bob works for Initech ."):
+        doc = nlp.make_doc(text)
+        doc.ents = [Span(doc, 0, 1, label="Peop"), Span(doc, 3, 4, label="Org")]
+        set_relations(doc, [Relation(doc.ents[0], doc.ents[1], "Work_For", 1.0)])
+        docs.append(doc)
+    path = tmp_path / "dev.spacy"
+    DocBin(store_user_data=True, docs=docs).to_disk(path)
+    return path
+
+
+@pytest.fixture
+def rel_model(gold_dev: Path, tmp_path: Path) -> Path:
+    """An entity_ruler + window_rel pipeline, initialized on gold_dev (untrained)."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns(
+        [{"label": "Peop", "pattern": name} for name in ("Alice", "Bob")]
+        + [{"label": "Org", "pattern": name} for name in ("Acme", "Initech")]
+    )
+    nlp.add_pipe("window_rel")
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in DocBin().from_disk(gold_dev).get_docs(nlp.vocab)]
+    nlp.initialize(lambda: examples)
+    path = tmp_path / "rel_model"
+    nlp.to_disk(path)
+    return path
+
+
+def usage_error(*args: object) -> str:
+    result = runner.invoke(app, [str(arg) for arg in args])
+    assert result.exit_code == 2, (result.exception, result.output)
+    return " ".join(result.output.replace("│", " ").split())
+
+
+def test_hostile_recall_bias_grid_is_bounded_and_announced(window_ner_path, gold_dev, tmp_path):
+    out = tmp_path / "biased"
+    for grid in (["--low", "-1e9", "--high", "1e9", "--step", "0.001"], ["--step", "0.0001"]):
+        message = " ".join(failure("tune-ner-bias", window_ner_path, gold_dev, *grid, "--output", out).split())
+        assert f"the most one tuning tries is {MAX_GRID_VALUES:,}" in message, message
+    assert "holds 50,001 recall biases" in message
+    assert not out.exists()
+    output = cli("tune-ner-bias", window_ner_path, gold_dev, "--low", "0", "--high", "1", "--step", "0.25", "--output", out)
+    assert "Trying 5 recall biases from 0 to 1" in output
+
+
+@pytest.mark.parametrize("option,value", [("--high", "inf"), ("--low", "nan"), ("--low", "-inf"), ("--step", "nan")])
+def test_hostile_recall_bias_grid_refuses_non_finite_numbers(window_ner_path, gold_dev, tmp_path, option, value):
+    message = usage_error("tune-ner-bias", window_ner_path, gold_dev, option, value, "--output", tmp_path / "out")
+    assert f"Invalid value for '{option}': must be a finite number, not {float(value)}" in message, message
+
+
+def test_hostile_shrinkage_refuses_infinity(rel_model, gold_dev, tmp_path):
+    message = usage_error("tune-thresholds", rel_model, gold_dev, "--shrinkage", "inf", "--output", tmp_path / "out")
+    assert "Invalid value for '--shrinkage': must be a finite number, not inf" in message, message
+    with pytest.raises(ValueError, match="finite number"):
+        pick_thresholds(DevScores(numpy.zeros((1, 1)), numpy.zeros((1, 1)), numpy.ones(1)), shrinkage=math.inf)
+
+
+def test_hostile_tuning_on_nothing_fails(rel_model, window_ner_path, gold_dev, tmp_path):
+    """A dev file that is not .spacy, or one without gold relations (entities), tunes nothing:
+    the command fails and writes nothing, where it said "Saved the pipeline"."""
+    not_spacy = tmp_path / "dev.json"
+    not_spacy.write_text("[]", encoding="utf8")
+    nlp = spacy.blank("en")
+    bare = nlp.make_doc("Alice works for Acme .")
+    bare.ents = [Span(bare, 0, 1, label="Peop")]
+    no_relations = tmp_path / "no_relations.spacy"
+    DocBin(store_user_data=True, docs=[bare]).to_disk(no_relations)
+    no_entities = tmp_path / "no_entities.spacy"
+    DocBin(docs=[nlp.make_doc("Nothing here .")]).to_disk(no_entities)
+    before = (rel_model / "window_rel" / "cfg").read_bytes()
+    for dev, why in ((not_spacy, "holds no documents to tune on"), (no_relations, "has no gold relations")):
+        for extra in ([], ["--cross-validate", "2"]):
+            message = " ".join(failure("tune-thresholds", rel_model, dev, *extra).split())
+            assert why in message and "Saved" not in message, message
+    assert (rel_model / "window_rel" / "cfg").read_bytes() == before
+    for dev, why in ((not_spacy, "holds no documents to tune on"), (no_entities, "has no gold entities")):
+        message = " ".join(failure("tune-ner-bias", window_ner_path, dev, "--output", tmp_path / "out").split())
+        assert why in message, message
+    assert not (tmp_path / "out").exists()
