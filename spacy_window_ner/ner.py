@@ -12,12 +12,13 @@ from spacy.attrs import ENT_IOB
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe, Tok2Vec
 from spacy.tokens import Doc, Span, SpanGroup
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, NumpyOps, set_dropout_rate
 from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
 from .confidences import set_confidences
+from .corpus import validate_initialize_examples
 from .decoding import span_probabilities, spans_from_paths, viterbi
 from .layers.batching import length_groups, pad, to_host
 from .layers.crf import potentials
@@ -199,7 +200,7 @@ class WindowNER(TrainablePipe):
         labels (Optional[List[str]]): The labels, as `spacy init labels` writes
             them. Read from the data if None.
         """
-        validate_get_examples(get_examples, "WindowNER.initialize")
+        validate_initialize_examples(get_examples, self.name)
         if nlp is not None:
             check_static_vectors(nlp, self.name)
         if labels is not None:
