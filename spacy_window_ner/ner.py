@@ -437,10 +437,10 @@ def check_static_vectors(nlp: Language, name: str) -> None:
         if any(node.name == "static_vectors" for node in pipe.model.walk()):
             raise ValueError(
                 f"The tok2vec '{upstream}' that '{name}' listens to reads static vectors, but the "
-                "pipeline has none. Load the vectors of the pipeline it comes from ([initialize] "
-                "vectors, as configs/window_ner_md.cfg does), or start from a pipeline without "
-                "them (configs/window_ner_sm.cfg: --paths.source en_core_web_sm; in the project: "
-                "--vars.source en_core_web_sm)."
+                "pipeline has none. Load the vectors of the pipeline it comes from with the config "
+                "key [initialize] vectors (e.g. `spacy train ... --initialize.vectors "
+                "en_core_web_md`), or source the tok2vec from a pipeline without static vectors, "
+                "such as en_core_web_sm. See docs/config.md."
             )
 
 
