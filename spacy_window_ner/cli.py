@@ -74,8 +74,11 @@ MAX_VISUALIZED = 100  # default --limit of visualize
 
 
 class Format(str, Enum):
+    """The input formats of convert: readers.READERS' names."""
+
     conll04 = "conll04"
     prodigy = "prodigy"
+    spacy = "spacy"
 
 
 class Split(str, Enum):
@@ -138,10 +141,11 @@ def load_pipeline(name: Union[str, Path]) -> Language:
 def convert(
     input_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Annotated corpus to convert."),
     output_path: Path = typer.Argument(..., dir_okay=False, help="The .spacy file to write."),
-    file_format: Format = typer.Option(..., "--format", "-f", help="Input format: CoNLL04 (SpERT JSON) or Prodigy JSONL."),
+    file_format: Format = typer.Option(..., "--format", "-f", help="Input format: conll04 (CoNLL04 in SpERT JSON, *.json), prodigy (Prodigy relations JSONL, *.jsonl) or spacy (a .spacy file, written through as it is)."),
     split: Split = typer.Option(Split.all, "--split", "-s", help="Prodigy only: keep the train, dev or test split (by PMID/PMCID), or all."),
 ) -> None:
-    """Convert an annotated corpus (entities and relations) to a .spacy file."""
+    """Convert an annotated corpus (entities and relations) to a .spacy file, and count what it
+    holds and what was skipped."""
     if split != Split.all and file_format != Format.prodigy:
         fail("--split only applies to --format prodigy; CoNLL04 ships its splits as separate files.")
     refuse_input(output_path, input_path)

@@ -14,8 +14,8 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from typer.testing import CliRunner
 
-from spacy_window_ner.cli import app
-from spacy_window_ner.readers import read_conll04, read_docbin
+from spacy_window_ner.cli import Format, app
+from spacy_window_ner.readers import READERS, read_conll04, read_docbin
 from spacy_window_ner.thresholds import TUNINGS
 
 from .test_explain import TEXT, TRAIN_DATA
@@ -77,6 +77,23 @@ def test_cli_convert_conll04(tmp_path):
     docs, stats = read_conll04(source, spacy.blank("en").vocab)
     assert f"Wrote {stats.docs} docs, {stats.entities} entities, {stats.relations} relations" in result.output
     assert len(read_docbin(out, spacy.blank("en").vocab)) == stats.docs
+
+
+def test_cli_convert_formats_are_the_readers(tmp_path):
+    """One set of format names: the readers', which the project's --vars.format uses too. A .spacy
+    file passes through, counted; any other name is refused in one line that lists the three."""
+    assert [f.value for f in Format] == list(READERS) == ["conll04", "prodigy", "spacy"]
+    converted = tmp_path / "train.spacy"
+    invoke("convert", ASSETS / "sample_train.json", converted, "--format", "conll04")
+    out = tmp_path / "copy.spacy"
+    result = invoke("convert", converted, out, "--format", "spacy")
+    docs, stats = read_conll04(ASSETS / "sample_train.json", spacy.blank("en").vocab)
+    assert f"Wrote {stats.docs} docs, {stats.entities} entities, {stats.relations} relations" in result.output
+    assert [doc.to_json() for doc in read_docbin(out, spacy.blank("en").vocab)] == [doc.to_json() for doc in docs]
+    result = invoke("convert", ASSETS / "sample_train.json", out, "--format", "json", ok=False)
+    assert result.exit_code == 2
+    assert "'conll04', 'prodigy', 'spacy'" in " ".join(result.output.split()), result.output
+    assert "DocBin" in failed("convert", ASSETS / "sample_train.json", tmp_path / "o.spacy", "-f", "spacy")
 
 
 def test_cli_convert_prodigy_split(tmp_path):
