@@ -92,6 +92,10 @@ def test_project_package_builds_both_wheels_that_install_alone(trained_project, 
 
     result = spacy_project(trained_project, "run", "package", ".", "--vars.plugin_dir", str(REPO))
     assert result.returncode == 0, result.stdout + result.stderr
+    # With `build` installed (the `project` extra), spaCy doesn't warn that packaging without it
+    # is deprecated, and the quiet builds print no setuptools warning either.
+    assert "deprecated" not in result.stdout + result.stderr
+    assert "warning" not in (result.stdout + result.stderr).lower(), result.stdout + result.stderr
     dist = trained_project / "packages" / "dist"
     pipeline_wheels = list(dist.glob("en_window_ner_sample-0.1.0-*.whl"))
     plugin_wheels = list(dist.glob("spacy_window_ner-*.whl"))
