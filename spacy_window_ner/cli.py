@@ -66,8 +66,15 @@ app = typer.Typer(
     help="Window-classifier NER and relation extraction for spaCy: data, evaluation, knowledge base, explanations.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # Plain click help and usage errors: help texts are shown as written (rich markup would eat
+    # `[ray]` in `pip install "spacy-window-ner[ray]"`), wrapped at spaces rather than cut.
+    rich_markup_mode=None,
 )
-kb_app = typer.Typer(help="Build, query and export a knowledge base (SQLite, or PostgreSQL) of predicted entities and relations.", no_args_is_help=True)
+kb_app = typer.Typer(
+    help="Build, query and export a knowledge base (SQLite, or PostgreSQL) of predicted entities and relations.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(kb_app, name="kb")
 
 MAX_VISUALIZED = 100  # default --limit of visualize
@@ -413,13 +420,13 @@ def format_scores(scores: Dict[str, Any]) -> str:
 def kb_build(
     model: str = typer.Argument(..., help="Pipeline directory or installed package name: any pipeline that sets doc.ents. With --engine ray, it must be there on every node."),
     inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\")."),
-    db: str = typer.Option(..., "--db", help="The SQLite database file, created if missing, or a postgresql://USER:PASSWORD@HOST:PORT/DATABASE URL (the `postgres` extra) of an existing database."),
+    db: str = typer.Option(..., "--db", help="The SQLite database file, created if missing, or the URL of an existing PostgreSQL database (see above)."),
     lines: bool = typer.Option(False, "--lines", help="Read .txt files as one document per non-blank line."),
     encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of the inputs."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per nlp.pipe batch and per database transaction."),
     n_process: int = typer.Option(1, "--n-process", min=1, help="Processes for nlp.pipe."),
     max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Raise the pipeline's max_length (characters per document; longer ones are skipped). spaCy's parser and NER need about 1 GB of memory per 100,000 characters."),
-    engine: Engine = typer.Option(Engine.local, "--engine", help="local: nlp.pipe in this process. ray: a pool of Ray Data actors, each loading the pipeline once (pip install \"spacy-window-ner[ray]\")."),
+    engine: Engine = typer.Option(Engine.local, "--engine", help="local: nlp.pipe in this process. ray: a pool of Ray Data actors, each loading the pipeline once (the ray extra, see above)."),
     address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the Ray cluster (auto, HOST:PORT or ray://HOST:10001); unset starts a local one."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: actors, each running the pipeline (default: one per CPU of the cluster)."),
 ) -> None:
@@ -431,6 +438,12 @@ def kb_build(
     the command then exits 1, as it does when no document could be used. With --engine ray, a
     pool of Ray actors (on this machine, or the cluster at --address) runs the pipeline; this
     process writes each batch into SQLite, and each actor writes its own into PostgreSQL.
+
+    \b
+    A PostgreSQL database and the Ray engine need extras:
+      --db postgresql://USER:PASSWORD@HOST:PORT/DATABASE
+                      pip install "spacy-window-ner[postgres]"
+      --engine ray    pip install "spacy-window-ner[ray]"
     """
     try:
         good, skipped_files, total_bytes = check_inputs(inputs, encoding)
