@@ -1,43 +1,25 @@
 """Convert a dataset's train/dev/test files to .spacy files, after checking that each input is
 there and matches the md5 checksum that project.yml lists for it (if it lists one). The inputs
-are assets/DATASET/DATASET_{train,dev,test}.FORMAT: CoNLL04 JSON (json), Prodigy relations JSONL
-(jsonl) or .spacy files (spacy), such as `spacy convert` or `spacy-window-ner convert` write.
-The train and dev files are also copied together into OUTPUT_DIR/train_dev, the corpus of the
-final models (a directory of .spacy files reads as one corpus)."""
+are assets/DATASET/DATASET_{train,dev,test}.EXT in one of the formats of `spacy-window-ner
+convert`: conll04 (CoNLL04 in SpERT JSON, .json), prodigy (Prodigy relations JSONL, .jsonl) or
+spacy (.spacy files, such as `spacy convert` writes, taken as they are). The train and dev files
+are also copied together into OUTPUT_DIR/train_dev, the corpus of the final models (a directory
+of .spacy files reads as one corpus)."""
 import hashlib
 import shutil
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Dict
 
 import spacy
 import typer
 from weasel.util import load_project_config
 
-from spacy.tokens import Doc
-from spacy.vocab import Vocab
-
-from spacy_window_ner.readers import ConversionStats, read_conll04, read_docbin, read_prodigy, write_docbin
-from spacy_window_ner.relations import relation_tuples
+from spacy_window_ner.readers import EXTENSIONS, READERS, write_docbin
 
 SPLITS = ("train", "dev", "test")
 # The splits the final models train on, once dev has chosen their settings
 FINAL_SPLITS = ("train", "dev")
 FINAL_CORPUS = "train_dev"
-
-
-def read_spacy(path: Path, vocab: Vocab) -> Tuple[List[Doc], ConversionStats]:
-    """Read a .spacy file as it is, counting its docs, entities and relations."""
-    docs = read_docbin(path, vocab)
-    stats = ConversionStats(
-        path=str(path), docs=len(docs), entities=sum(len(doc.ents) for doc in docs),
-        relations=sum(len(relation_tuples(doc)) for doc in docs),
-    )
-    return docs, stats
-
-
-READERS: Dict[str, Callable[[Path, Vocab], Tuple[List[Doc], ConversionStats]]] = {
-    "json": read_conll04, "jsonl": read_prodigy, "spacy": read_spacy,
-}
 
 
 def expected_checksums(project_dir: Path) -> Dict[str, str]:
@@ -47,9 +29,9 @@ def expected_checksums(project_dir: Path) -> Dict[str, str]:
 
 
 def main(
-    dataset: str = typer.Argument(..., help="Dataset name: assets/DATASET/DATASET_{train,dev,test}.FORMAT"),
+    dataset: str = typer.Argument(..., help="Dataset name: assets/DATASET/DATASET_{train,dev,test}.EXT, EXT the --format's extension"),
     output_dir: Path = typer.Argument(..., help="Where DATASET's train/dev/test .spacy files go"),
-    file_format: str = typer.Option("json", "--format", help="json (CoNLL04), jsonl (Prodigy) or spacy"),
+    file_format: str = typer.Option("conll04", "--format", help="conll04 (CoNLL04 JSON, .json), prodigy (Prodigy JSONL, .jsonl) or spacy (.spacy)"),
     project_dir: Path = typer.Option(Path("."), exists=True, help="Folder of the project.yml with the checksums"),
 ) -> None:
     if file_format not in READERS:
@@ -58,12 +40,20 @@ def main(
     checksums = expected_checksums(project_dir)
     nlp = spacy.blank("en")
     for split in SPLITS:
-        dest = f"assets/{dataset}/{dataset}_{split}.{file_format}"
+        dest = f"assets/{dataset}/{dataset}_{split}.{EXTENSIONS[file_format]}"
         path = Path(dest)
-        if not path.exists():
+        if not path.exists() and dest in checksums:
             typer.echo(
                 f"Missing asset {dest}. Fetch it with `spacy project assets` (offline, copy it from "
                 "a local mirror: `spacy project assets . --vars.conll04_base /path/to/conll04`).",
+                err=True,
+            )
+            raise typer.Exit(1)
+        if not path.exists():
+            formats = ", ".join(f"{ext} for {name}" for name, ext in EXTENSIONS.items())
+            typer.echo(
+                f"Missing {dest}. Put the dataset's splits at assets/{dataset}/{dataset}_"
+                f"{{train,dev,test}}.EXT, the extension of its --format ({formats}).",
                 err=True,
             )
             raise typer.Exit(1)

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sys
 import time
 import warnings
@@ -67,16 +68,26 @@ app = typer.Typer(
     help="Window-classifier NER and relation extraction for spaCy: data, evaluation, knowledge base, explanations.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # Plain click help and usage errors: help texts are shown as written (rich markup would eat
+    # `[ray]` in `pip install "spacy-window-ner[ray]"`), wrapped at spaces rather than cut.
+    rich_markup_mode=None,
 )
-kb_app = typer.Typer(help="Build, query and export a knowledge base (SQLite, or PostgreSQL) of predicted entities and relations.", no_args_is_help=True)
+kb_app = typer.Typer(
+    help="Build, query and export a knowledge base (SQLite, or PostgreSQL) of predicted entities and relations.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(kb_app, name="kb")
 
 MAX_VISUALIZED = 100  # default --limit of visualize
 
 
 class Format(str, Enum):
+    """The input formats of convert: readers.READERS' names."""
+
     conll04 = "conll04"
     prodigy = "prodigy"
+    spacy = "spacy"
 
 
 class Split(str, Enum):
@@ -153,10 +164,11 @@ def load_pipeline(name: Union[str, Path]) -> Language:
 def convert(
     input_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="Annotated corpus to convert."),
     output_path: Path = typer.Argument(..., dir_okay=False, help="The .spacy file to write."),
-    file_format: Format = typer.Option(..., "--format", "-f", help="Input format: CoNLL04 (SpERT JSON) or Prodigy JSONL."),
+    file_format: Format = typer.Option(..., "--format", "-f", help="Input format: conll04 (CoNLL04 in SpERT JSON, *.json), prodigy (Prodigy relations JSONL, *.jsonl) or spacy (a .spacy file, written through as it is)."),
     split: Split = typer.Option(Split.all, "--split", "-s", help="Prodigy only: keep the train, dev or test split (by PMID/PMCID), or all."),
 ) -> None:
-    """Convert an annotated corpus (entities and relations) to a .spacy file."""
+    """Convert an annotated corpus (entities and relations) to a .spacy file, and count what it
+    holds and what was skipped."""
     if split != Split.all and file_format != Format.prodigy:
         fail("--split only applies to --format prodigy; CoNLL04 ships its splits as separate files.")
     refuse_input(output_path, input_path)
@@ -428,13 +440,13 @@ def format_scores(scores: Dict[str, Any]) -> str:
 def kb_build(
     model: str = typer.Argument(..., help="Pipeline directory or installed package name: any pipeline that sets doc.ents. With --engine ray, it must be there on every node."),
     inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\")."),
-    db: str = typer.Option(..., "--db", help="The SQLite database file, created if missing, or a postgresql://USER:PASSWORD@HOST:PORT/DATABASE URL (the `postgres` extra) of an existing database."),
+    db: str = typer.Option(..., "--db", help="The SQLite database file, created if missing, or the URL of an existing PostgreSQL database (see above)."),
     lines: bool = typer.Option(False, "--lines", help="Read .txt files as one document per non-blank line."),
     encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of the inputs."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per nlp.pipe batch and per database transaction."),
     n_process: int = typer.Option(1, "--n-process", min=1, help="Processes for nlp.pipe."),
     max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Raise the pipeline's max_length (characters per document; longer ones are skipped). spaCy's parser and NER need about 1 GB of memory per 100,000 characters."),
-    engine: Engine = typer.Option(Engine.local, "--engine", help="local: nlp.pipe in this process. ray: a pool of Ray Data actors, each loading the pipeline once (pip install \"spacy-window-ner[ray]\")."),
+    engine: Engine = typer.Option(Engine.local, "--engine", help="local: nlp.pipe in this process. ray: a pool of Ray Data actors, each loading the pipeline once (the ray extra, see above)."),
     address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the Ray cluster (auto, HOST:PORT or ray://HOST:10001); unset starts a local one."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: actors, each running the pipeline (default: one per CPU of the cluster)."),
 ) -> None:
@@ -446,6 +458,12 @@ def kb_build(
     the command then exits 1, as it does when no document could be used. With --engine ray, a
     pool of Ray actors (on this machine, or the cluster at --address) runs the pipeline; this
     process writes each batch into SQLite, and each actor writes its own into PostgreSQL.
+
+    \b
+    A PostgreSQL database and the Ray engine need extras:
+      --db postgresql://USER:PASSWORD@HOST:PORT/DATABASE
+                      pip install "spacy-window-ner[postgres]"
+      --engine ray    pip install "spacy-window-ner[ray]"
     """
     try:
         good, skipped_files, total_bytes = check_inputs(inputs, encoding)
@@ -513,25 +531,123 @@ def kb_query(
         fail(f"No entity named {name!r}" + (f" with label {label!r}" if label else "") + f" in {_printable(kb_module.describe(db))}.")
     if as_json:
         return
+    columns = shutil.get_terminal_size((80, 24)).columns
     for entity in found:
         name_ = _printable(entity["name"])
         typer.secho(f"\n{name_} ({_printable(entity['label'])}): {entity['mention_count']} mentions", bold=True)
+        mentions = entity["mentions"]
+        documents = [_document(m) for m in mentions]
+        doc_w = _column_width(documents, "Document", max(MAX_DOCUMENT_WIDTH, columns // 3))
+        sent_w = max(MIN_SENTENCE_WIDTH, columns - doc_w - CONF_WIDTH - 2 * TABLE_SPACING)
         rows: List[Tuple[str, ...]] = [
-            (_printable(location(m["source"], m["line"])), _conf(m["confidence"]), _printable(_clip(m["sentence"])))
-            for m in entity["mentions"]
+            (_fit(document, doc_w, keep_end=True), _conf(m["confidence"]),
+             _sentence_window(m["sentence"], m["start_in_sentence"], m["end_in_sentence"], sent_w))
+            for document, m in zip(documents, mentions)
         ]
-        typer.echo(table(rows, header=("Document", "Conf.", "Sentence"), divider=True))
-        if entity["relations"]:
-            rows = [
-                (
-                    f"{name_} → {_printable(r['other'])}" if r["direction"] == "out" else f"{_printable(r['other'])} → {name_}",
-                    _printable(r["label"]), _conf(r["confidence"]), _printable(location(r["source"], r["line"])),
-                )
-                for r in entity["relations"]
-            ]
-            typer.echo(table(rows, header=("Relation", "Label", "Conf.", "Document"), divider=True))
-        else:
+        widths: List[int] = [doc_w, CONF_WIDTH, max([len("Sentence"), *(len(row[2]) for row in rows)])]
+        typer.echo(table(rows, header=("Document", "Conf.", "Sentence"), divider=True, widths=widths, spacing=TABLE_SPACING))
+        if not entity["relations"]:
             typer.echo("No relations.")
+            continue
+        relations = entity["relations"]
+        documents = [_document(r) for r in relations]
+        labels = [_printable(r["label"]) for r in relations]
+        doc_w = _column_width(documents, "Document", max(MAX_DOCUMENT_WIDTH, columns // 4))
+        label_w = _column_width(labels, "Label", MAX_LABEL_WIDTH)
+        rel_w = max(MIN_RELATION_WIDTH, columns - label_w - CONF_WIDTH - doc_w - 3 * TABLE_SPACING)
+        rows = [
+            (_relation_cell(name_, _printable(r["other"]), r["direction"], rel_w), _fit(label, label_w),
+             _conf(r["confidence"]), _fit(document, doc_w, keep_end=True))
+            for r, label, document in zip(relations, labels, documents)
+        ]
+        widths = [max([len("Relation"), *(len(row[0]) for row in rows)]), label_w, CONF_WIDTH, doc_w]
+        typer.echo(table(rows, header=("Relation", "Label", "Conf.", "Document"), divider=True, widths=widths, spacing=TABLE_SPACING))
+
+
+# The tables of kb query: columns fit the terminal's width (80 if unknown), cells are cut to them
+TABLE_SPACING = 3
+CONF_WIDTH = 5  # "0.973"
+MAX_DOCUMENT_WIDTH = 24  # or a third of the terminal (a quarter beside relations), if wider
+MAX_LABEL_WIDTH = 16
+MIN_SENTENCE_WIDTH = 40
+MIN_RELATION_WIDTH = 24
+MAX_CUT_WORD = 12  # the sentence window leaves out a word it cuts in two, up to this length
+WHITESPACE = re.compile(r"\s+")
+
+
+def _document(row: Dict[str, Any]) -> str:
+    """Where a mention or relation was found: its document's JSONL id, else file:line."""
+    return _printable(row["doc_id"] if row["doc_id"] is not None else location(row["source"], row["line"]))
+
+
+def _column_width(cells: List[str], header: str, most: int) -> int:
+    """The width of a column: its longest cell or header, at most `most`."""
+    return min(most, max(len(header), *(len(cell) for cell in cells)))
+
+
+def _fit(text: str, width: int, *, keep_end: bool = False) -> str:
+    """Text cut to `width` characters, "…" where it was cut: at the end, or at the start with
+    `keep_end` (for paths, whose file name and line matter most)."""
+    if len(text) <= width:
+        return text
+    return "…" + text[len(text) - width + 1 :] if keep_end else text[: width - 1] + "…"
+
+
+def _relation_cell(name: str, other: str, direction: str, width: int) -> str:
+    """"HEAD → TAIL" in at most `width` characters: a long name is cut, the arrow always shows."""
+    room = width - 3
+    if len(name) + len(other) > room:
+        # Each name gets half the room, or what the other leaves.
+        name_w = max(room // 2, room - len(other))
+        name = _fit(name, name_w)
+        other = _fit(other, room - len(name))
+    return f"{name} → {other}" if direction == "out" else f"{other} → {name}"
+
+
+def _sentence_window(sentence: str, start: Optional[int], end: Optional[int], width: int) -> str:
+    """A stored sentence on one line, printable, and cut to `width` characters around the mention
+    at characters [start, end) of it: the mention stays whole (even if longer than `width`), the
+    context on each side shares the rest, and "…" marks a side that was cut.
+
+    sentence (str): The sentence as stored.
+    start (Optional[int]): The mention's first character in it (None: cut at the end).
+    end (Optional[int]): The character after the mention.
+    width (int): The most characters to show.
+    RETURNS (str): The window.
+    """
+    if start is None or end is None:
+        start = end = 0
+    start = max(0, min(start, len(sentence)))
+    end = max(start, min(end, len(sentence)))
+
+    def clean(part: str) -> str:
+        return _printable(WHITESPACE.sub(" ", part))
+
+    before, mention, after = clean(sentence[:start]).lstrip(), clean(sentence[start:end]), clean(sentence[end:]).rstrip()
+    text = before + mention + after
+    if len(text) <= width:
+        return text
+    if len(mention) >= width - 2:
+        return ("…" if before else "") + mention + ("…" if after else "")
+    # Context for both sides, half each; a side too short to use its half leaves it to the other.
+    room = width - len(mention)
+    n_before = min(len(before), room // 2)
+    n_after = min(len(after), room - n_before)
+    n_before = min(len(before), room - n_after)
+    # An ellipsis takes the place of one character of the side it cuts; a word cut in two is
+    # left out, if it is not too long.
+    left, right = before, after
+    if n_before < len(before):
+        left = before[len(before) - n_before + 1 :]
+        if not before[len(before) - n_before].isspace() and 0 <= left.find(" ") < MAX_CUT_WORD:
+            left = left[left.find(" ") + 1 :]
+        left = "…" + left
+    if n_after < len(after):
+        right = after[: n_after - 1]
+        if not after[n_after - 1].isspace() and len(right) - MAX_CUT_WORD < right.rfind(" "):
+            right = right[: right.rfind(" ")]
+        right = right + "…"
+    return left + mention + right
 
 
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: ESC (\x1b) and CSI (\x9b) start terminal escapes
@@ -714,11 +830,6 @@ def _is_number(value: Any) -> bool:
 
 def _conf(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.3f}"
-
-
-def _clip(text: str, width: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _one_line(err: BaseException) -> str:

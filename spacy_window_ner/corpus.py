@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
-from spacy.training import Corpus, Example
+from spacy.training import Corpus, Example, validate_get_examples
 from spacy.util import registry
 
 # The span group of the entities an NER predicted for docs it did not train on.
@@ -98,6 +98,27 @@ def _docbin_corpus(reader: str, path: Optional[Path], written_by: str = "", **op
             "it on the command line, e.g. --paths.train train.spacy."
         )
     return Corpus(path, **options)
+
+
+def validate_initialize_examples(get_examples: Callable[[], Iterable[Example]], name: str) -> None:
+    """Check the get_examples of a component's initialize: spaCy's validate_get_examples, then
+    that get_examples() yields at least one example. initialize calls get_examples() more than
+    once, so one that returns the same generator each time (`lambda: Corpus(path)(nlp)`'s result
+    held in a variable) is used up by the first call; the check says so, instead of letting the
+    component find no labels.
+
+    get_examples (Callable[[], Iterable[Example]]): The training examples.
+    name (str): The component, for the messages.
+    """
+    validate_get_examples(get_examples, f"{name}.initialize")
+    if next(iter(get_examples()), None) is None:
+        raise ValueError(
+            f"{name}.initialize got no examples: get_examples() returned an empty iterable. "
+            "initialize calls it more than once, so it must return a new iterable each time: "
+            "if it returns a generator such as Corpus(path)(nlp), the first call used it up. "
+            "Pass `lambda: examples` with `examples = list(Corpus(path)(nlp))`, or check that "
+            "the corpus is not empty."
+        )
 
 
 def copy_gold_ents(reference: Doc, predicted: Doc) -> List[Span]:

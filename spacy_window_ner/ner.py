@@ -12,12 +12,13 @@ from spacy.attrs import ENT_IOB
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe, Tok2Vec
 from spacy.tokens import Doc, Span, SpanGroup
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, NumpyOps, set_dropout_rate
 from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
 from .confidences import set_confidences
+from .corpus import validate_initialize_examples
 from .decoding import span_probabilities, spans_from_paths, viterbi
 from .layers.batching import length_groups, pad, to_host
 from .layers.crf import potentials
@@ -199,7 +200,7 @@ class WindowNER(TrainablePipe):
         labels (Optional[List[str]]): The labels, as `spacy init labels` writes
             them. Read from the data if None.
         """
-        validate_get_examples(get_examples, "WindowNER.initialize")
+        validate_initialize_examples(get_examples, self.name)
         if nlp is not None:
             check_static_vectors(nlp, self.name)
         if labels is not None:
@@ -436,10 +437,10 @@ def check_static_vectors(nlp: Language, name: str) -> None:
         if any(node.name == "static_vectors" for node in pipe.model.walk()):
             raise ValueError(
                 f"The tok2vec '{upstream}' that '{name}' listens to reads static vectors, but the "
-                "pipeline has none. Load the vectors of the pipeline it comes from ([initialize] "
-                "vectors, as configs/window_ner_md.cfg does), or start from a pipeline without "
-                "them (configs/window_ner_sm.cfg: --paths.source en_core_web_sm; in the project: "
-                "--vars.source en_core_web_sm)."
+                "pipeline has none. Load the vectors of the pipeline it comes from with the config "
+                "key [initialize] vectors (e.g. `spacy train ... --initialize.vectors "
+                "en_core_web_md`), or source the tok2vec from a pipeline without static vectors, "
+                "such as en_core_web_sm. See docs/config.md."
             )
 
 

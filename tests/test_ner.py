@@ -192,6 +192,16 @@ def test_ner_explicit_labels():
     assert ner2.model.get_dim("nO") == 13
 
 
+def test_ner_initialize_says_when_get_examples_returns_a_used_up_generator():
+    nlp = spacy.blank("en")
+    ner = nlp.add_pipe("window_ner")
+    examples = (eg for eg in make_examples(nlp))  # one generator, returned by every call
+    with pytest.raises(ValueError, match=r"window_ner\.initialize got no examples.*list\(Corpus\(path\)\(nlp\)\)"):
+        ner.initialize(lambda: examples, nlp=nlp)
+    with pytest.raises(ValueError, match="got no examples"):
+        ner.initialize(lambda: iter([]), nlp=nlp, labels=["LOC"])
+
+
 def test_ner_add_label_before_initialize():
     nlp = spacy.blank("en")
     ner = nlp.add_pipe("window_ner")

@@ -92,6 +92,10 @@ def test_project_package_builds_both_wheels_that_install_alone(trained_project, 
 
     result = spacy_project(trained_project, "run", "package", ".", "--vars.plugin_dir", str(REPO))
     assert result.returncode == 0, result.stdout + result.stderr
+    # With `build` installed (the `project` extra), spaCy doesn't warn that packaging without it
+    # is deprecated, and the quiet builds print no setuptools warning either.
+    assert "deprecated" not in result.stdout + result.stderr
+    assert "warning" not in (result.stdout + result.stderr).lower(), result.stdout + result.stderr
     dist = trained_project / "packages" / "dist"
     pipeline_wheels = list(dist.glob("en_window_ner_sample-0.1.0-*.whl"))
     plugin_wheels = list(dist.glob("spacy_window_ner-*.whl"))
@@ -267,9 +271,9 @@ def test_project_refuses_an_empty_split(tmp_path):
 
 
 def test_project_converts_prodigy_jsonl_and_spacy_inputs(tmp_path):
-    """`--vars.format jsonl` reads assets/NAME/NAME_{split}.jsonl (Prodigy), `--vars.format spacy`
+    """`--vars.format prodigy` reads assets/NAME/NAME_{split}.jsonl (Prodigy), `--vars.format spacy`
     takes .spacy files as they are (from `spacy convert`); datasets without a checksum in
-    project.yml are not checked."""
+    project.yml are not checked. The format names are those of `spacy-window-ner convert`."""
     project = copy_project(tmp_path / "project")
     record = {"text": "Alice works for Acme.", "answer": "accept",
               "tokens": [{"text": t, "ws": ws} for t, ws in [("Alice", True), ("works", True), ("for", True), ("Acme", False), (".", False)]],
@@ -280,7 +284,7 @@ def test_project_converts_prodigy_jsonl_and_spacy_inputs(tmp_path):
     convert = subprocess.run([sys.executable, "-m", "spacy", "convert", str(iob), str(tmp_path), "--converter", "iob"],
                              capture_output=True, text=True)
     assert convert.returncode == 0, convert.stdout + convert.stderr
-    for name, ext in (("pj", "jsonl"), ("sp", "spacy")):
+    for name, file_format, ext in (("pj", "prodigy", "jsonl"), ("sp", "spacy", "spacy")):
         (project / "assets" / name).mkdir()
         for split in ("train", "dev", "test"):
             target = project / "assets" / name / f"{name}_{split}.{ext}"
@@ -288,9 +292,19 @@ def test_project_converts_prodigy_jsonl_and_spacy_inputs(tmp_path):
                 target.write_text(json.dumps(record) + "\n")
             else:
                 shutil.copy(tmp_path / "mine.spacy", target)
-        result = spacy_project(project, "run", "convert", ".", "--vars.dataset", name, "--vars.format", ext)
+        result = spacy_project(project, "run", "convert", ".", "--vars.dataset", name, "--vars.format", file_format)
         assert result.returncode == 0, result.stdout + result.stderr
         docs = list(DocBin().from_disk(project / "corpus" / name / "dev.spacy").get_docs(spacy.blank("en").vocab))
         assert [(e.text, e.label_) for e in docs[0].ents][:2] == [("Alice", "Peop"), ("Acme", "Org")]
     assert "train: 1 docs, 2 entities, 1 relations" in spacy_project(
-        project, "run", "convert", ".", "--vars.dataset", "pj", "--vars.format", "jsonl", "--force").stdout
+        project, "run", "convert", ".", "--vars.dataset", "pj", "--vars.format", "prodigy", "--force").stdout
+    # The old names (file extensions) are refused, with the three names in one line.
+    result = spacy_project(project, "run", "convert", ".", "--vars.dataset", "pj", "--vars.format", "jsonl", "--force")
+    assert result.returncode != 0
+    assert "Unknown --format 'jsonl': use one of conll04, prodigy, spacy." in result.stderr, result.stderr
+    # A dataset of one's own whose files are missing: where to put them, not a fetch command.
+    (project / "assets" / "mine").mkdir()
+    result = spacy_project(project, "run", "convert", ".", "--vars.dataset", "mine", "--vars.format", "prodigy")
+    assert result.returncode != 0
+    assert "Missing assets/mine/mine_train.jsonl. Put the dataset's splits at assets/mine/mine_{train,dev,test}.EXT" in result.stderr
+    assert "jsonl for prodigy" in result.stderr and "Traceback" not in result.stderr

@@ -7,6 +7,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from spacy_window_ner.readers import (
+    EXTENSIONS,
     MAX_PROBLEMS,
     ORIG_ID_KEY,
     READERS,
@@ -16,6 +17,7 @@ from spacy_window_ner.readers import (
     read_conll04,
     read_docbin,
     read_prodigy,
+    read_spacy,
     write_docbin,
 )
 from spacy_window_ner.relations import relation_tuples
@@ -319,7 +321,20 @@ def test_readers_read_docbin_missing(tmp_path, vocab):
 
 
 def test_readers_registry():
-    assert READERS == {"conll04": read_conll04, "prodigy": read_prodigy}
+    assert READERS == {"conll04": read_conll04, "prodigy": read_prodigy, "spacy": read_spacy}
+    assert EXTENSIONS == {"conll04": "json", "prodigy": "jsonl", "spacy": "spacy"}
+
+
+def test_readers_spacy_passes_a_docbin_through_with_its_counts(tmp_path, vocab):
+    docs, _ = read_conll04(write_json(tmp_path / "t.json", [CONLL04_GOOD, CONLL04_GOOD]), vocab)
+    write_docbin(docs, tmp_path / "t.spacy")
+    loaded, stats = read_spacy(tmp_path / "t.spacy", Vocab())
+    assert [relation_tuples(doc) for doc in loaded] == [relation_tuples(doc) for doc in docs]
+    assert (stats.docs, stats.entities, stats.relations) == (2, sum(len(d.ents) for d in docs), sum(len(relation_tuples(d)) for d in docs))
+    assert stats.relations > 0 and stats.problems.count == 0
+    (tmp_path / "text.spacy").write_text("not a DocBin")
+    with pytest.raises(ValueError, match="DocBin"):
+        read_spacy(tmp_path / "text.spacy", vocab)
 
 
 def test_readers_stats_warn(no_warnings):

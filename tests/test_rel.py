@@ -10,7 +10,7 @@ import spacy
 import srsly
 from spacy.lang.en import English
 from spacy.tokens import Doc, DocBin, Span
-from spacy.training import Example
+from spacy.training import Corpus, Example
 from spacy.util import registry
 from thinc.api import Config, fix_random_seed
 
@@ -191,6 +191,30 @@ def test_rel_explicit_labels():
     assert rel.labels == ("Work_For", "Based_In", "Live_In", "Kill")
     assert rel.label_data == labels
     assert rel.model.get_ref("scorer").get_dim("nO") == 4
+
+
+def test_rel_initialize_from_one_corpus_generator_says_it_is_used_up(tmp_path):
+    """The recipe for adding both components to a pipeline, with `examples` read as
+    Corpus(path)(nlp): a generator, used up by the first call of get_examples(). The error names
+    the cause and the fix (a list), and the fix initializes both."""
+    nlp = English()
+    path = tmp_path / "train.spacy"
+    DocBin(docs=[example.reference for example in make_examples(nlp)], store_user_data=True).to_disk(path)
+    nlp.add_pipe("window_ner")
+    nlp.add_pipe("window_rel", config={"model": SMALL_MODEL})
+    examples = Corpus(path)(nlp)
+    for name in ("window_ner", "window_rel"):
+        with pytest.raises(ValueError) as err:
+            nlp.get_pipe(name).initialize(lambda: examples, nlp=nlp)
+        message = str(err.value)
+        assert message.startswith(f"{name}.initialize got no examples: get_examples() returned an empty iterable."), message
+        assert "Corpus(path)(nlp)" in message and "examples = list(Corpus(path)(nlp))" in message
+        assert "found no relation labels" not in message
+    examples = list(Corpus(path)(nlp))
+    for name in ("window_ner", "window_rel"):
+        nlp.get_pipe(name).initialize(lambda: examples, nlp=nlp)
+    assert set(nlp.get_pipe("window_ner").labels) == {"PER", "ORG", "LOC"}
+    assert set(nlp.get_pipe("window_rel").labels) == {"Work_For", "Based_In", "Live_In"}
 
 
 def test_rel_no_labels_raises():

@@ -13,9 +13,11 @@ def query_entity(db: Union[str, Path], name: str, *, label: Optional[str] = None
     name (str): The entity name.
     label (Optional[str]): Only entities with this label.
     RETURNS (List[Dict[str, Any]]): One dict per matching entity (one per label), with "id",
-        "name", "label", "mention_count", "mentions" (source, line, text, confidence, sentence)
-        and "relations" ("direction" "out" or "in", "label", "other", "other_label",
-        "confidence", "source", "line").
+        "name", "label", "mention_count", "mentions" ("source", "line", "doc_id" (the
+        document's JSONL "id", or None), "text", "confidence", "sentence", and the mention's
+        character offsets in it, "start_in_sentence" and "end_in_sentence") and "relations"
+        ("direction" "out" or "in", "label", "other", "other_label", "confidence", "source",
+        "line", "doc_id").
     """
     with open_store(db, readonly=True) as store:
         return store.entities(normalize(name), label)

@@ -220,7 +220,8 @@ class SQLiteStore:
 
         def mentions(ent_id: int) -> Iterable[Tuple[Any, ...]]:
             return conn.execute(
-                "SELECT d.source, d.line, m.text, m.confidence, m.sentence FROM mentions m "
+                "SELECT d.source, d.line, d.doc_id, m.text, m.confidence, m.sentence, "
+                "m.start_char - m.sent_start_char, m.end_char - m.sent_start_char FROM mentions m "
                 "JOIN documents d ON d.id = m.doc_id WHERE m.entity_id = ? ORDER BY m.id",
                 (ent_id,),
             ).fetchall()
@@ -228,7 +229,7 @@ class SQLiteStore:
         def relations(ent_id: int, direction: str) -> Iterable[Tuple[Any, ...]]:
             this, other = ("head_entity", "tail_entity") if direction == "out" else ("tail_entity", "head_entity")
             return conn.execute(
-                f"SELECT r.label, e.name, e.label, r.confidence, d.source, d.line FROM relations r "
+                f"SELECT r.label, e.name, e.label, r.confidence, d.source, d.line, d.doc_id FROM relations r "
                 f"JOIN entities e ON e.id = r.{other} JOIN documents d ON d.id = r.doc_id "
                 f"WHERE r.{this} = ? ORDER BY r.id",
                 (ent_id,),

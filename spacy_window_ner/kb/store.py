@@ -12,8 +12,12 @@ from ..inputs import Record
 
 NODE_FIELDS = ("id", "name", "label", "mention_count")
 EDGE_FIELDS = ("source", "target", "label", "count", "max_confidence", "mean_confidence")
-MENTION_FIELDS = ("source", "line", "text", "confidence", "sentence")  # of an entity, in Store.entities
-RELATION_FIELDS = ("label", "other", "other_label", "confidence", "source", "line")  # of an entity
+# An entity's mentions and relations, in Store.entities: "doc_id" is the document's JSONL "id" (None
+# without one), "start_in_sentence"/"end_in_sentence" the mention's character offsets in "sentence".
+MENTION_FIELDS = (
+    "source", "line", "doc_id", "text", "confidence", "sentence", "start_in_sentence", "end_in_sentence",
+)
+RELATION_FIELDS = ("label", "other", "other_label", "confidence", "source", "line", "doc_id")
 
 SpanKey = Tuple[int, int, str]  # (start token, end token, label) of a mention in its doc
 # Everything the database needs from a processed doc (see build.doc_rows): "n_chars",
