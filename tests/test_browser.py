@@ -1,13 +1,14 @@
 """The pages of visualize and explain in a real browser: headless Chromium, the distribution's
 package (Debian: `apt-get install chromium`), driven with `--dump-dom` and no other dependency.
 
-The test copies a page, adds a script that measures it once it is laid out (the box of every
-element, of every run of text, of every scroll container) and writes the measurements into the
-DOM as JSON; `chromium --headless --dump-dom` prints that DOM. The checks run here, in Python:
-no two boxes overlap, every element lies inside what its scroll container (or the page) can
-scroll to, each doc appears once, the legend is there. The pages are rendered from a small
-pipeline (window_ner + window_rel) trained here on long sentences with multi-word entities, at
-a desktop and at a phone width.
+Each page, with a script added that measures it once it is laid out (the box of every element,
+of every run of text, of every scroll container), goes into an iframe of the width wanted (1200 px,
+a desktop, and 500 px, a phone); once all have loaded, the outer page writes the measurements into
+its DOM as JSON, and `chromium --headless --dump-dom` prints that DOM: one run of Chromium for all
+the pages. The checks run here, in Python: no two boxes overlap, every element lies inside what
+its scroll container (or the page) can scroll to, each doc appears once, the legend is there. The
+pages are rendered from a small pipeline (window_ner + window_rel) trained here, in about 2 s, on
+long sentences with multi-word entities.
 
 With SPACY_WINDOW_NER_SCREENSHOTS=DIR the test also saves full-page screenshots of both pages
 in DIR (visualize.png, explain.png, and the phone width: visualize-narrow.png, explain-narrow.png).
