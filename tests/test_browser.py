@@ -67,14 +67,24 @@ TRAIN_DATA = [
 ]
 UNSEEN = "Dr. Anna Kowalski of the Royal Botanic Gardens in Edinburgh met Kelvin Matthews ."
 
-# Runs once the page is laid out; writes {"page", "containers", "elements" (and runs of text),
-# "groups" (of boxes that must not overlap), "texts", "sections", "legend"} as JSON into <script type="application/json" id="measurements">.
-# Boxes are in page coordinates: {left, top, right, bottom}.
+# Added to a page: once it is laid out, sets window.measurements to {"page", "containers",
+# "elements" (and each line of each text node), "groups" (of boxes that must not overlap: "text",
+# every piece of text; "boxes", the entities' and words' coloured boxes and the text outside them),
+# "texts", "sections", "legend"}. Boxes are in page coordinates: {left, top, right, bottom}.
 MEASURE = r"""
 window.addEventListener("load", () => {
   const box = (r) => ({left: r.left + scrollX, top: r.top + scrollY, right: r.right + scrollX, bottom: r.bottom + scrollY});
-  const containers = [...document.querySelectorAll(".scroll")];
-  const inContainer = (node) => containers.indexOf((node.nodeType === 1 ? node : node.parentElement).closest(".scroll"));
+  // The boxes that clip what they hold: scroll boxes (overflow auto or scroll: what lies in their
+  // scroll area can be reached), and others that hide their overflow (an svg, overflow hidden).
+  const clips = (el) => [getComputedStyle(el).overflowX, getComputedStyle(el).overflowY].some((o) => o !== "visible");
+  const containers = [...document.body.querySelectorAll("*")].filter(clips);
+  const inContainer = (node) => {
+    for (let el = node.parentElement; el && el !== document.body; el = el.parentElement) {
+      const i = containers.indexOf(el);
+      if (i >= 0) return i;
+    }
+    return -1;
+  };
   const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.classList.length ? "." + [...el.classList].join(".") : "");
   const sized = (r) => r.width > 0 && r.height > 0;
   const elements = [];
@@ -83,23 +93,20 @@ window.addEventListener("load", () => {
     const r = el.getBoundingClientRect();
     if (sized(r)) elements.push({name: name(el), text: el.textContent.slice(0, 60), box: box(r), container: inContainer(el)});
   }
-  // The boxes that must not overlap: the leaves of the layout, each piece of text once.
-  const leaves = [];
-  for (const el of document.querySelectorAll(".text mark.ent, table.rels mark.ent, .rel, td.score .num, .w > .t, .w > .a")) {
-    leaves.push({name: name(el), text: el.textContent, boxes: [box(el.getBoundingClientRect())]});
+  // Every piece of text (a text node: one box per line it takes), named after its parent.
+  const text = [];
+  const outside = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.textContent.trim() || node.parentElement.closest("script, style")) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const item = {name: name(node.parentElement), text: node.textContent, boxes: [...range.getClientRects()].filter(sized).map(box)};
+    text.push(item);
+    if (!node.parentElement.closest("mark.ent, .w")) outside.push(item);
+    for (const b of item.boxes) elements.push({name: "text", text: item.text.slice(0, 60), box: b, container: inContainer(node)});
   }
-  // The words between the entities: text nodes directly in .text, one box per line they take.
-  for (const p of document.querySelectorAll(".text")) {
-    for (const node of p.childNodes) {
-      if (node.nodeType !== 3 || !node.textContent.trim()) continue;
-      const range = document.createRange();
-      range.selectNodeContents(node);
-      const boxes = [...range.getClientRects()].filter(sized).map(box);
-      leaves.push({name: "text", text: node.textContent, boxes});
-      for (const b of boxes) elements.push({name: "text", text: node.textContent.slice(0, 60), box: b, container: inContainer(node)});
-    }
-  }
-  const words = [...document.querySelectorAll(".w")].map((el) => ({name: name(el), text: el.textContent, boxes: [box(el.getBoundingClientRect())]}));
+  const coloured = [...document.querySelectorAll("mark.ent, .w")].map((el) => ({name: name(el), text: el.textContent, boxes: [box(el.getBoundingClientRect())]}));
   // Each doc's text as the reader sees it, without the entity tags.
   const texts = [...document.querySelectorAll(".text")].map((p) => {
     const copy = p.cloneNode(true);
@@ -112,10 +119,14 @@ window.addEventListener("load", () => {
            scrollHeight: document.documentElement.scrollHeight},
     containers: containers.map((el) => {
       const r = el.getBoundingClientRect();
-      return {box: box(r), left: r.left + scrollX + el.clientLeft - el.scrollLeft, top: r.top + scrollY + el.clientTop - el.scrollTop,
-              scrollWidth: el.scrollWidth, scrollHeight: el.scrollHeight, clientWidth: el.clientWidth};
+      const style = getComputedStyle(el);
+      if (![style.overflowX, style.overflowY].some((o) => o === "auto" || o === "scroll")) {
+        return {name: name(el), box: box(r), left: r.left + scrollX, top: r.top + scrollY, scrollWidth: r.width, scrollHeight: r.height};
+      }
+      return {name: name(el), box: box(r), left: r.left + scrollX + el.clientLeft - el.scrollLeft, top: r.top + scrollY + el.clientTop - el.scrollTop,
+              scrollWidth: el.scrollWidth, scrollHeight: el.scrollHeight};
     }),
-    elements, groups: {leaves, words}, texts,
+    elements, groups: {text, boxes: [...coloured, ...outside]}, texts,
     sections: [...document.querySelectorAll("section.doc, section.entity")].map((el) => el.id),
     legend: legend ? {text: legend.textContent, height: legend.getBoundingClientRect().height} : null,
   };
@@ -213,8 +224,9 @@ def find_overlaps(items: List[Dict[str, Any]]) -> List[str]:
 
 
 def find_clipped(measured: Dict[str, Any]) -> List[str]:
-    """Elements out of reach: left of or above the page, or outside the area their scroll
-    container scrolls over (a negative offset in it, or beyond its scrollWidth)."""
+    """Elements out of reach: left of or above the page, or outside what the nearest box that
+    clips them shows: the scroll area of a scroll box (a negative offset in it, or beyond its
+    scrollWidth), the box itself where it hides its overflow (an svg)."""
     page = measured["page"]
     clipped = []
     for el in measured["elements"]:
@@ -230,17 +242,17 @@ def find_clipped(measured: Dict[str, Any]) -> List[str]:
         top, bottom = b["top"] - c["top"], b["bottom"] - c["top"]
         if left < -TOLERANCE or top < -TOLERANCE or right > c["scrollWidth"] + TOLERANCE or bottom > c["scrollHeight"] + TOLERANCE:
             clipped.append(
-                f"{where} at x {left:.1f}..{right:.1f}, y {top:.1f}..{bottom:.1f} of a scroll box that "
-                f"scrolls over {c['scrollWidth']} x {c['scrollHeight']}"
+                f"{where} at x {left:.1f}..{right:.1f}, y {top:.1f}..{bottom:.1f} of {c['name']}, whose "
+                f"reachable area is {c['scrollWidth']:.1f} x {c['scrollHeight']:.1f}"
             )
-    for i, c in enumerate(measured["containers"]):
+    for c in measured["containers"]:
         if c["box"]["left"] < -TOLERANCE or c["box"]["right"] > page["width"] + TOLERANCE:
-            clipped.append(f"scroll box {i} is wider than the window: {c['box']}")
+            clipped.append(f"{c['name']} (it clips what it holds) is wider than the window: {c['box']}")
     return clipped
 
 
 def check_layout(measured: Dict[str, Any]) -> None:
-    problems = [*find_overlaps(measured["groups"]["leaves"]), *find_overlaps(measured["groups"]["words"]), *find_clipped(measured)]
+    problems = [*find_overlaps(measured["groups"]["text"]), *find_overlaps(measured["groups"]["boxes"]), *find_clipped(measured)]
     assert not problems, "\n".join(problems[:20])
 
 
@@ -315,9 +327,10 @@ def test_browser_visualize(measured, docs, name):
     # Each doc once, its text whole, in a section of its own.
     assert sorted(page["texts"]) == sorted(doc.text for doc in docs)
     assert page["sections"] == [f"doc-{i}" for i in range(1, len(docs) + 1)]
-    entities = [leaf for leaf in page["groups"]["leaves"] if leaf["name"].startswith("mark")]
+    entities = [item for item in page["groups"]["boxes"] if item["name"].startswith("mark")]
     n_rels = sum(len(get_relations(doc)) for doc in docs)
-    assert len(entities) == sum(len(doc.ents) for doc in docs) + 2 * n_rels  # in the text, and per relation
+    # In the text, twice per relation, and once per label in the legend.
+    assert len(entities) == sum(len(doc.ents) for doc in docs) + 2 * n_rels + 3
     legend = page["legend"]
     assert legend is not None and legend["height"] > 0
     for phrase in ["PER", "ORG", "LOC", "Work_For", "OrgBased_In", "Live_In", "threshold 50.0%", "marginal probability", "sigmoid probability"]:
@@ -330,9 +343,9 @@ def test_browser_explain(measured, explanations, name):
     check_layout(page)
     assert page["sections"] == [f"entity-{i}" for i in range(1, len(explanations) + 1)]
     # Every word of every window shows its attribution, in a box of its own under the word.
-    leaves = page["groups"]["leaves"]
-    words = [leaf for leaf in leaves if leaf["name"] == "span.t"]
-    numbers = [leaf for leaf in leaves if leaf["name"] == "span.a.num"]
+    text = page["groups"]["text"]
+    words = [item for item in text if item["name"] == "span.t"]
+    numbers = [item for item in text if item["name"] == "span.a.num"]
     assert [w["text"] for w in words] == [w.text for ent in explanations for w in ent.words]
     assert len(numbers) == len(words)
     for word, number, attribution in zip(words, numbers, [w.attribution for ent in explanations for w in ent.words]):
@@ -348,17 +361,20 @@ BROKEN = """<!DOCTYPE html><html><body>
 <div class="scroll" style="overflow-x:auto;width:200px"><p class="text" style="white-space:nowrap;direction:rtl">
 <mark class="ent">Securities and Exchange Commission</mark><mark class="ent" style="margin-left:-3em">charged</mark>
 a very long sentence that runs on and on past the right edge of its box</p></div>
-<p class="text"><mark class="ent" style="position:relative;left:-500px">Kelvin Matthews</mark></p></body></html>"""
+<p class="text"><mark class="ent" style="position:relative;left:-500px">Kelvin Matthews</mark></p>
+<svg width="300" height="40"><text x="-40" y="20">Margaret O'Brien</text></svg></body></html>"""
 
 
 def test_browser_checks_find_overlaps_and_clipping(chromium, tmp_path):
     """The checks fail a page with the faults seen in displaCy's dep view: an entity over its
-    neighbour, text left of its scroll box (where scrolling can't reach), an entity off the page."""
+    neighbour, text left of its scroll box (where scrolling can't reach), an entity off the page,
+    a word cut off by the svg it is drawn in."""
     page = measure(chromium, {"broken": (BROKEN, 800)}, tmp_path)["broken"]
-    overlapping = find_overlaps(page["groups"]["leaves"])
+    overlapping = find_overlaps(page["groups"]["boxes"])
     assert any("charged" in line and "Commission" in line for line in overlapping), overlapping
     clipped = "\n".join(find_clipped(page))
     assert "a very long sentence" in clipped and "Kelvin Matthews" in clipped and "outside the page" in clipped, clipped
+    assert re.search(r"text .Margaret O'Brien. at x -40.* of svg", clipped), clipped
     with pytest.raises(AssertionError):
         check_layout(page)
 
