@@ -769,7 +769,8 @@ def visualize(
     limit: int = typer.Option(MAX_VISUALIZED, "--limit", min=1, help="Show at most this many documents."),
     encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of a .txt or .jsonl file."),
 ) -> None:
-    """Render the predicted entities with their confidences, and the relations as arcs, with displaCy."""
+    """Render the predicted entities with their confidences, and the relations with their scores, on one
+    HTML page: a legend, then each document once, its entities marked in the text and its relations below."""
     refuse_input(html_path, model, Path(source) if os.path.exists(source) else None)
     nlp = load_pipeline(model)
     stats = InputStats()
@@ -781,8 +782,12 @@ def visualize(
     if not inputs:
         fail(f"{source} holds no documents.")
     docs = list(nlp.pipe(inputs))
+    from .rel import WindowRel
+
+    # The legend gives each relation label's threshold (the last window_rel's, if several).
+    thresholds = {label: t for _, pipe in nlp.pipeline if isinstance(pipe, WindowRel) for label, t in pipe.thresholds.items()}
     with atomic_write(html_path) as file_:
-        file_.write(visualize_html(docs))
+        file_.write(visualize_html(docs, thresholds=thresholds or None))
     n_rels = sum(len(get_relations(doc)) for doc in docs)
     typer.echo(f"✔ Rendered {len(docs)} docs, {sum(len(d.ents) for d in docs)} entities, {n_rels} relations to {html_path}")
 

@@ -227,12 +227,16 @@ def test_cli_explain(window_ner_path, ruler_path, tmp_path):
     assert "text is empty" in failed("explain", window_ner_path, "  ")
 
 
-def test_cli_visualize(ruler_path, window_ner_path, gold_spacy, tmp_path):
+def test_cli_visualize(ruler_path, window_ner_path, gold_spacy, rel_pipeline, tmp_path):
     out = tmp_path / "viz.html"
     result = invoke("visualize", ruler_path, "Alice works for Acme in Boston.", "--html", out)
     assert "Rendered 1 docs, 3 entities, 2 relations" in result.output
     page = out.read_text(encoding="utf8")
-    assert "PER 0.75" in page and "<svg" in page and "NEXT 0.50" in page
+    assert 'PER <span class="num">75.0%</span>' in page and page.count('<section class="doc"') == 1
+    assert '<span class="rel">NEXT →</span>' in page and ">50.0%</span></td>" in page and 'id="legend"' in page
+    # A window_rel pipeline: the legend gives each relation label's threshold.
+    invoke("visualize", rel_pipeline[0], "Alice works for Acme in Paris .", "--html", out)
+    assert '<span class="rel">Work_For</span> (threshold <span class="num">50.0%</span>)' in out.read_text(encoding="utf8")
     result = invoke("visualize", window_ner_path, gold_spacy, "--html", out, "--limit", "2")
     assert "Rendered 2 docs" in result.output and "PER" in out.read_text(encoding="utf8")
     lines = tmp_path / "lines.txt"
