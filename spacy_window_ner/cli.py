@@ -454,10 +454,11 @@ def kb_build(
     its JSONL "id", else by its file and line: one stored with the same text is skipped, so a
     rerun resumes an interrupted build and adds nothing twice; one stored with another text is
     replaced. Malformed lines and documents that can't be processed or stored (too long, not
-    encodable, a NUL character) are reported and skipped, on every back end alike. Missing, empty and undecodable inputs are reported and skipped;
-    the command then exits 1, as it does when no document could be used. With --engine ray, a
-    pool of Ray actors (on this machine, or the cluster at --address) runs the pipeline; this
-    process writes each batch into SQLite, and each actor writes its own into PostgreSQL.
+    encodable, a NUL character) are reported and skipped, on every back end alike. Missing,
+    empty and undecodable inputs are reported and skipped; the command then exits 1, as it does
+    when no document could be used. With --engine ray, a pool of Ray actors (on this machine,
+    or the cluster at --address) runs the pipeline; this process writes each batch into
+    SQLite, and each actor writes its own into PostgreSQL.
 
     \b
     A PostgreSQL database and the Ray engine need extras:
