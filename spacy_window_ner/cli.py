@@ -366,7 +366,6 @@ def cross_predict_command(
     in doc.spans[KEY], which the reader spacy-window-ner.PredictedEntsCorpus.v1 gives a
     relation component to train on beside the gold ones. Extra options are config overrides
     for every fold's training, as spacy train takes them (e.g. --paths.source, --training.max_steps)."""
-    refuse_input(output, config_path, train_path, dev_path)
     overrides = parse_config_overrides(ctx.args)
 
     def report(scores: FoldScores) -> None:
@@ -701,22 +700,23 @@ def kb_remove(
 @kb_app.command("export")
 def kb_export(
     db: str = typer.Argument(..., help="The knowledge base: a SQLite file or a postgresql:// URL."),
-    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (nodes, plus *_edges.csv) or graphml."),
-    output: Path = typer.Option(..., "--output", "-o", dir_okay=False, help="The file to write."),
+    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (a directory of nodes.csv and edges.csv) or graphml."),
+    output: Path = typer.Option(..., "--output", "-o", help="The file to write; for csv, the directory."),
 ) -> None:
     """Export the entity graph: entities as nodes, relations merged into edges with counts and
-    confidences. Text cells of the csv format that start with =, +, -, @, tab or carriage return
-    get a leading ' (no spreadsheet formulas); see kb.write_graph for what each format keeps."""
-    database = [] if kb_module.is_url(db) else [Path(db + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
-    refuse_input(output, *database)
-    if export_format == ExportFormat.csv:
-        refuse_input(kb_module.edges_csv_path(output), *database)
+    confidences. The output is replaced whole or not at all (csv: its directory, so its two
+    files always come from one export). Text cells of the csv format that start with =, +, -,
+    @, tab or carriage return get a leading ' (no spreadsheet formulas); see kb.write_graph for
+    what each format keeps."""
+    refuse_input(output, *kb_module.database_files(db))
+    if export_format != ExportFormat.csv and output.is_dir():
+        fail(f"{output} is a directory: the {export_format.value} export writes one file.")
     try:
         n_nodes, n_edges = kb_module.export_graph(db, output, export_format.value)
     except kb_module.KBError as err:
         fail(str(err))
-    extra = f" and {kb_module.edges_csv_path(output)}" if export_format == ExportFormat.csv else ""
-    typer.echo(f"✔ Wrote {n_nodes} nodes and {n_edges} edges to {output}{extra}")
+    written = f"{output}/{{{','.join(kb_module.CSV_FILES.values())}}}" if export_format == ExportFormat.csv else str(output)
+    typer.echo(f"✔ Wrote {n_nodes} nodes and {n_edges} edges to {written}")
 
 
 # ---------------------------------------------------------------------------------------- explain

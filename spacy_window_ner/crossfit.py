@@ -22,6 +22,7 @@ from spacy.vocab import Vocab
 
 from .confidences import get_confidences, set_confidences
 from .corpus import PREDICTED_KEY, aligned_ents
+from .files import check_not_input
 from .readers import read_docbin, write_docbin
 
 
@@ -100,7 +101,13 @@ def cross_predict(
     seed (int): The seed that assigns docs to folds.
     on_fold (Optional[Callable[[FoldScores], None]]): Called with each fold's scores as it ends.
     RETURNS (List[FoldScores]): Each fold's model, scored on its held-out docs.
+    RAISES (ValueError): When a path it writes (the output, a fold's directory under
+        models_dir) is, holds or lies inside one it reads, before anything is written.
     """
+    inputs = [config_path, train_path, dev_path]
+    written = [output_path] + ([Path(models_dir) / f"fold_{k}" for k in range(n_folds)] if models_dir is not None else [])
+    for path in written:
+        check_not_input(path, inputs)
     docs = read_docbin(Path(train_path), Vocab())
     folds = split_folds(len(docs), n_folds, seed)
     results = []

@@ -181,7 +181,7 @@ def test_cli_kb_build_query_export(ruler_path, corpus, tmp_path):
     for fmt in ("jsonl", "csv", "graphml"):
         out = tmp_path / "export" / f"graph.{fmt}"
         assert "Wrote 5 nodes and 7 edges" in invoke("kb", "export", db, "--format", fmt, "--output", out).output
-        assert out.is_file()
+        assert (out / "edges.csv").is_file() if fmt == "csv" else out.is_file()
 
 
 def test_cli_kb_build_bad_inputs(ruler_path, corpus, tmp_path, garbage, window_ner_path):
@@ -434,10 +434,11 @@ def test_cli_refuses_output_that_is_an_input(kb_db, window_ner_path, gold_spacy,
     hard = tmp_path / "hard"
     os.link(kb_db, hard)
     assert "is the input" in failed("kb", "export", kb_db, "-f", "csv", "-o", hard)
-    edges_named = tmp_path / "g_edges.csv"  # csv writes g_edges.csv beside g.csv
-    shutil.copy(kb_db, edges_named)
-    assert "is the input" in failed("kb", "export", edges_named, "-f", "csv", "-o", tmp_path / "g.csv")
-    assert kb_db.read_bytes() == before and edges_named.read_bytes() == before
+    in_directory = tmp_path / "graph" / "edges.csv"  # csv writes the directory graph, replacing it whole
+    in_directory.parent.mkdir()
+    shutil.copy(kb_db, in_directory)
+    assert "contains the input" in failed("kb", "export", in_directory, "-f", "csv", "-o", in_directory.parent)
+    assert kb_db.read_bytes() == before and in_directory.read_bytes() == before
     source = tmp_path / "in.json"
     shutil.copy(ASSETS / "sample_train.json", source)
     assert "is the input" in failed("convert", source, source, "-f", "conll04")

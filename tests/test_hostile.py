@@ -1,8 +1,10 @@
 """Hostile input, round three (issue 25): each class a hostile user tried, run as they ran it.
 Every case must end in a clear one-line error or a reported decision, with nothing lost,
 corrupted or leaked (a password)."""
+import csv
 import json
 import math
+import os
 from pathlib import Path
 from typing import List
 
@@ -201,3 +203,106 @@ def test_hostile_tuning_on_nothing_fails(rel_model, window_ner_path, gold_dev, t
         message = " ".join(failure("tune-ner-bias", window_ner_path, dev, "--output", tmp_path / "out").split())
         assert why in message, message
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------- 5. CSV export's two files disagree
+
+
+def read_csv_export(directory: Path) -> tuple:
+    with (directory / "nodes.csv").open(encoding="utf8", newline="") as file_:
+        nodes = {row["id"]: row["name"] for row in csv.DictReader(file_)}
+    with (directory / "edges.csv").open(encoding="utf8", newline="") as file_:
+        edges = [(row["source"], row["target"], row["label"]) for row in csv.DictReader(file_)]
+    return nodes, edges
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing after it runs, not even `except Exception` handlers."""
+
+
+@pytest.mark.parametrize("point", ["after the nodes", "before the swap", "the exchange", "between two renames"])
+def test_hostile_csv_export_is_never_a_mixed_pair(ruler_path, tmp_path, monkeypatch, point):
+    """The csv export's nodes and edges files are replaced as one directory: killed at any
+    point, the directory holds the old pair or the new one, never one of each (or, killed
+    between the two renames of the fallback swap, no directory and both pairs whole beside it)."""
+    db, out = tmp_path / "kb.sqlite", tmp_path / "graph"
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("Alice met Bob.\n", encoding="utf8")
+    second.write_text("Acme hired Alice in Paris.\nBob met Acme in Boston.\n", encoding="utf8")
+    kb.build_kb(str(ruler_path), [first], db, lines=True)
+    kb.export_graph(db, out, "csv")
+    old = read_csv_export(out)
+    kb.build_kb(str(ruler_path), [second], db, lines=True)
+    import spacy_window_ner.files as files
+
+    if point == "after the nodes":
+        real_open = Path.open
+
+        def open_then_die(self, *args, **kwargs):
+            if self.name == "edges.csv":
+                raise Killed
+            return real_open(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", open_then_die)
+    elif point == "before the swap":
+        monkeypatch.setattr(files, "_fsync_tree", lambda root: (_ for _ in ()).throw(Killed()))
+    elif point == "the exchange":
+        monkeypatch.setattr(files, "_exchange", lambda a, b: (_ for _ in ()).throw(Killed()))
+    else:
+        monkeypatch.setattr(files, "_exchange", lambda a, b: False)  # no renameat2: two renames
+        real_replace = os.replace
+
+        def replace_once(src, dst):
+            real_replace(src, dst)
+            if Path(dst).name.startswith(".graph.old-"):
+                raise Killed
+
+        monkeypatch.setattr(files.os, "replace", replace_once)
+    with pytest.raises(Killed):
+        kb.export_graph(db, out, "csv")
+    monkeypatch.undo()
+    pairs = [read_csv_export(d) for d in [out, *tmp_path.glob(".graph.*")] if (d / "edges.csv").exists()]
+    assert pairs, list(tmp_path.iterdir())
+    for nodes, edges in pairs:
+        assert all(source in nodes and target in nodes for source, target, _ in edges), (nodes, edges)
+    if point != "between two renames":
+        assert read_csv_export(out) == old
+    kb.export_graph(db, out, "csv")  # the next export succeeds
+    nodes, edges = read_csv_export(out)
+    assert len(nodes) > len(old[0]) and all(s in nodes and t in nodes for s, t, _ in edges)
+
+
+def test_hostile_csv_export_never_replaces_a_directory_of_other_files(ruler_path, tmp_path):
+    db, home = tmp_path / "kb.sqlite", tmp_path / "home"
+    text = tmp_path / "in.txt"
+    text.write_text("Alice met Bob.\n", encoding="utf8")
+    kb.build_kb(str(ruler_path), [text], db, lines=True)
+    home.mkdir()
+    (home / "notes.txt").write_text("mine", encoding="utf8")
+    message = " ".join(failure("kb", "export", db, "-f", "csv", "-o", home).split())
+    assert "holding other files (notes.txt)" in message, message
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]
+    assert "is a directory" in failure("kb", "export", db, "-f", "jsonl", "-o", home)
+
+
+# --------------------------------------------------- 6. cross-predict --models-dir over its inputs
+
+
+def test_hostile_cross_predict_never_writes_over_its_inputs(gold_dev, tmp_path):
+    """Every path cross-predict writes (the output, each fold's directory under --models-dir)
+    is checked against every path it reads, before anything is written."""
+    models = tmp_path / "cp"
+    train = models / "fold_0" / "train.spacy"
+    train.parent.mkdir(parents=True)
+    train.write_bytes(gold_dev.read_bytes())
+    config = Path(__file__).parent.parent / "configs" / "window_ner.cfg"
+    for args, why in (
+        ([train, gold_dev, "-o", tmp_path / "out.spacy", "--models-dir", models], "contains the input"),
+        ([train, gold_dev, "-o", gold_dev], "is the input"),
+        ([gold_dev, train, "-o", tmp_path / "out.spacy", "--models-dir", models, "--folds", "2"], "contains the input"),
+    ):
+        message = " ".join(failure("cross-predict", config, *args).split())
+        assert why in message, message
+    assert train.read_bytes() == gold_dev.read_bytes()
+    assert sorted(p.name for p in (models / "fold_0").iterdir()) == ["train.spacy"]
+    assert not (tmp_path / "out.spacy").exists()

@@ -278,9 +278,9 @@ def test_kb_query_and_export_round_trip(corpus, tmp_path):
             assert [r for r in rows if r.pop("type") == "node"] == nodes
             assert rows[len(nodes):] == edges
         elif fmt == "csv":
-            with out.open(encoding="utf8") as f:
+            with (out / "nodes.csv").open(encoding="utf8") as f:
                 assert [r["name"] for r in csv.DictReader(f)] == [n["name"] for n in nodes]
-            with kb.edges_csv_path(out).open(encoding="utf8") as f:
+            with (out / "edges.csv").open(encoding="utf8") as f:
                 read = [(int(r["source"]), int(r["target"]), r["label"], int(r["count"])) for r in csv.DictReader(f)]
             assert read == [(e["source"], e["target"], e["label"], e["count"]) for e in edges]
         else:

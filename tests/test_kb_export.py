@@ -41,9 +41,9 @@ def read_back(output: Path, fmt: str) -> Dict[str, List[Dict[str, Any]]]:
             "edges": [{k: r[k] for k in ("source", "target", "label")} for r in rows if r["type"] == "edge"],
         }
     if fmt == "csv":
-        with output.open(encoding="utf8", newline="") as file_:
+        with (output / kb.CSV_FILES["nodes"]).open(encoding="utf8", newline="") as file_:
             nodes = [{"id": int(r["id"]), "name": r["name"], "label": r["label"]} for r in csv.DictReader(file_)]
-        with kb.edges_csv_path(output).open(encoding="utf8", newline="") as file_:
+        with (output / kb.CSV_FILES["edges"]).open(encoding="utf8", newline="") as file_:
             edges = [{"source": int(r["source"]), "target": int(r["target"]), "label": r["label"]} for r in csv.DictReader(file_)]
         return {"nodes": nodes, "edges": edges}
     graph = ET.parse(output).getroot().find("g:graph", NS)
@@ -120,6 +120,6 @@ def test_kb_export_hostile_names_from_a_pipeline(tmp_path):
         output = tmp_path / f"graph.{fmt}"
         assert kb.export_graph(db, output, fmt) == (3, 2)
         assert read_back(output, fmt) == expected(nodes, edges, fmt)
-    with (tmp_path / "graph.csv").open(encoding="utf8", newline="") as file_:
+    with (tmp_path / "graph.csv" / "nodes.csv").open(encoding="utf8", newline="") as file_:
         cells = [cell for row in csv.reader(file_) for cell in row]
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)

@@ -19,18 +19,18 @@ One job per module:
     export.py    the graph as JSONL, CSV or GraphML, sanitised for each format
 Input streaming (files, lines, identities, malformed lines) is `spacy_window_ner.inputs`.
 """
-from .backends import open_store
+from .backends import database_files, open_store
 from .build import CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, build_kb, doc_rows, remove_documents
-from .export import EXPORT_FORMATS, edges_csv_path, export_graph, write_graph
+from .export import CSV_FILES, EXPORT_FORMATS, export_graph, write_graph
 from .query import query_entity, read_graph
 from .sqlite import SCHEMA, SCHEMA_VERSION, TABLES, SQLiteStore, open_kb
 from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, KBError, RemoveStats, Store, WriteCounts, merge_edges, normalize
 from .urls import describe, hide_password, is_url
 
 __all__ = [
-    "BuildStats", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "EXPORT_FORMATS", "KBError",
+    "BuildStats", "CSV_FILES", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "EXPORT_FORMATS", "KBError",
     "MAX_SENTENCE_TOKENS", "NODE_FIELDS", "RemoveStats", "SCHEMA", "SCHEMA_VERSION", "SQLiteStore",
-    "Store", "TABLES", "WriteCounts", "build_kb", "describe", "doc_rows", "edges_csv_path",
+    "Store", "TABLES", "WriteCounts", "build_kb", "database_files", "describe", "doc_rows",
     "export_graph", "hide_password", "is_url", "merge_edges", "normalize", "open_kb", "open_store", "query_entity",
     "read_graph", "remove_documents", "write_graph",
 ]

@@ -1,11 +1,22 @@
 """Which back end a knowledge base names: a SQLite file (the embedded default), or a PostgreSQL
 database given by a postgresql:// URL (the `postgres` extra), for many concurrent writers."""
 from pathlib import Path
-from typing import Union
+from typing import List, Union
 
+from . import sqlite
 from .sqlite import SQLiteStore
 from .store import KBError, Store
 from .urls import check_url, describe, is_url
+
+
+def database_files(db: Union[str, Path]) -> List[Path]:
+    """The local files a knowledge base is kept in (for commands that must not write over
+    them): a SQLite database's files, none for a PostgreSQL URL.
+
+    db (Union[str, Path]): The database.
+    RETURNS (List[Path]): The files.
+    """
+    return [] if is_url(db) else sqlite.database_files(Path(db))
 
 
 def open_store(db: Union[str, Path], *, create: bool = False, readonly: bool = False) -> Store:

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple, Union
 from xml.sax.saxutils import escape as xml_escape
 
-from ..files import atomic_write
+from ..files import atomic_directory, atomic_write
 from .query import read_graph
 from .store import EDGE_FIELDS, NODE_FIELDS, KBError
 
 EXPORT_FORMATS = ("jsonl", "csv", "graphml")
+# The files of the csv format, in the directory it writes (and the only ones it replaces there)
+CSV_FILES = {"nodes": "nodes.csv", "edges": "edges.csv"}
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # OWASP: CSV injection
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -32,9 +34,11 @@ def export_graph(db: Union[str, Path], output: Path, fmt: str) -> Tuple[int, int
 
 def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output: Path, fmt: str) -> None:
     """Write nodes and edges as read_graph returns them. jsonl: one {"type": "node"|"edge", ...}
-    object a line; csv: OUTPUT for the nodes and OUTPUT's stem + "_edges.csv" beside it for the
-    edges; graphml: one GraphML file (readable by networkx, Gephi, yEd). Each file is written
-    atomically (files.atomic_write); csv replaces its two files one after the other.
+    object a line; csv: the directory OUTPUT holding nodes.csv and edges.csv (CSV_FILES);
+    graphml: one GraphML file (readable by networkx, Gephi, yEd). Each output is written
+    atomically: a file with files.atomic_write, the csv directory whole with
+    files.atomic_directory, so a reader never sees the nodes of one export beside the edges of
+    another. An existing csv directory is replaced only if it holds nothing but those two files.
 
     Every name and label is written as stored, except that: characters that no UTF-8 file can
     hold (lone surrogates) become U+FFFD in every format; in GraphML, so does every character
@@ -59,23 +63,35 @@ def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output
                     row = {key: _utf8_text(value) for key, value in item.items()}
                     file_.write(json.dumps({"type": kind, **row}, ensure_ascii=False) + "\n")
     elif fmt == "csv":
-        with atomic_write(output, newline="") as nodes_file, atomic_write(edges_csv_path(output), newline="") as edges_file:
-            for file_, items, default in ((nodes_file, nodes, NODE_FIELDS), (edges_file, edges, EDGE_FIELDS)):
-                writer = csv.DictWriter(file_, fieldnames=_fields(items, default))
-                writer.writeheader()
-                writer.writerows({key: _csv_cell(value) for key, value in item.items()} for item in items)
+        check_csv_directory(output)
+        with atomic_directory(output) as directory:
+            for name, items, default in (("nodes", nodes, NODE_FIELDS), ("edges", edges, EDGE_FIELDS)):
+                with (directory / CSV_FILES[name]).open("w", encoding="utf8", newline="") as file_:
+                    writer = csv.DictWriter(file_, fieldnames=_fields(items, default))
+                    writer.writeheader()
+                    writer.writerows({key: _csv_cell(value) for key, value in item.items()} for item in items)
     else:
         with atomic_write(output) as file_:
             file_.write(_graphml(nodes, edges))
 
 
-def edges_csv_path(output: Path) -> Path:
-    """Where the csv export writes the edges, beside the nodes file.
+def check_csv_directory(output: Path) -> None:
+    """Refuse a csv output that exists and is not a csv export: a file, or a directory holding
+    anything but CSV_FILES (replacing it would delete the rest).
 
-    output (Path): The nodes file.
-    RETURNS (Path): OUTPUT's stem + "_edges.csv".
+    output (Path): The directory the csv format writes.
     """
-    return Path(output).with_name(Path(output).stem + "_edges.csv")
+    output = Path(output)
+    if output.is_dir():
+        others = sorted(child.name for child in output.iterdir() if child.name not in CSV_FILES.values())
+        if others:
+            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            raise KBError(
+                f"{output} is a directory holding other files ({shown}): the csv export replaces its "
+                f"directory whole. Give a new directory, or one an earlier csv export wrote."
+            )
+    elif output.exists():
+        raise KBError(f"{output} is a file: the csv export writes a directory ({' and '.join(CSV_FILES.values())}).")
 
 
 def _fields(items: List[Dict[str, Any]], default: Sequence[str]) -> List[str]:

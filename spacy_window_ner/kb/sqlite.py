@@ -395,6 +395,16 @@ def _create_file(path: Path) -> bool:
     return True
 
 
+def database_files(path: Path) -> List[Path]:
+    """The files a SQLite database is kept in: the database and its WAL, shared-memory and
+    rollback journal files beside it.
+
+    path (Path): The database file.
+    RETURNS (List[Path]): The files, whether they exist or not.
+    """
+    return [Path(str(path) + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+
+
 def _remove_if_empty(path: Path, conn: Optional[sqlite3.Connection]) -> None:
     """Remove a database this build created, if it holds no document (no other build stored any)."""
     try:
@@ -403,8 +413,8 @@ def _remove_if_empty(path: Path, conn: Optional[sqlite3.Connection]) -> None:
             conn.close()
             if not empty:
                 return
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+        for file_ in database_files(path):
+            file_.unlink(missing_ok=True)
     except (sqlite3.Error, OSError):
         pass  # the database stays: the error being reported matters more
 
