@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import os
+import sqlite3
 from pathlib import Path
 from typing import List
 
@@ -306,3 +307,23 @@ def test_hostile_cross_predict_never_writes_over_its_inputs(gold_dev, tmp_path):
     assert train.read_bytes() == gold_dev.read_bytes()
     assert sorted(p.name for p in (models / "fold_0").iterdir()) == ["train.spacy"]
     assert not (tmp_path / "out.spacy").exists()
+
+
+# ------------------------------------------------------------ 9. invalid UTF-8 in a knowledge base
+
+
+def test_hostile_invalid_utf8_in_a_knowledge_base_reads_with_replacement(ruler_path, tmp_path):
+    """Text another tool wrote into the SQLite file as invalid UTF-8 is read with U+FFFD, by
+    kb query and every kb export format, where it stopped them with a traceback."""
+    db, text = tmp_path / "kb.sqlite", tmp_path / "in.txt"
+    text.write_text("Alice met Bob in Paris.\n", encoding="utf8")
+    kb.build_kb(str(ruler_path), [text], db, lines=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE entities SET name = CAST(X'416c6963ff' AS TEXT) WHERE norm = 'alice'")
+        conn.execute("UPDATE mentions SET sentence = CAST(X'ff416c696365206d657420426f622e' AS TEXT)")
+    output = cli("kb", "query", db, "alice")
+    assert "Alic\ufffd" in output and "\ufffdAlice met Bob." in output, output
+    for fmt in ("jsonl", "graphml", "csv"):
+        cli("kb", "export", db, "-f", fmt, "-o", tmp_path / f"graph.{fmt}")
+    assert "Alic\ufffd" in (tmp_path / "graph.jsonl").read_text(encoding="utf8")
+    assert "Alic\ufffd" in (tmp_path / "graph.csv" / "nodes.csv").read_text(encoding="utf8")

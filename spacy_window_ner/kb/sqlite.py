@@ -311,8 +311,20 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
-    """A connection; read-only ones fall back to `immutable=1` when the directory is
-    read-only, where SQLite can't create the WAL index a read-only WAL database needs."""
+    """A connection whose text is read as UTF-8 with invalid bytes replaced by U+FFFD (text
+    another tool wrote into the file would otherwise stop every read with "Could not decode
+    to UTF-8"). Read-only ones fall back to `immutable=1` when the directory is read-only,
+    where SQLite can't create the WAL index a read-only WAL database needs."""
+    conn = _open_connection(path, readonly=readonly)
+    conn.text_factory = _utf8_text
+    return conn
+
+
+def _utf8_text(value: bytes) -> str:
+    return value.decode("utf8", errors="replace")
+
+
+def _open_connection(path: Path, *, readonly: bool) -> sqlite3.Connection:
     timeout = BUSY_TIMEOUT_MS / 1000
     if not readonly:
         return sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
