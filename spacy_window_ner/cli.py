@@ -33,6 +33,7 @@ from . import loading
 from .confidences import entity_setters
 from .corpus import PREDICTED_KEY, copy_gold_ents
 from .crossfit import FoldScores, cross_predict
+from .escape import json_line, printable
 from .explain import explain as explain_entities
 from .files import OutputError, atomic_directory, atomic_write, check_not_input
 from .inputs import InputError, InputStats, check_inputs, location, read_source
@@ -122,13 +123,17 @@ def _above_zero(value: float) -> float:
     return value
 
 
-def fail(message: str) -> NoReturn:
-    """Print a one-line error on stderr and exit with code 1.
+PARTIAL = 3  # the exit code of `kb build --strict` when it skipped documents
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a one-line error on stderr and exit, with code 1 unless told otherwise.
 
     message (str): What went wrong and what to do.
+    code (int): The exit code.
     """
     typer.secho(f"✘ {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 def refuse_input(output: Path, *inputs: Optional[Path]) -> None:
@@ -277,7 +282,7 @@ def tune_thresholds(
     except (TypeError, ValueError) as err:
         fail(_one_line(err))
     typer.echo(f"Thresholds of {component}, tuned on {dev_path} ({'gold' if gold_ents else 'predicted'} entities):")
-    typer.echo(table([(label, f"{before[label]:.3f}", f"{value:.3f}") for label, value in thresholds.items()],
+    typer.echo(table([(printable(label), f"{before[label]:.3f}", f"{value:.3f}") for label, value in thresholds.items()],
                      header=("Label", "before", "after"), aligns=("l", "r", "r")))
     with atomic_directory(output) as new_dir:
         nlp.to_disk(new_dir)
@@ -422,7 +427,7 @@ def format_scores(scores: Dict[str, Any]) -> str:
         if not by_label:
             continue
         rows = [
-            (label, _pct(prf.get("p")), _pct(prf.get("r")), _pct(prf.get("f")))
+            (printable(label), _pct(prf.get("p")), _pct(prf.get("r")), _pct(prf.get("f")))
             for label, prf in sorted(by_label.items())
             if isinstance(prf, dict)
         ]
@@ -448,6 +453,7 @@ def kb_build(
     engine: Engine = typer.Option(Engine.local, "--engine", help="local: nlp.pipe in this process. ray: a pool of Ray Data actors, each loading the pipeline once (the ray extra, see above)."),
     address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the Ray cluster (auto, HOST:PORT or ray://HOST:10001); unset starts a local one."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: actors, each running the pipeline (default: one per CPU of the cluster)."),
+    strict: bool = typer.Option(False, "--strict", help=f"Exit with code {PARTIAL} when any line or document was skipped (a partial build), so that a batch job can tell."),
 ) -> None:
     """Stream documents through a pipeline into a knowledge base (SQLite or PostgreSQL). A document is known by
     its JSONL "id", else by its file and line: one stored with the same text is skipped, so a
@@ -466,8 +472,9 @@ def kb_build(
       --engine ray    pip install "spacy-window-ner[ray]"
     """
     try:
+        kb_module.check_database_not_input(db, inputs)
         good, skipped_files, total_bytes = check_inputs(inputs, encoding)
-    except InputError as err:
+    except (InputError, kb_module.KBError) as err:
         fail(str(err))
     for message in skipped_files:
         typer.secho(f"✘ Skipped {message}", err=True, fg=typer.colors.RED)
@@ -508,6 +515,8 @@ def kb_build(
         fail(f"Skipped {len(skipped_files)} of {len(inputs)} inputs (see above).")
     if not stats.docs_read:
         fail("No usable document in the inputs (see above): nothing was stored.")
+    if strict and stats.malformed.count:
+        fail(f"--strict: skipped {stats.malformed.count} lines or documents (see above); the rest is stored.", code=PARTIAL)
 
 
 @kb_app.command("query")
@@ -524,17 +533,15 @@ def kb_query(
     except kb_module.KBError as err:
         fail(str(err))
     if as_json:
-        # json.dumps escapes C0 controls; escape DEL and C1 (8-bit CSI) too, still valid JSON.
-        text = json.dumps(found, indent=2, ensure_ascii=False)
-        typer.echo(CONTROL_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+        typer.echo(json_line(found, indent=2))
     if not found:
-        fail(f"No entity named {name!r}" + (f" with label {label!r}" if label else "") + f" in {_printable(kb_module.describe(db))}.")
+        fail(f"No entity named {name!r}" + (f" with label {label!r}" if label else "") + f" in {printable(kb_module.describe(db))}.")
     if as_json:
         return
     columns = shutil.get_terminal_size((80, 24)).columns
     for entity in found:
-        name_ = _printable(entity["name"])
-        typer.secho(f"\n{name_} ({_printable(entity['label'])}): {entity['mention_count']} mentions", bold=True)
+        name_ = printable(entity["name"])
+        typer.secho(f"\n{name_} ({printable(entity['label'])}): {entity['mention_count']} mentions", bold=True)
         mentions = entity["mentions"]
         documents = [_document(m) for m in mentions]
         doc_w = _column_width(documents, "Document", max(MAX_DOCUMENT_WIDTH, columns // 3))
@@ -551,12 +558,12 @@ def kb_query(
             continue
         relations = entity["relations"]
         documents = [_document(r) for r in relations]
-        labels = [_printable(r["label"]) for r in relations]
+        labels = [printable(r["label"]) for r in relations]
         doc_w = _column_width(documents, "Document", max(MAX_DOCUMENT_WIDTH, columns // 4))
         label_w = _column_width(labels, "Label", MAX_LABEL_WIDTH)
         rel_w = max(MIN_RELATION_WIDTH, columns - label_w - CONF_WIDTH - doc_w - 3 * TABLE_SPACING)
         rows = [
-            (_relation_cell(name_, _printable(r["other"]), r["direction"], rel_w), _fit(label, label_w),
+            (_relation_cell(name_, printable(r["other"]), r["direction"], rel_w), _fit(label, label_w),
              _conf(r["confidence"]), _fit(document, doc_w, keep_end=True))
             for r, label, document in zip(relations, labels, documents)
         ]
@@ -577,7 +584,7 @@ WHITESPACE = re.compile(r"\s+")
 
 def _document(row: Dict[str, Any]) -> str:
     """Where a mention or relation was found: its document's JSONL id, else file:line."""
-    return _printable(row["doc_id"] if row["doc_id"] is not None else location(row["source"], row["line"]))
+    return printable(row["doc_id"] if row["doc_id"] is not None else location(row["source"], row["line"]))
 
 
 def _column_width(cells: List[str], header: str, most: int) -> int:
@@ -621,7 +628,7 @@ def _sentence_window(sentence: str, start: Optional[int], end: Optional[int], wi
     end = max(start, min(end, len(sentence)))
 
     def clean(part: str) -> str:
-        return _printable(WHITESPACE.sub(" ", part))
+        return printable(WHITESPACE.sub(" ", part))
 
     before, mention, after = clean(sentence[:start]).lstrip(), clean(sentence[start:end]), clean(sentence[end:]).rstrip()
     text = before + mention + after
@@ -650,19 +657,10 @@ def _sentence_window(sentence: str, start: Optional[int], end: Optional[int], wi
     return left + mention + right
 
 
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: ESC (\x1b) and CSI (\x9b) start terminal escapes
-CONTROL_C1 = re.compile("[\x7f-\x9f]")
-
-
-def _printable(text: str) -> str:
-    """Text safe to print on a terminal: control characters written as \\xNN escapes."""
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 def _warn_malformed(malformed: Problems) -> None:
     """Print the malformed input lines skipped, if any: how many, and the first few."""
     if malformed.count:
-        typer.secho(f"⚠ Skipped {malformed.count} malformed lines ({malformed.summary(_printable)})", err=True, fg=typer.colors.YELLOW)
+        typer.secho(f"⚠ Skipped {malformed.count} malformed lines ({malformed.summary(printable)})", err=True, fg=typer.colors.YELLOW)
 
 
 MAX_LISTED = 20  # removed documents listed by kb remove
@@ -684,7 +682,7 @@ def kb_remove(
     except kb_module.KBError as err:
         fail(str(err))
     for selector in stats.unmatched:
-        typer.secho(f"⚠ No document with {_printable(selector)} in {kb_module.describe(db)}", err=True, fg=typer.colors.YELLOW)
+        typer.secho(f"⚠ No document with {printable(selector)} in {kb_module.describe(db)}", err=True, fg=typer.colors.YELLOW)
     if not stats.documents:
         fail("Nothing matched: no document was removed.")
     typer.echo(
@@ -692,7 +690,7 @@ def kb_remove(
         f"{stats.relations} relations; entities left with no mention, deleted: {stats.entities}"
     )
     for source, line, doc_id in stats.documents[:MAX_LISTED]:
-        typer.echo(f"  {_printable(location(source, line))}" + (f" (id {_printable(doc_id)!s})" if doc_id is not None else ""))
+        typer.echo(f"  {printable(location(source, line))}" + (f" (id {printable(doc_id)!s})" if doc_id is not None else ""))
     if len(stats.documents) > MAX_LISTED:
         typer.echo(f"  and {len(stats.documents) - MAX_LISTED} more")
 
@@ -744,12 +742,12 @@ def explain(
         typer.echo("No entities predicted.")
     for ent in explanations:
         typer.secho(
-            f"\n{ent.text} ({ent.label}, confidence {ent.confidence:.3f}; score {ent.score:.3f}, "
+            f"\n{printable(ent.text)} ({printable(ent.label)}, confidence {ent.confidence:.3f}; score {ent.score:.3f}, "
             f"sum of attributions {ent.total:.3f})", bold=True,
         )
         peak = max((abs(w.attribution) for w in ent.words), default=0.0) or 1.0
         rows = [
-            (w.text, f"{w.position:+d}" if w.position else "entity", f"{w.attribution:+.4f}", _bar(w.attribution / peak))
+            (printable(w.text), f"{w.position:+d}" if w.position else "entity", f"{w.attribution:+.4f}", _bar(w.attribution / peak))
             for w in ent.words
         ]
         typer.echo(table(rows, header=("Word", "Position", "Grad × input", ""), divider=True, aligns=("l", "r", "r", "l")))

@@ -17,6 +17,8 @@ import numpy
 import spacy
 from spacy.cli.train import train as train_pipeline
 from spacy.language import Language
+from spacy.util import load_config
+from thinc.api import ConfigValidationError
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
@@ -108,6 +110,7 @@ def cross_predict(
     written = [output_path] + ([Path(models_dir) / f"fold_{k}" for k in range(n_folds)] if models_dir is not None else [])
     for path in written:
         check_not_input(path, inputs)
+    check_config(Path(config_path), overrides)
     docs = read_docbin(Path(train_path), Vocab())
     folds = split_folds(len(docs), n_folds, seed)
     results = []
@@ -127,6 +130,21 @@ def cross_predict(
                 on_fold(scores)
     write_docbin(docs, Path(output_path))
     return results
+
+
+def check_config(path: Path, overrides: Optional[Dict[str, Any]] = None) -> None:
+    """Read a training config as spacy train will, before anything is trained or written.
+
+    path (Path): The config.
+    overrides (Optional[Dict[str, Any]]): Its overrides.
+    RAISES (ValueError): When it can't be read, naming the file and why.
+    """
+    try:
+        load_config(path, overrides=overrides or {})
+    except UnicodeDecodeError as err:
+        raise ValueError(f"Can't read the config {path}: it is not UTF-8 text ({err.reason} at byte {err.start}).") from None
+    except (ConfigValidationError, ValueError, OSError) as err:
+        raise ValueError(f"Can't read the config {path}: {' '.join(str(err).split())}") from None
 
 
 def predict_into(nlp: Language, docs: Sequence[Doc], key: str, *, fold: int = 0) -> FoldScores:

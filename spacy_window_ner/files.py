@@ -2,13 +2,15 @@
 
 Every file or directory a command produces is written to a temporary path beside its target
 (same directory, so same file system), flushed to disk, then renamed into place: a kill, a
-full disk or a crash leaves the old target (or none) and at most a hidden `.NAME.tmp-*` beside
-it, never a half-written target. `OSError`s while writing become `OutputError`s that name the
+full disk or a crash leaves the old target (or none) and at most a hidden `.NAME.tmp-PID-*`
+beside it, never a half-written target; the next write of the same target removes those whose
+process is gone. `OSError`s while writing become `OutputError`s that name the
 target, so the CLI can report them in one line.
 """
 import contextlib
 import ctypes
 import errno
+import glob
 import os
 import shutil
 import tempfile
@@ -46,7 +48,8 @@ def atomic_write(path: PathLike, mode: str = "w", *, encoding: Optional[str] = "
     target = _real(path)
     with _reported(target):
         _make_parents(target)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.tmp-")
+        _remove_stale(target)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=_temporary_prefix(target, "tmp"))
         try:
             text: Dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
             with open(fd, mode, **text) as file_:
@@ -76,7 +79,7 @@ def atomic_directory(path: PathLike) -> Iterator[Path]:
     window of two system calls) leaves no PATH, with the old directory at `.NAME.old-*` and
     the complete new one at `.NAME.tmp-*`: rename either back to NAME. A kill at any other
     point leaves PATH complete, and perhaps a hidden `.NAME.tmp-*` or `.NAME.old-*` beside it,
-    safe to delete.
+    which the next write of PATH removes.
 
     path (PathLike): The directory to produce. A symlink is followed: its target is replaced.
     YIELDS (Path): The empty temporary directory.
@@ -87,7 +90,8 @@ def atomic_directory(path: PathLike) -> Iterator[Path]:
         if target.exists() and not target.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a directory", str(target))
         _make_parents(target)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+        _remove_stale(target)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=_temporary_prefix(target, "tmp")))
         leftover: Optional[Path] = tmp  # the directory to remove at the end, if any
         try:
             yield tmp
@@ -99,7 +103,7 @@ def atomic_directory(path: PathLike) -> Iterator[Path]:
             elif _exchange(tmp, target):
                 pass  # tmp (leftover) now holds the old directory, removed below
             else:
-                old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+                old = Path(tempfile.mkdtemp(dir=target.parent, prefix=_temporary_prefix(target, "old")))
                 os.replace(target, old)
                 os.replace(tmp, target)  # between these two renames there is no PATH
                 leftover = old
@@ -129,6 +133,40 @@ def check_not_input(output: PathLike, inputs: Iterable[Optional[PathLike]]) -> N
             raise ValueError(f"The output {output} is inside the input {given}. Choose an output path outside it.")
         if out in source.parents:
             raise ValueError(f"The output {output} contains the input {given}, which writing it would destroy. Choose another output path.")
+
+
+def _temporary_prefix(target: Path, kind: str) -> str:
+    """The name of a temporary beside TARGET starts with this: hidden, and with the PID of the
+    process writing it, so that a later write can tell a stale one (see _remove_stale)."""
+    return f".{target.name}.{kind}-{os.getpid()}-"
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove the temporaries a killed write of TARGET left beside it: those named with the PID
+    of a process that is gone. Only while TARGET exists: killed between the two renames of the
+    fallback swap, the old and the new version are both kept for the user to choose."""
+    if not target.exists():
+        return
+    for kind in ("tmp", "old"):
+        for path in target.parent.glob(f".{glob.escape(target.name)}.{kind}-*-*"):
+            pid = path.name[len(f".{target.name}.{kind}-"):].partition("-")[0]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            with contextlib.suppress(OSError):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _real(path: PathLike) -> Path:

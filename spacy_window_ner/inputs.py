@@ -161,8 +161,11 @@ def check_inputs(paths: Iterable[Path], encoding: str = "utf8") -> Tuple[List[Pa
     good, skipped, total = [], [], 0
     for path in paths:
         path = Path(path)
+        if path.is_dir():
+            skipped.append(f"{path}: a directory, not a file (name the files in it, e.g. {path}/*.txt)")
+            continue
         if not path.is_file():
-            skipped.append(f"{path}: no such file")
+            skipped.append(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
             continue
         size = path.stat().st_size
         why = "empty file" if size == 0 else _decode_problem(path, encoding)
@@ -304,6 +307,8 @@ def read_source(
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix not in SOURCE_SUFFIXES or "\n" in source:
+        if not source.strip():
+            raise InputError("The text is empty: give a text, or a .txt, .jsonl or .spacy file.")
         why = text_problem(source, nlp.max_length)
         if why is not None:
             raise InputError(f"Can't visualize the text: {why}.")

@@ -6,6 +6,8 @@ import json
 import math
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import List
 
@@ -327,3 +329,85 @@ def test_hostile_invalid_utf8_in_a_knowledge_base_reads_with_replacement(ruler_p
         cli("kb", "export", db, "-f", fmt, "-o", tmp_path / f"graph.{fmt}")
     assert "Alic\ufffd" in (tmp_path / "graph.jsonl").read_text(encoding="utf8")
     assert "Alic\ufffd" in (tmp_path / "graph.csv" / "nodes.csv").read_text(encoding="utf8")
+
+
+# ------------------------------------------------------------------------------------------- low
+
+TITLE_ESCAPE = "\x1b]0;pwned\x07"  # an OSC sequence: sets the terminal's title
+
+
+def test_hostile_kb_build_refuses_a_database_that_is_an_input(ruler_path, tmp_path):
+    empty, text = tmp_path / "empty.txt", tmp_path / "in.txt"
+    empty.write_text("", encoding="utf8")
+    text.write_text("Alice met Bob.\n", encoding="utf8")
+    message = " ".join(failure("kb", "build", ruler_path, text, empty, "--db", empty).split())
+    assert f"--db {empty}: The output {empty} is the input {empty}" in message, message
+    assert empty.read_bytes() == b""
+    with pytest.raises(kb.KBError, match="is the input"):
+        kb.build_kb(str(ruler_path), [text], text)
+
+
+def test_hostile_terminal_escapes_never_reach_the_terminal(window_ner_path):
+    output = cli("explain", window_ner_path, f"John Smith works for Acme {TITLE_ESCAPE} in Boston.")
+    assert "\x1b" not in output and "\x07" not in output
+    assert "\\x1b]0;pwned\\x07" in output, output
+
+
+def test_hostile_exports_escape_what_terminals_spreadsheets_and_line_readers_act_on(tmp_path):
+    nodes = [{"id": 1, "name": f"Acme{TITLE_ESCAPE}", "label": "ORG", "mention_count": 1},
+             {"id": 2, "name": "Line\u2028Separator\x85Next", "label": "PER\u2029", "mention_count": 1}]
+    edges = [{"source": 2, "target": 1, "label": "Work_For", "count": 1, "max_confidence": 0.5, "mean_confidence": 0.5}]
+    kb.write_graph(nodes, edges, tmp_path / "graph.csv", "csv")
+    cells = (tmp_path / "graph.csv" / "nodes.csv").read_text(encoding="utf8")
+    assert "\x1b" not in cells and "\x07" not in cells and "Acme\\x1b]0;pwned\\x07" in cells
+    kb.write_graph(nodes, edges, tmp_path / "graph.jsonl", "jsonl")
+    text = (tmp_path / "graph.jsonl").read_text(encoding="utf8")
+    assert len(text.splitlines()) == 3
+    assert [json.loads(line)["name"] for line in text.splitlines()[:2]] == [node["name"] for node in nodes]
+
+
+def test_hostile_messages_say_what_is_wrong(ruler_path, window_ner_path, gold_dev, tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    output = " ".join(cli("kb", "build", ruler_path, folder, "--db", tmp_path / "kb.sqlite").split())
+    assert f"{folder}: a directory, not a file" in output and "no such file" not in output, output
+    binary = tmp_path / "binary.cfg"
+    binary.write_bytes(bytes(range(256)) * 4)
+    message = " ".join(failure("cross-predict", binary, gold_dev, gold_dev, "-o", tmp_path / "out.spacy").split())
+    assert str(binary) in message, message
+    assert "The text is empty" in failure("visualize", window_ner_path, "  ", "--html", tmp_path / "page.html")
+    assert not (tmp_path / "page.html").exists()
+
+
+def test_hostile_kb_build_strict_tells_a_partial_build(ruler_path, nul_jsonl, tmp_path):
+    db = tmp_path / "kb.sqlite"
+    result = runner.invoke(app, ["kb", "build", str(ruler_path), str(nul_jsonl), "--db", str(db), "--strict"])
+    assert result.exit_code == 3, result.output
+    assert "--strict: skipped 2 lines or documents" in " ".join(result.output.split())
+    assert "added 3 " in " ".join(result.output.split())  # the rest is stored
+    result = runner.invoke(app, ["kb", "build", str(ruler_path), str(nul_jsonl), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+
+
+def test_hostile_stale_temporaries_are_removed_by_the_next_write(tmp_path):
+    """A kill leaves a hidden temporary beside the target; the next write of the same target
+    removes those whose process is gone (never one a live process is writing)."""
+    import spacy_window_ner.files as files
+
+    target = tmp_path / "pipeline"
+    target.mkdir()
+    (tmp_path / "scores.json").write_text("{}", encoding="utf8")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".pipeline.tmp-{dead.stdout.strip()}-abc123"
+    stale.mkdir()
+    (stale / "model").write_bytes(b"x" * 1000)
+    live = tmp_path / f".pipeline.tmp-{os.getpid()}-def456"
+    live.mkdir()
+    stale_file = tmp_path / f".scores.json.tmp-{dead.stdout.strip()}-ghi789"
+    stale_file.write_text("{}", encoding="utf8")
+    with files.atomic_directory(target) as new:
+        (new / "meta.json").write_text("{}", encoding="utf8")
+    with files.atomic_write(tmp_path / "scores.json") as file_:
+        file_.write("{}")
+    assert not stale.exists() and not stale_file.exists() and live.exists()
+    assert (target / "meta.json").exists()

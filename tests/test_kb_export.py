@@ -1,7 +1,8 @@
 """kb export for every possible name: each format read back by a standard parser (json, csv,
 xml.etree) gives the names as stored, up to the documented replacements: U+FFFD for lone
-surrogates (all formats) and for the characters XML 1.0 forbids (GraphML), and a leading "'"
-on CSV text cells that a spreadsheet would run as a formula."""
+surrogates (all formats) and for the characters XML 1.0 forbids (GraphML), \\xNN for the
+control characters of CSV cells (but tab and line breaks), and a leading "'" on CSV text cells
+that a spreadsheet would run as a formula."""
 import csv
 import json
 import re
@@ -24,7 +25,7 @@ def utf8(name: str) -> str:
 
 
 def csv_cell(name: str) -> str:
-    name = utf8(name)
+    name = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", utf8(name))
     return "'" + name if name[:1] in ("=", "+", "-", "@", "\t", "\r") else name
 
 

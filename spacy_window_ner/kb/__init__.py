@@ -20,7 +20,9 @@ One job per module:
 Input streaming (files, lines, identities, malformed lines) is `spacy_window_ner.inputs`.
 """
 from .backends import database_files, open_store
-from .build import CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, build_kb, doc_rows, remove_documents
+from .build import (
+    CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, build_kb, check_database_not_input, doc_rows, remove_documents,
+)
 from .export import CSV_FILES, EXPORT_FORMATS, export_graph, write_graph
 from .query import query_entity, read_graph
 from .sqlite import SCHEMA, SCHEMA_VERSION, TABLES, SQLiteStore, open_kb
@@ -30,7 +32,7 @@ from .urls import describe, hide_password, is_url
 __all__ = [
     "BuildStats", "CSV_FILES", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "EXPORT_FORMATS", "KBError",
     "MAX_SENTENCE_TOKENS", "NODE_FIELDS", "RemoveStats", "SCHEMA", "SCHEMA_VERSION", "SQLiteStore",
-    "Store", "TABLES", "WriteCounts", "build_kb", "database_files", "describe", "doc_rows",
+    "Store", "TABLES", "WriteCounts", "build_kb", "check_database_not_input", "database_files", "describe", "doc_rows",
     "export_graph", "hide_password", "is_url", "merge_edges", "normalize", "open_kb", "open_store", "query_entity",
     "read_graph", "remove_documents", "write_graph",
 ]

@@ -29,10 +29,11 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..confidences import entity_setters, get_confidences
+from ..files import check_not_input
 from ..inputs import InputStats, Record, iter_records, location
 from ..loading import PipelineError, load_pipeline
 from ..relations import get_relations
-from .backends import open_store
+from .backends import database_files, open_store
 from .store import DocRows, KBError, RemoveStats, SpanKey, Store, WriteCounts
 from .urls import describe, hide_password, is_url
 
@@ -149,6 +150,7 @@ def build_kb(
         engine_module = _ray_engine()
     elif address is not None or workers is not None:
         raise KBError("--address and --workers are for --engine ray.")
+    check_database_not_input(db, inputs)
     model = nlp
     if not isinstance(nlp, Language):
         try:
@@ -250,6 +252,22 @@ def remove_documents(
         raise KBError(f"Can't remove documents from {describe(db)} ({store_error(err, db)}); nothing was removed.") from None
     finally:
         store.close()
+
+
+def check_database_not_input(db: Union[str, Path], inputs: Iterable[Union[str, Path]]) -> None:
+    """Refuse a knowledge base whose files are, hold or lie inside one of the inputs (a
+    SQLite --db that names an input file would be written over it).
+
+    db (Union[str, Path]): The database.
+    inputs (Iterable[Union[str, Path]]): Every input the build was given, usable or not.
+    RAISES (KBError): If they overlap, saying which.
+    """
+    inputs = list(inputs)
+    for path in database_files(db):
+        try:
+            check_not_input(path, inputs)
+        except ValueError as err:
+            raise KBError(f"--db {db}: {err}") from None
 
 
 def store_error(err: BaseException, db: Union[str, Path]) -> str:

@@ -1,12 +1,12 @@
 """Exporting the entity graph for other tools: JSONL, CSV and GraphML serializers, with the
 sanitising each format needs."""
 import csv
-import json
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple, Union
 from xml.sax.saxutils import escape as xml_escape
 
+from ..escape import cell_text, json_line
 from ..files import atomic_directory, atomic_write
 from .query import read_graph
 from .store import EDGE_FIELDS, NODE_FIELDS, KBError
@@ -40,12 +40,17 @@ def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output
     files.atomic_directory, so a reader never sees the nodes of one export beside the edges of
     another. An existing csv directory is replaced only if it holds nothing but those two files.
 
-    Every name and label is written as stored, except that: characters that no UTF-8 file can
-    hold (lone surrogates) become U+FFFD in every format; in GraphML, so does every character
-    XML 1.0 forbids (controls other than tab, newline and carriage return; U+FFFE, U+FFFF);
-    in CSV, a text cell that starts with "=", "+", "-", "@", tab or carriage return gets a
-    leading "'" so that spreadsheets don't run it as a formula (OWASP's advice on CSV
-    injection). Ids and numbers are written as they are.
+    Every name and label is written as stored, except that:
+    - in every format, characters that no UTF-8 file can hold (lone surrogates) become U+FFFD;
+    - in JSONL, DEL, the C1 controls (U+0085 among them) and U+2028/U+2029 are written as
+      \\u escapes, so that line readers see one record a line;
+    - in GraphML, every character XML 1.0 forbids (controls other than tab, newline and
+      carriage return; U+FFFE, U+FFFF) becomes U+FFFD;
+    - in CSV, control characters other than tab and line breaks are written as \\xNN (no raw
+      ESC or BEL for a terminal or a spreadsheet to act on), and a text cell that starts with
+      "=", "+", "-", "@", tab or carriage return gets a leading "'" so that spreadsheets don't
+      run it as a formula (OWASP's advice on CSV injection).
+    Ids and numbers are written as they are.
 
     nodes (List[Dict[str, Any]]): The nodes: "id", "name", "label", "mention_count".
     edges (List[Dict[str, Any]]): The edges: "source", "target", "label", "count",
@@ -61,7 +66,7 @@ def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output
             for kind, items in (("node", nodes), ("edge", edges)):
                 for item in items:
                     row = {key: _utf8_text(value) for key, value in item.items()}
-                    file_.write(json.dumps({"type": kind, **row}, ensure_ascii=False) + "\n")
+                    file_.write(json_line({"type": kind, **row}) + "\n")
     elif fmt == "csv":
         check_csv_directory(output)
         with atomic_directory(output) as directory:
@@ -104,10 +109,11 @@ def _utf8_text(value: Any) -> Any:
 
 
 def _csv_cell(value: Any) -> Any:
-    """A CSV cell: a string that a spreadsheet would run as a formula gets a leading "'"."""
+    """A CSV cell: control characters other than tab and line breaks escaped (escape.cell_text),
+    and a string that a spreadsheet would run as a formula gets a leading "'"."""
     if not isinstance(value, str):
         return value
-    value = _utf8_text(value)
+    value = cell_text(_utf8_text(value))
     return "'" + value if value.startswith(CSV_FORMULA_PREFIXES) else value
 
 
