@@ -5,6 +5,7 @@ generator in its config (`[components.window_rel.candidates]`). The pipe calls i
 batch; the `Candidates` it makes from the pairs flow from `predict` to `set_annotations`, and
 from `update` to `get_loss`, without being built again.
 """
+import warnings
 from typing import Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple, cast
 
 import numpy
@@ -43,13 +44,19 @@ class ScoredCandidates(NamedTuple):
     scores: List[Floats2d]
 
 
+# doc.user_data[DROPPED_KEY]: how many candidate pairs of the doc a cap dropped (set when any
+# was), for `kb build`'s summary.
+DROPPED_KEY = "swn_dropped_candidates"
+
+
 @registry.misc("spacy-window-ner.rel_candidates.v1")
 def make_rel_candidates(
     max_distance: int = 100, max_candidates_per_doc: int = 2000, typed: bool = False
 ) -> "NearbyPairs":
-    """The candidates of window_rel: every ordered pair (head, tail) of distinct entities in
-    one sentence when the doc has sentence boundaries, otherwise with at most max_distance
-    tokens between them; above max_candidates_per_doc, the nearest pairs.
+    """The candidates of window_rel in pipelines before rel_candidates.v2: every ordered pair
+    (head, tail) of distinct entities in one sentence when the doc has sentence boundaries,
+    otherwise with at most max_distance tokens between them; above max_candidates_per_doc,
+    the nearest pairs of the whole doc, so a long doc gets fewer than its parts would.
 
     max_distance (int): Without sentence boundaries, the largest token gap between the two
         entities of a candidate.
@@ -59,24 +66,54 @@ def make_rel_candidates(
         cfg["licensed_pairs"], so a saved pipeline proposes the same candidates.
     RETURNS (NearbyPairs): The candidate generator.
     """
-    return NearbyPairs(max_distance=max_distance, max_candidates_per_doc=max_candidates_per_doc, typed=typed)
+    return NearbyPairs(max_distance=max_distance, max_candidates=max_candidates_per_doc, typed=typed)
+
+
+@registry.misc("spacy-window-ner.rel_candidates.v2")
+def make_rel_candidates_v2(
+    max_distance: int = 100, max_candidates: int = 2000, block_tokens: int = 1000, typed: bool = False
+) -> "NearbyPairs":
+    """The candidates of window_rel: every ordered pair (head, tail) of distinct entities in
+    one sentence when the doc has sentence boundaries, otherwise with at most max_distance
+    tokens between them; at most max_candidates per sentence, or, without sentence boundaries,
+    per block of block_tokens tokens (where the earlier entity starts): the nearest pairs are
+    kept. So a long doc gets the candidates its parts would get. A doc where the cap drops
+    pairs is warned about (once) and counted by `kb build`.
+
+    max_distance (int): Without sentence boundaries, the largest token gap between the two
+        entities of a candidate.
+    max_candidates (int): The most candidates per sentence or block; the nearest are kept.
+    block_tokens (int): Without sentence boundaries, the tokens of a block.
+    typed (bool): Keep only the pairs whose (head label, tail label) some relation of the
+        training data has (see rel_candidates.v1).
+    RETURNS (NearbyPairs): The candidate generator.
+    """
+    return NearbyPairs(max_distance=max_distance, max_candidates=max_candidates, block_tokens=block_tokens, typed=typed)
 
 
 class NearbyPairs:
-    """The candidate generator of `spacy-window-ner.rel_candidates.v1` (see there). With
-    typed=True, `license` sets the (head label, tail label) pairs it keeps."""
+    """The candidate generator of `spacy-window-ner.rel_candidates.v1` and `.v2` (see there).
+    With typed=True, `license` sets the (head label, tail label) pairs it keeps."""
 
-    def __init__(self, *, max_distance: int, max_candidates_per_doc: int, typed: bool = False) -> None:
+    def __init__(
+        self, *, max_distance: int, max_candidates: int, block_tokens: Optional[int] = None, typed: bool = False
+    ) -> None:
         if not isinstance(max_distance, int) or max_distance < 0:
             raise ValueError(f"max_distance must be an integer >= 0, not {max_distance!r}.")
-        if not isinstance(max_candidates_per_doc, int) or max_candidates_per_doc < 1:
-            raise ValueError(
-                f"max_candidates_per_doc must be a positive integer, not {max_candidates_per_doc!r}."
-            )
+        if not isinstance(max_candidates, int) or max_candidates < 1:
+            raise ValueError(f"max_candidates must be a positive integer, not {max_candidates!r}.")
+        if block_tokens is not None and (not isinstance(block_tokens, int) or block_tokens < 1):
+            raise ValueError(f"block_tokens must be a positive integer, not {block_tokens!r}.")
         self.max_distance = max_distance
-        self.max_candidates_per_doc = max_candidates_per_doc
+        self.max_candidates = max_candidates
+        self.block_tokens = block_tokens
         self.typed = typed
         self.licensed_pairs: Optional[FrozenSet[Tuple[str, str]]] = None
+
+    @property
+    def max_candidates_per_doc(self) -> int:
+        """rel_candidates.v1's name of max_candidates (its cap is per doc)."""
+        return self.max_candidates
 
     def license(self, label_pairs: Iterable[Tuple[str, str]]) -> None:
         """Set the (head label, tail label) pairs that typed candidates keep.
@@ -96,7 +133,8 @@ class NearbyPairs:
         return [self.pairs(doc, doc_ents) for doc, doc_ents in zip(docs, ents)]
 
     def pairs(self, doc: Doc, ents: Sequence[Span]) -> Ints2d:
-        """The candidate pairs of one doc.
+        """The candidate pairs of one doc. When the cap drops some, the doc records how many
+        (doc.user_data[DROPPED_KEY]) and a warning says so, once.
 
         doc (Doc): The doc.
         ents (Sequence[Span]): Its entities.
@@ -105,14 +143,25 @@ class NearbyPairs:
         sent_ids = None
         if doc.has_annotation("SENT_START"):
             sent_ids = numpy.cumsum(doc.to_array("SENT_START") == 1)
-        # candidate_pairs gives a numpy int32 array: thinc's Ints2d, as the casts below say.
-        pairs = candidate_pairs(
+        # capped_pairs gives a numpy int32 array: thinc's Ints2d, as the casts below say.
+        pairs, dropped = capped_pairs(
             numpy.asarray([ent.start for ent in ents], dtype="int32"),
             numpy.asarray([ent.end for ent in ents], dtype="int32"),
             sent_ids,
             max_distance=self.max_distance,
-            max_candidates=self.max_candidates_per_doc,
+            max_candidates=self.max_candidates,
+            block_tokens=self.block_tokens,
         )
+        if dropped:
+            doc.user_data[DROPPED_KEY] = dropped
+            per = "doc" if self.block_tokens is None else ("sentence" if sent_ids is not None else f"{self.block_tokens} tokens")
+            warnings.warn(
+                f"window_rel's candidates keep the {self.max_candidates} nearest entity pairs per {per}: "
+                f"{dropped} farther pairs of a doc of {len(doc)} tokens get no relation (this is said "
+                "once; `kb build` counts such docs). Raise max_candidates in the candidates block of "
+                "the component's config to keep more.",
+                stacklevel=2,
+            )
         if self.typed:
             if self.licensed_pairs is None:
                 raise ValueError(
@@ -184,29 +233,55 @@ def candidate_pairs(
     *,
     max_distance: int,
     max_candidates: int,
+    block_tokens: Optional[int] = None,
 ) -> numpy.ndarray:
+    """The pairs of capped_pairs, without the count of those the cap dropped (see there).
+
+    RETURNS (numpy.ndarray): (n_pairs, 2) int32 span indices, sorted by a, then b.
+    """
+    return capped_pairs(
+        starts, ends, sent_ids, max_distance=max_distance, max_candidates=max_candidates, block_tokens=block_tokens,
+    )[0]
+
+
+def capped_pairs(
+    starts: numpy.ndarray,
+    ends: numpy.ndarray,
+    sent_ids: Optional[numpy.ndarray],
+    *,
+    max_distance: int,
+    max_candidates: int,
+    block_tokens: Optional[int] = None,
+) -> Tuple[numpy.ndarray, int]:
     """Ordered pairs (a, b), a != b, of spans in one sentence (when sent_ids is given) or
-    with at most max_distance tokens between them (when it is None). Above max_candidates,
-    the pairs with the smallest gap are kept (the first in order of a, then b among equal
-    gaps). The gap of two spans is max(0, later start - earlier end).
+    with at most max_distance tokens between them (when it is None), at most max_candidates
+    of them per block: the pairs with the smallest gap are kept (the first in order of a, then
+    b among equal gaps). The gap of two spans is max(0, later start - earlier end).
+
+    A block is the whole doc when block_tokens is None (rel_candidates.v1). Otherwise it is a
+    sentence, or, without sentences, the block_tokens tokens the earlier span of a pair starts
+    in (rel_candidates.v2): a long doc then gets the candidates its parts would get, however
+    long it is.
 
     Only pairs that can be kept are built: time and memory grow with the number of spans
     times the spans within reach of one, not with its square. Pairs are enumerated in
     (sentence, start) order, where the partners of a span that start at or after it form
-    one slice, bounded by a gap g: the smallest g with at least max_candidates pairs if
-    there are more, else max_distance (or the sentence).
+    one slice, bounded by a gap g per block: the smallest g with at least max_candidates pairs
+    if the block has more, else max_distance (or the sentence).
 
     starts (numpy.ndarray): The start token of every span.
     ends (numpy.ndarray): The end token (exclusive, >= start) of every span.
     sent_ids (Optional[numpy.ndarray]): The sentence id of every token of the doc, or None.
     max_distance (int): The largest gap without sentences.
-    max_candidates (int): The most pairs returned.
-    RETURNS (numpy.ndarray): (n_pairs, 2) int32 span indices, sorted by a, then b.
+    max_candidates (int): The most pairs per block.
+    block_tokens (Optional[int]): Without sentences, the tokens of a block; None: one block.
+    RETURNS (Tuple[numpy.ndarray, int]): (n_pairs, 2) int32 span indices, sorted by a, then b;
+        and how many pairs within reach the cap dropped.
     """
     n = len(starts)
     no_pairs = numpy.zeros((0, 2), dtype="int32")
     if n < 2 or (sent_ids is None and max_distance < 0):
-        return no_pairs
+        return no_pairs, 0
     starts = numpy.asarray(starts)
     ends = numpy.asarray(ends)
     # Every span's group (its sentence, or one group), as dense ranks.
@@ -223,35 +298,57 @@ def candidate_pairs(
     scale = int(e.max()) + g_max + 1  # > every e + g: a key never reaches the next group
     key = groups[order] * scale + s
     positions = numpy.arange(n)
+    # The block of each span, in this order: the pairs (p, q > p) count against p's block.
+    if block_tokens is None:
+        blocks = numpy.zeros(n, dtype="int64")
+    elif sent_ids is not None:
+        blocks = groups[order]
+    else:
+        blocks = starts[order].astype("int64") // block_tokens
+    blocks = numpy.unique(blocks, return_inverse=True)[1].reshape(-1)
+    n_blocks = int(blocks.max()) + 1
 
-    def partner_ends(g: int) -> numpy.ndarray:
-        return numpy.searchsorted(key, key - s + e + g, side="right")
+    def counts_at(g: numpy.ndarray) -> numpy.ndarray:
+        """Per span p, its partners q > p within the gap of its block."""
+        return numpy.searchsorted(key, key - s + e + g[blocks], side="right") - positions - 1
 
-    def n_pairs(g: int) -> int:
-        return 2 * int((partner_ends(g) - positions - 1).sum())
+    def pairs_per_block(g: numpy.ndarray) -> numpy.ndarray:
+        return 2 * numpy.bincount(blocks, weights=counts_at(g), minlength=n_blocks).astype("int64")
 
-    if max_candidates >= 0 and n_pairs(g_limit) > max_candidates:
-        # Bisect the smallest g with at least max_candidates pairs: the nearest pairs all
-        # have a gap <= g, so the truncation below keeps the same ones.
-        low, high = 0, g_limit
-        while low < high:
+    gaps = numpy.full(n_blocks, g_limit, dtype="int64")
+    reachable = pairs_per_block(gaps)
+    over = reachable > max_candidates
+    if over.any():
+        # Bisect, in every block at once, the smallest g with at least max_candidates pairs:
+        # the nearest pairs all have a gap <= g, so the truncation below keeps the same ones.
+        low, high = numpy.zeros(n_blocks, dtype="int64"), gaps.copy()
+        low[~over] = high[~over]
+        while (low < high).any():
             mid = (low + high) // 2
-            if n_pairs(mid) >= max_candidates:
-                high = mid
-            else:
-                low = mid + 1
-        g_limit = low
-    counts = partner_ends(g_limit) - positions - 1
+            enough = pairs_per_block(mid) >= max_candidates
+            high = numpy.where(enough & (low < high), mid, high)
+            low = numpy.where(~enough & (low < high), mid + 1, low)
+        gaps = low
+    counts = counts_at(gaps)
     first = numpy.repeat(positions, counts)
     offsets = numpy.arange(len(first)) - numpy.repeat(numpy.cumsum(counts) - counts, counts)
     p, q = order[first], order[first + 1 + offsets]
     a, b = numpy.concatenate([p, q]), numpy.concatenate([q, p])
     if not len(a):
-        return no_pairs
+        return no_pairs, int(reachable.sum())
     by_a_b = numpy.lexsort((b, a))
     a, b = a[by_a_b], b[by_a_b]
-    gap = numpy.maximum(numpy.maximum(starts[a], starts[b]) - numpy.minimum(ends[a], ends[b]), 0)
     if len(a) > max_candidates:
-        nearest = numpy.sort(numpy.argsort(gap, kind="stable")[:max_candidates])
+        # In each block, the nearest max_candidates pairs (ties in order of a, then b).
+        gap = numpy.maximum(numpy.maximum(starts[a], starts[b]) - numpy.minimum(ends[a], ends[b]), 0)
+        if n_blocks == 1:
+            nearest = numpy.argsort(gap, kind="stable")[:max_candidates]
+        else:
+            pair_blocks = numpy.concatenate([blocks[first], blocks[first]])[by_a_b]
+            by_block_gap = numpy.lexsort((gap, pair_blocks))  # stable: (a, b) order among ties
+            ranked = pair_blocks[by_block_gap]
+            rank = numpy.arange(len(ranked)) - numpy.searchsorted(ranked, ranked)
+            nearest = by_block_gap[rank < max_candidates]
+        nearest.sort()
         a, b = a[nearest], b[nearest]
-    return numpy.stack([a, b], axis=1).astype("int32")
+    return numpy.stack([a, b], axis=1).astype("int32"), int(reachable.sum() - len(a))

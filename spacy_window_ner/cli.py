@@ -509,6 +509,7 @@ def kb_build(
         + (f", on {len(stats.worker_pids)} Ray actor{'s' if len(stats.worker_pids) > 1 else ''} ({stats.seconds_workers_cpu:.1f} CPU s)" if stats.worker_pids else "")
         + f"; skipped {stats.docs_existing} already stored"
         + (f", {stats.docs_raced} stored meanwhile by another build" if stats.docs_raced else "")
+        + (f"; relation candidates capped in {stats.docs_capped} documents (window_rel's max_candidates: the farthest entity pairs got no relation)" if stats.docs_capped else "")
     )
     _warn_malformed(stats.malformed)
     if skipped_files:

@@ -19,7 +19,7 @@ from thinc.api import Config, Model, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
 from .candidates import (
-    CandidateGenerator, Candidates, NearbyPairs, ScoredCandidates, make_candidates, make_rel_candidates,
+    CandidateGenerator, Candidates, NearbyPairs, ScoredCandidates, make_candidates, make_rel_candidates_v2,
 )
 from .corpus import aligned_ents, validate_initialize_examples
 from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
@@ -66,7 +66,7 @@ DEFAULT_THRESHOLD = 0.5  # of a label without a tuned threshold, when cfg["thres
         "model": DEFAULT_WINDOW_REL_MODEL,
         "threshold": None,
         "spans_key": None,
-        "candidates": {"@misc": "spacy-window-ner.rel_candidates.v1"},
+        "candidates": {"@misc": "spacy-window-ner.rel_candidates.v2"},
         "pos_weight": 3.0,
         "scorer": {"@scorers": "spacy-window-ner.rel_scorer.v1"},
         # Read only from configs saved before the candidates block (see make_window_rel).
@@ -137,9 +137,8 @@ def _with_legacy_options(
         )
     return NearbyPairs(
         max_distance=candidates.max_distance if max_distance is None else max_distance,
-        max_candidates_per_doc=(
-            candidates.max_candidates_per_doc if max_candidates_per_doc is None else max_candidates_per_doc
-        ),
+        max_candidates=candidates.max_candidates if max_candidates_per_doc is None else max_candidates_per_doc,
+        block_tokens=candidates.block_tokens,
         typed=candidates.typed,
     )
 
@@ -190,7 +189,7 @@ class WindowRel(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.candidates = make_rel_candidates() if candidates is None else candidates
+        self.candidates = make_rel_candidates_v2() if candidates is None else candidates
         self.cfg: Dict[str, Any] = {
             "labels": [],
             "entity_labels": [],

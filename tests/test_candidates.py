@@ -5,7 +5,7 @@ import numpy
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from spacy_window_ner.candidates import candidate_pairs
+from spacy_window_ner.candidates import candidate_pairs, capped_pairs
 
 
 def test_candidates_pairs_sentences_and_distance():
@@ -22,19 +22,26 @@ def test_candidates_pairs_sentences_and_distance():
     assert pairs.tolist() == [[0, 1], [1, 0]]
 
 
-def brute_force_candidate_pairs(starts, ends, sent_ids, *, max_distance, max_candidates):
-    """The definition of candidate_pairs, over all n * n ordered pairs."""
+def brute_force_candidate_pairs(starts, ends, sent_ids, *, max_distance, max_candidates, block_tokens=None):
+    """The definition of candidate_pairs, over all n * n ordered pairs: per block (the doc;
+    or the sentence, else the block_tokens tokens of the earlier start), the nearest
+    max_candidates pairs."""
     n = len(starts)
-    pairs = []
+    by_block = {}
     for a in range(n):
         for b in range(n):
             gap = max(max(starts[a], starts[b]) - min(ends[a], ends[b]), 0)
             same = sent_ids[starts[a]] == sent_ids[starts[b]] if sent_ids is not None else gap <= max_distance
             if a != b and same:
-                pairs.append((gap, a, b))
-    if len(pairs) > max_candidates:
-        pairs = sorted(sorted(pairs)[:max_candidates], key=lambda pair: pair[1:])
-    return [[a, b] for _, a, b in pairs]
+                if block_tokens is None:
+                    block = 0
+                elif sent_ids is not None:
+                    block = sent_ids[starts[a]]
+                else:
+                    block = min(starts[a], starts[b]) // block_tokens
+                by_block.setdefault(block, []).append((gap, a, b))
+    pairs = [pair for block in by_block.values() for pair in sorted(block)[:max_candidates]]
+    return [[a, b] for _, a, b in sorted(pairs, key=lambda pair: pair[1:])]
 
 
 @st.composite
@@ -68,6 +75,38 @@ def test_candidates_pairs_equal_the_definition(spans, max_distance, max_candidat
     )
     assert pairs.dtype == numpy.int32 and pairs.shape == (len(expected), 2)
     assert pairs.tolist() == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(spans_and_sentences(), st.integers(-1, 40), st.integers(0, 30), st.integers(1, 20))
+def test_candidates_pairs_per_block_equal_the_definition(spans, max_distance, max_candidates, block_tokens):
+    """rel_candidates.v2's cap: the nearest max_candidates pairs of each sentence, or without
+    sentences of each block of block_tokens tokens, and the count of the pairs it dropped."""
+    starts, ends, sent_ids = spans
+    pairs, dropped = capped_pairs(
+        starts, ends, sent_ids, max_distance=max_distance, max_candidates=max_candidates, block_tokens=block_tokens
+    )
+    expected = brute_force_candidate_pairs(
+        starts.tolist(), ends.tolist(), sent_ids, max_distance=max_distance, max_candidates=max_candidates,
+        block_tokens=block_tokens,
+    )
+    everything = brute_force_candidate_pairs(
+        starts.tolist(), ends.tolist(), sent_ids, max_distance=max_distance, max_candidates=10**9,
+    )
+    assert pairs.tolist() == expected
+    assert dropped == len(everything) - len(expected)
+
+
+def test_candidates_long_doc_gets_what_its_parts_get():
+    """Without sentences, one doc of 100 blocks gets the candidates of 100 docs of one block:
+    per block, not per doc (rel_candidates.v1 kept the doc's nearest max_candidates)."""
+    part = numpy.arange(0, 1000, 5, dtype="int32")  # 200 entities in 1,000 tokens
+    starts = numpy.concatenate([part + 1000 * k for k in range(100)])
+    one_part, _ = capped_pairs(part, part + 1, None, max_distance=20, max_candidates=500, block_tokens=1000)
+    whole, dropped = capped_pairs(starts, starts + 1, None, max_distance=20, max_candidates=500, block_tokens=1000)
+    assert len(one_part) == 500 and len(whole) >= 100 * 500 and dropped > 0
+    v1, _ = capped_pairs(starts, starts + 1, None, max_distance=20, max_candidates=500)
+    assert len(v1) == 500
 
 
 @pytest.mark.parametrize("sentences", [False, True])

@@ -411,3 +411,38 @@ def test_hostile_stale_temporaries_are_removed_by_the_next_write(tmp_path):
         file_.write("{}")
     assert not stale.exists() and not stale_file.exists() and live.exists()
     assert (target / "meta.json").exists()
+
+
+# ------------------------------------------------------- 4. relations of long documents capped
+
+
+def test_hostile_long_document_gets_the_relations_of_its_parts(ruler_path, tmp_path):
+    """A long document without sentence boundaries gets the relation candidates its parts
+    would get (rel_candidates.v2 caps them per block of tokens, not per doc); where a cap still
+    cuts, a warning says so once and kb build's summary counts the documents."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Alice"}, {"label": "ORG", "pattern": "Acme"}])
+    rel = nlp.add_pipe("window_rel", config={"candidates": {"@misc": "spacy-window-ner.rel_candidates.v2", "max_candidates": 40, "block_tokens": 100}})
+    part = "Alice joined Acme . " * 25  # 100 tokens, 50 entities
+    doc = nlp.make_doc(part * 50)  # 5,000 tokens
+    ents = nlp.get_pipe("entity_ruler")(doc).ents
+    small = nlp.get_pipe("entity_ruler")(nlp.make_doc(part)).ents
+    with pytest.warns(UserWarning, match="keep the 40 nearest entity pairs per 100 tokens"):
+        whole = rel.candidates([doc], [ents])[0]
+        one = rel.candidates([nlp.make_doc(part)], [small])[0]
+    assert len(one) == 40 and len(whole) >= 50 * 40
+    assert doc.user_data["swn_dropped_candidates"] > 0
+    # kb build counts the documents a cap cut, in its summary.
+    model = tmp_path / "model"
+    reference = nlp.make_doc("Alice joined Acme .")
+    reference.ents = [Span(reference, 0, 1, label="PER"), Span(reference, 2, 3, label="ORG")]
+    set_relations(reference, [Relation(reference.ents[0], reference.ents[1], "Work_For", 1.0)])
+    patterns = nlp.get_pipe("entity_ruler").patterns
+    nlp.initialize(lambda: [Example(nlp.make_doc(reference.text), reference)])
+    nlp.get_pipe("entity_ruler").add_patterns(patterns)  # initialize clears them
+    nlp.to_disk(model)
+    source = tmp_path / "long.txt"
+    source.write_text(part * 50 + "\nAlice joined Acme .\n", encoding="utf8")
+    with pytest.warns(UserWarning, match="nearest entity pairs"):
+        output = " ".join(cli("kb", "build", model, source, "--lines", "--db", tmp_path / "kb.sqlite").split())
+    assert "relation candidates capped in 1 documents" in output, output

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from ..candidates import DROPPED_KEY
 from ..confidences import entity_setters, get_confidences
 from ..files import check_not_input
 from ..inputs import InputStats, Record, iter_records, location
@@ -57,6 +58,8 @@ class BuildStats(InputStats):
     mentions (int): Mentions stored.
     relations (int): Relations stored.
     words (int): Tokens in the documents run through the pipeline.
+    docs_capped (int): Documents some of whose relation candidates a cap of window_rel dropped
+        (the farthest entity pairs of a long sentence, block or doc; see candidates.py).
     skipped_files (List[str]): Input files skipped whole (empty, not decodable), with why.
     seconds (float): Wall time of the build.
     seconds_store (float): Wall time this process spent in the database (identity look-ups and
@@ -76,6 +79,7 @@ class BuildStats(InputStats):
     mentions: int = 0
     relations: int = 0
     words: int = 0
+    docs_capped: int = 0
     skipped_files: List[str] = field(default_factory=list)
     seconds: float = 0.0
     seconds_store: float = 0.0
@@ -206,6 +210,7 @@ def _build_local(
     batch: List[Tuple[Record, DocRows]] = []
     for doc, record in docs:
         stats.words += len(doc)
+        stats.docs_capped += DROPPED_KEY in doc.user_data
         batch.append((record, doc_rows(doc)))
         if len(batch) >= batch_size:
             write_batch(store, batch, stats)
@@ -314,7 +319,10 @@ def doc_rows(doc: Doc) -> DocRows:
     for ent in doc.ents:
         add(ent)
     relations = [(add(r.head), add(r.tail), r.label, r.score) for r in get_relations(doc)]
-    return {"n_chars": len(doc.text), "n_tokens": len(doc), "mentions": spans, "relations": relations}
+    return {
+        "n_chars": len(doc.text), "n_tokens": len(doc), "mentions": spans, "relations": relations,
+        "dropped_candidates": doc.user_data.get(DROPPED_KEY, 0),
+    }
 
 
 def _new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:

@@ -91,10 +91,11 @@ class Extractor:
 
         batch (Dict[str, numpy.ndarray]): "index": the blocks' numbers, "block": the pickled blocks.
         RETURNS (Dict[str, Any]): Per block: "index", "result" (the pickled [(Record, DocRows)], or the
-            pickled WriteCounts where this actor wrote them), "words", "pid", "cpu" (seconds),
+            pickled WriteCounts where this actor wrote them), "words", "capped" (documents whose
+            relation candidates a cap cut), "pid", "cpu" (seconds),
             "store" (seconds writing, where this actor wrote).
         """
-        results, words, cpu, store_seconds = [], [], [], []
+        results, words, capped, cpu, store_seconds = [], [], [], [], []
         for index, block in zip(batch["index"], batch["block"]):
             start = time.process_time()
             records: List[Record] = pickle.loads(block)
@@ -109,19 +110,24 @@ class Extractor:
                 )
                 results.append(pickle.dumps(refusal))
                 words.append(0)
+                capped.append(0)
                 cpu.append(time.process_time() - start)
                 store_seconds.append(0.0)
                 continue
             docs = self.nlp.pipe(((r.text, r) for r in records), as_tuples=True, batch_size=len(records))
             rows = [(record, doc_rows(doc)) for doc, record in docs]
             words.append(sum(row["n_tokens"] for _, row in rows))
+            capped.append(sum(row["dropped_candidates"] > 0 for _, row in rows))
             write_start = time.perf_counter()
             result = self.store.write_batch(rows) if self.store is not None else rows
             store_seconds.append(time.perf_counter() - write_start if self.store is not None else 0.0)
             results.append(pickle.dumps(result))
             cpu.append(time.process_time() - start)
         pids = [os.getpid()] * len(results)
-        return {"index": batch["index"], "result": results, "words": words, "pid": pids, "cpu": cpu, "store": store_seconds}
+        return {
+            "index": batch["index"], "result": results, "words": words, "capped": capped, "pid": pids, "cpu": cpu,
+            "store": store_seconds,
+        }
 
 
 def build_on_ray(
@@ -201,6 +207,7 @@ def build_on_ray(
                 else:
                     write_batch(store, result, stats)
                 stats.words += int(row["words"])
+                stats.docs_capped += int(row["capped"])
                 stats.seconds_workers_cpu += float(row["cpu"])
                 stats.seconds_workers_store += float(row["store"])
                 pids.add(int(row["pid"]))
