@@ -115,7 +115,8 @@ def test_confidences_kb_build_and_visualize_after_merge_entities(trained, predic
     assert {key: rows[key] for key in expected} == pytest.approx(expected, abs=1e-4)  # batched with OTHER
     assert all(conf is not None for conf in rows.values())
     page = visualize_html([nlp(TEXT)])
-    assert f"PERSON {expected[('Shaka Khan', 'PERSON')]:.2f}" in page
+    confidence = expected[("Shaka Khan", "PERSON")]
+    assert f'title="PERSON · confidence {confidence:.6f}">Shaka Khan<span class="tag">PERSON' in page
 
 
 def test_confidences_two_labels_on_the_same_text():
