@@ -66,6 +66,8 @@ def make_rel_candidates(
         cfg["licensed_pairs"], so a saved pipeline proposes the same candidates.
     RETURNS (NearbyPairs): The candidate generator.
     """
+    if isinstance(max_candidates_per_doc, bool) or not isinstance(max_candidates_per_doc, int) or max_candidates_per_doc < 1:
+        raise ValueError(f"max_candidates_per_doc must be a positive integer, not {max_candidates_per_doc!r}.")
     return NearbyPairs(max_distance=max_distance, max_candidates=max_candidates_per_doc, typed=typed)
 
 

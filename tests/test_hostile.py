@@ -344,7 +344,7 @@ def test_hostile_kb_build_refuses_a_database_that_is_an_input(ruler_path, tmp_pa
     assert f"--db {empty}: The output {empty} is the input {empty}" in message, message
     assert empty.read_bytes() == b""
     with pytest.raises(kb.KBError, match="is the input"):
-        kb.build_kb(str(ruler_path), [text], text)
+        kb.check_database_not_input(text, [empty, text])
 
 
 def test_hostile_terminal_escapes_never_reach_the_terminal(window_ner_path):

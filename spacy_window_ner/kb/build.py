@@ -154,7 +154,6 @@ def build_kb(
         engine_module = _ray_engine()
     elif address is not None or workers is not None:
         raise KBError("--address and --workers are for --engine ray.")
-    check_database_not_input(db, inputs)
     model = nlp
     if not isinstance(nlp, Language):
         try:
