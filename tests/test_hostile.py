@@ -446,3 +446,14 @@ def test_hostile_long_document_gets_the_relations_of_its_parts(ruler_path, tmp_p
     with pytest.warns(UserWarning, match="nearest entity pairs"):
         output = " ".join(cli("kb", "build", model, source, "--lines", "--db", tmp_path / "kb.sqlite").split())
     assert "relation candidates capped in 1 documents" in output, output
+
+
+def test_hostile_a_lost_connection_is_one_line_without_the_password():
+    psycopg = pytest.importorskip("psycopg")
+    url = f"postgresql://kb:{SECRET}@db.example:5432/kb"
+    lost = psycopg.OperationalError(
+        "consuming input failed: server closed the connection unexpectedly\n\tThis probably means the server "
+        f"terminated abnormally\n\tbefore or while processing the request. ({url})\n"
+    )
+    line = kb.build.store_error(lost, url)
+    assert "\n" not in line and SECRET not in line and line.startswith("OperationalError: consuming input failed")
