@@ -367,3 +367,18 @@ def test_docs_python_snippet_runs(block, tmp_path):
 @pytest.mark.parametrize("block", ON_PROJECT, ids=lambda block: block.id)
 def test_docs_python_snippet_runs_on_the_trained_sample(block, trained_sample):
     run_snippet(block, trained_sample)
+
+
+@pytest.mark.slow
+def test_docs_find_threshold_recipe_runs_as_written(trained_sample):
+    """The `spacy find-threshold` line of docs/training.md, as written, in the trained project:
+    on the pipeline whose models never saw dev, it finds a threshold, not a perfect score."""
+    (line,) = [
+        command for block in all_blocks([REPO / "docs" / "training.md"], {"bash"}) for command in commands(block.code)
+        if command[:4] == ["python", "-m", "spacy", "find-threshold"]
+    ]
+    result = subprocess.run([sys.executable, *line[1:]], cwd=trained_sample, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    best = re.search(r"Best threshold: ([0-9]*\.?[0-9]+) with rel_micro_f value of ([0-9]*\.?[0-9]+)", " ".join(result.stdout.split()))
+    assert best is not None, result.stdout[-2000:]
+    assert 0.0 < float(best.group(1)) < 1.0 and float(best.group(2)) < 1.0
