@@ -228,24 +228,6 @@ def candidate_rows(ents: Sequence[Span], pairs: Ints2d, label_ids: Dict[str, int
     return cast(Ints2d, rows)
 
 
-def candidate_pairs(
-    starts: numpy.ndarray,
-    ends: numpy.ndarray,
-    sent_ids: Optional[numpy.ndarray],
-    *,
-    max_distance: int,
-    max_candidates: int,
-    block_tokens: Optional[int] = None,
-) -> numpy.ndarray:
-    """The pairs of capped_pairs, without the count of those the cap dropped (see there).
-
-    RETURNS (numpy.ndarray): (n_pairs, 2) int32 span indices, sorted by a, then b.
-    """
-    return capped_pairs(
-        starts, ends, sent_ids, max_distance=max_distance, max_candidates=max_candidates, block_tokens=block_tokens,
-    )[0]
-
-
 def capped_pairs(
     starts: numpy.ndarray,
     ends: numpy.ndarray,

@@ -1,29 +1,29 @@
-"""The candidate generator of window_rel and candidate_pairs, against their definition."""
+"""The candidate generator of window_rel and capped_pairs, against their definition."""
 import tracemalloc
 
 import numpy
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from spacy_window_ner.candidates import candidate_pairs, capped_pairs
+from spacy_window_ner.candidates import capped_pairs
 
 
 def test_candidates_pairs_sentences_and_distance():
     starts = numpy.asarray([0, 2, 10, 30], dtype="int32")
     ends = starts + 1
     # No sentences: gaps 1, 9, 29 from span 0; max_distance 10 drops pairs with span 3.
-    pairs = candidate_pairs(starts, ends, None, max_distance=10, max_candidates=100)
+    pairs, _ = capped_pairs(starts, ends, None, max_distance=10, max_candidates=100)
     assert pairs.tolist() == [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]]
     # Sentences: tokens 0-9 and 10-39.
     sent_ids = numpy.asarray([1] * 10 + [2] * 30)
-    pairs = candidate_pairs(starts, ends, sent_ids, max_distance=0, max_candidates=100)
+    pairs, _ = capped_pairs(starts, ends, sent_ids, max_distance=0, max_candidates=100)
     assert pairs.tolist() == [[0, 1], [1, 0], [2, 3], [3, 2]]
-    pairs = candidate_pairs(starts, ends, None, max_distance=100, max_candidates=2)
+    pairs, _ = capped_pairs(starts, ends, None, max_distance=100, max_candidates=2)
     assert pairs.tolist() == [[0, 1], [1, 0]]
 
 
 def brute_force_candidate_pairs(starts, ends, sent_ids, *, max_distance, max_candidates, block_tokens=None):
-    """The definition of candidate_pairs, over all n * n ordered pairs: per block (the doc;
+    """The definition of capped_pairs, over all n * n ordered pairs: per block (the doc;
     or the sentence, else the block_tokens tokens of the earlier start), the nearest
     max_candidates pairs."""
     n = len(starts)
@@ -69,7 +69,7 @@ def test_candidates_pairs_equal_the_definition(spans, max_distance, max_candidat
     """Same pairs in the same order, the same truncation to the nearest pairs (ties kept in
     order of a, then b), with sentences or without, overlapping spans or not."""
     starts, ends, sent_ids = spans
-    pairs = candidate_pairs(starts, ends, sent_ids, max_distance=max_distance, max_candidates=max_candidates)
+    pairs, _ = capped_pairs(starts, ends, sent_ids, max_distance=max_distance, max_candidates=max_candidates)
     expected = brute_force_candidate_pairs(
         starts.tolist(), ends.tolist(), sent_ids, max_distance=max_distance, max_candidates=max_candidates
     )
@@ -119,7 +119,7 @@ def test_candidates_pairs_memory_is_linear(sentences):
     sent_ids = numpy.ones(2 * n, dtype="int64") if sentences else None
     tracemalloc.start()
     try:
-        pairs = candidate_pairs(starts, ends, sent_ids, max_distance=100, max_candidates=2000)
+        pairs, _ = capped_pairs(starts, ends, sent_ids, max_distance=100, max_candidates=2000)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
