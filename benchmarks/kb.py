@@ -7,10 +7,10 @@ PostgreSQL; and how many actors one writer can keep busy.
 
 Without --model, a window_ner pipeline is trained for a couple of epochs on the embedded
 sample (assets/sample/sample_train.json). The documents join CoNLL04 sentences (from
-benchmarks.data_dir()/conll04, else the embedded sample) into texts, repeated with a numbered
+tests/data.py: data_dir()/conll04, else the embedded sample) into texts, repeated with a numbered
 prefix so that every text is distinct. Scratch files go to --work-dir.
 
-PostgreSQL: a temporary server of our own (benchmarks.postgres.temporary_server, as the tests
+PostgreSQL: a temporary server of our own (tests/postgres_server.py: temporary_server, as the tests
 start one), or the server of --pg-url, whose user must be allowed to create databases (each
 build gets a new database, dropped afterwards). Without psycopg or PostgreSQL's programs, or
 without Ray, those rows say "skipped" and why.
@@ -44,11 +44,11 @@ from spacy.language import Language
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
-from benchmarks import data_dir
-from benchmarks.postgres import ServerError, server_cpu_seconds, temporary_database, temporary_server
 from spacy_window_ner.inputs import Record, iter_records
 from spacy_window_ner.kb import BuildStats, DocRows, build_kb, describe, doc_rows, open_store
 from spacy_window_ner.readers import read_conll04
+from tests.data import data_dir
+from tests.postgres_server import ServerError, server_cpu_seconds, temporary_database, temporary_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "assets" / "sample"

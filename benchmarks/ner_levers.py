@@ -8,7 +8,7 @@ route (config) trained here.
         [--max-steps 3000] [--low -1 --high 4 --step 0.25] [--report-bias 2]
 
 Each route is configs/CONFIG.cfg trained with `spacy train` on CoNLL04 train (dev for model-best),
-from the mirror of the pipeline the config names in [paths] source (benchmarks.MIRRORS), for
+from the mirror of the pipeline the config names in [paths] source (tests/mirrors.py: MIRRORS), for
 --max-steps steps, with [components.window_ner.model] window_size set to each --window-size. A
 route whose model-best is already under --out is not trained again. The bias is chosen on dev
 entity F only; the test columns are reported for it, never used to choose. Nothing here reads

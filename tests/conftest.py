@@ -19,15 +19,13 @@ from typing import Callable, Dict, Iterator, List, Tuple
 import pytest
 from spacy.language import Language
 
-from benchmarks.postgres import ServerError, temporary_database, temporary_server
 from spacy_window_ner import kb
 
+from .data import data_dir as shared_data_dir
+from .postgres_server import ServerError, temporary_database, temporary_server
 from .test_explain import train_window_ner
 from .test_kb import JSONL, LINES_TXT, make_nlp
 from .test_ner import train_pipeline
-
-REPO = Path(__file__).resolve().parent.parent
-DATA_ENV_VAR = "SPACY_WINDOW_NER_DATA"
 
 
 def pytest_addoption(parser):
@@ -72,8 +70,8 @@ def ray_cluster() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The shared benchmark data (never copied into the repo): $SPACY_WINDOW_NER_DATA if set,
-    else ../shared/data seen from the repository root. It may not exist."""
-    return Path(os.environ.get(DATA_ENV_VAR) or REPO.parent / "shared" / "data")
+    else ../shared/data seen from the repository root (tests/data.py). It may not exist."""
+    return shared_data_dir()
 
 
 @pytest.fixture
@@ -171,7 +169,7 @@ def mount_tmpfs(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server of our own for the run (benchmarks.postgres.temporary_server: initdb
+    """A PostgreSQL server of our own for the run (postgres_server.temporary_server: initdb
     into a temporary directory, pg_ctl start on a free localhost port), stopped and removed at
     the end. Yields the server's base URL (no database): postgresql://kbtest:PASSWORD@127.0.0.1:PORT"""
     try:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import data_dir
-
 from .conftest import unavailable
+from .data import data_dir
 
 REPO = Path(__file__).parent.parent
 

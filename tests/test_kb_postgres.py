@@ -10,10 +10,10 @@ import pytest
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from benchmarks.postgres import free_port
 from spacy_window_ner import inputs, kb
 
 from .conftest import unavailable
+from .postgres_server import free_port
 from .test_cli import failed, invoke
 from .test_kb import EXPECTED_COUNTS, WRONG_COUNTS_SQL, build, make_nlp, snapshot, snapshot_rows
 

@@ -13,6 +13,8 @@ from thinc.api import fix_random_seed
 
 from spacy_window_ner.ner import DEFAULT_WINDOW_NER_MODEL, LOSSES
 
+from .mirrors import source_overrides
+
 TRAIN_DATA = [
     ("Who is Shaka Khan?", {"entities": [(7, 17, "PERSON")]}),
     ("I like London and Berlin.", {"entities": [(7, 13, "LOC"), (18, 24, "LOC")]}),
@@ -550,7 +552,6 @@ def test_ner_refuses_a_sourced_tok2vec_without_its_static_vectors(with_vectors):
 def test_ner_spacy_train_runs_a_few_steps(config, tmp_path):
     from pathlib import Path
 
-    from benchmarks import source_overrides
     from spacy_window_ner.readers import read_conll04, write_docbin
 
     repo = Path(__file__).parent.parent

@@ -11,7 +11,7 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from benchmarks import mirror_source
+from .mirrors import mirror_source
 
 REPO = Path(__file__).parent.parent
 PROJECT_FILES = ["project.yml", "configs", "scripts", "assets/sample"]

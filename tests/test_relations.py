@@ -11,7 +11,6 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
-from benchmarks import mirror_source
 from spacy_window_ner.relations import (
     EXTENSION,
     LEGACY_KEY,
@@ -25,6 +24,8 @@ from spacy_window_ner.relations import (
     relations_to_json,
     set_relations,
 )
+
+from .mirrors import mirror_source
 
 WORDS = ["John", "Smith", "works", "for", "Acme", "in", "Boston", "."]
 

@@ -1,7 +1,8 @@
 """A PostgreSQL server of our own, for the tests (tests/conftest.py's `postgres_server`) and the
-knowledge-base benchmark (benchmarks/kb.py): a cluster initialised in a temporary directory
-(initdb), listening on a free localhost port (pg_ctl start), stopped and removed at the end;
-a database created and dropped on it; and the CPU time its processes used (for the benchmark).
+knowledge-base benchmark (benchmarks/kb.py imports it from here): a cluster initialised in a
+temporary directory (initdb), listening on a free localhost port (pg_ctl start), stopped and
+removed at the end; a database created and dropped on it; and the CPU time its processes used
+(for the benchmark). The installed package never imports it.
 """
 import glob
 import os
@@ -112,7 +113,6 @@ def temporary_database(server: str, name: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server + "/postgres", autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
 
 
 def server_cpu_seconds(server: str) -> Optional[float]:
