@@ -4,7 +4,7 @@
 project run`, `spacy train` of a full config); `python -m pytest --runslow` runs them too, as CI
 does (.ci/run).
 
-A test that needs an optional service or package calls `unavailable`: skipped where it is
+A test that needs an optional service or package calls `util.unavailable`: skipped where it is
 missing, failed under CI (CI=true), where everything must run. `postgres_server` starts a real
 PostgreSQL server (initdb into a temporary directory, pg_ctl start on a free localhost port) once
 per run; `ray_cluster` a local Ray cluster once per module.
@@ -23,9 +23,7 @@ from spacy_window_ner import kb
 
 from .data import data_dir as shared_data_dir
 from .postgres_server import ServerError, temporary_database, temporary_server
-from .test_explain import train_window_ner
-from .test_kb import JSONL, LINES_TXT, make_nlp
-from .test_ner import train_pipeline
+from .util import JSONL, LINES_TXT, make_kb_nlp, train_ner_pipeline, train_window_ner, unavailable
 
 
 def pytest_addoption(parser):
@@ -39,17 +37,6 @@ def pytest_collection_modifyitems(config, items):
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
-
-
-def unavailable(reason: str) -> None:
-    """Skip the calling test because something it needs is missing, or fail it when the
-    environment variable CI is "true": CI installs everything, so a skip there hides a gap.
-
-    reason (str): What is missing and how to install it.
-    """
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: this test must run in CI)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +77,13 @@ def small_database(monkeypatch):
 
 @pytest.fixture(scope="session")
 def trained_pipelines() -> Callable[[str], Tuple[Language, List[float]]]:
-    """trained_pipelines(loss) -> (nlp, losses): test_ner.train_pipeline({"loss": loss}), trained
-    once per run and loss. Tests must not change the pipeline: copy it first (copy_pipeline)."""
+    """trained_pipelines(loss) -> (nlp, losses): util.train_ner_pipeline({"loss": loss}), trained
+    once per run and loss. Tests must not change the pipeline: copy it first (copy_ner_pipeline)."""
     cache: Dict[str, Tuple[Language, List[float]]] = {}
 
     def get(loss: str) -> Tuple[Language, List[float]]:
         if loss not in cache:
-            nlp, _, losses = train_pipeline({"loss": loss})
+            nlp, _, losses = train_ner_pipeline({"loss": loss})
             cache[loss] = (nlp, losses)
         return cache[loss]
 
@@ -105,7 +92,7 @@ def trained_pipelines() -> Callable[[str], Tuple[Language, List[float]]]:
 
 @pytest.fixture(scope="session")
 def trained(trained_pipelines) -> Language:
-    """window_ner with its default config (the crf loss), overfitted on test_ner.TRAIN_DATA,
+    """window_ner with its default config (the crf loss), overfitted on util.NER_TRAIN_DATA,
     for test_ner and test_confidences. Tests must not change it."""
     nlp, _ = trained_pipelines("crf")
     assert nlp.get_pipe("window_ner").cfg["loss"] == "crf"
@@ -114,7 +101,7 @@ def trained(trained_pipelines) -> Language:
 
 @pytest.fixture(scope="session")
 def window_ner_nlp() -> Language:
-    """A small window_ner pipeline overfitted on test_explain.TRAIN_DATA, trained once per run."""
+    """A small window_ner pipeline overfitted on util.WINDOW_NER_DATA, trained once per run."""
     return train_window_ner()
 
 
@@ -128,9 +115,9 @@ def window_ner_path(window_ner_nlp: Language, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def ruler_path(tmp_path: Path) -> Path:
-    """A saved pipeline: sentencizer, entity_ruler and test_kb's relation test component."""
+    """A saved pipeline: sentencizer, entity_ruler and util's relation test component."""
     path = tmp_path / "ruler_pipeline"
-    make_nlp().to_disk(path)
+    make_kb_nlp().to_disk(path)
     return path
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import unavailable
 from .data import data_dir
+from .util import unavailable
 
 REPO = Path(__file__).parent.parent
 

@@ -12,7 +12,7 @@ long sentences with multi-word entities.
 
 With SPACY_WINDOW_NER_SCREENSHOTS=DIR the test also saves full-page screenshots of both pages
 in DIR (visualize.png, explain.png, and the phone width: visualize-narrow.png, explain-narrow.png).
-Without Chromium the tests skip, and fail under CI=true (tests/conftest.py: unavailable).
+Without Chromium the tests skip, and fail under CI=true (tests/util.py: unavailable).
 """
 import html
 import itertools
@@ -35,8 +35,7 @@ from spacy_window_ner.explain import EntityExplanation, explain
 from spacy_window_ner.relations import Relation, get_relations, set_relations
 from spacy_window_ner.render import explain_html, visualize_html
 
-from .conftest import unavailable
-from .test_rel import SMALL_MODEL
+from .util import REL_SMALL_MODEL as SMALL_MODEL, unavailable
 
 SCREENSHOTS_ENV_VAR = "SPACY_WINDOW_NER_SCREENSHOTS"
 # Chromium's narrowest window is 500 px.

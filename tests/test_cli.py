@@ -12,39 +12,19 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
-from typer.testing import CliRunner
 
 from spacy_window_ner.cli import Format, app
 from spacy_window_ner.readers import READERS, read_conll04, read_docbin
 from spacy_window_ner.thresholds import TUNINGS
 
-from .test_explain import TEXT, TRAIN_DATA
-from .test_files import fill, remount
-from .test_kb import CRASH, SENTINEL
-from .test_rel import make_examples as make_rel_examples, make_nlp as make_rel_nlp, train as train_rel
+from .util import CRASH, SENTINEL, WINDOW_NER_DATA as TRAIN_DATA, WINDOW_NER_TEXT as TEXT
+from .util import failed, fill, invoke, make_rel_examples, make_rel_nlp, remount, runner, train_rel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "sample"
 COMMANDS = [
     [], ["convert"], ["evaluate"], ["tune-thresholds"], ["tune-ner-bias"], ["copy-tuning"], ["cross-predict"],
     ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "remove"], ["kb", "export"], ["explain"], ["visualize"],
 ]
-runner = CliRunner()
-
-
-def invoke(*args, ok: bool = True):
-    result = runner.invoke(app, [str(arg) for arg in args])
-    assert "Traceback" not in result.output
-    if result.exception is not None:
-        assert isinstance(result.exception, SystemExit), result.exception
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def failed(*args, code: int = 1) -> str:
-    result = invoke(*args, ok=False)
-    assert result.exit_code == code, result.output
-    return " ".join(result.output.split())
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from spacy_window_ner.crossfit import cross_predict, predict_into, split_folds
 from spacy_window_ner.readers import read_docbin, write_docbin
 from spacy_window_ner.relations import relation_tuples
 
-from .test_rel import PATTERNS, TRAIN_DATA, make_reference
+from .util import REL_PATTERNS as PATTERNS, REL_TRAIN_DATA as TRAIN_DATA, make_rel_reference as make_reference
 
-# Each sentence of test_rel twice, with other names, so that both folds hold every label.
+# Each sentence of util.REL_TRAIN_DATA twice, with other names, so that both folds hold every label.
 DATA = TRAIN_DATA + [
     ("Erin works for Globex in Rome .", *TRAIN_DATA[0][1:]),
     ("Frank lives in Oslo and works at Hooli .", *TRAIN_DATA[1][1:]),

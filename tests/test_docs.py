@@ -13,7 +13,6 @@
   `<!-- test: skip (REASON) -->` on the line above it is skipped, with its reason.
 """
 import importlib.util
-import os
 import re
 import shlex
 import shutil
@@ -29,6 +28,7 @@ from typer.testing import CliRunner
 from spacy_window_ner.cli import Format, app
 
 from .mirrors import MIRRORS  # the official pipeline names the docs use, and their PyPI mirrors
+from .util import unavailable
 
 REPO = Path(__file__).resolve().parent.parent
 # The pages whose ```python blocks run, and those whose links are checked too.
@@ -132,13 +132,6 @@ def broken(page: Path, target: str) -> Optional[str]:
 
 def all_blocks(pages: List[Path], langs: Set[str]) -> List[Block]:
     return [block for page in pages for block in parse_page(page)[0] if block.lang in langs]
-
-
-def unavailable(reason: str) -> None:
-    """Skip, or fail under CI=true, where everything must run (as tests/conftest.py does)."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: this test must run in CI)")
-    pytest.skip(reason)
 
 
 # Links and anchors

@@ -6,20 +6,13 @@ import numpy
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_window_ner.explain import entity_tags, explain, find_window_ner, gradient_x_input
 from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
 
-TRAIN_DATA = [
-    ("John Smith works for Acme in Boston.", [(0, 10, "PER"), (21, 25, "ORG"), (29, 35, "LOC")]),
-    ("Mary lives in Paris.", [(0, 4, "PER"), (14, 19, "LOC")]),
-    ("Acme hired Mary.", [(0, 4, "ORG"), (11, 15, "PER")]),
-    ("Boston is near Salem.", [(0, 6, "LOC"), (15, 20, "LOC")]),
-]
-TEXT = "John Smith works for Acme in Boston."
-WINDOW = 2
+from .util import WINDOW_NER_TEXT as TEXT, train_window_ner
+
 # Explanations run through the layer's own backprop, whichever version built it: v2 holds
 # the hidden layer as a child, v1 (pipelines saved before v2) keeps W and b flat.
 VERSIONS = {"v1": WindowScorer_v1, "v2": WindowScorer}
@@ -28,26 +21,6 @@ VERSIONS = {"v1": WindowScorer_v1, "v2": WindowScorer}
 def hidden_of(scorer):
     """The node that holds the hidden layer's W and b: the child (layers[0]) in v2, the layer itself in v1."""
     return scorer.layers[0] if scorer.layers else scorer
-
-
-def train_window_ner(n_iter: int = 30, version: str = "v2") -> Language:
-    """A small window_ner pipeline overfitted on TRAIN_DATA (well under a second)."""
-    fix_random_seed(0)
-    nlp = spacy.blank("en")
-    tok2vec = {
-        "@architectures": "spacy.MultiHashEmbed.v2", "width": 16, "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
-        "rows": [500, 100, 100, 100], "include_static_vectors": False,
-    }
-    model = {
-        "@architectures": f"spacy-window-ner.WindowNER.{version}",
-        "hidden_width": 16, "window_size": WINDOW, "tok2vec": tok2vec,
-    }
-    nlp.add_pipe("window_ner", config={"model": model})
-    examples = [Example.from_dict(nlp.make_doc(text), {"entities": ents}) for text, ents in TRAIN_DATA]
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(n_iter):
-        nlp.update(examples, sgd=optimizer)
-    return nlp
 
 
 @pytest.fixture(scope="module", params=sorted(VERSIONS))

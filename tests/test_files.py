@@ -3,7 +3,6 @@ mount and a full tmpfs where the test may mount them (as root), a simulated fsyn
 everywhere."""
 import errno
 import os
-import subprocess
 from pathlib import Path
 from typing import List
 
@@ -12,21 +11,7 @@ import pytest
 from spacy_window_ner import files
 from spacy_window_ner.files import OutputError, atomic_directory, atomic_write, check_not_input
 
-
-def remount(point: Path, options: str) -> None:
-    subprocess.run(["mount", "-o", f"remount,{options}", str(point)], check=True, capture_output=True)
-
-
-def fill(point: Path) -> None:
-    """Fill a file system to the last byte."""
-    fd = os.open(point / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        with pytest.raises(OSError) as err:
-            while True:
-                os.write(fd, b"x" * 512)
-        assert err.value.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
+from .util import fill, remount
 
 
 def leftovers(folder: Path) -> List[str]:

@@ -10,12 +10,19 @@ from thinc.util import has_cupy_gpu
 from spacy_window_ner.gradcheck import check_gradients
 from spacy_window_ner.layers.crf import LinearChainCRF
 from spacy_window_ner.layers.hidden import Hidden
-from spacy_window_ner.layers.pair_scorer import PairScorer, PairScorer_v1
+from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer, PairScorer_v1
 from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
 
-from . import test_crf, test_ner, test_pair_scorer, test_rel, test_window_scorer
+from .util import NER_TEST_TEXTS, make_rel_examples, make_rel_nlp, ner_predictions, train_ner_pipeline, train_rel
 
 pytestmark = pytest.mark.skipif(not has_cupy_gpu, reason="needs cupy and an NVIDIA GPU")
+# Candidate rows (CandidateColumn: head_start, head_end, tail_start, tail_end, head_label,
+# tail_label) of three docs of 6, 3 and 2 tokens: a gap, reversed, adjacent; none; both paddings.
+PAIR_CANDIDATES = [
+    [[0, 1, 2, 4, 1, 2], [2, 4, 0, 1, 2, 1], [2, 4, 4, 5, 0, 0]],
+    [],
+    [[0, 1, 1, 2, 1, 1], [1, 2, 0, 1, 1, 1]],
+]
 
 
 def on_gpu(make_model):
@@ -31,6 +38,24 @@ def copy_params(source, target):
                 dst.set_param(name, dst.ops.asarray(src.get_param(name)))
 
 
+def token_vectors(lengths, nI=3, seed=0):
+    """Random inputs in [-1, 1) for docs of these lengths."""
+    rng = numpy.random.RandomState(seed)
+    return [rng.uniform(-1, 1, (n, nI)).astype("float32") for n in lengths]
+
+
+def one_hot(tags, n_tags=9):
+    """The CRF's gold mask of known tags: a one-hot row per token."""
+    mask = numpy.zeros((len(tags), n_tags), dtype="int32")
+    mask[numpy.arange(len(tags)), tags] = 1
+    return mask
+
+
+def pair_inputs():
+    cands = [numpy.asarray(c, dtype="int32").reshape((-1, len(CandidateColumn))) for c in PAIR_CANDIDATES]
+    return token_vectors([6, 3, 2]), cands
+
+
 def layers():
     """(name, builder(ops_name), input maker) for each hand-written layer."""
     return [
@@ -42,32 +67,32 @@ def layers():
         (
             "window_scorer",
             lambda: WindowScorer(nO=2, nI=3, window_size=2, hidden_width=4),
-            lambda: test_window_scorer.make_docs([5, 0, 1, 3]),
+            lambda: token_vectors([5, 0, 1, 3]),
         ),
         (
             "window_scorer_v1",
             lambda: WindowScorer_v1(nO=2, nI=3, window_size=2, hidden_width=4),
-            lambda: test_window_scorer.make_docs([5, 0, 1, 3]),
+            lambda: token_vectors([5, 0, 1, 3]),
         ),
         (
             "crf",
             lambda: LinearChainCRF(9),
             lambda: (
                 [numpy.random.RandomState(1).normal(size=(n, 9)).astype("f") for n in (3, 1, 0)],
-                [test_crf.gold_mask(g) for g in ([1, 3, 0], [4], [])],
+                [one_hot(g) for g in ([1, 3, 0], [4], [])],
             ),
         ),
         (
             "pair_scorer",
             lambda: PairScorer(nO=2, nI=3, window_size=1, hidden_width=4, n_entity_labels=3,
                                label_width=2, n_distance_buckets=4),
-            lambda: test_pair_scorer.make_inputs(),
+            pair_inputs,
         ),
         (
             "pair_scorer_v1",
             lambda: PairScorer_v1(nO=2, nI=3, window_size=1, hidden_width=4, n_entity_labels=3,
                                   label_width=2, n_distance_buckets=4),
-            lambda: test_pair_scorer.make_inputs(),
+            pair_inputs,
         ),
     ]
 
@@ -127,7 +152,7 @@ def gpu():
 
 
 def test_gpu_window_ner_updates(gpu):
-    nlp, ner, losses = test_ner.train_pipeline(n_iter=30)
+    nlp, ner, losses = train_ner_pipeline(n_iter=30)
     assert isinstance(ner.model.ops, CupyOps)
     assert losses[-1] < losses[0]
     doc = nlp("Shaka Khan lives in London.")
@@ -135,22 +160,22 @@ def test_gpu_window_ner_updates(gpu):
 
 
 def test_gpu_window_rel_updates(gpu):
-    nlp = test_rel.make_nlp()
-    losses = test_rel.train(nlp, test_rel.make_examples(nlp), n_iter=30)
+    nlp = make_rel_nlp()
+    losses = train_rel(nlp, make_rel_examples(nlp), n_iter=30)
     assert isinstance(nlp.get_pipe("window_rel").model.ops, CupyOps)
     assert losses["window_rel"] < 1.0
 
 
 def test_gpu_runs_a_cpu_trained_pipeline_the_same(tmp_path):
     spacy.require_cpu()
-    nlp, _, _ = test_ner.train_pipeline()
+    nlp, _, _ = train_ner_pipeline()
     nlp.to_disk(tmp_path / "model")
-    expected = test_ner.predictions(nlp, test_ner.TEST_TEXTS)
+    expected = ner_predictions(nlp, NER_TEST_TEXTS)
     spacy.require_gpu(0)
     try:
         on_gpu_nlp = spacy.load(tmp_path / "model")
         assert isinstance(on_gpu_nlp.get_pipe("window_ner").model.ops, CupyOps)
-        for (ents, scores), (want_ents, want_scores) in zip(test_ner.predictions(on_gpu_nlp, test_ner.TEST_TEXTS), expected):
+        for (ents, scores), (want_ents, want_scores) in zip(ner_predictions(on_gpu_nlp, NER_TEST_TEXTS), expected):
             assert ents == want_ents
             assert_allclose(scores, want_scores, rtol=1e-4)
     finally:

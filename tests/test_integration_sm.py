@@ -10,12 +10,9 @@ from thinc.api import fix_random_seed
 
 from spacy_window_ner.relations import relation_tuples
 
-from .mirrors import mirror_source
-from .test_ner import make_examples
-from .test_rel import SMALL_MODEL as REL_SMALL_MODEL, TRAIN_DATA as REL_DATA
-from .test_rel import expected_tuples as rel_expected, make_examples as make_rel_examples
+from .util import REL_SMALL_MODEL, REL_TRAIN_DATA as REL_DATA, SM, make_rel_examples, make_rel_reference
+from .util import rel_expected_tuples as rel_expected, train_component
 
-SM = mirror_source("en_core_web_sm")
 REPO = Path(__file__).parent.parent
 TEXT = "Shaka Khan lives in London."
 
@@ -25,17 +22,6 @@ def nlp():
     pytest.importorskip(SM)
     fix_random_seed(0)
     return spacy.load(SM)
-
-
-def train_component(nlp, name, n_iter=40, annotates=()):
-    examples = make_examples(nlp)
-    pipe = nlp.get_pipe(name)
-    pipe.initialize(lambda: examples, nlp=nlp)
-    optimizer = nlp.resume_training()
-    others = [n for n in nlp.pipe_names if n != name]
-    for _ in range(n_iter):
-        nlp.update(examples, sgd=optimizer, exclude=others, annotates=list(annotates))
-    return pipe
 
 
 def test_integration_sm_window_ner_beside_ner(nlp):
@@ -253,10 +239,8 @@ def test_integration_sm_recipe_configs_with_spacy_train(tmp_path, config, ents_i
     pytest.importorskip(SM)
     from spacy.tokens import DocBin
 
-    from .test_rel import make_reference
-
     blank = spacy.blank("en")
-    DocBin(store_user_data=True, docs=[make_reference(blank, *item) for item in REL_DATA]).to_disk(tmp_path / "rel.spacy")
+    DocBin(store_user_data=True, docs=[make_rel_reference(blank, *item) for item in REL_DATA]).to_disk(tmp_path / "rel.spacy")
     spacy_cli("train", REPO / "configs" / f"{config}.cfg", "--output", tmp_path / "out",
               "--paths.train", tmp_path / "rel.spacy", "--paths.dev", tmp_path / "rel.spacy", "--paths.source", SM,
               "--training.max_steps", 60, "--training.eval_frequency", 30, "--training.dropout", 0.0, "--gpu-id", -1)

@@ -9,120 +9,16 @@ import subprocess
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
 
 from spacy_window_ner import inputs, kb
-from spacy_window_ner.confidences import set_confidences
-from spacy_window_ner.relations import Relation, set_relations
 
-PATTERNS = [
-    {"label": "PER", "pattern": "Alice"},
-    {"label": "PER", "pattern": "Bob"},
-    {"label": "ORG", "pattern": "Acme"},
-    {"label": "LOC", "pattern": "Boston"},
-    {"label": "LOC", "pattern": "Paris"},
-]
-SENTINEL = "BOOM"  # the test component raises on a doc containing it while CRASH["on"]
-CRASH = {"on": True}
-CONFIDENCE = 0.75
-LINES_TXT = "Alice works for Acme in Boston.\nBob lives in Paris.\n\nAlice visited Paris.\n"
-JSONL = [
-    json.dumps({"text": "Acme hired Bob.", "meta": 1}),
-    "{not json",
-    json.dumps({"no_text": "x"}),
-    json.dumps({"text": ""}),
-    json.dumps({"text": "Bob met Alice in Boston."}),
-]
-WHOLE_TXT = "Paris is big. Bob likes Acme."
-# docs, mentions, relations (NEXT between consecutive entities), mention count per entity
-EXPECTED_COUNTS = {"documents": 6, "mentions": 15, "relations": 9, "entities": 5}
-EXPECTED_MENTIONS = {"alice": 3, "bob": 4, "acme": 3, "boston": 2, "paris": 3}
-
-
-class ScoredRelations:
-    """A test component: a confidence for every entity, a NEXT relation between consecutive
-    entities, and a crash on the sentinel text."""
-
-    def __call__(self, doc: Doc) -> Doc:
-        if CRASH["on"] and SENTINEL in doc.text:
-            raise RuntimeError("crashed on the sentinel")
-        ents = list(doc.ents)
-        set_confidences(doc, ents, [CONFIDENCE] * len(ents))
-        set_relations(doc, [Relation(a, b, "NEXT", 0.5) for a, b in zip(ents, ents[1:])])
-        return doc
-
-
-@Language.factory("test_kb_relations", assigns=["doc.spans"])
-def make_scored_relations(nlp: Language, name: str) -> ScoredRelations:
-    return ScoredRelations()
-
-
-def make_nlp(relations: bool = True) -> Language:
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    nlp.add_pipe("entity_ruler").add_patterns(PATTERNS)
-    if relations:
-        nlp.add_pipe("test_kb_relations")
-    return nlp
-
-
-def build(nlp: Language, corpus: List[Path], db: Path, tmp_path: Path, **kwargs) -> kb.BuildStats:
-    """Build from the line files, then the whole-file document."""
-    stats = kb.build_kb(nlp, corpus, db, lines=True, **kwargs)
-    whole = tmp_path / "corpus" / "c.txt"
-    whole.write_text(WHOLE_TXT, encoding="utf8")
-    more = kb.build_kb(nlp, [whole], db, lines=False, **kwargs)
-    stats.docs_added += more.docs_added
-    stats.docs_existing += more.docs_existing
-    return stats
-
-
-def counts(db: Path) -> Dict[str, int]:
-    conn = sqlite3.connect(str(db))
-    try:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in kb.TABLES}
-    finally:
-        conn.close()
-
-
-def snapshot(db: Path) -> Dict[str, list]:
-    """The content of a database without its row ids."""
-    conn = sqlite3.connect(str(db))
-    try:
-        return snapshot_rows(conn)
-    finally:
-        conn.close()
-
-
-def snapshot_rows(conn) -> Dict[str, list]:
-    """The content of a database without its row ids, read through `conn` (a SQLite or a
-    PostgreSQL connection: the SQL is the same)."""
-    return {
-        "documents": sorted(conn.execute("SELECT source, line, sha256, n_chars, n_tokens FROM documents")),
-        "entities": sorted(conn.execute("SELECT norm, label, name, mention_count FROM entities")),
-        "mentions": sorted(conn.execute(
-            "SELECT d.sha256, m.start_char, m.end_char, m.text, m.label, m.confidence, m.sentence "
-            "FROM mentions m JOIN documents d ON d.id = m.doc_id"
-        )),
-        "relations": sorted(conn.execute(
-            "SELECT d.sha256, h.norm, t.norm, r.label, r.confidence, hm.start_char, tm.start_char "
-            "FROM relations r JOIN documents d ON d.id = r.doc_id JOIN entities h ON h.id = r.head_entity "
-            "JOIN entities t ON t.id = r.tail_entity JOIN mentions hm ON hm.id = r.head_mention "
-            "JOIN mentions tm ON tm.id = r.tail_mention"
-        )),
-    }
-
-
-# Entities whose mention_count is not their number of mention rows, or is below 1.
-WRONG_COUNTS_SQL = (
-    "SELECT COUNT(*) FROM entities e WHERE mention_count != "
-    "(SELECT COUNT(*) FROM mentions m WHERE m.entity_id = e.id) OR mention_count < 1"
-)
+from .util import CONFIDENCE, CRASH, EXPECTED_COUNTS, EXPECTED_MENTIONS, SENTINEL, WHOLE_TXT, WRONG_COUNTS_SQL
+from .util import build_from_corpus as build, kb_counts as counts, kb_snapshot as snapshot, make_kb_nlp as make_nlp
 
 
 def test_kb_build_rows(corpus, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from spacy_window_ner.cli import app
 
-from .test_cli import failed, invoke, runner
+from .util import failed, invoke, make_kb_nlp, runner
 
 LONG = 1_000_001  # characters: over spaCy's default nlp.max_length
 
@@ -99,9 +99,7 @@ LONG_ORG = "Federation of Long Organisation Names"
 @pytest.fixture
 def long_names_path(tmp_path: Path) -> Path:
     """ruler_path's pipeline that also finds an organisation with a very long name."""
-    from .test_kb import make_nlp
-
-    nlp = make_nlp()
+    nlp = make_kb_nlp()
     nlp.get_pipe("entity_ruler").add_patterns([{"label": "ORG", "pattern": LONG_ORG}])
     path = tmp_path / "long_names"
     nlp.to_disk(path)

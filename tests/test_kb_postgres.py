@@ -12,10 +12,9 @@ from spacy.tokens import Doc
 
 from spacy_window_ner import inputs, kb
 
-from .conftest import unavailable
 from .postgres_server import free_port
-from .test_cli import failed, invoke
-from .test_kb import EXPECTED_COUNTS, WRONG_COUNTS_SQL, build, make_nlp, snapshot, snapshot_rows
+from .util import EXPECTED_COUNTS, failed, invoke, pg_rows, unavailable
+from .util import build_from_corpus as build, kb_snapshot as snapshot, make_kb_nlp as make_nlp
 
 CUT = "CUT"  # the test component cuts the build's connections on a doc with this text while
 DISCONNECT = {"url": ""}  # the url is set
@@ -35,16 +34,6 @@ def make_disconnect(nlp: Language, name: str):
         return doc
 
     return disconnect
-
-
-def pg_rows(url: str) -> dict:
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        rows = snapshot_rows(conn)
-        rows["wrong_counts"] = conn.execute(WRONG_COUNTS_SQL).fetchone()[0]
-        rows["counts"] = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in kb.TABLES}
-    return rows
 
 
 def with_password(url: str, password: str) -> str:

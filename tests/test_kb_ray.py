@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 from spacy_window_ner import kb
 from spacy_window_ner.cli import app
 
-from .test_explain import TRAIN_DATA
-from .test_kb import counts, make_nlp, snapshot
-from .test_kb_postgres import pg_rows
+from .util import WINDOW_NER_DATA as TRAIN_DATA, kb_counts as counts, kb_snapshot as snapshot, make_kb_nlp as make_nlp
+from .util import pg_rows
 
 N_DOCS = 200
 BATCH = 16  # 13 blocks of 200 documents: work for both actors
@@ -47,7 +46,7 @@ kb.build_kb(model, [source], db, batch_size=int(batch_size), engine="ray", addre
 
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
-    """N_DOCS JSONL documents of 1 to 4 sentences of test_explain.TRAIN_DATA (distinct lengths,
+    """N_DOCS JSONL documents of 1 to 4 sentences of util.WINDOW_NER_DATA (distinct lengths,
     so that batch padding differs)."""
     sentences = [text for text, _ in TRAIN_DATA]
     path = tmp_path / "sample.jsonl"
@@ -64,7 +63,7 @@ def assert_same_kb(db: Path, expected: Path) -> None:
 
 
 def assert_same_rows(got: Dict[str, list], want: Dict[str, list]) -> None:
-    """Two snapshots (test_kb.snapshot_rows) hold the same rows, with confidences within
+    """Two snapshots (util.kb_snapshot_rows) hold the same rows, with confidences within
     CONFIDENCE_TOLERANCE."""
     assert got["documents"] == want["documents"]
     assert got["entities"] == want["entities"]
@@ -167,8 +166,8 @@ def test_kb_ray_input_disappears(ray_cluster, window_ner_path, sample, tmp_path)
 
 
 def test_kb_ray_actor_failure_is_a_clear_error(ray_cluster, ruler_path, sample, tmp_path):
-    """The actors can't load test_kb's pipeline (its test component is registered only in this
-    process): a KBError that says what to do, and no database left behind."""
+    """The actors can't load ruler_path's pipeline (its test component, util.py's, is registered
+    only in this process): a KBError that says what to do, and no database left behind."""
     db = tmp_path / "kb.sqlite"
     with pytest.raises(kb.KBError, match="A Ray actor failed.*test_kb_relations.*rerun the same command"):
         kb.build_kb(str(ruler_path), [sample], db, batch_size=BATCH, engine="ray", workers=1)

@@ -14,49 +14,9 @@ from thinc.api import fix_random_seed
 from spacy_window_ner.ner import DEFAULT_WINDOW_NER_MODEL, LOSSES
 
 from .mirrors import source_overrides
-
-TRAIN_DATA = [
-    ("Who is Shaka Khan?", {"entities": [(7, 17, "PERSON")]}),
-    ("I like London and Berlin.", {"entities": [(7, 13, "LOC"), (18, 24, "LOC")]}),
-    ("Shaka Khan lives in Paris.", {"entities": [(0, 10, "PERSON"), (20, 25, "LOC")]}),
-    ("Nothing to see here.", {"entities": []}),
-]
-
-
-def make_examples(nlp, data=TRAIN_DATA):
-    return [Example.from_dict(nlp.make_doc(text), annots) for text, annots in data]
-
-
-def train_pipeline(config=None, n_iter=60, seed=0):
-    fix_random_seed(seed)
-    nlp = spacy.blank("en")
-    ner = nlp.add_pipe("window_ner", config=config or {})
-    examples = make_examples(nlp)
-    optimizer = nlp.initialize(get_examples=lambda: examples)
-    losses_seen = []
-    for _ in range(n_iter):
-        losses = {}
-        nlp.update(examples, sgd=optimizer, losses=losses)
-        losses_seen.append(losses["window_ner"])
-    return nlp, ner, losses_seen
-
-
-def copy_pipeline(nlp: Language) -> Language:
-    """A copy of a window_ner pipeline built by train_pipeline, to change without changing it."""
-    copy = spacy.blank("en")
-    copy.add_pipe("window_ner", config={"loss": nlp.get_pipe("window_ner").cfg["loss"]})
-    return copy.from_bytes(nlp.to_bytes())
-
-
-def predictions(nlp, texts):
-    docs = list(nlp.pipe(texts))
-    return [
-        ([(e.start_char, e.end_char, e.label_) for e in doc.ents], list(doc.spans["window_ner"].attrs["scores"]))
-        for doc in docs
-    ]
-
-
-TEST_TEXTS = ["Shaka Khan lives in London.", "I like Berlin.", "Nothing here."]
+from .util import NER_TEST_TEXTS as TEST_TEXTS, NER_TRAIN_DATA as TRAIN_DATA
+from .util import copy_ner_pipeline as copy_pipeline, make_ner_examples as make_examples
+from .util import ner_predictions as predictions, train_ner_pipeline as train_pipeline
 
 
 @pytest.mark.parametrize("loss", LOSSES)

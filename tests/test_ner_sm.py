@@ -3,9 +3,9 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from .test_ner import make_examples
-from .test_integration_sm import SM, TEXT, train_component
+from .util import SM, make_ner_examples as make_examples, train_component
 
+TEXT = "Shaka Khan lives in London."
 RULES = [{"label": "GPE", "pattern": "Croatia"}, {"label": "PERSON", "pattern": "John"}]
 RULER_TEXT = "John is watching the news about Croatia's elections"
 

@@ -15,74 +15,21 @@ from spacy.util import registry
 from thinc.api import Config, fix_random_seed
 
 from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidates, make_rel_candidates
-from spacy_window_ner.corpus import copy_gold_ents
 from spacy_window_ner.layers.pair_scorer import CandidateColumn
 from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.thresholds import dev_scores, gold_entities, relation_f, tune_pipeline_thresholds, tune_thresholds
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
 
+from .util import REL_PATTERNS as PATTERNS, REL_SMALL_MODEL as SMALL_MODEL, REL_TRAIN_DATA as TRAIN_DATA
+from .util import make_rel_examples as make_examples, make_rel_nlp as make_nlp, make_rel_reference as make_reference
+from .util import rel_expected_tuples as expected_tuples, train_rel as train
+
 # entity_ruler.initialize drops its patterns; tests that need them add them afterwards.
 pytestmark = pytest.mark.filterwarnings("ignore:\\[W036\\]")
 
-# (words, entities (start, end, label), relations (head entity, tail entity, label))
-TRAIN_DATA = [
-    ("Alice works for Acme in Paris .", [(0, 1, "PER"), (3, 4, "ORG"), (5, 6, "LOC")],
-     [(0, 1, "Work_For"), (1, 2, "Based_In")]),
-    ("Bob lives in Berlin and works at Initech .", [(0, 1, "PER"), (3, 4, "LOC"), (7, 8, "ORG")],
-     [(0, 1, "Live_In"), (0, 2, "Work_For")]),
-    ("Carol met Dave Smith .", [(0, 1, "PER"), (2, 4, "PER")], []),
-]
-PATTERNS = [
-    {"label": label, "pattern": [{"ORTH": word} for word in words.split()]}
-    for label, words in [("PER", "Alice"), ("PER", "Bob"), ("PER", "Carol"), ("PER", "Dave Smith"),
-                         ("ORG", "Acme"), ("ORG", "Initech"), ("LOC", "Paris"), ("LOC", "Berlin")]
-]
-SMALL_MODEL = {
-    "@architectures": "spacy-window-ner.RelationScorer.v1", "window_size": 1, "hidden_width": 32,
-    "label_width": 8,
-    "tok2vec": {"@architectures": "spacy.Tok2Vec.v2",
-                "embed": {"@architectures": "spacy.MultiHashEmbed.v2", "width": 32,
-                          "attrs": ["NORM", "SHAPE"], "rows": [500, 50],
-                          "include_static_vectors": False},
-                "encode": {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": 32,
-                           "depth": 1, "window_size": 1, "maxout_pieces": 2}},
-}
-
-
-def make_reference(nlp, words, ents, rels):
-    doc = nlp.make_doc(words)
-    spans = [Span(doc, s, e, label=label) for s, e, label in ents]
-    doc.ents = spans
-    set_relations(doc, [Relation(spans[h], spans[t], label, 1.0) for h, t, label in rels])
-    return doc
-
-
-def make_examples(nlp, data=TRAIN_DATA, gold_ents_on_predicted=False):
-    examples = []
-    for words, ents, rels in data:
-        reference = make_reference(nlp, words, ents, rels)
-        predicted = nlp.make_doc(reference.text)
-        if gold_ents_on_predicted:
-            copy_gold_ents(reference, predicted)
-        examples.append(Example(predicted, reference))
-    return examples
-
-
-def make_nlp(**config):
-    nlp = English()
-    ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns(PATTERNS)
-    nlp.add_pipe("window_rel", config={"model": SMALL_MODEL, **config})
-    return nlp
-
-
 def predictions(nlp, texts):
     return [sorted(relation_tuples(doc)) for doc in nlp.pipe(texts)]
-
-
-def expected_tuples(nlp):
-    return [sorted(relation_tuples(make_reference(nlp, *item))) for item in TRAIN_DATA]
 
 
 def targets(rel, examples):
@@ -91,17 +38,6 @@ def targets(rel, examples):
 
 def pairs_of(rel, doc):
     return rel.make_candidates([doc]).pairs[0]
-
-
-def train(nlp, examples, n_iter=60):
-    fix_random_seed(0)
-    optimizer = nlp.initialize(lambda: examples)
-    if "entity_ruler" in nlp.pipe_names:  # initialize clears the patterns
-        nlp.get_pipe("entity_ruler").add_patterns(PATTERNS)
-    for _ in range(n_iter):
-        losses = {}
-        nlp.update(examples, sgd=optimizer, losses=losses)
-    return losses
 
 
 def test_rel_overfitting_IO(tmp_path):

@@ -8,7 +8,7 @@ from spacy_window_ner.thresholds import (
     tune_recall_bias, tuned_vector,
 )
 
-from .test_ner import copy_pipeline, make_examples
+from .util import copy_ner_pipeline as copy_pipeline, make_ner_examples as make_examples
 
 
 def test_thresholds_best_threshold():
