@@ -137,7 +137,7 @@ def corpus(tmp_path: Path) -> List[Path]:
 @pytest.fixture
 def mount_tmpfs(tmp_path: Path) -> Callable[..., Path]:
     """Mount a small tmpfs below tmp_path (skips where the test may not mount); unmounted at
-    the end. mount(options) returns the mount point; remount(path, options) changes it."""
+    the end. mount(options) returns the mount point; util.remount(point, options) changes it."""
     mounted: List[Path] = []
 
     def mount(options: str = "size=64k") -> Path:

@@ -19,6 +19,7 @@ from spacy_window_ner import inputs, kb
 
 from .util import CONFIDENCE, CRASH, EXPECTED_COUNTS, EXPECTED_MENTIONS, SENTINEL, WHOLE_TXT, WRONG_COUNTS_SQL
 from .util import build_from_corpus as build, kb_counts as counts, kb_snapshot as snapshot, make_kb_nlp as make_nlp
+from .util import remount
 
 
 def test_kb_build_rows(corpus, tmp_path):
@@ -457,25 +458,15 @@ def test_kb_full_database_reports_real_cause(tmp_path, small_database):
     assert "database or disk is full" in message and "rollback" not in message and "rerun" in message
 
 
-@pytest.fixture
-def small_fs(tmp_path: Path):
-    """A 256 KiB tmpfs (mounting needs root; skipped otherwise)."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True).returncode:
-        pytest.skip("can't mount a tmpfs here")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def test_kb_full_disk_reports_real_cause_and_resumes(small_fs, tmp_path):
+def test_kb_full_disk_reports_real_cause_and_resumes(mount_tmpfs, tmp_path):
+    small_fs = mount_tmpfs("size=256k")
     source = _big_corpus(tmp_path)
     db = small_fs / "kb.sqlite"
     message = _fill_until_full(db, source)
     assert "database or disk is full" in message and "rollback" not in message
     stored = counts(db)["documents"]
     assert 0 < stored < 400 and stored % 8 == 0  # whole batches only
-    subprocess.run(["mount", "-o", "remount,size=16m", str(small_fs)], check=True)
+    remount(small_fs, "size=16m")
     stats = kb.build_kb(make_nlp(), [source], db, lines=True, batch_size=8)
     assert (stats.docs_existing, stats.docs_added) == (stored, 400 - stored)
     clean = tmp_path / "clean.sqlite"
