@@ -25,6 +25,8 @@ COMMANDS = [
     [], ["convert"], ["evaluate"], ["tune-thresholds"], ["tune-ner-bias"], ["copy-tuning"], ["cross-predict"],
     ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "remove"], ["kb", "export"], ["explain"], ["visualize"],
 ]
+# Run as `python KILL_SCRIPT POINT MODEL DEV`: tune-thresholds, killed at POINT of saving.
+KILL_SCRIPT = Path(__file__).resolve().parent / "scripts" / "kill_at.py"
 
 
 @pytest.fixture
@@ -228,44 +230,6 @@ def test_cli_visualize(ruler_path, window_ner_path, gold_spacy, rel_pipeline, tm
 # ------------------------------------------------------------- outputs: atomic, never an input
 
 
-KILL_SCRIPT = r"""
-import os, signal, sys
-from thinc.model import Model
-from spacy_window_ner import files
-from spacy_window_ner.cli import app
-
-point, model, dev = sys.argv[1:]
-
-
-def die(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def die_at_call(function, n):
-    calls = []
-
-    def wrapped(*args, **kwargs):
-        calls.append(args)
-        if len(calls) == n:
-            die()
-        return function(*args, **kwargs)
-
-    return wrapped
-
-
-if point == "first write":
-    Model.to_bytes = die  # runs while window_rel's model file is open for writing
-elif point == "before the swap":
-    files._exchange = die
-elif point == "after the swap":
-    files.shutil.rmtree = die
-elif point == "between two renames":
-    files._exchange = lambda a, b: False  # as on a system without renameat2
-    files.os.replace = die_at_call(os.replace, 2)
-app(["tune-thresholds", model, dev], prog_name="spacy-window-ner")
-"""
-
-
 @pytest.fixture
 def rel_pipeline(tmp_path):
     """A saved entity_ruler + window_rel pipeline with no tuned thresholds, and its dev data."""
@@ -392,7 +356,7 @@ def test_cli_tune_thresholds_killed(rel_pipeline, point):
     pipeline at the target path still loads (old or new), or, killed between the two renames
     of the fallback swap, both are complete beside it."""
     model, dev = rel_pipeline
-    result = subprocess.run([sys.executable, "-c", KILL_SCRIPT, point, str(model), str(dev)], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(KILL_SCRIPT), point, str(model), str(dev)], capture_output=True, text=True)
     assert result.returncode == -9, result.stderr
     if point == "between two renames":
         assert not model.exists()
