@@ -23,7 +23,8 @@ from spacy_window_ner import kb
 
 from .data import data_dir as shared_data_dir
 from .postgres_server import ServerError, temporary_database, temporary_server
-from .util import JSONL, LINES_TXT, make_kb_nlp, train_ner_pipeline, train_window_ner, unavailable
+from .util import JSONL, LINES_TXT, make_kb_nlp, make_rel_examples, make_rel_nlp, train_ner_pipeline, train_rel
+from .util import train_window_ner, unavailable
 
 
 def pytest_addoption(parser):
@@ -100,9 +101,42 @@ def trained(trained_pipelines) -> Language:
 
 
 @pytest.fixture(scope="session")
-def window_ner_nlp() -> Language:
-    """A small window_ner pipeline overfitted on util.WINDOW_NER_DATA, trained once per run."""
-    return train_window_ner()
+def trained_rel_pipelines() -> Callable[[int], Language]:
+    """trained_rel_pipelines(n_iter) -> nlp: util.make_rel_nlp() (an entity_ruler and a small
+    window_rel) after util.train_rel(n_iter=n_iter) on util.REL_TRAIN_DATA, trained once per run
+    and n_iter. Tests must not change it: copy it first (copy_rel_pipeline)."""
+    cache: Dict[int, Language] = {}
+
+    def get(n_iter: int) -> Language:
+        if n_iter not in cache:
+            nlp = make_rel_nlp()
+            train_rel(nlp, make_rel_examples(nlp), n_iter=n_iter)
+            cache[n_iter] = nlp
+        return cache[n_iter]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def window_ner_pipelines() -> Callable[[str], Language]:
+    """window_ner_pipelines(version) -> nlp: util.train_window_ner(version=version), a small
+    window_ner (WindowNER.v1 or .v2) overfitted on util.WINDOW_NER_DATA, trained once per run and
+    version. Tests must not change it."""
+    cache: Dict[str, Language] = {}
+
+    def get(version: str) -> Language:
+        if version not in cache:
+            cache[version] = train_window_ner(version=version)
+        return cache[version]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def window_ner_nlp(window_ner_pipelines) -> Language:
+    """A small window_ner pipeline (WindowNER.v2) overfitted on util.WINDOW_NER_DATA, trained
+    once per run. Tests must not change it."""
+    return window_ner_pipelines("v2")
 
 
 @pytest.fixture(scope="session")

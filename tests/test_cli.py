@@ -230,13 +230,21 @@ def test_cli_visualize(ruler_path, window_ner_path, gold_spacy, rel_pipeline, tm
 # ------------------------------------------------------------- outputs: atomic, never an input
 
 
-@pytest.fixture
-def rel_pipeline(tmp_path):
-    """A saved entity_ruler + window_rel pipeline with no tuned thresholds, and its dev data."""
+@pytest.fixture(scope="module")
+def rel_nlp():
+    """An entity_ruler + window_rel pipeline with no tuned thresholds (2 updates), and its
+    examples; trained once per module. Tests must not change it: they get it saved (rel_pipeline)."""
     nlp = make_rel_nlp()
     examples = make_rel_examples(nlp)
     train_rel(nlp, examples, n_iter=2)
     nlp.get_pipe("window_rel").cfg["thresholds"] = {}
+    return nlp, examples
+
+
+@pytest.fixture
+def rel_pipeline(rel_nlp, tmp_path):
+    """rel_nlp saved, and its dev data (the references of its examples)."""
+    nlp, examples = rel_nlp
     path = tmp_path / "rel_pipeline"
     nlp.to_disk(path)
     dev = tmp_path / "dev.spacy"

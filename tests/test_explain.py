@@ -11,7 +11,7 @@ from thinc.api import fix_random_seed
 from spacy_window_ner.explain import entity_tags, explain, find_window_ner, gradient_x_input
 from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
 
-from .util import WINDOW_NER_TEXT as TEXT, train_window_ner
+from .util import WINDOW_NER_TEXT as TEXT
 
 # Explanations run through the layer's own backprop, whichever version built it: v2 holds
 # the hidden layer as a child, v1 (pipelines saved before v2) keeps W and b flat.
@@ -24,8 +24,8 @@ def hidden_of(scorer):
 
 
 @pytest.fixture(scope="module", params=sorted(VERSIONS))
-def window_ner_nlp(request) -> Language:
-    return train_window_ner(version=request.param)
+def window_ner_nlp(request, window_ner_pipelines) -> Language:
+    return window_ner_pipelines(request.param)
 
 
 @pytest.fixture(scope="module")

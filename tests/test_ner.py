@@ -240,8 +240,8 @@ def test_ner_unknown_label_at_update(trained):
         trained.update(examples)
 
 
-def test_ner_misaligned_gold_is_skipped_with_a_warning():
-    nlp, ner, _ = train_pipeline(n_iter=2)
+def test_ner_misaligned_gold_is_skipped_with_a_warning(trained):
+    nlp = copy_pipeline(trained)
     predicted = Doc(nlp.vocab, words=["NewYork", "is", "big"])
     reference = Doc(nlp.vocab, words=["New", "York", "is", "big"], spaces=[False, True, True, False])
     reference.ents = [reference.char_span(0, 3, label="LOC")]
@@ -249,9 +249,9 @@ def test_ner_misaligned_gold_is_skipped_with_a_warning():
         nlp.update([Example(predicted, reference)])
 
 
-def test_ner_nan_loss_stops_training():
-    nlp, ner, _ = train_pipeline(n_iter=1)
-    scorer = ner.model.get_ref("scorer")
+def test_ner_nan_loss_stops_training(trained):
+    nlp = copy_pipeline(trained)
+    scorer = nlp.get_pipe("window_ner").model.get_ref("scorer")
     scorer.set_param("c", scorer.get_param("c") * numpy.nan)
     with pytest.raises(ValueError, match="loss of window_ner became nan"):
         nlp.update(make_examples(nlp))
