@@ -21,7 +21,8 @@ from thinc.types import Floats2d, Ints2d
 from .candidates import (
     CandidateGenerator, Candidates, NearbyPairs, ScoredCandidates, make_candidates, make_rel_candidates_v2,
 )
-from .corpus import aligned_ents, validate_initialize_examples
+from .alignment import aligned_ents
+from .corpus import validate_initialize_examples
 from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
 from .scorers import score_relations
 

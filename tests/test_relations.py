@@ -12,6 +12,7 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
 from benchmarks import mirror_source
+from spacy_window_ner.extensions import install_extensions
 from spacy_window_ner.relations import (
     EXTENSION,
     LEGACY_KEY,
@@ -19,7 +20,6 @@ from spacy_window_ner.relations import (
     Relation,
     get_relations,
     has_relation_annotation,
-    install_extensions,
     relation_tuples,
     relations_from_json,
     relations_to_json,
