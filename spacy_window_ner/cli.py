@@ -22,8 +22,6 @@ from typing import Any, Dict, List, NoReturn, Optional, Tuple, Union, cast
 import typer
 from spacy.cli._util import parse_config_overrides
 from spacy.language import Language
-from spacy.tokens import Doc
-from spacy.training import Example
 from spacy.vocab import Vocab
 from typer.core import TyperGroup
 from wasabi import table
@@ -31,9 +29,10 @@ from wasabi import table
 from . import kb as kb_module
 from . import loading
 from .confidences import entity_setters
-from .corpus import PREDICTED_KEY, copy_gold_ents
+from .corpus import PREDICTED_KEY
 from .crossfit import FoldScores, cross_predict
 from .escape import json_line, printable
+from .evaluation import evaluate_pipeline
 from .explain import explain as explain_entities
 from .files import OutputError, atomic_directory, atomic_write, check_not_input
 from .inputs import InputError, InputStats, check_inputs, location, read_source
@@ -42,9 +41,9 @@ from .problems import Problems
 from .readers import READERS, prodigy_split, read_docbin, write_docbin
 from .relations import get_relations
 from .render import explain_html, visualize_html
-from .thresholds import (
-    DEFAULT_BIAS_GRID, MAX_GRID_VALUES, bias_grid, copy_tuning, gold_entities, tune_pipeline_thresholds,
-    tune_pipeline_thresholds_by_cv, tune_recall_bias,
+from .tuning import (
+    DEFAULT_BIAS_GRID, MAX_GRID_VALUES, bias_grid, copy_tuning, tune_pipeline_thresholds, tune_pipeline_thresholds_by_cv,
+    tune_recall_bias,
 )
 
 
@@ -233,13 +232,7 @@ def evaluate(
         fail(f"Can't read {data_path} as a .spacy file: {_one_line(err)}")
     if not references:
         fail(f"{data_path} holds no documents.")
-    if gold_ents:
-        examples = [Example(_with_gold_ents(nlp.vocab, ref), ref) for ref in references]
-        with gold_entities(nlp):
-            scores = nlp.evaluate(examples, batch_size=batch_size)
-    else:
-        examples = [Example(nlp.make_doc(ref.text), ref) for ref in references]
-        scores = nlp.evaluate(examples, batch_size=batch_size)
+    scores = evaluate_pipeline(nlp, references, gold_ents=gold_ents, batch_size=batch_size)
     typer.echo(format_scores(scores))
     if output is not None:
         with atomic_write(output) as file_:
@@ -795,13 +788,6 @@ def visualize(
 # ------------------------------------------------------------------------------------------ helpers
 
 
-
-
-def _with_gold_ents(vocab: Vocab, reference: Doc) -> Doc:
-    """A doc with the reference's tokens and entities, for `gold_entities`."""
-    doc = Doc(vocab, words=[t.text for t in reference], spaces=[bool(t.whitespace_) for t in reference])
-    copy_gold_ents(reference, doc)
-    return doc
 
 
 def _progress_bar(total_bytes: int):

@@ -3,7 +3,7 @@ candidate generator (by default every ordered pair of entities in the same sente
 max_distance tokens; see candidates.py) proposes the pairs once per batch; the pair scorer
 gives each candidate an independent sigmoid score per relation label, and a relation is
 predicted where the score reaches that label's threshold. The thresholds are tuned on dev
-data (see thresholds.py) and kept in cfg."""
+data (see the tuning package) and kept in cfg."""
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from spacy_window_ner.cli import Format, app
 from spacy_window_ner.readers import READERS, read_conll04, read_docbin
-from spacy_window_ner.thresholds import TUNINGS
+from spacy_window_ner.tuning import TUNINGS
 
 from .test_explain import TEXT, TRAIN_DATA
 from .test_files import fill, remount
