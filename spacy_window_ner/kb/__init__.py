@@ -25,7 +25,8 @@ from .build import (
 )
 from .export import CSV_FILES, EXPORT_FORMATS, export_graph, write_graph
 from .query import query_entity, read_graph
-from .sqlite import SCHEMA, SCHEMA_VERSION, TABLES, SQLiteStore, open_kb
+from .schema import SCHEMA_VERSION, TABLES
+from .sqlite import SCHEMA, SQLiteStore, open_kb
 from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, KBError, RemoveStats, Store, WriteCounts, merge_edges, normalize
 from .urls import describe, hide_password, is_url
 

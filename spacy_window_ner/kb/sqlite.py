@@ -1,5 +1,6 @@
-"""The SQLite back end: every SQL statement and all connection handling of a SQLite knowledge
-base, behind `SQLiteStore` (see store.Store).
+"""The SQLite back end: every SQL statement of a SQLite knowledge base (its types of schema.py's
+tables), all connection handling, and the files a database is kept in (`database_files`: the
+WAL, shared-memory and journal files beside it), behind `SQLiteStore` (see store.Store).
 
 Builds are idempotent and resumable: each batch is written in ONE transaction, and concurrent
 builds on one database are safe (WAL journal, busy timeout, UNIQUE identity checked in the
@@ -16,69 +17,12 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from ..inputs import Record
+from .schema import READ_VERSION, SCHEMA_VERSION, missing_tables, schema, statements
 from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, describe_entities, match_stored, merge_edges, normalize
 
-SCHEMA_VERSION = "2"
 BUSY_TIMEOUT_MS = 60_000
 MAX_VARIABLES = 999  # bound parameters per statement: SQLite builds before 3.32 allow no more
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY,
-    identity TEXT NOT NULL UNIQUE,
-    doc_id TEXT,
-    source TEXT NOT NULL,
-    line INTEGER,
-    sha256 TEXT NOT NULL,
-    n_chars INTEGER NOT NULL,
-    n_tokens INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS entities (
-    id INTEGER PRIMARY KEY,
-    norm TEXT NOT NULL,
-    label TEXT NOT NULL,
-    name TEXT NOT NULL,
-    mention_count INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (norm, label)
-);
-CREATE TABLE IF NOT EXISTS mentions (
-    id INTEGER PRIMARY KEY,
-    doc_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-    entity_id INTEGER NOT NULL REFERENCES entities (id),
-    start_char INTEGER NOT NULL,
-    end_char INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    label TEXT NOT NULL,
-    confidence REAL,
-    sentence TEXT NOT NULL,
-    sent_start_char INTEGER NOT NULL,
-    sent_end_char INTEGER NOT NULL,
-    UNIQUE (doc_id, start_char, end_char, label)
-);
-CREATE TABLE IF NOT EXISTS relations (
-    id INTEGER PRIMARY KEY,
-    doc_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-    head_entity INTEGER NOT NULL REFERENCES entities (id),
-    tail_entity INTEGER NOT NULL REFERENCES entities (id),
-    label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    head_mention INTEGER NOT NULL REFERENCES mentions (id) ON DELETE CASCADE,
-    tail_mention INTEGER NOT NULL REFERENCES mentions (id) ON DELETE CASCADE,
-    UNIQUE (head_mention, tail_mention, label)
-);
-CREATE INDEX IF NOT EXISTS documents_source ON documents (source);
-CREATE INDEX IF NOT EXISTS documents_doc_id ON documents (doc_id);
-CREATE INDEX IF NOT EXISTS mentions_entity ON mentions (entity_id);
-CREATE INDEX IF NOT EXISTS mentions_doc ON mentions (doc_id);
-CREATE INDEX IF NOT EXISTS relations_head ON relations (head_entity);
-CREATE INDEX IF NOT EXISTS relations_tail ON relations (tail_entity);
-CREATE INDEX IF NOT EXISTS relations_doc ON relations (doc_id);
-"""
-TABLES = ("documents", "entities", "mentions", "relations")
+SCHEMA = schema(key="INTEGER PRIMARY KEY", integer="INTEGER", real="REAL", if_new=True)
 
 
 class SQLiteStore:
@@ -282,9 +226,8 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if not _tables(conn):
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
+                    for statement in statements(SCHEMA):
+                        conn.execute(statement)
                     conn.execute(
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                         (SCHEMA_VERSION,),
@@ -369,13 +312,13 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 
 def _check_schema(conn: sqlite3.Connection, path: Path, tables: set) -> None:
-    missing = [t for t in (*TABLES, "meta") if t not in tables]
+    missing = missing_tables(tables)
     if missing:
         raise KBError(
             f"{path} is a SQLite database but not a spacy-window-ner knowledge base (no table "
             f"{', '.join(missing)}). Give another path to build one."
         )
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    row = conn.execute(READ_VERSION).fetchone()
     version = row[0] if row else None
     if version == "1":
         raise KBError(
