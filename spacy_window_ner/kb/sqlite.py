@@ -1,6 +1,7 @@
-"""The SQLite back end: every SQL statement of a SQLite knowledge base (its types of schema.py's
-tables), all connection handling, and the files a database is kept in (`database_files`: the
-WAL, shared-memory and journal files beside it), behind `SQLiteStore` (see store.Store).
+"""The SQLite back end: the SQL of a SQLite knowledge base (its types of schema.py's tables;
+the statements every back end shares are in sql.py), all connection handling, and the files
+a database is kept in (`database_files`: the WAL, shared-memory and journal files beside it),
+behind `SQLiteStore` (see store.Store).
 
 Builds are idempotent and resumable: each batch is written in ONE transaction, and concurrent
 builds on one database are safe (WAL journal, busy timeout, UNIQUE identity checked in the
@@ -18,11 +19,13 @@ from urllib.parse import quote
 
 from ..inputs import Record
 from .schema import READ_VERSION, SCHEMA_VERSION, missing_tables, schema, statements
-from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, describe_entities, match_stored, merge_edges, normalize
+from .sql import Queries, choose_documents, read_entities
+from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
 
 BUSY_TIMEOUT_MS = 60_000
 MAX_VARIABLES = 999  # bound parameters per statement: SQLite builds before 3.32 allow no more
 SCHEMA = schema(key="INTEGER PRIMARY KEY", integer="INTEGER", real="REAL", if_new=True)
+QUERIES = Queries.of("?")  # sqlite3's qmark paramstyle; text is ordered byte-wise by default
 
 
 class SQLiteStore:
@@ -83,7 +86,7 @@ class SQLiteStore:
             stored.update((row[0], tuple(row[1:])) for row in self.conn.execute(query, chunk))
         known, moved = match_stored(records, stored)
         if moved:  # documents with an id that moved: same text, so only their place is updated
-            self.conn.executemany("UPDATE documents SET source = ?, line = ? WHERE identity = ? AND sha256 = ?", moved)
+            self.conn.executemany(QUERIES.move, moved)
         return known
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
@@ -137,15 +140,7 @@ class SQLiteStore:
         stats = RemoveStats()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            chosen: Dict[int, Tuple[str, Optional[int], Optional[str]]] = {}
-            selectors = [("source", s) for s in sources] + [("doc_id", i) for i in ids]
-            for column, value in selectors:
-                rows = conn.execute(
-                    f"SELECT id, source, line, doc_id FROM documents WHERE {column} = ? ORDER BY id", (value,)
-                ).fetchall()
-                if not rows:
-                    stats.unmatched.append(f"{'source' if column == 'source' else 'id'} {value!r}")
-                chosen.update((row[0], tuple(row[1:])) for row in rows)
+            chosen, stats.unmatched = choose_documents(conn.execute, QUERIES, sources, ids)
             stats.mentions, stats.relations, stats.entities = _delete_documents(conn, list(chosen))
             conn.execute("COMMIT")
         except BaseException:
@@ -155,44 +150,11 @@ class SQLiteStore:
         return stats
 
     def entities(self, norm: str, label: Optional[str]) -> List[Dict[str, Any]]:
-        conn = self.conn
-        sql = "SELECT id, name, label, mention_count FROM entities WHERE norm = ?"
-        args: List[Any] = [norm]
-        if label is not None:
-            sql += " AND label = ?"
-            args.append(label)
-
-        def mentions(ent_id: int) -> Iterable[Tuple[Any, ...]]:
-            return conn.execute(
-                "SELECT d.source, d.line, d.doc_id, m.text, m.confidence, m.sentence, "
-                "m.start_char - m.sent_start_char, m.end_char - m.sent_start_char FROM mentions m "
-                "JOIN documents d ON d.id = m.doc_id WHERE m.entity_id = ? ORDER BY m.id",
-                (ent_id,),
-            ).fetchall()
-
-        def relations(ent_id: int, direction: str) -> Iterable[Tuple[Any, ...]]:
-            this, other = ("head_entity", "tail_entity") if direction == "out" else ("tail_entity", "head_entity")
-            return conn.execute(
-                f"SELECT r.label, e.name, e.label, r.confidence, d.source, d.line, d.doc_id FROM relations r "
-                f"JOIN entities e ON e.id = r.{other} JOIN documents d ON d.id = r.doc_id "
-                f"WHERE r.{this} = ? ORDER BY r.id",
-                (ent_id,),
-            ).fetchall()
-
-        return describe_entities(conn.execute(sql + " ORDER BY label", args).fetchall(), mentions, relations)
+        return read_entities(self.conn.execute, QUERIES, norm, label)
 
     def graph(self) -> Graph:
-        nodes = [
-            dict(zip(NODE_FIELDS, row))
-            for row in self.conn.execute("SELECT id, name, label, mention_count FROM entities ORDER BY id")
-        ]
-        edges = merge_edges(
-            self.conn.execute(
-                "SELECT head_entity, tail_entity, label, confidence FROM relations "
-                "ORDER BY head_entity, tail_entity, label"
-            )
-        )
-        return nodes, edges
+        nodes = [dict(zip(NODE_FIELDS, row)) for row in self.conn.execute(QUERIES.nodes)]
+        return nodes, merge_edges(self.conn.execute(QUERIES.edges))
 
 
 def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite3.Connection:

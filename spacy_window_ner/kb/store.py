@@ -70,7 +70,8 @@ class RemoveStats:
 
 
 class Store(Protocol):
-    """A knowledge base back end: every statement of its database language lives in its module.
+    """A knowledge base back end: its statements live in its module, or in sql.py where every
+    back end writes them alike, and its tables are schema.py's.
 
     Error (Type[BaseException]): What its driver raises when a statement fails (sqlite3.Error),
         which callers report as a KBError that says what was kept.
