@@ -13,18 +13,18 @@ One job per module:
                  for a postgresql:// URL, as it needs psycopg (the `postgres` extra)
     urls.py      PostgreSQL URLs: `is_url`, `check_url`, and the password kept out of messages (`describe`)
     backends.py  which back end a database names (`open_store`)
-    build.py     stream records, skip those stored, nlp.pipe, `doc_rows`, store; remove documents
+    rows.py      docs into rows (`doc_rows`), a batch stored and counted (`write_batch`, `BuildStats`)
+    build.py     stream records, skip those stored, nlp.pipe, store; remove documents
     ray_engine.py  `build_kb(engine="ray")`: the pipeline in Ray Data actors (the only module importing Ray)
     query.py     one entity with its mentions and relations; the entity graph
     export.py    the graph as JSONL, CSV or GraphML, sanitised for each format
 Input streaming (files, lines, identities, malformed lines) is `spacy_window_ner.inputs`.
 """
 from .backends import database_files, open_store
-from .build import (
-    CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, build_kb, check_database_not_input, doc_rows, remove_documents,
-)
+from .build import build_kb, check_database_not_input, remove_documents
 from .export import CSV_FILES, EXPORT_FORMATS, export_graph, write_graph
 from .query import query_entity, read_graph
+from .rows import CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, doc_rows
 from .schema import SCHEMA_VERSION, TABLES
 from .sqlite import SCHEMA, SQLiteStore, open_kb
 from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, KBError, RemoveStats, Store, WriteCounts, merge_edges, normalize

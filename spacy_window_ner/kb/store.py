@@ -20,10 +20,11 @@ MENTION_FIELDS = (
 RELATION_FIELDS = ("label", "other", "other_label", "confidence", "source", "line", "doc_id")
 
 SpanKey = Tuple[int, int, str]  # (start token, end token, label) of a mention in its doc
-# Everything the database needs from a processed doc (see build.doc_rows): "n_chars",
+# Everything the database needs from a processed doc (see rows.doc_rows): "n_chars",
 # "n_tokens", "mentions" ({SpanKey: {"start_char", "end_char", "text", "label", "confidence",
-# "sentence", "sent_start_char", "sent_end_char"}}) and "relations" ([(head SpanKey, tail
-# SpanKey, label, confidence)]). Plain, picklable data.
+# "sentence", "sent_start_char", "sent_end_char"}}), "relations" ([(head SpanKey, tail
+# SpanKey, label, confidence)]) and "dropped_candidates" (relation candidates a cap dropped).
+# Plain, picklable data.
 DocRows = Dict[str, Any]
 Graph = Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]  # nodes (NODE_FIELDS), edges (EDGE_FIELDS)
 
