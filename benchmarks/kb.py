@@ -16,7 +16,7 @@ build gets a new database, dropped afterwards). Without psycopg or PostgreSQL's 
 without Ray, those rows say "skipped" and why.
 
 What is measured:
-- pipeline alone: nlp.pipe and the rows (build.doc_rows) of every doc, without a store. With
+- pipeline alone: nlp.pipe and the rows (kb.rows.doc_rows) of every doc, without a store. With
   n_process 1, that is the work of one Ray actor: its docs/s is "one actor's docs/s".
 - writer capacity: the rows of all docs computed once, then written (store.write_batch, a
   batch per transaction) into a new database: by one SQLite writer, and by 1, 2 and 4

@@ -24,7 +24,7 @@ from spacy.training import Corpus
 
 from benchmarks.rel import spacy_train, write_conll04
 from spacy_window_ner.ner import WindowNER, check_recall_bias
-from spacy_window_ner.thresholds import DEFAULT_BIAS_GRID, bias_grid, tune_recall_bias
+from spacy_window_ner.tuning import DEFAULT_BIAS_GRID, bias_grid, tune_recall_bias
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ predicts (as `spacy-window-ner tune-thresholds` does), and counted on test with 
 entities it predicts, strictly (the figures of `spacy_window_ner evaluate`; two rows are
 checked against its scorer). Tuning on dev and counting on dev favours the lever with the
 most free thresholds, so the choice among them is k-fold cross-validation over dev
-(`thresholds.cross_validated_f`): the "dev CV" column. The rows marked `*` are the ones
+(`tuning.cross_validated_f`): the "dev CV" column. The rows marked `*` are the ones
 chosen that way, per family (min support, shrinkage) and overall; every other row is
 shown too, losers included, with its test figures for reference only.
 
@@ -44,7 +44,7 @@ from spacy_window_ner.confidences import get_confidences
 from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import relation_tuples
 from spacy_window_ner.scorers import score_relations
-from spacy_window_ner.thresholds import (
+from spacy_window_ner.tuning import (
     TUNINGS, DevScores, Tuning, cross_validated_f, dev_scores, examples_before, relation_f, tuned_component,
     tuned_vector,
 )

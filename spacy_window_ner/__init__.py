@@ -1,6 +1,6 @@
 """spacy-window-ner: window-classifier NER and relation extraction for spaCy."""
-from . import candidates, corpus, layers, models, ner, pretraining, rel, scorers, thresholds  # noqa: F401  (fill the registries)
-from .relations import install_extensions
+from . import candidates, corpus, layers, models, ner, pretraining, rel, scorers, tuning  # noqa: F401  (fill the registries)
+from .extensions import install_extensions
 
 install_extensions()
 

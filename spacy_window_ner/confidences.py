@@ -25,8 +25,8 @@ start_char, end_char)]`. So the confidences keep pointing at the same text after
 `span.as_doc(copy_user_data=True)` keeps those inside the span,
 `doc.to_json(underscore=["swn_confidences"])` writes them and `Doc.from_json` reads them back,
 and they survive `Doc.to_bytes`, pickle, `DocBin(store_user_data=True)` and
-`nlp.pipe(n_process=...)`. The extension is registered by `relations.install_extensions`, with
-the same check for a name taken by other code.
+`nlp.pipe(n_process=...)`. The extension is registered by `extensions.install_extensions`, with
+the relations' extensions.
 """
 import math
 from itertools import zip_longest

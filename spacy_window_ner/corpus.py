@@ -3,12 +3,13 @@ entities, so that it is trained and evaluated on gold entities (as spaCy's relat
 does), and one that adds the entities an NER predicted for the same docs without having trained
 on them (`spacy-window-ner cross-predict`), so that it also learns from the NER's mistakes."""
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
 from spacy.training import Corpus, Example, validate_get_examples
 from spacy.util import registry
+
+from .alignment import aligned_ents, copy_gold_ents
 
 # The span group of the entities an NER predicted for docs it did not train on.
 PREDICTED_KEY = "cross_predicted"
@@ -119,37 +120,3 @@ def validate_initialize_examples(get_examples: Callable[[], Iterable[Example]], 
             "Pass `lambda: examples` with `examples = list(Corpus(path)(nlp))`, or check that "
             "the corpus is not empty."
         )
-
-
-def copy_gold_ents(reference: Doc, predicted: Doc) -> List[Span]:
-    """Set the entities of the reference doc on the predicted doc, matched by character
-    offsets. Entities that don't align with the predicted tokens are left out.
-
-    reference (Doc): The doc with the gold entities.
-    predicted (Doc): The doc to annotate, with the same text.
-    RETURNS (List[Span]): The entities set on the predicted doc.
-    """
-    spans = aligned_ents(reference, predicted)
-    predicted.set_ents(spans, default="outside")
-    return spans
-
-
-def aligned_ents(reference: Doc, predicted: Doc, ents: Optional[Iterable[Span]] = None) -> List[Span]:
-    """The entities of the reference doc as spans of the predicted doc, matched by
-    character offsets; entities that don't align with its tokens are left out.
-
-    reference (Doc): The doc with the entities.
-    predicted (Doc): A doc with the same text.
-    ents (Optional[Iterable[Span]]): The reference's spans to align; its doc.ents if None.
-    RETURNS (List[Span]): The aligned spans, with their labels.
-    """
-    if reference.text != predicted.text:
-        raise ValueError(
-            "Can't align entities between docs with different texts. Pass the predicted and "
-            "reference docs of one Example."
-        )
-    spans = (
-        predicted.char_span(ent.start_char, ent.end_char, label=ent.label_)
-        for ent in (reference.ents if ents is None else ents)
-    )
-    return [span for span in spans if span is not None]

@@ -22,8 +22,9 @@ from thinc.api import ConfigValidationError
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from .alignment import aligned_ents
 from .confidences import get_confidences, set_confidences
-from .corpus import PREDICTED_KEY, aligned_ents
+from .corpus import PREDICTED_KEY
 from .files import check_not_input
 from .readers import read_docbin, write_docbin
 

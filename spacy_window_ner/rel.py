@@ -3,7 +3,7 @@ candidate generator (by default every ordered pair of entities in the same sente
 max_distance tokens; see candidates.py) proposes the pairs once per batch; the pair scorer
 gives each candidate an independent sigmoid score per relation label, and a relation is
 predicted where the score reaches that label's threshold. The thresholds are tuned on dev
-data (see thresholds.py) and kept in cfg."""
+data (see the tuning package) and kept in cfg."""
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -21,7 +21,8 @@ from thinc.types import Floats2d, Ints2d
 from .candidates import (
     CandidateGenerator, Candidates, NearbyPairs, ScoredCandidates, make_candidates, make_rel_candidates_v2,
 )
-from .corpus import aligned_ents, validate_initialize_examples
+from .alignment import aligned_ents
+from .corpus import validate_initialize_examples
 from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
 from .scorers import score_relations
 

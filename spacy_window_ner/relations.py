@@ -16,10 +16,10 @@ as spaCy does for all span extensions; plain msgpack data survives `Doc.to_bytes
 even to none, also holds an empty row list under the span of its whole text: it tells
 "annotated, no relations" from "not annotated".
 
-`install_extensions()` registers `Doc._.swn_relations`, the relations as JSON (character
-offsets, what `doc.to_json(underscore=["swn_relations"])` writes and `Doc.from_json` reads back),
-`Span._.swn_relation_rows`, the storage above, and `Span._.swn_confidences`, the span
-confidences (see the confidences module).
+`Doc._.swn_relations` gives the relations as JSON (character offsets, what
+`doc.to_json(underscore=["swn_relations"])` writes and `Doc.from_json` reads back), and
+`Span._.swn_relation_rows` is the storage above; both are registered by
+`extensions.install_extensions`.
 """
 import math
 import numbers
@@ -27,8 +27,6 @@ import warnings
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from spacy.tokens import Doc, Span
-
-from .confidences import EXTENSION as CONFIDENCES_EXTENSION
 
 EXTENSION = "swn_relations"
 ROWS_EXTENSION = "swn_relation_rows"
@@ -167,38 +165,6 @@ def relations_from_json(doc: Doc, data: Optional[List[Dict[str, Any]]]) -> None:
     if isinstance(data, (str, bytes, dict)) or not isinstance(data, Iterable):
         raise TypeError(f"Expected a list of relation dicts or None, not {type(data).__name__}.")
     set_relations(doc, [_relation_from_json(doc, item) for item in data])
-
-
-def install_extensions() -> None:
-    """Register `Doc._.swn_relations` (see relations_to_json), `Span._.swn_relation_rows`
-    (the storage) and `Span._.swn_confidences` (see confidences.set_confidences). Safe to
-    call more than once.
-
-    RAISES (ValueError): If other code already registered one of the names differently.
-    """
-    for cls, name, kwargs in (
-        (Doc, EXTENSION, {"getter": relations_to_json, "setter": relations_from_json}),
-        (Span, ROWS_EXTENSION, {"default": None}),
-        (Span, CONFIDENCES_EXTENSION, {"default": None}),
-    ):
-        wanted = (kwargs.get("default"), None, kwargs.get("getter"), kwargs.get("setter"))
-        if not cls.has_extension(name):
-            cls.set_extension(name, **kwargs)
-        elif tuple(map(_describe, cls.get_extension(name))) != tuple(map(_describe, wanted)):
-            raise ValueError(
-                f"{cls.__name__}._.{name} is already registered by other code, as "
-                f"{cls.get_extension(name)} (default, method, getter, setter). "
-                f"spacy-window-ner stores its annotations there. Rename the other extension, or "
-                f"remove it with {cls.__name__}.remove_extension({name!r}) before importing "
-                "spacy_window_ner."
-            )
-
-
-def _describe(value: Any) -> Any:
-    # Functions compare by name, so re-importing this module is not a conflict.
-    if callable(value):
-        return (getattr(value, "__module__", None), getattr(value, "__qualname__", None))
-    return value
 
 
 def _is_rows_key(key: Any) -> bool:

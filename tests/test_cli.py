@@ -15,7 +15,7 @@ from spacy.training import Example
 
 from spacy_window_ner.cli import Format, app
 from spacy_window_ner.readers import READERS, read_conll04, read_docbin
-from spacy_window_ner.thresholds import TUNINGS
+from spacy_window_ner.tuning import TUNINGS
 
 from .util import CRASH, SENTINEL, WINDOW_NER_DATA as TRAIN_DATA, WINDOW_NER_TEXT as TEXT
 from .util import failed, fill, invoke, make_rel_examples, make_rel_nlp, remount, runner, train_rel

@@ -9,7 +9,7 @@ from spacy.tokens import Doc, DocBin, Span
 
 from spacy_window_ner import kb
 from spacy_window_ner.confidences import EXTENSION, entity_setters, get_confidences, set_confidences
-from spacy_window_ner.relations import install_extensions
+from spacy_window_ner.extensions import install_extensions
 from spacy_window_ner.render import visualize_html
 
 TEXT = "Shaka Khan lives in London."

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from spacy_window_ner import kb
 from spacy_window_ner.cli import app
 from spacy_window_ner.relations import Relation, set_relations
-from spacy_window_ner.thresholds import MAX_GRID_VALUES, DevScores, pick_thresholds
+from spacy_window_ner.tuning import MAX_GRID_VALUES, DevScores, pick_thresholds
 
 runner = CliRunner()
 

@@ -101,7 +101,7 @@ def test_integration_sm_joint_pipeline_from_sm_configs(tmp_path):
     from typer.testing import CliRunner
 
     from spacy_window_ner.cli import app
-    from spacy_window_ner.corpus import copy_gold_ents
+    from spacy_window_ner.alignment import copy_gold_ents
 
     docs = train_sm_configs_and_assemble(tmp_path)
     joint = spacy.load(tmp_path / "joint")

@@ -174,10 +174,10 @@ def test_kb_cli_query_shows_the_sentence_around_the_mention(ruler_path, tmp_path
     ],
 )
 def test_kb_cli_sentence_window(sentence, start, end, width, expected):
-    from spacy_window_ner.cli import _sentence_window
+    from spacy_window_ner.cli._tables import sentence_window
 
     assert sentence[start:end] in ("Alice", "Alice Bob Carol")
-    window = _sentence_window(sentence, start, end, width)
+    window = sentence_window(sentence, start, end, width)
     assert window == expected
     assert len(window) <= width or window.strip("…") == sentence[start:end]
 

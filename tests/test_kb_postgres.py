@@ -53,6 +53,9 @@ def test_kb_postgres_same_rows_query_and_export_as_sqlite(corpus, tmp_path, post
     assert kb.read_graph(postgres_url) == kb.read_graph(sqlite_db)
     for name in ("alice", "BOB", "Acme", "paris", "Boston", "nobody"):
         assert kb.query_entity(postgres_url, name) == kb.query_entity(sqlite_db, name)
+        for label in ("PER", "LOC"):  # the statement narrowed to a label (kb/sql.py)
+            assert kb.query_entity(postgres_url, name, label=label) == kb.query_entity(sqlite_db, name, label=label)
+    assert [e["label"] for e in kb.query_entity(postgres_url, "alice", label="PER")] == ["PER"]
     for fmt in kb.EXPORT_FORMATS:
         outputs = [tmp_path / "pg" / f"graph.{fmt}", tmp_path / "sqlite" / f"graph.{fmt}"]
         kb.export_graph(postgres_url, outputs[0], fmt)

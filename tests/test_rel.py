@@ -17,7 +17,8 @@ from thinc.api import Config, fix_random_seed
 from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidates, make_rel_candidates
 from spacy_window_ner.layers.pair_scorer import CandidateColumn
 from spacy_window_ner.rel import WindowRel
-from spacy_window_ner.thresholds import dev_scores, gold_entities, relation_f, tune_pipeline_thresholds, tune_thresholds
+from spacy_window_ner.evaluation import gold_entities
+from spacy_window_ner.tuning import dev_scores, relation_f, tune_pipeline_thresholds, tune_thresholds
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
 

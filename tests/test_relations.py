@@ -11,6 +11,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.vocab import Vocab
 
+from spacy_window_ner.extensions import install_extensions
 from spacy_window_ner.relations import (
     EXTENSION,
     LEGACY_KEY,
@@ -18,7 +19,6 @@ from spacy_window_ner.relations import (
     Relation,
     get_relations,
     has_relation_annotation,
-    install_extensions,
     relation_tuples,
     relations_from_json,
     relations_to_json,

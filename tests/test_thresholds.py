@@ -3,7 +3,7 @@ import numpy
 import pytest
 from spacy.tokens import DocBin
 
-from spacy_window_ner.thresholds import (
+from spacy_window_ner.tuning import (
     DevScores, best_threshold, copy_tuning, cross_validated_f, merge_scores, pick_thresholds, relation_f,
     tune_recall_bias, tuned_vector,
 )

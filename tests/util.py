@@ -24,9 +24,9 @@ from thinc.api import fix_random_seed
 from typer.testing import CliRunner
 
 from spacy_window_ner import kb
+from spacy_window_ner.alignment import copy_gold_ents
 from spacy_window_ner.cli import app
 from spacy_window_ner.confidences import set_confidences
-from spacy_window_ner.corpus import copy_gold_ents
 from spacy_window_ner.relations import Relation, relation_tuples, set_relations
 
 from .mirrors import mirror_source

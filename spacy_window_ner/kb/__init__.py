@@ -6,26 +6,32 @@ Tables: `documents` (one row per document identity, see inputs.document_identity
 node per normalised name + label, with its mention count) and `relations` (one predicted
 relation between two mentions, pointing at both their entities).
 
-One job per module:
+One job per module; each imports only those listed above it, and nothing imports in a circle
+(tests/test_imports.py):
     store.py     what every back end provides (`Store`), the values passed to it, KBError
-    sqlite.py    the SQLite back end: all SQL and connection handling (schema, version, WAL)
-    postgres.py  the PostgreSQL back end (many concurrent writers): all its SQL; imported only
-                 for a postgresql:// URL, as it needs psycopg (the `postgres` extra)
     urls.py      PostgreSQL URLs: `is_url`, `check_url`, and the password kept out of messages (`describe`)
-    backends.py  which back end a database names (`open_store`)
-    build.py     stream records, skip those stored, nlp.pipe, `doc_rows`, store; remove documents
-    ray_engine.py  `build_kb(engine="ray")`: the pipeline in Ray Data actors (the only module importing Ray)
+    schema.py    the tables, their schema version, and the one schema every back end creates
+    sql.py       the statements every back end writes alike, in its placeholder (`Queries`)
+    sqlite.py    the SQLite back end: its SQL, connections (WAL) and files (`database_files`)
+    postgres.py  the PostgreSQL back end (many concurrent writers): its SQL and locking;
+                 imported only for a postgresql:// URL, as it needs psycopg (the `postgres` extra)
+    backends.py  which back end a database names (`open_store`, `database_files`)
+    rows.py      docs into rows (`doc_rows`), a batch stored and counted (`write_batch`, `BuildStats`)
+    ray_engine.py  `build_kb(engine="ray")`: the pipeline in Ray Data actors (the only module
+                 importing Ray; build.py imports it lazily, for that engine only)
+    build.py     `build_kb` and the local engine: stream records, skip those stored, nlp.pipe,
+                 store; remove documents
     query.py     one entity with its mentions and relations; the entity graph
     export.py    the graph as JSONL, CSV or GraphML, sanitised for each format
 Input streaming (files, lines, identities, malformed lines) is `spacy_window_ner.inputs`.
 """
 from .backends import database_files, open_store
-from .build import (
-    CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, build_kb, check_database_not_input, doc_rows, remove_documents,
-)
+from .build import build_kb, check_database_not_input, remove_documents
 from .export import CSV_FILES, EXPORT_FORMATS, export_graph, write_graph
 from .query import query_entity, read_graph
-from .sqlite import SCHEMA, SCHEMA_VERSION, TABLES, SQLiteStore, open_kb
+from .rows import CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, doc_rows
+from .schema import SCHEMA_VERSION, TABLES
+from .sqlite import SCHEMA, SQLiteStore, open_kb
 from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, KBError, RemoveStats, Store, WriteCounts, merge_edges, normalize
 from .urls import describe, hide_password, is_url
 

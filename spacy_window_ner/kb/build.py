@@ -1,6 +1,6 @@
 """Building a knowledge base: stream records from the inputs, skip those stored, run the rest
-through `nlp.pipe`, turn each doc into rows (`doc_rows`) and store them a batch at a time; and
-removing documents.
+through `nlp.pipe`, turn each doc into rows (rows.doc_rows) and store them a batch at a time;
+and removing documents.
 
 A document whose identity and text hash are stored is skipped before it reaches the pipeline,
 so a rerun on unchanged input adds nothing and costs no pipeline time. Two identities with the
@@ -15,77 +15,29 @@ Documents that can't be processed are skipped and reported with the malformed li
 why"), before the pipeline (see inputs.text_problem).
 
 The pipeline runs in this process (engine "local", nlp.pipe) or in a pool of Ray Data actors
-(engine "ray", see ray_engine.py); both store the same rows through `write_batch`.
+(engine "ray", see ray_engine.py, imported only for that engine); both make and store the same
+rows through rows.py (`doc_rows`, `write_batch`).
 """
-import bisect
 import itertools
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
 
 from ..candidates import DROPPED_KEY
-from ..confidences import entity_setters, get_confidences
+from ..confidences import entity_setters
 from ..files import check_not_input
-from ..inputs import InputStats, Record, iter_records, location
+from ..inputs import Record, iter_records, location
 from ..loading import PipelineError, load_pipeline
-from ..relations import get_relations
 from .backends import database_files, open_store
-from .store import DocRows, KBError, RemoveStats, SpanKey, Store, WriteCounts
+from .rows import BuildStats, doc_rows, write_batch
+from .store import DocRows, KBError, RemoveStats, Store
 from .urls import describe, hide_password, is_url
 
-CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
-MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
 KNOWN_CHUNK = 256  # records per "already stored?" look-up
 ENGINES = ("local", "ray")  # build_kb(engine=...): nlp.pipe in this process, or Ray Data actors
-
-
-@dataclass
-class BuildStats(InputStats):
-    """What a build read, stored and skipped: the input counts of `InputStats` (files,
-    malformed lines), and:
-
-    docs_read (int): Documents read from the inputs.
-    docs_existing (int): Documents skipped before the pipeline because the same identity and
-        text were stored (or read earlier in this build).
-    docs_added (int): Documents stored by this build, replaced versions included.
-    docs_replaced (int): Of docs_added, documents that replaced a stored version with another text.
-    docs_raced (int): Documents another build stored while this one was processing them.
-    mentions (int): Mentions stored.
-    relations (int): Relations stored.
-    words (int): Tokens in the documents run through the pipeline.
-    docs_capped (int): Documents some of whose relation candidates a cap of window_rel dropped
-        (the farthest entity pairs of a long sentence, block or doc; see candidates.py).
-    skipped_files (List[str]): Input files skipped whole (empty, not decodable), with why.
-    seconds (float): Wall time of the build.
-    seconds_store (float): Wall time this process spent in the database (identity look-ups and
-        batch writes), SQLite or PostgreSQL.
-    worker_pids (List[int]): Ray engine: the process ids of the actors that processed batches.
-    seconds_workers_cpu (float): Ray engine: CPU seconds the actors spent on the batches
-        (pipeline and rows), summed over actors.
-    seconds_workers_store (float): Ray engine into PostgreSQL: wall time the actors spent
-        writing their batches, summed over actors.
-    """
-
-    docs_read: int = 0
-    docs_existing: int = 0
-    docs_added: int = 0
-    docs_replaced: int = 0
-    docs_raced: int = 0
-    mentions: int = 0
-    relations: int = 0
-    words: int = 0
-    docs_capped: int = 0
-    skipped_files: List[str] = field(default_factory=list)
-    seconds: float = 0.0
-    seconds_store: float = 0.0
-    worker_pids: List[int] = field(default_factory=list)
-    seconds_workers_cpu: float = 0.0
-    seconds_workers_store: float = 0.0
 
 
 def build_kb(
@@ -284,46 +236,6 @@ def store_error(err: BaseException, db: Union[str, Path]) -> str:
     return f"{type(err).__name__}: {hide_password(' '.join(str(err).split()), db)}"
 
 
-def doc_rows(doc: Doc) -> DocRows:
-    """Everything the database needs from a processed doc, as plain, picklable data (so that
-    the worker that ran the pipeline can hand it to the one that writes).
-
-    doc (Doc): A doc from the pipeline, with doc.ents (and relations, if it sets them).
-    RETURNS (DocRows): The rows (see store.DocRows).
-    """
-    confidences = get_confidences(doc)
-    has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
-    # The sentences once per doc (Span.sent walks to the sentence start for every mention).
-    sents = list(doc.sents) if has_sents else []
-    sent_starts = [sent.start for sent in sents]
-    spans: Dict[SpanKey, Dict[str, Any]] = {}
-
-    def add(span: Span) -> SpanKey:
-        key = (span.start, span.end, span.label_)
-        if key not in spans:
-            context = sents[bisect.bisect_right(sent_starts, span.start) - 1] if sents else None
-            if context is not None and context.end < span.end:  # a span across sentences
-                context = span.sent
-            if context is None or len(context) > MAX_SENTENCE_TOKENS:
-                context = doc[max(0, span.start - CONTEXT_TOKENS) : span.end + CONTEXT_TOKENS]
-            spans[key] = {
-                "start_char": span.start_char, "end_char": span.end_char, "text": span.text,
-                "label": span.label_,
-                "confidence": confidences.get((span.start_char, span.end_char, span.label_)),
-                "sentence": context.text, "sent_start_char": context.start_char,
-                "sent_end_char": context.end_char,
-            }
-        return key
-
-    for ent in doc.ents:
-        add(ent)
-    relations = [(add(r.head), add(r.tail), r.label, r.score) for r in get_relations(doc)]
-    return {
-        "n_chars": len(doc.text), "n_tokens": len(doc), "mentions": spans, "relations": relations,
-        "dropped_candidates": doc.user_data.get(DROPPED_KEY, 0),
-    }
-
-
 def _new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
     """Drop, before the pipeline, the records whose identity is stored with the same text (a
     record with an id that moved gets its new source and line), or was read earlier in this
@@ -359,31 +271,3 @@ def _first_reads(records: Iterable[Record], stats: BuildStats) -> Iterator[Recor
             continue
         seen[record.identity] = (record.sha256, record.source, record.line)
         yield record
-
-
-def write_batch(store: Store, batch: Sequence[Tuple[Record, DocRows]], stats: BuildStats) -> None:
-    """Write a batch of documents in one transaction and count what it stored.
-
-    store (Store): The open store.
-    batch (Sequence[Tuple[Record, DocRows]]): The documents and their rows.
-    stats (BuildStats): Counts what was stored, and the time spent writing.
-    """
-    start = time.perf_counter()
-    try:
-        counts = store.write_batch(batch)
-    finally:
-        stats.seconds_store += time.perf_counter() - start
-    add_counts(stats, counts)
-
-
-def add_counts(stats: BuildStats, counts: WriteCounts) -> None:
-    """Add what one batch stored to the build's counts.
-
-    stats (BuildStats): The build's counts.
-    counts (WriteCounts): What the batch stored.
-    """
-    stats.docs_added += counts.added
-    stats.docs_replaced += counts.replaced
-    stats.docs_raced += counts.raced
-    stats.mentions += counts.mentions
-    stats.relations += counts.relations

@@ -7,7 +7,7 @@ the documents to process into blocks of `batch_size`, one Ray Data block each, s
 actor gets work. `Dataset.map_batches` runs `Extractor` on a pool of `workers` actors: each
 loads the pipeline ONCE, by its directory or installed package name (a `Language` object is
 never shipped through the object store: spaCy #13506), and turns a block into plain rows
-(build.doc_rows).
+(rows.doc_rows).
 
 Who writes depends on the store. SQLite has one writer: the actors return the rows and the
 driver writes each block in one transaction, as the local engine does. A store with
@@ -41,7 +41,7 @@ import ray.data
 from ..inputs import Record, location
 from ..loading import load_pipeline
 from .backends import open_store
-from .build import BuildStats, add_counts, doc_rows, write_batch
+from .rows import BuildStats, add_counts, doc_rows, write_batch
 from .store import KBError, Store
 
 PROBE_SECONDS = 3.0  # a TCP connect to --address must answer within this, or the build stops

@@ -1,5 +1,7 @@
-"""The SQLite back end: every SQL statement and all connection handling of a SQLite knowledge
-base, behind `SQLiteStore` (see store.Store).
+"""The SQLite back end: the SQL of a SQLite knowledge base (its types of schema.py's tables;
+the statements every back end shares are in sql.py), all connection handling, and the files
+a database is kept in (`database_files`: the WAL, shared-memory and journal files beside it),
+behind `SQLiteStore` (see store.Store).
 
 Builds are idempotent and resumable: each batch is written in ONE transaction, and concurrent
 builds on one database are safe (WAL journal, busy timeout, UNIQUE identity checked in the
@@ -16,69 +18,14 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from ..inputs import Record
-from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, describe_entities, match_stored, merge_edges, normalize
+from .schema import READ_VERSION, SCHEMA_VERSION, missing_tables, schema, statements
+from .sql import Queries, choose_documents, read_entities
+from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
 
-SCHEMA_VERSION = "2"
 BUSY_TIMEOUT_MS = 60_000
 MAX_VARIABLES = 999  # bound parameters per statement: SQLite builds before 3.32 allow no more
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY,
-    identity TEXT NOT NULL UNIQUE,
-    doc_id TEXT,
-    source TEXT NOT NULL,
-    line INTEGER,
-    sha256 TEXT NOT NULL,
-    n_chars INTEGER NOT NULL,
-    n_tokens INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS entities (
-    id INTEGER PRIMARY KEY,
-    norm TEXT NOT NULL,
-    label TEXT NOT NULL,
-    name TEXT NOT NULL,
-    mention_count INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (norm, label)
-);
-CREATE TABLE IF NOT EXISTS mentions (
-    id INTEGER PRIMARY KEY,
-    doc_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-    entity_id INTEGER NOT NULL REFERENCES entities (id),
-    start_char INTEGER NOT NULL,
-    end_char INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    label TEXT NOT NULL,
-    confidence REAL,
-    sentence TEXT NOT NULL,
-    sent_start_char INTEGER NOT NULL,
-    sent_end_char INTEGER NOT NULL,
-    UNIQUE (doc_id, start_char, end_char, label)
-);
-CREATE TABLE IF NOT EXISTS relations (
-    id INTEGER PRIMARY KEY,
-    doc_id INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-    head_entity INTEGER NOT NULL REFERENCES entities (id),
-    tail_entity INTEGER NOT NULL REFERENCES entities (id),
-    label TEXT NOT NULL,
-    confidence REAL NOT NULL,
-    head_mention INTEGER NOT NULL REFERENCES mentions (id) ON DELETE CASCADE,
-    tail_mention INTEGER NOT NULL REFERENCES mentions (id) ON DELETE CASCADE,
-    UNIQUE (head_mention, tail_mention, label)
-);
-CREATE INDEX IF NOT EXISTS documents_source ON documents (source);
-CREATE INDEX IF NOT EXISTS documents_doc_id ON documents (doc_id);
-CREATE INDEX IF NOT EXISTS mentions_entity ON mentions (entity_id);
-CREATE INDEX IF NOT EXISTS mentions_doc ON mentions (doc_id);
-CREATE INDEX IF NOT EXISTS relations_head ON relations (head_entity);
-CREATE INDEX IF NOT EXISTS relations_tail ON relations (tail_entity);
-CREATE INDEX IF NOT EXISTS relations_doc ON relations (doc_id);
-"""
-TABLES = ("documents", "entities", "mentions", "relations")
+SCHEMA = schema(key="INTEGER PRIMARY KEY", integer="INTEGER", real="REAL", if_new=True)
+QUERIES = Queries.of("?")  # sqlite3's qmark paramstyle; text is ordered byte-wise by default
 
 
 class SQLiteStore:
@@ -139,7 +86,7 @@ class SQLiteStore:
             stored.update((row[0], tuple(row[1:])) for row in self.conn.execute(query, chunk))
         known, moved = match_stored(records, stored)
         if moved:  # documents with an id that moved: same text, so only their place is updated
-            self.conn.executemany("UPDATE documents SET source = ?, line = ? WHERE identity = ? AND sha256 = ?", moved)
+            self.conn.executemany(QUERIES.move, moved)
         return known
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
@@ -193,15 +140,7 @@ class SQLiteStore:
         stats = RemoveStats()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            chosen: Dict[int, Tuple[str, Optional[int], Optional[str]]] = {}
-            selectors = [("source", s) for s in sources] + [("doc_id", i) for i in ids]
-            for column, value in selectors:
-                rows = conn.execute(
-                    f"SELECT id, source, line, doc_id FROM documents WHERE {column} = ? ORDER BY id", (value,)
-                ).fetchall()
-                if not rows:
-                    stats.unmatched.append(f"{'source' if column == 'source' else 'id'} {value!r}")
-                chosen.update((row[0], tuple(row[1:])) for row in rows)
+            chosen, stats.unmatched = choose_documents(conn.execute, QUERIES, sources, ids)
             stats.mentions, stats.relations, stats.entities = _delete_documents(conn, list(chosen))
             conn.execute("COMMIT")
         except BaseException:
@@ -211,44 +150,11 @@ class SQLiteStore:
         return stats
 
     def entities(self, norm: str, label: Optional[str]) -> List[Dict[str, Any]]:
-        conn = self.conn
-        sql = "SELECT id, name, label, mention_count FROM entities WHERE norm = ?"
-        args: List[Any] = [norm]
-        if label is not None:
-            sql += " AND label = ?"
-            args.append(label)
-
-        def mentions(ent_id: int) -> Iterable[Tuple[Any, ...]]:
-            return conn.execute(
-                "SELECT d.source, d.line, d.doc_id, m.text, m.confidence, m.sentence, "
-                "m.start_char - m.sent_start_char, m.end_char - m.sent_start_char FROM mentions m "
-                "JOIN documents d ON d.id = m.doc_id WHERE m.entity_id = ? ORDER BY m.id",
-                (ent_id,),
-            ).fetchall()
-
-        def relations(ent_id: int, direction: str) -> Iterable[Tuple[Any, ...]]:
-            this, other = ("head_entity", "tail_entity") if direction == "out" else ("tail_entity", "head_entity")
-            return conn.execute(
-                f"SELECT r.label, e.name, e.label, r.confidence, d.source, d.line, d.doc_id FROM relations r "
-                f"JOIN entities e ON e.id = r.{other} JOIN documents d ON d.id = r.doc_id "
-                f"WHERE r.{this} = ? ORDER BY r.id",
-                (ent_id,),
-            ).fetchall()
-
-        return describe_entities(conn.execute(sql + " ORDER BY label", args).fetchall(), mentions, relations)
+        return read_entities(self.conn.execute, QUERIES, norm, label)
 
     def graph(self) -> Graph:
-        nodes = [
-            dict(zip(NODE_FIELDS, row))
-            for row in self.conn.execute("SELECT id, name, label, mention_count FROM entities ORDER BY id")
-        ]
-        edges = merge_edges(
-            self.conn.execute(
-                "SELECT head_entity, tail_entity, label, confidence FROM relations "
-                "ORDER BY head_entity, tail_entity, label"
-            )
-        )
-        return nodes, edges
+        nodes = [dict(zip(NODE_FIELDS, row)) for row in self.conn.execute(QUERIES.nodes)]
+        return nodes, merge_edges(self.conn.execute(QUERIES.edges))
 
 
 def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite3.Connection:
@@ -282,9 +188,8 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if not _tables(conn):
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
+                    for statement in statements(SCHEMA):
+                        conn.execute(statement)
                     conn.execute(
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                         (SCHEMA_VERSION,),
@@ -369,13 +274,13 @@ def _rollback(conn: sqlite3.Connection) -> None:
 
 
 def _check_schema(conn: sqlite3.Connection, path: Path, tables: set) -> None:
-    missing = [t for t in (*TABLES, "meta") if t not in tables]
+    missing = missing_tables(tables)
     if missing:
         raise KBError(
             f"{path} is a SQLite database but not a spacy-window-ner knowledge base (no table "
             f"{', '.join(missing)}). Give another path to build one."
         )
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    row = conn.execute(READ_VERSION).fetchone()
     version = row[0] if row else None
     if version == "1":
         raise KBError(

@@ -20,10 +20,11 @@ MENTION_FIELDS = (
 RELATION_FIELDS = ("label", "other", "other_label", "confidence", "source", "line", "doc_id")
 
 SpanKey = Tuple[int, int, str]  # (start token, end token, label) of a mention in its doc
-# Everything the database needs from a processed doc (see build.doc_rows): "n_chars",
+# Everything the database needs from a processed doc (see rows.doc_rows): "n_chars",
 # "n_tokens", "mentions" ({SpanKey: {"start_char", "end_char", "text", "label", "confidence",
-# "sentence", "sent_start_char", "sent_end_char"}}) and "relations" ([(head SpanKey, tail
-# SpanKey, label, confidence)]). Plain, picklable data.
+# "sentence", "sent_start_char", "sent_end_char"}}), "relations" ([(head SpanKey, tail
+# SpanKey, label, confidence)]) and "dropped_candidates" (relation candidates a cap dropped).
+# Plain, picklable data.
 DocRows = Dict[str, Any]
 Graph = Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]  # nodes (NODE_FIELDS), edges (EDGE_FIELDS)
 
@@ -70,7 +71,8 @@ class RemoveStats:
 
 
 class Store(Protocol):
-    """A knowledge base back end: every statement of its database language lives in its module.
+    """A knowledge base back end: its statements live in its module, or in sql.py where every
+    back end writes them alike, and its tables are schema.py's.
 
     Error (Type[BaseException]): What its driver raises when a statement fails (sqlite3.Error),
         which callers report as a KBError that says what was kept.

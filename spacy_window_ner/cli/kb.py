@@ -1,0 +1,248 @@
+"""`spacy-window-ner kb build`, `query`, `remove` and `export`: the knowledge base of predicted
+entities and relations (see the kb package), with a progress bar for build and tables that fit
+the terminal for query."""
+import shutil
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import typer
+from wasabi import table
+
+from .. import kb as kb_module
+from ..escape import json_line, printable
+from ..inputs import InputError, check_inputs, location
+from ._tables import (
+    CONF_WIDTH, MAX_DOCUMENT_WIDTH, MAX_LABEL_WIDTH, MIN_RELATION_WIDTH, MIN_SENTENCE_WIDTH, TABLE_SPACING, column_width,
+    conf, fit, relation_cell, sentence_window,
+)
+from ._util import app, fail, one_line, refuse_input, warn_malformed
+
+
+kb_app = typer.Typer(
+    help="Build, query and export a knowledge base (SQLite, or PostgreSQL) of predicted entities and relations.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(kb_app, name="kb")
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class ExportFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+    graphml = "graphml"
+
+
+PARTIAL = 3  # the exit code of `kb build --strict` when it skipped documents
+MAX_LISTED = 20  # removed documents listed by kb remove
+
+
+@kb_app.command("build")
+def kb_build(
+    model: str = typer.Argument(..., help="Pipeline directory or installed package name: any pipeline that sets doc.ents. With --engine ray, it must be there on every node."),
+    inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\")."),
+    db: str = typer.Option(..., "--db", help="The SQLite database file, created if missing, or the URL of an existing PostgreSQL database (see above)."),
+    lines: bool = typer.Option(False, "--lines", help="Read .txt files as one document per non-blank line."),
+    encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of the inputs."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Documents per nlp.pipe batch and per database transaction."),
+    n_process: int = typer.Option(1, "--n-process", min=1, help="Processes for nlp.pipe."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Raise the pipeline's max_length (characters per document; longer ones are skipped). spaCy's parser and NER need about 1 GB of memory per 100,000 characters."),
+    engine: Engine = typer.Option(Engine.local, "--engine", help="local: nlp.pipe in this process. ray: a pool of Ray Data actors, each loading the pipeline once (the ray extra, see above)."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the Ray cluster (auto, HOST:PORT or ray://HOST:10001); unset starts a local one."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: actors, each running the pipeline (default: one per CPU of the cluster)."),
+    strict: bool = typer.Option(False, "--strict", help=f"Exit with code {PARTIAL} when any line or document was skipped (a partial build), so that a batch job can tell."),
+) -> None:
+    """Stream documents through a pipeline into a knowledge base (SQLite or PostgreSQL). A document is known by
+    its JSONL "id", else by its file and line: one stored with the same text is skipped, so a
+    rerun resumes an interrupted build and adds nothing twice; one stored with another text is
+    replaced. Malformed lines and documents that can't be processed or stored (too long, not
+    encodable, a NUL character) are reported and skipped, on every back end alike. Missing,
+    empty and undecodable inputs are reported and skipped; the command then exits 1, as it does
+    when no document could be used. With --engine ray, a pool of Ray actors (on this machine,
+    or the cluster at --address) runs the pipeline; this process writes each batch into
+    SQLite, and each actor writes its own into PostgreSQL.
+
+    \b
+    A PostgreSQL database and the Ray engine need extras:
+      --db postgresql://USER:PASSWORD@HOST:PORT/DATABASE
+                      pip install "spacy-window-ner[postgres]"
+      --engine ray    pip install "spacy-window-ner[ray]"
+    """
+    try:
+        kb_module.check_database_not_input(db, inputs)
+        good, skipped_files, total_bytes = check_inputs(inputs, encoding)
+    except (InputError, kb_module.KBError) as err:
+        fail(str(err))
+    for message in skipped_files:
+        typer.secho(f"✘ Skipped {message}", err=True, fg=typer.colors.RED)
+    if not good:
+        fail("No readable input: nothing to build.")
+    progress, close = _progress_bar(total_bytes)
+    try:
+        # By name: build_kb loads it (for the Ray engine, its actors load it again).
+        stats = kb_module.build_kb(
+            model, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
+            n_process=n_process, progress=progress, max_length=max_length,
+            engine=engine.value, address=address, workers=workers,
+        )
+    except kb_module.KBError as err:  # also a database that can't be written (full disk)
+        close()
+        fail(str(err))
+    except OSError:  # an input that went away, say: the command group reports it in one line
+        close()
+        raise
+    except Exception as err:  # a component that crashed: committed batches are kept
+        close()
+        fail(
+            f"The pipeline failed ({type(err).__name__}: {kb_module.hide_password(one_line(err), db)}). Every batch written "
+            "before the failure is kept; rerun the same command to resume."
+        )
+    close()
+    rate = stats.docs_added / stats.seconds if stats.seconds else 0.0
+    typer.echo(
+        f"✔ {kb_module.describe(db)}: read {stats.docs_read} documents from {stats.files} files; added "
+        f"{stats.docs_added} ({stats.mentions} mentions, {stats.relations} relations, {rate:.1f} docs/s)"
+        + (f", of which {stats.docs_replaced} replaced a changed version" if stats.docs_replaced else "")
+        + (f", on {len(stats.worker_pids)} Ray actor{'s' if len(stats.worker_pids) > 1 else ''} ({stats.seconds_workers_cpu:.1f} CPU s)" if stats.worker_pids else "")
+        + f"; skipped {stats.docs_existing} already stored"
+        + (f", {stats.docs_raced} stored meanwhile by another build" if stats.docs_raced else "")
+        + (f"; relation candidates capped in {stats.docs_capped} documents (window_rel's max_candidates: the farthest entity pairs got no relation)" if stats.docs_capped else "")
+    )
+    warn_malformed(stats.malformed)
+    if skipped_files:
+        fail(f"Skipped {len(skipped_files)} of {len(inputs)} inputs (see above).")
+    if not stats.docs_read:
+        fail("No usable document in the inputs (see above): nothing was stored.")
+    if strict and stats.malformed.count:
+        fail(f"--strict: skipped {stats.malformed.count} lines or documents (see above); the rest is stored.", code=PARTIAL)
+
+
+@kb_app.command("query")
+def kb_query(
+    db: str = typer.Argument(..., help="The knowledge base: a SQLite file or a postgresql:// URL."),
+    name: str = typer.Argument(..., help="Entity name (case and spacing are ignored)."),
+    label: Optional[str] = typer.Option(None, "--label", "-l", help="Only the entity with this label."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Show an entity: its mentions (document and sentence) and its relations in both directions.
+    Control characters in the stored text are shown escaped (\\x1b), never sent to the terminal."""
+    try:
+        found = kb_module.query_entity(db, name, label=label)
+    except kb_module.KBError as err:
+        fail(str(err))
+    if as_json:
+        typer.echo(json_line(found, indent=2))
+    if not found:
+        fail(f"No entity named {name!r}" + (f" with label {label!r}" if label else "") + f" in {printable(kb_module.describe(db))}.")
+    if as_json:
+        return
+    columns = shutil.get_terminal_size((80, 24)).columns
+    for entity in found:
+        name_ = printable(entity["name"])
+        typer.secho(f"\n{name_} ({printable(entity['label'])}): {entity['mention_count']} mentions", bold=True)
+        mentions = entity["mentions"]
+        documents = [_document(m) for m in mentions]
+        doc_w = column_width(documents, "Document", max(MAX_DOCUMENT_WIDTH, columns // 3))
+        sent_w = max(MIN_SENTENCE_WIDTH, columns - doc_w - CONF_WIDTH - 2 * TABLE_SPACING)
+        rows: List[Tuple[str, ...]] = [
+            (fit(document, doc_w, keep_end=True), conf(m["confidence"]),
+             sentence_window(m["sentence"], m["start_in_sentence"], m["end_in_sentence"], sent_w))
+            for document, m in zip(documents, mentions)
+        ]
+        widths: List[int] = [doc_w, CONF_WIDTH, max([len("Sentence"), *(len(row[2]) for row in rows)])]
+        typer.echo(table(rows, header=("Document", "Conf.", "Sentence"), divider=True, widths=widths, spacing=TABLE_SPACING))
+        if not entity["relations"]:
+            typer.echo("No relations.")
+            continue
+        relations = entity["relations"]
+        documents = [_document(r) for r in relations]
+        labels = [printable(r["label"]) for r in relations]
+        doc_w = column_width(documents, "Document", max(MAX_DOCUMENT_WIDTH, columns // 4))
+        label_w = column_width(labels, "Label", MAX_LABEL_WIDTH)
+        rel_w = max(MIN_RELATION_WIDTH, columns - label_w - CONF_WIDTH - doc_w - 3 * TABLE_SPACING)
+        rows = [
+            (relation_cell(name_, printable(r["other"]), r["direction"], rel_w), fit(label, label_w),
+             conf(r["confidence"]), fit(document, doc_w, keep_end=True))
+            for r, label, document in zip(relations, labels, documents)
+        ]
+        widths = [max([len("Relation"), *(len(row[0]) for row in rows)]), label_w, CONF_WIDTH, doc_w]
+        typer.echo(table(rows, header=("Relation", "Label", "Conf.", "Document"), divider=True, widths=widths, spacing=TABLE_SPACING))
+
+
+@kb_app.command("remove")
+def kb_remove(
+    db: str = typer.Argument(..., help="The knowledge base: a SQLite file or a postgresql:// URL."),
+    sources: List[Path] = typer.Option([], "--source", "-s", help="Remove every document read from this input (the path as given to kb build). Repeatable."),
+    ids: List[str] = typer.Option([], "--id", help="Remove the document with this JSONL id. Repeatable."),
+) -> None:
+    """Remove documents that are gone from the inputs, with their mentions and relations, in one
+    transaction: entity mention counts are decreased, and entities left with no mention deleted.
+    Exits 1 if nothing matched."""
+    if not sources and not ids:
+        fail("Say what to remove: --source PATH and/or --id ID (both can be repeated).")
+    try:
+        stats = kb_module.remove_documents(db, sources=sources, ids=ids)
+    except kb_module.KBError as err:
+        fail(str(err))
+    for selector in stats.unmatched:
+        typer.secho(f"⚠ No document with {printable(selector)} in {kb_module.describe(db)}", err=True, fg=typer.colors.YELLOW)
+    if not stats.documents:
+        fail("Nothing matched: no document was removed.")
+    typer.echo(
+        f"✔ Removed {len(stats.documents)} documents from {kb_module.describe(db)} with {stats.mentions} mentions and "
+        f"{stats.relations} relations; entities left with no mention, deleted: {stats.entities}"
+    )
+    for source, line, doc_id in stats.documents[:MAX_LISTED]:
+        typer.echo(f"  {printable(location(source, line))}" + (f" (id {printable(doc_id)!s})" if doc_id is not None else ""))
+    if len(stats.documents) > MAX_LISTED:
+        typer.echo(f"  and {len(stats.documents) - MAX_LISTED} more")
+
+
+@kb_app.command("export")
+def kb_export(
+    db: str = typer.Argument(..., help="The knowledge base: a SQLite file or a postgresql:// URL."),
+    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (a directory of nodes.csv and edges.csv) or graphml."),
+    output: Path = typer.Option(..., "--output", "-o", help="The file to write; for csv, the directory."),
+) -> None:
+    """Export the entity graph: entities as nodes, relations merged into edges with counts and
+    confidences. The output is replaced whole or not at all (csv: its directory, so its two
+    files always come from one export). Text cells of the csv format that start with =, +, -,
+    @, tab or carriage return get a leading ' (no spreadsheet formulas); see kb.write_graph for
+    what each format keeps."""
+    refuse_input(output, *kb_module.database_files(db))
+    if export_format != ExportFormat.csv and output.is_dir():
+        fail(f"{output} is a directory: the {export_format.value} export writes one file.")
+    try:
+        n_nodes, n_edges = kb_module.export_graph(db, output, export_format.value)
+    except kb_module.KBError as err:
+        fail(str(err))
+    written = f"{output}/{{{','.join(kb_module.CSV_FILES.values())}}}" if export_format == ExportFormat.csv else str(output)
+    typer.echo(f"✔ Wrote {n_nodes} nodes and {n_edges} edges to {written}")
+
+
+def _progress_bar(total_bytes: int):
+    """A tqdm bar on stderr over the input bytes (for the ETA), with docs and docs/s."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_bytes, unit="B", unit_scale=True, file=sys.stderr, disable=None, desc="kb build")
+    start = time.perf_counter()
+
+    def progress(offset: int, n_docs: int) -> None:
+        if offset > bar.n:
+            bar.update(offset - bar.n)
+        elapsed = time.perf_counter() - start
+        bar.set_postfix_str(f"{n_docs} docs, {n_docs / elapsed if elapsed else 0.0:.1f} docs/s", refresh=False)
+
+    return progress, bar.close
+
+
+def _document(row: Dict[str, Any]) -> str:
+    """Where a mention or relation was found: its document's JSONL id, else file:line."""
+    return printable(row["doc_id"] if row["doc_id"] is not None else location(row["source"], row["line"]))
