@@ -23,8 +23,7 @@ from spacy_window_ner import kb
 
 from .data import data_dir as shared_data_dir
 from .postgres_server import ServerError, temporary_database, temporary_server
-from .util import JSONL, LINES_TXT, make_kb_nlp, make_rel_examples, make_rel_nlp, train_ner_pipeline, train_rel
-from .util import train_window_ner, unavailable
+from .util import JSONL, LINES_TXT, make_kb_nlp, train_ner_pipeline, train_window_ner, unavailable
 
 
 def pytest_addoption(parser):
@@ -98,23 +97,6 @@ def trained(trained_pipelines) -> Language:
     nlp, _ = trained_pipelines("crf")
     assert nlp.get_pipe("window_ner").cfg["loss"] == "crf"
     return nlp
-
-
-@pytest.fixture(scope="session")
-def trained_rel_pipelines() -> Callable[[int], Language]:
-    """trained_rel_pipelines(n_iter) -> nlp: util.make_rel_nlp() (an entity_ruler and a small
-    window_rel) after util.train_rel(n_iter=n_iter) on util.REL_TRAIN_DATA, trained once per run
-    and n_iter. Tests must not change it: copy it first (copy_rel_pipeline)."""
-    cache: Dict[int, Language] = {}
-
-    def get(n_iter: int) -> Language:
-        if n_iter not in cache:
-            nlp = make_rel_nlp()
-            train_rel(nlp, make_rel_examples(nlp), n_iter=n_iter)
-            cache[n_iter] = nlp
-        return cache[n_iter]
-
-    return get
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from spacy_window_ner.scorers import score_relations
 
 from .util import REL_PATTERNS as PATTERNS, REL_SMALL_MODEL as SMALL_MODEL, REL_TRAIN_DATA as TRAIN_DATA
 from .util import make_rel_examples as make_examples, make_rel_nlp as make_nlp, make_rel_reference as make_reference
-from .util import copy_rel_pipeline, rel_expected_tuples as expected_tuples, train_rel as train
+from .util import rel_expected_tuples as expected_tuples, train_rel as train
 
 # entity_ruler.initialize drops its patterns; tests that need them add them afterwards.
 pytestmark = pytest.mark.filterwarnings("ignore:\\[W036\\]")
@@ -258,8 +258,10 @@ def test_rel_candidates_use_sentences():
     assert pairs_of(rel, doc).tolist() == [[1, 2], [2, 1]]
 
 
-def test_rel_tune_thresholds(trained_rel_pipelines):
-    nlp = copy_rel_pipeline(trained_rel_pipelines(30))
+def test_rel_tune_thresholds():
+    nlp = make_nlp()
+    examples = make_examples(nlp)
+    train(nlp, examples, n_iter=30)
     rel = nlp.get_pipe("window_rel")
     thresholds = tune_thresholds(rel, make_examples(nlp))
     assert set(thresholds) == set(rel.labels)
@@ -269,10 +271,11 @@ def test_rel_tune_thresholds(trained_rel_pipelines):
     assert scores["rel_micro_f"] == 1.0
 
 
-def test_rel_tune_shared_threshold(tmp_path, trained_rel_pipelines):
+def test_rel_tune_shared_threshold(tmp_path):
     """shared=True picks one threshold for all labels, the one with the best micro F1."""
-    nlp = copy_rel_pipeline(trained_rel_pipelines(3))
+    nlp = make_nlp()
     examples = make_examples(nlp)
+    train(nlp, examples, n_iter=3)
     rel = nlp.get_pipe("window_rel")
     dev = make_examples(nlp, gold_ents_on_predicted=True)
     thresholds = tune_thresholds(rel, dev, shared=True)
@@ -293,10 +296,11 @@ def test_rel_tune_shared_threshold(tmp_path, trained_rel_pipelines):
     assert rel.thresholds == thresholds
 
 
-def test_rel_dev_scores_count_as_the_scorer(trained_rel_pipelines):
+def test_rel_dev_scores_count_as_the_scorer():
     """relation_f on dev_scores gives the scorer's strict micro and macro F, gold relations
     that no candidate covers included."""
-    nlp = copy_rel_pipeline(trained_rel_pipelines(3))
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=3)
     rel = nlp.get_pipe("window_rel")
     examples = make_examples(nlp, gold_ents_on_predicted=True)
     # A wrong entity: Acme as a LOC, so its relations can't be right.
@@ -312,9 +316,10 @@ def test_rel_dev_scores_count_as_the_scorer(trained_rel_pipelines):
         assert relation_f(scores, thresholds) == pytest.approx((official["rel_micro_f"], official["rel_macro_f"]))
 
 
-def test_rel_tune_thresholds_callback(tmp_path, trained_rel_pipelines):
-    nlp = copy_rel_pipeline(trained_rel_pipelines(30))
+def test_rel_tune_thresholds_callback(tmp_path):
+    nlp = make_nlp()
     examples = make_examples(nlp)
+    train(nlp, examples, n_iter=10)
     DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(tmp_path / "dev.spacy")
     callback = registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy")
     assert callback(nlp) is nlp
@@ -324,9 +329,10 @@ def test_rel_tune_thresholds_callback(tmp_path, trained_rel_pipelines):
         registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", "rel")(nlp)
 
 
-def test_rel_tune_thresholds_on_predicted_entities(tmp_path, trained_rel_pipelines):
-    nlp = copy_rel_pipeline(trained_rel_pipelines(30))
+def test_rel_tune_thresholds_on_predicted_entities(tmp_path):
+    nlp = make_nlp()
     examples = make_examples(nlp)
+    train(nlp, examples, n_iter=10)
     dev = tmp_path / "dev.spacy"
     DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(dev)
     rel = nlp.get_pipe("window_rel")
@@ -451,10 +457,11 @@ def test_rel_predicted_ents_corpus(tmp_path):
         reader(None)
 
 
-def test_rel_relations_survive_merge_entities_and_processes(trained_rel_pipelines):
+def test_rel_relations_survive_merge_entities_and_processes():
     """A trained window_rel followed by merge_entities (the issue's recipe): the relations keep
     their text; and nlp.pipe(n_process=2) carries them."""
-    nlp = copy_rel_pipeline(trained_rel_pipelines(30))
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp))
     texts = ["Bob Smith lives in Berlin and works at Initech .", "Alice works for Acme in Paris ."]
     nlp.get_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Bob Smith"}])
 
@@ -522,9 +529,10 @@ def test_rel_spans_key_missing_group_and_bad_values():
             English().add_pipe("window_rel", config={"threshold": bad})
 
 
-def test_rel_threshold_overrides_tuned_ones_and_tuning_clears_it(trained_rel_pipelines):
-    nlp = copy_rel_pipeline(trained_rel_pipelines(30))
+def test_rel_threshold_overrides_tuned_ones_and_tuning_clears_it():
+    nlp = make_nlp()
     examples = make_examples(nlp)
+    train(nlp, examples, n_iter=10)
     rel = nlp.get_pipe("window_rel")
     tuned = tune_thresholds(rel, make_examples(nlp, gold_ents_on_predicted=True))
     assert rel.cfg["threshold"] is None and rel.thresholds == tuned
@@ -537,14 +545,15 @@ def test_rel_threshold_overrides_tuned_ones_and_tuning_clears_it(trained_rel_pip
     assert rel.cfg["threshold"] is None and rel.thresholds == tuned
 
 
-def test_rel_spacy_find_threshold(tmp_path, trained_rel_pipelines):
+def test_rel_spacy_find_threshold(tmp_path):
     """spaCy's find-threshold reloads the pipeline with [components.window_rel] threshold = t
     for t in 0, 1/(n-1), ..., 1 and sets pipe.cfg["threshold"]; every t must be accepted and
     change the predictions, also for a pipeline whose labels have tuned thresholds."""
     from spacy.cli.find_threshold import find_threshold
 
-    nlp = copy_rel_pipeline(trained_rel_pipelines(30))
+    nlp = make_nlp()
     examples = make_examples(nlp)
+    train(nlp, examples, n_iter=30)
     rel = nlp.get_pipe("window_rel")
     tune_thresholds(rel, make_examples(nlp, gold_ents_on_predicted=True))
     nlp.to_disk(tmp_path / "model")
@@ -559,11 +568,12 @@ def test_rel_spacy_find_threshold(tmp_path, trained_rel_pipelines):
     assert nlp.evaluate(make_examples(nlp))["rel_micro_f"] == best_score
 
 
-def test_rel_loads_version_0_1_thresholds(tmp_path, trained_rel_pipelines):
+def test_rel_loads_version_0_1_thresholds(tmp_path):
     """A pipeline saved by version 0.1 has no cfg["spans_key"], and its cfg["threshold"] was the
     threshold of the labels without a tuned one: loading it keeps its predictions, from disk and
     from bytes, where reading threshold as one for all labels would override the tuned ones."""
-    nlp = copy_rel_pipeline(trained_rel_pipelines(30))
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=10)
     rel = nlp.get_pipe("window_rel")
     tuned = {rel.labels[0]: 0.2}
     old_cfg = {key: value for key, value in rel.cfg.items() if key != "spans_key"}
@@ -614,7 +624,7 @@ def test_rel_candidates_block_resolves_into_the_pipe():
         make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v1", "max_candidates_per_doc": 0})
 
 
-def test_rel_typed_candidates_learnt_at_initialize_and_saved(tmp_path, trained_rel_pipelines):
+def test_rel_typed_candidates_learnt_at_initialize_and_saved(tmp_path):
     """typed=True keeps the (head label, tail label) pairs of the training relations: PER-ORG,
     PER-LOC and ORG-LOC, in that direction; initialize learns them into cfg, and a saved
     pipeline proposes the same candidates."""
@@ -640,7 +650,8 @@ def test_rel_typed_candidates_learnt_at_initialize_and_saved(tmp_path, trained_r
     assert from_bytes.get_pipe("window_rel").candidates.licensed_pairs == rel.candidates.licensed_pairs
     # Untyped candidates learn the pairs too, and propose every pair; license_pairs turns
     # typed candidates on for such a pipeline.
-    untyped = copy_rel_pipeline(trained_rel_pipelines(3))
+    untyped = make_nlp()
+    train(untyped, make_examples(untyped), n_iter=3)
     untyped_rel = untyped.get_pipe("window_rel")
     assert untyped_rel.cfg["licensed_pairs"] == rel.cfg["licensed_pairs"]
     assert len(pairs_of(untyped_rel, untyped.get_pipe("entity_ruler")(nlp.make_doc(texts[2])))) == 2
@@ -649,8 +660,9 @@ def test_rel_typed_candidates_learnt_at_initialize_and_saved(tmp_path, trained_r
     assert [len(pairs_of(untyped_rel, doc)) for doc in untyped.pipe(texts)] == [0, 0, 2]
 
 
-def test_rel_predict_returns_the_candidates_with_their_scores(trained_rel_pipelines):
-    nlp = copy_rel_pipeline(trained_rel_pipelines(3))
+def test_rel_predict_returns_the_candidates_with_their_scores():
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=3)
     rel = nlp.get_pipe("window_rel")
     docs = [nlp.get_pipe("entity_ruler")(nlp.make_doc(text)) for text, _, _ in TRAIN_DATA]
     scored = rel.predict(docs)
@@ -702,8 +714,9 @@ def old_pipeline(path, nlp, **options):
     srsly.write_json(path / "window_rel" / "cfg", {**cfg, **options})
 
 
-def test_rel_loads_pipelines_saved_before_the_candidates_block(tmp_path, trained_rel_pipelines):
-    nlp = copy_rel_pipeline(trained_rel_pipelines(30))
+def test_rel_loads_pipelines_saved_before_the_candidates_block(tmp_path):
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=30)
     texts = [text for text, _, _ in TRAIN_DATA]
     expected = [[(r.head.start, r.tail.start, r.label, round(r.score, 6)) for r in get_relations(doc)] for doc in nlp.pipe(texts)]
     nlp.to_disk(tmp_path / "old")
@@ -730,10 +743,11 @@ def test_rel_loads_pipelines_saved_before_the_candidates_block(tmp_path, trained
         make_nlp(candidates={"@misc": "test.counting_rel_candidates.v1"}, max_distance=3)
 
 
-def test_rel_gold_entities_disables_what_writes_them(trained_rel_pipelines):
+def test_rel_gold_entities_disables_what_writes_them():
     """gold_entities runs the pipeline without the components that write doc.ents, so
     window_rel relates the gold entities on the docs: the ruler would find only "Alice"."""
-    nlp = copy_rel_pipeline(trained_rel_pipelines(30))
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=30)
     nlp.get_pipe("entity_ruler").clear()
     nlp.get_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Alice"}])
     with gold_entities(nlp) as disabled:

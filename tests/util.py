@@ -246,11 +246,6 @@ def make_rel_nlp(**config):
     return nlp
 
 
-def copy_rel_pipeline(nlp: Language) -> Language:
-    """A copy of a pipeline built by make_rel_nlp() (and trained), to change without changing it."""
-    return make_rel_nlp().from_bytes(nlp.to_bytes())
-
-
 def rel_expected_tuples(nlp):
     """The gold relation tuples of each REL_TRAIN_DATA doc."""
     return [sorted(relation_tuples(make_rel_reference(nlp, *item))) for item in REL_TRAIN_DATA]
