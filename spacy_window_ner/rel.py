@@ -19,7 +19,8 @@ from thinc.api import Config, Model, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
 from .candidates import (
-    CandidateGenerator, Candidates, NearbyPairs, ScoredCandidates, make_candidates, make_rel_candidates_v2,
+    CandidateGenerator, Candidates, NearbyPairs, ScoredCandidates, make_candidates, make_rel_candidates,
+    make_rel_candidates_v2,
 )
 from .corpus import aligned_ents, validate_initialize_examples
 from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
@@ -125,8 +126,9 @@ def _with_legacy_options(
     max_candidates_per_doc: Optional[int] = None,
 ) -> CandidateGenerator:
     """The candidate generator of a pipeline saved before the candidates block, whose
-    config and cfg hold max_distance and max_candidates_per_doc: rel_candidates.v1 with
-    those options (where they are set)."""
+    config and cfg hold max_distance and max_candidates_per_doc: rel_candidates.v1 (a cap per
+    doc, as those pipelines had) with those options (where they are set), whatever the
+    generator the config's defaults give."""
     if max_distance is None and max_candidates_per_doc is None:
         return candidates
     if not isinstance(candidates, NearbyPairs):
@@ -135,10 +137,9 @@ def _with_legacy_options(
             "They are options of spacy-window-ner.rel_candidates.v1: set them in "
             f"[components.{name}.candidates], and remove them from [components.{name}]."
         )
-    return NearbyPairs(
+    return make_rel_candidates(
         max_distance=candidates.max_distance if max_distance is None else max_distance,
-        max_candidates=candidates.max_candidates if max_candidates_per_doc is None else max_candidates_per_doc,
-        block_tokens=candidates.block_tokens,
+        max_candidates_per_doc=candidates.max_candidates if max_candidates_per_doc is None else max_candidates_per_doc,
         typed=candidates.typed,
     )
 
