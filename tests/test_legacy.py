@@ -120,3 +120,23 @@ def test_legacy_options_give_rel_candidates_v1():
     rel = nlp.add_pipe("window_rel", name="fresh")
     assert rel.candidates.block_tokens == 1000
 
+
+def test_legacy_holds_exactly_the_superseded_names():
+    """A published name whose successor exists (`.vN` beside `.vN+1`) is registered from
+    spacy_window_ner/legacy, and legacy registers nothing else: the layout of spacy-legacy."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.optionxform = str  # keep the names' case
+    parser.read(FIXTURES.parent.parent / "setup.cfg")
+    declared = {
+        name.strip(): value.strip()
+        for lines in parser["options.entry_points"].values()
+        for name, value in (line.split("=", 1) for line in lines.strip().splitlines() if "=" in line)
+    }
+    ours = {name: value for name, value in declared.items() if name.startswith("spacy-window-ner.")}
+    for name, value in ours.items():
+        stem, version = name.rsplit(".v", 1)
+        superseded = f"{stem}.v{int(version) + 1}" in ours
+        assert value.startswith("spacy_window_ner.legacy.") == superseded, (name, value)
+    assert sum(value.startswith("spacy_window_ner.legacy.") for value in ours.values()) == 5
