@@ -10,7 +10,8 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_window_ner.explain import entity_tags, explain, find_window_ner, gradient_x_input
-from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
+from spacy_window_ner.layers.window_scorer import WindowScorer
+from spacy_window_ner.legacy.layers import WindowScorer_v1
 
 TRAIN_DATA = [
     ("John Smith works for Acme in Boston.", [(0, 10, "PER"), (21, 25, "ORG"), (29, 35, "LOC")]),

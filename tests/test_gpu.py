@@ -10,8 +10,9 @@ from thinc.util import has_cupy_gpu
 from spacy_window_ner.gradcheck import check_gradients
 from spacy_window_ner.layers.crf import LinearChainCRF
 from spacy_window_ner.layers.hidden import Hidden
-from spacy_window_ner.layers.pair_scorer import PairScorer, PairScorer_v1
-from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
+from spacy_window_ner.layers.pair_scorer import PairScorer
+from spacy_window_ner.layers.window_scorer import WindowScorer
+from spacy_window_ner.legacy.layers import PairScorer_v1, WindowScorer_v1
 
 from . import test_crf, test_ner, test_pair_scorer, test_rel, test_window_scorer
 
