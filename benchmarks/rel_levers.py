@@ -14,7 +14,7 @@ Levers:
 - thresholds: as saved (tuned per label on gold dev entities when window_rel was trained);
   one shared threshold; per label; per label with a min_support (labels with fewer gold dev
   relations take the shared one); per label shrunk toward the shared one (`shrinkage`).
-- candidates: all pairs of a sentence, or typed (rel_candidates.v1 with typed=True: only
+- candidates: all pairs of a sentence, or typed (the generator with typed=True: only
   the (head label, tail label) pairs of the training relations). Typed candidates are turned
   on at inference here (`WindowRel.license_pairs`), on a window_rel trained with all pairs.
 - entity confidence floor (a joint score of the entity pair and the relation, with the
@@ -39,7 +39,7 @@ import typer
 from spacy.training import Corpus, Example
 
 from benchmarks.rel import assemble_joint, train_rel, write_conll04
-from spacy_window_ner.candidates import NearbyPairs, make_rel_candidates
+from spacy_window_ner.candidates import NearbyPairs
 from spacy_window_ner.confidences import get_confidences
 from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import relation_tuples
@@ -132,7 +132,7 @@ def main(
     nlp = spacy.load(pipeline)
     pipe = tuned_component(nlp, component, WindowRel)
     if not isinstance(pipe.candidates, NearbyPairs):
-        raise typer.BadParameter(f"{component} has a custom candidate generator: the typed lever needs rel_candidates.v1.")
+        raise typer.BadParameter(f"{component} has a custom candidate generator: the typed lever needs rel_candidates.v1 or .v2.")
     saved_thresholds = numpy.asarray([pipe.thresholds[label] for label in pipe.labels])
     label_pairs = sorted({(hl, tl) for eg in Corpus(conll / "train.spacy")(nlp) for _, _, hl, _, _, tl, _ in relation_tuples(eg.reference)})
     print(f"\n{component} as saved: typed candidates {pipe.candidates.typed}; thresholds {pipe.thresholds}")
@@ -145,8 +145,10 @@ def main(
     results: List[Tuple[float, int]] = []  # (dev CV F, -row)
     checks = []
     for typed in (False, True):
-        pipe.candidates = make_rel_candidates(
-            max_distance=original.max_distance, max_candidates_per_doc=original.max_candidates_per_doc, typed=typed
+        # The pipeline's own generator (rel_candidates.v1 or .v2), typed or not.
+        pipe.candidates = NearbyPairs(
+            max_distance=original.max_distance, max_candidates=original.max_candidates,
+            block_tokens=original.block_tokens, typed=typed,
         )
         pipe.license_pairs(label_pairs)
         candidates = "typed" if typed else "all pairs"

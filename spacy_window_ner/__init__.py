@@ -1,5 +1,5 @@
 """spacy-window-ner: window-classifier NER and relation extraction for spaCy."""
-from . import candidates, corpus, layers, models, ner, pretraining, rel, scorers, tuning  # noqa: F401  (fill the registries)
+from . import candidates, corpus, layers, legacy, models, ner, pretraining, rel, scorers, tuning  # noqa: F401  (fill the registries)
 from .extensions import install_extensions
 
 install_extensions()

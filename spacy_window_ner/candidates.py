@@ -49,28 +49,6 @@ class ScoredCandidates(NamedTuple):
 DROPPED_KEY = "swn_dropped_candidates"
 
 
-@registry.misc("spacy-window-ner.rel_candidates.v1")
-def make_rel_candidates(
-    max_distance: int = 100, max_candidates_per_doc: int = 2000, typed: bool = False
-) -> "NearbyPairs":
-    """The candidates of window_rel in pipelines before rel_candidates.v2: every ordered pair
-    (head, tail) of distinct entities in one sentence when the doc has sentence boundaries,
-    otherwise with at most max_distance tokens between them; above max_candidates_per_doc,
-    the nearest pairs of the whole doc, so a long doc gets fewer than its parts would.
-
-    max_distance (int): Without sentence boundaries, the largest token gap between the two
-        entities of a candidate.
-    max_candidates_per_doc (int): The most candidates per doc; the nearest pairs are kept.
-    typed (bool): Keep only the pairs whose (head label, tail label) some relation of the
-        training data has. window_rel learns these pairs in initialize and keeps them in its
-        cfg["licensed_pairs"], so a saved pipeline proposes the same candidates.
-    RETURNS (NearbyPairs): The candidate generator.
-    """
-    if isinstance(max_candidates_per_doc, bool) or not isinstance(max_candidates_per_doc, int) or max_candidates_per_doc < 1:
-        raise ValueError(f"max_candidates_per_doc must be a positive integer, not {max_candidates_per_doc!r}.")
-    return NearbyPairs(max_distance=max_distance, max_candidates=max_candidates_per_doc, typed=typed)
-
-
 @registry.misc("spacy-window-ner.rel_candidates.v2")
 def make_rel_candidates_v2(
     max_distance: int = 100, max_candidates: int = 2000, block_tokens: int = 1000, typed: bool = False
@@ -87,15 +65,17 @@ def make_rel_candidates_v2(
     max_candidates (int): The most candidates per sentence or block; the nearest are kept.
     block_tokens (int): Without sentence boundaries, the tokens of a block.
     typed (bool): Keep only the pairs whose (head label, tail label) some relation of the
-        training data has (see rel_candidates.v1).
+        training data has. window_rel learns these pairs in initialize and keeps them in its
+        cfg["licensed_pairs"], so a saved pipeline proposes the same candidates.
     RETURNS (NearbyPairs): The candidate generator.
     """
     return NearbyPairs(max_distance=max_distance, max_candidates=max_candidates, block_tokens=block_tokens, typed=typed)
 
 
 class NearbyPairs:
-    """The candidate generator of `spacy-window-ner.rel_candidates.v1` and `.v2` (see there).
-    With typed=True, `license` sets the (head label, tail label) pairs it keeps."""
+    """The candidate generator of `spacy-window-ner.rel_candidates.v2` (see there), and of the
+    published `.v1` (spacy_window_ner/legacy), whose cap is per doc (block_tokens None). With
+    typed=True, `license` sets the (head label, tail label) pairs it keeps."""
 
     def __init__(
         self, *, max_distance: int, max_candidates: int, block_tokens: Optional[int] = None, typed: bool = False

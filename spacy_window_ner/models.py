@@ -8,8 +8,8 @@ from thinc.api import HashEmbed, Model, chain, concatenate, list2ragged, ragged2
 from thinc.types import Floats1d, Floats2d, FloatsXd, Ints1d, Ints2d, Ragged
 
 from .layers.crf import LinearChainCRF
-from .layers.pair_scorer import PairScorer, PairScorer_v1
-from .layers.window_scorer import WindowScorer, WindowScorer_v1
+from .layers.pair_scorer import PairScorer
+from .layers.window_scorer import WindowScorer
 
 
 @registry.architectures("spacy-window-ner.WindowNER.v2")
@@ -36,31 +36,20 @@ def build_window_ner_model(
     scorer = WindowScorer(
         nO, window_size=window_size, hidden_width=hidden_width, activation=activation, init_U=zero_init
     )
-    return _window_ner_model(tok2vec, scorer, nO)
+    return window_ner_model(tok2vec, scorer, nO)
 
 
-@registry.architectures("spacy-window-ner.WindowNER.v1")
-def build_window_ner_model_v1(
-    tok2vec: Model[List[Doc], List[Floats2d]],
-    window_size: int = 2,
-    hidden_width: int = 128,
-    activation: str = "tanh",
-    nO: Optional[int] = None,
-) -> Model[List[Doc], List[Floats2d]]:
-    """WindowNER.v2 with WindowScorer.v1, whose hidden layer's W and b are flat in it, as
-    pipelines saved with v1 hold them. Use v2 for new pipelines; the arguments are v2's.
-
-    RETURNS (Model[List[Doc], List[Floats2d]]): The model.
-    """
-    scorer = WindowScorer_v1(
-        nO, window_size=window_size, hidden_width=hidden_width, activation=activation, init_U=zero_init
-    )
-    return _window_ner_model(tok2vec, scorer, nO)
-
-
-def _window_ner_model(
+def window_ner_model(
     tok2vec: Model[List[Doc], List[Floats2d]], scorer: Model[List[Floats2d], List[Floats2d]], nO: Optional[int]
 ) -> Model[List[Doc], List[Floats2d]]:
+    """The WindowNER model around a window scorer (WindowNER.v2's, or the published .v1's in
+    spacy_window_ner/legacy): tok2vec, then the scorer, and a LinearChainCRF beside them.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
+    scorer (Model[List[Floats2d], List[Floats2d]]): The window scorer.
+    nO (Optional[int]): Number of tags; the component sets it from its labels.
+    RETURNS (Model[List[Doc], List[Floats2d]]): The model.
+    """
     crf = LinearChainCRF(nO)
     return Model(
         "window_ner",
@@ -196,38 +185,24 @@ def build_relation_model(
         nO, window_size=window_size, hidden_width=hidden_width, n_entity_labels=n_entity_labels,
         label_width=label_width, n_distance_buckets=n_distance_buckets, activation=activation,
     )
-    return _relation_model(tok2vec, scorer, nO, n_entity_labels)
+    return relation_model(tok2vec, scorer, nO, n_entity_labels)
 
 
-@registry.architectures("spacy-window-ner.RelationScorer.v1")
-def build_relation_model_v1(
-    tok2vec: Model[List[Doc], List[Floats2d]],
-    window_size: int = 1,
-    hidden_width: int = 128,
-    label_width: int = 16,
-    n_distance_buckets: int = 16,
-    activation: str = "relu",
-    n_entity_labels: Optional[int] = None,
-    nO: Optional[int] = None,
-) -> Model[Tuple[List[Doc], List[Ints2d]], Floats2d]:
-    """RelationScorer.v2 with PairScorer.v1, whose hidden layer's W and b are flat in it, as
-    pipelines saved with v1 hold them. Use v2 for new pipelines; the arguments are v2's.
-
-    RETURNS (Model[Tuple[List[Doc], List[Ints2d]], Floats2d]): The model.
-    """
-    scorer = PairScorer_v1(
-        nO, window_size=window_size, hidden_width=hidden_width, n_entity_labels=n_entity_labels,
-        label_width=label_width, n_distance_buckets=n_distance_buckets, activation=activation,
-    )
-    return _relation_model(tok2vec, scorer, nO, n_entity_labels)
-
-
-def _relation_model(
+def relation_model(
     tok2vec: Model[List[Doc], List[Floats2d]],
     scorer: Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d],
     nO: Optional[int],
     n_entity_labels: Optional[int],
 ) -> Model[Tuple[List[Doc], List[Ints2d]], Floats2d]:
+    """The RelationScorer model around a pair scorer (RelationScorer.v2's, or the published
+    .v1's in spacy_window_ner/legacy): tok2vec, then the scorer.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
+    scorer (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The pair scorer.
+    nO (Optional[int]): Number of relation labels; the component sets it.
+    n_entity_labels (Optional[int]): Rows of the entity label table; the component sets it.
+    RETURNS (Model[Tuple[List[Doc], List[Ints2d]], Floats2d]): The model.
+    """
     return Model(
         "window_rel",
         _relation_forward,

@@ -18,11 +18,10 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
-from .candidates import (
-    CandidateGenerator, Candidates, NearbyPairs, ScoredCandidates, make_candidates, make_rel_candidates_v2,
-)
 from .alignment import aligned_ents
+from .candidates import CandidateGenerator, Candidates, ScoredCandidates, make_candidates, make_rel_candidates_v2
 from .corpus import validate_initialize_examples
+from .legacy.window_rel import upgrade_candidates, upgrade_cfg
 from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
 from .scorers import score_relations
 
@@ -70,7 +69,8 @@ DEFAULT_THRESHOLD = 0.5  # of a label without a tuned threshold, when cfg["thres
         "candidates": {"@misc": "spacy-window-ner.rel_candidates.v2"},
         "pos_weight": 3.0,
         "scorer": {"@scorers": "spacy-window-ner.rel_scorer.v1"},
-        # Read only from configs saved before the candidates block (see make_window_rel).
+        # Read only from configs saved before the candidates block; a factory argument, so
+        # that every saved config, which names it, loads (see legacy/window_rel.py).
         "max_distance": None,
         "max_candidates_per_doc": None,
     },
@@ -100,47 +100,22 @@ def make_window_rel(
     spans_key (Optional[str]): Relate the spans in doc.spans[spans_key] (say, those of a
         window_ner with the same spans_key) instead of doc.ents.
     candidates (CandidateGenerator): Proposes the candidate pairs of a batch
-        (`spacy-window-ner.rel_candidates.v1` by default).
+        (`spacy-window-ner.rel_candidates.v2` by default).
     pos_weight (float): Weight of the positive term of the binary cross-entropy. Values
         above 1 make missing a relation cost more than a false alarm, against the
         imbalance of mostly-negative candidates.
     scorer (Optional[Callable]): The scoring method.
     max_distance (Optional[int]): Only read from configs saved before the candidates block
-        (it is an option of rel_candidates.v1 now): when set, it replaces that option.
+        (it is an option of the candidates now): when set, the candidates are
+        rel_candidates.v1 with it (see legacy/window_rel.py). Leave it null.
     max_candidates_per_doc (Optional[int]): The same, for max_candidates_per_doc.
     """
-    candidates = _with_legacy_options(
+    candidates = upgrade_candidates(
         candidates, name, max_distance=max_distance, max_candidates_per_doc=max_candidates_per_doc
     )
     return WindowRel(
         nlp.vocab, model, name, threshold=threshold, spans_key=spans_key, candidates=candidates,
         pos_weight=pos_weight, scorer=scorer,
-    )
-
-
-def _with_legacy_options(
-    candidates: CandidateGenerator,
-    name: str,
-    *,
-    max_distance: Optional[int] = None,
-    max_candidates_per_doc: Optional[int] = None,
-) -> CandidateGenerator:
-    """The candidate generator of a pipeline saved before the candidates block, whose
-    config and cfg hold max_distance and max_candidates_per_doc: rel_candidates.v1 with
-    those options (where they are set)."""
-    if max_distance is None and max_candidates_per_doc is None:
-        return candidates
-    if not isinstance(candidates, NearbyPairs):
-        raise ValueError(
-            f"{name} got max_distance / max_candidates_per_doc and a custom candidate generator. "
-            "They are options of spacy-window-ner.rel_candidates.v1: set them in "
-            f"[components.{name}.candidates], and remove them from [components.{name}]."
-        )
-    return NearbyPairs(
-        max_distance=candidates.max_distance if max_distance is None else max_distance,
-        max_candidates=candidates.max_candidates if max_candidates_per_doc is None else max_candidates_per_doc,
-        block_tokens=candidates.block_tokens,
-        typed=candidates.typed,
     )
 
 
@@ -172,7 +147,7 @@ class WindowRel(TrainablePipe):
         """Create a window_rel component (see make_window_rel).
 
         candidates (Optional[CandidateGenerator]): The candidate generator;
-            `spacy-window-ner.rel_candidates.v1` with its defaults if None.
+            `spacy-window-ner.rel_candidates.v2` with its defaults if None.
         """
         if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
             raise ValueError(
@@ -468,34 +443,30 @@ class WindowRel(TrainablePipe):
         return loss_value, d_scores
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "WindowRel":
-        """Load the component from bytes, upgrading the cfg of version 0.1 (see _upgrading_cfg)."""
-        with self._upgrading_cfg():
+        """Load the component from bytes; a cfg that an earlier version saved is upgraded
+        (see _reading_cfg)."""
+        with self._reading_cfg():
             return super().from_bytes(bytes_data, exclude=exclude)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "WindowRel":
-        """Load the component from disk, upgrading the cfg of version 0.1 (see _upgrading_cfg)."""
-        with self._upgrading_cfg():
+        """Load the component from disk; a cfg that an earlier version saved is upgraded
+        (see _reading_cfg)."""
+        with self._reading_cfg():
             return super().from_disk(path, exclude=exclude)
 
     @contextmanager
-    def _upgrading_cfg(self) -> Iterator[None]:
-        """Keep what a pipeline saved by version 0.1 predicted. Its cfg has no "spans_key", and
-        its cfg["threshold"] was the threshold of the labels without a tuned one, where it now
-        is one threshold for all labels: those labels get it as their own, and it is unset.
-        A cfg saved before the candidates block holds max_distance and max_candidates_per_doc,
-        the options of the candidate generator now: they go there."""
-        spans_key = self.cfg.pop("spans_key")
+    def _reading_cfg(self) -> Iterator[None]:
+        """Read the saved cfg into an empty dict, then set cfg to the current one updated with
+        it as this version reads it (legacy/window_rel.py upgrades what 0.1 and the versions
+        before the candidates block saved), and give the candidate generator what it holds."""
+        defaults, self.cfg = self.cfg, {}
         try:
             yield
         finally:
-            if "spans_key" not in self.cfg and isinstance(self.cfg.get("threshold"), float):
-                tuned = self.cfg["thresholds"]
-                self.cfg["thresholds"] = {label: tuned.get(label, self.cfg["threshold"]) for label in self.cfg["labels"]}
-                self.cfg["threshold"] = None
-            self.cfg.setdefault("spans_key", spans_key)
-            legacy = {key: self.cfg.pop(key) for key in ("max_distance", "max_candidates_per_doc") if key in self.cfg}
-            self.candidates = _with_legacy_options(self.candidates, self.name, **legacy)
-            if self.cfg.setdefault("licensed_pairs", None) is not None:
+            cfg, options = upgrade_cfg(self.cfg)
+            self.cfg = {**defaults, **cfg}
+            self.candidates = upgrade_candidates(self.candidates, self.name, **options)
+            if self.cfg["licensed_pairs"] is not None:
                 self.license_pairs(self.cfg["licensed_pairs"])
 
     def entities(self, doc: Doc) -> List[Span]:

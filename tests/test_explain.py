@@ -9,7 +9,8 @@ from spacy.language import Language
 from thinc.api import fix_random_seed
 
 from spacy_window_ner.explain import entity_tags, explain, find_window_ner, gradient_x_input
-from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
+from spacy_window_ner.layers.window_scorer import WindowScorer
+from spacy_window_ner.legacy.layers import WindowScorer_v1
 
 from .util import WINDOW_NER_TEXT as TEXT
 

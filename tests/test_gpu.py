@@ -10,8 +10,9 @@ from thinc.util import has_cupy_gpu
 from spacy_window_ner.gradcheck import check_gradients
 from spacy_window_ner.layers.crf import LinearChainCRF
 from spacy_window_ner.layers.hidden import Hidden
-from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer, PairScorer_v1
-from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
+from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer
+from spacy_window_ner.layers.window_scorer import WindowScorer
+from spacy_window_ner.legacy.layers import PairScorer_v1, WindowScorer_v1
 
 from .util import NER_TEST_TEXTS, make_rel_examples, make_rel_nlp, ner_predictions, train_ner_pipeline, train_rel
 

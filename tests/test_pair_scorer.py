@@ -5,7 +5,8 @@ from thinc.api import fix_random_seed, registry, use_ops
 
 from spacy_window_ner.gradcheck import check_gradients
 from spacy_window_ner.layers.hidden import ACTIVATIONS
-from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer, PairScorer_v1, _distance_buckets
+from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer, _distance_buckets
+from spacy_window_ner.legacy.layers import PairScorer_v1
 
 N_I, N_H, N_O, N_L, N_E = 3, 4, 2, 3, 2
 PARAMS = {"W", "b", "U", "c", "pad", "empty", "E_label", "E_dist"}

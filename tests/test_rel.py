@@ -14,13 +14,14 @@ from spacy.training import Corpus, Example
 from spacy.util import registry
 from thinc.api import Config, fix_random_seed
 
-from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidates, make_rel_candidates
-from spacy_window_ner.layers.pair_scorer import CandidateColumn
-from spacy_window_ner.rel import WindowRel
+from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidates
 from spacy_window_ner.evaluation import gold_entities
-from spacy_window_ner.tuning import dev_scores, relation_f, tune_pipeline_thresholds, tune_thresholds
+from spacy_window_ner.layers.pair_scorer import CandidateColumn
+from spacy_window_ner.legacy.candidates import make_rel_candidates_v1 as make_rel_candidates
+from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
+from spacy_window_ner.tuning import dev_scores, relation_f, tune_pipeline_thresholds, tune_thresholds
 
 from .util import REL_PATTERNS as PATTERNS, REL_SMALL_MODEL as SMALL_MODEL, REL_TRAIN_DATA as TRAIN_DATA
 from .util import make_rel_examples as make_examples, make_rel_nlp as make_nlp, make_rel_reference as make_reference

@@ -17,7 +17,8 @@ from thinc.api import (
 
 from spacy_window_ner.gradcheck import check_gradients
 from spacy_window_ner.layers.hidden import ACTIVATIONS
-from spacy_window_ner.layers.window_scorer import WindowScorer, WindowScorer_v1
+from spacy_window_ner.layers.window_scorer import WindowScorer
+from spacy_window_ner.legacy.layers import WindowScorer_v1
 
 N_I, N_H, N_O = 3, 4, 2
 # v2 holds the hidden layer as a child; v1 keeps W and b flat, as saved pipelines hold them.

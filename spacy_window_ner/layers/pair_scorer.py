@@ -13,24 +13,24 @@ entities) uses a learned "empty" vector. Then
 
     h = f(W x + b),    s = U h + c                           nO logits per candidate
 
-where h is the "hidden" child layer (layers/hidden.py) in PairScorer.v2; PairScorer.v1 keeps
-its W and b flat in itself, as pipelines saved before v2 hold them, and runs the same maths.
+where h is the "hidden" child layer (layers/hidden.py). The forward pass is these pieces, each
+with its own backward: `instances_forward` (x), the hidden child (h) and the window scorer's
+`output_forward` (s). The published PairScorer.v1 (spacy_window_ner/legacy), which keeps the
+hidden layer's W and b flat in itself, runs the same pieces.
 
 Every token slot is a weighted sum of rows of one table T = [X_1; ...; X_D; pad; empty], so
 the whole batch is built by one gather and one scatter-add (`ops.scatter_add`), and the
 backward pass is the same two operations in reverse: no Python loop over tokens or pairs.
 """
 from enum import IntEnum
-from functools import partial
 from typing import Callable, List, Optional, Tuple, cast
 
 import numpy
 from thinc.api import Model, glorot_uniform_init, normal_init, registry, zero_init
-from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
+from thinc.types import Floats2d, Ints1d, Ints2d
 
-from .hidden import Hidden, affine, affine_backward
-from .hidden import forward as forward_hidden
-from .window_scorer import HiddenFn, check_window_options
+from .hidden import Hidden
+from .window_scorer import check_window_options, output_forward
 
 InT = Tuple[List[Floats2d], List[Ints2d]]
 OutT = Floats2d
@@ -94,82 +94,45 @@ def PairScorer(
         "dropout_rate" attr, so spaCy's [training] dropout sets it during training.
     RETURNS (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The layer.
     """
-    _check_options(window_size, hidden_width, activation, dropout, label_width, n_distance_buckets)
+    check_pair_options(window_size, hidden_width, activation, dropout, label_width, n_distance_buckets)
     hidden = Hidden(hidden_width, activation=activation, dropout=dropout)
     return Model(
         "pair_scorer",
         forward,
         init=init,
         layers=[hidden],
-        dims=_dims(nO, nI, hidden_width, n_entity_labels, label_width, n_distance_buckets),
+        dims=pair_dims(nO, nI, hidden_width, n_entity_labels, label_width, n_distance_buckets),
         params={"U": None, "c": None, "pad": None, "empty": None, "E_label": None, "E_dist": None},
         attrs={"window_size": window_size},
     )
 
 
 def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    return _forward(model, inputs, is_train, model.layers[0])
+    X_inst, backprop_instances = instances_forward(model, inputs)
+    H, backprop_hidden = model.layers[0](X_inst, is_train)
+    S, backprop_output = output_forward(model, H)
+
+    def backprop(dS: OutT) -> InT:
+        return backprop_instances(backprop_hidden(backprop_output(dS)))
+
+    return S, backprop
 
 
 def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
-    _infer_dims(model, X, Y)
+    infer_dims(model, X, Y)
     hidden = model.layers[0]
-    hidden.set_dim("nI", _instance_width(model))
+    hidden.set_dim("nI", instance_width(model))
     hidden.set_dim("nO", model.get_dim("nH"))
     # The same draws in the same order as v1 (W, b, then the rest): same seed, same weights.
     hidden.initialize()
-    _init_rest(model)
+    init_rest(model)
 
 
-@registry.layers("spacy-window-ner.PairScorer.v1")
-def PairScorer_v1(
-    nO: Optional[int] = None,
-    nI: Optional[int] = None,
-    *,
-    window_size: int = 1,
-    hidden_width: int = 128,
-    n_entity_labels: Optional[int] = None,
-    label_width: int = 16,
-    n_distance_buckets: int = 16,
-    activation: str = "relu",
-    dropout: float = 0.0,
-) -> Model[InT, OutT]:
-    """PairScorer.v2's network with the hidden layer's W and b flat in the layer (params
-    W, b, U, c, pad, empty, E_label, E_dist), as pipelines saved with v1 hold them. Use v2
-    for new models. The arguments are PairScorer.v2's.
-
-    RETURNS (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The layer.
-    """
-    _check_options(window_size, hidden_width, activation, dropout, label_width, n_distance_buckets)
-    return Model(
-        "pair_scorer",
-        forward_v1,
-        init=init_v1,
-        dims=_dims(nO, nI, hidden_width, n_entity_labels, label_width, n_distance_buckets),
-        params={
-            "W": None, "b": None, "U": None, "c": None,
-            "pad": None, "empty": None, "E_label": None, "E_dist": None,
-        },
-        attrs={"window_size": window_size, "activation": activation, "dropout_rate": dropout},
-    )
-
-
-def forward_v1(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    return _forward(model, inputs, is_train, partial(forward_hidden, model))
-
-
-def init_v1(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
-    _infer_dims(model, X, Y)
-    nH = model.get_dim("nH")
-    model.set_param("W", glorot_uniform_init(model.ops, (nH, _instance_width(model))))
-    model.set_param("b", zero_init(model.ops, (nH,)))
-    _init_rest(model)
-
-
-def _check_options(
+def check_pair_options(
     window_size: int, hidden_width: int, activation: str, dropout: float, label_width: int,
     n_distance_buckets: int,
 ) -> None:
+    """Raise a ValueError for options a pair scorer cannot have."""
     check_window_options(window_size, hidden_width, activation, dropout)
     if not isinstance(label_width, int) or label_width < 1:
         raise ValueError(f"label_width must be a positive integer, not {label_width!r}.")
@@ -179,10 +142,12 @@ def _check_options(
         )
 
 
-def _dims(
+def pair_dims(
     nO: Optional[int], nI: Optional[int], hidden_width: int, n_entity_labels: Optional[int],
     label_width: int, n_distance_buckets: int,
 ) -> dict:
+    """The dims of a pair scorer: nO, nI, nH, nL (entity labels), nE (embedding width), nB
+    (distance buckets)."""
     return {
         "nO": nO,
         "nI": nI,
@@ -193,8 +158,17 @@ def _dims(
     }
 
 
-def _forward(model: Model[InT, OutT], inputs: InT, is_train: bool, hidden: HiddenFn) -> Tuple[OutT, Callable]:
-    """Both versions' forward pass: instance vectors, the hidden layer, then s = U h + c."""
+def instances_forward(model: Model[InT, OutT], inputs: InT) -> Tuple[Floats2d, Callable[[Floats2d], InT]]:
+    """The instance vector x of every candidate of the batch (see the module's docstring), one
+    row each, from the params pad, empty, E_label and E_dist of the model.
+
+    model (Model): The layer that holds the params, the dims and window_size.
+    inputs (Tuple[List[Floats2d], List[Ints2d]]): The token vectors and the candidates of
+        each doc.
+    RETURNS (Tuple[Floats2d, Callable]): X_inst (n_candidates, instance_width), and the
+        backprop callback from d_inst to (dX per doc, candidates), which increments the
+        gradients of the params.
+    """
     ops = model.ops
     xp = ops.xp
     Xs, cands = inputs
@@ -234,17 +208,8 @@ def _forward(model: Model[InT, OutT], inputs: InT, is_train: bool, hidden: Hidde
     X_inst = xp.concatenate(
         [X_slots.reshape((M, n_slots * nI)), E_label[hl], E_label[tl], E_dist[bucket]], axis=1
     )
-    U = cast(Floats2d, model.get_param("U"))
-    c = cast(Floats1d, model.get_param("c"))
-    H, backprop_hidden = hidden(X_inst, is_train)
-    S = affine(H, U, c)
 
-    def backprop(dS: OutT) -> InT:
-        # s = U h + c: dU = dS^T h, dc = sum dS, dH = dS U
-        dH, dU, dc = affine_backward(ops, H, U, dS)
-        model.inc_grad("U", dU)
-        model.inc_grad("c", dc)
-        d_inst = backprop_hidden(dH)
+    def backprop_instances(d_inst: Floats2d) -> InT:
         d_slots = ops.reshape2f(d_inst[:, : n_slots * nI], M * n_slots, nI)
         d_emb = d_inst[:, n_slots * nI :]
         # The embeddings were gathered, so their gradients scatter back by id.
@@ -263,10 +228,12 @@ def _forward(model: Model[InT, OutT], inputs: InT, is_train: bool, hidden: Hidde
         dXs = ops.unflatten(d_table[:N], cast(Ints1d, lengths))
         return dXs, cands
 
-    return S, backprop
+    return X_inst, backprop_instances
 
 
-def _infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
+def infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
+    """Set nI, nL and nO from sample input and output where they are unset, or raise a
+    ValueError where they can't be."""
     if X is not None:
         Xs, cands = X
         if len(Xs) and not model.has_dim("nI"):
@@ -284,12 +251,12 @@ def _infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) ->
             )
 
 
-def _instance_width(model: Model[InT, OutT]) -> int:
+def instance_width(model: Model[InT, OutT]) -> int:
     """The width of the instance vector x: 3 + 4k token slots and 3 embeddings."""
     return (3 + 4 * model.attrs["window_size"]) * model.get_dim("nI") + 3 * model.get_dim("nE")
 
 
-def _init_rest(model: Model[InT, OutT]) -> None:
+def init_rest(model: Model[InT, OutT]) -> None:
     """Allocate every param but the hidden layer's W and b, in v1's order."""
     nI, nO, nH = model.get_dim("nI"), model.get_dim("nO"), model.get_dim("nH")
     nE = model.get_dim("nE")

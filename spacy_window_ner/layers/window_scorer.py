@@ -10,8 +10,10 @@ The whole minibatch is flattened into one matrix, so each weight costs one GEMM.
 The products use the array module's matmul (`@`), which is BLAS on NumpyOps and
 cuBLAS on CupyOps; on the CPU this is several times faster than blis here.
 
-WindowScorer.v2 holds the hidden layer as a child model. WindowScorer.v1 keeps W and b
-flat in itself, as pipelines saved before v2 hold them, and runs the same maths on them.
+The forward pass is the three lines above, each with its own backward: `windows_forward`
+(x_i), the hidden child (h_i) and `output_forward` (s_i). The published WindowScorer.v1
+(spacy_window_ner/legacy), which keeps the hidden layer's W and b flat in itself, runs the
+same pieces.
 """
 from functools import partial
 from typing import Callable, List, Optional, Tuple, cast
@@ -21,12 +23,9 @@ from thinc.api import Model, glorot_uniform_init, registry, zero_init
 from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
 from .hidden import Hidden, affine, affine_backward, check_activation
-from .hidden import forward as forward_hidden
 
 InT = List[Floats2d]
 OutT = List[Floats2d]
-# (X, is_train) -> (H, backprop dH -> dX): the hidden layer, as a child model or over flat params
-HiddenFn = Callable[[Floats2d, bool], Tuple[Floats2d, Callable[[Floats2d], Floats2d]]]
 
 
 @registry.layers("spacy-window-ner.WindowScorer.v2")
@@ -69,104 +68,59 @@ def WindowScorer(
 
 def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
     # The hidden child is layers[0] (not a ref: thinc's Model.copy() keeps layers, not refs).
-    return _forward(model, Xs, is_train, model.layers[0])
+    hidden = model.layers[0]
+    lengths = check_input(model, Xs)
+    if not lengths.sum():
+        return forward_empty(model, lengths)
+    X_win, backprop_windows = windows_forward(model, Xs, lengths)
+    H, backprop_hidden = hidden(X_win, is_train)
+    S, backprop_output = output_forward(model, H)
+
+    def backprop(dYs: OutT) -> InT:
+        return backprop_windows(backprop_hidden(backprop_output(model.ops.flatten(dYs))))
+
+    return model.ops.unflatten(S, cast(Ints1d, lengths)), backprop
 
 
 def init(
     init_U: Callable, model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None
 ) -> None:
-    _infer_dims(model, X, Y)
+    infer_dims(model, X, Y)
     hidden = model.layers[0]
     nF = 2 * model.attrs["window_size"] + 1
     hidden.set_dim("nI", nF * model.get_dim("nI"))
     hidden.set_dim("nO", model.get_dim("nH"))
     # The same draws in the same order as v1 (W, b, U, c, pad): same seed, same weights.
     hidden.initialize()
-    _init_output(init_U, model)
+    init_output(init_U, model)
 
 
-@registry.layers("spacy-window-ner.WindowScorer.v1")
-def WindowScorer_v1(
-    nO: Optional[int] = None,
-    nI: Optional[int] = None,
-    *,
-    window_size: int = 2,
-    hidden_width: int = 128,
-    activation: str = "tanh",
-    dropout: float = 0.0,
-    init_U: Callable = glorot_uniform_init,
-) -> Model[InT, OutT]:
-    """WindowScorer.v2's network with the hidden layer's W and b flat in the layer (params
-    W, b, U, c, pad), as pipelines saved with v1 hold them. Use v2 for new models.
+def windows_forward(model: Model, Xs: InT, lengths: numpy.ndarray) -> Tuple[Floats2d, Callable[[Floats2d], InT]]:
+    """x_i = [X[i-k]; ...; X[i+k]] for every token i of the batch, one row each, with the
+    learned padding of the model (its param "pad", its attr "window_size") outside the docs.
 
-    nO (Optional[int]): Number of scores per token, inferred from sample output if None.
-    nI (Optional[int]): Width of the token vectors, inferred from sample input if None.
-    window_size (int): k, the number of tokens on each side of the centre token.
-    hidden_width (int): Width of the hidden layer h.
-    activation (str): One of "tanh", "hard_tanh", "relu", "sigmoid".
-    dropout (float): Dropout rate applied to h during training (the "dropout_rate" attr).
-    init_U (Callable): Initializer of the output weights U.
-    RETURNS (Model[List[Floats2d], List[Floats2d]]): The layer.
+    model (Model): The layer that holds pad and window_size.
+    Xs (List[Floats2d]): The token vectors of each doc.
+    lengths (numpy.ndarray): The length of each doc, on the host (see check_input); they sum
+        to N > 0.
+    RETURNS (Tuple[Floats2d, Callable]): X_win (N, (2k + 1) nI), and the backprop callback
+        from dX_win to dX per doc, which increments the gradient of pad.
     """
-    check_window_options(window_size, hidden_width, activation, dropout)
-    return Model(
-        "window_scorer",
-        forward_v1,
-        init=partial(init_v1, init_U),
-        dims={"nO": nO, "nI": nI, "nH": hidden_width},
-        params={"W": None, "b": None, "U": None, "c": None, "pad": None},
-        attrs={"window_size": window_size, "activation": activation, "dropout_rate": dropout},
-    )
-
-
-def forward_v1(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    # A .v1 layer holds the hidden layer's W, b and attrs itself, under the names Hidden uses,
-    # so Hidden's own forward runs on it.
-    return _forward(model, Xs, is_train, partial(forward_hidden, model))
-
-
-def init_v1(
-    init_U: Callable, model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None
-) -> None:
-    _infer_dims(model, X, Y)
-    nH = model.get_dim("nH")
-    nF = 2 * model.attrs["window_size"] + 1
-    model.set_param("W", glorot_uniform_init(model.ops, (nH, nF * model.get_dim("nI"))))
-    model.set_param("b", zero_init(model.ops, (nH,)))
-    _init_output(init_U, model)
-
-
-def _forward(model: Model[InT, OutT], Xs: InT, is_train: bool, hidden: HiddenFn) -> Tuple[OutT, Callable]:
-    """Both versions' forward pass: windows, the hidden layer, then s = U h + c."""
     ops = model.ops
-    _check_input(model, Xs)
     nI = model.get_dim("nI")
-    nO = model.get_dim("nO")
     k = model.attrs["window_size"]
-    # The lengths and the window index table are built on the host, where they are known,
-    # and copied to the device once. (The casts say that these numpy int arrays are the Ints1d
-    # and Ints2d that thinc's types describe.)
-    lengths = numpy.asarray([len(X) for X in Xs], dtype="int32")
     N = int(lengths.sum())
-    if N == 0:
-        return _forward_empty(model, lengths, nI, nO)
     pad = cast(Floats2d, model.get_param("pad"))
-    U = cast(Floats2d, model.get_param("U"))
-    c = cast(Floats1d, model.get_param("c"))
     # Rows N and N+1 of the table are the padding vectors; idx (N, 2k+1) says
     # which row fills each window slot, so one gather builds every window.
+    # (The index table is built on the host, where the lengths are known, and copied to the
+    # device once. The casts say that these numpy int arrays are the Ints1d and Ints2d that
+    # thinc's types describe.)
     table = ops.xp.concatenate([*Xs, pad])
     idx = _window_indices(lengths, k)
     X_win = table[ops.asarray2i(cast(Ints2d, idx))].reshape((N, (2 * k + 1) * nI))
-    H, backprop_hidden = hidden(X_win, is_train)
-    S = affine(H, U, c)
 
-    def backprop(dYs: OutT) -> InT:
-        # s = U h + c: dU = dS^T h, dc = sum dS, dH = dS U
-        dH, dU, dc = affine_backward(ops, H, U, ops.flatten(dYs))
-        model.inc_grad("U", dU)
-        model.inc_grad("c", dc)
-        dX_win = backprop_hidden(dH)
+    def backprop_windows(dX_win: Floats2d) -> InT:
         slots = ops.reshape2f(dX_win, N * (2 * k + 1), nI)
         d_pad = ops.alloc2f(2, nI, dtype=dX_win.dtype)
         d_pad[0] = slots[ops.asarray1i(cast(Ints1d, numpy.flatnonzero(idx == N)))].sum(axis=0)
@@ -177,17 +131,42 @@ def _forward(model: Model[InT, OutT], Xs: InT, is_train: bool, hidden: HiddenFn)
         dX = ops.backprop_seq2col(ops.as_contig(dX_win), k, lengths=ops.asarray1i(cast(Ints1d, lengths)))
         return ops.unflatten(dX, cast(Ints1d, lengths))
 
-    return ops.unflatten(S, cast(Ints1d, lengths)), backprop
+    return X_win, backprop_windows
 
 
-def _infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
+def output_forward(model: Model, H: Floats2d) -> Tuple[Floats2d, Callable[[Floats2d], Floats2d]]:
+    """s = U h + c for every row h of H, with the params U and c of the model: the output
+    layer of the window and pair scorers.
+
+    model (Model): The layer that holds U and c.
+    H (Floats2d): One hidden vector per row.
+    RETURNS (Tuple[Floats2d, Callable]): S, and the backprop callback from dS to dH, which
+        increments the gradients of U and c.
+    """
+    U = cast(Floats2d, model.get_param("U"))
+    c = cast(Floats1d, model.get_param("c"))
+    S = affine(H, U, c)
+
+    def backprop_output(dS: Floats2d) -> Floats2d:
+        # s = U h + c: dU = dS^T h, dc = sum dS, dH = dS U
+        dH, dU, dc = affine_backward(model.ops, H, U, dS)
+        model.inc_grad("U", dU)
+        model.inc_grad("c", dc)
+        return dH
+
+    return S, backprop_output
+
+
+def infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
+    """Set nI and nO from sample input and output, where they are unset."""
     if X is not None and len(X) and not model.has_dim("nI"):
         model.set_dim("nI", X[0].shape[1])
     if Y is not None and len(Y) and not model.has_dim("nO"):
         model.set_dim("nO", Y[0].shape[1])
 
 
-def _init_output(init_U: Callable, model: Model[InT, OutT]) -> None:
+def init_output(init_U: Callable, model: Model[InT, OutT]) -> None:
+    """Allocate U (with init_U), c and pad, in this order."""
     ops = model.ops
     model.set_param("U", init_U(ops, (model.get_dim("nO"), model.get_dim("nH"))))
     model.set_param("c", zero_init(ops, (model.get_dim("nO"),)))
@@ -218,8 +197,10 @@ def _window_indices(lengths: numpy.ndarray, k: int) -> numpy.ndarray:
     return numpy.where(target >= doc_length[:, None], N + 1, idx).astype("int32")
 
 
-def _forward_empty(model: Model[InT, OutT], lengths: numpy.ndarray, nI: int, nO: int) -> Tuple[OutT, Callable]:
+def forward_empty(model: Model[InT, OutT], lengths: numpy.ndarray) -> Tuple[OutT, Callable]:
+    """The forward pass of a batch without tokens: an empty score matrix per doc."""
     ops = model.ops
+    nI, nO = model.get_dim("nI"), model.get_dim("nO")
     Ys = [ops.alloc2f(0, nO) for _ in range(len(lengths))]
 
     def backprop(dYs: OutT) -> InT:
@@ -228,7 +209,9 @@ def _forward_empty(model: Model[InT, OutT], lengths: numpy.ndarray, nI: int, nO:
     return Ys, backprop
 
 
-def _check_input(model: Model[InT, OutT], Xs: InT) -> None:
+def check_input(model: Model[InT, OutT], Xs: InT) -> numpy.ndarray:
+    """Raise a TypeError or ValueError for input the layer can't take, and return the
+    length of each doc, on the host, where the window index table is built."""
     if not isinstance(Xs, (list, tuple)):
         raise TypeError(
             f"WindowScorer expects a list of 2d float arrays, one per doc, not {type(Xs).__name__}."
@@ -247,3 +230,4 @@ def _check_input(model: Model[InT, OutT], Xs: InT) -> None:
                 f"WindowScorer input {i} has width {X.shape[1]}, but the layer was "
                 f"initialized with nI={nI}. Check that the tok2vec width matches."
             )
+    return numpy.asarray([len(X) for X in Xs], dtype="int32")
