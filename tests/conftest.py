@@ -39,6 +39,14 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
+# Ray starts its workers niced (worker_niceness 15): on a machine busy with other work, the
+# actors of a build then wait behind every other process, and a Ray test that takes seconds
+# alone took minutes beside two busy loops (issue 26). Every Ray cluster the tests start
+# (the fixture below, build_kb's own, and those of the processes they run, which inherit this)
+# runs its workers at the tests' own priority.
+os.environ.setdefault("RAY_worker_niceness", "0")
+
+
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
     """A local Ray cluster with 2 CPUs for the module's tests, shut down at the end. Yields its
