@@ -3,7 +3,7 @@ precision/recall/F1 over same-entity mention pairs, and B-cubed, for each method
 mentions of train, dev or both.
 
     python -m benchmarks.resolution.score [--split all|train|dev] [--method exact --method rapidfuzz
-        --method resolve] [--cutoff 90] [--fuzz-scorer wratio|token_set_ratio] [--threshold T]
+        --method splink --method resolve] [--cutoff 90] [--fuzz-scorer wratio|token_set_ratio] [--threshold T]
         [--no-context] [--mentions EXPORT.jsonl]
 
 Methods (each partitions the same gold mentions; only the gold decides what is right):
@@ -13,6 +13,8 @@ Methods (each partitions the same gold mentions; only the gold decides what is r
   (`rapidfuzz.utils.default_process`: lower case, non-alphanumerics to spaces, trimmed) scores them
   >= --cutoff (default 90, on rapidfuzz's 0-100 scale); entities are the connected components of
   that link (union-find), so it may chain.
+- splink: Splink 5's Fellegi-Sunter model on DuckDB with its documented defaults (splink_baseline.py);
+  needs `pip install "splink>=5,<6"`.
 - resolve: `spacy_window_ner.kb.resolve.resolve` (issue 24), one MentionRecord per CoNLL04 entity
   of the split's sentences (all four labels, as a knowledge base built from them holds them; only
   the Peop/Org/Loc ones are scored): document = the sentence (its orig_id), neighbours =
@@ -37,7 +39,7 @@ from spacy_window_ner.kb.store import normalize
 
 from .gold import GoldMention, GoldSet, Partition, Sentence, check_split, load_gold, pair_count
 
-METHODS = ("exact", "rapidfuzz", "resolve")
+METHODS = ("exact", "rapidfuzz", "splink", "resolve")
 FUZZ_SCORERS = ("wratio", "token_set_ratio")
 DEFAULT_CUTOFF = 90.0
 
@@ -277,7 +279,7 @@ def score_row(name: str, pred: Partition, gold: Partition) -> str:
 
 def main(
     split: str = typer.Option("all", help="Gold mentions of train, dev or all (both)."),
-    method: List[str] = typer.Option(list(METHODS), help="exact, rapidfuzz, resolve; repeat for several."),
+    method: List[str] = typer.Option(list(METHODS), help="exact, rapidfuzz, splink, resolve; repeat for several."),
     cutoff: float = typer.Option(DEFAULT_CUTOFF, help="rapidfuzz: the score (0-100) that links two names."),
     fuzz_scorer: str = typer.Option("wratio", help="rapidfuzz: wratio (fuzz.WRatio) or token_set_ratio."),
     threshold: Optional[float] = typer.Option(None, help="resolve: ResolveSettings.threshold (its default if omitted)."),
@@ -310,6 +312,14 @@ def main(
                 continue
             label = f"rapidfuzz {fuzz_scorer}>={cutoff:g}"
             print(score_row(label, rapidfuzz_baseline(selected, cutoff=cutoff, scorer=fuzz_scorer), partition))
+        elif name == "splink":
+            try:
+                from .splink_baseline import splink_baseline
+                import splink  # noqa: F401
+            except ImportError:
+                print(f"{'splink':<28} skipped: Splink is not installed (pip install \"splink>=5,<6\")")
+                continue
+            print(score_row("splink p>=0.95", splink_baseline(selected), partition))
         else:
             why = resolve_available()
             if why is not None:
