@@ -34,7 +34,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tup
 
 from ..store import KBError
 from .context import Profile, VectorsT, context_features, mention_vector, similarity
-from .names import Name, name_blocking_keys, name_key, name_score, parse_name
+from .names import Name, candidate_pairs, name_blocking_keys, name_key, name_score, parse_name
 from .records import AliasEntry, Decision, MentionRecord, Resolution, ResolvedEntity, ResolveSettings
 
 # An ambiguous name's mention joins the entity whose context it is most like only if that
@@ -374,23 +374,22 @@ class _Component:
 
     def _scores(self, forced: _Union) -> Dict[Tuple[int, int], float]:
         """The name scores of the node pairs that share a blocking key, by (root, root)."""
-        buckets: Dict[str, List[int]] = defaultdict(list)
+        buckets: Dict[Tuple[str, str, str], List[int]] = defaultdict(list)
         for i, group in enumerate(self.groups):
             for kind, value in name_blocking_keys(group.name):
-                buckets[_key(kind, group.label, value)].append(i)
+                if kind != "n":  # one ident: joined already
+                    buckets[(kind, group.label, value)].append(i)
         scores: Dict[Tuple[int, int], float] = {}
-        for bucket in buckets.values():
-            for x, i in enumerate(bucket):
-                for j in bucket[x + 1:]:
-                    ri, rj = forced.find(i), forced.find(j)
-                    if ri == rj:
-                        continue
-                    pair = (min(ri, rj), max(ri, rj))
-                    if self._forbidden(forced, ri, rj):
-                        continue
-                    score = name_score(self.groups[i].name, self.groups[j].name)
-                    if score > scores.get(pair, 0.0):
-                        scores[pair] = score
+        for (kind, _, _), bucket in buckets.items():
+            for x, y in candidate_pairs(kind, [self.groups[i].name for i in bucket]):
+                i, j = bucket[x], bucket[y]
+                ri, rj = forced.find(i), forced.find(j)
+                if ri == rj or (self.different and self._forbidden(forced, ri, rj)):
+                    continue
+                pair = (min(ri, rj), max(ri, rj))
+                score = name_score(self.groups[i].name, self.groups[j].name)
+                if score > scores.get(pair, 0.0):
+                    scores[pair] = score
         self._adjacent: Dict[int, Set[int]] = defaultdict(set)
         for a, b in scores:
             self._adjacent[a].add(b)

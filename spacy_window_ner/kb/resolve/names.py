@@ -10,9 +10,9 @@ key, so blocking never hides a pair the scorer would have kept.
 """
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import FrozenSet, List, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Sequence, Tuple
 
 from .tables import CORPORATE_DESIGNATORS, FUNCTION_WORDS, NAME_SUFFIXES, ORG_LABELS, PERSON_LABELS, TITLES
 
@@ -57,6 +57,10 @@ class Name:
         its function words ("united nations" -> "un").
     is_person (bool): Whether its label means a person (tables.PERSON_LABELS).
     is_org (bool): Whether its label means an organisation (tables.ORG_LABELS).
+    ident (str): The words and suffix that identify it, joined: names with one ident are one name.
+    specificity (int): How much it says: its number of identifying words and suffixes.
+    surname (str): A person's surname: the last identifying word.
+    given (Tuple[str, ...]): A person's given names and initials, name particles left out.
     """
 
     key: str
@@ -69,27 +73,21 @@ class Name:
     is_person: bool = False
     is_org: bool = False
 
-    @property
-    def ident(self) -> str:
-        """The words and suffix that identify the name: two names with one ident are one
-        name written two ways ("President Kennedy" and "Kennedy", "Exxon Corp." and "Exxon")."""
-        return " ".join(self.words + self.suffix)
+    ident: str = field(init=False)
+    specificity: int = field(init=False)
+    surname: str = field(init=False)
+    given: Tuple[str, ...] = field(init=False)
 
-    @property
-    def specificity(self) -> int:
-        """How much the name says: its number of identifying words (an acronym counts one)."""
-        return len(self.words) + len(self.suffix)
-
-    @property
-    def surname(self) -> str:
-        """A person's surname: the last identifying word."""
-        return self.words[-1] if self.words else ""
-
-    @property
-    def given(self) -> Tuple[str, ...]:
-        """A person's given names and initials: the words before the surname, function words
-        (name particles such as "de", "van") left out."""
-        return tuple(w for w in self.words[:-1] if w not in FUNCTION_WORDS)
+    def __post_init__(self) -> None:
+        # ident: the words and suffix that identify the name; two names with one ident are one
+        # name written two ways ("President Kennedy" and "Kennedy", "Exxon Corp." and "Exxon").
+        object.__setattr__(self, "ident", " ".join(self.words + self.suffix))
+        # specificity: how much the name says, its number of identifying words.
+        object.__setattr__(self, "specificity", len(self.words) + len(self.suffix))
+        # A person's surname is the last identifying word, the given names and initials are the
+        # words before it, name particles ("de", "van") left out.
+        object.__setattr__(self, "surname", self.words[-1] if self.words else "")
+        object.__setattr__(self, "given", tuple(w for w in self.words[:-1] if w not in FUNCTION_WORDS))
 
 
 def _tokens(key: str, expand_initials: bool) -> List[str]:
@@ -145,7 +143,9 @@ def parse_name(text: str, label: str) -> Name:
             words.pop()
     acronym = words[0] if _is_acronym(text, words) else ""
     initialisms: FrozenSet[str] = frozenset()
-    if len(words) >= 2:
+    # A person is named by initials ("JFK") only where there are three or more words: two-word
+    # initials would put most people with the same initials in one block.
+    if len(words) >= (3 if is_person else 2):
         content = [w for w in words if w not in FUNCTION_WORDS]
         initialisms = frozenset(
             "".join(w[0] for w in chosen) for chosen in (words, content) if len(chosen) >= 2
@@ -205,8 +205,9 @@ def name_score(a: Name, b: Name) -> float:
 
 def name_blocking_keys(name: Name) -> FrozenSet[Tuple[str, str]]:
     """The (kind, value) keys of a name: its identifying words ("n"), its acronym or initialisms
-    ("a"; every one-word name of 2 to 10 letters, as the key must not depend on case), a person's surname ("s"), an organisation's first word ("h"). Two names that
-    `name_score` scores above zero share one of these.
+    ("a"; every one-word name of 2 to 10 letters, as the key must not depend on case), a
+    person's surname ("s"), an organisation's first word ("h"). Two names that `name_score`
+    scores above zero share one of these, and `candidate_pairs` finds them in the key's block.
 
     name (Name): The parsed name.
     RETURNS (FrozenSet[Tuple[str, str]]): Its keys.
@@ -222,3 +223,37 @@ def name_blocking_keys(name: Name) -> FrozenSet[Tuple[str, str]]:
     if name.is_org and name.words:
         keys.add(("h", name.words[0]))
     return frozenset(keys)
+
+
+def candidate_pairs(kind: str, names: Sequence[Name]) -> Iterator[Tuple[int, int]]:
+    """The pairs of names in one block that `name_score` may score above zero, by their
+    positions; never all pairs of a large block. Names with one ident are left out (they are
+    one name): in an acronym block ("a") one-word names meet longer names; in a surname block
+    ("s") a surname alone meets every name, the others only names whose first given name has
+    the same initial; in a first-word block ("h") a name meets the names it begins.
+
+    kind (str): The block's key kind, as `name_blocking_keys` gives it.
+    names (Sequence[Name]): The names of the block.
+    YIELDS (Tuple[int, int]): Positions (i, j), i < j.
+    """
+    if kind == "a":
+        short = [i for i, n in enumerate(names) if len(n.words) == 1]
+        long = [i for i, n in enumerate(names) if len(n.words) > 1]
+        yield from ((min(i, j), max(i, j)) for i in short for j in long)
+    elif kind == "s":
+        bare = [i for i, n in enumerate(names) if not n.given]
+        by_initial: Dict[str, List[int]] = {}
+        for i, n in enumerate(names):
+            if n.given:
+                by_initial.setdefault(n.given[0][0], []).append(i)
+        for x, i in enumerate(bare):
+            yield from ((min(i, j), max(i, j)) for j in bare[x + 1:] + [j for g in by_initial.values() for j in g])
+        for group in by_initial.values():
+            yield from ((min(i, j), max(i, j)) for x, i in enumerate(group) for j in group[x + 1:])
+    elif kind == "h":
+        by_words: Dict[Tuple[str, ...], List[int]] = {}
+        for i, n in enumerate(names):
+            by_words.setdefault(n.words, []).append(i)
+        for i, n in enumerate(names):
+            for size in range(1, len(n.words)):
+                yield from ((min(i, j), max(i, j)) for j in by_words.get(n.words[:size], ()))
