@@ -347,11 +347,16 @@ class _Component:
         profiles: Dict[int, Profile] = {}
         residual: Set[int] = set()  # ambiguous names: never a partial name's target
         for r in sorted(partial, key=lambda r: (-spec[r], r)):
-            fitting = sorted({
-                cluster_of[o] for o in self._neighbours(r, scores)
-                if o in cluster_of and o not in residual and spec[o] > spec[r] and fits(r, o) >= threshold
-                and not any(self._forbidden(forced, r, x) for x in members[cluster_of[o]])
-            } | {
+            # The clusters it fits best: "N.C." fits "North Carolina" as a place (tables.PLACES)
+            # better than "Niagara County" as an acronym.
+            best: Dict[int, float] = {}
+            for o in self._neighbours(r, scores):
+                if o in cluster_of and o not in residual and spec[o] > spec[r] and fits(r, o) >= threshold:
+                    c = cluster_of[o]
+                    if not any(self._forbidden(forced, r, x) for x in members[c]):
+                        best[c] = max(best.get(c, 0.0), fits(r, o))
+            top = max(best.values(), default=0.0)
+            fitting = sorted({c for c, score in best.items() if score == top} | {
                 c for c, cluster in members.items()
                 if r in claimed and c not in residual and any(self.entry_of.get(x) in claimed[r] for x in cluster)
             })
