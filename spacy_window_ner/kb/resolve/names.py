@@ -247,6 +247,8 @@ def name_score(a: Name, b: Name) -> float:
     """
     if a.ident == b.ident:
         return SCORE_SAME
+    if a.is_place and b.is_place and a.place and a.place == b.place:
+        return SCORE_PLACE
     if a.acronym and a.acronym in b.initialisms or b.acronym and b.acronym in a.initialisms:
         return SCORE_ACRONYM
     if a.is_person and b.is_person:
@@ -256,11 +258,8 @@ def name_score(a: Name, b: Name) -> float:
         if not short:
             return SCORE_SURNAME
         return _given_score(short, long)
-    if a.is_place and b.is_place:
-        if a.place and a.place == b.place:
-            return SCORE_PLACE
-        if a.words == b.words and not (a.qualifier and b.qualifier):
-            return SCORE_QUALIFIED
+    if a.is_place and b.is_place and a.words == b.words and not (a.qualifier and b.qualifier):
+        return SCORE_QUALIFIED
     if a.is_org and b.is_org:
         short_words, long_words = sorted((a.words, b.words), key=len)
         if long_words[: len(short_words)] == short_words and any(w not in FUNCTION_WORDS for w in short_words):
