@@ -6,6 +6,7 @@ import pytest
 
 from spacy_window_ner.kb.resolve import (
     AliasEntry,
+    AliasIndex,
     Decision,
     MentionRecord,
     ResolveSettings,
@@ -227,3 +228,15 @@ def test_blocking_keys():
     entries = [AliasEntry("Big Apple", ("New York City",), "Loc")]
     assert blocking_keys("Big Apple", "Loc", entries) & blocking_keys("new york city", "Loc", entries)
     assert not blocking_keys("Big Apple", "Org", entries) & blocking_keys("new york city", "Org", entries)
+
+
+def test_resolve_alias_index_reused():
+    entries = [AliasEntry("Lee Harvey Oswald", ("Oswald",), "Peop", "Q1"), AliasEntry("lee harvey oswald", ("L.H.O.",), "Peop")]
+    index = AliasIndex(entries)
+    assert list(index) == entries and len(index) == 2 and index[1] == entries[1]
+    records = [mention(1, "L.H.O."), mention(2, "Oswald")]
+    assert blocking_keys("Oswald", "Peop", index) == blocking_keys("Oswald", "Peop", entries)
+    for given in (index, entries, entries[::-1]):  # the entries' order doesn't matter
+        found = resolve(records, aliases=given)
+        assert groups(found) == [[1, 2]]
+        assert (found.entities[0].canonical, found.entities[0].external_id) == ("Lee Harvey Oswald", "Q1")

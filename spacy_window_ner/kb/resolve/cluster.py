@@ -30,7 +30,7 @@ mentions are in one entity only if their names are in one component.
 """
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union, overload
 
 from ..store import KBError
 from .context import Profile, VectorsT, context_features, mention_vector, similarity
@@ -62,28 +62,46 @@ class _Entity:
     names: Set[str] = field(default_factory=set)
 
 
-class AliasIndex:
-    """The user's alias entries, indexed by name: which entries claim a name.
+class AliasIndex(Sequence[AliasEntry]):
+    """The user's alias entries, indexed by name: which entries claim a name. It is the sequence
+    of its entries, so a caller that resolves many times (the store) builds it once and passes
+    it as `aliases` to `blocking_keys` and `resolve`, which then don't index the entries again.
 
-    aliases (Sequence[AliasEntry]): The entries. Entries with the same canonical name and label
-        are one entity; the first gives its written canonical name and external id.
+    aliases (Sequence[AliasEntry]): The entries. Entries with the same canonical name (by
+        `name_key`) and label are one entity: its written canonical name is the alphabetically
+        first of theirs, its external id the first of their ids, so the order of the entries
+        does not matter.
     """
 
     def __init__(self, aliases: Sequence[AliasEntry]) -> None:
+        self.entries: Tuple[AliasEntry, ...] = tuple(aliases)
         self.entities: Dict[EntryId, _Entity] = {}
         self.by_name: Dict[str, Set[EntryId]] = defaultdict(set)
-        for entry in aliases:
+        for entry in self.entries:
             ident = (name_key(entry.canonical), entry.label)
             entity = self.entities.get(ident)
             if entity is None:
                 entity = self.entities[ident] = _Entity(entry.canonical, entry.label, entry.external_id)
-            elif entity.external_id is None:
-                entity.external_id = entry.external_id
+            entity.canonical = min(entity.canonical, entry.canonical)
+            if entry.external_id is not None:
+                entity.external_id = min(entity.external_id or entry.external_id, entry.external_id)
             for name in (entry.canonical, *entry.aliases):
                 key = name_key(name)
                 if key:
                     entity.names.add(key)
                     self.by_name[key].add(ident)
+
+    @overload
+    def __getitem__(self, index: int) -> AliasEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[AliasEntry]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[AliasEntry, Sequence[AliasEntry]]:
+        return self.entries[index]
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def claims(self, key: str, label: str) -> List[EntryId]:
         """The entries that claim a name for a label (theirs, or any label), sorted.
@@ -118,10 +136,16 @@ def blocking_keys(text: str, label: str, aliases: Sequence[AliasEntry] = ()) -> 
 
     text (str): The name as written.
     label (str): Its mention label.
-    aliases (Sequence[AliasEntry]): The user's alias entries: the names of one entry share a key.
+    aliases (Sequence[AliasEntry]): The user's alias entries (an AliasIndex of them saves
+        indexing them on every call): the names of one entry share a key.
     RETURNS (FrozenSet[str]): Its keys.
     """
-    return _name_keys(name_key(text), label, AliasIndex(aliases))
+    return _name_keys(name_key(text), label, _index(aliases))
+
+
+def _index(aliases: Sequence[AliasEntry]) -> AliasIndex:
+    """The alias entries indexed: as given when they are an AliasIndex already."""
+    return aliases if isinstance(aliases, AliasIndex) else AliasIndex(aliases)
 
 
 class _Union:
@@ -167,7 +191,7 @@ def resolve(
     """Group mentions into resolved entities (see the module docstring for how).
 
     mentions (Iterable[MentionRecord]): The mentions, in any order; ids must be unique.
-    aliases (Sequence[AliasEntry]): The user's alias entries.
+    aliases (Sequence[AliasEntry]): The user's alias entries, or an AliasIndex of them.
     decisions (Sequence[Decision]): Curated decisions: "same" joins two names of a label, "different"
         keeps them apart.
     settings (ResolveSettings): The threshold, and whether to use context.
@@ -184,7 +208,7 @@ def resolve(
         if decision.kind not in DECISION_KINDS:
             raise KBError(f"unknown decision kind {decision.kind!r} ({decision}); use 'same' or 'different'")
     records = sorted(mentions, key=lambda r: r.id)
-    index = AliasIndex(aliases)
+    index = _index(aliases)
     by_name: Dict[NameId, List[MentionRecord]] = defaultdict(list)
     for i, record in enumerate(records):
         if i and records[i - 1].id == record.id:
