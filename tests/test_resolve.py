@@ -240,3 +240,10 @@ def test_resolve_alias_index_reused():
         found = resolve(records, aliases=given)
         assert groups(found) == [[1, 2]]
         assert (found.entities[0].canonical, found.entities[0].external_id) == ("Lee Harvey Oswald", "Q1")
+
+
+def test_resolve_partial_name_must_fit_the_anchor_itself():
+    # "Washington" fits "Washington, D.C." (without its qualifier), which joins "District of
+    # Columbia" (one place), but "Washington" does not fit "District of Columbia" itself.
+    found = resolve([mention(1, "District of Columbia", "Loc"), mention(2, "Washington, D.C.", "Loc"), mention(3, "Washington", "Loc")])
+    assert groups(found) == [[1, 2], [3]]

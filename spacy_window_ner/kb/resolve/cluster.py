@@ -228,16 +228,21 @@ def resolve(
     for i, group in enumerate(groups):
         for key in sorted(_name_keys(group.key, group.label, index)):
             links.union(first_with.setdefault(key, i), i)
+    named: List[Tuple[Decision, int]] = []  # the decisions whose two names are present
     for decision in decisions:
         pair = _decision_groups(decision, group_of)
         if pair is not None:
             links.union(*pair)
+            named.append((decision, pair[0]))
     components: Dict[int, List[int]] = defaultdict(list)
     for i in range(len(groups)):
         components[links.find(i)].append(i)
+    decisions_of: Dict[int, List[Decision]] = defaultdict(list)
+    for decision, i in named:
+        decisions_of[links.find(i)].append(decision)
     resolution = Resolution()
-    for members in components.values():
-        part = _Component([groups[i] for i in members], index, decisions, settings, vectors).resolve()
+    for root, members in components.items():
+        part = _Component([groups[i] for i in members], index, decisions_of[root], settings, vectors).resolve()
         resolution.entities.extend(part.entities)
         resolution.ambiguous.extend(part.ambiguous)
     resolution.entities.sort(key=lambda e: e.mentions[0])
@@ -281,9 +286,10 @@ class _Component:
         for decision in decisions:
             pair = _decision_groups(decision, group_of)
             if pair is not None:
-                (self.same if decision.kind == "same" else self.different).append(tuple(sorted(pair)))  # type: ignore[arg-type]
+                (self.same if decision.kind == "same" else self.different).append((min(pair), max(pair)))
         self.same.sort()
         self.different.sort()
+        self._adjacent: Dict[int, Set[int]] = defaultdict(set)  # node -> the nodes scored with it
 
     # Step 2: names that must be one entity.
     def _forced(self) -> _Union:
@@ -345,9 +351,10 @@ class _Component:
         partial = {
             r for r in nodes
             if self.entry_of[r] is None
-            and (r in claimed or any(spec[o] > spec[r] and fits(r, o) >= threshold for o in self._neighbours(r, scores)))
+            and (r in claimed or any(spec[o] > spec[r] and fits(r, o) >= threshold for o in self._neighbours(r)))
         }
         anchors = sorted(r for r in nodes if r not in partial)
+        anchor_set = set(anchors)
         cluster_of: Dict[int, int] = {r: r for r in anchors}
         members: Dict[int, List[int]] = {r: [r] for r in anchors}
         candidates = sorted(
@@ -377,11 +384,14 @@ class _Component:
             # The clusters it fits best: "N.C." fits "North Carolina" as a place (tables.PLACES)
             # better than "Niagara County" as an acronym.
             best: Dict[int, float] = {}
-            for o in self._neighbours(r, scores):
+            for o in self._neighbours(r):
                 if o in cluster_of and o not in residual and spec[o] > spec[r] and fits(r, o) >= threshold:
                     c = cluster_of[o]
-                    if not any(self._forbidden(forced, r, x) for x in members[c]):
-                        best[c] = max(best.get(c, 0.0), fits(r, o))
+                    if c in best or any(self._forbidden(forced, r, x) for x in members[c]):
+                        continue
+                    # It must fit the cluster's anchors themselves, every one: no chaining.
+                    best[c] = max(fits(r, a) for a in members[c] if a in anchor_set)
+            best = {c: score for c, score in best.items() if score >= threshold}
             top = max(best.values(), default=0.0)
             fitting = sorted({c for c, score in best.items() if score == top} | {
                 c for c, cluster in members.items()
@@ -393,6 +403,7 @@ class _Component:
                 continue
             members[r] = [r]  # its own entity: what context does not place stays here
             cluster_of[r] = r
+            anchor_set.add(r)  # the anchor of its own entity, for less specific names
             if len(fitting) > 1 or (fitting and r in claimed):
                 residual.add(r)
                 if r not in claimed:  # those are reported with all the entries that claim them
@@ -422,13 +433,12 @@ class _Component:
                 score = name_score(self.groups[i].name, self.groups[j].name)
                 if score > scores.get(pair, 0.0):
                     scores[pair] = score
-        self._adjacent: Dict[int, Set[int]] = defaultdict(set)
         for a, b in scores:
             self._adjacent[a].add(b)
             self._adjacent[b].add(a)
         return scores
 
-    def _neighbours(self, r: int, scores: Dict[Tuple[int, int], float]) -> List[int]:
+    def _neighbours(self, r: int) -> List[int]:
         """The nodes scored against node r, sorted."""
         return sorted(self._adjacent.get(r, ()))
 
