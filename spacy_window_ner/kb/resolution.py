@@ -204,13 +204,13 @@ def pipeline_vectors(model: str) -> Vectors:
         nlp = load_pipeline(model)
     except PipelineError as err:
         raise KBError(str(err)) from None
-    table = nlp.vocab.vectors
-    if table.shape[0] == 0 or table.shape[1] == 0:
+    vocab = nlp.vocab
+    if vocab.vectors.shape[0] == 0 or vocab.vectors.shape[1] == 0:
         raise KBError(f"The pipeline {model} has no static vectors: give --vectors a pipeline that has them (such as en_core_web_md).")
-    width = table.shape[1]
+    width = vocab.vectors.shape[1]
 
     def mean_vector(words: Sequence[str]) -> numpy.ndarray:
-        rows = [numpy.asarray(table[word]) for word in words if word in table]
+        rows = [numpy.asarray(vocab.get_vector(word)) for word in words if vocab.has_vector(word)]
         return numpy.mean(rows, axis=0) if rows else numpy.zeros((width,), dtype="float32")
 
     return mean_vector
