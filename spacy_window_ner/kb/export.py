@@ -1,7 +1,6 @@
 """Exporting the entity graph for other tools: JSONL, CSV and GraphML serializers, with the
 sanitising each format needs. Nodes are resolved entities, each with its aliases."""
 import csv
-import json
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple, Union
@@ -120,10 +119,11 @@ def _utf8_value(value: Any) -> Any:
 
 
 def _flat(value: Any) -> Any:
-    """A value for one CSV cell or GraphML attribute: a dict (a node's aliases) as JSON text,
-    surrogates replaced, non-ASCII characters kept."""
+    """A value for one CSV cell or GraphML attribute: a dict (a node's aliases) as JSON text
+    (escape.json_line: surrogates replaced, non-ASCII characters kept, every control character
+    escaped, so that the cell's own escaping leaves it valid JSON)."""
     if isinstance(value, dict):
-        return json.dumps(_utf8_value(value), ensure_ascii=False)
+        return json_line(_utf8_value(value))
     return value
 
 
