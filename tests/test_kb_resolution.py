@@ -276,7 +276,13 @@ def test_kb_resolution_vectors_kept_for_later_passes(tmp_path):
     conn.close()
     with pytest.raises(kb.KBError, match="no static vectors"):
         kb.resolve_database(db, vectors=str(tmp_path / "none"))
+    # The kept pipeline gone: the documents are stored, and the message says how to resolve.
+    (tmp_path / "vectors").rename(tmp_path / "moved")
+    with pytest.raises(kb.KBError, match="resolved with the static vectors of .*--vectors ''"):
+        kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "third.jsonl", [{"id": "d7", "text": "Oswald."}])], db)
+    assert kb.pending(db) == (1, 0)
     assert kb.resolve_database(db, vectors="").from_scratch  # stop using them
+    assert kb.pending(db) == (0, 0)
 
 
 def test_kb_resolution_empty_name_is_an_entity_of_its_own(tmp_path):
