@@ -247,3 +247,19 @@ def test_resolve_partial_name_must_fit_the_anchor_itself():
     # Columbia" (one place), but "Washington" does not fit "District of Columbia" itself.
     found = resolve([mention(1, "District of Columbia", "Loc"), mention(2, "Washington, D.C.", "Loc"), mention(3, "Washington", "Loc")])
     assert groups(found) == [[1, 2], [3]]
+
+
+def test_resolve_anchors_join_only_if_all_fit():
+    # "J. Fitzgerald Kennedy" fits both others, which don't fit each other: it joins one of
+    # them, never both, whatever the threshold.
+    records = [mention(1, "John F. Kennedy"), mention(2, "Jim F. Kennedy"), mention(3, "J. Fitzgerald Kennedy")]
+    for threshold in (0.0, 0.75):
+        found = groups(resolve(records, settings=ResolveSettings(threshold=threshold)))
+        assert [1, 2] not in found and max(len(g) for g in found) == 2
+    assert groups(resolve(records + [mention(4, "Kennedy")], settings=ResolveSettings(threshold=1.0))) == [[1], [2], [3], [4]]
+
+
+def test_resolve_initials_say_less_than_names():
+    found = resolve([mention(1, "John F. Kennedy"), mention(2, "Jim F. Kennedy"), mention(3, "J. F. Kennedy")])
+    assert groups(found) == [[1], [2], [3]]
+    assert found.ambiguous == [("J. F. Kennedy", "Peop", ["Jim F. Kennedy", "John F. Kennedy"])]

@@ -45,6 +45,7 @@ from .records import AliasEntry, Decision, MentionRecord, Resolution, ResolvedEn
 MIN_SIMILARITY = 0.05
 MARGIN = 0.05
 
+MIN_SCORE = 1e-9  # the least pair score that may join, whatever the threshold
 DECISION_KINDS = ("same", "different")
 NameId = Tuple[str, str]  # (name_key, label)
 EntryId = Tuple[str, Optional[str]]  # (name_key of the canonical name, label or None)
@@ -336,7 +337,9 @@ class _Component:
             nodes[forced.find(i)].append(i)
         spec = {r: max(self.groups[i].name.specificity for i in members) for r, members in nodes.items()}
         scores = self._scores(forced)
-        threshold = self.settings.threshold
+        # A pair joins with a score of at least the threshold, and never with a score of 0 (its
+        # names say they are not one), even at threshold 0.
+        threshold = max(self.settings.threshold, MIN_SCORE)
 
         def fits(a: int, b: int) -> float:
             return scores.get((min(a, b), max(a, b)), 0.0)
