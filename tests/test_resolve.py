@@ -160,6 +160,19 @@ def test_resolve_non_latin_names():
     assert groups(found) == [[1, 2], [3], [4, 5], [6]]
 
 
+def test_resolve_names_of_marks_only_stay_apart():
+    found = resolve([mention(1, "&", "Org"), mention(2, "—", "Org"), mention(3, "&", "Org")])
+    assert groups(found) == [[1, 3], [2]]
+
+
+def test_resolve_alias_entries_across_scripts():
+    entries = [AliasEntry("Moscow", ("Москва", "モスクワ"), "Loc", "Q649")]
+    found = resolve([mention(1, "МОСКВА", "Loc"), mention(2, "Moscow", "Loc"), mention(3, "モスクワ", "Loc")], aliases=entries)
+    assert groups(found) == [[1, 2, 3]]
+    assert (found.entities[0].canonical, found.entities[0].external_id) == ("Moscow", "Q649")
+    assert found.entities[0].aliases == {"МОСКВА": 1, "Moscow": 1, "モスクワ": 1}
+
+
 def test_resolve_alias_entries():
     entries = [AliasEntry("Lee Harvey Oswald", ("Oswald", "L.H.O."), "Peop", "Q188000"), AliasEntry("Big Apple", ("New York City",), None)]
     found = resolve(

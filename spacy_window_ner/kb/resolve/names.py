@@ -163,7 +163,7 @@ def parse_name(text: str, label: str) -> Name:
     if not (is_place and comma and _tokens(head, False) and _tokens(tail, False)):
         head, tail = key, ""
     # A person's initials written together ("J.F. Kennedy") are one given name each.
-    words = _tokens(head, expand_initials=is_person)
+    words = _tokens(head, expand_initials=is_person) or [key]  # [key]: a name of marks only ("&")
     titles: List[str] = []
     suffix: List[str] = []
     qualifier: Tuple[str, ...] = ()
