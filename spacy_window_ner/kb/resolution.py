@@ -41,7 +41,8 @@ from .store import KBError, Store, normalize
 
 THRESHOLD_KEY = "resolve_threshold"  # meta: the threshold of the last pass
 VECTORS_KEY = "resolve_vectors"  # meta: the pipeline whose static vectors the last pass used
-TODO_PAGE = 512  # names read from the temporary table at a time
+TODO_PAGE = 256  # names to do resolved together (with their components)
+IN_LIST = 400  # values per IN list (SQLite builds before 3.32 allow 999 parameters)
 DECISION_KINDS = ("same", "different")
 Vectors = Callable[[Sequence[str]], numpy.ndarray]
 Ambiguity = Tuple[str, str, List[str]]
@@ -330,7 +331,10 @@ class Links:
 
 
 class _Pass:
-    """One resolution pass inside the store's transaction (see the module docstring)."""
+    """One resolution pass inside the store's transaction (see the module docstring). It works
+    through the names to do a page at a time: the page's components are found, loaded and
+    written together, with a few statements per page rather than per name (an IN list of at
+    most IN_LIST values each), and resolved one component at a time."""
 
     def __init__(self, session: Session, links: Links, settings: ResolveSettings, vectors: Optional[Vectors]) -> None:
         self.session = session
@@ -361,19 +365,16 @@ class _Pass:
         )
         last = 0
         while True:
+            # The names still to do: those of a component resolved earlier are deleted.
             page = execute(
                 f"SELECT id, norm, label FROM resolve_todo WHERE id > {mark} ORDER BY id LIMIT {TODO_PAGE}", (last,)
             ).fetchall()
             if not page:
                 break
             last = page[-1][0]
-            for row_id, norm, label in page:
-                if execute(f"SELECT 1 FROM resolve_todo WHERE id = {mark}", (row_id,)).fetchone() is None:
-                    continue  # resolved with an earlier name's component
-                self._resolve_component(self._component((norm, label)))
+            self._resolve_components(self._components([(norm, label) for _, norm, label in page]))
         execute("DELETE FROM stale_names", ())
-        if from_scratch:
-            # Entities whose every mention was removed, and the keys of names no longer mentioned.
+        if from_scratch:  # entities whose every mention was removed
             deleted = execute(
                 "DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = entities.id)", ()
             ).rowcount
@@ -395,69 +396,97 @@ class _Pass:
         if batch:
             self.session.executemany(self.q.add_keys, name_key_rows(batch, self.links.aliases))
 
-    def _component(self, seed: Name) -> Set[Name]:
-        """The names linked to `seed`, directly or not: by a shared blocking key or a decision."""
-        execute, mark = self.session.execute, self.q.mark
-        names = {seed}
-        frontier = [seed]
+    def _in(self, query: str, values: Iterable[Any]) -> List[Tuple[Any, ...]]:
+        """The rows of `query`, which ends with a column that must be one of `values`: run
+        with an IN list of at most IN_LIST values at a time."""
+        values = sorted(set(values))
+        rows: List[Tuple[Any, ...]] = []
+        for start in range(0, len(values), IN_LIST):
+            chunk = values[start : start + IN_LIST]
+            marks = ", ".join([self.q.mark] * len(chunk))
+            rows.extend(tuple(row) for row in self.session.execute(f"{query} IN ({marks})", chunk).fetchall())
+        return rows
+
+    def _components(self, seeds: List[Name]) -> List[List[Name]]:
+        """The components of the seeds: the names linked to each, directly or not, by a shared
+        blocking key or a decision, explored breadth first for all seeds at once.
+
+        seeds (List[Name]): The names to start from.
+        RETURNS (List[List[Name]]): The components, each a sorted list of names.
+        """
+        parent: Dict[Any, Any] = {}
+
+        def find(node: Any) -> Any:
+            root = parent.setdefault(node, node)
+            while parent[root] != root:
+                root = parent[root]
+            while parent[node] != root:
+                parent[node], node = root, parent[node]
+            return root
+
+        def union(a: Any, b: Any) -> None:
+            parent[find(a)] = find(b)
+
+        names: Set[Name] = set(seeds)
+        frontier: Set[Name] = set(seeds)
         seen_keys: Set[str] = set()
         while frontier:
-            name = frontier.pop()
-            keys = {row[0] for row in execute(f"SELECT key FROM name_keys WHERE norm = {mark} AND label = {mark}", name).fetchall()}
-            linked = self.links.linked(name)
-            for key in sorted(keys - seen_keys):
-                seen_keys.add(key)
-                linked.update(tuple(row) for row in execute(f"SELECT norm, label FROM name_keys WHERE key = {mark}", (key,)).fetchall())
-            for other in sorted(linked - names):
-                names.add(other)
-                frontier.append(other)
-        return names
+            reached: Set[Name] = set()
+            new_keys: Set[str] = set()
+            for norm, label, key in self._in("SELECT norm, label, key FROM name_keys WHERE norm", (n for n, _ in frontier)):
+                if (norm, label) in frontier:
+                    union((norm, label), (key,))  # a key is a node of its own: a 1-tuple
+                    if key not in seen_keys:
+                        new_keys.add(key)
+            for name in frontier:
+                find(name)
+                for other in self.links.linked(name):
+                    union(name, other)
+                    reached.add(other)
+            seen_keys |= new_keys
+            for key, norm, label in self._in("SELECT key, norm, label FROM name_keys WHERE key", new_keys):
+                union((key,), (norm, label))
+                reached.add((norm, label))
+            frontier = reached - names
+            names |= frontier
+        groups: Dict[Any, List[Name]] = defaultdict(list)
+        for name in names:
+            groups[find(name)].append(name)
+        return sorted(sorted(group) for group in groups.values())
 
-    def _resolve_component(self, names: Set[Name]) -> None:
-        """Resolve the mentions of a component's names and replace their entities."""
+    def _resolve_components(self, components: List[List[Name]]) -> None:
+        """Resolve the mentions of components, one component at a time, and replace their
+        entities, aliases and counts."""
         execute, executemany, mark = self.session.execute, self.session.executemany, self.q.mark
-        rows: List[Tuple[Any, ...]] = []
-        empty: List[Name] = []
-        for name in sorted(names):
-            found = execute(
+        component_of = {name: i for i, names in enumerate(components) for name in names}
+        norms = {norm for norm, _ in component_of}
+        rows = [
+            row for row in self._in(
                 "SELECT id, doc_id, text, label, sentence, start_char - sent_start_char, end_char - sent_start_char, "
-                f"entity_id FROM mentions WHERE norm = {mark} AND label = {mark}",
-                name,
-            ).fetchall()
-            rows.extend(found)
-            if not found:
-                empty.append(name)
+                "entity_id, norm FROM mentions WHERE norm",
+                norms,
+            )
+            if (row[8], row[3]) in component_of
+        ]
         old_entity = {row[0]: row[7] for row in rows}
         owned = {entity_id for entity_id in old_entity.values() if entity_id is not None}
-        for norm in sorted({norm for norm, _ in names}):
-            # Entities all of whose mentions were removed: nothing refers to them any more.
-            owned.update(row[0] for row in execute(
-                f"SELECT DISTINCT a.entity_id FROM aliases a WHERE a.norm = {mark} "
-                "AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = a.entity_id)",
-                (norm,),
-            ).fetchall())
-        records = self._records(rows)
-        names_list = sorted(names)
-        aliases = sorted(
-            {id(e): e for norm, label in names_list for e in self.links.aliases.claiming(norm, label)}.values(),
-            key=lambda e: e.line,
-        )
-        decisions = sorted({d for name in names_list for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
-        # A mention whose name is empty after name_key (only spaces or marks) can't be compared
-        # with any other: it is an entity of its own.
-        named = [record for record in records if name_key(record.text)]
-        entities = [
-            ResolvedEntity(record.label, " ".join(record.text.split()) or record.text, [record.id], {record.text: 1})
-            for record in records if not name_key(record.text)
-        ]
-        if named:
-            resolution = resolve(named, aliases=aliases, decisions=decisions, settings=self.settings, vectors=self.vectors)
-            entities = sorted(resolution.entities + entities, key=lambda entity: entity.mentions[0])
-            self.stats.ambiguous.extend(resolution.ambiguous)
-        old_names = {
-            entity_id: execute(f"SELECT name FROM entities WHERE id = {mark}", (entity_id,)).fetchone()[0] for entity_id in owned
-        }
+        # Entities all of whose mentions were removed: nothing refers to them any more.
+        owned.update(row[0] for row in self._in(
+            "SELECT DISTINCT a.entity_id FROM aliases a "
+            "WHERE NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = a.entity_id) AND a.norm",
+            norms,
+        ))
+        old_names = dict(self._in("SELECT id, name FROM entities WHERE id", owned))
+        by_component: List[List[MentionRecord]] = [[] for _ in components]
+        for record, row in zip(self._records(rows), sorted(rows)):
+            by_component[component_of[row[8], row[3]]].append(record)
+        entities: List[ResolvedEntity] = []
+        for names, records in zip(components, by_component):
+            entities.extend(self._resolve(names, records))
         ids = self._entity_ids(entities, old_entity, old_names)
+        updates: List[Tuple[Any, ...]] = []
+        alias_rows: List[Tuple[Any, ...]] = []
+        moved: List[Tuple[int, int]] = []
         for entity, entity_id in zip(entities, ids):
             values = (entity.label, entity.canonical, len(entity.mentions), entity.external_id)
             if entity_id is None:
@@ -467,55 +496,72 @@ class _Pass:
                 ).fetchone()[0]
                 self.stats.created += 1
             else:
-                execute(
-                    f"UPDATE entities SET label = {mark}, name = {mark}, mention_count = {mark}, external_id = {mark} WHERE id = {mark}",
-                    (*values, entity_id),
-                )
-                execute(f"DELETE FROM aliases WHERE entity_id = {mark}", (entity_id,))
-            executemany(
-                f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})",
-                [(entity_id, norm, name, count) for norm, name, count in _alias_rows(entity)],
-            )
-            changed = [(entity_id, mention) for mention in entity.mentions if old_entity.get(mention) != entity_id]
-            if changed:
-                executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", changed)
+                updates.append((*values, entity_id))
+            alias_rows.extend((entity_id, norm, name, count) for norm, name, count in _alias_rows(entity))
+            moved.extend((entity_id, mention) for mention in entity.mentions if old_entity.get(mention) != entity_id)
             self.stats.merged += len(entity.aliases) > 1
-        for entity_id in sorted(owned - set(ids)):
+        executemany(
+            f"UPDATE entities SET label = {mark}, name = {mark}, mention_count = {mark}, external_id = {mark} WHERE id = {mark}",
+            updates,
+        )
+        executemany(f"DELETE FROM aliases WHERE entity_id = {mark}", [(row[-1],) for row in updates])
+        executemany(f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})", alias_rows)
+        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", moved)
+        for entity_id in sorted(set(old_names) - set(ids)):
             deleted = execute(
                 f"DELETE FROM entities WHERE id = {mark} AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = {mark})",
                 (entity_id, entity_id),
             ).rowcount
             self.stats.deleted += max(deleted, 0)
-        for name in empty:  # names no longer mentioned
-            execute(f"DELETE FROM name_keys WHERE norm = {mark} AND label = {mark}", name)
-        executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", names_list)
-        self.stats.components += 1
-        self.stats.mentions += len(records)
+        mentioned = {(row[8], row[3]) for row in rows}
+        executemany(f"DELETE FROM name_keys WHERE norm = {mark} AND label = {mark}", sorted(set(component_of) - mentioned))
+        executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(component_of))
+        self.stats.components += len(components)
+        self.stats.mentions += len(rows)
         self.stats.entities += len(entities)
 
+    def _resolve(self, names: List[Name], records: List[MentionRecord]) -> List[ResolvedEntity]:
+        """The entities of one component's mentions, with the alias entries and decisions
+        about its names. A mention whose name is empty after name_key (only spaces or marks)
+        can't be compared with any other: it is an entity of its own."""
+        aliases = sorted(
+            {id(e): e for norm, label in names for e in self.links.aliases.claiming(norm, label)}.values(),
+            key=lambda e: e.line,
+        )
+        decisions = sorted({d for name in names for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
+        named = [record for record in records if name_key(record.text)]
+        entities = [
+            ResolvedEntity(record.label, " ".join(record.text.split()) or record.text, [record.id], {record.text: 1})
+            for record in records if not name_key(record.text)
+        ]
+        if named:
+            resolution = resolve(named, aliases=aliases, decisions=decisions, settings=self.settings, vectors=self.vectors)
+            self.stats.ambiguous.extend(resolution.ambiguous)
+            entities.extend(resolution.entities)
+        return sorted(entities, key=lambda entity: entity.mentions[0])
+
     def _records(self, rows: List[Tuple[Any, ...]]) -> List[MentionRecord]:
-        """The MentionRecords of mention rows, with the names of the other mentions of their
-        documents and the relations they take part in."""
-        execute, mark = self.session.execute, self.q.mark
-        neighbours: Dict[int, List[Tuple[int, str]]] = {}
+        """The MentionRecords of mention rows, in id order, with the names of the other mentions
+        of their documents and the relations they take part in."""
+        neighbours: Dict[int, List[Tuple[int, str]]] = defaultdict(list)
         relations: Dict[int, List[Tuple[str, str]]] = defaultdict(list)
-        for doc_id in sorted({row[1] for row in rows}):
-            neighbours[doc_id] = [tuple(r) for r in execute(f"SELECT id, norm FROM mentions WHERE doc_id = {mark}", (doc_id,)).fetchall()]
-            for label, head, tail, head_norm, tail_norm in execute(
-                "SELECT r.label, r.head_mention, r.tail_mention, h.norm, t.norm FROM relations r "
-                "JOIN mentions h ON h.id = r.head_mention JOIN mentions t ON t.id = r.tail_mention "
-                f"WHERE r.doc_id = {mark}",
-                (doc_id,),
-            ).fetchall():
-                relations[head].append((label, tail_norm))
-                relations[tail].append((label, head_norm))
+        documents = {row[1] for row in rows}
+        for doc_id, mention_id, norm in self._in("SELECT doc_id, id, norm FROM mentions WHERE doc_id", documents):
+            neighbours[doc_id].append((mention_id, norm))
+        for label, head, tail, head_norm, tail_norm in self._in(
+            "SELECT r.label, r.head_mention, r.tail_mention, h.norm, t.norm FROM relations r "
+            "JOIN mentions h ON h.id = r.head_mention JOIN mentions t ON t.id = r.tail_mention WHERE r.doc_id",
+            documents,
+        ):
+            relations[head].append((label, tail_norm))
+            relations[tail].append((label, head_norm))
         return [
             MentionRecord(
                 id=mention_id, document=doc_id, text=text, label=label, sentence=sentence, start=start, end=end,
                 neighbours=tuple(sorted(norm for other, norm in neighbours[doc_id] if other != mention_id)),
                 relations=tuple(sorted(relations.get(mention_id, []))),
             )
-            for mention_id, doc_id, text, label, sentence, start, end, _ in sorted(rows)
+            for mention_id, doc_id, text, label, sentence, start, end, _, _ in sorted(rows)
         ]
 
     @staticmethod
@@ -526,9 +572,9 @@ class _Pass:
         its mentions had (on a tie, the one with its canonical name, then the smallest id), the
         biggest entity choosing first.
 
-        entities (List[ResolvedEntity]): The component's new entities.
+        entities (List[ResolvedEntity]): The components' new entities.
         old_entity (Dict[int, Optional[int]]): Each mention's old entity id.
-        old_names (Dict[int, str]): The canonical names of the old entities the component owns.
+        old_names (Dict[int, str]): The canonical names of the old entities the components own.
         RETURNS (List[Optional[int]]): Per entity, the id it keeps.
         """
         ids: List[Optional[int]] = [None] * len(entities)
