@@ -3,8 +3,7 @@ changed from the store, calls `resolve.resolve` on it and writes the entities ba
 
 A build stores each mention with no entity (`entity_id` NULL) and each name's blocking keys
 (`name_key_rows`, in `name_keys`, with the entry keys of the kept alias entries that claim the
-name); removing or replacing a document records its names in
-`stale_names`. A pass (`resolve_kb`) then, in ONE transaction of the store (`Store.resolution`:
+name); removing or replacing a document records its names in `stale_names`. A pass (`resolve_kb`) then, in ONE transaction of the store (`Store.resolution`:
 no other writer meanwhile):
 1. lists the changed names: those of unresolved mentions and the stale ones (every name, with
    `from_scratch`, whose blocking keys are computed again first);
@@ -17,8 +16,9 @@ no other writer meanwhile):
    stored rows; calls `resolve`; and replaces the component's entities, aliases and counts. An
    entity keeps its id when it keeps most of its mentions, so an unchanged partition keeps
    every id.
-Components are worked through one at a time from a temporary table of names to do, so memory
-holds one component, whatever the size of the knowledge base. Incremental passes and a pass
+The names to do are kept in a temporary table and worked through a page (TODO_PAGE names) at a
+time, each page's components read and written together and resolved one by one, so memory holds
+one page's components, whatever the size of the knowledge base. Incremental passes and a pass
 from scratch give the same entities (tests/test_kb_resolution.py).
 
 The settings a pass used are kept in `meta` (`resolve_threshold`, `resolve_vectors`) and reused
