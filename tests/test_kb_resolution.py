@@ -302,3 +302,21 @@ def test_kb_resolution_empty_name_is_an_entity_of_its_own(tmp_path):
         stats = kb.resolve_kb(store)
         entities = sorted((e["name"], e["mention_count"]) for e in store.entity_table())
     assert stats.mentions == 2 and entities == [(" ", 1), ("Oswald", 1)]
+
+
+def test_kb_resolution_pages_and_in_lists_change_nothing(tmp_path, monkeypatch):
+    """A pass works a page of names at a time and reads with IN lists of bounded length: one
+    name a page and two values a list (components across pages, lists cut mid-component) give
+    the entities of the defaults."""
+    from spacy_window_ner.kb import resolution
+
+    source = write_jsonl(tmp_path / "all.jsonl", FIRST + SECOND)
+    default, small = str(tmp_path / "default.sqlite"), str(tmp_path / "small.sqlite")
+    kb.build_kb(make_nlp(), [source], default)
+    monkeypatch.setattr(resolution, "TODO_PAGE", 1)
+    monkeypatch.setattr(resolution, "IN_LIST", 2)
+    kb.build_kb(make_nlp(), [source], small)
+    assert rows(small) == rows(default)
+    with kb.open_store(small) as store:
+        assert kb.resolve_kb(store, from_scratch=True).components == 4  # Oswald, the Kennedys, Dallas, the U.N.
+    assert rows(small) == rows(default)
