@@ -243,6 +243,8 @@ def test_kb_resolution_cli_merge_split_and_ambiguous(tmp_path):
     invoke("kb", "merge", db, "Oswald", "Lee Harvey Oswald", "--label", "PER")
     assert [e["name"] for e in kb.query_entity(db, "Oswald")] == ["Lee Harvey Oswald"]
     assert "exactly two names" in failed("kb", "merge", db, "Oswald", "--label", "PER")
+    result = invoke("kb", "merge", db, "Oswald", "Dallas", "--label", "PER")
+    assert "No entity named 'Dallas' with label 'PER' yet" in result.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"canonical": "X"}\n{not json\n', encoding="utf8")
     assert f"{bad}:2:" in failed("kb", "resolve", db, "--aliases", bad)

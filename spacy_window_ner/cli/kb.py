@@ -151,14 +151,22 @@ def kb_resolve(
 
 
 def _decide(db: str, kind: str, names: List[str], label: str) -> None:
+    """kb merge and kb split: keep the decision, resolve, say what was done, and warn about a
+    name the knowledge base has no entity of (the decision applies once it is mentioned)."""
     if len(names) != 2:
         fail(f"Give exactly two names, not {len(names)}.")
     try:
         stats = kb_module.decide(db, kind, names[0], names[1], label)
+        missing = [name for name in names if not kb_module.query_entity(db, name, label=label)]
     except kb_module.KBError as err:
         fail(str(err))
     verb = "one entity" if kind == "same" else "never one entity"
     typer.echo(f"✔ Kept: {printable(names[0])!r} and {printable(names[1])!r} ({printable(label)}) are {verb}.")
+    for name in missing:
+        typer.secho(
+            f"⚠ No entity named {printable(name)!r} with label {printable(label)!r} yet: the decision applies once one is mentioned.",
+            err=True, fg=typer.colors.YELLOW,
+        )
     _print_resolution(stats, db)
 
 
