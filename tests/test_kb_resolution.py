@@ -152,6 +152,9 @@ def test_kb_resolution_decisions_and_alias_entries_survive(new_db, tmp_path):
     assert kb.query_entity(db, "Kennedy")[0]["aliases"] == {"John F. Kennedy": 1, "Kennedy": 1}
     with pytest.raises(kb.KBError, match="same name"):
         kb.decide(db, "same", "Dallas", " dallas", "LOC")
+    # A decision is about a name whatever its spelling (NFKC, as resolve compares names).
+    kb.decide(db, "different", "\uff2f\uff53\uff57\uff41\uff4c\uff44", "Lee Harvey Oswald", "PER")  # full-width "Oswald"
+    assert sorted(e["name"] for e in kb.query_entity(db, "Oswald")) == ["Oswald"]
 
 
 def test_kb_resolution_threshold_kept_and_changed_from_scratch(tmp_path):

@@ -29,7 +29,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy
 
@@ -314,14 +314,22 @@ class Links:
     def __init__(self, execute: Execute) -> None:
         self.decisions = [Decision(*row) for row in execute("SELECT kind, label, a, b FROM decisions ORDER BY id", ()).fetchall()]
         self.aliases = KeptAliases(read_alias_entries(execute))
+        # By the name_key of their names, as resolve matches decisions to mentions.
         self._decisions_of: Dict[Name, List[Decision]] = defaultdict(list)
         for decision in self.decisions:
             for norm in (decision.a, decision.b):
-                self._decisions_of[norm, decision.label].append(decision)
+                self._decisions_of[name_key(norm), decision.label].append(decision)
 
     def decisions_of(self, name: Name) -> List[Decision]:
-        """The decisions about a name."""
-        return self._decisions_of.get(name, [])
+        """The decisions about a name (or another spelling with its name_key)."""
+        norm, label = name
+        return self._decisions_of.get((name_key(norm), label), [])
+
+    def keys(self, name: Name) -> FrozenSet[str]:
+        """The blocking keys of a name, as name_key_rows stores them: a decision may name a
+        spelling no mention has, whose names are found through its keys."""
+        norm, label = name
+        return blocking_keys(norm, label, self.aliases.claiming(norm, label))
 
     def linked(self, name: Name) -> Set[Name]:
         """The names a name's decisions link it to."""
@@ -433,7 +441,9 @@ class _Pass:
         while frontier:
             reached: Set[Name] = set()
             new_keys: Set[str] = set()
-            for norm, label, key in self._in("SELECT norm, label, key FROM name_keys WHERE norm", (n for n, _ in frontier)):
+            stored = self._in("SELECT norm, label, key FROM name_keys WHERE norm", (n for n, _ in frontier))
+            computed = [(norm, label, key) for norm, label in frontier for key in self.links.keys((norm, label))]
+            for norm, label, key in stored + computed:
                 if (norm, label) in frontier:
                     union((norm, label), (key,))  # a key is a node of its own: a 1-tuple
                     if key not in seen_keys:
