@@ -355,7 +355,7 @@ class _Pass:
     def run(self, from_scratch: bool) -> ResolveStats:
         execute, mark, order = self.session.execute, self.q.mark, self.q.order
         self.stats.from_scratch = from_scratch
-        execute("DROP TABLE IF EXISTS resolve_todo", ())
+        execute(self.q.drop_todo, ())
         execute(self.q.todo_table, ())
         if from_scratch:
             self._recompute_keys()
@@ -387,7 +387,7 @@ class _Pass:
                 "DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = entities.id)", ()
             ).rowcount
             self.stats.deleted += max(deleted, 0)
-        execute("DROP TABLE IF EXISTS resolve_todo", ())
+        execute(self.q.drop_todo, ())
         self.stats.total_entities = execute("SELECT COUNT(*) FROM entities", ()).fetchone()[0]
         self.stats.ambiguous.sort()
         return self.stats

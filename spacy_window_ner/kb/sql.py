@@ -49,6 +49,7 @@ class Queries:
     stale (str): Record the names of a document's mentions as stale (the document's id).
     add_keys (str): Insert a row of name_keys (key, norm, label), if new.
     todo_table (str): Create the temporary table a resolution pass works through.
+    drop_todo (str): Drop it, if there is one (never a table of the same name in the database).
     order (str): Written after a text column in ORDER BY to order it byte-wise.
     mark (str): The parameter placeholder.
     """
@@ -68,11 +69,12 @@ class Queries:
     stale: str
     add_keys: str
     todo_table: str
+    drop_todo: str
     order: str
     mark: str
 
     @classmethod
-    def of(cls, mark: str, bytewise: str = "", *, key: str, temporary: str = "") -> "Queries":
+    def of(cls, mark: str, bytewise: str = "", *, key: str, temporary: str = "", temporary_schema: str = "temp") -> "Queries":
         """The statements as a back end writes them.
 
         mark (str): The parameter placeholder of its driver's paramstyle ("?" or "%s").
@@ -81,6 +83,8 @@ class Queries:
         key (str): The type of an id numbered by the database (as in schema.schema).
         temporary (str): Written after a temporary table's columns: PostgreSQL drops it at
             the end of the transaction with " ON COMMIT DROP".
+        temporary_schema (str): The schema of temporary tables ("temp" in SQLite, "pg_temp" in
+            PostgreSQL).
         RETURNS (Queries): The statements.
         """
         entity = (
@@ -138,6 +142,7 @@ class Queries:
                 f"CREATE TEMPORARY TABLE resolve_todo (id {key}, norm TEXT NOT NULL, label TEXT NOT NULL, "
                 f"UNIQUE (norm, label)){temporary}"
             ),
+            drop_todo=f"DROP TABLE IF EXISTS {temporary_schema}.resolve_todo",
             order=bytewise,
             mark=mark,
         )
