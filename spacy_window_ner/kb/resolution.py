@@ -367,7 +367,8 @@ class _Pass:
             )
         execute(f"INSERT INTO resolve_todo (norm, label) {names}", ())
         execute(
-            "INSERT INTO resolve_todo (norm, label) SELECT norm, label FROM stale_names "
+            # WHERE: SQLite reads the ON of an upsert after a bare FROM as a join's.
+            "INSERT INTO resolve_todo (norm, label) SELECT norm, label FROM stale_names WHERE 1 = 1 "
             f"ORDER BY norm{order}, label{order} ON CONFLICT DO NOTHING",
             (),
         )
