@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union, overload
 
 from ..store import KBError
-from .context import Profile, VectorsT, context_features, mention_vector, similarity
+from .context import Profile, ProfileIndex, VectorsT, context_features, mention_vector
 from .names import Name, candidate_pairs, name_blocking_keys, name_key, name_score, parse_name
 from .records import AliasEntry, Decision, MentionRecord, Resolution, ResolvedEntity, ResolveSettings
 
@@ -404,7 +404,7 @@ class _Component:
                     if c in best or any(self._forbidden(forced, r, x) for x in members[c]):
                         continue
                     # It must fit the cluster's anchors themselves, every one: no chaining.
-                    best[c] = max(fits(r, a) for a in members[c] if a in anchor_set)
+                    best[c] = min(fits(r, a) for a in members[c] if a in anchor_set)
             best = {c: score for c, score in best.items() if score >= threshold}
             top = max(best.values(), default=0.0)
             fitting = sorted({c for c, score in best.items() if score == top} | {
@@ -422,11 +422,7 @@ class _Component:
                 residual.add(r)
                 if r not in claimed:  # those are reported with all the entries that claim them
                     ambiguous.append((r, fitting))
-                for i in nodes[r]:
-                    for mention in self.groups[i].mentions:
-                        target = self._place(mention, fitting, members, nodes, profiles)
-                        if target is not None:
-                            assigned[mention.id] = target
+                assigned.update(self._place(r, fitting, members, nodes, profiles))
         return self._entities(nodes, members, assigned, ambiguous)
 
     def _scores(self, forced: _Union) -> Dict[Tuple[int, int], float]:
@@ -458,37 +454,55 @@ class _Component:
 
     def _place(
         self,
-        mention: MentionRecord,
+        r: int,
         fitting: List[int],
         members: Dict[int, List[int]],
         nodes: Dict[int, List[int]],
         profiles: Dict[int, Profile],
-    ) -> Optional[int]:
-        """The cluster an ambiguous name's mention belongs to by its context, or None."""
+    ) -> Dict[int, int]:
+        """The clusters an ambiguous name's mentions belong to by their context: a cluster one of
+        whose names another mention of the document (or a relation) bears, else the cluster
+        whose context is most like the mention's, by MARGIN.
+
+        r (int): The ambiguous name's node.
+        fitting (List[int]): The clusters it may mean.
+        members (Dict[int, List[int]]): The nodes of each cluster.
+        nodes (Dict[int, List[int]]): The groups of each node.
+        profiles (Dict[int, Profile]): The clusters' profiles made so far, filled in as needed.
+        RETURNS (Dict[int, int]): Mention id -> cluster, for the mentions placed.
+        """
         if not self.settings.context:
-            return None
-        around = {name_key(n) for n in mention.neighbours} | {name_key(n) for _, n in mention.relations}
-        named = [c for c in fitting if any(self.groups[i].key in around for x in members[c] for i in nodes[x])]
-        if len(named) == 1:
-            return named[0]
-        if len(fitting) < 2:  # similarity means something only against another candidate
-            return None
-        features = context_features(mention)
-        vector = mention_vector(mention, self.vectors)
-        ranked = []
-        for c in fitting:
-            if c not in profiles:
-                profile = profiles[c] = Profile()
-                for x in members[c]:
-                    for i in nodes[x]:
-                        for other in self.groups[i].mentions:
-                            profile.add(context_features(other), mention_vector(other, self.vectors))
-            ranked.append((similarity(features, vector, profiles[c]), -c))
-        ranked.sort(reverse=True)
-        best, runner_up = ranked[0][0], ranked[1][0]
-        if best >= MIN_SIMILARITY and best - runner_up >= MARGIN:
-            return -ranked[0][1]
-        return None
+            return {}
+        cluster_of_key = {self.groups[i].key: c for c in fitting for x in members[c] for i in nodes[x]}
+        index: Optional[ProfileIndex] = None
+        placed: Dict[int, int] = {}
+        for mention in (m for i in nodes[r] for m in self.groups[i].mentions):
+            around = {name_key(n) for n in mention.neighbours} | {name_key(n) for _, n in mention.relations}
+            named = {cluster_of_key[key] for key in around if key in cluster_of_key}
+            if len(named) == 1:
+                placed[mention.id] = named.pop()
+                continue
+            if len(fitting) < 2:  # similarity means something only against another candidate
+                continue
+            if index is None:
+                index = ProfileIndex([(c, self._profile(c, members, nodes, profiles)) for c in fitting])
+            scores = index.similarities(context_features(mention), mention_vector(mention, self.vectors))
+            ranked = sorted(((score, -c) for c, score in scores.items()), reverse=True)
+            best = ranked[0][0] if ranked else 0.0
+            runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+            if best >= MIN_SIMILARITY and best - runner_up >= MARGIN:
+                placed[mention.id] = -ranked[0][1]
+        return placed
+
+    def _profile(self, c: int, members: Dict[int, List[int]], nodes: Dict[int, List[int]], profiles: Dict[int, Profile]) -> Profile:
+        """The context profile of cluster c (made once, from its mentions as first asked)."""
+        if c not in profiles:
+            profile = profiles[c] = Profile()
+            for x in members[c]:
+                for i in nodes[x]:
+                    for other in self.groups[i].mentions:
+                        profile.add(context_features(other), mention_vector(other, self.vectors))
+        return profiles[c]
 
     def _entities(
         self,
