@@ -7,17 +7,22 @@ How it decides, for the mentions of one component (see `blocking_keys`) at a tim
    ("President Kennedy" / "Kennedy", "The Associated Press" / "Associated Press"). A "different"
    decision forbids a join, and names of two alias entries never join.
 3. Pairs of names that share a blocking key are scored in [0, 1] by their structure
-   (`names.name_score`: given names and initials, surnames, acronyms, an organisation's first
-   words). A pair joins only with a score of at least `ResolveSettings.threshold`.
-4. Clustering is anchored, so it never chains. The most specific names (those no more specific
-   name fits) are anchors; anchors join one another only if every pair of them fits (complete
-   linkage). A partial name ("Kennedy", "AP") joins the one entity that a more specific name of
-   it fits. If it fits several ("Kennedy" fits "John F. Kennedy" and "Robert F. Kennedy"), it is
-   ambiguous: each of its mentions is assigned by context (another mention of its document that
-   names one of them, else the words, entities and relations around it, and vectors, with a
-   margin), and the mentions context can't place stay an entity of their own. Such names are
-   reported in `Resolution.ambiguous`. So a bare surname never merges two people, and a common
-   name never becomes one giant cluster.
+   (`names.name_score`: given names, initials and short forms, surnames, acronyms, places, an
+   organisation's first words); inside a block only the pairs a rule can score are compared
+   (`names.candidate_pairs`), never all pairs. A pair joins only with a score of at least
+   `ResolveSettings.threshold`, and never with a score of 0.
+4. Clustering is anchored, so it never chains. The most specific names (no more specific name
+   fits them; an initial says less than a name) are anchors; anchors join one another only if
+   every pair of them fits (complete linkage). A partial name ("Kennedy", "AP", "J. F. Kennedy"),
+   most specific first, joins the entity whose anchors it fits, every one of them; of several,
+   those it fits best ("N.C." is North Carolina as a place before Niagara County as an acronym).
+   If it fits several equally ("Kennedy": "John F. Kennedy" and "Robert F. Kennedy"), or several
+   alias entries claim it, it is ambiguous: each of its mentions is assigned by context (another
+   mention of its document, or a relation, that names one of them; else the words, entities and
+   relations around it, and vectors, most alike by MARGIN), and the mentions context can't place
+   stay one entity of their own. Such names are reported in `Resolution.ambiguous`. So a bare
+   surname never merges two people, and the full names that share a very common surname stay
+   apart however many there are.
 5. By default an entity has one label: mentions with different labels never merge, unless an
    alias entry without a label names both.
 
