@@ -34,7 +34,7 @@ locality below), and they bring DuckDB/Spark or labelled training pairs. String 
 (rapidfuzz) sees letters, not names: on the CoNLL04 gold alias set's train part
 (benchmarks/resolution/score.py) rapidfuzz's WRatio >= 90 with connected components scores
 pairwise precision/recall/F1 8.0/82.6/14.6, exact strings 89.2/51.7/65.4, and this module
-96.0/96.1/96.0 (dev, held out: 97.4/95.9/96.6). So the comparisons here are name rules, written
+96.0/96.1/96.1 (dev, held out: 97.4/95.9/96.6). So the comparisons here are name rules, written
 for this package, and the core needs no new dependency.
 
 Determinism and locality, which the store relies on: two names are linked when they share a
