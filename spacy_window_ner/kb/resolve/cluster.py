@@ -312,19 +312,26 @@ class _Component:
     def _forced(self) -> _Union:
         forced = _Union(len(self.groups))
         entry_of: Dict[int, Optional[EntryId]] = {i: g.entry for i, g in enumerate(self.groups)}
+        # Roots holding a name several alias entries claim: only a decision joins them to an entry.
+        claimed = {i for i, g in enumerate(self.groups) if len(g.claims) > 1}
 
-        def join(a: int, b: int) -> None:
+        def join(a: int, b: int, decided: bool = False) -> None:
             ra, rb = forced.find(a), forced.find(b)
             if ra == rb or self._forbidden(forced, ra, rb):
                 return
             ea, eb = entry_of[ra], entry_of[rb]
             if ea is not None and eb is not None and ea != eb:
                 return
+            if not decided and (ra in claimed and eb is not None or rb in claimed and ea is not None):
+                return
             forced.union(ra, rb)
-            entry_of[forced.find(ra)] = ea if ea is not None else eb
+            root = forced.find(ra)
+            entry_of[root] = ea if ea is not None else eb
+            if ra in claimed or rb in claimed:
+                claimed.add(root)
 
         for a, b in self.same:
-            join(a, b)
+            join(a, b, decided=True)
         by_entry: Dict[EntryId, List[int]] = defaultdict(list)
         for i, group in enumerate(self.groups):
             if group.entry is not None:
