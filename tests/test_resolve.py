@@ -190,6 +190,13 @@ def test_resolve_alias_claimed_twice_is_ambiguous():
     found = resolve([mention(1, "Kennedy"), mention(2, "John F. Kennedy")], aliases=entries)
     assert groups(found) == [[1], [2]]
     assert ("Kennedy", "Peop", ["John F. Kennedy", "Robert F. Kennedy"]) in found.ambiguous
+    # "Mr. Kennedy", which only one entry names, is the same name written with a title: it
+    # doesn't make the ambiguous "Kennedy" that entry's.
+    entries.append(AliasEntry("John F. Kennedy", ("Mr. Kennedy",), "Peop"))
+    found = resolve([mention(1, "Kennedy"), mention(2, "John F. Kennedy"), mention(3, "Mr. Kennedy")], aliases=entries)
+    assert groups(found) == [[1], [2, 3]]
+    decided = [Decision("same", "Peop", "kennedy", "john f. kennedy")]
+    assert groups(resolve([mention(1, "Kennedy"), mention(2, "John F. Kennedy")], aliases=entries, decisions=decided)) == [[1, 2]]
 
 
 def test_resolve_decisions():

@@ -66,6 +66,7 @@ def test_parse_name_acronyms_places():
         ("Jack Kennedy", "John F. Kennedy", "Peop", SCORE_GIVEN_NAMES),
         ("Bob Dole", "Robert Dole", "Peop", SCORE_GIVEN_NAMES),
         ("John Lennon", "Beatle John Lennon", "Peop", SCORE_GIVEN_INNER),
+        ("Robert Ford", "Gerald R. Ford", "Peop", 0.0),
         ("Kennedy", "Robert F. Kennedy", "Peop", SCORE_SURNAME),
         ("Robert Kennedy", "John F. Kennedy", "Peop", 0.0),
         ("John Kennedy Jr.", "John Kennedy Sr.", "Peop", 0.0),

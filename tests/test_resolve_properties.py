@@ -121,6 +121,7 @@ def person_names(draw) -> str:
 @given(st.lists(person_names(), min_size=1, max_size=25), st.booleans())
 @example(["Edward Kennedy", "Ted Kennedy", "Theodore Kennedy"], False)  # Ted fits both, they don't
 @example(["John F. Kennedy", "J. Fitzgerald Kennedy", "Jim F. Kennedy", "Kennedy"], True)
+@example(["Oswald Jr.", "John Oswald", "R. Oswald"], False)  # R. fits one anchor of the two only
 def test_resolve_never_chains(texts, context):
     """Every name of an entity fits its canonical name, the most specific one: a shared surname
     or initial never joins two names that don't fit each other."""

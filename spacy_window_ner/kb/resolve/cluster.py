@@ -7,17 +7,22 @@ How it decides, for the mentions of one component (see `blocking_keys`) at a tim
    ("President Kennedy" / "Kennedy", "The Associated Press" / "Associated Press"). A "different"
    decision forbids a join, and names of two alias entries never join.
 3. Pairs of names that share a blocking key are scored in [0, 1] by their structure
-   (`names.name_score`: given names and initials, surnames, acronyms, an organisation's first
-   words). A pair joins only with a score of at least `ResolveSettings.threshold`.
-4. Clustering is anchored, so it never chains. The most specific names (those no more specific
-   name fits) are anchors; anchors join one another only if every pair of them fits (complete
-   linkage). A partial name ("Kennedy", "AP") joins the one entity that a more specific name of
-   it fits. If it fits several ("Kennedy" fits "John F. Kennedy" and "Robert F. Kennedy"), it is
-   ambiguous: each of its mentions is assigned by context (another mention of its document that
-   names one of them, else the words, entities and relations around it, and vectors, with a
-   margin), and the mentions context can't place stay an entity of their own. Such names are
-   reported in `Resolution.ambiguous`. So a bare surname never merges two people, and a common
-   name never becomes one giant cluster.
+   (`names.name_score`: given names, initials and short forms, surnames, acronyms, places, an
+   organisation's first words); inside a block only the pairs a rule can score are compared
+   (`names.candidate_pairs`), never all pairs. A pair joins only with a score of at least
+   `ResolveSettings.threshold`, and never with a score of 0.
+4. Clustering is anchored, so it never chains. The most specific names (no more specific name
+   fits them; an initial says less than a name) are anchors; anchors join one another only if
+   every pair of them fits (complete linkage). A partial name ("Kennedy", "AP", "J. F. Kennedy"),
+   most specific first, joins the entity whose anchors it fits, every one of them; of several,
+   those it fits best ("N.C." is North Carolina as a place before Niagara County as an acronym).
+   If it fits several equally ("Kennedy": "John F. Kennedy" and "Robert F. Kennedy"), or several
+   alias entries claim it, it is ambiguous: each of its mentions is assigned by context (another
+   mention of its document, or a relation, that names one of them; else the words, entities and
+   relations around it, and vectors, most alike by MARGIN), and the mentions context can't place
+   stay one entity of their own. Such names are reported in `Resolution.ambiguous`. So a bare
+   surname never merges two people, and the full names that share a very common surname stay
+   apart however many there are.
 5. By default an entity has one label: mentions with different labels never merge, unless an
    alias entry without a label names both.
 
@@ -29,7 +34,7 @@ locality below), and they bring DuckDB/Spark or labelled training pairs. String 
 (rapidfuzz) sees letters, not names: on the CoNLL04 gold alias set's train part
 (benchmarks/resolution/score.py) rapidfuzz's WRatio >= 90 with connected components scores
 pairwise precision/recall/F1 8.0/82.6/14.6, exact strings 89.2/51.7/65.4, and this module
-96.0/96.1/96.0 (dev, held out: 97.4/95.9/96.6). So the comparisons here are name rules, written
+96.0/96.1/96.1 (dev, held out: 97.4/95.9/96.6). So the comparisons here are name rules, written
 for this package, and the core needs no new dependency.
 
 Determinism and locality, which the store relies on: two names are linked when they share a
@@ -44,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union, overload
 
 from ..store import KBError
-from .context import Profile, VectorsT, context_features, mention_vector, similarity
+from .context import Profile, ProfileIndex, VectorsT, context_features, mention_vector
 from .names import Name, candidate_pairs, name_blocking_keys, name_key, name_score, parse_name
 from .records import AliasEntry, Decision, MentionRecord, Resolution, ResolvedEntity, ResolveSettings
 
@@ -307,19 +312,26 @@ class _Component:
     def _forced(self) -> _Union:
         forced = _Union(len(self.groups))
         entry_of: Dict[int, Optional[EntryId]] = {i: g.entry for i, g in enumerate(self.groups)}
+        # Roots holding a name several alias entries claim: only a decision joins them to an entry.
+        claimed = {i for i, g in enumerate(self.groups) if len(g.claims) > 1}
 
-        def join(a: int, b: int) -> None:
+        def join(a: int, b: int, decided: bool = False) -> None:
             ra, rb = forced.find(a), forced.find(b)
             if ra == rb or self._forbidden(forced, ra, rb):
                 return
             ea, eb = entry_of[ra], entry_of[rb]
             if ea is not None and eb is not None and ea != eb:
                 return
+            if not decided and (ra in claimed and eb is not None or rb in claimed and ea is not None):
+                return
             forced.union(ra, rb)
-            entry_of[forced.find(ra)] = ea if ea is not None else eb
+            root = forced.find(ra)
+            entry_of[root] = ea if ea is not None else eb
+            if ra in claimed or rb in claimed:
+                claimed.add(root)
 
         for a, b in self.same:
-            join(a, b)
+            join(a, b, decided=True)
         by_entry: Dict[EntryId, List[int]] = defaultdict(list)
         for i, group in enumerate(self.groups):
             if group.entry is not None:
@@ -404,7 +416,7 @@ class _Component:
                     if c in best or any(self._forbidden(forced, r, x) for x in members[c]):
                         continue
                     # It must fit the cluster's anchors themselves, every one: no chaining.
-                    best[c] = max(fits(r, a) for a in members[c] if a in anchor_set)
+                    best[c] = min(fits(r, a) for a in members[c] if a in anchor_set)
             best = {c: score for c, score in best.items() if score >= threshold}
             top = max(best.values(), default=0.0)
             fitting = sorted({c for c, score in best.items() if score == top} | {
@@ -422,11 +434,7 @@ class _Component:
                 residual.add(r)
                 if r not in claimed:  # those are reported with all the entries that claim them
                     ambiguous.append((r, fitting))
-                for i in nodes[r]:
-                    for mention in self.groups[i].mentions:
-                        target = self._place(mention, fitting, members, nodes, profiles)
-                        if target is not None:
-                            assigned[mention.id] = target
+                assigned.update(self._place(r, fitting, members, nodes, profiles))
         return self._entities(nodes, members, assigned, ambiguous)
 
     def _scores(self, forced: _Union) -> Dict[Tuple[int, int], float]:
@@ -458,37 +466,55 @@ class _Component:
 
     def _place(
         self,
-        mention: MentionRecord,
+        r: int,
         fitting: List[int],
         members: Dict[int, List[int]],
         nodes: Dict[int, List[int]],
         profiles: Dict[int, Profile],
-    ) -> Optional[int]:
-        """The cluster an ambiguous name's mention belongs to by its context, or None."""
+    ) -> Dict[int, int]:
+        """The clusters an ambiguous name's mentions belong to by their context: a cluster one of
+        whose names another mention of the document (or a relation) bears, else the cluster
+        whose context is most like the mention's, by MARGIN.
+
+        r (int): The ambiguous name's node.
+        fitting (List[int]): The clusters it may mean.
+        members (Dict[int, List[int]]): The nodes of each cluster.
+        nodes (Dict[int, List[int]]): The groups of each node.
+        profiles (Dict[int, Profile]): The clusters' profiles made so far, filled in as needed.
+        RETURNS (Dict[int, int]): Mention id -> cluster, for the mentions placed.
+        """
         if not self.settings.context:
-            return None
-        around = {name_key(n) for n in mention.neighbours} | {name_key(n) for _, n in mention.relations}
-        named = [c for c in fitting if any(self.groups[i].key in around for x in members[c] for i in nodes[x])]
-        if len(named) == 1:
-            return named[0]
-        if len(fitting) < 2:  # similarity means something only against another candidate
-            return None
-        features = context_features(mention)
-        vector = mention_vector(mention, self.vectors)
-        ranked = []
-        for c in fitting:
-            if c not in profiles:
-                profile = profiles[c] = Profile()
-                for x in members[c]:
-                    for i in nodes[x]:
-                        for other in self.groups[i].mentions:
-                            profile.add(context_features(other), mention_vector(other, self.vectors))
-            ranked.append((similarity(features, vector, profiles[c]), -c))
-        ranked.sort(reverse=True)
-        best, runner_up = ranked[0][0], ranked[1][0]
-        if best >= MIN_SIMILARITY and best - runner_up >= MARGIN:
-            return -ranked[0][1]
-        return None
+            return {}
+        cluster_of_key = {self.groups[i].key: c for c in fitting for x in members[c] for i in nodes[x]}
+        index: Optional[ProfileIndex] = None
+        placed: Dict[int, int] = {}
+        for mention in (m for i in nodes[r] for m in self.groups[i].mentions):
+            around = {name_key(n) for n in mention.neighbours} | {name_key(n) for _, n in mention.relations}
+            named = {cluster_of_key[key] for key in around if key in cluster_of_key}
+            if len(named) == 1:
+                placed[mention.id] = named.pop()
+                continue
+            if len(fitting) < 2:  # similarity means something only against another candidate
+                continue
+            if index is None:
+                index = ProfileIndex([(c, self._profile(c, members, nodes, profiles)) for c in fitting])
+            scores = index.similarities(context_features(mention), mention_vector(mention, self.vectors))
+            ranked = sorted(((score, -c) for c, score in scores.items()), reverse=True)
+            best = ranked[0][0] if ranked else 0.0
+            runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+            if best >= MIN_SIMILARITY and best - runner_up >= MARGIN:
+                placed[mention.id] = -ranked[0][1]
+        return placed
+
+    def _profile(self, c: int, members: Dict[int, List[int]], nodes: Dict[int, List[int]], profiles: Dict[int, Profile]) -> Profile:
+        """The context profile of cluster c (made once, from its mentions as first asked)."""
+        if c not in profiles:
+            profile = profiles[c] = Profile()
+            for x in members[c]:
+                for i in nodes[x]:
+                    for other in self.groups[i].mentions:
+                        profile.add(context_features(other), mention_vector(other, self.vectors))
+        return profiles[c]
 
     def _entities(
         self,

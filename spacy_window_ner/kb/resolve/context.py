@@ -2,14 +2,14 @@
 in its sentence, the other entities of its document (`MentionRecord.neighbours`), its relations
 (`MentionRecord.relations`), and, when the caller has them, the mean vector of its context words.
 
-A `Profile` sums the contexts of many mentions (an entity's), and `similarity` compares a
-mention's context with a profile in [0, 1]. Nothing here counts over the whole input: a profile
+A `Profile` sums the contexts of many mentions (an entity's), and a `ProfileIndex` of the
+profiles an ambiguous name may mean compares a mention's context with them in [0, 1]. Nothing here counts over the whole input: a profile
 holds only the mentions it was given, so a component's result depends on that component alone.
 """
 import math
 import re
-from collections import Counter
-from typing import Callable, List, Mapping, Optional, Sequence
+from collections import Counter, defaultdict
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
@@ -58,21 +58,6 @@ def context_features(record: MentionRecord, window: int = WINDOW) -> Counter[str
     return features
 
 
-def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    """The cosine of two sparse vectors (feature -> weight), 0 when either is empty.
-
-    a (Mapping[str, float]): One vector.
-    b (Mapping[str, float]): The other.
-    RETURNS (float): The cosine, in [0, 1] for non-negative weights.
-    """
-    if len(a) > len(b):
-        a, b = b, a
-    dot = sum(w * b.get(f, 0.0) for f, w in a.items())
-    if not dot:
-        return 0.0
-    return dot / math.sqrt(sum(w * w for w in a.values()) * sum(w * w for w in b.values()))
-
-
 class Profile:
     """The summed context of a set of mentions (one entity's).
 
@@ -112,18 +97,50 @@ def mention_vector(record: MentionRecord, vectors: Optional[VectorsT]) -> Option
     return vector if numpy.any(vector) else None
 
 
-def similarity(features: Counter[str], vector: Optional[numpy.ndarray], profile: Profile) -> float:
-    """How alike a mention's context and a profile are, in [0, 1]: the cosine of their features,
-    averaged with the cosine of their vectors where both have one (negative cosines count 0).
+class ProfileIndex:
+    """The profiles of the entities an ambiguous name may mean, indexed by feature: a mention is
+    compared only with the profiles it shares a feature with (and, with vectors, with all of
+    them in one matrix product), so a very common name with thousands of candidate entities
+    costs its mentions' features, not mentions x entities.
 
-    features (Counter[str]): The mention's `context_features`.
-    vector (Optional[numpy.ndarray]): Its context vector.
-    profile (Profile): The entity's profile.
-    RETURNS (float): The similarity.
+    profiles (Sequence[Tuple[int, Profile]]): (entity, its profile), in a fixed order.
     """
-    score = cosine(features, profile.features)
-    if vector is not None and profile.vector is not None:
-        norm = float(numpy.linalg.norm(vector) * numpy.linalg.norm(profile.vector))
-        if norm:
-            score = (score + max(0.0, float(vector @ profile.vector) / norm)) / 2
-    return score
+
+    def __init__(self, profiles: Sequence[Tuple[int, Profile]]) -> None:
+        self.ids = [entity for entity, _ in profiles]
+        self.features = [profile.features for _, profile in profiles]
+        self.norms = [math.sqrt(sum(w * w for w in f.values())) for f in self.features]
+        self.by_feature: Dict[str, List[int]] = defaultdict(list)
+        for position, features in enumerate(self.features):
+            for feature in features:
+                self.by_feature[feature].append(position)
+        with_vectors = [(p, profile.vector) for p, (_, profile) in enumerate(profiles) if profile.vector is not None]
+        self.vector_rows = [p for p, _ in with_vectors]
+        self.vectors: Optional[numpy.ndarray] = None
+        if with_vectors:
+            matrix = numpy.vstack([v for _, v in with_vectors])
+            norms = numpy.linalg.norm(matrix, axis=1, keepdims=True)
+            self.vectors = matrix / numpy.where(norms == 0, 1.0, norms)
+
+    def similarities(self, features: Counter[str], vector: Optional[numpy.ndarray]) -> Dict[int, float]:
+        """How alike a mention's context is to each profile, in [0, 1]: the cosine of their
+        features, averaged with the cosine of their vectors where both have one (negative
+        cosines count 0). Profiles it shares nothing with are left out (they score 0).
+
+        features (Counter[str]): The mention's `context_features`.
+        vector (Optional[numpy.ndarray]): Its context vector.
+        RETURNS (Dict[int, float]): Entity -> similarity, for the profiles scoring above 0.
+        """
+        dots: Dict[int, float] = defaultdict(float)
+        for feature, weight in features.items():
+            for position in self.by_feature.get(feature, ()):
+                dots[position] += weight * self.features[position][feature]
+        norm = math.sqrt(sum(w * w for w in features.values()))
+        scores = {p: dot / (norm * self.norms[p]) for p, dot in dots.items() if dot}
+        if vector is not None and self.vectors is not None:
+            length = float(numpy.linalg.norm(vector))
+            if length:
+                cosines = self.vectors @ (vector / length)
+                for p, vector_cosine in zip(self.vector_rows, cosines.tolist()):
+                    scores[p] = (scores.get(p, 0.0) + max(0.0, vector_cosine)) / 2
+        return {self.ids[p]: score for p, score in scores.items() if score > 0}

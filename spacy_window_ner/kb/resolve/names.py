@@ -210,12 +210,15 @@ def _same_given(a: str, b: str) -> bool:
     return bool(NICKNAMES.get(a, frozenset((a,))) & NICKNAMES.get(b, frozenset((b,))))
 
 
-def _given_names_fit(short: Tuple[str, ...], long: Tuple[str, ...]) -> bool:
-    """Whether the shorter list of given names fits the longer: the first names match, and the
-    rest match in order ("John Kennedy" fits "John F. Kennedy"; "Robert Kennedy" does not)."""
+def _given_names_fit(short: Tuple[str, ...], long: Tuple[str, ...], initial_first: bool = True) -> bool:
+    """Whether the shorter list of given names fits the longer: the first names match (by an
+    initial too, if initial_first), and the rest match in order ("John Kennedy" fits "John F.
+    Kennedy"; "Robert Kennedy" does not)."""
     if not short:
         return True
     if not long or not _same_given(short[0], long[0]):
+        return False
+    if not initial_first and min(len(short[0]), len(long[0])) == 1 and short[0] != long[0]:
         return False
     position = 1
     for name in short[1:]:
@@ -230,10 +233,11 @@ def _given_names_fit(short: Tuple[str, ...], long: Tuple[str, ...]) -> bool:
 def _given_score(short: Tuple[str, ...], long: Tuple[str, ...]) -> float:
     """The score of two persons' given names with one surname: SCORE_GIVEN_NAMES when the
     shorter fits the longer, SCORE_GIVEN_INNER when it fits after words the longer has before
-    them (a role the parser doesn't know: "Beatle John Lennon"), else 0."""
+    them (a role the parser doesn't know: "Beatle John Lennon"), its first name spelled out
+    there ("Robert Ford" does not fit "Gerald R. Ford"), else 0."""
     if _given_names_fit(short, long):
         return SCORE_GIVEN_NAMES
-    if any(_given_names_fit(short, long[start:]) for start in range(1, len(long))):
+    if any(_given_names_fit(short, long[start:], initial_first=False) for start in range(1, len(long))):
         return SCORE_GIVEN_INNER
     return 0.0
 
