@@ -46,8 +46,9 @@ MAX_LISTED = 20  # removed documents listed by kb remove
 
 @kb_app.command("build")
 def kb_build(
-    model: str = typer.Argument(..., help="Pipeline directory or installed package name: any pipeline that sets doc.ents. With --engine ray, it must be there on every node."),
-    inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\")."),
+    model: str = typer.Argument(..., help="Pipeline directory or installed package name: any pipeline that sets doc.ents. With --engine ray, it must be there on every node. With --annotated, leave it out."),
+    inputs: Optional[List[Path]] = typer.Argument(None, help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\"); with --annotated, .spacy files."),
+    annotated: bool = typer.Option(False, "--annotated", help="Store the entities (and relations) that the docs of .spacy files (DocBin) already carry, without a pipeline: every argument is a .spacy file. A doc is known by doc.user_data[\"id\"] where set, else by FILE:INDEX (from 0)."),
     db: str = typer.Option(..., "--db", help="The SQLite database file, created if missing, or the URL of an existing PostgreSQL database (see above)."),
     lines: bool = typer.Option(False, "--lines", help="Read .txt files as one document per non-blank line."),
     encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of the inputs."),
@@ -67,7 +68,8 @@ def kb_build(
     empty and undecodable inputs are reported and skipped; the command then exits 1, as it does
     when no document could be used. With --engine ray, a pool of Ray actors (on this machine,
     or the cluster at --address) runs the pipeline; this process writes each batch into
-    SQLite, and each actor writes its own into PostgreSQL.
+    SQLite, and each actor writes its own into PostgreSQL. With --annotated, no pipeline runs:
+    the docs of .spacy files are stored with the entities and relations they carry.
 
     \b
     A PostgreSQL database and the Ray engine need extras:
@@ -75,9 +77,17 @@ def kb_build(
                       pip install "spacy-window-ner[postgres]"
       --engine ray    pip install "spacy-window-ner[ray]"
     """
+    inputs = [Path(model), *(inputs or [])] if annotated else inputs
+    if not inputs:
+        raise typer.BadParameter("name the files to read after the pipeline (or give --annotated FILE.spacy...).", param_hint="'INPUTS...'")
+    if annotated:
+        _refuse_pipeline_options(
+            lines=lines, encoding=encoding != "utf8", n_process=n_process != 1, max_length=max_length is not None,
+            engine=engine != Engine.local, address=address is not None, workers=workers is not None,
+        )
     try:
         kb_module.check_database_not_input(db, inputs)
-        good, skipped_files, total_bytes = check_inputs(inputs, encoding)
+        good, skipped_files, total_bytes = check_inputs(inputs, None if annotated else encoding)
     except (InputError, kb_module.KBError) as err:
         fail(str(err))
     for message in skipped_files:
@@ -86,12 +96,15 @@ def kb_build(
         fail("No readable input: nothing to build.")
     progress, close = _progress_bar(total_bytes)
     try:
-        # By name: build_kb loads it (for the Ray engine, its actors load it again).
-        stats = kb_module.build_kb(
-            model, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
-            n_process=n_process, progress=progress, max_length=max_length,
-            engine=engine.value, address=address, workers=workers,
-        )
+        if annotated:
+            stats = kb_module.build_annotated(good, db, batch_size=batch_size, progress=progress)
+        else:
+            # By name: build_kb loads it (for the Ray engine, its actors load it again).
+            stats = kb_module.build_kb(
+                model, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
+                n_process=n_process, progress=progress, max_length=max_length,
+                engine=engine.value, address=address, workers=workers,
+            )
     except kb_module.KBError as err:  # also a database that can't be written (full disk)
         close()
         fail(str(err))
@@ -116,6 +129,9 @@ def kb_build(
         + (f"; relation candidates capped in {stats.docs_capped} documents (window_rel's max_candidates: the farthest entity pairs got no relation)" if stats.docs_capped else "")
     )
     warn_malformed(stats.malformed)
+    for message in stats.skipped_files:  # --annotated: files that are not DocBins
+        typer.secho(f"✘ Skipped {printable(message)}", err=True, fg=typer.colors.RED)
+    skipped_files += stats.skipped_files
     if skipped_files:
         fail(f"Skipped {len(skipped_files)} of {len(inputs)} inputs (see above).")
     if not stats.docs_read:
@@ -225,6 +241,13 @@ def kb_export(
         fail(str(err))
     written = f"{output}/{{{','.join(kb_module.CSV_FILES.values())}}}" if export_format == ExportFormat.csv else str(output)
     typer.echo(f"✔ Wrote {n_nodes} nodes and {n_edges} edges to {written}")
+
+
+def _refuse_pipeline_options(**given: bool) -> None:
+    """A usage error if options that only a pipeline build uses were given with --annotated."""
+    names = [f"--{name.replace('_', '-')}" for name, is_given in given.items() if is_given]
+    if names:
+        raise typer.BadParameter("only for a build with a pipeline; --annotated reads .spacy files as they are.", param_hint=", ".join(names))
 
 
 def _progress_bar(total_bytes: int):

@@ -21,10 +21,13 @@ One job per module; each imports only those listed above it, and nothing imports
                  importing Ray; build.py imports it lazily, for that engine only)
     build.py     `build_kb` and the local engine: stream records, skip those stored, nlp.pipe,
                  store; remove documents
+    annotated.py `build_annotated` (`kb build --annotated`): the docs of .spacy files stored with
+                 the entities and relations they carry, without a pipeline
     query.py     one entity with its mentions and relations; the entity graph
     export.py    the graph as JSONL, CSV or GraphML, sanitised for each format
 Input streaming (files, lines, identities, malformed lines) is `spacy_window_ner.inputs`.
 """
+from .annotated import ID_KEY, build_annotated
 from .backends import database_files, open_store
 from .build import build_kb, check_database_not_input, remove_documents
 from .export import CSV_FILES, EXPORT_FORMATS, export_graph, write_graph
@@ -36,9 +39,9 @@ from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, KBError, RemoveStats, Stor
 from .urls import describe, hide_password, is_url
 
 __all__ = [
-    "BuildStats", "CSV_FILES", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "EXPORT_FORMATS", "KBError",
+    "BuildStats", "CSV_FILES", "ID_KEY", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "EXPORT_FORMATS", "KBError",
     "MAX_SENTENCE_TOKENS", "NODE_FIELDS", "RemoveStats", "SCHEMA", "SCHEMA_VERSION", "SQLiteStore",
-    "Store", "TABLES", "WriteCounts", "build_kb", "check_database_not_input", "database_files", "describe", "doc_rows",
+    "Store", "TABLES", "WriteCounts", "build_annotated", "build_kb", "check_database_not_input", "database_files", "describe", "doc_rows",
     "export_graph", "hide_password", "is_url", "merge_edges", "normalize", "open_kb", "open_store", "query_entity",
     "read_graph", "remove_documents", "write_graph",
 ]
