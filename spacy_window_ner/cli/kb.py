@@ -38,6 +38,8 @@ class ExportFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
     graphml = "graphml"
+    mentions = "mentions"
+    spacy_kb = "spacy-kb"
 
 
 PARTIAL = 3  # the exit code of `kb build --strict` when it skipped documents
@@ -224,23 +226,48 @@ def kb_remove(
 @kb_app.command("export")
 def kb_export(
     db: str = typer.Argument(..., help="The knowledge base: a SQLite file or a postgresql:// URL."),
-    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (a directory of nodes.csv and edges.csv) or graphml."),
-    output: Path = typer.Option(..., "--output", "-o", help="The file to write; for csv, the directory."),
+    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (a directory of nodes.csv and edges.csv), graphml, mentions (one JSON line per mention with its resolved entity) or spacy-kb (a directory holding a spaCy InMemoryLookupKB, for entity_linker; needs --vectors)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The file to write; for csv and spacy-kb, the directory."),
+    vectors: Optional[str] = typer.Option(None, "--vectors", help="spacy-kb only: a pipeline with static vectors (directory or package name, e.g. en_core_web_md); an entity's vector is the mean of its names' word vectors."),
 ) -> None:
-    """Export the entity graph: entities as nodes, relations merged into edges with counts and
-    confidences. The output is replaced whole or not at all (csv: its directory, so its two
-    files always come from one export). Text cells of the csv format that start with =, +, -,
-    @, tab or carriage return get a leading ' (no spreadsheet formulas); see kb.write_graph for
-    what each format keeps."""
+    """Export the knowledge base: the entity graph (jsonl, csv, graphml: entities as nodes,
+    relations merged into edges with counts and confidences), the mentions with their resolved
+    entities (mentions), or a spaCy knowledge base for entity_linker (spacy-kb: entities with
+    their mention counts and vectors, aliases with prior probabilities from the mention counts).
+    The output is replaced whole or not at all (csv and spacy-kb: their directory). Text cells
+    of the csv format that start with =, +, -, @, tab or carriage return get a leading ' (no
+    spreadsheet formulas); see kb.write_graph for what each format keeps."""
     refuse_input(output, *kb_module.database_files(db))
-    if export_format != ExportFormat.csv and output.is_dir():
+    directory = export_format in (ExportFormat.csv, ExportFormat.spacy_kb)
+    if not directory and output.is_dir():
         fail(f"{output} is a directory: the {export_format.value} export writes one file.")
+    if (vectors is None) == (export_format == ExportFormat.spacy_kb):
+        fail(
+            "--format spacy-kb needs --vectors PIPELINE, a pipeline with static vectors (e.g. en_core_web_md)."
+            if vectors is None else f"--vectors is for --format spacy-kb only, not {export_format.value}."
+        )
     try:
-        n_nodes, n_edges = kb_module.export_graph(db, output, export_format.value)
+        if export_format == ExportFormat.mentions:
+            n_mentions = kb_module.export_mentions(db, output)
+            typer.echo(f"✔ Wrote {n_mentions} mentions to {output}")
+        elif export_format == ExportFormat.spacy_kb:
+            assert vectors is not None
+            counts = kb_module.export_spacy_kb(db, output, vectors)
+            typer.echo(
+                f"✔ Wrote a spaCy knowledge base of {counts.entities} entities ({counts.vector_width}-dimensional "
+                f"vectors) and {counts.aliases} aliases to {output}"
+            )
+            if counts.without_vector:
+                typer.secho(
+                    f"⚠ {counts.without_vector} entities have no word with a vector in {vectors}: their vectors are zeros.",
+                    err=True, fg=typer.colors.YELLOW,
+                )
+        else:
+            n_nodes, n_edges = kb_module.export_graph(db, output, export_format.value)
+            written = f"{output}/{{{','.join(kb_module.CSV_FILES.values())}}}" if export_format == ExportFormat.csv else str(output)
+            typer.echo(f"✔ Wrote {n_nodes} nodes and {n_edges} edges to {written}")
     except kb_module.KBError as err:
         fail(str(err))
-    written = f"{output}/{{{','.join(kb_module.CSV_FILES.values())}}}" if export_format == ExportFormat.csv else str(output)
-    typer.echo(f"✔ Wrote {n_nodes} nodes and {n_edges} edges to {written}")
 
 
 def _refuse_pipeline_options(**given: bool) -> None:

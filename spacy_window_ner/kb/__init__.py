@@ -24,24 +24,26 @@ One job per module; each imports only those listed above it, and nothing imports
     annotated.py `build_annotated` (`kb build --annotated`): the docs of .spacy files stored with
                  the entities and relations they carry, without a pipeline
     query.py     one entity with its mentions and relations; the entity graph
-    export.py    the graph as JSONL, CSV or GraphML, sanitised for each format
+    export.py    the graph as JSONL, CSV or GraphML, sanitised for each format; the mentions as JSONL
+    spacy_kb.py  the resolved entities as a spaCy InMemoryLookupKB, for entity_linker
 Input streaming (files, lines, identities, malformed lines) is `spacy_window_ner.inputs`.
 """
 from .annotated import ID_KEY, build_annotated
 from .backends import database_files, open_store
 from .build import build_kb, check_database_not_input, remove_documents
-from .export import CSV_FILES, EXPORT_FORMATS, export_graph, write_graph
+from .export import CSV_FILES, EXPORT_FORMATS, MENTIONS_FIELDS, export_graph, export_mentions, write_graph, write_mentions
 from .query import query_entity, read_graph
 from .rows import CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, doc_rows
 from .schema import SCHEMA_VERSION, TABLES
+from .spacy_kb import SPACY_KB_FILES, SpacyKBCounts, export_spacy_kb, make_spacy_kb
 from .sqlite import SCHEMA, SQLiteStore, open_kb
 from .store import EDGE_FIELDS, NODE_FIELDS, DocRows, KBError, RemoveStats, Store, WriteCounts, merge_edges, normalize
 from .urls import describe, hide_password, is_url
 
 __all__ = [
-    "BuildStats", "CSV_FILES", "ID_KEY", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "EXPORT_FORMATS", "KBError",
-    "MAX_SENTENCE_TOKENS", "NODE_FIELDS", "RemoveStats", "SCHEMA", "SCHEMA_VERSION", "SQLiteStore",
+    "BuildStats", "CSV_FILES", "ID_KEY", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "EXPORT_FORMATS", "KBError", "MENTIONS_FIELDS",
+    "MAX_SENTENCE_TOKENS", "NODE_FIELDS", "RemoveStats", "SCHEMA", "SCHEMA_VERSION", "SPACY_KB_FILES", "SQLiteStore", "SpacyKBCounts",
     "Store", "TABLES", "WriteCounts", "build_annotated", "build_kb", "check_database_not_input", "database_files", "describe", "doc_rows",
-    "export_graph", "hide_password", "is_url", "merge_edges", "normalize", "open_kb", "open_store", "query_entity",
-    "read_graph", "remove_documents", "write_graph",
+    "export_graph", "export_mentions", "export_spacy_kb", "hide_password", "is_url", "make_spacy_kb", "merge_edges", "normalize", "open_kb", "open_store", "query_entity",
+    "read_graph", "remove_documents", "write_graph", "write_mentions",
 ]

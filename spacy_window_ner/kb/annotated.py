@@ -182,7 +182,7 @@ def _doc_id(doc: Doc) -> Tuple[Optional[str], str]:
     doc_id = str(doc_id)
     if not doc_id.strip():
         return None, f'doc.user_data["{ID_KEY}"] is empty'
-    why = text_problem(doc_id) or storage_problem(doc_id)
+    why = storage_problem(doc_id) or ("holds a lone surrogate, which UTF-8 can't encode" if text_problem(doc_id) else None)
     if why:
         return None, f'doc.user_data["{ID_KEY}"] {why}'
     return doc_id, ""

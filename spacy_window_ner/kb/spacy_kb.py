@@ -1,0 +1,177 @@
+"""The knowledge base as a spaCy knowledge base (`kb export --format spacy-kb`): a directory
+holding an `InMemoryLookupKB` (spacy.kb), as its `to_disk` writes it, for spaCy's
+`entity_linker` (load it with `spacy.KBFromFile.v1`, or `InMemoryLookupKB.from_disk`).
+
+Entities: one per resolved entity (Store.entity_table), keyed by its id in the knowledge base
+as a string (the `entity_id` of `kb export --format mentions`, so the `ent.kb_id_` an
+entity_linker sets joins its mentions and `kb query`), with its mention count as its frequency
+and a vector from a pipeline with static vectors (`vectors`): the mean of the vectors of its
+names' words, each name weighted by the mentions that use it. Words without a vector are left
+out; an entity none of whose words has one gets a zero vector, and is counted
+(`SpacyKBCounts.without_vector`).
+
+Aliases: every name an entity is mentioned by, as written most often (the aliases table). The
+prior probability of an entity for an alias is its mentions by that name over all mentions by
+that name, where names are compared normalised (store.normalize: case and spacing), so
+"Kennedy" and "KENNEDY" have the same candidates with the same priors, and the priors of every
+alias sum to 1.
+
+The directory is written whole or not at all (files.atomic_directory); an existing directory is
+replaced only if it holds nothing but a spaCy knowledge base's files.
+"""
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
+
+import numpy
+from spacy.kb import InMemoryLookupKB
+from spacy.language import Language
+from spacy.vocab import Vocab
+
+from ..files import atomic_directory
+from ..loading import PipelineError, load_pipeline
+from .backends import open_store
+from .export import check_export_directory
+from .store import KBError, normalize
+
+# The files InMemoryLookupKB.to_disk writes: the only ones an export replaces in its directory
+SPACY_KB_FILES = ("contents", "strings.json")
+
+
+@dataclass
+class SpacyKBCounts:
+    """What `export_spacy_kb` wrote.
+
+    entities (int): Entities written.
+    aliases (int): Aliases written (names as written; names that normalise alike share their
+        candidates).
+    without_vector (int): Entities none of whose name words has a vector: their vector is zeros.
+    vector_width (int): The length of the entity vectors.
+    """
+
+    entities: int = 0
+    aliases: int = 0
+    without_vector: int = 0
+    vector_width: int = 0
+
+
+def export_spacy_kb(db: Union[str, Path], output: Path, vectors: Union[str, Path, Language]) -> SpacyKBCounts:
+    """Write the resolved entities of a knowledge base as a spaCy InMemoryLookupKB directory
+    (see the module docstring).
+
+    db (Union[str, Path]): The database: a SQLite file or a postgresql:// URL.
+    output (Path): The directory to write; missing parents are created.
+    vectors (Union[str, Path, Language]): A pipeline with static vectors (a directory, an
+        installed package such as en_core_web_md, or the Language): its vectors give the
+        entities theirs, and its tokenizer splits their names into words.
+    RETURNS (SpacyKBCounts): What was written.
+    RAISES (KBError): If the pipeline can't be loaded or has no vectors, or the knowledge
+        base has no resolved entity.
+    """
+    check_export_directory(output, SPACY_KB_FILES, "spacy-kb")
+    nlp = vectors_pipeline(vectors)
+    with open_store(db, readonly=True) as store:
+        entities = list(store.entity_table())
+    if not entities:
+        raise KBError(
+            "The knowledge base has no resolved entities to export: build it with documents, and "
+            "resolve them (kb resolve DB), then export again."
+        )
+    spacy_kb, counts = make_spacy_kb(entities, nlp)
+    with atomic_directory(output) as directory:
+        spacy_kb.to_disk(directory)
+    return counts
+
+
+def vectors_pipeline(vectors: Union[str, Path, Language]) -> Language:
+    """The pipeline whose static vectors give the entities theirs, checked to have some.
+
+    vectors (Union[str, Path, Language]): The pipeline, or its directory or package name.
+    RETURNS (Language): The pipeline.
+    RAISES (KBError): If it can't be loaded or has no static vectors.
+    """
+    name = vectors.meta.get("name", "pipeline") if isinstance(vectors, Language) else str(vectors)
+    if not isinstance(vectors, Language):
+        try:
+            vectors = load_pipeline(vectors)
+        except PipelineError as err:
+            raise KBError(str(err)) from None
+    table = vectors.vocab.vectors
+    if table.shape[0] == 0 or table.shape[1] == 0:
+        raise KBError(
+            f"The pipeline {name} has no static vectors (its vocab.vectors is empty), and the spaCy "
+            "knowledge base needs a vector for every entity: give --vectors a pipeline that has "
+            "them, such as en_core_web_md or en_core_web_lg."
+        )
+    return vectors
+
+
+def make_spacy_kb(entities: Iterable[Dict[str, Any]], nlp: Language) -> Tuple[InMemoryLookupKB, SpacyKBCounts]:
+    """An InMemoryLookupKB of the resolved entities, in a vocab of its own (so that its
+    strings.json holds its own strings, not the vectors pipeline's).
+
+    entities (Iterable[Dict[str, Any]]): The rows of Store.entity_table: "id", "name", "label",
+        "mention_count", "external_id" and "aliases" ({name as written: its mentions}).
+    nlp (Language): A pipeline with static vectors (see vectors_pipeline).
+    RETURNS (Tuple[InMemoryLookupKB, SpacyKBCounts]): The knowledge base and what it holds.
+    """
+    width = nlp.vocab.vectors.shape[1]
+    counts = SpacyKBCounts(vector_width=width)
+    spacy_kb = InMemoryLookupKB(Vocab(), entity_vector_length=width)
+    name_vectors: Dict[str, Optional[numpy.ndarray]] = {}
+    ids: List[str] = []
+    freqs: List[int] = []
+    entity_vectors: List[List[float]] = []
+    by_norm: Dict[str, Dict[str, int]] = defaultdict(dict)  # normalised alias -> entity key -> mentions
+    written: Dict[str, Set[str]] = defaultdict(set)  # normalised alias -> the names written so
+    for entity in entities:
+        key = str(entity["id"])
+        vector = _entity_vector(entity["aliases"], nlp, name_vectors)
+        if vector is None:
+            counts.without_vector += 1
+            vector = numpy.zeros((width,), dtype="float32")
+        ids.append(key)
+        freqs.append(entity["mention_count"])
+        entity_vectors.append(vector.tolist())
+        for alias, n_mentions in entity["aliases"].items():
+            norm = normalize(alias)
+            if norm and n_mentions > 0:
+                by_norm[norm][key] = by_norm[norm].get(key, 0) + n_mentions
+                written[norm].add(alias)
+    spacy_kb.set_entities(entity_list=ids, freq_list=freqs, vector_list=entity_vectors)
+    for norm in sorted(by_norm):
+        candidates = sorted(by_norm[norm].items(), key=lambda item: (-item[1], item[0]))
+        total = sum(n for _, n in candidates)
+        keys, priors = [key for key, _ in candidates], [n / total for _, n in candidates]
+        for alias in sorted(written[norm]):
+            spacy_kb.add_alias(alias=alias, entities=keys, probabilities=priors)
+            counts.aliases += 1
+    counts.entities = len(ids)
+    return spacy_kb, counts
+
+
+def _entity_vector(
+    aliases: Dict[str, int], nlp: Language, cache: Dict[str, Optional[numpy.ndarray]]
+) -> Optional[numpy.ndarray]:
+    """The mean of the vectors of an entity's names, each weighted by its mentions; None if no
+    word of any name has a vector."""
+    total = None
+    weight = 0
+    for alias, n_mentions in aliases.items():
+        if alias not in cache:
+            cache[alias] = _name_vector(alias, nlp)
+        vector = cache[alias]
+        if vector is None or n_mentions <= 0:
+            continue
+        total = vector * n_mentions if total is None else total + vector * n_mentions
+        weight += n_mentions
+    return None if total is None else (total / weight).astype("float32")
+
+
+def _name_vector(name: str, nlp: Language) -> Optional[numpy.ndarray]:
+    """The mean of the static vectors of a name's words that have one (None if none has)."""
+    words = [token.vector for token in nlp.make_doc(name) if token.has_vector]
+    if not words:
+        return None
+    return numpy.mean(numpy.asarray(words, dtype="float64"), axis=0)
