@@ -28,7 +28,7 @@ def test_kb_build_rows(corpus, tmp_path):
     assert counts(db) == EXPECTED_COUNTS
     assert stats.docs_added == EXPECTED_COUNTS["documents"]
     conn = kb.open_kb(db)
-    mention_counts = dict(conn.execute("SELECT norm, mention_count FROM entities"))
+    mention_counts = dict(conn.execute("SELECT lower(name), mention_count FROM entities"))
     assert mention_counts == EXPECTED_MENTIONS
     # Every entity's count is its number of mention rows.
     assert conn.execute(
@@ -284,7 +284,7 @@ def test_kb_identity_update_replaces_old_version(tmp_path):
     kb.build_kb(make_nlp(), [lines, jsonl], clean, lines=True)
     assert snapshot(db) == snapshot(clean)
     conn = sqlite3.connect(str(db))
-    assert conn.execute("SELECT COUNT(*) FROM entities WHERE norm = 'acme'").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM aliases WHERE norm = 'acme'").fetchone()[0] == 1
     assert conn.execute("SELECT doc_id, line FROM documents WHERE doc_id IS NOT NULL ORDER BY doc_id").fetchall() == [("7", 1), ("r1", 2)]
     conn.close()
     # A rerun on unchanged input adds nothing and runs nothing through the pipeline.

@@ -89,20 +89,20 @@ def test_kb_postgres_batch_rerun_after_deadlock(corpus, tmp_path, monkeypatch, p
 
     write, calls = postgres._write_batch, []
 
-    def deadlocked(cur, batch, always: bool):
-        counts = write(cur, batch)  # all written, then PostgreSQL picks this transaction as the victim
+    def deadlocked(cur, batch, aliases, always: bool):
+        counts = write(cur, batch, aliases)  # all written, then PostgreSQL picks this transaction as the victim
         calls.append(counts.added)
         if always or len(calls) == 1:
             raise DeadlockDetected("deadlock detected")
         return counts
 
-    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch: deadlocked(cur, batch, False))
+    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch, aliases: deadlocked(cur, batch, aliases, False))
     stats = kb.build_kb(make_nlp(), corpus, postgres_url, lines=True)
     assert calls == [5, 5] and stats.docs_added == 5  # rolled back, then written once
     rows = pg_rows(postgres_url)
     assert rows["counts"]["documents"] == 5 and rows["wrong_counts"] == 0
     # A deadlock every time: the batch is given up after DEADLOCK_RETRIES tries, keeping the rest.
-    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch: deadlocked(cur, batch, True))
+    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch, aliases: deadlocked(cur, batch, aliases, True))
     more = tmp_path / "more.txt"
     more.write_text("Alice and Bob.\n", encoding="utf8")
     with pytest.raises(kb.KBError, match="DeadlockDetected.*Every batch written before is kept"):
@@ -228,7 +228,7 @@ def test_kb_postgres_other_schema_version_refused(corpus, tmp_path, postgres_url
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     before = pg_rows(postgres_url)
     for create in (False, True):
-        with pytest.raises(kb.KBError, match="schema version 1, but .* reads version 2"):
+        with pytest.raises(kb.KBError, match=f"schema version 1, but .* reads version {kb.SCHEMA_VERSION}"):
             kb.open_store(postgres_url, create=create)
     with pytest.raises(kb.KBError, match="schema version 1"):
         kb.build_kb(make_nlp(), corpus, postgres_url, lines=True)

@@ -338,10 +338,10 @@ def build_from_corpus(nlp: Language, corpus: List[Path], db, tmp_path: Path, **k
 
 
 def kb_counts(db: Path) -> Dict[str, int]:
-    """The number of rows of each table of a SQLite knowledge base."""
+    """The number of rows of each table of EXPECTED_COUNTS in a SQLite knowledge base."""
     conn = sqlite3.connect(str(db))
     try:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in kb.TABLES}
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in EXPECTED_COUNTS}
     finally:
         conn.close()
 
@@ -357,20 +357,40 @@ def kb_snapshot(db: Path) -> Dict[str, list]:
 
 def kb_snapshot_rows(conn) -> Dict[str, list]:
     """The content of a database without its row ids, read through `conn` (a SQLite or a
-    PostgreSQL connection: the SQL is the same)."""
+    PostgreSQL connection: the SQL is the same). Each entity is shown by its mentions (document
+    hash and offsets), so two databases whose entities group the same mentions compare equal
+    whatever their ids."""
+    entity_mentions: Dict[object, list] = {}
+    for entity_id, sha256, start in conn.execute(
+        "SELECT m.entity_id, d.sha256, m.start_char FROM mentions m JOIN documents d ON d.id = m.doc_id "
+        "WHERE m.entity_id IS NOT NULL"
+    ):
+        entity_mentions.setdefault(entity_id, []).append((sha256, start))
+    members = {entity_id: tuple(sorted(found)) for entity_id, found in entity_mentions.items()}
+    aliases: Dict[object, list] = {}
+    for entity_id, norm, name, count in conn.execute("SELECT entity_id, norm, name, mention_count FROM aliases"):
+        aliases.setdefault(entity_id, []).append((norm, name, count))
     return {
         "documents": sorted(conn.execute("SELECT source, line, sha256, n_chars, n_tokens FROM documents")),
-        "entities": sorted(conn.execute("SELECT norm, label, name, mention_count FROM entities")),
+        "entities": sorted(
+            (label, name, count, external_id, members.get(entity_id, ()), tuple(sorted(aliases.get(entity_id, []))))
+            for entity_id, label, name, count, external_id in conn.execute(
+                "SELECT id, label, name, mention_count, external_id FROM entities"
+            )
+        ),
         "mentions": sorted(conn.execute(
-            "SELECT d.sha256, m.start_char, m.end_char, m.text, m.label, m.confidence, m.sentence "
-            "FROM mentions m JOIN documents d ON d.id = m.doc_id"
+            "SELECT d.sha256, m.start_char, m.end_char, m.text, m.norm, m.label, m.confidence, m.sentence, "
+            "m.entity_id IS NULL FROM mentions m JOIN documents d ON d.id = m.doc_id"
         )),
         "relations": sorted(conn.execute(
-            "SELECT d.sha256, h.norm, t.norm, r.label, r.confidence, hm.start_char, tm.start_char "
-            "FROM relations r JOIN documents d ON d.id = r.doc_id JOIN entities h ON h.id = r.head_entity "
-            "JOIN entities t ON t.id = r.tail_entity JOIN mentions hm ON hm.id = r.head_mention "
+            "SELECT d.sha256, hm.norm, tm.norm, r.label, r.confidence, hm.start_char, tm.start_char "
+            "FROM relations r JOIN documents d ON d.id = r.doc_id JOIN mentions hm ON hm.id = r.head_mention "
             "JOIN mentions tm ON tm.id = r.tail_mention"
         )),
+        "name_keys": sorted(conn.execute("SELECT key, norm, label FROM name_keys")),
+        "stale_names": sorted(conn.execute("SELECT norm, label FROM stale_names")),
+        "decisions": sorted(conn.execute("SELECT kind, label, a, b FROM decisions")),
+        "alias_entries": sorted(conn.execute("SELECT canonical, label, external_id, aliases, source FROM alias_entries")),
     }
 
 
@@ -382,5 +402,5 @@ def pg_rows(url: str) -> dict:
     with psycopg.connect(url) as conn:
         rows = kb_snapshot_rows(conn)
         rows["wrong_counts"] = conn.execute(WRONG_COUNTS_SQL).fetchone()[0]
-        rows["counts"] = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in kb.TABLES}
+        rows["counts"] = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in EXPECTED_COUNTS}
     return rows

@@ -11,9 +11,10 @@ document on every rerun, and "PATH:INDEX" is what `kb export --format mentions` 
 Docs are streamed a file at a time (a DocBin is one compressed block: each file is read whole,
 its docs made one by one) and go the way of the pipeline engines' docs: into rows with
 rows.doc_rows, skipped when stored (build._new_records), written a batch at a time
-(rows.write_batch). The version a rerun compares is the sha256 of the rows a doc makes (its
-text, tokens, entities, sentences and relations), so a rerun on the same files adds nothing and
-a corrected annotation replaces the stored version.
+(rows.write_batch) and resolved at the end (resolution.resolve_kb). The version a rerun
+compares is the sha256 of the rows a doc makes (its text, tokens, entities, sentences and
+relations), so a rerun on the same files adds nothing and a corrected annotation replaces the
+stored version.
 
 Bad input is reported, never stored half: a file that is not a DocBin is skipped whole (in
 `BuildStats.skipped_files`); a doc whose entities were never set (a DocBin of raw text), with
@@ -34,6 +35,7 @@ from spacy.vocab import Vocab
 from ..inputs import Record, storage_problem, text_problem
 from .backends import open_store
 from .build import _new_records, store_error
+from .resolution import resolve_kb
 from .rows import BuildStats, doc_rows, write_batch
 from .store import DocRows, KBError
 from .urls import describe, is_url
@@ -58,11 +60,13 @@ def build_annotated(
     *,
     batch_size: int = 64,
     progress: Optional[Callable[[int, int], None]] = None,
+    resolve: bool = True,
 ) -> BuildStats:
     """Store the docs of .spacy files with the entities and relations they carry, without a
     pipeline. A doc whose identity (see the module docstring) is stored with the same rows is
     skipped, one stored with other rows is replaced; each batch of `batch_size` docs is
-    written in one transaction. If this build created the database and stored no document, it
+    written in one transaction. Then, as build.build_kb does, the resolution pass assigns the
+    new mentions their entities. If this build created the database and stored no document, it
     removes it.
 
     inputs (Iterable[Path]): .spacy files (DocBin), checked by `inputs.check_inputs` with no
@@ -72,6 +76,9 @@ def build_annotated(
     batch_size (int): Documents per transaction.
     progress (Optional[Callable[[int, int], None]]): Called after each document with the bytes
         of input consumed so far and the documents stored so far.
+    resolve (bool): Resolve the new mentions (and those a replaced document touched) at the end
+        (resolution.resolve_kb), with the settings of the last pass; False leaves them
+        unresolved until `kb resolve`.
     RETURNS (BuildStats): What was read, stored and skipped; files that are not DocBins are in
         `skipped_files`.
     """
@@ -93,6 +100,8 @@ def build_annotated(
                 progress(record.offset, stats.docs_added + len(batch))
         if batch:
             write_batch(store, batch, stats)
+        if resolve and stats.docs_added + stats.docs_existing:
+            stats.resolution = resolve_kb(store)
     except store.Error as err:
         causes = "the server, the network, the login" if is_url(db) else "free disk space, permissions"
         raise KBError(

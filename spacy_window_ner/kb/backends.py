@@ -19,17 +19,19 @@ def database_files(db: Union[str, Path]) -> List[Path]:
     return [] if is_url(db) else sqlite.database_files(Path(db))
 
 
-def open_store(db: Union[str, Path], *, create: bool = False, readonly: bool = False) -> Store:
+def open_store(db: Union[str, Path], *, create: bool = False, readonly: bool = False, upgrade: bool = False) -> Store:
     """Open the knowledge base `db` names.
 
     db (Union[str, Path]): The database: a postgresql:// URL, or else a SQLite file.
     create (bool): Create it (and its schema) if missing; a PostgreSQL database must exist,
         only its tables are created.
     readonly (bool): Open it only to read.
+    upgrade (bool): Accept a knowledge base of an older schema version that `Store.upgrade`
+        converts (`kb migrate`); any other command refuses one.
     RETURNS (Store): The open store; close it when done.
     """
     if not is_url(db):
-        return SQLiteStore.open(Path(db), create=create, readonly=readonly)
+        return SQLiteStore.open(Path(db), create=create, readonly=readonly, upgrade=upgrade)
     check_url(str(db))
     try:
         from .postgres import PostgresStore
@@ -40,4 +42,4 @@ def open_store(db: Union[str, Path], *, create: bool = False, readonly: bool = F
             f"{describe(db)} is a PostgreSQL database, which needs psycopg 3: "
             'pip install "spacy-window-ner[postgres]".'
         ) from None
-    return PostgresStore.open(str(db), create=create, readonly=readonly)
+    return PostgresStore.open(str(db), create=create, readonly=readonly, upgrade=upgrade)

@@ -1,15 +1,17 @@
 """Building a knowledge base: stream records from the inputs, skip those stored, run the rest
 through `nlp.pipe`, turn each doc into rows (rows.doc_rows) and store them a batch at a time;
-and removing documents.
+and removing documents; then, unless told not to, the resolution pass (resolution.py) that
+assigns the new mentions their entities.
 
 A document whose identity and text hash are stored is skipped before it reaches the pipeline,
 so a rerun on unchanged input adds nothing and costs no pipeline time. Two identities with the
 same text are two documents, each with its own mentions. A document whose identity is stored
 with another text replaces the old version in the transaction that writes the new one: the old
-mentions and relations are deleted and each entity's `mention_count` is decreased by them; an
-entity left with no mention is deleted, so every `mention_count` equals the entity's number of
-mention rows and every entity has at least one. `remove_documents` (`kb remove`) deletes
-documents the same way.
+mentions and relations are deleted, and their names recorded as stale. Mentions are stored
+unresolved; the resolution pass at the end of the build resolves the components of the new and
+stale names, so every `mention_count` equals the entity's number of mention rows and every entity
+has at least one. `remove_documents` (`kb remove`) deletes documents the same way and resolves
+what they touched.
 
 Documents that can't be processed are skipped and reported with the malformed lines ("path:line:
 why"), before the pipeline (see inputs.text_problem).
@@ -32,6 +34,7 @@ from ..files import check_not_input
 from ..inputs import Record, iter_records, location
 from ..loading import PipelineError, load_pipeline
 from .backends import database_files, open_store
+from .resolution import resolve_kb
 from .rows import BuildStats, doc_rows, write_batch
 from .store import DocRows, KBError, RemoveStats, Store
 from .urls import describe, hide_password, is_url
@@ -54,6 +57,7 @@ def build_kb(
     engine: str = "local",
     address: Optional[str] = None,
     workers: Optional[int] = None,
+    resolve: bool = True,
 ) -> BuildStats:
     """Run a pipeline over documents streamed from files and store its entities and relations.
     Documents whose identity and text are stored are skipped before the pipeline; a document
@@ -84,6 +88,9 @@ def build_kb(
     address (Optional[str]): Ray only: the cluster for ray.init ("auto", "HOST:PORT",
         "ray://HOST:10001"); None starts a local one.
     workers (Optional[int]): Ray only: the number of actors; None for one per CPU of the cluster.
+    resolve (bool): Resolve the new mentions (and those a replaced document touched) at the end
+        (resolution.resolve_kb), with the settings of the last pass; False leaves them
+        unresolved until `kb resolve`.
     RETURNS (BuildStats): What was read, stored and skipped.
     """
     if batch_size < 1 or n_process < 1:
@@ -133,6 +140,8 @@ def build_kb(
             )
         else:
             _build_local(nlp, new_records, store, stats, batch_size=batch_size, n_process=n_process, progress=progress)
+        if resolve and stats.docs_added + stats.docs_existing:
+            stats.resolution = resolve_kb(store)
     except store.Error as err:  # a full disk, a lost file or connection: not the pipeline's fault
         causes = "the server, the network, the login" if is_url(db) else "free disk space, permissions"
         raise KBError(
@@ -186,16 +195,21 @@ def _ray_engine() -> ModuleType:
 
 
 def remove_documents(
-    db: Union[str, Path], *, sources: Iterable[Union[str, Path]] = (), ids: Iterable[Union[str, int]] = ()
+    db: Union[str, Path],
+    *,
+    sources: Iterable[Union[str, Path]] = (),
+    ids: Iterable[Union[str, int]] = (),
+    resolve: bool = True,
 ) -> RemoveStats:
-    """Remove documents with their mentions and relations, in one transaction: each entity's
-    mention_count is decreased by the removed mentions, and entities left with no mention
-    are deleted.
+    """Remove documents with their mentions and relations, in one transaction; then resolve the
+    components of their names again (a second transaction), which updates the entities' counts
+    and aliases and deletes the entities left with no mention.
 
     db (Union[str, Path]): The database: a SQLite file or a postgresql:// URL.
     sources (Iterable[Union[str, Path]]): Remove every document read from these inputs (the
         paths as given to the build).
     ids (Iterable[Union[str, int]]): Remove the documents with these JSONL ids (compared as strings).
+    resolve (bool): Resolve what the removal touched; False leaves it to `kb resolve`.
     RETURNS (RemoveStats): What was removed, and the selectors that matched nothing.
     """
     source_names, id_names = [str(s) for s in sources], [str(i) for i in ids]
@@ -203,7 +217,10 @@ def remove_documents(
         raise KBError("Nothing to remove: give --source PATH or --id ID (both can be repeated).")
     store = open_store(db)
     try:
-        return store.remove(source_names, id_names)
+        stats = store.remove(source_names, id_names)
+        if resolve and stats.documents:
+            stats.entities = resolve_kb(store).deleted
+        return stats
     except store.Error as err:
         raise KBError(f"Can't remove documents from {describe(db)} ({store_error(err, db)}); nothing was removed.") from None
     finally:

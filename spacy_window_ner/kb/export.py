@@ -1,7 +1,9 @@
-"""Exporting the knowledge base for other tools: the entity graph as JSONL, CSV or GraphML, and
-the mentions as JSONL (`kb export --format mentions`), with the sanitising each format needs.
-The spaCy knowledge base export is spacy_kb.py."""
+"""Exporting the knowledge base for other tools: the entity graph as JSONL, CSV or GraphML
+(nodes are resolved entities, each with its aliases), and the mentions as JSONL (`kb export
+--format mentions`), with the sanitising each format needs. The spaCy knowledge base export is
+spacy_kb.py."""
 import csv
+import json
 import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Sequence, Tuple, Union
@@ -46,7 +48,9 @@ def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output
     files.atomic_directory, so a reader never sees the nodes of one export beside the edges of
     another. An existing csv directory is replaced only if it holds nothing but those two files.
 
-    Every name and label is written as stored, except that:
+    A node's "aliases" ({alias: mention_count}) is a JSON object in JSONL, and a JSON text in a
+    CSV cell and a GraphML attribute; a node's "external_id" is empty (null in JSONL) where no
+    alias entry gave one. Every name and label is written as stored, except that:
     - in every format, characters that no UTF-8 file can hold (lone surrogates) become U+FFFD;
     - in JSONL, DEL, the C1 controls (U+0085 among them) and U+2028/U+2029 are written as
       \\u escapes, so that line readers see one record a line;
@@ -58,7 +62,8 @@ def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output
       run it as a formula (OWASP's advice on CSV injection).
     Ids and numbers are written as they are.
 
-    nodes (List[Dict[str, Any]]): The nodes: "id", "name", "label", "mention_count".
+    nodes (List[Dict[str, Any]]): The nodes: "id", "name", "label", "mention_count",
+        "external_id", "aliases".
     edges (List[Dict[str, Any]]): The edges: "source", "target", "label", "count",
         "max_confidence", "mean_confidence".
     output (Path): The output file; missing parent directories are created.
@@ -71,7 +76,7 @@ def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output
         with atomic_write(output) as file_:
             for kind, items in (("node", nodes), ("edge", edges)):
                 for item in items:
-                    row = {key: _utf8_text(value) for key, value in item.items()}
+                    row = {key: _utf8_value(value) for key, value in item.items()}
                     file_.write(json_line({"type": kind, **row}) + "\n")
     elif fmt == "csv":
         check_csv_directory(output)
@@ -80,7 +85,7 @@ def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output
                 with (directory / CSV_FILES[name]).open("w", encoding="utf8", newline="") as file_:
                     writer = csv.DictWriter(file_, fieldnames=_fields(items, default))
                     writer.writeheader()
-                    writer.writerows({key: _csv_cell(value) for key, value in item.items()} for item in items)
+                    writer.writerows({key: _csv_cell(_flat(value)) for key, value in item.items()} for item in items)
     else:
         with atomic_write(output) as file_:
             file_.write(_graphml(nodes, edges))
@@ -155,6 +160,21 @@ def _utf8_text(value: Any) -> Any:
     return _SURROGATES.sub("\ufffd", value) if isinstance(value, str) else value
 
 
+def _utf8_value(value: Any) -> Any:
+    """_utf8_text of a value, or of the keys and values of a dict (a node's aliases)."""
+    if isinstance(value, dict):
+        return {_utf8_text(key): _utf8_text(item) for key, item in value.items()}
+    return _utf8_text(value)
+
+
+def _flat(value: Any) -> Any:
+    """A value for one CSV cell or GraphML attribute: a dict (a node's aliases) as JSON text,
+    surrogates replaced, non-ASCII characters kept."""
+    if isinstance(value, dict):
+        return json.dumps(_utf8_value(value), ensure_ascii=False)
+    return value
+
+
 def _csv_cell(value: Any) -> Any:
     """A CSV cell: control characters other than tab and line breaks escaped (escape.cell_text),
     and a string that a spreadsheet would run as a formula gets a leading "'"."""
@@ -178,6 +198,8 @@ def _graphml(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]) -> str:
         '  <key id="name" for="node" attr.name="name" attr.type="string"/>',
         '  <key id="label" for="node" attr.name="label" attr.type="string"/>',
         '  <key id="mention_count" for="node" attr.name="mention_count" attr.type="int"/>',
+        '  <key id="external_id" for="node" attr.name="external_id" attr.type="string"/>',
+        '  <key id="aliases" for="node" attr.name="aliases" attr.type="string"/>',
         '  <key id="rel" for="edge" attr.name="label" attr.type="string"/>',
         '  <key id="count" for="edge" attr.name="count" attr.type="int"/>',
         '  <key id="max_confidence" for="edge" attr.name="max_confidence" attr.type="double"/>',
@@ -188,7 +210,9 @@ def _graphml(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]]) -> str:
         out.append(
             f'    <node id="n{n["id"]}"><data key="name">{_xml_text(n["name"])}</data>'
             f'<data key="label">{_xml_text(n["label"])}</data>'
-            f'<data key="mention_count">{n["mention_count"]}</data></node>'
+            f'<data key="mention_count">{n["mention_count"]}</data>'
+            + (f'<data key="external_id">{_xml_text(n["external_id"])}</data>' if n.get("external_id") is not None else "")
+            + f'<data key="aliases">{_xml_text(_utf8_text(_flat(n.get("aliases", {}))))}</data></node>'
         )
     for i, e in enumerate(edges):
         out.append(

@@ -6,7 +6,7 @@ engine (ray_engine.py) both use this module; neither imports the other for it.
 import bisect
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
 
@@ -14,6 +14,7 @@ from ..candidates import DROPPED_KEY
 from ..confidences import get_confidences
 from ..inputs import InputStats, Record
 from ..relations import get_relations
+from .resolution import ResolveStats
 from .store import DocRows, SpanKey, Store, WriteCounts
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
@@ -45,6 +46,8 @@ class BuildStats(InputStats):
         (pipeline and rows), summed over actors.
     seconds_workers_store (float): Ray engine into PostgreSQL: wall time the actors spent
         writing their batches, summed over actors.
+    resolution (Optional[ResolveStats]): What the resolution pass at the end of the build did
+        (None with resolve=False).
     """
 
     docs_read: int = 0
@@ -62,6 +65,7 @@ class BuildStats(InputStats):
     worker_pids: List[int] = field(default_factory=list)
     seconds_workers_cpu: float = 0.0
     seconds_workers_store: float = 0.0
+    resolution: Optional[ResolveStats] = None
 
 
 def doc_rows(doc: Doc) -> DocRows:

@@ -5,27 +5,34 @@ behind `SQLiteStore` (see store.Store).
 
 Builds are idempotent and resumable: each batch is written in ONE transaction, and concurrent
 builds on one database are safe (WAL journal, busy timeout, UNIQUE identity checked in the
-writing transaction, entity counts updated there). The schema and its version are created in
-one transaction, and a file that is not a knowledge base is refused before anything is written
-to it. Stores that only read open the database read-only, so a knowledge base on read-only
-media can be queried and exported.
+writing transaction). A resolution pass (resolution.py) is one BEGIN IMMEDIATE transaction too,
+so no batch is written while it runs. The schema and its version are created in one transaction,
+and a file that is not a knowledge base, or one of another schema version, is refused before
+anything is written to it (version 2 with the command that converts it, `kb migrate`). Stores
+that only read open the database read-only, so a knowledge base on read-only media can be
+queried and exported.
 """
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from ..inputs import Record
-from .schema import READ_VERSION, SCHEMA_VERSION, missing_tables, schema, statements
-from .sql import Queries, choose_documents, read_entities
-from .store import NODE_FIELDS, DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
+from . import migrate
+from .resolution import AliasCache, name_key_rows
+from .schema import READ_VERSION, SCHEMA_VERSION, UPGRADABLE, missing_tables, schema, statements
+from .sql import Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
+from .store import DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
 
 BUSY_TIMEOUT_MS = 60_000
 MAX_VARIABLES = 999  # bound parameters per statement: SQLite builds before 3.32 allow no more
-SCHEMA = schema(key="INTEGER PRIMARY KEY", integer="INTEGER", real="REAL", if_new=True)
-QUERIES = Queries.of("?")  # sqlite3's qmark paramstyle; text is ordered byte-wise by default
+STREAM_ROWS = 1000  # rows fetched at a time by Session.stream
+TYPES = {"key": "INTEGER PRIMARY KEY", "integer": "INTEGER", "real": "REAL"}
+SCHEMA = schema(**TYPES, if_new=True)
+QUERIES = Queries.of("?", key=TYPES["key"])  # sqlite3's qmark paramstyle; text is ordered byte-wise by default
 
 
 class SQLiteStore:
@@ -43,21 +50,23 @@ class SQLiteStore:
         self.conn = conn
         self.path = path
         self.created = created
+        self._aliases = AliasCache()
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = False, readonly: bool = False) -> "SQLiteStore":
+    def open(cls, path: Path, *, create: bool = False, readonly: bool = False, upgrade: bool = False) -> "SQLiteStore":
         """Open a knowledge base (see open_kb). With `create`, a file this call creates is
         removed again if it can't be made a knowledge base.
 
         path (Path): The database file.
         create (bool): Create the file and the schema if missing.
         readonly (bool): Open it read-only.
+        upgrade (bool): Accept a schema version `upgrade()` converts (schema.UPGRADABLE).
         RETURNS (SQLiteStore): The store.
         """
         path = Path(path)
         created = _create_file(path) if create else False
         try:
-            conn = open_kb(path, create=create, readonly=readonly)
+            conn = open_kb(path, create=create, readonly=readonly, upgrade=upgrade)
         except BaseException:
             if created:
                 _remove_if_empty(path, None)
@@ -94,6 +103,7 @@ class SQLiteStore:
         counts = WriteCounts()
         conn.execute("BEGIN IMMEDIATE")
         try:
+            aliases = self._aliases.get(conn.execute)
             for record, rows in batch:
                 identity = record.identity
                 old = conn.execute("SELECT id, sha256 FROM documents WHERE identity = ?", (identity,)).fetchone()
@@ -110,23 +120,21 @@ class SQLiteStore:
                 )
                 doc_id = cur.lastrowid
                 counts.added += 1
-                ids: Dict[Tuple[int, int, str], Tuple[Optional[int], int]] = {}
+                ids: Dict[Tuple[int, int, str], Optional[int]] = {}
                 for key, m in rows["mentions"].items():
-                    entity_id = _entity_id(conn, m["text"], m["label"])
                     cur = conn.execute(
-                        "INSERT INTO mentions (doc_id, entity_id, start_char, end_char, text, label, "
-                        "confidence, sentence, sent_start_char, sent_end_char) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (doc_id, entity_id, m["start_char"], m["end_char"], m["text"], m["label"],
+                        "INSERT INTO mentions (doc_id, norm, entity_id, start_char, end_char, text, label, "
+                        "confidence, sentence, sent_start_char, sent_end_char) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (doc_id, normalize(m["text"]), m["start_char"], m["end_char"], m["text"], m["label"],
                          m["confidence"], m["sentence"], m["sent_start_char"], m["sent_end_char"]),
                     )
-                    ids[key] = (cur.lastrowid, entity_id)
+                    ids[key] = cur.lastrowid
                     counts.mentions += 1
+                conn.executemany(QUERIES.add_keys, name_key_rows(rows["mentions"].values(), aliases))
                 for head, tail, label, score in rows["relations"]:
-                    (head_mention, head_entity), (tail_mention, tail_entity) = ids[head], ids[tail]
                     conn.execute(
-                        "INSERT INTO relations (doc_id, head_entity, tail_entity, label, confidence, "
-                        "head_mention, tail_mention) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (doc_id, head_entity, tail_entity, label, score, head_mention, tail_mention),
+                        "INSERT INTO relations (doc_id, label, confidence, head_mention, tail_mention) VALUES (?, ?, ?, ?, ?)",
+                        (doc_id, label, score, ids[head], ids[tail]),
                     )
                     counts.relations += 1
             conn.execute("COMMIT")
@@ -141,7 +149,7 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             chosen, stats.unmatched = choose_documents(conn.execute, QUERIES, sources, ids)
-            stats.mentions, stats.relations, stats.entities = _delete_documents(conn, list(chosen))
+            stats.mentions, stats.relations = _delete_documents(conn, list(chosen))
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
@@ -153,11 +161,51 @@ class SQLiteStore:
         return read_entities(self.conn.execute, QUERIES, norm, label)
 
     def graph(self) -> Graph:
-        nodes = [dict(zip(NODE_FIELDS, row)) for row in self.conn.execute(QUERIES.nodes)]
-        return nodes, merge_edges(self.conn.execute(QUERIES.edges))
+        return list(self.entity_table()), merge_edges(self.conn.execute(QUERIES.edges))
+
+    def mentions(self) -> Iterator[Dict[str, Any]]:
+        return mention_rows(self.conn.execute(QUERIES.mention_table))
+
+    def entity_table(self) -> Iterator[Dict[str, Any]]:
+        return entity_rows(self.conn.execute(QUERIES.entity_table))
+
+    def pending(self) -> Tuple[int, int]:
+        unresolved, stale = self.conn.execute(QUERIES.pending).fetchone()
+        return unresolved, stale
+
+    @contextmanager
+    def resolution(self) -> Iterator[Session]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Session(conn.execute, conn.executemany, _stream(conn), QUERIES)
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def upgrade(self) -> Optional[str]:
+        with self.resolution() as session:
+            version = session.execute(READ_VERSION, ()).fetchone()[0]
+            if version == SCHEMA_VERSION:
+                return None
+            migrate.upgrade(session, version, TYPES)
+        return version
 
 
-def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqlite3.Connection:
+def _stream(conn: sqlite3.Connection):
+    def stream(sql: str, args: Sequence[Any]) -> Iterator[Tuple[Any, ...]]:
+        cur = conn.execute(sql, args)
+        while True:
+            rows = cur.fetchmany(STREAM_ROWS)
+            if not rows:
+                return
+            yield from rows
+
+    return stream
+
+
+def open_kb(path: Path, *, create: bool = False, readonly: bool = False, upgrade: bool = False) -> sqlite3.Connection:
     """Open a knowledge base, checking that it is one before changing anything, with foreign
     keys on, WAL journal and a busy timeout. The connection is in autocommit mode: writers use
     explicit transactions.
@@ -166,6 +214,7 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
     create (bool): Create the file and the schema if missing. If False, the file must exist.
     readonly (bool): Open it read-only (for commands that only read): the journal mode is left
         as it is, and a database in a read-only directory is opened immutable.
+    upgrade (bool): Accept a schema version that `kb migrate` converts (schema.UPGRADABLE).
     RETURNS (sqlite3.Connection): The connection.
     """
     path = Path(path)
@@ -199,7 +248,7 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False) -> sqli
                 _rollback(conn)
                 raise
             tables = _tables(conn)
-        _check_schema(conn, path, tables)
+        _check_schema(conn, path, tables, upgrade=upgrade)
         if create:
             _set_wal(conn)  # only once the file is known to be ours
     except sqlite3.DatabaseError as err:
@@ -273,15 +322,18 @@ def _rollback(conn: sqlite3.Connection) -> None:
             pass
 
 
-def _check_schema(conn: sqlite3.Connection, path: Path, tables: set) -> None:
+def _check_schema(conn: sqlite3.Connection, path: Path, tables: set, *, upgrade: bool = False) -> None:
+    version = _version(conn) if "meta" in tables else None
+    if version in UPGRADABLE:
+        if upgrade:
+            return
+        raise KBError(migrate.refusal(str(path), str(path), version))
     missing = missing_tables(tables)
     if missing:
         raise KBError(
             f"{path} is a SQLite database but not a spacy-window-ner knowledge base (no table "
             f"{', '.join(missing)}). Give another path to build one."
         )
-    row = conn.execute(READ_VERSION).fetchone()
-    version = row[0] if row else None
     if version == "1":
         raise KBError(
             f"{path} was built by an older spacy-window-ner (knowledge base schema version 1, "
@@ -291,8 +343,18 @@ def _check_schema(conn: sqlite3.Connection, path: Path, tables: set) -> None:
     if version != SCHEMA_VERSION:
         raise KBError(
             f"{path} has knowledge base schema version {version}, but this version of "
-            f"spacy-window-ner reads version {SCHEMA_VERSION}. Rebuild it."
+            f"spacy-window-ner reads version {SCHEMA_VERSION}. Use the spacy-window-ner that built "
+            "it, or rebuild it into a new database file."
         )
+
+
+def _version(conn: sqlite3.Connection) -> Optional[str]:
+    """The schema version in a meta table, or None where there is none (another tool's meta)."""
+    try:
+        row = conn.execute(READ_VERSION).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return row[0] if row else None
 
 
 def _create_file(path: Path) -> bool:
@@ -336,35 +398,17 @@ def _remove_if_empty(path: Path, conn: Optional[sqlite3.Connection]) -> None:
         pass  # the database stays: the error being reported matters more
 
 
-def _delete_documents(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> Tuple[int, int, int]:
-    """Delete documents with their relations and mentions, inside the caller's transaction:
-    decrease each entity's mention_count by its deleted mentions, and delete the entities left
-    with none (no relation can point at them: a relation's entities are its mentions').
+def _delete_documents(conn: sqlite3.Connection, doc_ids: Sequence[int]) -> Tuple[int, int]:
+    """Delete documents with their relations and mentions, inside the caller's transaction, and
+    record their mentions' names as stale: the next resolution pass resolves their components
+    again (and deletes the entities left with no mention).
 
-    RETURNS (Tuple[int, int, int]): The mentions, relations and entities deleted.
+    RETURNS (Tuple[int, int]): The mentions and relations deleted.
     """
-    mentions = relations = entities = 0
+    mentions = relations = 0
     for doc_id in doc_ids:
-        per_entity = conn.execute(
-            "SELECT entity_id, COUNT(*) FROM mentions WHERE doc_id = ? GROUP BY entity_id", (doc_id,)
-        ).fetchall()
+        conn.execute(QUERIES.stale, (doc_id,))
         relations += conn.execute("DELETE FROM relations WHERE doc_id = ?", (doc_id,)).rowcount
         mentions += conn.execute("DELETE FROM mentions WHERE doc_id = ?", (doc_id,)).rowcount
         conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-        for entity_id, n in per_entity:
-            conn.execute("UPDATE entities SET mention_count = mention_count - ? WHERE id = ?", (n, entity_id))
-            entities += conn.execute(
-                "DELETE FROM entities WHERE id = ? AND mention_count <= 0", (entity_id,)
-            ).rowcount
-    return mentions, relations, entities
-
-
-def _entity_id(conn: sqlite3.Connection, text: str, label: str) -> int:
-    """Count one more mention of the entity (norm, label), creating it if new."""
-    norm = normalize(text)
-    conn.execute(
-        "INSERT INTO entities (norm, label, name, mention_count) VALUES (?, ?, ?, 1) "
-        "ON CONFLICT (norm, label) DO UPDATE SET mention_count = mention_count + 1",
-        (norm, label, " ".join(text.split())),
-    )
-    return conn.execute("SELECT id FROM entities WHERE norm = ? AND label = ?", (norm, label)).fetchone()[0]
+    return mentions, relations

@@ -1,16 +1,22 @@
 """What every knowledge base back end provides, and the values that pass between the build, the
-queries and a back end. `sqlite.SQLiteStore` implements `Store`; `backends.open_store` picks the
-back end a database names. Everything here is plain data (dicts, tuples, dataclasses), so rows
-can cross process boundaries (nlp.pipe workers, an engine's actors) by pickling.
+queries, resolution and a back end. `sqlite.SQLiteStore` and `postgres.PostgresStore` implement
+`Store`; `backends.open_store` picks the back end a database names. Everything here is plain data
+(dicts, tuples, dataclasses), so rows can cross process boundaries (nlp.pipe workers, an engine's
+actors) by pickling.
 """
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Type
+from typing import (
+    Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Protocol, Sequence, Tuple, Type,
+)
 
 from ..inputs import Record
 
-NODE_FIELDS = ("id", "name", "label", "mention_count")
+# A resolved entity (Store.entity_table, the graph's nodes): its canonical "name", its label, its
+# mentions' count, the id an alias entry gave it (or None), and "aliases" ({name: mention_count}).
+ENTITY_FIELDS = ("id", "name", "label", "mention_count", "external_id")
+NODE_FIELDS = (*ENTITY_FIELDS, "aliases")
 EDGE_FIELDS = ("source", "target", "label", "count", "max_confidence", "mean_confidence")
 # An entity's mentions and relations, in Store.entities: "doc_id" is the document's JSONL "id" (None
 # without one), "start_in_sentence"/"end_in_sentence" the mention's character offsets in "sentence".
@@ -59,7 +65,8 @@ class RemoveStats:
         (source, line, id).
     mentions (int): Mentions deleted.
     relations (int): Relations deleted.
-    entities (int): Entities deleted because no mention of them was left.
+    entities (int): Entities deleted because no mention of them was left (by the resolution
+        pass that follows; 0 without one).
     unmatched (List[str]): The selectors that matched no document, e.g. "id 'x'".
     """
 
@@ -104,10 +111,34 @@ class Store(Protocol):
         """Remove, all at once, the documents read from `sources` or with these `ids`."""
 
     def entities(self, norm: str, label: Optional[str]) -> List[Dict[str, Any]]:
-        """The entities with this normalised name (and label), with mentions and relations."""
+        """The resolved entities with an alias of this normalised name (and label), with their
+        aliases, mentions and relations."""
 
     def graph(self) -> Graph:
-        """The entity graph: nodes, and edges merged per (head, tail, label)."""
+        """The entity graph: resolved entities as nodes (with their aliases), and edges merged
+        per (head, tail, label)."""
+
+    def mentions(self) -> Iterator[Dict[str, Any]]:
+        """Every mention, in id order: "document" (its document's JSONL id where it has one, else
+        SOURCE:LINE), "start_char", "end_char", "text", "label", "entity_id" and "canonical" (the
+        entity's name; both None while unresolved)."""
+
+    def entity_table(self) -> Iterator[Dict[str, Any]]:
+        """Every resolved entity, in id order: ENTITY_FIELDS and "aliases" ({alias name: mention_count})."""
+
+    def pending(self) -> Tuple[int, int]:
+        """What waits for a resolution pass: the unresolved mentions, and the names whose
+        mentions were removed since the last pass."""
+
+    def resolution(self) -> ContextManager[Any]:
+        """A transaction for a resolution pass (resolution.py) or a migration, as an sql.Session:
+        nothing else writes the knowledge base until it ends; committed on leaving the block,
+        rolled back on an error."""
+
+    def upgrade(self) -> Optional[str]:
+        """Convert a knowledge base of an older schema version (schema.UPGRADABLE) to this one,
+        in one transaction (migrate.py); the store must have been opened with `upgrade`.
+        Returns the version it had, or None if it had this one."""
 
     def close(self, *, discard_if_empty: bool = False) -> None:
         """Close the database; with `discard_if_empty`, remove it if this store created it and
@@ -132,13 +163,16 @@ def merge_edges(relations: Iterable[Tuple[int, int, str, float]]) -> List[Dict[s
 
 
 def describe_entities(
-    entities: Iterable[Tuple[int, str, str, int]],
+    entities: Iterable[Tuple[Any, ...]],
+    aliases: Callable[[int], Iterable[Tuple[str, int]]],
     mentions: Callable[[int], Iterable[Tuple[Any, ...]]],
     relations: Callable[[int, str], Iterable[Tuple[Any, ...]]],
 ) -> List[Dict[str, Any]]:
     """What `Store.entities` returns, from rows a back end reads with its own SQL.
 
-    entities (Iterable[Tuple[int, str, str, int]]): (id, name, label, mention_count) per entity.
+    entities (Iterable[Tuple[Any, ...]]): ENTITY_FIELDS per entity.
+    aliases (Callable[[int], Iterable[Tuple[str, int]]]): An entity's aliases, as (name,
+        mention_count), most mentioned first.
     mentions (Callable[[int], Iterable[Tuple[Any, ...]]]): An entity's mentions, as MENTION_FIELDS.
     relations (Callable[[int, str], Iterable[Tuple[Any, ...]]]): An entity's relations in one
         direction ("out": it is the head; "in": the tail), as RELATION_FIELDS.
@@ -149,7 +183,8 @@ def describe_entities(
     for entity in entities:
         ent_id = entity[0]
         found.append({
-            **dict(zip(NODE_FIELDS, entity)),
+            **dict(zip(ENTITY_FIELDS, entity)),
+            "aliases": dict(aliases(ent_id)),
             "mentions": [dict(zip(MENTION_FIELDS, row)) for row in mentions(ent_id)],
             "relations": [
                 {"direction": direction, **dict(zip(RELATION_FIELDS, row))}
@@ -181,7 +216,7 @@ def match_stored(
 
 
 def normalize(name: str) -> str:
-    """The key entities are merged on: case-folded, whitespace collapsed.
+    """The key a name is looked up and stored by: case-folded, whitespace collapsed.
 
     name (str): An entity name.
     RETURNS (str): The key.

@@ -1,0 +1,545 @@
+"""Resolving a knowledge base's mentions into entities, incrementally: the pass that reads what
+changed from the store, calls `resolve.resolve` on it and writes the entities back.
+
+A build stores each mention with no entity (`entity_id` NULL) and each name's blocking keys
+(`name_key_rows`, in `name_keys`, with the entry keys of the kept alias entries that claim the
+name); removing or replacing a document records its names in
+`stale_names`. A pass (`resolve_kb`) then, in ONE transaction of the store (`Store.resolution`:
+no other writer meanwhile):
+1. lists the changed names: those of unresolved mentions and the stale ones (every name, with
+   `from_scratch`, whose blocking keys are computed again first);
+2. expands each to its whole component: names sharing a blocking key (alias entries link their
+   names through one), or named together by a decision (the locality rule of resolve's
+   contract: a component's entities depend on its mentions only, so resolving a union of
+   components gives each the same entities);
+3. loads the component's mentions as `MentionRecord`s, with their sentence, the names of the
+   other mentions of their document and the relations they take part in, all read from the
+   stored rows; calls `resolve`; and replaces the component's entities, aliases and counts. An
+   entity keeps its id when it keeps most of its mentions, so an unchanged partition keeps
+   every id.
+Components are worked through one at a time from a temporary table of names to do, so memory
+holds one component, whatever the size of the knowledge base. Incremental passes and a pass
+from scratch give the same entities (tests/test_kb_resolution.py).
+
+The settings a pass used are kept in `meta` (`resolve_threshold`, `resolve_vectors`) and reused
+by the next; a changed threshold, new alias entries or other vectors resolve from scratch.
+"""
+import json
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import numpy
+
+from .resolve import (
+    AliasEntry, Decision, MentionRecord, ResolvedEntity, ResolveSettings, blocking_keys, name_key, read_alias_file, resolve,
+)
+from .sql import Execute, Name, NameKey, Session
+from .store import KBError, Store, normalize
+
+THRESHOLD_KEY = "resolve_threshold"  # meta: the threshold of the last pass
+VECTORS_KEY = "resolve_vectors"  # meta: the pipeline whose static vectors the last pass used
+TODO_PAGE = 512  # names read from the temporary table at a time
+DECISION_KINDS = ("same", "different")
+Vectors = Callable[[Sequence[str]], numpy.ndarray]
+Ambiguity = Tuple[str, str, List[str]]
+
+
+@dataclass
+class ResolveStats:
+    """What a resolution pass did.
+
+    from_scratch (bool): Whether it resolved every mention.
+    components (int): Components resolved.
+    mentions (int): Mentions in them.
+    entities (int): Entities they hold now.
+    merged (int): Of those, entities known by more than one name.
+    created (int): Entities created.
+    deleted (int): Entities deleted (their mentions went to others, or were removed).
+    total_entities (int): Entities in the knowledge base after the pass.
+    ambiguous (List[Tuple[str, str, List[str]]]): (alias, label, the canonical names it may
+        mean) as `Resolution.ambiguous` reported them.
+    seconds (float): Wall time of the pass.
+    """
+
+    from_scratch: bool = False
+    components: int = 0
+    mentions: int = 0
+    entities: int = 0
+    merged: int = 0
+    created: int = 0
+    deleted: int = 0
+    total_entities: int = 0
+    ambiguous: List[Ambiguity] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class KeptAliases:
+    """The alias entries kept in a knowledge base, indexed by the `name_key` of their names.
+
+    entries (Sequence[AliasEntry]): The entries, in the order they were kept.
+    """
+
+    def __init__(self, entries: Sequence[AliasEntry] = ()) -> None:
+        self.entries = list(entries)
+        self._by_key: Dict[str, List[AliasEntry]] = defaultdict(list)
+        for entry in self.entries:
+            for key in {name_key(name) for name in (entry.canonical, *entry.aliases)}:
+                self._by_key[key].append(entry)
+
+    def claiming(self, text: str, label: str) -> List[AliasEntry]:
+        """The entries that name a name, for its label or any label.
+
+        text (str): The name (as written or normalised).
+        label (str): Its label.
+        RETURNS (List[AliasEntry]): The entries, in the order they were kept.
+        """
+        return [entry for entry in self._by_key.get(name_key(text), []) if entry.label in (None, label)]
+
+
+class AliasCache:
+    """A store's `KeptAliases`, read again only when the alias_entries table changed (entries
+    are only ever added), so that writing a batch costs one small query for them."""
+
+    def __init__(self) -> None:
+        self._stamp: Optional[Tuple[Any, ...]] = None
+        self._aliases = KeptAliases()
+
+    def get(self, execute: Execute) -> KeptAliases:
+        """The kept alias entries, read with a back end's execute inside its transaction."""
+        stamp = tuple(execute("SELECT COUNT(*), MAX(id) FROM alias_entries", ()).fetchone())
+        if stamp != self._stamp:
+            self._aliases = KeptAliases(read_alias_entries(execute))
+            self._stamp = stamp
+        return self._aliases
+
+
+def name_key_rows(mentions: Iterable[Dict[str, Any]], aliases: KeptAliases) -> List[NameKey]:
+    """The rows of name_keys for mentions: (key, norm, label) for every blocking key of each
+    (text, label), those of the alias entries that claim it included; sorted (concurrent
+    PostgreSQL writers insert them in one order).
+
+    mentions (Iterable[Dict[str, Any]]): Mentions with "text" and "label" (store.DocRows).
+    aliases (KeptAliases): The knowledge base's alias entries.
+    RETURNS (List[NameKey]): The rows, without repeats.
+    """
+    rows: Set[NameKey] = set()
+    for norm, label in {(normalize(m["text"]), m["label"]) for m in mentions}:
+        rows.update((key, norm, label) for key in blocking_keys(norm, label, aliases.claiming(norm, label)))
+    return sorted(rows)
+
+
+def resolve_kb(
+    store: Store,
+    *,
+    from_scratch: bool = False,
+    aliases: Sequence[Tuple[AliasEntry, str]] = (),
+    threshold: Optional[float] = None,
+    vectors: Optional[str] = None,
+    decisions: Sequence[Decision] = (),
+) -> ResolveStats:
+    """Resolve what changed since the last pass (or everything), in one transaction.
+
+    store (Store): The open store.
+    from_scratch (bool): Resolve every mention again.
+    aliases (Sequence[Tuple[AliasEntry, str]]): New alias entries to keep, each with where it
+        was read (FILE:LINE); entries already kept are not added twice. Any new one resolves
+        from scratch.
+    threshold (Optional[float]): The pair score needed to join an entity; None keeps the one
+        the last pass used (or resolve's default). Another than the last resolves from scratch.
+    vectors (Optional[str]): A pipeline whose static vectors to use for context, kept for
+        later passes; "" stops using vectors; None keeps the last pass's choice. Another than
+        the last resolves from scratch.
+    decisions (Sequence[Decision]): New curated decisions to keep (`kb merge`, `kb split`);
+        the components of their names are resolved again.
+    RETURNS (ResolveStats): What the pass did.
+    """
+    start = time.perf_counter()
+    with store.resolution() as session:
+        settings, vector_source, changed = _settings(session, threshold, vectors)
+        from_scratch = from_scratch or changed
+        if _add_alias_entries(session, aliases):
+            from_scratch = True
+        _add_decisions(session, decisions)
+        links = Links(session.execute)
+        vector_fn = pipeline_vectors(vector_source) if vector_source else None
+        stats = _Pass(session, links, settings, vector_fn).run(from_scratch)
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def read_decision(kind: str, label: str, a: str, b: str) -> Decision:
+    """A curated decision about two names, checked.
+
+    kind (str): "same" (`kb merge`) or "different" (`kb split`).
+    label (str): The label of the names' mentions.
+    a (str): One name, as written or normalised.
+    b (str): The other.
+    RETURNS (Decision): The decision, with normalised names.
+    RAISES (KBError): An empty name or label, or twice the same name.
+    """
+    if kind not in DECISION_KINDS:
+        raise KBError(f"Unknown decision {kind!r}: choose one of {', '.join(DECISION_KINDS)}.")
+    norm_a, norm_b = normalize(a), normalize(b)
+    if not norm_a or not norm_b or not label.strip():
+        raise KBError("Give two non-empty names and a non-empty --label.")
+    if norm_a == norm_b:
+        raise KBError(f"{a!r} and {b!r} are the same name: give two different names.")
+    return Decision(kind, label, *sorted((norm_a, norm_b)))
+
+
+def pipeline_vectors(model: str) -> Vectors:
+    """The mean static vector of some words, from a pipeline's vectors table (for the context
+    signal of `resolve`).
+
+    model (str): The pipeline's directory or installed package name.
+    RETURNS (Vectors): words -> their mean vector (zeros where none has a vector).
+    RAISES (KBError): The pipeline can't be loaded or has no vectors.
+    """
+    from ..loading import PipelineError, load_pipeline
+
+    try:
+        nlp = load_pipeline(model)
+    except PipelineError as err:
+        raise KBError(str(err)) from None
+    table = nlp.vocab.vectors
+    if table.shape[0] == 0 or table.shape[1] == 0:
+        raise KBError(f"The pipeline {model} has no static vectors: give --vectors a pipeline that has them (such as en_core_web_md).")
+    width = table.shape[1]
+
+    def mean_vector(words: Sequence[str]) -> numpy.ndarray:
+        rows = [numpy.asarray(table[word]) for word in words if word in table]
+        return numpy.mean(rows, axis=0) if rows else numpy.zeros((width,), dtype="float32")
+
+    return mean_vector
+
+
+def _settings(session: Session, threshold: Optional[float], vectors: Optional[str]) -> Tuple[ResolveSettings, str, bool]:
+    """The settings of this pass (stored in meta for the next), and whether they changed."""
+    stored = dict(session.execute(
+        f"SELECT key, value FROM meta WHERE key IN ('{THRESHOLD_KEY}', '{VECTORS_KEY}')", ()
+    ).fetchall())
+    default = ResolveSettings()
+    old_threshold = float(stored[THRESHOLD_KEY]) if THRESHOLD_KEY in stored else None
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise KBError(f"--threshold must be between 0 and 1, not {threshold}.")
+    new_threshold = threshold if threshold is not None else old_threshold if old_threshold is not None else default.threshold
+    old_vectors = stored.get(VECTORS_KEY, "")
+    new_vectors = vectors if vectors is not None else old_vectors
+    changed = (old_threshold is not None and new_threshold != old_threshold) or new_vectors != old_vectors
+    for key, value in ((THRESHOLD_KEY, repr(new_threshold)), (VECTORS_KEY, new_vectors)):
+        session.execute(f"DELETE FROM meta WHERE key = {session.queries.mark}", (key,))
+        session.execute(f"INSERT INTO meta (key, value) VALUES ({session.queries.mark}, {session.queries.mark})", (key, value))
+    return ResolveSettings(threshold=new_threshold), new_vectors, changed
+
+
+def _add_alias_entries(session: Session, entries: Sequence[Tuple[AliasEntry, str]]) -> bool:
+    """Keep new alias entries (those not kept already); True if there was any."""
+    mark = session.queries.mark
+    kept = {_entry_key(entry) for entry in read_alias_entries(session.execute)}
+    added = False
+    for entry, source in entries:
+        if _entry_key(entry) in kept:
+            continue
+        kept.add(_entry_key(entry))
+        session.execute(
+            f"INSERT INTO alias_entries (canonical, label, external_id, aliases, source) VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+            (entry.canonical, entry.label, entry.external_id, json.dumps(list(entry.aliases), ensure_ascii=False), source),
+        )
+        added = True
+    return added
+
+
+def _entry_key(entry: AliasEntry) -> Tuple[Any, ...]:
+    return (entry.canonical, tuple(entry.aliases), entry.label, entry.external_id)
+
+
+def read_alias_entries(execute: Execute) -> List[AliasEntry]:
+    """The alias entries kept in the knowledge base, in the order they were added.
+
+    execute (Execute): A back end's execute.
+    RETURNS (List[AliasEntry]): The entries (`line` is their row id).
+    """
+    rows = execute("SELECT id, canonical, label, external_id, aliases FROM alias_entries ORDER BY id", ()).fetchall()
+    return [
+        AliasEntry(canonical=canonical, aliases=tuple(json.loads(aliases)), label=label, external_id=external_id, line=row_id)
+        for row_id, canonical, label, external_id, aliases in rows
+    ]
+
+
+def _add_decisions(session: Session, decisions: Sequence[Decision]) -> None:
+    """Keep new decisions (replacing one about the same names and label) and mark their names stale."""
+    mark = session.queries.mark
+    for decision in decisions:
+        session.execute(
+            f"DELETE FROM decisions WHERE label = {mark} AND a = {mark} AND b = {mark}", (decision.label, decision.a, decision.b)
+        )
+        session.execute(
+            f"INSERT INTO decisions (kind, label, a, b) VALUES ({mark}, {mark}, {mark}, {mark})",
+            (decision.kind, decision.label, decision.a, decision.b),
+        )
+        for norm in (decision.a, decision.b):
+            session.execute(f"INSERT INTO stale_names (norm, label) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING", (norm, decision.label))
+
+
+class Links:
+    """What a pass needs besides the stored blocking keys: the decisions, which link their two
+    names, and the alias entries, read once per pass (there are few).
+
+    execute (Execute): The pass's execute.
+    """
+
+    def __init__(self, execute: Execute) -> None:
+        self.decisions = [Decision(*row) for row in execute("SELECT kind, label, a, b FROM decisions ORDER BY id", ()).fetchall()]
+        self.aliases = KeptAliases(read_alias_entries(execute))
+        self._decisions_of: Dict[Name, List[Decision]] = defaultdict(list)
+        for decision in self.decisions:
+            for norm in (decision.a, decision.b):
+                self._decisions_of[norm, decision.label].append(decision)
+
+    def decisions_of(self, name: Name) -> List[Decision]:
+        """The decisions about a name."""
+        return self._decisions_of.get(name, [])
+
+    def linked(self, name: Name) -> Set[Name]:
+        """The names a name's decisions link it to."""
+        names = {(norm, decision.label) for decision in self.decisions_of(name) for norm in (decision.a, decision.b)}
+        names.discard(name)
+        return names
+
+
+class _Pass:
+    """One resolution pass inside the store's transaction (see the module docstring)."""
+
+    def __init__(self, session: Session, links: Links, settings: ResolveSettings, vectors: Optional[Vectors]) -> None:
+        self.session = session
+        self.q = session.queries
+        self.links = links
+        self.settings = settings
+        self.vectors = vectors
+        self.stats = ResolveStats()
+
+    def run(self, from_scratch: bool) -> ResolveStats:
+        execute, mark, order = self.session.execute, self.q.mark, self.q.order
+        self.stats.from_scratch = from_scratch
+        execute("DROP TABLE IF EXISTS resolve_todo", ())
+        execute(self.q.todo_table, ())
+        if from_scratch:
+            self._recompute_keys()
+            names = f"SELECT norm, label FROM mentions GROUP BY norm, label ORDER BY norm{order}, label{order}"
+        else:
+            names = (
+                "SELECT norm, label FROM mentions WHERE entity_id IS NULL GROUP BY norm, label "
+                f"ORDER BY norm{order}, label{order}"
+            )
+        execute(f"INSERT INTO resolve_todo (norm, label) {names}", ())
+        execute(
+            "INSERT INTO resolve_todo (norm, label) SELECT norm, label FROM stale_names "
+            f"ORDER BY norm{order}, label{order} ON CONFLICT DO NOTHING",
+            (),
+        )
+        last = 0
+        while True:
+            page = execute(
+                f"SELECT id, norm, label FROM resolve_todo WHERE id > {mark} ORDER BY id LIMIT {TODO_PAGE}", (last,)
+            ).fetchall()
+            if not page:
+                break
+            last = page[-1][0]
+            for row_id, norm, label in page:
+                if execute(f"SELECT 1 FROM resolve_todo WHERE id = {mark}", (row_id,)).fetchone() is None:
+                    continue  # resolved with an earlier name's component
+                self._resolve_component(self._component((norm, label)))
+        execute("DELETE FROM stale_names", ())
+        if from_scratch:
+            # Entities whose every mention was removed, and the keys of names no longer mentioned.
+            deleted = execute(
+                "DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = entities.id)", ()
+            ).rowcount
+            self.stats.deleted += max(deleted, 0)
+        execute("DROP TABLE IF EXISTS resolve_todo", ())
+        self.stats.total_entities = execute("SELECT COUNT(*) FROM entities", ()).fetchone()[0]
+        self.stats.ambiguous.sort()
+        return self.stats
+
+    def _recompute_keys(self) -> None:
+        """Compute every name's blocking keys again (resolve's rules may have changed)."""
+        self.session.execute("DELETE FROM name_keys", ())
+        batch: List[Dict[str, Any]] = []
+        for norm, label in self.session.stream("SELECT DISTINCT norm, label FROM mentions", ()):
+            batch.append({"text": norm, "label": label})
+            if len(batch) >= 10_000:
+                self.session.executemany(self.q.add_keys, name_key_rows(batch, self.links.aliases))
+                batch = []
+        if batch:
+            self.session.executemany(self.q.add_keys, name_key_rows(batch, self.links.aliases))
+
+    def _component(self, seed: Name) -> Set[Name]:
+        """The names linked to `seed`, directly or not: by a shared blocking key or a decision."""
+        execute, mark = self.session.execute, self.q.mark
+        names = {seed}
+        frontier = [seed]
+        seen_keys: Set[str] = set()
+        while frontier:
+            name = frontier.pop()
+            keys = {row[0] for row in execute(f"SELECT key FROM name_keys WHERE norm = {mark} AND label = {mark}", name).fetchall()}
+            linked = self.links.linked(name)
+            for key in sorted(keys - seen_keys):
+                seen_keys.add(key)
+                linked.update(tuple(row) for row in execute(f"SELECT norm, label FROM name_keys WHERE key = {mark}", (key,)).fetchall())
+            for other in sorted(linked - names):
+                names.add(other)
+                frontier.append(other)
+        return names
+
+    def _resolve_component(self, names: Set[Name]) -> None:
+        """Resolve the mentions of a component's names and replace their entities."""
+        execute, executemany, mark = self.session.execute, self.session.executemany, self.q.mark
+        rows: List[Tuple[Any, ...]] = []
+        empty: List[Name] = []
+        for name in sorted(names):
+            found = execute(
+                "SELECT id, doc_id, text, label, sentence, start_char - sent_start_char, end_char - sent_start_char, "
+                f"entity_id FROM mentions WHERE norm = {mark} AND label = {mark}",
+                name,
+            ).fetchall()
+            rows.extend(found)
+            if not found:
+                empty.append(name)
+        old_entity = {row[0]: row[7] for row in rows}
+        owned = {entity_id for entity_id in old_entity.values() if entity_id is not None}
+        for norm in sorted({norm for norm, _ in names}):
+            # Entities all of whose mentions were removed: nothing refers to them any more.
+            owned.update(row[0] for row in execute(
+                f"SELECT DISTINCT a.entity_id FROM aliases a WHERE a.norm = {mark} "
+                "AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = a.entity_id)",
+                (norm,),
+            ).fetchall())
+        records = self._records(rows)
+        names_list = sorted(names)
+        aliases = sorted(
+            {id(e): e for norm, label in names_list for e in self.links.aliases.claiming(norm, label)}.values(),
+            key=lambda e: e.line,
+        )
+        decisions = sorted({d for name in names_list for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
+        # A mention whose name is empty after name_key (only spaces or marks) can't be compared
+        # with any other: it is an entity of its own.
+        named = [record for record in records if name_key(record.text)]
+        entities = [
+            ResolvedEntity(record.label, " ".join(record.text.split()) or record.text, [record.id], {record.text: 1})
+            for record in records if not name_key(record.text)
+        ]
+        if named:
+            resolution = resolve(named, aliases=aliases, decisions=decisions, settings=self.settings, vectors=self.vectors)
+            entities = sorted(resolution.entities + entities, key=lambda entity: entity.mentions[0])
+            self.stats.ambiguous.extend(resolution.ambiguous)
+        ids = self._entity_ids(entities, old_entity, owned)
+        for entity, entity_id in zip(entities, ids):
+            values = (entity.label, entity.canonical, len(entity.mentions), entity.external_id)
+            if entity_id is None:
+                entity_id = execute(
+                    f"INSERT INTO entities (label, name, mention_count, external_id) VALUES ({mark}, {mark}, {mark}, {mark}) RETURNING id",
+                    values,
+                ).fetchone()[0]
+                self.stats.created += 1
+            else:
+                execute(
+                    f"UPDATE entities SET label = {mark}, name = {mark}, mention_count = {mark}, external_id = {mark} WHERE id = {mark}",
+                    (*values, entity_id),
+                )
+                execute(f"DELETE FROM aliases WHERE entity_id = {mark}", (entity_id,))
+            executemany(
+                f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})",
+                [(entity_id, norm, name, count) for norm, name, count in _alias_rows(entity)],
+            )
+            changed = [(entity_id, mention) for mention in entity.mentions if old_entity.get(mention) != entity_id]
+            if changed:
+                executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", changed)
+            self.stats.merged += len(entity.aliases) > 1
+        for entity_id in sorted(owned - set(ids)):
+            deleted = execute(
+                f"DELETE FROM entities WHERE id = {mark} AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = {mark})",
+                (entity_id, entity_id),
+            ).rowcount
+            self.stats.deleted += max(deleted, 0)
+        for name in empty:  # names no longer mentioned
+            execute(f"DELETE FROM name_keys WHERE norm = {mark} AND label = {mark}", name)
+        executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", names_list)
+        self.stats.components += 1
+        self.stats.mentions += len(records)
+        self.stats.entities += len(entities)
+
+    def _records(self, rows: List[Tuple[Any, ...]]) -> List[MentionRecord]:
+        """The MentionRecords of mention rows, with the names of the other mentions of their
+        documents and the relations they take part in."""
+        execute, mark = self.session.execute, self.q.mark
+        neighbours: Dict[int, List[Tuple[int, str]]] = {}
+        relations: Dict[int, List[Tuple[str, str]]] = defaultdict(list)
+        for doc_id in sorted({row[1] for row in rows}):
+            neighbours[doc_id] = [tuple(r) for r in execute(f"SELECT id, norm FROM mentions WHERE doc_id = {mark}", (doc_id,)).fetchall()]
+            for label, head, tail, head_norm, tail_norm in execute(
+                "SELECT r.label, r.head_mention, r.tail_mention, h.norm, t.norm FROM relations r "
+                "JOIN mentions h ON h.id = r.head_mention JOIN mentions t ON t.id = r.tail_mention "
+                f"WHERE r.doc_id = {mark}",
+                (doc_id,),
+            ).fetchall():
+                relations[head].append((label, tail_norm))
+                relations[tail].append((label, head_norm))
+        return [
+            MentionRecord(
+                id=mention_id, document=doc_id, text=text, label=label, sentence=sentence, start=start, end=end,
+                neighbours=tuple(sorted(norm for other, norm in neighbours[doc_id] if other != mention_id)),
+                relations=tuple(sorted(relations.get(mention_id, []))),
+            )
+            for mention_id, doc_id, text, label, sentence, start, end, _ in sorted(rows)
+        ]
+
+    @staticmethod
+    def _entity_ids(entities: List[ResolvedEntity], old_entity: Dict[int, Optional[int]], owned: Set[int]) -> List[Optional[int]]:
+        """Per entity, the id of the old entity it keeps (the one most of its mentions had, the
+        biggest entity choosing first), or None for a new one."""
+        ids: List[Optional[int]] = [None] * len(entities)
+        taken: Set[int] = set()
+        order = sorted(range(len(entities)), key=lambda i: (-len(entities[i].mentions), entities[i].mentions[0]))
+        for i in order:
+            votes = Counter(old_entity.get(m) for m in entities[i].mentions)
+            votes.pop(None, None)
+            choices = sorted((-n, entity_id) for entity_id, n in votes.items() if entity_id in owned and entity_id not in taken)
+            if choices:
+                ids[i] = choices[0][1]
+                taken.add(choices[0][1])
+        return ids
+
+
+def _alias_rows(entity: ResolvedEntity) -> List[Tuple[str, str, int]]:
+    """An entity's aliases as (norm, name, mention_count), one per norm (the most mentioned
+    spelling, its count the sum of the norm's)."""
+    by_norm: Dict[str, List[Tuple[int, str]]] = defaultdict(list)
+    for name, count in entity.aliases.items():
+        by_norm[normalize(name)].append((count, name))
+    rows = []
+    for norm, spellings in sorted(by_norm.items()):
+        best = sorted(spellings, key=lambda item: (-item[0], item[1]))[0][1]
+        rows.append((norm, best, sum(count for count, _ in spellings)))
+    return rows
+
+
+def describe_ambiguity(ambiguity: Ambiguity) -> str:
+    """An ambiguous alias as reports print it: 'NAME' (LABEL) may mean: 'A', 'B'."""
+    alias, label, canonicals = ambiguity
+    return f"{alias!r} ({label}) may mean: {', '.join(repr(c) for c in canonicals)}"
+
+
+def read_alias_files(paths: Iterable[Path]) -> List[Tuple[AliasEntry, str]]:
+    """The entries of alias files, each with where it was read (FILE:LINE).
+
+    paths (Iterable[Path]): The files (JSONL or CSV).
+    RETURNS (List[Tuple[AliasEntry, str]]): The entries.
+    RAISES (KBError): A malformed file ("PATH:LINE: ...").
+    """
+    entries: List[Tuple[AliasEntry, str]] = []
+    for path in paths:
+        entries.extend((entry, f"{path}:{entry.line}") for entry in read_alias_file(Path(path)))
+    return entries

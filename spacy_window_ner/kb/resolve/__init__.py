@@ -1,0 +1,31 @@
+"""Entity resolution: which mentions name one real-world entity. Pure Python, no database and no
+pipe; the store (`kb/store.py` and its back ends) calls it on the mentions of the components
+that changed.
+
+One job per module; each imports only those listed above it:
+    tables.py    general word tables: titles, name suffixes, corporate designators, function words
+    records.py   the values in and out: MentionRecord, AliasEntry, Decision, ResolveSettings,
+                 ResolvedEntity, Resolution
+    names.py     a name's structure (titles, given names, initials, surname, suffix, acronyms),
+                 name pair scores and their blocking keys
+    aliases.py   user alias files (JSONL or CSV), validated with line-numbered errors
+    context.py   a mention's context (words, neighbours, relations, vectors) and its similarity
+    cluster.py   `blocking_keys` and `resolve`: blocking, pair scoring, anchored clustering
+"""
+from .aliases import read_alias_file
+from .cluster import blocking_keys, resolve
+from .names import name_key
+from .records import (
+    DEFAULT_THRESHOLD,
+    AliasEntry,
+    Decision,
+    MentionRecord,
+    Resolution,
+    ResolvedEntity,
+    ResolveSettings,
+)
+
+__all__ = [
+    "AliasEntry", "DEFAULT_THRESHOLD", "Decision", "MentionRecord", "Resolution", "ResolvedEntity",
+    "ResolveSettings", "blocking_keys", "name_key", "read_alias_file", "resolve",
+]

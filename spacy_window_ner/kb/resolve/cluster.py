@@ -1,0 +1,502 @@
+"""Entity resolution: `resolve` groups mentions into real-world entities.
+
+How it decides, for the mentions of one component (see `blocking_keys`) at a time:
+1. Mentions are grouped by name: `names.name_key` of their text and their label.
+2. Names that must be one entity are joined first: a "same" `Decision`, the names of one
+   `AliasEntry`, and names that differ only in a title, a leading "the" or a corporate designator
+   ("President Kennedy" / "Kennedy", "The Associated Press" / "Associated Press"). A "different"
+   decision forbids a join, and names of two alias entries never join.
+3. Pairs of names that share a blocking key are scored in [0, 1] by their structure
+   (`names.name_score`: given names and initials, surnames, acronyms, an organisation's first
+   words). A pair joins only with a score of at least `ResolveSettings.threshold`.
+4. Clustering is anchored, so it never chains. The most specific names (those no more specific
+   name fits) are anchors; anchors join one another only if every pair of them fits (complete
+   linkage). A partial name ("Kennedy", "AP") joins the one entity that a more specific name of
+   it fits. If it fits several ("Kennedy" fits "John F. Kennedy" and "Robert F. Kennedy"), it is
+   ambiguous: each of its mentions is assigned by context (another mention of its document that
+   names one of them, else the words, entities and relations around it, and vectors, with a
+   margin), and the mentions context can't place stay an entity of their own. Such names are
+   reported in `Resolution.ambiguous`. So a bare surname never merges two people, and a common
+   name never becomes one giant cluster.
+5. By default an entity has one label: mentions with different labels never merge, unless an
+   alias entry without a label names both.
+
+Determinism and locality, which the store relies on: two names are linked when they share a
+blocking key, which includes the entry keys of the alias entries that name them; a "same" or
+"different" decision also links its two names. A component is a connected set of names under
+that link. The result does not depend on the input's order, a component's entities are the same
+whether it is resolved alone or with others (nothing is counted over the whole input), and two
+mentions are in one entity only if their names are in one component.
+"""
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+
+from ..store import KBError
+from .context import Profile, VectorsT, context_features, mention_vector, similarity
+from .names import Name, name_blocking_keys, name_key, name_score, parse_name
+from .records import AliasEntry, Decision, MentionRecord, Resolution, ResolvedEntity, ResolveSettings
+
+# An ambiguous name's mention joins the entity whose context it is most like only if that
+# similarity is at least MIN_SIMILARITY, and MARGIN more than the next entity's.
+MIN_SIMILARITY = 0.1
+MARGIN = 0.05
+
+DECISION_KINDS = ("same", "different")
+NameId = Tuple[str, str]  # (name_key, label)
+EntryId = Tuple[str, Optional[str]]  # (name_key of the canonical name, label or None)
+
+
+def _key(kind: str, label: str, value: str) -> str:
+    """One blocking key as stored: kind, label and value, tab-separated (names hold no tabs)."""
+    return f"{kind}\t{label}\t{value}"
+
+
+@dataclass
+class _Entity:
+    """The alias entries with one canonical name and label, merged."""
+
+    canonical: str
+    label: Optional[str]
+    external_id: Optional[str]
+    names: Set[str] = field(default_factory=set)
+
+
+class AliasIndex:
+    """The user's alias entries, indexed by name: which entries claim a name.
+
+    aliases (Sequence[AliasEntry]): The entries. Entries with the same canonical name and label
+        are one entity; the first gives its written canonical name and external id.
+    """
+
+    def __init__(self, aliases: Sequence[AliasEntry]) -> None:
+        self.entities: Dict[EntryId, _Entity] = {}
+        self.by_name: Dict[str, Set[EntryId]] = defaultdict(set)
+        for entry in aliases:
+            ident = (name_key(entry.canonical), entry.label)
+            entity = self.entities.get(ident)
+            if entity is None:
+                entity = self.entities[ident] = _Entity(entry.canonical, entry.label, entry.external_id)
+            elif entity.external_id is None:
+                entity.external_id = entry.external_id
+            for name in (entry.canonical, *entry.aliases):
+                key = name_key(name)
+                if key:
+                    entity.names.add(key)
+                    self.by_name[key].add(ident)
+
+    def claims(self, key: str, label: str) -> List[EntryId]:
+        """The entries that claim a name for a label (theirs, or any label), sorted.
+
+        key (str): The name's `name_key`.
+        label (str): The mention label.
+        RETURNS (List[EntryId]): The entries.
+        """
+        return sorted((i for i in self.by_name.get(key, ()) if i[1] is None or i[1] == label), key=_entry_order)
+
+
+def _entry_order(ident: EntryId) -> Tuple[str, str]:
+    return (ident[0], ident[1] or "")
+
+
+def _entry_key(ident: EntryId) -> str:
+    """The blocking key that links the names of one alias entry (its label empty for any label)."""
+    return _key("e", ident[1] or "", ident[0])
+
+
+def _name_keys(key: str, label: str, index: AliasIndex) -> FrozenSet[str]:
+    """The blocking keys of a name given as its name_key."""
+    keys = {_key(kind, label, value) for kind, value in name_blocking_keys(parse_name(key, label))}
+    keys.update(_entry_key(ident) for ident in index.claims(key, label))
+    return frozenset(keys)
+
+
+def blocking_keys(text: str, label: str, aliases: Sequence[AliasEntry] = ()) -> FrozenSet[str]:
+    """The blocking keys of a name: two names are compared only if they share one. They depend
+    only on `store.normalize(text)` (in fact on its `names.name_key`), the label and the alias
+    entries, so the store can keep them per normalised name.
+
+    text (str): The name as written.
+    label (str): Its mention label.
+    aliases (Sequence[AliasEntry]): The user's alias entries: the names of one entry share a key.
+    RETURNS (FrozenSet[str]): Its keys.
+    """
+    return _name_keys(name_key(text), label, AliasIndex(aliases))
+
+
+class _Union:
+    """Union-find over integers, the smaller root kept (so the result is order-free)."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+@dataclass
+class _Group:
+    """The mentions of one name (name_key, label)."""
+
+    key: str
+    label: str
+    mentions: List[MentionRecord]
+    name: Name
+    entry: Optional[EntryId] = None
+    claims: Tuple[EntryId, ...] = ()
+
+
+def resolve(
+    mentions: Iterable[MentionRecord],
+    *,
+    aliases: Sequence[AliasEntry] = (),
+    decisions: Sequence[Decision] = (),
+    settings: ResolveSettings = ResolveSettings(),
+    vectors: Optional[VectorsT] = None,
+) -> Resolution:
+    """Group mentions into resolved entities (see the module docstring for how).
+
+    mentions (Iterable[MentionRecord]): The mentions, in any order; ids must be unique.
+    aliases (Sequence[AliasEntry]): The user's alias entries.
+    decisions (Sequence[Decision]): Curated decisions: "same" joins two names of a label, "different"
+        keeps them apart.
+    settings (ResolveSettings): The threshold, and whether to use context.
+    vectors (Optional[Callable[[Sequence[str]], numpy.ndarray]]): Words -> their mean vector (the
+        pipeline's static vectors), to compare contexts with; None: words, neighbours and
+        relations only.
+    RETURNS (Resolution): The entities, and the names reported ambiguous.
+    RAISES (KBError): A mention id repeats, a mention has an empty name, a decision's kind is
+        unknown, or the threshold is outside [0, 1].
+    """
+    if not 0.0 <= settings.threshold <= 1.0:
+        raise KBError(f"the resolution threshold must be in [0, 1], not {settings.threshold}; pick e.g. 0.75")
+    for decision in decisions:
+        if decision.kind not in DECISION_KINDS:
+            raise KBError(f"unknown decision kind {decision.kind!r} ({decision}); use 'same' or 'different'")
+    records = sorted(mentions, key=lambda r: r.id)
+    index = AliasIndex(aliases)
+    by_name: Dict[NameId, List[MentionRecord]] = defaultdict(list)
+    for i, record in enumerate(records):
+        if i and records[i - 1].id == record.id:
+            raise KBError(f"mention id {record.id} is given twice; give every mention its own id")
+        key = name_key(record.text)
+        if not key:
+            raise KBError(f"mention {record.id} has an empty name ({record.text!r}); remove it or give it text")
+        by_name[(key, record.label)].append(record)
+    groups = [_make_group(key, label, by_name[(key, label)], index) for key, label in sorted(by_name)]
+    group_of = {(g.key, g.label): i for i, g in enumerate(groups)}
+    # Components: names linked by a blocking key or a decision.
+    links = _Union(len(groups))
+    first_with: Dict[str, int] = {}
+    for i, group in enumerate(groups):
+        for key in sorted(_name_keys(group.key, group.label, index)):
+            links.union(first_with.setdefault(key, i), i)
+    for decision in decisions:
+        pair = _decision_groups(decision, group_of)
+        if pair is not None:
+            links.union(*pair)
+    components: Dict[int, List[int]] = defaultdict(list)
+    for i in range(len(groups)):
+        components[links.find(i)].append(i)
+    resolution = Resolution()
+    for members in components.values():
+        part = _Component([groups[i] for i in members], index, decisions, settings, vectors).resolve()
+        resolution.entities.extend(part.entities)
+        resolution.ambiguous.extend(part.ambiguous)
+    resolution.entities.sort(key=lambda e: e.mentions[0])
+    resolution.ambiguous.sort()
+    return resolution
+
+
+def _make_group(key: str, label: str, mentions: List[MentionRecord], index: AliasIndex) -> _Group:
+    """The group of one name: parsed from the writing that reads most (an acronym, when any
+    writing of it is one), and the alias entries that claim it."""
+    parses = sorted({parse_name(m.text, label) for m in mentions}, key=lambda n: (not n.acronym, n.words))
+    claims = tuple(index.claims(key, label))
+    return _Group(key, label, mentions, parses[0], claims[0] if len(claims) == 1 else None, claims)
+
+
+def _decision_groups(decision: Decision, group_of: Dict[NameId, int]) -> Optional[Tuple[int, int]]:
+    """The two groups a decision names, when both are present."""
+    a = group_of.get((name_key(decision.a), decision.label))
+    b = group_of.get((name_key(decision.b), decision.label))
+    return None if a is None or b is None or a == b else (a, b)
+
+
+class _Component:
+    """The resolution of one component's names (see the module docstring)."""
+
+    def __init__(
+        self,
+        groups: List[_Group],
+        index: AliasIndex,
+        decisions: Sequence[Decision],
+        settings: ResolveSettings,
+        vectors: Optional[VectorsT],
+    ) -> None:
+        self.groups = sorted(groups, key=lambda g: (g.label, g.key))
+        self.index = index
+        self.settings = settings
+        self.vectors = vectors
+        group_of = {(g.key, g.label): i for i, g in enumerate(self.groups)}
+        self.same: List[Tuple[int, int]] = []
+        self.different: List[Tuple[int, int]] = []
+        for decision in decisions:
+            pair = _decision_groups(decision, group_of)
+            if pair is not None:
+                (self.same if decision.kind == "same" else self.different).append(tuple(sorted(pair)))  # type: ignore[arg-type]
+        self.same.sort()
+        self.different.sort()
+
+    # Step 2: names that must be one entity.
+    def _forced(self) -> _Union:
+        forced = _Union(len(self.groups))
+        entry_of: Dict[int, Optional[EntryId]] = {i: g.entry for i, g in enumerate(self.groups)}
+
+        def join(a: int, b: int) -> None:
+            ra, rb = forced.find(a), forced.find(b)
+            if ra == rb or self._forbidden(forced, ra, rb):
+                return
+            ea, eb = entry_of[ra], entry_of[rb]
+            if ea is not None and eb is not None and ea != eb:
+                return
+            forced.union(ra, rb)
+            entry_of[forced.find(ra)] = ea if ea is not None else eb
+
+        for a, b in self.same:
+            join(a, b)
+        by_entry: Dict[EntryId, List[int]] = defaultdict(list)
+        for i, group in enumerate(self.groups):
+            if group.entry is not None:
+                by_entry[group.entry].append(i)
+        for ident in sorted(by_entry, key=_entry_order):
+            first, *rest = by_entry[ident]
+            for i in rest:
+                join(first, i)
+        by_ident: Dict[Tuple[str, str], List[int]] = defaultdict(list)
+        for i, group in enumerate(self.groups):
+            by_ident[(group.label, group.name.ident)].append(i)
+        for members in by_ident.values():
+            for i in members[1:]:
+                join(members[0], i)
+        self.entry_of = {r: entry_of[r] for r in range(len(self.groups)) if forced.find(r) == r}
+        return forced
+
+    def _forbidden(self, forced: _Union, ra: int, rb: int) -> bool:
+        """Whether a "different" decision keeps two roots apart."""
+        return any({forced.find(a), forced.find(b)} == {ra, rb} for a, b in self.different)
+
+    def resolve(self) -> Resolution:
+        forced = self._forced()
+        nodes: Dict[int, List[int]] = defaultdict(list)  # root -> its groups
+        for i in range(len(self.groups)):
+            nodes[forced.find(i)].append(i)
+        spec = {r: max(self.groups[i].name.specificity for i in members) for r, members in nodes.items()}
+        scores = self._scores(forced)
+        threshold = self.settings.threshold
+
+        def fits(a: int, b: int) -> float:
+            return scores.get((min(a, b), max(a, b)), 0.0)
+
+        # Step 4: anchors are the nodes no more specific node fits; alias entries are anchors.
+        # A name several alias entries claim is ambiguous whatever its structure says.
+        claimed: Dict[int, Set[EntryId]] = {
+            r: {c for i in group_ids if len(self.groups[i].claims) > 1 for c in self.groups[i].claims}
+            for r, group_ids in nodes.items()
+        }
+        claimed = {r: c for r, c in claimed.items() if c and self.entry_of[r] is None}
+        partial = {
+            r for r in nodes
+            if self.entry_of[r] is None
+            and (r in claimed or any(spec[o] > spec[r] and fits(r, o) >= threshold for o in self._neighbours(r, scores)))
+        }
+        anchors = sorted(r for r in nodes if r not in partial)
+        cluster_of: Dict[int, int] = {r: r for r in anchors}
+        members: Dict[int, List[int]] = {r: [r] for r in anchors}
+        candidates = sorted(
+            (-s, a, b) for (a, b), s in scores.items() if s >= threshold and a not in partial and b not in partial
+        )
+        for _, a, b in candidates:
+            ca, cb = cluster_of[a], cluster_of[b]
+            if ca == cb:
+                continue
+            if not all(fits(x, y) >= threshold for x in members[ca] for y in members[cb]):
+                continue
+            if any(self._forbidden(forced, x, y) for x in members[ca] for y in members[cb]):
+                continue
+            entries = {self.entry_of[x] for x in members[ca] + members[cb]} - {None}
+            if len(entries) > 1:
+                continue
+            keep, drop = min(ca, cb), max(ca, cb)
+            for x in members.pop(drop):
+                cluster_of[x] = keep
+                members[keep].append(x)
+        # Step 4, partial names: most specific first, each joins the one cluster it fits.
+        assigned: Dict[int, int] = {}  # mention id -> cluster, for an ambiguous name's mentions
+        ambiguous: List[Tuple[int, List[int]]] = []
+        profiles: Dict[int, Profile] = {}
+        residual: Set[int] = set()  # ambiguous names: never a partial name's target
+        for r in sorted(partial, key=lambda r: (-spec[r], r)):
+            fitting = sorted({
+                cluster_of[o] for o in self._neighbours(r, scores)
+                if o in cluster_of and o not in residual and spec[o] > spec[r] and fits(r, o) >= threshold
+                and not any(self._forbidden(forced, r, x) for x in members[cluster_of[o]])
+            } | {
+                c for c, cluster in members.items()
+                if r in claimed and c not in residual and any(self.entry_of.get(x) in claimed[r] for x in cluster)
+            })
+            if len(fitting) == 1 and r not in claimed:
+                cluster_of[r] = fitting[0]
+                members[fitting[0]].append(r)
+                continue
+            members[r] = [r]  # its own entity: what context does not place stays here
+            cluster_of[r] = r
+            if len(fitting) > 1 or (fitting and r in claimed):
+                residual.add(r)
+                if r not in claimed:  # those are reported with all the entries that claim them
+                    ambiguous.append((r, fitting))
+                for i in nodes[r]:
+                    for mention in self.groups[i].mentions:
+                        target = self._place(mention, fitting, members, nodes, profiles)
+                        if target is not None:
+                            assigned[mention.id] = target
+        return self._entities(nodes, members, assigned, ambiguous)
+
+    def _scores(self, forced: _Union) -> Dict[Tuple[int, int], float]:
+        """The name scores of the node pairs that share a blocking key, by (root, root)."""
+        buckets: Dict[str, List[int]] = defaultdict(list)
+        for i, group in enumerate(self.groups):
+            for kind, value in name_blocking_keys(group.name):
+                buckets[_key(kind, group.label, value)].append(i)
+        scores: Dict[Tuple[int, int], float] = {}
+        for bucket in buckets.values():
+            for x, i in enumerate(bucket):
+                for j in bucket[x + 1:]:
+                    ri, rj = forced.find(i), forced.find(j)
+                    if ri == rj:
+                        continue
+                    pair = (min(ri, rj), max(ri, rj))
+                    if self._forbidden(forced, ri, rj):
+                        continue
+                    score = name_score(self.groups[i].name, self.groups[j].name)
+                    if score > scores.get(pair, 0.0):
+                        scores[pair] = score
+        self._adjacent: Dict[int, Set[int]] = defaultdict(set)
+        for a, b in scores:
+            self._adjacent[a].add(b)
+            self._adjacent[b].add(a)
+        return scores
+
+    def _neighbours(self, r: int, scores: Dict[Tuple[int, int], float]) -> List[int]:
+        """The nodes scored against node r, sorted."""
+        return sorted(self._adjacent.get(r, ()))
+
+    def _place(
+        self,
+        mention: MentionRecord,
+        fitting: List[int],
+        members: Dict[int, List[int]],
+        nodes: Dict[int, List[int]],
+        profiles: Dict[int, Profile],
+    ) -> Optional[int]:
+        """The cluster an ambiguous name's mention belongs to by its context, or None."""
+        if not self.settings.context:
+            return None
+        around = {name_key(n) for n in mention.neighbours} | {name_key(n) for _, n in mention.relations}
+        named = [c for c in fitting if any(self.groups[i].key in around for x in members[c] for i in nodes[x])]
+        if len(named) == 1:
+            return named[0]
+        if len(fitting) < 2:  # similarity means something only against another candidate
+            return None
+        features = context_features(mention)
+        vector = mention_vector(mention, self.vectors)
+        ranked = []
+        for c in fitting:
+            if c not in profiles:
+                profile = profiles[c] = Profile()
+                for x in members[c]:
+                    for i in nodes[x]:
+                        for other in self.groups[i].mentions:
+                            profile.add(context_features(other), mention_vector(other, self.vectors))
+            ranked.append((similarity(features, vector, profiles[c]), -c))
+        ranked.sort(reverse=True)
+        best, runner_up = ranked[0][0], ranked[1][0]
+        if best >= MIN_SIMILARITY and best - runner_up >= MARGIN:
+            return -ranked[0][1]
+        return None
+
+    def _entities(
+        self,
+        nodes: Dict[int, List[int]],
+        members: Dict[int, List[int]],
+        assigned: Dict[int, int],
+        ambiguous: List[Tuple[int, List[int]]],
+    ) -> Resolution:
+        """The entities of the clusters, with their canonical names and aliases."""
+        mentions_of: Dict[int, List[Tuple[MentionRecord, _Group]]] = defaultdict(list)
+        for c, cluster in members.items():
+            for x in cluster:
+                for i in nodes[x]:
+                    group = self.groups[i]
+                    for mention in group.mentions:
+                        mentions_of[assigned.get(mention.id, c)].append((mention, group))
+        entities: Dict[int, ResolvedEntity] = {}
+        for c, found in mentions_of.items():
+            entries = {e for e in (self.entry_of[x] for x in members[c]) if e is not None}
+            entities[c] = self._entity(found, entries)
+        reported = []
+        for r, fitting in ambiguous:
+            alias = min(entities[r].aliases.items(), key=lambda kv: (-kv[1], kv[0]))[0] if r in entities else ""
+            if not alias:
+                alias = _written(self.groups[nodes[r][0]].mentions)
+            reported.append((alias, self.groups[r].label, sorted(entities[c].canonical for c in fitting)))
+        for key, label in sorted({(g.key, g.label) for g in self.groups if len(g.claims) > 1}):
+            group = next(g for g in self.groups if (g.key, g.label) == (key, label))
+            canonicals = sorted(self.index.entities[ident].canonical for ident in group.claims)
+            reported.append((_written(group.mentions), label, canonicals))
+        return Resolution(sorted(entities.values(), key=lambda e: e.mentions[0]), sorted(reported))
+
+    def _entity(self, found: List[Tuple[MentionRecord, _Group]], entries: Set[EntryId]) -> ResolvedEntity:
+        """One entity from its mentions (with their name groups) and its alias entry, if any."""
+        by_key: Dict[str, List[MentionRecord]] = defaultdict(list)
+        group_by_key: Dict[str, _Group] = {}
+        for mention, group in found:
+            by_key[group.key].append(mention)
+            group_by_key[group.key] = group
+        aliases = {_written(ms): len(ms) for ms in by_key.values()}
+        labels = Counter(m.label for m, _ in found)
+        label = min(labels, key=lambda lab: (-labels[lab], lab))
+        external_id = None
+        if entries:
+            entity = self.index.entities[sorted(entries, key=_entry_order)[0]]
+            canonical, external_id = entity.canonical, entity.external_id
+        else:
+            best = min(
+                by_key,
+                key=lambda k: (
+                    -group_by_key[k].name.specificity,
+                    -len(group_by_key[k].name.ident),
+                    -len(by_key[k]),
+                    -len(_written(by_key[k])),
+                    _written(by_key[k]),
+                ),
+            )
+            canonical = _written(by_key[best])
+        return ResolvedEntity(label, canonical, sorted(m.id for m, _ in found), aliases, external_id)
+
+
+def _written(mentions: Sequence[MentionRecord]) -> str:
+    """The way a name is written most often (whitespace collapsed; ties: alphabetically first)."""
+    counts = Counter(" ".join(m.text.split()) for m in mentions)
+    return min(counts, key=lambda t: (-counts[t], t))
+

@@ -1,0 +1,224 @@
+"""The structure of a name, read from its text and label: titles, given names, initials,
+surname and suffix for a person ("President John F. Kennedy Jr."); a leading "the" and a
+corporate designator for an organisation ("The Exxon Corp."); acronyms and initialisms for any
+label ("U.N." / "United Nations", "AP" / "Associated Press").
+
+`parse_name` reads a name once; `name_score` scores two parsed names of one label in [0, 1]
+from their structure alone; `name_blocking_keys` gives the keys that put two names that may
+score above zero in one block. Every name score above zero comes from a rule that also shares a
+key, so blocking never hides a pair the scorer would have kept.
+"""
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import FrozenSet, List, Tuple
+
+from .tables import CORPORATE_DESIGNATORS, FUNCTION_WORDS, NAME_SUFFIXES, ORG_LABELS, PERSON_LABELS, TITLES
+
+# The pair scores of the name rules, in [0, 1]. Equal names score 1; the others rank how sure
+# each rule is: an acronym whose letters are the initials of the other name, a person's given
+# names matching in order (initials allowed), a surname alone, an organisation's first words.
+SCORE_SAME = 1.0
+SCORE_GIVEN_NAMES = 0.9
+SCORE_ACRONYM = 0.85
+SCORE_SURNAME = 0.8
+SCORE_PREFIX = 0.7
+
+_DOTTED = re.compile(r"^(?:\w\.){2,}\w?$|^(?:\w\.){1,}\w$")  # "u.s.", "u.s", "j.f."
+_WORD = re.compile(r"\w+")
+_APOSTROPHES = str.maketrans("", "", "'’‘`")
+
+
+def name_key(text: str) -> str:
+    """The key two names are equal by: NFKC (full-width and compatibility forms folded),
+    case-folded, whitespace collapsed. Works for names in any script.
+
+    text (str): A name as written.
+    RETURNS (str): Its key.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(folded.split())
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name read into its parts.
+
+    key (str): `name_key` of the text.
+    label (str): The mention label it was read for.
+    words (Tuple[str, ...]): The identifying words, without title, suffix, designator or a
+        leading "the", full stops and apostrophes dropped ("u.s." -> "us").
+    titles (Tuple[str, ...]): Leading titles, for persons ("president").
+    suffix (Tuple[str, ...]): Trailing name suffixes, for persons ("jr").
+    acronym (str): The letters when the name is one word written as an acronym ("AP", "U.N."),
+        else "".
+    initialisms (FrozenSet[str]): The initials of a name of two or more words, with and without
+        its function words ("united nations" -> "un").
+    is_person (bool): Whether its label means a person (tables.PERSON_LABELS).
+    is_org (bool): Whether its label means an organisation (tables.ORG_LABELS).
+    """
+
+    key: str
+    label: str
+    words: Tuple[str, ...]
+    titles: Tuple[str, ...] = ()
+    suffix: Tuple[str, ...] = ()
+    acronym: str = ""
+    initialisms: FrozenSet[str] = frozenset()
+    is_person: bool = False
+    is_org: bool = False
+
+    @property
+    def ident(self) -> str:
+        """The words and suffix that identify the name: two names with one ident are one
+        name written two ways ("President Kennedy" and "Kennedy", "Exxon Corp." and "Exxon")."""
+        return " ".join(self.words + self.suffix)
+
+    @property
+    def specificity(self) -> int:
+        """How much the name says: its number of identifying words (an acronym counts one)."""
+        return len(self.words) + len(self.suffix)
+
+    @property
+    def surname(self) -> str:
+        """A person's surname: the last identifying word."""
+        return self.words[-1] if self.words else ""
+
+    @property
+    def given(self) -> Tuple[str, ...]:
+        """A person's given names and initials: the words before the surname, function words
+        (name particles such as "de", "van") left out."""
+        return tuple(w for w in self.words[:-1] if w not in FUNCTION_WORDS)
+
+
+def _tokens(key: str, expand_initials: bool) -> List[str]:
+    """Split a name key into words: apostrophes dropped, dotted initialisms joined into one word
+    ("u.s." -> "us") or, with expand_initials, split into one word per letter ("j.f." -> "j", "f")."""
+    words: List[str] = []
+    for piece in key.translate(_APOSTROPHES).split():
+        if _DOTTED.match(piece):
+            letters = piece.replace(".", "")
+            words.extend(letters if expand_initials else [letters])
+        else:
+            words.extend(_WORD.findall(piece))
+    return words
+
+
+def _is_acronym(text: str, words: List[str]) -> bool:
+    """Whether a one-word name is written as an acronym: two to ten letters, upper case (or a
+    script without case), or with full stops between the letters."""
+    if len(words) != 1 or not 2 <= len(words[0]) <= 10 or not words[0].isalpha():
+        return False
+    written = "".join(text.split()).translate(_APOSTROPHES)
+    if "." in written and _DOTTED.match(written.casefold()):
+        return True
+    return written.isupper() or (written.isalpha() and written.upper() == written.lower())
+
+
+@lru_cache(maxsize=1 << 17)
+def parse_name(text: str, label: str) -> Name:
+    """Read a name into its parts. Titles and suffixes are read for person labels only ("General
+    Motors" keeps its "General"), corporate designators for the other labels; a leading "the" for
+    any label. Never strips a name down to nothing.
+
+    text (str): The name as written.
+    label (str): Its mention label.
+    RETURNS (Name): The parts.
+    """
+    key = name_key(text)
+    is_person = label.casefold() in PERSON_LABELS
+    is_org = label.casefold() in ORG_LABELS
+    # A person's initials written together ("J.F. Kennedy") are one given name each.
+    words = _tokens(key, expand_initials=is_person)
+    titles: List[str] = []
+    suffix: List[str] = []
+    if len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    if is_person:
+        while len(words) > 1 and words[0] in TITLES:
+            titles.append(words.pop(0))
+        while len(words) > 1 and words[-1] in NAME_SUFFIXES:
+            suffix.insert(0, words.pop())
+    else:
+        while len(words) > 1 and words[-1] in CORPORATE_DESIGNATORS:
+            words.pop()
+    acronym = words[0] if _is_acronym(text, words) else ""
+    initialisms: FrozenSet[str] = frozenset()
+    if len(words) >= 2:
+        content = [w for w in words if w not in FUNCTION_WORDS]
+        initialisms = frozenset(
+            "".join(w[0] for w in chosen) for chosen in (words, content) if len(chosen) >= 2
+        )
+    return Name(key, label, tuple(words), tuple(titles), tuple(suffix), acronym, initialisms, is_person, is_org)
+
+
+def _same_given(a: str, b: str) -> bool:
+    """Whether two given names may be the same: equal, or one is the other's initial."""
+    return a == b or (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b))
+
+
+def _given_names_fit(short: Tuple[str, ...], long: Tuple[str, ...]) -> bool:
+    """Whether the shorter list of given names fits the longer: the first names match, and the
+    rest match in order ("John Kennedy" fits "John F. Kennedy"; "Robert Kennedy" does not)."""
+    if not short:
+        return True
+    if not long or not _same_given(short[0], long[0]):
+        return False
+    position = 1
+    for name in short[1:]:
+        while position < len(long) and not _same_given(name, long[position]):
+            position += 1
+        if position == len(long):
+            return False
+        position += 1
+    return True
+
+
+def name_score(a: Name, b: Name) -> float:
+    """How sure the names' structure alone is that they name one entity, in [0, 1]: 1 for one
+    name written two ways, less for a partial name that fits a fuller one, 0 when nothing says
+    they are one or something says they are not (different given names, "Jr." against "Sr.").
+    Symmetric. The labels are the caller's business: it compares names read for one label.
+
+    a (Name): One name.
+    b (Name): The other.
+    RETURNS (float): The score.
+    """
+    if a.ident == b.ident:
+        return SCORE_SAME
+    if a.acronym and a.acronym in b.initialisms or b.acronym and b.acronym in a.initialisms:
+        return SCORE_ACRONYM
+    if a.is_person and b.is_person:
+        if a.surname != b.surname or (a.suffix and b.suffix and a.suffix != b.suffix):
+            return 0.0
+        short, long = sorted((a.given, b.given), key=len)
+        if not short:
+            return SCORE_SURNAME
+        return SCORE_GIVEN_NAMES if _given_names_fit(short, long) else 0.0
+    if a.is_org and b.is_org:
+        short_words, long_words = sorted((a.words, b.words), key=len)
+        if long_words[: len(short_words)] == short_words and any(w not in FUNCTION_WORDS for w in short_words):
+            return SCORE_PREFIX
+    return 0.0
+
+
+def name_blocking_keys(name: Name) -> FrozenSet[Tuple[str, str]]:
+    """The (kind, value) keys of a name: its identifying words ("n"), its acronym or initialisms
+    ("a"; every one-word name of 2 to 10 letters, as the key must not depend on case), a person's surname ("s"), an organisation's first word ("h"). Two names that
+    `name_score` scores above zero share one of these.
+
+    name (Name): The parsed name.
+    RETURNS (FrozenSet[Tuple[str, str]]): Its keys.
+    """
+    keys = {("n", name.ident)}
+    if len(name.words) == 1 and 2 <= len(name.words[0]) <= 10 and name.words[0].isalpha():
+        # Whether a word is an acronym depends on how it is written ("AP", "Ap"), but the keys
+        # depend on the name key alone: any short word gets the acronym key.
+        keys.add(("a", name.words[0]))
+    keys.update(("a", initials) for initials in name.initialisms)
+    if name.is_person and name.words:
+        keys.add(("s", name.surname))
+    if name.is_org and name.words:
+        keys.add(("h", name.words[0]))
+    return frozenset(keys)

@@ -1,0 +1,209 @@
+"""Entity resolution (spacy_window_ner.kb.resolve.cluster): which mentions name one entity."""
+from typing import Sequence
+
+import numpy
+import pytest
+
+from spacy_window_ner.kb.resolve import (
+    AliasEntry,
+    Decision,
+    MentionRecord,
+    ResolveSettings,
+    blocking_keys,
+    resolve,
+)
+from spacy_window_ner.kb.store import KBError, normalize
+
+
+def mention(i: int, text: str, label: str = "Peop", sentence: str = "", neighbours: Sequence[str] = (), document: int = 0) -> MentionRecord:
+    sentence = sentence or f"Yesterday {text} spoke."
+    start = sentence.index(text)
+    return MentionRecord(
+        i, document or i, text, label, sentence, start, start + len(text), tuple(normalize(n) for n in neighbours)
+    )
+
+
+def groups(resolution):
+    """The entities as sets of mention ids."""
+    return sorted(sorted(e.mentions) for e in resolution.entities)
+
+
+def test_resolve_surname_joins_the_one_full_name():
+    found = resolve([mention(1, "Lee Harvey Oswald"), mention(2, "Oswald"), mention(3, "Mr. Oswald")])
+    assert groups(found) == [[1, 2, 3]]
+    entity = found.entities[0]
+    assert entity.canonical == "Lee Harvey Oswald"
+    assert entity.aliases == {"Lee Harvey Oswald": 1, "Oswald": 1, "Mr. Oswald": 1}
+    assert entity.label == "Peop" and entity.external_id is None
+    assert found.ambiguous == []
+
+
+def test_resolve_bare_surname_never_chains_two_people():
+    found = resolve([mention(1, "John F. Kennedy"), mention(2, "Robert F. Kennedy"), mention(3, "Kennedy")])
+    assert groups(found) == [[1], [2], [3]]
+    assert found.ambiguous == [("Kennedy", "Peop", ["John F. Kennedy", "Robert F. Kennedy"])]
+
+
+def test_resolve_ambiguous_mention_placed_by_its_document():
+    found = resolve([
+        mention(1, "John F. Kennedy"),
+        mention(2, "Robert F. Kennedy"),
+        mention(3, "Kennedy", neighbours=["Robert F. Kennedy"]),
+        mention(4, "Kennedy", neighbours=["John F. Kennedy"]),
+        mention(5, "Kennedy"),
+    ])
+    assert groups(found) == [[1, 4], [2, 3], [5]]
+
+
+def test_resolve_ambiguous_mention_placed_by_the_words_around_it():
+    found = resolve([
+        mention(1, "John F. Kennedy", sentence="John F. Kennedy was shot in Dallas in his motorcade."),
+        mention(2, "Robert F. Kennedy", sentence="Robert F. Kennedy was attorney general under his brother."),
+        mention(3, "Kennedy", sentence="The motorcade of Kennedy drove through Dallas."),
+    ])
+    assert groups(found) == [[1, 3], [2]]
+    without_context = resolve(
+        [mention(1, "John F. Kennedy"), mention(2, "Robert F. Kennedy"), mention(3, "Kennedy")],
+        settings=ResolveSettings(context=False),
+    )
+    assert groups(without_context) == [[1], [2], [3]]
+
+
+def test_resolve_vectors_place_an_ambiguous_mention():
+    space = {"shot": [1.0, 0.0], "killed": [0.9, 0.1], "senate": [0.0, 1.0], "elected": [0.1, 0.9]}
+
+    def vectors(words):
+        rows = [space.get(w, [0.0, 0.0]) for w in words]
+        return numpy.asarray(rows).mean(axis=0)
+
+    found = resolve(
+        [
+            mention(1, "John F. Kennedy", sentence="John F. Kennedy shot"),
+            mention(2, "Robert F. Kennedy", sentence="Robert F. Kennedy senate"),
+            mention(3, "Kennedy", sentence="Kennedy killed"),
+        ],
+        vectors=vectors,
+    )
+    assert groups(found) == [[1, 3], [2]]
+
+
+def test_resolve_given_names_must_agree():
+    found = resolve([mention(1, "John F. Kennedy"), mention(2, "J. F. Kennedy"), mention(3, "John Kennedy"), mention(4, "Edward Kennedy")])
+    assert groups(found) == [[1, 2, 3], [4]]
+
+
+def test_resolve_suffixes_keep_relatives_apart():
+    found = resolve([mention(1, "John Kennedy Jr."), mention(2, "John Kennedy Sr.")])
+    assert groups(found) == [[1], [2]]
+
+
+def test_resolve_acronyms_and_initialisms():
+    found = resolve([
+        mention(1, "U.N.", "Org"), mention(2, "United Nations", "Org"), mention(3, "AP", "Org"),
+        mention(4, "The Associated Press", "Org"), mention(5, "U.S.", "Loc"), mention(6, "United States", "Loc"),
+        mention(7, "USSR", "Loc"), mention(8, "Union of Soviet Socialist Republics", "Loc"),
+    ])
+    assert groups(found) == [[1, 2], [3, 4], [5, 6], [7, 8]]
+    assert {e.canonical for e in found.entities} == {
+        "United Nations", "The Associated Press", "United States", "Union of Soviet Socialist Republics",
+    }
+
+
+def test_resolve_lower_case_word_is_no_acronym():
+    found = resolve([mention(1, "Ap", "Org"), mention(2, "Associated Press", "Org")])
+    assert groups(found) == [[1], [2]]
+
+
+def test_resolve_corporate_designators_and_the():
+    found = resolve([mention(1, "Exxon Corp.", "Org"), mention(2, "Exxon", "Org"), mention(3, "the Exxon Corporation", "Org")])
+    assert groups(found) == [[1, 2, 3]]
+
+
+def test_resolve_titles_only_for_persons():
+    found = resolve([mention(1, "General Motors", "Org"), mention(2, "Motors", "Org")])
+    assert groups(found) == [[1], [2]]
+    assert groups(resolve([mention(1, "Gov. Mario Cuomo"), mention(2, "Cuomo")])) == [[1, 2]]
+
+
+def test_resolve_labels_never_merge_by_default():
+    found = resolve([mention(1, "Washington", "Peop"), mention(2, "Washington", "Loc")])
+    assert groups(found) == [[1], [2]]
+    assert {e.label for e in found.entities} == {"Peop", "Loc"}
+
+
+def test_resolve_non_latin_names():
+    found = resolve([
+        mention(1, "Москва", "Loc"), mention(2, "МОСКВА", "Loc"), mention(3, "東京", "Loc"), mention(4, "ＡＢＣ", "Org"),
+        mention(5, "ABC", "Org"), mention(6, "القاهرة", "Loc"),
+    ])
+    assert groups(found) == [[1, 2], [3], [4, 5], [6]]
+
+
+def test_resolve_alias_entries():
+    entries = [AliasEntry("Lee Harvey Oswald", ("Oswald", "L.H.O."), "Peop", "Q188000"), AliasEntry("Big Apple", ("New York City",), None)]
+    found = resolve(
+        [mention(1, "L.H.O."), mention(2, "Oswald"), mention(3, "New York City", "Loc"), mention(4, "Big Apple", "Loc"), mention(5, "Big Apple", "Org")],
+        aliases=entries,
+    )
+    assert groups(found) == [[1, 2], [3, 4, 5]]
+    oswald, city = found.entities
+    assert (oswald.canonical, oswald.external_id) == ("Lee Harvey Oswald", "Q188000")
+    assert city.canonical == "Big Apple" and city.label == "Loc"
+
+
+def test_resolve_alias_claimed_twice_is_ambiguous():
+    entries = [AliasEntry("John F. Kennedy", ("Kennedy",), "Peop"), AliasEntry("Robert F. Kennedy", ("Kennedy",), "Peop")]
+    found = resolve([mention(1, "Kennedy"), mention(2, "John F. Kennedy")], aliases=entries)
+    assert groups(found) == [[1], [2]]
+    assert ("Kennedy", "Peop", ["John F. Kennedy", "Robert F. Kennedy"]) in found.ambiguous
+
+
+def test_resolve_decisions():
+    records = [mention(1, "Kennedy"), mention(2, "John F. Kennedy"), mention(3, "Jack Kennedy")]
+    assert groups(resolve(records)) == [[1, 2], [3]] or groups(resolve(records)) == [[1], [2], [3]]
+    same = [Decision("same", "Peop", "jack kennedy", "john f. kennedy")]
+    assert groups(resolve(records, decisions=same)) == [[1, 2, 3]]
+    different = [Decision("different", "Peop", "kennedy", "john f. kennedy")]
+    assert groups(resolve([mention(1, "Kennedy"), mention(2, "John F. Kennedy")], decisions=different)) == [[1], [2]]
+    with pytest.raises(KBError, match="unknown decision kind"):
+        resolve(records, decisions=[Decision("maybe", "Peop", "a", "b")])
+
+
+def test_resolve_threshold():
+    records = [mention(1, "Ford Motor", "Org"), mention(2, "Ford", "Org")]
+    assert groups(resolve(records, settings=ResolveSettings(threshold=0.6))) == [[1, 2]]
+    assert groups(resolve(records, settings=ResolveSettings(threshold=0.95))) == [[1], [2]]
+    with pytest.raises(KBError, match=r"in \[0, 1\]"):
+        resolve(records, settings=ResolveSettings(threshold=1.5))
+
+
+def test_resolve_bad_mentions():
+    with pytest.raises(KBError, match="given twice"):
+        resolve([mention(1, "Oswald"), mention(1, "Kennedy")])
+    with pytest.raises(KBError, match="empty name"):
+        resolve([MentionRecord(1, 1, "  ", "Peop", "  ", 0, 2)])
+
+
+def test_resolve_empty_input():
+    found = resolve([])
+    assert found.entities == [] and found.ambiguous == []
+
+
+def test_resolve_common_name_is_no_giant_cluster():
+    first = ["Anna", "Ben", "Carl", "Dora", "Emil", "Fay", "Gus", "Hal"]
+    records = [mention(i + 1, f"{name} Smith") for i, name in enumerate(first)]
+    records += [mention(100 + i, "Smith") for i in range(20)]
+    found = resolve(records)
+    assert max(len(e.mentions) for e in found.entities) == 20  # the bare "Smith"s, together, alone
+    assert len(found.entities) == len(first) + 1
+
+
+def test_blocking_keys():
+    assert blocking_keys("Kennedy", "Peop") & blocking_keys("John F. Kennedy", "Peop")
+    assert not blocking_keys("Kennedy", "Peop") & blocking_keys("Kennedy", "Loc")
+    assert blocking_keys("AP", "Org") & blocking_keys("Associated Press", "Org")
+    assert blocking_keys("U.S.", "Loc") & blocking_keys("United States", "Loc")
+    assert blocking_keys("Kennedy", "Peop") == blocking_keys("KENNEDY ", "Peop")
+    entries = [AliasEntry("Big Apple", ("New York City",), "Loc")]
+    assert blocking_keys("Big Apple", "Loc", entries) & blocking_keys("new york city", "Loc", entries)
+    assert not blocking_keys("Big Apple", "Org", entries) & blocking_keys("new york city", "Org", entries)
