@@ -10,19 +10,21 @@ names' words, each name weighted by the mentions that use it. Words without a ve
 out; an entity none of whose words has one gets a zero vector, and is counted
 (`SpacyKBCounts.without_vector`).
 
-Aliases: every name an entity is mentioned by, as written most often (the aliases table). The
-prior probability of an entity for an alias is its mentions by that name over all mentions by
-that name, where names are compared normalised (store.normalize: case and spacing), so
+Aliases: every name a resolved mention is written with (Store.mentions; whitespace collapsed),
+because spaCy looks candidates up by the mention's text as written. The prior probability of an
+entity for an alias is its mentions by that name over all mentions by that name, where names
+are compared normalised (store.normalize: case and spacing, as `kb query` compares them), so
 "Kennedy" and "KENNEDY" have the same candidates with the same priors, and the priors of every
-alias sum to 1.
+alias sum to 1. A mention whose entity is not among the entities read (a resolution that
+committed between the two reads) is left out.
 
 The directory is written whole or not at all (files.atomic_directory); an existing directory is
 replaced only if it holds nothing but a spaCy knowledge base's files.
 """
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy
 from spacy.kb import InMemoryLookupKB
@@ -73,12 +75,12 @@ def export_spacy_kb(db: Union[str, Path], output: Path, vectors: Union[str, Path
     nlp = vectors_pipeline(vectors)
     with open_store(db, readonly=True) as store:
         entities = list(store.entity_table())
-    if not entities:
-        raise KBError(
-            "The knowledge base has no resolved entities to export: build it with documents, and "
-            "resolve them (kb resolve DB), then export again."
-        )
-    spacy_kb, counts = make_spacy_kb(entities, nlp)
+        if not entities:
+            raise KBError(
+                "The knowledge base has no resolved entities to export: build it with documents (the "
+                "build resolves them; after --no-resolve, run kb resolve DB), then export again."
+            )
+        spacy_kb, counts = make_spacy_kb(entities, store.mentions(), nlp)
     with atomic_directory(output) as directory:
         spacy_kb.to_disk(directory)
     return counts
@@ -107,62 +109,72 @@ def vectors_pipeline(vectors: Union[str, Path, Language]) -> Language:
     return vectors
 
 
-def make_spacy_kb(entities: Iterable[Dict[str, Any]], nlp: Language) -> Tuple[InMemoryLookupKB, SpacyKBCounts]:
-    """An InMemoryLookupKB of the resolved entities, in a vocab of its own (so that its
-    strings.json holds its own strings, not the vectors pipeline's).
+def make_spacy_kb(
+    entities: Sequence[Dict[str, Any]], mentions: Iterable[Dict[str, Any]], nlp: Language
+) -> Tuple[InMemoryLookupKB, SpacyKBCounts]:
+    """An InMemoryLookupKB of the resolved entities and the names of their mentions, in a vocab
+    of its own (so that its strings.json holds its own strings, not the vectors pipeline's).
 
-    entities (Iterable[Dict[str, Any]]): The rows of Store.entity_table: "id", "name", "label",
-        "mention_count", "external_id" and "aliases" ({name as written: its mentions}).
+    entities (Sequence[Dict[str, Any]]): The rows of Store.entity_table: "id" and
+        "mention_count" are used.
+    mentions (Iterable[Dict[str, Any]]): The rows of Store.mentions: "text" and "entity_id" are
+        used (unresolved mentions are left out).
     nlp (Language): A pipeline with static vectors (see vectors_pipeline).
     RETURNS (Tuple[InMemoryLookupKB, SpacyKBCounts]): The knowledge base and what it holds.
     """
     width = nlp.vocab.vectors.shape[1]
+    keys = {entity["id"]: str(entity["id"]) for entity in entities}
+    names: Dict[str, Counter[str]] = defaultdict(Counter)  # entity key -> name as written -> mentions
+    by_norm: Dict[str, Counter[str]] = defaultdict(Counter)  # normalised name -> entity key -> mentions
+    for mention in mentions:
+        key = keys.get(mention["entity_id"])
+        name = " ".join(mention["text"].split())
+        if key is None or not name:
+            continue
+        names[key][name] += 1
+        by_norm[normalize(name)][key] += 1
     counts = SpacyKBCounts(vector_width=width)
-    spacy_kb = InMemoryLookupKB(Vocab(), entity_vector_length=width)
     name_vectors: Dict[str, Optional[numpy.ndarray]] = {}
-    ids: List[str] = []
-    freqs: List[int] = []
     entity_vectors: List[List[float]] = []
-    by_norm: Dict[str, Dict[str, int]] = defaultdict(dict)  # normalised alias -> entity key -> mentions
-    written: Dict[str, Set[str]] = defaultdict(set)  # normalised alias -> the names written so
     for entity in entities:
-        key = str(entity["id"])
-        vector = _entity_vector(entity["aliases"], nlp, name_vectors)
+        vector = _entity_vector(names[keys[entity["id"]]], nlp, name_vectors)
         if vector is None:
             counts.without_vector += 1
             vector = numpy.zeros((width,), dtype="float32")
-        ids.append(key)
-        freqs.append(entity["mention_count"])
         entity_vectors.append(vector.tolist())
-        for alias, n_mentions in entity["aliases"].items():
-            norm = normalize(alias)
-            if norm and n_mentions > 0:
-                by_norm[norm][key] = by_norm[norm].get(key, 0) + n_mentions
-                written[norm].add(alias)
-    spacy_kb.set_entities(entity_list=ids, freq_list=freqs, vector_list=entity_vectors)
+    spacy_kb = InMemoryLookupKB(Vocab(), entity_vector_length=width)
+    spacy_kb.set_entities(
+        entity_list=[keys[entity["id"]] for entity in entities],
+        freq_list=[entity["mention_count"] for entity in entities],
+        vector_list=entity_vectors,
+    )
+    written: Dict[str, Set[str]] = defaultdict(set)  # normalised name -> the names written so
+    for counter in names.values():
+        for name in counter:
+            written[normalize(name)].add(name)
     for norm in sorted(by_norm):
         candidates = sorted(by_norm[norm].items(), key=lambda item: (-item[1], item[0]))
         total = sum(n for _, n in candidates)
-        keys, priors = [key for key, _ in candidates], [n / total for _, n in candidates]
+        candidate_keys, priors = [key for key, _ in candidates], [n / total for _, n in candidates]
         for alias in sorted(written[norm]):
-            spacy_kb.add_alias(alias=alias, entities=keys, probabilities=priors)
+            spacy_kb.add_alias(alias=alias, entities=candidate_keys, probabilities=priors)
             counts.aliases += 1
-    counts.entities = len(ids)
+    counts.entities = len(entities)
     return spacy_kb, counts
 
 
 def _entity_vector(
-    aliases: Dict[str, int], nlp: Language, cache: Dict[str, Optional[numpy.ndarray]]
+    names: Counter[str], nlp: Language, cache: Dict[str, Optional[numpy.ndarray]]
 ) -> Optional[numpy.ndarray]:
     """The mean of the vectors of an entity's names, each weighted by its mentions; None if no
     word of any name has a vector."""
     total = None
     weight = 0
-    for alias, n_mentions in aliases.items():
-        if alias not in cache:
-            cache[alias] = _name_vector(alias, nlp)
-        vector = cache[alias]
-        if vector is None or n_mentions <= 0:
+    for name, n_mentions in names.items():
+        if name not in cache:
+            cache[name] = _name_vector(name, nlp)
+        vector = cache[name]
+        if vector is None:
             continue
         total = vector * n_mentions if total is None else total + vector * n_mentions
         weight += n_mentions
