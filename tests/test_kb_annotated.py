@@ -189,3 +189,14 @@ def test_kb_annotated_cli_bad_input(tmp_path):
     )
     assert "Invalid value for 'INPUTS...': name the files" in failed("kb", "build", "pipeline", "--db", db, code=2)
     assert "is the input" in failed("kb", "build", "--annotated", good, "--db", good)
+
+
+def test_kb_annotated_one_id_in_two_files_keeps_the_first(tmp_path):
+    nlp = make_kb_nlp()
+    first, second = nlp("Alice met Bob."), nlp("Alice met Bob in Paris.")
+    first.user_data["id"] = second.user_data["id"] = "x"
+    a, b = save([first], tmp_path / "a.spacy"), save([second], tmp_path / "b.spacy")
+    stats = kb.build_annotated([a, b], tmp_path / "kb.sqlite")
+    assert (stats.docs_added, stats.malformed.count) == (1, 1)
+    assert stats.malformed.first == [f"{b}:0: id 'x' was read before with another text ({a}:0); kept that one"]
+    assert kb.query_entity(tmp_path / "kb.sqlite", "Paris") == []
