@@ -435,7 +435,10 @@ class _Pass:
             resolution = resolve(named, aliases=aliases, decisions=decisions, settings=self.settings, vectors=self.vectors)
             entities = sorted(resolution.entities + entities, key=lambda entity: entity.mentions[0])
             self.stats.ambiguous.extend(resolution.ambiguous)
-        ids = self._entity_ids(entities, old_entity, owned)
+        old_names = {
+            entity_id: execute(f"SELECT name FROM entities WHERE id = {mark}", (entity_id,)).fetchone()[0] for entity_id in owned
+        }
+        ids = self._entity_ids(entities, old_entity, old_names)
         for entity, entity_id in zip(entities, ids):
             values = (entity.label, entity.canonical, len(entity.mentions), entity.external_id)
             if entity_id is None:
@@ -497,19 +500,31 @@ class _Pass:
         ]
 
     @staticmethod
-    def _entity_ids(entities: List[ResolvedEntity], old_entity: Dict[int, Optional[int]], owned: Set[int]) -> List[Optional[int]]:
-        """Per entity, the id of the old entity it keeps (the one most of its mentions had, the
-        biggest entity choosing first), or None for a new one."""
+    def _entity_ids(
+        entities: List[ResolvedEntity], old_entity: Dict[int, Optional[int]], old_names: Dict[int, str]
+    ) -> List[Optional[int]]:
+        """Per entity, the id of the old entity it keeps, or None for a new one: the one most of
+        its mentions had (on a tie, the one with its canonical name, then the smallest id), the
+        biggest entity choosing first.
+
+        entities (List[ResolvedEntity]): The component's new entities.
+        old_entity (Dict[int, Optional[int]]): Each mention's old entity id.
+        old_names (Dict[int, str]): The canonical names of the old entities the component owns.
+        RETURNS (List[Optional[int]]): Per entity, the id it keeps.
+        """
         ids: List[Optional[int]] = [None] * len(entities)
         taken: Set[int] = set()
         order = sorted(range(len(entities)), key=lambda i: (-len(entities[i].mentions), entities[i].mentions[0]))
         for i in order:
             votes = Counter(old_entity.get(m) for m in entities[i].mentions)
             votes.pop(None, None)
-            choices = sorted((-n, entity_id) for entity_id, n in votes.items() if entity_id in owned and entity_id not in taken)
+            choices = sorted(
+                (-n, old_names[entity_id] != entities[i].canonical, entity_id)
+                for entity_id, n in votes.items() if entity_id in old_names and entity_id not in taken
+            )
             if choices:
-                ids[i] = choices[0][1]
-                taken.add(choices[0][1])
+                ids[i] = choices[0][2]
+                taken.add(choices[0][2])
         return ids
 
 

@@ -13,7 +13,7 @@ One job per module; each imports only those listed above it:
     cluster.py   `blocking_keys` and `resolve`: blocking, pair scoring, anchored clustering
 """
 from .aliases import read_alias_file
-from .cluster import blocking_keys, resolve
+from .cluster import AliasIndex, blocking_keys, resolve
 from .names import name_key
 from .records import (
     DEFAULT_THRESHOLD,
@@ -26,6 +26,6 @@ from .records import (
 )
 
 __all__ = [
-    "AliasEntry", "DEFAULT_THRESHOLD", "Decision", "MentionRecord", "Resolution", "ResolvedEntity",
+    "AliasEntry", "AliasIndex", "DEFAULT_THRESHOLD", "Decision", "MentionRecord", "Resolution", "ResolvedEntity",
     "ResolveSettings", "blocking_keys", "name_key", "read_alias_file", "resolve",
 ]

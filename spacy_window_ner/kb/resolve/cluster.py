@@ -30,16 +30,19 @@ mentions are in one entity only if their names are in one component.
 """
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union, overload
 
 from ..store import KBError
 from .context import Profile, VectorsT, context_features, mention_vector, similarity
-from .names import Name, name_blocking_keys, name_key, name_score, parse_name
+from .names import Name, candidate_pairs, name_blocking_keys, name_key, name_score, parse_name
 from .records import AliasEntry, Decision, MentionRecord, Resolution, ResolvedEntity, ResolveSettings
 
 # An ambiguous name's mention joins the entity whose context it is most like only if that
-# similarity is at least MIN_SIMILARITY, and MARGIN more than the next entity's.
-MIN_SIMILARITY = 0.1
+# similarity is at least MIN_SIMILARITY, and MARGIN more than the next entity's. Chosen on the
+# CoNLL04 gold alias set's train part (benchmarks/resolution/): a margin of 0.05 keeps pairwise
+# precision where it is without context placement (0.02 or none cost 0.4 points), and a minimum
+# of 0.05 places 0.5 points more recall than 0.1 at the same precision.
+MIN_SIMILARITY = 0.05
 MARGIN = 0.05
 
 DECISION_KINDS = ("same", "different")
@@ -62,28 +65,46 @@ class _Entity:
     names: Set[str] = field(default_factory=set)
 
 
-class AliasIndex:
-    """The user's alias entries, indexed by name: which entries claim a name.
+class AliasIndex(Sequence[AliasEntry]):
+    """The user's alias entries, indexed by name: which entries claim a name. It is the sequence
+    of its entries, so a caller that resolves many times (the store) builds it once and passes
+    it as `aliases` to `blocking_keys` and `resolve`, which then don't index the entries again.
 
-    aliases (Sequence[AliasEntry]): The entries. Entries with the same canonical name and label
-        are one entity; the first gives its written canonical name and external id.
+    aliases (Sequence[AliasEntry]): The entries. Entries with the same canonical name (by
+        `name_key`) and label are one entity: its written canonical name is the alphabetically
+        first of theirs, its external id the first of their ids, so the order of the entries
+        does not matter.
     """
 
     def __init__(self, aliases: Sequence[AliasEntry]) -> None:
+        self.entries: Tuple[AliasEntry, ...] = tuple(aliases)
         self.entities: Dict[EntryId, _Entity] = {}
         self.by_name: Dict[str, Set[EntryId]] = defaultdict(set)
-        for entry in aliases:
+        for entry in self.entries:
             ident = (name_key(entry.canonical), entry.label)
             entity = self.entities.get(ident)
             if entity is None:
                 entity = self.entities[ident] = _Entity(entry.canonical, entry.label, entry.external_id)
-            elif entity.external_id is None:
-                entity.external_id = entry.external_id
+            entity.canonical = min(entity.canonical, entry.canonical)
+            if entry.external_id is not None:
+                entity.external_id = min(entity.external_id or entry.external_id, entry.external_id)
             for name in (entry.canonical, *entry.aliases):
                 key = name_key(name)
                 if key:
                     entity.names.add(key)
                     self.by_name[key].add(ident)
+
+    @overload
+    def __getitem__(self, index: int) -> AliasEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[AliasEntry]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[AliasEntry, Sequence[AliasEntry]]:
+        return self.entries[index]
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def claims(self, key: str, label: str) -> List[EntryId]:
         """The entries that claim a name for a label (theirs, or any label), sorted.
@@ -118,10 +139,16 @@ def blocking_keys(text: str, label: str, aliases: Sequence[AliasEntry] = ()) -> 
 
     text (str): The name as written.
     label (str): Its mention label.
-    aliases (Sequence[AliasEntry]): The user's alias entries: the names of one entry share a key.
+    aliases (Sequence[AliasEntry]): The user's alias entries (an AliasIndex of them saves
+        indexing them on every call): the names of one entry share a key.
     RETURNS (FrozenSet[str]): Its keys.
     """
-    return _name_keys(name_key(text), label, AliasIndex(aliases))
+    return _name_keys(name_key(text), label, _index(aliases))
+
+
+def _index(aliases: Sequence[AliasEntry]) -> AliasIndex:
+    """The alias entries indexed: as given when they are an AliasIndex already."""
+    return aliases if isinstance(aliases, AliasIndex) else AliasIndex(aliases)
 
 
 class _Union:
@@ -167,7 +194,7 @@ def resolve(
     """Group mentions into resolved entities (see the module docstring for how).
 
     mentions (Iterable[MentionRecord]): The mentions, in any order; ids must be unique.
-    aliases (Sequence[AliasEntry]): The user's alias entries.
+    aliases (Sequence[AliasEntry]): The user's alias entries, or an AliasIndex of them.
     decisions (Sequence[Decision]): Curated decisions: "same" joins two names of a label, "different"
         keeps them apart.
     settings (ResolveSettings): The threshold, and whether to use context.
@@ -184,7 +211,7 @@ def resolve(
         if decision.kind not in DECISION_KINDS:
             raise KBError(f"unknown decision kind {decision.kind!r} ({decision}); use 'same' or 'different'")
     records = sorted(mentions, key=lambda r: r.id)
-    index = AliasIndex(aliases)
+    index = _index(aliases)
     by_name: Dict[NameId, List[MentionRecord]] = defaultdict(list)
     for i, record in enumerate(records):
         if i and records[i - 1].id == record.id:
@@ -201,16 +228,21 @@ def resolve(
     for i, group in enumerate(groups):
         for key in sorted(_name_keys(group.key, group.label, index)):
             links.union(first_with.setdefault(key, i), i)
+    named: List[Tuple[Decision, int]] = []  # the decisions whose two names are present
     for decision in decisions:
         pair = _decision_groups(decision, group_of)
         if pair is not None:
             links.union(*pair)
+            named.append((decision, pair[0]))
     components: Dict[int, List[int]] = defaultdict(list)
     for i in range(len(groups)):
         components[links.find(i)].append(i)
+    decisions_of: Dict[int, List[Decision]] = defaultdict(list)
+    for decision, i in named:
+        decisions_of[links.find(i)].append(decision)
     resolution = Resolution()
-    for members in components.values():
-        part = _Component([groups[i] for i in members], index, decisions, settings, vectors).resolve()
+    for root, members in components.items():
+        part = _Component([groups[i] for i in members], index, decisions_of[root], settings, vectors).resolve()
         resolution.entities.extend(part.entities)
         resolution.ambiguous.extend(part.ambiguous)
     resolution.entities.sort(key=lambda e: e.mentions[0])
@@ -254,9 +286,10 @@ class _Component:
         for decision in decisions:
             pair = _decision_groups(decision, group_of)
             if pair is not None:
-                (self.same if decision.kind == "same" else self.different).append(tuple(sorted(pair)))  # type: ignore[arg-type]
+                (self.same if decision.kind == "same" else self.different).append((min(pair), max(pair)))
         self.same.sort()
         self.different.sort()
+        self._adjacent: Dict[int, Set[int]] = defaultdict(set)  # node -> the nodes scored with it
 
     # Step 2: names that must be one entity.
     def _forced(self) -> _Union:
@@ -318,9 +351,10 @@ class _Component:
         partial = {
             r for r in nodes
             if self.entry_of[r] is None
-            and (r in claimed or any(spec[o] > spec[r] and fits(r, o) >= threshold for o in self._neighbours(r, scores)))
+            and (r in claimed or any(spec[o] > spec[r] and fits(r, o) >= threshold for o in self._neighbours(r)))
         }
         anchors = sorted(r for r in nodes if r not in partial)
+        anchor_set = set(anchors)
         cluster_of: Dict[int, int] = {r: r for r in anchors}
         members: Dict[int, List[int]] = {r: [r] for r in anchors}
         candidates = sorted(
@@ -347,11 +381,19 @@ class _Component:
         profiles: Dict[int, Profile] = {}
         residual: Set[int] = set()  # ambiguous names: never a partial name's target
         for r in sorted(partial, key=lambda r: (-spec[r], r)):
-            fitting = sorted({
-                cluster_of[o] for o in self._neighbours(r, scores)
-                if o in cluster_of and o not in residual and spec[o] > spec[r] and fits(r, o) >= threshold
-                and not any(self._forbidden(forced, r, x) for x in members[cluster_of[o]])
-            } | {
+            # The clusters it fits best: "N.C." fits "North Carolina" as a place (tables.PLACES)
+            # better than "Niagara County" as an acronym.
+            best: Dict[int, float] = {}
+            for o in self._neighbours(r):
+                if o in cluster_of and o not in residual and spec[o] > spec[r] and fits(r, o) >= threshold:
+                    c = cluster_of[o]
+                    if c in best or any(self._forbidden(forced, r, x) for x in members[c]):
+                        continue
+                    # It must fit the cluster's anchors themselves, every one: no chaining.
+                    best[c] = max(fits(r, a) for a in members[c] if a in anchor_set)
+            best = {c: score for c, score in best.items() if score >= threshold}
+            top = max(best.values(), default=0.0)
+            fitting = sorted({c for c, score in best.items() if score == top} | {
                 c for c, cluster in members.items()
                 if r in claimed and c not in residual and any(self.entry_of.get(x) in claimed[r] for x in cluster)
             })
@@ -361,6 +403,7 @@ class _Component:
                 continue
             members[r] = [r]  # its own entity: what context does not place stays here
             cluster_of[r] = r
+            anchor_set.add(r)  # the anchor of its own entity, for less specific names
             if len(fitting) > 1 or (fitting and r in claimed):
                 residual.add(r)
                 if r not in claimed:  # those are reported with all the entries that claim them
@@ -374,30 +417,28 @@ class _Component:
 
     def _scores(self, forced: _Union) -> Dict[Tuple[int, int], float]:
         """The name scores of the node pairs that share a blocking key, by (root, root)."""
-        buckets: Dict[str, List[int]] = defaultdict(list)
+        buckets: Dict[Tuple[str, str, str], List[int]] = defaultdict(list)
         for i, group in enumerate(self.groups):
             for kind, value in name_blocking_keys(group.name):
-                buckets[_key(kind, group.label, value)].append(i)
+                if kind != "n":  # one ident: joined already
+                    buckets[(kind, group.label, value)].append(i)
         scores: Dict[Tuple[int, int], float] = {}
-        for bucket in buckets.values():
-            for x, i in enumerate(bucket):
-                for j in bucket[x + 1:]:
-                    ri, rj = forced.find(i), forced.find(j)
-                    if ri == rj:
-                        continue
-                    pair = (min(ri, rj), max(ri, rj))
-                    if self._forbidden(forced, ri, rj):
-                        continue
-                    score = name_score(self.groups[i].name, self.groups[j].name)
-                    if score > scores.get(pair, 0.0):
-                        scores[pair] = score
-        self._adjacent: Dict[int, Set[int]] = defaultdict(set)
+        for (kind, _, _), bucket in buckets.items():
+            for x, y in candidate_pairs(kind, [self.groups[i].name for i in bucket]):
+                i, j = bucket[x], bucket[y]
+                ri, rj = forced.find(i), forced.find(j)
+                if ri == rj or (self.different and self._forbidden(forced, ri, rj)):
+                    continue
+                pair = (min(ri, rj), max(ri, rj))
+                score = name_score(self.groups[i].name, self.groups[j].name)
+                if score > scores.get(pair, 0.0):
+                    scores[pair] = score
         for a, b in scores:
             self._adjacent[a].add(b)
             self._adjacent[b].add(a)
         return scores
 
-    def _neighbours(self, r: int, scores: Dict[Tuple[int, int], float]) -> List[int]:
+    def _neighbours(self, r: int) -> List[int]:
         """The nodes scored against node r, sorted."""
         return sorted(self._adjacent.get(r, ()))
 

@@ -1,0 +1,255 @@
+"""Entity resolution in the knowledge base (issue 24; kb/resolution.py), on SQLite and on
+PostgreSQL: incremental passes give what one pass from scratch gives (documents added in two
+builds or one, replaced, removed); decisions and alias entries survive a pass from scratch;
+queries find an entity by any alias; graph nodes carry their aliases; what waits for a pass is
+reported; a changed threshold resolves everything again."""
+import csv
+import itertools
+import json
+import os
+import sqlite3
+import xml.etree.ElementTree as ET
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List
+
+import pytest
+import spacy
+from spacy.language import Language
+
+from spacy_window_ner import kb
+
+from .postgres_server import temporary_database
+from .util import WRONG_COUNTS_SQL, failed, invoke, kb_snapshot_rows
+
+PATTERNS = [
+    {"label": "PER", "pattern": name}
+    for name in ("Lee Harvey Oswald", "Oswald", "John F. Kennedy", "Robert F. Kennedy", "Kennedy", "LHO")
+] + [{"label": "LOC", "pattern": "Dallas"}, {"label": "ORG", "pattern": "United Nations"}, {"label": "ORG", "pattern": "U.N."}]
+FIRST = [
+    {"id": "d1", "text": "Lee Harvey Oswald shot John F. Kennedy in Dallas."},
+    {"id": "d2", "text": "Oswald was arrested in Dallas. Kennedy died there."},
+]
+SECOND = [
+    {"id": "d3", "text": "The United Nations met. The U.N. spoke of Robert F. Kennedy."},
+    {"id": "d4", "text": "Oswald lived in Dallas before."},
+]
+_DATABASES = itertools.count()
+
+
+def make_nlp() -> Language:
+    """sentencizer, an entity_ruler for PATTERNS, and util's relation test component."""
+    from . import util  # noqa: F401  (registers test_kb_relations)
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("entity_ruler").add_patterns(PATTERNS)
+    nlp.add_pipe("test_kb_relations")
+    return nlp
+
+
+def write_jsonl(path: Path, records: List[dict]) -> Path:
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf8")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_db(request, tmp_path) -> Iterator[Callable[[], str]]:
+    """new_db() -> a new, empty knowledge base: a SQLite file, or a database on conftest's
+    PostgreSQL server (dropped after the test)."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            names = (str(tmp_path / f"kb{i}.sqlite") for i in itertools.count())
+            yield lambda: next(names)
+        else:
+            server = request.getfixturevalue("postgres_server")
+            yield lambda: stack.enter_context(temporary_database(server, f"kb_res_{os.getpid()}_{next(_DATABASES)}"))
+
+
+def rows(db: str) -> Dict[str, list]:
+    """util.kb_snapshot_rows of either back end, with the number of entities whose count is wrong."""
+    if kb.is_url(db):
+        import psycopg
+
+        conn = psycopg.connect(db)
+    else:
+        conn = sqlite3.connect(db)
+    try:
+        found = kb_snapshot_rows(conn)
+        found["wrong_counts"] = conn.execute(WRONG_COUNTS_SQL).fetchone()[0]
+        found["unresolved"] = conn.execute("SELECT COUNT(*) FROM mentions WHERE entity_id IS NULL").fetchone()[0]
+    finally:
+        conn.close()
+    return found
+
+
+def entity_ids(db: str) -> Dict[str, int]:
+    with kb.open_store(db, readonly=True) as store:
+        return {entity["name"]: entity["id"] for entity in store.entity_table()}
+
+
+def test_kb_resolution_incremental_same_as_from_scratch(new_db, tmp_path):
+    first, second = write_jsonl(tmp_path / "first.jsonl", FIRST), write_jsonl(tmp_path / "second.jsonl", SECOND)
+    two_builds, one_build = new_db(), new_db()
+    kb.build_kb(make_nlp(), [first], two_builds)
+    kb.build_kb(make_nlp(), [second], two_builds)
+    kb.build_kb(make_nlp(), [first, second], one_build)
+    got = rows(two_builds)
+    assert got == rows(one_build)
+    assert got["wrong_counts"] == got["unresolved"] == 0
+    # "Oswald" of d4 joined the entity of d1 and d2; "Kennedy" stays with John F. Kennedy.
+    oswald = kb.query_entity(two_builds, "oswald")
+    assert [(e["name"], e["mention_count"], e["aliases"]) for e in oswald] == [
+        ("Lee Harvey Oswald", 3, {"Oswald": 2, "Lee Harvey Oswald": 1})
+    ]
+    ids = entity_ids(two_builds)
+    with kb.open_store(two_builds) as store:
+        stats = kb.resolve_kb(store, from_scratch=True)
+    assert stats.from_scratch and stats.mentions == 11 and stats.created == stats.deleted == 0
+    assert rows(two_builds) == got and entity_ids(two_builds) == ids  # an unchanged partition keeps its ids
+    # A replaced document, then a removed one: the same as building what is left from scratch.
+    write_jsonl(first, [FIRST[0], {"id": "d2", "text": "Robert F. Kennedy visited Dallas. Kennedy spoke."}])
+    kb.build_kb(make_nlp(), [first], two_builds)
+    replaced = new_db()
+    kb.build_kb(make_nlp(), [first, second], replaced)
+    assert rows(two_builds) == rows(replaced)
+    removed = kb.remove_documents(two_builds, ids=["d4"])
+    assert removed.entities == 0 and kb.query_entity(two_builds, "Oswald") == []  # no mention is "Oswald" now
+    assert kb.query_entity(two_builds, "Lee Harvey Oswald")[0]["aliases"] == {"Lee Harvey Oswald": 1}
+    fresh = new_db()
+    kb.build_kb(make_nlp(), [first], fresh)
+    kb.build_kb(make_nlp(), [second], fresh)
+    kb.remove_documents(fresh, ids=["d4"])
+    assert rows(two_builds) == rows(fresh)
+    # Every document of an entity removed: the entity goes (Lee Harvey Oswald and John F. Kennedy).
+    removed = kb.remove_documents(two_builds, ids=["d1"])
+    assert removed.entities == 2 and kb.query_entity(two_builds, "Lee Harvey Oswald") == []
+    assert rows(two_builds)["wrong_counts"] == 0
+
+
+def test_kb_resolution_decisions_and_alias_entries_survive(new_db, tmp_path):
+    db = new_db()
+    kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "first.jsonl", FIRST)], db)
+    assert kb.query_entity(db, "Kennedy")[0]["name"] == "John F. Kennedy"
+    kb.decide(db, "different", "kennedy", "John F.  Kennedy", "PER")
+    assert [e["name"] for e in kb.query_entity(db, "Kennedy")] == ["Kennedy"]
+    aliases = tmp_path / "aliases.jsonl"
+    aliases.write_text(json.dumps({"canonical": "Lee Harvey Oswald", "aliases": ["LHO"], "id": "Q191012"}) + "\n", encoding="utf8")
+    stats = kb.resolve_database(db, aliases=[aliases])
+    assert stats.from_scratch  # new alias entries resolve everything again
+    kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "more.jsonl", [{"id": "d9", "text": "LHO was seen."}])], db)
+    (oswald,) = kb.query_entity(db, "LHO")
+    assert (oswald["name"], oswald["external_id"], oswald["mention_count"]) == ("Lee Harvey Oswald", "Q191012", 3)
+    before = rows(db)
+    assert before["decisions"] == [("different", "PER", "john f. kennedy", "kennedy")]
+    assert before["alias_entries"] == [("Lee Harvey Oswald", None, "Q191012", '["LHO"]', f"{aliases}:1")]
+    kb.resolve_database(db, from_scratch=True)
+    kb.resolve_database(db, aliases=[aliases])  # kept already: not added twice
+    assert rows(db) == before
+    # A merge joins what resolution kept apart, and survives a pass from scratch too.
+    kb.decide(db, "same", "Kennedy", "John F. Kennedy", "PER")
+    kb.resolve_database(db, from_scratch=True)
+    assert kb.query_entity(db, "Kennedy")[0]["aliases"] == {"John F. Kennedy": 1, "Kennedy": 1}
+    with pytest.raises(kb.KBError, match="same name"):
+        kb.decide(db, "same", "Dallas", " dallas", "LOC")
+
+
+def test_kb_resolution_threshold_kept_and_changed_from_scratch(tmp_path):
+    db = str(tmp_path / "kb.sqlite")
+    kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "first.jsonl", FIRST)], db)
+    assert kb.resolve_database(db).components == 0  # nothing changed
+    stats = kb.resolve_database(db, threshold=1.0)
+    assert stats.from_scratch
+    assert not kb.resolve_database(db, threshold=1.0).from_scratch
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'resolve_threshold'").fetchone() == ("1.0",)
+    conn.close()
+    with pytest.raises(kb.KBError, match="between 0 and 1"):
+        kb.resolve_database(db, threshold=1.5)
+
+
+def test_kb_resolution_graph_nodes_carry_aliases(tmp_path):
+    db = str(tmp_path / "kb.sqlite")
+    kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "first.jsonl", FIRST)], db)
+    nodes, edges = kb.read_graph(db)
+    by_name = {node["name"]: node for node in nodes}
+    assert by_name["Lee Harvey Oswald"]["aliases"] == {"Lee Harvey Oswald": 1, "Oswald": 1}
+    oswald, dallas = by_name["Lee Harvey Oswald"]["id"], by_name["Dallas"]["id"]
+    # Relations read their entities through their mentions: "Oswald" -> "Dallas" is the resolved entity's.
+    assert {(e["source"], e["target"]) for e in edges} >= {(oswald, dallas)}
+    kb.export_graph(db, tmp_path / "g.jsonl", "jsonl")
+    lines = [json.loads(line) for line in (tmp_path / "g.jsonl").read_text(encoding="utf8").splitlines()]
+    assert [line["aliases"] for line in lines if line.get("name") == "Lee Harvey Oswald"] == [{"Lee Harvey Oswald": 1, "Oswald": 1}]
+    kb.export_graph(db, tmp_path / "csv", "csv")
+    with (tmp_path / "csv" / "nodes.csv").open(encoding="utf8") as file_:
+        cells = {row["name"]: row for row in csv.DictReader(file_)}
+    assert json.loads(cells["Lee Harvey Oswald"]["aliases"]) == {"Lee Harvey Oswald": 1, "Oswald": 1}
+    kb.export_graph(db, tmp_path / "g.graphml", "graphml")
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
+    graph = ET.parse(tmp_path / "g.graphml").getroot()
+    found = {
+        node.find("g:data[@key='name']", ns).text: json.loads(node.find("g:data[@key='aliases']", ns).text)
+        for node in graph.iter("{http://graphml.graphdrawing.org/xmlns}node")
+    }
+    assert found["Lee Harvey Oswald"] == {"Lee Harvey Oswald": 1, "Oswald": 1}
+
+
+def test_kb_resolution_store_tables(new_db, tmp_path):
+    db = new_db()
+    kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "first.jsonl", FIRST)], db)
+    with kb.open_store(db, readonly=True) as store:
+        mentions = list(store.mentions())
+        entities = list(store.entity_table())
+    assert [(m["document"], m["start_char"], m["text"], m["canonical"]) for m in mentions] == [
+        ("d1", 0, "Lee Harvey Oswald", "Lee Harvey Oswald"), ("d1", 23, "John F. Kennedy", "John F. Kennedy"),
+        ("d1", 42, "Dallas", "Dallas"), ("d2", 0, "Oswald", "Lee Harvey Oswald"), ("d2", 23, "Dallas", "Dallas"),
+        ("d2", 31, "Kennedy", "John F. Kennedy"),
+    ]
+    by_id = {entity["id"]: entity for entity in entities}
+    assert all(by_id[m["entity_id"]]["name"] == m["canonical"] for m in mentions)
+    assert sorted((e["name"], e["label"], e["mention_count"], e["external_id"]) for e in entities) == [
+        ("Dallas", "LOC", 2, None), ("John F. Kennedy", "PER", 2, None), ("Lee Harvey Oswald", "PER", 2, None),
+    ]
+
+
+def test_kb_resolution_unresolved_reported(tmp_path):
+    db = str(tmp_path / "kb.sqlite")
+    stats = kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "first.jsonl", FIRST)], db, resolve=False)
+    assert stats.resolution is None and kb.pending(db) == (6, 0)
+    assert kb.query_entity(db, "Oswald") == []
+    output = failed("kb", "query", db, "Oswald")
+    assert "6 mentions are not resolved yet" in output and f"kb resolve {db}" in output
+    result = invoke("kb", "resolve", db)
+    assert "resolved 6 mentions in 3 components into 3 entities, 2 of them known by several names" in result.output
+    assert kb.pending(db) == (0, 0)
+    result = invoke("kb", "query", db, "Oswald")
+    assert "Lee Harvey Oswald (PER): 2 mentions" in result.output and "Aliases: Lee Harvey Oswald (1), Oswald (1)" in result.output
+    assert "not resolved" not in result.output
+    kb.remove_documents(db, ids=["d2"], resolve=False)
+    assert kb.pending(db) == (0, 3)
+    assert "3 names changed since the last resolution" in invoke("kb", "export", db, "-f", "jsonl", "-o", tmp_path / "g.jsonl").output
+
+
+def test_kb_resolution_cli_merge_split_and_ambiguous(tmp_path):
+    db = str(tmp_path / "kb.sqlite")
+    source = write_jsonl(tmp_path / "all.jsonl", FIRST + SECOND)
+    result = invoke("kb", "build", _saved(tmp_path), source, "--db", db)
+    assert "resolved 11 mentions" in result.output
+    assert "'Kennedy' (PER) may mean: 'John F. Kennedy', 'Robert F. Kennedy'" in result.output
+    result = invoke("kb", "split", db, "Oswald", "Lee Harvey Oswald", "--label", "PER")
+    assert "Kept: 'Oswald' and 'Lee Harvey Oswald' (PER) are never one entity." in result.output
+    assert [e["name"] for e in kb.query_entity(db, "Oswald")] == ["Oswald"]
+    invoke("kb", "merge", db, "Oswald", "Lee Harvey Oswald", "--label", "PER")
+    assert [e["name"] for e in kb.query_entity(db, "Oswald")] == ["Lee Harvey Oswald"]
+    assert "exactly two names" in failed("kb", "merge", db, "Oswald", "--label", "PER")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"canonical": "X"}\n{not json\n', encoding="utf8")
+    assert f"{bad}:2:" in failed("kb", "resolve", db, "--aliases", bad)
+    assert "Traceback" not in failed("kb", "resolve", db, "--threshold", "2")
+
+
+def _saved(tmp_path: Path) -> Path:
+    path = tmp_path / "pipeline"
+    if not path.exists():
+        make_nlp().to_disk(path)
+    return path
