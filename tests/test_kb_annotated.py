@@ -163,10 +163,18 @@ def test_kb_annotated_cli(tmp_path):
     result = invoke("kb", "build", "--annotated", first, second, "--db", db, "--batch-size", "1")
     output = " ".join(result.output.split())
     assert "read 4 documents from 2 files; added 4 (9 mentions, 6 relations" in output
+    assert "resolved 9 mentions" in output
     (acme,) = json.loads(invoke("kb", "query", db, "Acme", "--json").output)
     assert sorted((m["source"], m["line"]) for m in acme["mentions"]) == [(str(first), 1), (str(second), 1)]
     result = invoke("kb", "build", "--annotated", first, second, "--db", db)
     assert "added 0 " in result.output and "skipped 4 already stored" in result.output
+    unresolved = tmp_path / "unresolved.sqlite"
+    result = invoke("kb", "build", "--annotated", first, "--db", unresolved, "--no-resolve")
+    assert "added 2 " in result.output and "resolved 7 mentions" not in result.output
+    output = tmp_path / "mentions.jsonl"
+    result = invoke("kb", "export", unresolved, "--format", "mentions", "--output", output)
+    assert "7 mentions are not resolved yet" in " ".join(result.output.split())
+    assert {json.loads(line)["entity_id"] for line in output.read_text(encoding="utf8").splitlines()} == {None}
 
 
 def test_kb_annotated_cli_bad_input(tmp_path):
