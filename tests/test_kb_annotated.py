@@ -3,11 +3,13 @@ they carry, without a pipeline; their identities (doc.user_data["id"], else PATH
 reruns and replaced annotations, and bad input (files that are not DocBins, docs without
 entity annotation, bad ids, pipeline options)."""
 import json
+import zlib
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 import spacy
+import srsly
 from spacy.tokens import DocBin, Span
 
 from spacy_window_ner import kb
@@ -208,3 +210,21 @@ def test_kb_annotated_one_id_in_two_files_keeps_the_first(tmp_path):
     assert (stats.docs_added, stats.malformed.count) == (1, 1)
     assert stats.malformed.first == [f"{b}:0: id 'x' was read before with another text ({a}:0); kept that one"]
     assert kb.query_entity(tmp_path / "kb.sqlite", "Paris") == []
+
+
+def test_kb_annotated_doc_that_cannot_be_read_stops_its_file_only(tmp_path):
+    """A DocBin whose strings lack a word of its second doc: the first doc and the other files
+    are stored, the second doc and those after it reported."""
+    nlp = spacy.blank("en")
+    docs = [nlp("Alice met Bob."), nlp("Zyxw qrst."), nlp("Alice again."), nlp("Bob left.")]
+    for doc in docs:
+        doc.ents = []
+    msg = srsly.msgpack_loads(zlib.decompress(DocBin(docs=docs[:3]).to_bytes()))
+    msg["strings"] = [string for string in msg["strings"] if string != "Zyxw"]
+    broken = tmp_path / "broken.spacy"
+    broken.write_bytes(zlib.compress(srsly.msgpack_dumps(msg)))
+    good = save(docs[3:], tmp_path / "good.spacy")
+    stats = kb.build_annotated([broken, good], tmp_path / "kb.sqlite")
+    assert (stats.docs_added, stats.files, stats.skipped_files) == (2, 2, [])
+    (problem,) = stats.malformed.first
+    assert problem.startswith(f"{broken}:1: can't read the doc (KeyError: ") and problem.endswith("skipped it and the 1 docs after it")

@@ -146,11 +146,12 @@ def iter_annotated(paths: Iterable[Path], stats: Optional[BuildStats] = None) ->
             offset = consumed + (size * (index + 1)) // n_docs
             try:
                 doc = next(docs)
-            except Exception as err:  # a DocBin whose arrays don't fit its docs
+            except Exception as err:  # a DocBin whose arrays or strings don't fit its docs
+                after = n_docs - index - 1
                 stats.malformed_line(
                     source, index,
-                    f"can't read the doc ({type(err).__name__}: {' '.join(str(err).split())}); "
-                    f"skipped it and the {n_docs - index - 1} docs after it",
+                    f"can't read the doc ({type(err).__name__}: {' '.join(str(err).split())}); skipped it"
+                    + (f" and the {after} docs after it" if after else ""),
                 )
                 break
             record = _annotated_record(doc, source, index, offset, stats)
