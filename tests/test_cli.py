@@ -23,7 +23,8 @@ from .util import failed, fill, invoke, make_rel_examples, make_rel_nlp, remount
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "sample"
 COMMANDS = [
     [], ["convert"], ["evaluate"], ["tune-thresholds"], ["tune-ner-bias"], ["copy-tuning"], ["cross-predict"],
-    ["kb"], ["kb", "build"], ["kb", "query"], ["kb", "remove"], ["kb", "export"], ["explain"], ["visualize"],
+    ["kb"], ["kb", "build"], ["kb", "resolve"], ["kb", "merge"], ["kb", "split"], ["kb", "migrate"], ["kb", "query"],
+    ["kb", "remove"], ["kb", "export"], ["explain"], ["visualize"],
 ]
 # Run as `python KILL_SCRIPT POINT MODEL DEV`: tune-thresholds, killed at POINT of saving.
 KILL_SCRIPT = Path(__file__).resolve().parent / "scripts" / "kill_at.py"

@@ -321,7 +321,7 @@ def test_hostile_invalid_utf8_in_a_knowledge_base_reads_with_replacement(ruler_p
     text.write_text("Alice met Bob in Paris.\n", encoding="utf8")
     kb.build_kb(str(ruler_path), [text], db, lines=True)
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE entities SET name = CAST(X'416c6963ff' AS TEXT) WHERE norm = 'alice'")
+        conn.execute("UPDATE entities SET name = CAST(X'416c6963ff' AS TEXT) WHERE name = 'Alice'")
         conn.execute("UPDATE mentions SET sentence = CAST(X'ff416c696365206d657420426f622e' AS TEXT)")
     output = cli("kb", "query", db, "alice")
     assert "Alic\ufffd" in output and "\ufffdAlice met Bob." in output, output

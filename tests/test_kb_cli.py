@@ -113,10 +113,11 @@ def query(db: Path, name: str, columns: int = 80) -> str:
 
 
 def tables(output: str) -> List[List[str]]:
-    """The tables of kb query's output: blocks of lines under a header, each a list of lines."""
+    """The tables of kb query's output: blocks of lines under a header (the entity's line and its
+    aliases' line), each a list of lines."""
     blocks, block = [], []
     for line in output.splitlines() + [""]:
-        if line.strip() and not line.endswith("mentions") and line != "No relations.":
+        if line.strip() and not line.endswith("mentions") and not line.startswith("Aliases: ") and line != "No relations.":
             block.append(line)
         elif block:
             blocks.append(block)

@@ -213,7 +213,12 @@ def test_kb_ray_postgres_actors_write_their_own_batches(ray_cluster, window_ner_
     stats = kb.build_kb(str(window_ner_path), [sample], postgres_url, batch_size=BATCH, engine="ray", workers=2)
     assert stats.docs_added == N_DOCS and len(stats.worker_pids) == 2
     rows = pg_rows(postgres_url)
-    assert rows.pop("wrong_counts") == 0 and rows.pop("counts")["documents"] == N_DOCS
+    assert rows.pop("wrong_counts") == 0
+    table_counts = rows.pop("counts")
+    assert table_counts["documents"] == N_DOCS
+    # The driver resolved every mention the actors wrote, once they were done.
+    assert stats.resolution is not None and stats.resolution.mentions == table_counts["mentions"]
+    assert kb.pending(postgres_url) == (0, 0) and table_counts["entities"] > 0
     assert_same_rows(rows, snapshot(local))
     again = kb.build_kb(str(window_ner_path), [sample], postgres_url, batch_size=BATCH, engine="ray", workers=2)
     assert (again.docs_added, again.docs_existing) == (0, N_DOCS)

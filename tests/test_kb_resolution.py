@@ -253,3 +253,51 @@ def _saved(tmp_path: Path) -> Path:
     if not path.exists():
         make_nlp().to_disk(path)
     return path
+
+
+def test_kb_resolution_vectors_kept_for_later_passes(tmp_path):
+    import numpy
+    from spacy.vectors import Vectors
+
+    with_vectors = spacy.blank("en")
+    table = Vectors(strings=with_vectors.vocab.strings, shape=(4, 3))
+    for i, word in enumerate(("shot", "arrested", "died")):
+        table.add(word, vector=numpy.eye(3, dtype="float32")[i])
+    with_vectors.vocab.vectors = table
+    with_vectors.to_disk(tmp_path / "vectors")
+    spacy.blank("en").to_disk(tmp_path / "none")
+    db = str(tmp_path / "kb.sqlite")
+    kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "first.jsonl", FIRST)], db)
+    assert kb.resolve_database(db, vectors=str(tmp_path / "vectors")).from_scratch  # other vectors: everything again
+    stats = kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "second.jsonl", SECOND)], db)
+    assert stats.resolution is not None and not stats.resolution.from_scratch
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'resolve_vectors'").fetchone() == (str(tmp_path / "vectors"),)
+    conn.close()
+    with pytest.raises(kb.KBError, match="no static vectors"):
+        kb.resolve_database(db, vectors=str(tmp_path / "none"))
+    # The kept pipeline gone: the documents are stored, and the message says how to resolve.
+    (tmp_path / "vectors").rename(tmp_path / "moved")
+    with pytest.raises(kb.KBError, match="resolved with the static vectors of .*--vectors ''"):
+        kb.build_kb(make_nlp(), [write_jsonl(tmp_path / "third.jsonl", [{"id": "d7", "text": "Oswald."}])], db)
+    assert kb.pending(db) == (1, 0)
+    assert kb.resolve_database(db, vectors="").from_scratch  # stop using them
+    assert kb.pending(db) == (0, 0)
+
+
+def test_kb_resolution_empty_name_is_an_entity_of_its_own(tmp_path):
+    from spacy_window_ner import inputs
+
+    def mention(text: str, start: int) -> dict:
+        return {
+            "start_char": start, "end_char": start + len(text), "text": text, "label": "PER", "confidence": None,
+            "sentence": "Oswald  left.", "sent_start_char": 0, "sent_end_char": 13,
+        }
+
+    rows = {"n_chars": 13, "n_tokens": 3, "relations": [], "dropped_candidates": 0,
+            "mentions": {(0, 1, "PER"): mention("Oswald", 0), (1, 2, "PER"): mention(" ", 6)}}
+    with kb.open_store(tmp_path / "kb.sqlite", create=True) as store:
+        store.write_batch([(inputs._record("x.txt", 1, "Oswald  left.", 0), rows)])
+        stats = kb.resolve_kb(store)
+        entities = sorted((e["name"], e["mention_count"]) for e in store.entity_table())
+    assert stats.mentions == 2 and entities == [(" ", 1), ("Oswald", 1)]

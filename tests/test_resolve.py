@@ -160,6 +160,19 @@ def test_resolve_non_latin_names():
     assert groups(found) == [[1, 2], [3], [4, 5], [6]]
 
 
+def test_resolve_names_of_marks_only_stay_apart():
+    found = resolve([mention(1, "&", "Org"), mention(2, "—", "Org"), mention(3, "&", "Org")])
+    assert groups(found) == [[1, 3], [2]]
+
+
+def test_resolve_alias_entries_across_scripts():
+    entries = [AliasEntry("Moscow", ("Москва", "モスクワ"), "Loc", "Q649")]
+    found = resolve([mention(1, "МОСКВА", "Loc"), mention(2, "Moscow", "Loc"), mention(3, "モスクワ", "Loc")], aliases=entries)
+    assert groups(found) == [[1, 2, 3]]
+    assert (found.entities[0].canonical, found.entities[0].external_id) == ("Moscow", "Q649")
+    assert found.entities[0].aliases == {"МОСКВА": 1, "Moscow": 1, "モスクワ": 1}
+
+
 def test_resolve_alias_entries():
     entries = [AliasEntry("Lee Harvey Oswald", ("Oswald", "L.H.O."), "Peop", "Q188000"), AliasEntry("Big Apple", ("New York City",), None)]
     found = resolve(
@@ -247,3 +260,19 @@ def test_resolve_partial_name_must_fit_the_anchor_itself():
     # Columbia" (one place), but "Washington" does not fit "District of Columbia" itself.
     found = resolve([mention(1, "District of Columbia", "Loc"), mention(2, "Washington, D.C.", "Loc"), mention(3, "Washington", "Loc")])
     assert groups(found) == [[1, 2], [3]]
+
+
+def test_resolve_anchors_join_only_if_all_fit():
+    # "J. Fitzgerald Kennedy" fits both others, which don't fit each other: it joins one of
+    # them, never both, whatever the threshold.
+    records = [mention(1, "John F. Kennedy"), mention(2, "Jim F. Kennedy"), mention(3, "J. Fitzgerald Kennedy")]
+    for threshold in (0.0, 0.75):
+        found = groups(resolve(records, settings=ResolveSettings(threshold=threshold)))
+        assert [1, 2] not in found and max(len(g) for g in found) == 2
+    assert groups(resolve(records + [mention(4, "Kennedy")], settings=ResolveSettings(threshold=1.0))) == [[1], [2], [3], [4]]
+
+
+def test_resolve_initials_say_less_than_names():
+    found = resolve([mention(1, "John F. Kennedy"), mention(2, "Jim F. Kennedy"), mention(3, "J. F. Kennedy")])
+    assert groups(found) == [[1], [2], [3]]
+    assert found.ambiguous == [("J. F. Kennedy", "Peop", ["Jim F. Kennedy", "John F. Kennedy"])]

@@ -4,10 +4,10 @@ import random
 from collections import defaultdict
 from typing import Dict, List
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from spacy_window_ner.kb.resolve import AliasEntry, Decision, MentionRecord, blocking_keys, resolve
+from spacy_window_ner.kb.resolve import AliasEntry, Decision, MentionRecord, ResolveSettings, blocking_keys, resolve
 from spacy_window_ner.kb.store import normalize
 
 NAMES = [
@@ -101,3 +101,37 @@ def test_resolve_local_to_components(records, seed, with_curation):
     alone = resolve(subset, aliases=aliases, decisions=decisions)
     restricted = [e for e in whole.entities if e.mentions[0] in ids]
     assert as_tuples(alone)[0] == as_tuples(type(whole)(restricted))[0]
+    reported = {(alias, label, tuple(names)) for alias, label, names in whole.ambiguous}
+    assert {(alias, label, tuple(names)) for alias, label, names in alone.ambiguous} <= reported
+
+
+GIVEN = ["John", "J.", "Jack", "Robert", "Bob", "R.", "Edward", "Ted", "Theodore", "Mary", "M.", "F.", "Lee", "Harvey"]
+SURNAMES = ["Kennedy", "Oswald", "Smith"]
+
+
+@st.composite
+def person_names(draw) -> str:
+    given = draw(st.lists(st.sampled_from(GIVEN), max_size=3))
+    title = draw(st.sampled_from(["", "President ", "Sen. ", "Mr. "]))
+    suffix = draw(st.sampled_from(["", " Jr.", " Sr."]))
+    return f"{title}{' '.join(given + [draw(st.sampled_from(SURNAMES))])}{suffix}"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(person_names(), min_size=1, max_size=25), st.booleans())
+@example(["Edward Kennedy", "Ted Kennedy", "Theodore Kennedy"], False)  # Ted fits both, they don't
+@example(["John F. Kennedy", "J. Fitzgerald Kennedy", "Jim F. Kennedy", "Kennedy"], True)
+def test_resolve_never_chains(texts, context):
+    """Every name of an entity fits its canonical name, the most specific one: a shared surname
+    or initial never joins two names that don't fit each other."""
+    from spacy_window_ner.kb.resolve.names import name_score, parse_name
+
+    records = [
+        MentionRecord(i, i, text, "Peop", f"Said {text} today.", 5, 5 + len(text)) for i, text in enumerate(texts)
+    ]
+    found = resolve(records, settings=ResolveSettings(context=context))
+    text_of = {r.id: r.text for r in records}
+    for entity in found.entities:
+        canonical = parse_name(entity.canonical, "Peop")
+        for m in entity.mentions:
+            assert name_score(parse_name(text_of[m], "Peop"), canonical) > 0, (text_of[m], entity.canonical)

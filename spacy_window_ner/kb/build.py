@@ -141,7 +141,13 @@ def build_kb(
         else:
             _build_local(nlp, new_records, store, stats, batch_size=batch_size, n_process=n_process, progress=progress)
         if resolve and stats.docs_added + stats.docs_existing:
-            stats.resolution = resolve_kb(store)
+            try:
+                stats.resolution = resolve_kb(store)
+            except KBError as err:
+                raise KBError(
+                    f"Stored {stats.docs_added} documents, but could not resolve their mentions: {err} "
+                    "They stay unresolved until `kb resolve` succeeds."
+                ) from None
     except store.Error as err:  # a full disk, a lost file or connection: not the pipeline's fault
         causes = "the server, the network, the login" if is_url(db) else "free disk space, permissions"
         raise KBError(

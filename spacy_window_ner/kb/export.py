@@ -3,7 +3,6 @@
 --format mentions`), with the sanitising each format needs. The spaCy knowledge base export is
 spacy_kb.py."""
 import csv
-import json
 import re
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Sequence, Tuple, Union
@@ -168,10 +167,11 @@ def _utf8_value(value: Any) -> Any:
 
 
 def _flat(value: Any) -> Any:
-    """A value for one CSV cell or GraphML attribute: a dict (a node's aliases) as JSON text,
-    surrogates replaced, non-ASCII characters kept."""
+    """A value for one CSV cell or GraphML attribute: a dict (a node's aliases) as JSON text
+    (escape.json_line: surrogates replaced, non-ASCII characters kept, every control character
+    escaped, so that the cell's own escaping leaves it valid JSON)."""
     if isinstance(value, dict):
-        return json.dumps(_utf8_value(value), ensure_ascii=False)
+        return json_line(_utf8_value(value))
     return value
 
 

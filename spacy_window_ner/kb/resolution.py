@@ -157,14 +157,19 @@ def resolve_kb(
     RETURNS (ResolveStats): What the pass did.
     """
     start = time.perf_counter()
+    if vectors is None:  # the last pass's, loaded before the pass's transaction holds the lock
+        with store.resolution() as session:
+            vectors = _stored(session).get(VECTORS_KEY, "")
+        vector_fn = _stored_vectors(vectors) if vectors else None
+    else:
+        vector_fn = pipeline_vectors(vectors) if vectors else None
     with store.resolution() as session:
-        settings, vector_source, changed = _settings(session, threshold, vectors)
+        settings, changed = _settings(session, threshold, vectors)
         from_scratch = from_scratch or changed
         if _add_alias_entries(session, aliases):
             from_scratch = True
         _add_decisions(session, decisions)
         links = Links(session.execute)
-        vector_fn = pipeline_vectors(vector_source) if vector_source else None
         stats = _Pass(session, links, settings, vector_fn).run(from_scratch)
     stats.seconds = time.perf_counter() - start
     return stats
@@ -204,35 +209,49 @@ def pipeline_vectors(model: str) -> Vectors:
         nlp = load_pipeline(model)
     except PipelineError as err:
         raise KBError(str(err)) from None
-    table = nlp.vocab.vectors
-    if table.shape[0] == 0 or table.shape[1] == 0:
+    vocab = nlp.vocab
+    if vocab.vectors.shape[0] == 0 or vocab.vectors.shape[1] == 0:
         raise KBError(f"The pipeline {model} has no static vectors: give --vectors a pipeline that has them (such as en_core_web_md).")
-    width = table.shape[1]
+    width = vocab.vectors.shape[1]
 
     def mean_vector(words: Sequence[str]) -> numpy.ndarray:
-        rows = [numpy.asarray(table[word]) for word in words if word in table]
+        rows = [numpy.asarray(vocab.get_vector(word)) for word in words if vocab.has_vector(word)]
         return numpy.mean(rows, axis=0) if rows else numpy.zeros((width,), dtype="float32")
 
     return mean_vector
 
 
-def _settings(session: Session, threshold: Optional[float], vectors: Optional[str]) -> Tuple[ResolveSettings, str, bool]:
-    """The settings of this pass (stored in meta for the next), and whether they changed."""
-    stored = dict(session.execute(
-        f"SELECT key, value FROM meta WHERE key IN ('{THRESHOLD_KEY}', '{VECTORS_KEY}')", ()
-    ).fetchall())
+def _stored_vectors(source: str) -> Vectors:
+    """pipeline_vectors of the pipeline the last pass used, with a message that says how to do
+    without it where it can't be loaded."""
+    try:
+        return pipeline_vectors(source)
+    except KBError as err:
+        raise KBError(
+            f"The knowledge base is resolved with the static vectors of {source}, which can't be used here ({err}) "
+            "Give `kb resolve --vectors` a pipeline that can, or --vectors '' to resolve without vectors."
+        ) from None
+
+
+def _stored(session: Session) -> Dict[str, str]:
+    """The settings the last pass kept in meta."""
+    rows = session.execute(f"SELECT key, value FROM meta WHERE key IN ('{THRESHOLD_KEY}', '{VECTORS_KEY}')", ())
+    return dict(rows.fetchall())
+
+
+def _settings(session: Session, threshold: Optional[float], vectors: str) -> Tuple[ResolveSettings, bool]:
+    """The settings of this pass (kept in meta for the next), and whether they changed."""
+    stored = _stored(session)
     default = ResolveSettings()
     old_threshold = float(stored[THRESHOLD_KEY]) if THRESHOLD_KEY in stored else None
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise KBError(f"--threshold must be between 0 and 1, not {threshold}.")
     new_threshold = threshold if threshold is not None else old_threshold if old_threshold is not None else default.threshold
-    old_vectors = stored.get(VECTORS_KEY, "")
-    new_vectors = vectors if vectors is not None else old_vectors
-    changed = (old_threshold is not None and new_threshold != old_threshold) or new_vectors != old_vectors
-    for key, value in ((THRESHOLD_KEY, repr(new_threshold)), (VECTORS_KEY, new_vectors)):
+    changed = (old_threshold is not None and new_threshold != old_threshold) or vectors != stored.get(VECTORS_KEY, "")
+    for key, value in ((THRESHOLD_KEY, repr(new_threshold)), (VECTORS_KEY, vectors)):
         session.execute(f"DELETE FROM meta WHERE key = {session.queries.mark}", (key,))
         session.execute(f"INSERT INTO meta (key, value) VALUES ({session.queries.mark}, {session.queries.mark})", (key, value))
-    return ResolveSettings(threshold=new_threshold), new_vectors, changed
+    return ResolveSettings(threshold=new_threshold), changed
 
 
 def _add_alias_entries(session: Session, entries: Sequence[Tuple[AliasEntry, str]]) -> bool:

@@ -19,6 +19,10 @@ from .tables import FUNCTION_WORDS
 
 # How many words each side of a mention count as its context.
 WINDOW = 10
+# How much more an entity of the mention's document, or of its relations, counts than a word
+# around it: they name who or what the sentence is about. Chosen on the CoNLL04 gold alias set's
+# train part (benchmarks/resolution/): 1, 2, 3 and 5 score pairwise F1 95.7, 95.8, 96.0, 95.8.
+ENTITY_WEIGHT = 3
 # Words -> one mean vector (the pipeline's static vectors), as `resolve` takes them.
 VectorsT = Callable[[Sequence[str]], numpy.ndarray]
 
@@ -40,15 +44,17 @@ def context_words(record: MentionRecord, window: int = WINDOW) -> List[str]:
 
 def context_features(record: MentionRecord, window: int = WINDOW) -> Counter[str]:
     """A mention's context as a bag of features: its context words, its document's other
-    entities ("entity NAME") and its relations ("LABEL NAME").
+    entities ("entity NAME") and its relations ("LABEL NAME"), those two ENTITY_WEIGHT each.
 
     record (MentionRecord): The mention.
     window (int): Context words taken each side.
     RETURNS (Counter[str]): Feature -> count.
     """
     features: Counter[str] = Counter(context_words(record, window))
-    features.update(f"\tentity {name_key(n)}" for n in record.neighbours)
-    features.update(f"\t{label} {name_key(n)}" for label, n in record.relations)
+    for n in record.neighbours:
+        features[f"\tentity {name_key(n)}"] += ENTITY_WEIGHT
+    for label, n in record.relations:
+        features[f"\t{label} {name_key(n)}"] += ENTITY_WEIGHT
     return features
 
 

@@ -83,7 +83,8 @@ class Name:
     place (str): For a place that tables.PLACES names, its first name there ("U.S." ->
         "united states"), else "".
     ident (str): The words and suffix that identify it, joined: names with one ident are one name.
-    specificity (int): How much it says: its number of identifying words and suffixes.
+    specificity (float): How much it says: 1 for each identifying word, suffix or qualifier,
+        0.5 for each initial.
     surname (str): A person's surname: the last identifying word.
     given (Tuple[str, ...]): A person's given names and initials, name particles left out.
     """
@@ -101,7 +102,7 @@ class Name:
     qualifier: Tuple[str, ...] = ()
     place: str = ""
     ident: str = field(init=False)
-    specificity: int = field(init=False)
+    specificity: float = field(init=False)
     surname: str = field(init=False)
     given: Tuple[str, ...] = field(init=False)
 
@@ -109,8 +110,10 @@ class Name:
         # ident: the words and suffix that identify the name; two names with one ident are one
         # name written two ways ("President Kennedy" and "Kennedy", "Exxon Corp." and "Exxon").
         object.__setattr__(self, "ident", " ".join(self.words + self.suffix + self.qualifier))
-        # specificity: how much the name says, its number of identifying words.
-        object.__setattr__(self, "specificity", len(self.words) + len(self.suffix) + len(self.qualifier))
+        # specificity: how much the name says: 1 a word, 0.5 an initial ("J. F. Kennedy" says
+        # less than "John F. Kennedy"), 1 a suffix or qualifier.
+        specificity = sum(1.0 if len(w) > 1 else 0.5 for w in self.words) + len(self.suffix) + len(self.qualifier)
+        object.__setattr__(self, "specificity", specificity)
         # A person's surname is the last identifying word, the given names and initials are the
         # words before it, name particles ("de", "van") left out.
         object.__setattr__(self, "surname", self.words[-1] if self.words else "")
@@ -160,7 +163,7 @@ def parse_name(text: str, label: str) -> Name:
     if not (is_place and comma and _tokens(head, False) and _tokens(tail, False)):
         head, tail = key, ""
     # A person's initials written together ("J.F. Kennedy") are one given name each.
-    words = _tokens(head, expand_initials=is_person)
+    words = _tokens(head, expand_initials=is_person) or [key]  # [key]: a name of marks only ("&")
     titles: List[str] = []
     suffix: List[str] = []
     qualifier: Tuple[str, ...] = ()
