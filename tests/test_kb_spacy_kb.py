@@ -65,8 +65,8 @@ def mention_rows():
         yield {"document": "d", "start_char": 0, "end_char": len(text), "text": text, "label": "X", "entity_id": entity_id, "canonical": None}
 
 
-def test_kb_spacy_kb_entities_vectors_and_priors(vectors_nlp):
-    spacy_kb, counts = kb.make_spacy_kb(ENTITIES, mention_rows(), vectors_nlp)
+def test_kb_spacy_kb_entities_vectors_and_priors(vectors_path):
+    spacy_kb, counts = kb.make_spacy_kb(ENTITIES, mention_rows(), kb.resolution.pipeline_vectors(str(vectors_path)))
     assert (counts.entities, counts.aliases, counts.without_vector, counts.vector_width) == (4, 6, 1, 4)
     assert sorted(spacy_kb.get_entity_strings()) == ["1", "2", "3", "4"]
     assert sorted(spacy_kb.get_alias_strings()) == ["Boston", "John F. Kennedy", "KENNEDY", "Kennedy", "Robert F. Kennedy", "Xyzzy"]
@@ -180,8 +180,9 @@ def test_kb_spacy_kb_refuses_no_entities_and_no_vectors(tmp_path, vectors_path):
     assert kb.build_annotated([path], db).docs_added == 1
     with pytest.raises(kb.KBError, match="no resolved entities to export"):
         kb.export_spacy_kb(db, tmp_path / "out", vectors_path)
-    with pytest.raises(kb.KBError, match="has no static vectors .* such as en_core_web_md"):
-        kb.export_spacy_kb(db, tmp_path / "out", spacy.blank("en"))
+    spacy.blank("en").to_disk(tmp_path / "blank")
+    with pytest.raises(kb.KBError, match="has no static vectors.*such as en_core_web_md"):
+        kb.export_spacy_kb(db, tmp_path / "out", tmp_path / "blank")
     with pytest.raises(kb.KBError, match="is not a spaCy pipeline"):
         kb.export_spacy_kb(db, tmp_path / "out", tmp_path / "missing")
     assert not (tmp_path / "out").exists()

@@ -5,8 +5,9 @@ holding an `InMemoryLookupKB` (spacy.kb), as its `to_disk` writes it, for spaCy'
 Entities: one per resolved entity (Store.entity_table), keyed by its id in the knowledge base
 as a string (the `entity_id` of `kb export --format mentions`, so the `ent.kb_id_` an
 entity_linker sets joins its mentions and `kb query`), with its mention count as its frequency
-and a vector from a pipeline with static vectors (`vectors`): the mean of the vectors of its
-names' words, each name weighted by the mentions that use it. Words without a vector are left
+and a vector from a pipeline with static vectors (`vectors`, read with
+resolution.pipeline_vectors, as resolution's context signal reads them): the mean of the vectors
+of its names' words (split at spaces), each name weighted by the mentions that use it. Words without a vector are left
 out; an entity none of whose words has one gets a zero vector, and is counted
 (`SpacyKBCounts.without_vector`).
 
@@ -28,13 +29,12 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Un
 
 import numpy
 from spacy.kb import InMemoryLookupKB
-from spacy.language import Language
 from spacy.vocab import Vocab
 
 from ..files import atomic_directory
-from ..loading import PipelineError, load_pipeline
 from .backends import open_store
 from .export import check_export_directory
+from .resolution import Vectors, pipeline_vectors
 from .store import KBError, normalize
 
 # The files InMemoryLookupKB.to_disk writes: the only ones an export replaces in its directory
@@ -58,21 +58,20 @@ class SpacyKBCounts:
     vector_width: int = 0
 
 
-def export_spacy_kb(db: Union[str, Path], output: Path, vectors: Union[str, Path, Language]) -> SpacyKBCounts:
+def export_spacy_kb(db: Union[str, Path], output: Path, vectors: Union[str, Path]) -> SpacyKBCounts:
     """Write the resolved entities of a knowledge base as a spaCy InMemoryLookupKB directory
     (see the module docstring).
 
     db (Union[str, Path]): The database: a SQLite file or a postgresql:// URL.
     output (Path): The directory to write; missing parents are created.
-    vectors (Union[str, Path, Language]): A pipeline with static vectors (a directory, an
-        installed package such as en_core_web_md, or the Language): its vectors give the
-        entities theirs, and its tokenizer splits their names into words.
+    vectors (Union[str, Path]): A pipeline with static vectors (a directory, or an installed
+        package such as en_core_web_md): its vectors give the entities theirs.
     RETURNS (SpacyKBCounts): What was written.
     RAISES (KBError): If the pipeline can't be loaded or has no vectors, or the knowledge
         base has no resolved entity.
     """
     check_export_directory(output, SPACY_KB_FILES, "spacy-kb")
-    nlp = vectors_pipeline(vectors)
+    mean_vector = pipeline_vectors(str(vectors))
     with open_store(db, readonly=True) as store:
         entities = list(store.entity_table())
         if not entities:
@@ -80,37 +79,14 @@ def export_spacy_kb(db: Union[str, Path], output: Path, vectors: Union[str, Path
                 "The knowledge base has no resolved entities to export: build it with documents (the "
                 "build resolves them; after --no-resolve, run kb resolve DB), then export again."
             )
-        spacy_kb, counts = make_spacy_kb(entities, store.mentions(), nlp)
+        spacy_kb, counts = make_spacy_kb(entities, store.mentions(), mean_vector)
     with atomic_directory(output) as directory:
         spacy_kb.to_disk(directory)
     return counts
 
 
-def vectors_pipeline(vectors: Union[str, Path, Language]) -> Language:
-    """The pipeline whose static vectors give the entities theirs, checked to have some.
-
-    vectors (Union[str, Path, Language]): The pipeline, or its directory or package name.
-    RETURNS (Language): The pipeline.
-    RAISES (KBError): If it can't be loaded or has no static vectors.
-    """
-    name = vectors.meta.get("name", "pipeline") if isinstance(vectors, Language) else str(vectors)
-    if not isinstance(vectors, Language):
-        try:
-            vectors = load_pipeline(vectors)
-        except PipelineError as err:
-            raise KBError(str(err)) from None
-    table = vectors.vocab.vectors
-    if table.shape[0] == 0 or table.shape[1] == 0:
-        raise KBError(
-            f"The pipeline {name} has no static vectors (its vocab.vectors is empty), and the spaCy "
-            "knowledge base needs a vector for every entity: give --vectors a pipeline that has "
-            "them, such as en_core_web_md or en_core_web_lg."
-        )
-    return vectors
-
-
 def make_spacy_kb(
-    entities: Sequence[Dict[str, Any]], mentions: Iterable[Dict[str, Any]], nlp: Language
+    entities: Sequence[Dict[str, Any]], mentions: Iterable[Dict[str, Any]], mean_vector: Vectors
 ) -> Tuple[InMemoryLookupKB, SpacyKBCounts]:
     """An InMemoryLookupKB of the resolved entities and the names of their mentions, in a vocab
     of its own (so that its strings.json holds its own strings, not the vectors pipeline's).
@@ -119,10 +95,11 @@ def make_spacy_kb(
         "mention_count" are used.
     mentions (Iterable[Dict[str, Any]]): The rows of Store.mentions: "text" and "entity_id" are
         used (unresolved mentions are left out).
-    nlp (Language): A pipeline with static vectors (see vectors_pipeline).
+    mean_vector (Vectors): Words -> the mean of their static vectors, zeros where none has one
+        (resolution.pipeline_vectors).
     RETURNS (Tuple[InMemoryLookupKB, SpacyKBCounts]): The knowledge base and what it holds.
     """
-    width = nlp.vocab.vectors.shape[1]
+    width = len(mean_vector([]))
     keys = {entity["id"]: str(entity["id"]) for entity in entities}
     names: Dict[str, Counter[str]] = defaultdict(Counter)  # entity key -> name as written -> mentions
     by_norm: Dict[str, Counter[str]] = defaultdict(Counter)  # normalised name -> entity key -> mentions
@@ -137,7 +114,7 @@ def make_spacy_kb(
     name_vectors: Dict[str, Optional[numpy.ndarray]] = {}
     entity_vectors: List[List[float]] = []
     for entity in entities:
-        vector = _entity_vector(names[keys[entity["id"]]], nlp, name_vectors)
+        vector = _entity_vector(names[keys[entity["id"]]], mean_vector, name_vectors)
         if vector is None:
             counts.without_vector += 1
             vector = numpy.zeros((width,), dtype="float32")
@@ -164,26 +141,20 @@ def make_spacy_kb(
 
 
 def _entity_vector(
-    names: Counter[str], nlp: Language, cache: Dict[str, Optional[numpy.ndarray]]
+    names: Counter[str], mean_vector: Vectors, cache: Dict[str, Optional[numpy.ndarray]]
 ) -> Optional[numpy.ndarray]:
-    """The mean of the vectors of an entity's names, each weighted by its mentions; None if no
+    """The mean of the vectors of an entity's names (each the mean of its words' vectors, the
+    words split at spaces as resolution splits them), each weighted by its mentions; None if no
     word of any name has a vector."""
     total = None
     weight = 0
     for name, n_mentions in names.items():
         if name not in cache:
-            cache[name] = _name_vector(name, nlp)
+            words = numpy.asarray(mean_vector(name.split()), dtype="float64")
+            cache[name] = words if words.any() else None
         vector = cache[name]
         if vector is None:
             continue
         total = vector * n_mentions if total is None else total + vector * n_mentions
         weight += n_mentions
     return None if total is None else (total / weight).astype("float32")
-
-
-def _name_vector(name: str, nlp: Language) -> Optional[numpy.ndarray]:
-    """The mean of the static vectors of a name's words that have one (None if none has)."""
-    words = [token.vector for token in nlp.make_doc(name) if token.has_vector]
-    if not words:
-        return None
-    return numpy.mean(numpy.asarray(words, dtype="float64"), axis=0)
