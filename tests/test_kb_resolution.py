@@ -225,7 +225,8 @@ def test_kb_resolution_unresolved_reported(tmp_path):
     result = invoke("kb", "query", db, "Oswald")
     assert "Lee Harvey Oswald (PER): 2 mentions" in result.output and "Aliases: Lee Harvey Oswald (1), Oswald (1)" in result.output
     assert "not resolved" not in result.output
-    kb.remove_documents(db, ids=["d2"], resolve=False)
+    result = invoke("kb", "remove", db, "--id", "d2", "--no-resolve")
+    assert f"their entities wait for `kb resolve {db}`" in result.output
     assert kb.pending(db) == (0, 3)
     assert "3 names changed since the last resolution" in invoke("kb", "export", db, "-f", "jsonl", "-o", tmp_path / "g.jsonl").output
 

@@ -298,7 +298,8 @@ def kb_remove(
         fail("Nothing matched: no document was removed.")
     typer.echo(
         f"✔ Removed {len(stats.documents)} documents from {kb_module.describe(db)} with {stats.mentions} mentions and "
-        f"{stats.relations} relations; entities left with no mention, deleted: {stats.entities}"
+        f"{stats.relations} relations; "
+        + (f"entities left with no mention, deleted: {stats.entities}" if resolve else f"their entities wait for `kb resolve {kb_module.describe(db)}`")
     )
     for source, line, doc_id in stats.documents[:MAX_LISTED]:
         typer.echo(f"  {printable(location(source, line))}" + (f" (id {printable(doc_id)!s})" if doc_id is not None else ""))

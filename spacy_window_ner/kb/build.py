@@ -223,12 +223,20 @@ def remove_documents(
         raise KBError("Nothing to remove: give --source PATH or --id ID (both can be repeated).")
     store = open_store(db)
     try:
-        stats = store.remove(source_names, id_names)
+        try:
+            stats = store.remove(source_names, id_names)
+        except store.Error as err:
+            raise KBError(f"Can't remove documents from {describe(db)} ({store_error(err, db)}); nothing was removed.") from None
         if resolve and stats.documents:
-            stats.entities = resolve_kb(store).deleted
+            try:
+                stats.entities = resolve_kb(store).deleted
+            except (KBError, store.Error) as err:
+                reason = str(err) if isinstance(err, KBError) else store_error(err, db)
+                raise KBError(
+                    f"Removed {len(stats.documents)} documents from {describe(db)}, but could not resolve what they "
+                    f"touched ({reason}); their entities wait for `kb resolve`."
+                ) from None
         return stats
-    except store.Error as err:
-        raise KBError(f"Can't remove documents from {describe(db)} ({store_error(err, db)}); nothing was removed.") from None
     finally:
         store.close()
 
