@@ -3,10 +3,12 @@ they carry, without a pipeline; their identities (doc.user_data["id"], else PATH
 reruns and replaced annotations, and bad input (files that are not DocBins, docs without
 entity annotation, bad ids, pipeline options)."""
 import json
+import shutil
 import zlib
 from pathlib import Path
 from typing import Any, Dict, List
 
+import numpy
 import pytest
 import spacy
 import srsly
@@ -228,3 +230,21 @@ def test_kb_annotated_doc_that_cannot_be_read_stops_its_file_only(tmp_path):
     assert (stats.docs_added, stats.files, stats.skipped_files) == (2, 2, [])
     (problem,) = stats.malformed.first
     assert problem.startswith(f"{broken}:1: can't read the doc (KeyError: ") and problem.endswith("skipped it and the 1 docs after it")
+
+
+def test_kb_annotated_resolution_that_fails_keeps_the_documents(tmp_path):
+    """The vectors pipeline the last resolution used is gone: the new docs are stored, and the
+    error says they wait for kb resolve."""
+    vectors = spacy.blank("en")
+    vectors.vocab.set_vector("Alice", numpy.ones((4,), dtype="float32"))
+    vectors.to_disk(tmp_path / "vectors")
+    nlp = make_kb_nlp()
+    db = tmp_path / "kb.sqlite"
+    kb.build_annotated([save([nlp(TEXTS[0])], tmp_path / "a.spacy")], db)
+    kb.resolve_database(db, vectors=str(tmp_path / "vectors"))
+    shutil.rmtree(tmp_path / "vectors")
+    with pytest.raises(kb.KBError, match="Stored 1 documents, but could not resolve their mentions: .* until `kb resolve` succeeds"):
+        kb.build_annotated([save([nlp(TEXTS[1])], tmp_path / "b.spacy")], db)
+    assert kb.pending(db)[0] == 4
+    assert kb.resolve_database(db, vectors="").mentions >= 4
+    assert kb.pending(db) == (0, 0)

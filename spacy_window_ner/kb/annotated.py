@@ -100,8 +100,14 @@ def build_annotated(
                 progress(record.offset, stats.docs_added + len(batch))
         if batch:
             write_batch(store, batch, stats)
-        if resolve and stats.docs_added + stats.docs_existing:
-            stats.resolution = resolve_kb(store)
+        if resolve and stats.docs_added + stats.docs_existing:  # as build.build_kb does
+            try:
+                stats.resolution = resolve_kb(store)
+            except KBError as err:
+                raise KBError(
+                    f"Stored {stats.docs_added} documents, but could not resolve their mentions: {err} "
+                    "They stay unresolved until `kb resolve` succeeds."
+                ) from None
     except store.Error as err:
         causes = "the server, the network, the login" if is_url(db) else "free disk space, permissions"
         raise KBError(
