@@ -43,9 +43,11 @@ class Record:
     """One input document, before the pipeline.
 
     source (str): The file it came from.
-    line (Optional[int]): Its 1-based line, or None for a whole-file document.
+    line (Optional[int]): Its 1-based line, or None for a whole-file document (for a doc of a
+        .spacy file, its index in the file, from 0: see kb/annotated.py).
     text (str): The text.
-    sha256 (str): The hex sha256 of the UTF-8 text.
+    sha256 (str): The hex sha256 of the UTF-8 text (of a .spacy doc: of its text and
+        annotation), the version a rerun compares.
     offset (int): Bytes of all inputs consumed once this record was read (for progress).
     doc_id (Optional[str]): The JSONL "id" field as a string, or None if not given.
     identity (str): Its identity (see `document_identity`), set from the fields above.
@@ -146,16 +148,18 @@ def location(source: str, line: Optional[int]) -> str:
     return source if line is None else f"{source}:{line}"
 
 
-def check_inputs(paths: Iterable[Path], encoding: str = "utf8") -> Tuple[List[Path], List[str], int]:
+def check_inputs(paths: Iterable[Path], encoding: Optional[str] = "utf8") -> Tuple[List[Path], List[str], int]:
     """Check that every input exists, is not empty and decodes, reading it in chunks.
 
     paths (Iterable[Path]): The input files.
-    encoding (str): Their text encoding.
+    encoding (Optional[str]): Their text encoding; None for binary files (.spacy), which are
+        not decoded.
     RETURNS (Tuple[List[Path], List[str], int]): The usable files, a message for each skipped
         file, and the total size in bytes of the usable files.
     """
     try:
-        codecs.lookup(encoding)
+        if encoding is not None:
+            codecs.lookup(encoding)
     except LookupError:
         raise InputError(f"Unknown encoding {encoding!r}. Use a Python codec name, e.g. utf8 or latin-1.") from None
     good, skipped, total = [], [], 0
@@ -168,7 +172,7 @@ def check_inputs(paths: Iterable[Path], encoding: str = "utf8") -> Tuple[List[Pa
             skipped.append(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
             continue
         size = path.stat().st_size
-        why = "empty file" if size == 0 else _decode_problem(path, encoding)
+        why = "empty file" if size == 0 else None if encoding is None else _decode_problem(path, encoding)
         if why is None:
             good.append(path)
             total += size

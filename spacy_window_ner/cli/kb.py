@@ -39,6 +39,8 @@ class ExportFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
     graphml = "graphml"
+    mentions = "mentions"
+    spacy_kb = "spacy-kb"
 
 
 PARTIAL = 3  # the exit code of `kb build --strict` when it skipped documents
@@ -49,8 +51,9 @@ DB_HELP = "The knowledge base: a SQLite file or a postgresql:// URL."
 
 @kb_app.command("build")
 def kb_build(
-    model: str = typer.Argument(..., help="Pipeline directory or installed package name: any pipeline that sets doc.ents. With --engine ray, it must be there on every node."),
-    inputs: List[Path] = typer.Argument(..., help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\")."),
+    model: str = typer.Argument(..., help="Pipeline directory or installed package name: any pipeline that sets doc.ents. With --engine ray, it must be there on every node. With --annotated, leave it out."),
+    inputs: Optional[List[Path]] = typer.Argument(None, help=".txt files (one document each, or one per line with --lines) and .jsonl files with a \"text\" field (and optionally an \"id\"); with --annotated, .spacy files."),
+    annotated: bool = typer.Option(False, "--annotated", help="Store the entities (and relations) that the docs of .spacy files (DocBin) already carry, without a pipeline: every argument is a .spacy file. A doc is known by doc.user_data[\"id\"] where set, else by FILE:INDEX (from 0)."),
     db: str = typer.Option(..., "--db", help="The SQLite database file, created if missing, or the URL of an existing PostgreSQL database (see above)."),
     lines: bool = typer.Option(False, "--lines", help="Read .txt files as one document per non-blank line."),
     encoding: str = typer.Option("utf8", "--encoding", help="Text encoding of the inputs."),
@@ -71,8 +74,10 @@ def kb_build(
     empty and undecodable inputs are reported and skipped; the command then exits 1, as it does
     when no document could be used. With --engine ray, a pool of Ray actors (on this machine,
     or the cluster at --address) runs the pipeline; this process writes each batch into
-    SQLite, and each actor writes its own into PostgreSQL. At the end, the new mentions (and those
-    of replaced documents) are resolved into entities, unless --no-resolve.
+    SQLite, and each actor writes its own into PostgreSQL. With --annotated, no pipeline runs:
+    the docs of .spacy files are stored with the entities and relations they carry. At the end,
+    the new mentions (and those of replaced documents) are resolved into entities, unless
+    --no-resolve.
 
     \b
     A PostgreSQL database and the Ray engine need extras:
@@ -80,9 +85,17 @@ def kb_build(
                       pip install "spacy-window-ner[postgres]"
       --engine ray    pip install "spacy-window-ner[ray]"
     """
+    inputs = [Path(model), *(inputs or [])] if annotated else inputs
+    if not inputs:
+        raise typer.BadParameter("name the files to read after the pipeline (or give --annotated FILE.spacy...).", param_hint="'INPUTS...'")
+    if annotated:
+        _refuse_pipeline_options(
+            lines=lines, encoding=encoding != "utf8", n_process=n_process != 1, max_length=max_length is not None,
+            engine=engine != Engine.local, address=address is not None, workers=workers is not None,
+        )
     try:
         kb_module.check_database_not_input(db, inputs)
-        good, skipped_files, total_bytes = check_inputs(inputs, encoding)
+        good, skipped_files, total_bytes = check_inputs(inputs, None if annotated else encoding)
     except (InputError, kb_module.KBError) as err:
         fail(str(err))
     for message in skipped_files:
@@ -91,12 +104,15 @@ def kb_build(
         fail("No readable input: nothing to build.")
     progress, close = _progress_bar(total_bytes)
     try:
-        # By name: build_kb loads it (for the Ray engine, its actors load it again).
-        stats = kb_module.build_kb(
-            model, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
-            n_process=n_process, progress=progress, max_length=max_length,
-            engine=engine.value, address=address, workers=workers, resolve=resolve,
-        )
+        if annotated:
+            stats = kb_module.build_annotated(good, db, batch_size=batch_size, progress=progress, resolve=resolve)
+        else:
+            # By name: build_kb loads it (for the Ray engine, its actors load it again).
+            stats = kb_module.build_kb(
+                model, good, db, lines=lines, encoding=encoding, batch_size=batch_size,
+                n_process=n_process, progress=progress, max_length=max_length,
+                engine=engine.value, address=address, workers=workers, resolve=resolve,
+            )
     except kb_module.KBError as err:  # also a database that can't be written (full disk)
         close()
         fail(str(err))
@@ -123,6 +139,9 @@ def kb_build(
     if stats.resolution is not None:
         _print_resolution(stats.resolution)
     warn_malformed(stats.malformed)
+    for message in stats.skipped_files:  # --annotated: files that are not DocBins
+        typer.secho(f"✘ Skipped {printable(message)}", err=True, fg=typer.colors.RED)
+    skipped_files += stats.skipped_files
     if skipped_files:
         fail(f"Skipped {len(skipped_files)} of {len(inputs)} inputs (see above).")
     if not stats.docs_read:
@@ -299,24 +318,56 @@ def kb_remove(
 @kb_app.command("export")
 def kb_export(
     db: str = typer.Argument(..., help=DB_HELP),
-    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (a directory of nodes.csv and edges.csv) or graphml."),
-    output: Path = typer.Option(..., "--output", "-o", help="The file to write; for csv, the directory."),
+    export_format: ExportFormat = typer.Option(..., "--format", "-f", help="jsonl (nodes and edges), csv (a directory of nodes.csv and edges.csv), graphml, mentions (one JSON line per mention with its resolved entity) or spacy-kb (a directory holding a spaCy InMemoryLookupKB, for entity_linker; needs --vectors)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The file to write; for csv and spacy-kb, the directory."),
+    vectors: Optional[str] = typer.Option(None, "--vectors", help="spacy-kb only: a pipeline with static vectors (directory or package name, e.g. en_core_web_md); an entity's vector is the mean of its names' word vectors."),
 ) -> None:
-    """Export the entity graph: resolved entities as nodes (with their aliases and external id),
-    relations merged into edges with counts and confidences. The output is replaced whole or not at all (csv: its directory, so its two
-    files always come from one export). Text cells of the csv format that start with =, +, -,
-    @, tab or carriage return get a leading ' (no spreadsheet formulas); see kb.write_graph for
-    what each format keeps."""
+    """Export the knowledge base: the entity graph (jsonl, csv, graphml: resolved entities as
+    nodes, with their aliases and external id, relations merged into edges with counts and
+    confidences), the mentions with their resolved entities (mentions), or a spaCy knowledge
+    base for entity_linker (spacy-kb: entities with their mention counts and vectors, aliases
+    with prior probabilities from the mention counts). The output is replaced whole or not at all (csv and spacy-kb: their directory). Text cells
+    of the csv format that start with =, +, -, @, tab or carriage return get a leading ' (no
+    spreadsheet formulas); see kb.write_graph for what each format keeps."""
     refuse_input(output, *kb_module.database_files(db))
-    if export_format != ExportFormat.csv and output.is_dir():
+    directory = export_format in (ExportFormat.csv, ExportFormat.spacy_kb)
+    if not directory and output.is_dir():
         fail(f"{output} is a directory: the {export_format.value} export writes one file.")
+    if (vectors is None) == (export_format == ExportFormat.spacy_kb):
+        fail(
+            "--format spacy-kb needs --vectors PIPELINE, a pipeline with static vectors (e.g. en_core_web_md)."
+            if vectors is None else f"--vectors is for --format spacy-kb only, not {export_format.value}."
+        )
     try:
         _warn_pending(db)
-        n_nodes, n_edges = kb_module.export_graph(db, output, export_format.value)
+        if export_format == ExportFormat.mentions:
+            n_mentions = kb_module.export_mentions(db, output)
+            typer.echo(f"✔ Wrote {n_mentions} mentions to {output}")
+        elif export_format == ExportFormat.spacy_kb:
+            assert vectors is not None
+            counts = kb_module.export_spacy_kb(db, output, vectors)
+            typer.echo(
+                f"✔ Wrote a spaCy knowledge base of {counts.entities} entities ({counts.vector_width}-dimensional "
+                f"vectors) and {counts.aliases} aliases to {output}"
+            )
+            if counts.without_vector:
+                typer.secho(
+                    f"⚠ {counts.without_vector} entities have no word with a vector in {vectors}: their vectors are zeros.",
+                    err=True, fg=typer.colors.YELLOW,
+                )
+        else:
+            n_nodes, n_edges = kb_module.export_graph(db, output, export_format.value)
+            written = f"{output}/{{{','.join(kb_module.CSV_FILES.values())}}}" if export_format == ExportFormat.csv else str(output)
+            typer.echo(f"✔ Wrote {n_nodes} nodes and {n_edges} edges to {written}")
     except kb_module.KBError as err:
         fail(str(err))
-    written = f"{output}/{{{','.join(kb_module.CSV_FILES.values())}}}" if export_format == ExportFormat.csv else str(output)
-    typer.echo(f"✔ Wrote {n_nodes} nodes and {n_edges} edges to {written}")
+
+
+def _refuse_pipeline_options(**given: bool) -> None:
+    """A usage error if options that only a pipeline build uses were given with --annotated."""
+    names = [f"--{name.replace('_', '-')}" for name, is_given in given.items() if is_given]
+    if names:
+        raise typer.BadParameter("only for a build with a pipeline; --annotated reads .spacy files as they are.", param_hint=", ".join(names))
 
 
 def _print_resolution(stats: "kb_module.ResolveStats", db: Optional[str] = None) -> None:

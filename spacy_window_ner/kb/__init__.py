@@ -28,19 +28,24 @@ One job per module; each imports only those listed above it, and nothing imports
                  importing Ray; build.py imports it lazily, for that engine only)
     build.py     `build_kb` and the local engine: stream records, skip those stored, nlp.pipe,
                  store; remove documents
+    annotated.py `build_annotated` (`kb build --annotated`): the docs of .spacy files stored with
+                 the entities and relations they carry, without a pipeline
     query.py     one entity (by any alias) with its mentions and relations; the entity graph
-    export.py    the graph as JSONL, CSV or GraphML, sanitised for each format
+    export.py    the graph as JSONL, CSV or GraphML, sanitised for each format; the mentions as JSONL
+    spacy_kb.py  the resolved entities as a spaCy InMemoryLookupKB, for entity_linker
     manage.py    resolving, deciding (`kb merge`/`kb split`) and migrating a database by its name
 Input streaming (files, lines, identities, malformed lines) is `spacy_window_ner.inputs`.
 """
+from .annotated import ID_KEY, build_annotated
 from .backends import database_files, open_store
 from .build import build_kb, check_database_not_input, remove_documents
-from .export import CSV_FILES, EXPORT_FORMATS, export_graph, write_graph
+from .export import CSV_FILES, EXPORT_FORMATS, MENTIONS_FIELDS, export_graph, export_mentions, write_graph, write_mentions
 from .manage import decide, migrate_database, resolve_database
 from .query import pending, query_entity, read_graph
 from .resolution import ResolveStats, describe_ambiguity, resolve_kb
 from .rows import CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, doc_rows
 from .schema import SCHEMA_VERSION, TABLES
+from .spacy_kb import SPACY_KB_FILES, SpacyKBCounts, export_spacy_kb, make_spacy_kb
 from .sqlite import SCHEMA, SQLiteStore, open_kb
 from .store import (
     EDGE_FIELDS, ENTITY_FIELDS, NODE_FIELDS, DocRows, KBError, RemoveStats, Store, WriteCounts, merge_edges, normalize,
@@ -48,10 +53,11 @@ from .store import (
 from .urls import describe, hide_password, is_url
 
 __all__ = [
-    "BuildStats", "CSV_FILES", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "ENTITY_FIELDS", "EXPORT_FORMATS", "KBError",
-    "MAX_SENTENCE_TOKENS", "NODE_FIELDS", "RemoveStats", "ResolveStats", "SCHEMA", "SCHEMA_VERSION", "SQLiteStore",
-    "Store", "TABLES", "WriteCounts", "build_kb", "check_database_not_input", "database_files", "decide", "describe",
-    "describe_ambiguity", "doc_rows", "export_graph", "hide_password", "is_url", "merge_edges", "migrate_database",
-    "normalize", "open_kb", "open_store", "pending", "query_entity", "read_graph", "remove_documents", "resolve_database",
-    "resolve_kb", "write_graph",
+    "BuildStats", "CSV_FILES", "CONTEXT_TOKENS", "DocRows", "EDGE_FIELDS", "ENTITY_FIELDS", "EXPORT_FORMATS", "ID_KEY",
+    "KBError", "MAX_SENTENCE_TOKENS", "MENTIONS_FIELDS", "NODE_FIELDS", "RemoveStats", "ResolveStats", "SCHEMA",
+    "SCHEMA_VERSION", "SPACY_KB_FILES", "SQLiteStore", "SpacyKBCounts", "Store", "TABLES", "WriteCounts",
+    "build_annotated", "build_kb", "check_database_not_input", "database_files", "decide", "describe",
+    "describe_ambiguity", "doc_rows", "export_graph", "export_mentions", "export_spacy_kb", "hide_password", "is_url",
+    "make_spacy_kb", "merge_edges", "migrate_database", "normalize", "open_kb", "open_store", "pending", "query_entity",
+    "read_graph", "remove_documents", "resolve_database", "resolve_kb", "write_graph", "write_mentions",
 ]

@@ -1,19 +1,26 @@
-"""Exporting the entity graph for other tools: JSONL, CSV and GraphML serializers, with the
-sanitising each format needs. Nodes are resolved entities, each with its aliases."""
+"""Exporting the knowledge base for other tools: the entity graph as JSONL, CSV or GraphML
+(nodes are resolved entities, each with its aliases), and the mentions as JSONL (`kb export
+--format mentions`), with the sanitising each format needs. The spaCy knowledge base export is
+spacy_kb.py."""
 import csv
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Sequence, Tuple, Union
 from xml.sax.saxutils import escape as xml_escape
 
 from ..escape import cell_text, json_line
 from ..files import atomic_directory, atomic_write
+from .backends import open_store
 from .query import read_graph
 from .store import EDGE_FIELDS, NODE_FIELDS, KBError
 
 EXPORT_FORMATS = ("jsonl", "csv", "graphml")
 # The files of the csv format, in the directory it writes (and the only ones it replaces there)
 CSV_FILES = {"nodes": "nodes.csv", "edges": "edges.csv"}
+# One JSON object a line per mention, in this order: its document's identity (its id, else
+# "PATH:LINE", or "PATH:INDEX" for the N-th doc of a .spacy file), its place in the document's
+# text, and its resolved entity (None while unresolved)
+MENTIONS_FIELDS = ("document", "start_char", "end_char", "text", "label", "entity_id", "canonical")
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # OWASP: CSV injection
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -83,23 +90,64 @@ def write_graph(nodes: List[Dict[str, Any]], edges: List[Dict[str, Any]], output
             file_.write(_graphml(nodes, edges))
 
 
+def export_mentions(db: Union[str, Path], output: Path) -> int:
+    """Write every mention of a knowledge base with its resolved entity (see write_mentions),
+    streamed from the store in mention order.
+
+    db (Union[str, Path]): The database: a SQLite file or a postgresql:// URL.
+    output (Path): The output file; missing parent directories are created.
+    RETURNS (int): The number of mentions written.
+    """
+    with open_store(db, readonly=True) as store:
+        return write_mentions(store.mentions(), output)
+
+
+def write_mentions(mentions: Iterable[Dict[str, Any]], output: Path) -> int:
+    """Write mentions as JSONL, one object a line with MENTIONS_FIELDS in that order, atomically
+    (files.atomic_write). Text is written as the JSONL graph export writes it: lone surrogates
+    as U+FFFD; DEL, the C1 controls and U+2028/U+2029 as \\u escapes.
+
+    mentions (Iterable[Dict[str, Any]]): The mentions, as Store.mentions gives them.
+    output (Path): The output file; missing parent directories are created.
+    RETURNS (int): The number of mentions written.
+    RAISES (OutputError): When the file can't be written.
+    """
+    n_mentions = 0
+    with atomic_write(output) as file_:
+        for mention in mentions:
+            file_.write(json_line({key: _utf8_text(mention[key]) for key in MENTIONS_FIELDS}) + "\n")
+            n_mentions += 1
+    return n_mentions
+
+
 def check_csv_directory(output: Path) -> None:
     """Refuse a csv output that exists and is not a csv export: a file, or a directory holding
     anything but CSV_FILES (replacing it would delete the rest).
 
     output (Path): The directory the csv format writes.
     """
+    check_export_directory(output, list(CSV_FILES.values()), "csv")
+
+
+def check_export_directory(output: Path, files: Sequence[str], fmt: str) -> None:
+    """Refuse an output directory that exists and is not an export of this format: a file, or
+    a directory holding anything but `files` (replacing it whole would delete the rest).
+
+    output (Path): The directory the format writes.
+    files (Sequence[str]): The names of the files the format writes in it.
+    fmt (str): The format, for the message.
+    """
     output = Path(output)
     if output.is_dir():
-        others = sorted(child.name for child in output.iterdir() if child.name not in CSV_FILES.values())
+        others = sorted(child.name for child in output.iterdir() if child.name not in files)
         if others:
             shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
             raise KBError(
-                f"{output} is a directory holding other files ({shown}): the csv export replaces its "
-                f"directory whole. Give a new directory, or one an earlier csv export wrote."
+                f"{output} is a directory holding other files ({shown}): the {fmt} export replaces its "
+                f"directory whole. Give a new directory, or one an earlier {fmt} export wrote."
             )
     elif output.exists():
-        raise KBError(f"{output} is a file: the csv export writes a directory ({' and '.join(CSV_FILES.values())}).")
+        raise KBError(f"{output} is a file: the {fmt} export writes a directory ({' and '.join(files)}).")
 
 
 def _fields(items: List[Dict[str, Any]], default: Sequence[str]) -> List[str]:
