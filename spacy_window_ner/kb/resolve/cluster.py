@@ -142,10 +142,11 @@ def _entry_key(ident: EntryId) -> str:
     return _key("e", ident[1] or "", ident[0])
 
 
-def _name_keys(key: str, label: str, index: AliasIndex) -> FrozenSet[str]:
-    """The blocking keys of a name given as its name_key."""
-    keys = {_key(kind, label, value) for kind, value in name_blocking_keys(parse_name(key, label))}
-    keys.update(_entry_key(ident) for ident in index.claims(key, label))
+def _name_keys(name: Name, index: AliasIndex) -> FrozenSet[str]:
+    """The blocking keys of a parsed name. They don't depend on how it is written, only on its
+    name_key (names.name_blocking_keys)."""
+    keys = {_key(kind, name.label, value) for kind, value in name_blocking_keys(name)}
+    keys.update(_entry_key(ident) for ident in index.claims(name.key, name.label))
     return frozenset(keys)
 
 
@@ -160,7 +161,7 @@ def blocking_keys(text: str, label: str, aliases: Sequence[AliasEntry] = ()) -> 
         indexing them on every call): the names of one entry share a key.
     RETURNS (FrozenSet[str]): Its keys.
     """
-    return _name_keys(name_key(text), label, _index(aliases))
+    return _name_keys(parse_name(name_key(text), label), _index(aliases))
 
 
 def _index(aliases: Sequence[AliasEntry]) -> AliasIndex:
@@ -243,7 +244,7 @@ def resolve(
     links = _Union(len(groups))
     first_with: Dict[str, int] = {}
     for i, group in enumerate(groups):
-        for key in sorted(_name_keys(group.key, group.label, index)):
+        for key in sorted(_name_keys(group.name, index)):
             links.union(first_with.setdefault(key, i), i)
     named: List[Tuple[Decision, int]] = []  # the decisions whose two names are present
     for decision in decisions:
@@ -270,7 +271,7 @@ def resolve(
 def _make_group(key: str, label: str, mentions: List[MentionRecord], index: AliasIndex) -> _Group:
     """The group of one name: parsed from the writing that reads most (an acronym, when any
     writing of it is one), and the alias entries that claim it."""
-    parses = sorted({parse_name(m.text, label) for m in mentions}, key=lambda n: (not n.acronym, n.words))
+    parses = sorted({parse_name(text, label) for text in {m.text for m in mentions}}, key=lambda n: (not n.acronym, n.words))
     claims = tuple(index.claims(key, label))
     return _Group(key, label, mentions, parses[0], claims[0] if len(claims) == 1 else None, claims)
 
