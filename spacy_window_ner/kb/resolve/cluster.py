@@ -310,8 +310,9 @@ class _Component:
         self.different.sort()
         self._adjacent: Dict[int, Set[int]] = defaultdict(set)  # node -> the nodes scored with it
 
-    # Step 2: names that must be one entity.
     def _forced(self) -> _Union:
+        """Step 2: the names that must be one entity, joined (decisions, alias entries, one
+        name written two ways); sets `entry_of`, the alias entry of each joined root."""
         forced = _Union(len(self.groups))
         entry_of: Dict[int, Optional[EntryId]] = {i: g.entry for i, g in enumerate(self.groups)}
         # Roots holding a name several alias entries claim: only a decision joins them to an entry.
@@ -356,6 +357,10 @@ class _Component:
         return any({forced.find(a), forced.find(b)} == {ra, rb} for a, b in self.different)
 
     def resolve(self) -> Resolution:
+        """The component's entities and ambiguous names (steps 2 to 4 of the module docstring).
+
+        RETURNS (Resolution): Its part of the result.
+        """
         forced = self._forced()
         nodes: Dict[int, List[int]] = defaultdict(list)  # root -> its groups
         for i in range(len(self.groups)):
