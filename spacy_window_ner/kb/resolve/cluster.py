@@ -31,11 +31,12 @@ comparisons over the whole input and cluster by connected components above a mat
 probability: components chain (one bare "Kennedy" joins both Kennedys), the weights are global
 statistics (a component's result would change with the rest of the input, which breaks the
 locality below), and they bring DuckDB/Spark or labelled training pairs. String similarity
-(rapidfuzz) sees letters, not names: on the CoNLL04 gold alias set's train part
-(benchmarks/resolution/score.py) rapidfuzz's WRatio >= 90 with connected components scores
-pairwise precision/recall/F1 8.0/82.6/14.6, exact strings 89.2/51.7/65.4, and this module
-96.0/96.1/96.1 (dev, held out: 97.4/95.9/96.6). So the comparisons here are name rules, written
-for this package, and the core needs no new dependency.
+(rapidfuzz) sees letters, not names. Measured on the CoNLL04 gold alias set
+(benchmarks/resolution/), pairwise precision/recall/F1 on train: rapidfuzz's WRatio >= 90 with
+connected components 8.0/82.6/14.6, exact strings 89.2/51.7/65.4, this module 96.0/96.1/96.1
+(dev, held out: 97.4/95.9/96.6); on train+dev, Splink 5 88.7/56.6/69.1 (splink_baseline.py)
+against this module's 96.2/95.5/95.8. So the comparisons here are name rules, written for this
+package, and the core needs no new dependency.
 
 Determinism and locality, which the store relies on: two names are linked when they share a
 blocking key, which includes the entry keys of the alias entries that name them; a "same" or
@@ -142,10 +143,11 @@ def _entry_key(ident: EntryId) -> str:
     return _key("e", ident[1] or "", ident[0])
 
 
-def _name_keys(key: str, label: str, index: AliasIndex) -> FrozenSet[str]:
-    """The blocking keys of a name given as its name_key."""
-    keys = {_key(kind, label, value) for kind, value in name_blocking_keys(parse_name(key, label))}
-    keys.update(_entry_key(ident) for ident in index.claims(key, label))
+def _name_keys(name: Name, index: AliasIndex) -> FrozenSet[str]:
+    """The blocking keys of a parsed name. They don't depend on how it is written, only on its
+    name_key (names.name_blocking_keys)."""
+    keys = {_key(kind, name.label, value) for kind, value in name_blocking_keys(name)}
+    keys.update(_entry_key(ident) for ident in index.claims(name.key, name.label))
     return frozenset(keys)
 
 
@@ -160,7 +162,7 @@ def blocking_keys(text: str, label: str, aliases: Sequence[AliasEntry] = ()) -> 
         indexing them on every call): the names of one entry share a key.
     RETURNS (FrozenSet[str]): Its keys.
     """
-    return _name_keys(name_key(text), label, _index(aliases))
+    return _name_keys(parse_name(name_key(text), label), _index(aliases))
 
 
 def _index(aliases: Sequence[AliasEntry]) -> AliasIndex:
@@ -243,7 +245,7 @@ def resolve(
     links = _Union(len(groups))
     first_with: Dict[str, int] = {}
     for i, group in enumerate(groups):
-        for key in sorted(_name_keys(group.key, group.label, index)):
+        for key in sorted(_name_keys(group.name, index)):
             links.union(first_with.setdefault(key, i), i)
     named: List[Tuple[Decision, int]] = []  # the decisions whose two names are present
     for decision in decisions:
@@ -270,7 +272,7 @@ def resolve(
 def _make_group(key: str, label: str, mentions: List[MentionRecord], index: AliasIndex) -> _Group:
     """The group of one name: parsed from the writing that reads most (an acronym, when any
     writing of it is one), and the alias entries that claim it."""
-    parses = sorted({parse_name(m.text, label) for m in mentions}, key=lambda n: (not n.acronym, n.words))
+    parses = sorted({parse_name(text, label) for text in {m.text for m in mentions}}, key=lambda n: (not n.acronym, n.words))
     claims = tuple(index.claims(key, label))
     return _Group(key, label, mentions, parses[0], claims[0] if len(claims) == 1 else None, claims)
 
@@ -308,8 +310,9 @@ class _Component:
         self.different.sort()
         self._adjacent: Dict[int, Set[int]] = defaultdict(set)  # node -> the nodes scored with it
 
-    # Step 2: names that must be one entity.
     def _forced(self) -> _Union:
+        """Step 2: the names that must be one entity, joined (decisions, alias entries, one
+        name written two ways); sets `entry_of`, the alias entry of each joined root."""
         forced = _Union(len(self.groups))
         entry_of: Dict[int, Optional[EntryId]] = {i: g.entry for i, g in enumerate(self.groups)}
         # Roots holding a name several alias entries claim: only a decision joins them to an entry.
@@ -354,6 +357,10 @@ class _Component:
         return any({forced.find(a), forced.find(b)} == {ra, rb} for a, b in self.different)
 
     def resolve(self) -> Resolution:
+        """The component's entities and ambiguous names (steps 2 to 4 of the module docstring).
+
+        RETURNS (Resolution): Its part of the result.
+        """
         forced = self._forced()
         nodes: Dict[int, List[int]] = defaultdict(list)  # root -> its groups
         for i in range(len(self.groups)):

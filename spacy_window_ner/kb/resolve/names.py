@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict, FrozenSet, Iterator, List, Sequence, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Sequence, Set, Tuple
 
 from .tables import (
     CORPORATE_DESIGNATORS,
@@ -305,8 +305,9 @@ def candidate_pairs(kind: str, names: Sequence[Name]) -> Iterator[Tuple[int, int
     """The pairs of names in one block that `name_score` may score above zero, by their
     positions; never all pairs of a large block. Names with one ident are left out (they are
     one name): in an acronym block ("a") one-word names meet longer names; in a surname block
-    ("s") a surname alone meets every name, the others only names that share the initial of a
-    given name (or of a name it is a short form of); in a first-word block ("h") a name meets
+    ("s") a surname alone meets every name, the others only names that share a given name (in
+    any of its forms, tables.NICKNAMES) or whose given names an initial of theirs begins; in a
+    first-word block ("h") a name meets
     the names it begins; in a place block ("g", "q") every pair meets.
 
     kind (str): The block's key kind, as `name_blocking_keys` gives it.
@@ -318,14 +319,28 @@ def candidate_pairs(kind: str, names: Sequence[Name]) -> Iterator[Tuple[int, int
         long = [i for i, n in enumerate(names) if len(n.words) > 1]
         yield from ((min(i, j), max(i, j)) for i in short for j in long)
     elif kind == "s":
+        # Names meet through a given name spelled out (in any of its forms: "jack" is "john"),
+        # or an initial and the given names it begins; a surname alone meets every name.
+        by_word: Dict[str, List[int]] = {}
         by_initial: Dict[str, List[int]] = {}
+        probes: List[Tuple[int, str]] = []
+        pairs: Set[Tuple[int, int]] = set()
         for i, n in enumerate(names):
-            if not n.given:  # a surname alone meets every name
-                yield from ((min(i, j), max(i, j)) for j in range(len(names)) if j != i)
-            for initial in sorted({c[0] for g in n.given for c in NICKNAMES.get(g, frozenset()) | {g}}):
-                by_initial.setdefault(initial, []).append(i)
-        for group in by_initial.values():
-            yield from ((i, j) for x, i in enumerate(group) for j in group[x + 1:])
+            if not n.given:
+                pairs.update((min(i, j), max(i, j)) for j in range(len(names)) if j != i)
+            for g in n.given:
+                if len(g) == 1:
+                    probes.append((i, g))
+                    by_initial.setdefault(g, []).append(i)
+                    continue
+                for form in NICKNAMES.get(g, frozenset()) | {g}:
+                    by_word.setdefault(form, []).append(i)
+                    by_initial.setdefault(form[0], []).append(i)
+        for group in by_word.values():
+            pairs.update((group[x], j) for x in range(len(group)) for j in group[x + 1:] if group[x] != j)
+        for i, initial in probes:
+            pairs.update((min(i, j), max(i, j)) for j in by_initial.get(initial, ()) if j != i)
+        yield from sorted(pairs)
     elif kind in ("g", "q"):  # small: the names of one place
         yield from ((i, j) for i in range(len(names)) for j in range(i + 1, len(names)))
     elif kind == "h":

@@ -118,8 +118,9 @@ class Resolution:
 
     entities (List[ResolvedEntity]): Every entity, sorted by its smallest mention id.
     ambiguous (List[Tuple[str, str, List[str]]]): (alias, label, the canonical names it may
-        mean), for each name that fits several entities and whose mentions could not all be
-        assigned by context, or that several alias entries claim. Sorted.
+        mean), for each name that fits several entities equally well (its mentions went where
+        their context said, the others stayed an entity of their own), and for each name that
+        several alias entries claim (with all their canonical names, mentioned or not). Sorted.
     """
 
     entities: List[ResolvedEntity] = field(default_factory=list)
