@@ -219,6 +219,9 @@ def test_read_mentions_export_maps_lines_to_gold_mentions(corpus, tmp_path):
     partition, counts = read_mentions_export(export, gold)
     assert partition == {"1:0": "e7", "2:0": "e7", "2:1": "m3"}
     assert (counts["matched"], counts["unmatched"]) == (3, 2)
+    # The same mentions by exact string: "John Smith" and "Smith" part, whatever their entity.
+    exact_partition, _ = read_mentions_export(export, gold, by="exact")
+    assert exact_partition == {"1:0": "Peop\tjohn smith", "2:0": "Peop\tsmith", "2:1": "Loc\tparis"}
     export.write_text(json.dumps({**rows[0], "document": "train.spacy:0"}) + "\n", encoding="utf8")
     with pytest.raises(ValueError, match=r"mentions.jsonl:1: document 'train.spacy:0' carries no CoNLL04 orig_id"):
         read_mentions_export(export, gold)
@@ -286,7 +289,10 @@ def test_the_gold_set_loads_from_the_shared_data(data_dir):
     assert len(set(gold.partition("train").values()) & set(gold.partition("dev").values())) > 0  # cross-split entities
 
 
-@pytest.mark.parametrize("module", ["benchmarks.resolution.score", "benchmarks.resolution.gold", "benchmarks.resolution.make_spacy"])
+@pytest.mark.parametrize(
+    "module",
+    ["benchmarks.resolution.score", "benchmarks.resolution.gold", "benchmarks.resolution.make_spacy", "benchmarks.resolution.end_to_end"],
+)
 def test_the_commands_explain_themselves(module):
     result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -320,3 +326,18 @@ def test_score_on_the_real_gold(data_dir):
         entities, *scores = rows[name].split()[-7:]
         assert 0 < int(entities) <= 775 and len(scores) == 6
         assert all(0 <= float(score) <= 100 for score in scores)
+
+
+@pytest.mark.slow
+def test_end_to_end_scores_the_knowledge_base_export(data_dir, tmp_path):
+    if not (data_dir / "conll04" / "conll04_train.json").is_file():
+        pytest.skip(f"CoNLL04 is not in {data_dir / 'conll04'}: set SPACY_WINDOW_NER_DATA to the shared data directory")
+    args = [sys.executable, "-m", "benchmarks.resolution.end_to_end", "--work-dir", str(tmp_path)]
+    result = subprocess.run(args, cwd=REPO, capture_output=True, text=True, env={**os.environ, "SPACY_WINDOW_NER_DATA": str(data_dir)})
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith(("kb (resolved)", "kb mentions"))]
+    assert len(rows) == 6  # resolved and exact string, on all, train and dev
+    for row in rows:
+        assert all(0 <= float(score) <= 100 for score in row[-6:])
+    # Every gold mention went through kb build --annotated and came back in the export.
+    assert len((tmp_path / "gold_mentions.jsonl").read_text(encoding="utf8").splitlines()) == 4270  # train + dev, 4 labels

@@ -219,7 +219,7 @@ def document_orig_id(document: str) -> Optional[int]:
     return int(value) if value.isdigit() else None
 
 
-def read_mentions_export(path: Path, gold: GoldSet) -> Tuple[Partition, Counter]:
+def read_mentions_export(path: Path, gold: GoldSet, *, by: str = "entity") -> Tuple[Partition, Counter]:
     """The partition a `kb export --format mentions` JSONL file makes of the gold mentions.
 
     Each line is {"document", "start_char", "end_char", "text", "label", "entity_id",
@@ -231,6 +231,9 @@ def read_mentions_export(path: Path, gold: GoldSet) -> Tuple[Partition, Counter]
 
     path (Path): The export.
     gold (GoldSet): The gold set.
+    by (str): "entity": group the mentions by their entity_id (the knowledge base's resolution);
+        "exact": by label and normalised text, as a knowledge base without resolution would, over
+        the same mentions (the exact-string baseline of a pipeline's own mentions).
     RETURNS (Tuple[Dict[str, str], Counter]): {gold mention id: "e" + entity_id}, and counts of
         "matched", "unmatched" (no gold mention at those offsets) and "label differs" lines.
     """
@@ -262,6 +265,9 @@ def read_mentions_export(path: Path, gold: GoldSet) -> Tuple[Partition, Counter]
         if row.get("label") != mention.label:
             counts["label differs"] += 1
         counts["matched"] += 1
+        if by == "exact":
+            partition[mention.id] = f"{row.get('label')}\t{normalize(str(row.get('text')))}"
+            continue
         entity = row.get("entity_id")
         partition[mention.id] = f"e{entity}" if entity is not None else f"m{number}"
     return partition, counts
@@ -334,6 +340,7 @@ def main(
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(1)
         print(score_row(f"export {mentions.name}", exported, partition))
+        print(score_row("  its mentions, exact", read_mentions_export(mentions, gold, by="exact")[0], partition))
         print(f"  export lines: {counts['matched']} gold mentions ({counts['label differs']} with another label), "
               f"{counts['unmatched']} other mentions (not scored)")
 
