@@ -1,9 +1,10 @@
 """Forward+backward speed of WindowScorer (.v3, composed of Windows, Hidden and Output) against
 the published WindowScorer.v2 with the same weights, the same network composed from thinc's own
-layers, and the GEMM floor, in one process with interleaved repeats.
+layers, and the GEMM floor, in one process with interleaved repeats in a new order each round.
 
     python -m benchmarks.layer [--repeats 30] [--tokens 2000]
 """
+import random
 import time
 from typing import Callable, Dict, List
 
@@ -79,7 +80,7 @@ def main(repeats: int = typer.Option(30, help="Interleaved timing rounds"),
         v2.initialize()
         for name in ("W", "b", "U", "c", "pad"):
             holder = next(node for node in v2.walk() if name in node.param_names)
-            holder.set_param(name, next(n for n in ours.walk() if name in n.param_names).get_param(name))
+            holder.set_param(name, next(n for n in ours.walk() if name in n.param_names).get_param(name).copy())
         ref = with_array(chain(expand_window(WINDOW), HardTanh(hidden), Linear(N_O)), pad=WINDOW)
         ref.initialize(X=docs[:2])
         runs: Dict[str, Callable[[], None]] = {
@@ -89,9 +90,13 @@ def main(repeats: int = typer.Option(30, help="Interleaved timing rounds"),
             "GEMM floor": gemm_floor(n_tokens, hidden),
         }
         best = {name: float("inf") for name in runs}
-        for round_ in range(repeats):
-            # Alternate the order, so that no system always runs right after another.
-            for name, run in (list(runs.items())[::-1] if round_ % 2 else runs.items()):
+        order = list(runs.items())
+        shuffle = random.Random(0).shuffle
+        for _ in range(repeats):
+            # A new order each round: a system that always ran right after the GEMM floor (or any
+            # other) would find the caches as that one leaves them, and time differently.
+            shuffle(order)
+            for name, run in order:
                 start = time.perf_counter()
                 run()
                 synchronize()

@@ -1,6 +1,6 @@
 """Inference speed of window_ner with WindowNER.v3 (the composed WindowScorer.v3) against the
 published WindowNER.v2 with the same weights, and against spaCy's own `ner` (its efficiency
-config), in one process with interleaved, alternating repeats: the regression check of a new
+config), in one process with interleaved repeats in a new order each round: the regression check of a new
 scorer version, without training.
 
 Each pipeline is built from its config (configs/window_ner.cfg for window_ner) and initialized
@@ -11,6 +11,7 @@ predict the same entities; the script checks it before timing.
 
     python -m benchmarks.scorer_versions [--repeats 5] [--words 20000]
 """
+import random
 import time
 from typing import Dict
 
@@ -76,9 +77,12 @@ def main(
         raise SystemExit("WindowNER.v2 and .v3 predict different entities with the same weights.")
     pipelines: Dict[str, Language] = {"window_ner (v3)": v3, "window_ner (v2)": v2, "spacy ner": ner}
     best = {name: float("inf") for name in pipelines}
-    for round_ in range(repeats):
-        # Alternate the order, so that no pipeline always runs right after another.
-        for name, nlp in (list(pipelines.items())[::-1] if round_ % 2 else pipelines.items()):
+    order = list(pipelines.items())
+    shuffle = random.Random(0).shuffle
+    for _ in range(repeats):
+        # A new order each round, so that no pipeline always runs right after another.
+        shuffle(order)
+        for name, nlp in order:
             start = time.perf_counter()
             for _doc in nlp.pipe(texts, batch_size=256):
                 pass
