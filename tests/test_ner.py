@@ -14,7 +14,7 @@ from thinc.api import fix_random_seed
 from spacy_window_ner.ner import DEFAULT_WINDOW_NER_MODEL, LOSSES
 
 from .mirrors import source_overrides
-from .util import NER_TEST_TEXTS as TEST_TEXTS, NER_TRAIN_DATA as TRAIN_DATA
+from .util import NER_TEST_TEXTS as TEST_TEXTS, NER_TRAIN_DATA as TRAIN_DATA, WINDOW_NER_TEXT
 from .util import copy_ner_pipeline as copy_pipeline, make_ner_examples as make_examples
 from .util import ner_predictions as predictions, train_ner_pipeline as train_pipeline
 
@@ -232,6 +232,25 @@ def test_ner_add_label_to_trained_component(loss, trained_pipelines):
     assert [(e.text, e.label_) for e in nlp("Shaka Khan lives in London.").ents] == [
         ("Shaka Khan", "PERSON"), ("London", "LOC")
     ]
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_ner_add_label_resizes_every_scorer_version(version, window_ner_pipelines):
+    """resize_output finds the output weights U and c wherever the scorer keeps them (in itself
+    before v3, in its output layer in v3), and every node above them gets the new nO."""
+    trained = window_ner_pipelines(version)
+    nlp = spacy.util.load_model_from_config(trained.config).from_bytes(trained.to_bytes())
+    ner = nlp.get_pipe("window_ner")
+    expected = [[(e.text, e.label_) for e in doc.ents] for doc in nlp.pipe([WINDOW_NER_TEXT])]
+    assert ner.add_label("MISC") == 1
+    n_tags = len(ner.tags)
+    output = next(node for node in ner.model.walk() if "U" in node.param_names)
+    assert output.get_param("U").shape[0] == n_tags
+    holders = [node for node in ner.model.walk() if any(child is output for child in node.walk())]
+    assert {node.get_dim("nO") for node in holders if node.has_dim("nO")} == {n_tags}
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in nlp.pipe([WINDOW_NER_TEXT])] == expected
+    reloaded = spacy.util.load_model_from_config(nlp.config).from_bytes(nlp.to_bytes())
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in reloaded.pipe([WINDOW_NER_TEXT])] == expected
 
 
 def test_ner_unknown_label_at_update(trained):
