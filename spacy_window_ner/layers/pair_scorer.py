@@ -88,14 +88,8 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
     features, hidden, output = model.layers
     if model.has_dim("nI") and not features.has_dim("nI"):
         features.set_dim("nI", model.get_dim("nI"))
-    if Y is not None and not model.has_dim("nO"):
-        model.set_dim("nO", Y.shape[1])
     infer_dims(features, X, None, required=("nI", "nL"))
-    if not model.has_dim("nO"):
-        raise ValueError(
-            "PairScorer can't infer its dimension nO: pass it to the constructor "
-            "or initialize the layer with sample input and output."
-        )
+    infer_dims(model, None, Y, required=("nO",))
     model.set_dim("nI", features.get_dim("nI"))
     features.set_dim("nO", instance_width(features.attrs["window_size"], features.get_dim("nI"), features.get_dim("nE")))
     hidden.set_dim("nI", features.get_dim("nO"))

@@ -12,7 +12,6 @@ whole minibatch are one Ragged, so `with_array` runs the hidden and output layer
 each over every token of the batch; `ragged2list` gives the scores back per doc.
 The published WindowScorer.v2 and .v1 (spacy_window_ner/legacy) run the same pieces.
 """
-from functools import partial
 from typing import Callable, List, Optional
 
 from thinc.api import Model, chain, glorot_uniform_init, ragged2list, registry, with_array
@@ -74,10 +73,7 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
     # By position, not by ref: thinc's Model.copy() keeps layers, not refs.
     windows, array_layers, _ = model.layers
     hidden, output = array_layers.layers[0].layers
-    if X is not None and len(X) and not model.has_dim("nI"):
-        model.set_dim("nI", X[0].shape[1])
-    if Y is not None and len(Y) and not model.has_dim("nO"):
-        model.set_dim("nO", Y[0].shape[1])
+    infer_dims(model, X, Y)
     windows.set_dim("nI", model.get_dim("nI"))
     windows.set_dim("nO", (2 * windows.attrs["window_size"] + 1) * model.get_dim("nI"))
     hidden.set_dim("nI", windows.get_dim("nO"))
@@ -92,6 +88,19 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
     hidden.initialize()
     output.initialize()
     windows.initialize()
+
+
+def infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
+    """Set a window scorer's nI and nO from sample input and output, where they are unset.
+
+    model (Model[List[Floats2d], List[Floats2d]]): The window scorer, of any version.
+    X (Optional[List[Floats2d]]): Sample token vectors.
+    Y (Optional[List[Floats2d]]): Sample scores.
+    """
+    if X is not None and len(X) and not model.has_dim("nI"):
+        model.set_dim("nI", X[0].shape[1])
+    if Y is not None and len(Y) and not model.has_dim("nO"):
+        model.set_dim("nO", Y[0].shape[1])
 
 
 def check_window_options(window_size: int, hidden_width: int, activation: str, dropout: float) -> None:

@@ -5,17 +5,16 @@ Its params are W, b, U, c, pad, empty, E_label and E_dist, as pipelines saved wi
 them, and its attrs activation and dropout_rate are those Hidden.v1 has: so Hidden's own
 forward runs on the layer itself, between the forwards of PairFeatures.v1 and Output.v1.
 """
+from functools import partial
 from typing import Callable, Optional, Tuple, cast
 
 from thinc.api import Model, glorot_uniform_init, registry, zero_init
 from thinc.types import Floats2d
 
 from ...layers.hidden import forward as hidden_forward
-from ...layers.output import forward as output_forward
-from ...layers.pair_features import forward as features_forward
 from ...layers.pair_features import infer_dims, instance_width
 from ...layers.pair_scorer import InT, OutT, check_pair_options
-from .pair_scorer_v2 import init_rest, pair_dims
+from .pair_scorer_v2 import init_rest, pair_dims, run_pieces
 
 
 @registry.layers("spacy-window-ner.PairScorer.v1")
@@ -52,18 +51,10 @@ def PairScorer_v1(
 
 
 def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    # PairFeatures' and Output's forwards on the params of this layer, which holds them under
-    # their names (the casts say that it is each of them to their forwards).
-    X_inst, backprop_instances = features_forward(model, inputs, is_train)
     # The hidden layer on the W, b and attrs of this layer, which holds them under Hidden's names
     # (the cast says that it is a Hidden to Hidden's forward).
-    H, backprop_hidden = hidden_forward(cast(Model[Floats2d, Floats2d], model), X_inst, is_train)
-    S, backprop_output = output_forward(cast(Model[Floats2d, Floats2d], model), H, is_train)
-
-    def backprop(dS: OutT) -> InT:
-        return backprop_instances(backprop_hidden(backprop_output(dS)))
-
-    return S, backprop
+    hidden = partial(hidden_forward, cast(Model[Floats2d, Floats2d], model))
+    return run_pieces(model, hidden, inputs, is_train)
 
 
 def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:

@@ -52,10 +52,27 @@ def PairScorer_v2(
 
 
 def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    # PairFeatures' and Output's forwards on the params of this layer, which holds them under
-    # their names (the casts say that it is each of them to their forwards).
+    return run_pieces(model, model.layers[0], inputs, is_train)
+
+
+def run_pieces(
+    model: Model[InT, OutT], hidden: Callable[[Floats2d, bool], Tuple[Floats2d, Callable]], inputs: InT,
+    is_train: bool,
+) -> Tuple[OutT, Callable]:
+    """The forward pass of PairScorer.v2 and .v1: the forwards of PairFeatures.v1 and Output.v1
+    on the params of the scorer, which holds them under their names, and the hidden layer
+    between them.
+
+    model (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The scorer.
+    hidden (Callable[[Floats2d, bool], Tuple[Floats2d, Callable]]): The hidden layer's forward:
+        v2's child, or Hidden.v1's forward on v1's own W and b.
+    inputs (Tuple[List[Floats2d], List[Ints2d]]): The token vectors and candidates of each doc.
+    is_train (bool): Whether the pass is for training (dropout on).
+    RETURNS (Tuple[Floats2d, Callable]): The scores of every candidate, and the backprop callback.
+    """
+    # (The cast says that the scorer is an Output to Output's forward.)
     X_inst, backprop_instances = features_forward(model, inputs, is_train)
-    H, backprop_hidden = model.layers[0](X_inst, is_train)
+    H, backprop_hidden = hidden(X_inst, is_train)
     S, backprop_output = output_forward(cast(Model[Floats2d, Floats2d], model), H, is_train)
 
     def backprop(dS: OutT) -> InT:

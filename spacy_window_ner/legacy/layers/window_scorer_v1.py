@@ -9,14 +9,11 @@ from functools import partial
 from typing import Callable, Optional, Tuple, cast
 
 from thinc.api import Model, glorot_uniform_init, registry, zero_init
-from thinc.types import Floats2d, Ints1d, Ragged
+from thinc.types import Floats2d
 
 from ...layers.hidden import forward as hidden_forward
-from ...layers.output import forward as output_forward
-from ...layers.window_scorer import InT, OutT, check_window_options
-from ...layers.windows import check_input
-from ...layers.windows import forward as windows_forward
-from .window_scorer_v2 import forward_empty, infer_dims, init_output
+from ...layers.window_scorer import InT, OutT, check_window_options, infer_dims
+from .window_scorer_v2 import init_output, run_pieces
 
 
 @registry.layers("spacy-window-ner.WindowScorer.v1")
@@ -54,22 +51,10 @@ def WindowScorer_v1(
 
 
 def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    lengths = check_input(model, Xs)
-    if not lengths.sum():
-        return forward_empty(model, lengths)
-    # Windows' and Output's forwards on the pad, U and c of this layer, which holds them under
-    # their names (the casts say that it is each of them to their forwards).
-    X_win, backprop_windows = windows_forward(cast(Model[InT, Ragged], model), Xs, is_train)
     # The hidden layer on the W, b and attrs of this layer, which holds them under Hidden's names
     # (the cast says that it is a Hidden to Hidden's forward).
-    H, backprop_hidden = hidden_forward(cast(Model[Floats2d, Floats2d], model), cast(Floats2d, X_win.dataXd), is_train)
-    S, backprop_output = output_forward(cast(Model[Floats2d, Floats2d], model), H, is_train)
-
-    def backprop(dYs: OutT) -> InT:
-        dH = backprop_output(model.ops.flatten(dYs))
-        return backprop_windows(Ragged(backprop_hidden(dH), X_win.lengths))
-
-    return model.ops.unflatten(S, cast(Ints1d, lengths)), backprop
+    hidden = partial(hidden_forward, cast(Model[Floats2d, Floats2d], model))
+    return run_pieces(model, hidden, Xs, is_train)
 
 
 def init(

@@ -16,7 +16,7 @@ from thinc.types import Floats2d, Ints1d, Ragged
 
 from ...layers.hidden import Hidden
 from ...layers.output import forward as output_forward
-from ...layers.window_scorer import InT, OutT, check_window_options
+from ...layers.window_scorer import InT, OutT, check_window_options, infer_dims
 from ...layers.windows import check_input
 from ...layers.windows import forward as windows_forward
 
@@ -52,12 +52,28 @@ def WindowScorer_v2(
 
 def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
     # The hidden child is layers[0] (not a ref: thinc's Model.copy() keeps layers, not refs).
-    hidden = model.layers[0]
+    return run_pieces(model, model.layers[0], Xs, is_train)
+
+
+def run_pieces(
+    model: Model[InT, OutT], hidden: Callable[[Floats2d, bool], Tuple[Floats2d, Callable]], Xs: InT,
+    is_train: bool,
+) -> Tuple[OutT, Callable]:
+    """The forward pass of WindowScorer.v2 and .v1: the forwards of Windows.v1 and Output.v1 on
+    the pad, U and c of the scorer, which holds them under their names, and the hidden layer
+    between them.
+
+    model (Model[List[Floats2d], List[Floats2d]]): The scorer.
+    hidden (Callable[[Floats2d, bool], Tuple[Floats2d, Callable]]): The hidden layer's forward:
+        v2's child, or Hidden.v1's forward on v1's own W and b.
+    Xs (List[Floats2d]): The token vectors of each doc.
+    is_train (bool): Whether the pass is for training (dropout on).
+    RETURNS (Tuple[List[Floats2d], Callable]): The scores per doc, and the backprop callback.
+    """
     lengths = check_input(model, Xs)
     if not lengths.sum():
         return forward_empty(model, lengths)
-    # Windows' and Output's forwards on the pad, U and c of this layer, which holds them under
-    # their names (the casts say that it is each of them to their forwards).
+    # (The casts say that the scorer is a Windows and an Output to their forwards.)
     X_win, backprop_windows = windows_forward(cast(Model[InT, Ragged], model), Xs, is_train)
     H, backprop_hidden = hidden(cast(Floats2d, X_win.dataXd), is_train)
     S, backprop_output = output_forward(cast(Model[Floats2d, Floats2d], model), H, is_train)
@@ -80,14 +96,6 @@ def init(
     # The same draws in the same order as v1 (W, b, U, c, pad): same seed, same weights.
     hidden.initialize()
     init_output(init_U, model)
-
-
-def infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
-    """Set nI and nO from sample input and output, where they are unset."""
-    if X is not None and len(X) and not model.has_dim("nI"):
-        model.set_dim("nI", X[0].shape[1])
-    if Y is not None and len(Y) and not model.has_dim("nO"):
-        model.set_dim("nO", Y[0].shape[1])
 
 
 def init_output(init_U: Callable, model: Model[InT, OutT]) -> None:
