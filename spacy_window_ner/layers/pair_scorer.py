@@ -77,9 +77,6 @@ def PairScorer(
     # sample: this one sets them from the sample's widths alone, and draws the weights in
     # PairScorer.v2's order.
     model.init = init
-    if nO is not None:
-        # chain takes nO from its last layer, here a wrapper without sizes.
-        model.set_dim("nO", nO)
     return model
 
 
@@ -90,8 +87,9 @@ def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = N
         features.set_dim("nI", model.get_dim("nI"))
     infer_dims(features, X, None, required=("nI", "nL"))
     infer_dims(model, None, Y, required=("nO",))
-    model.set_dim("nI", features.get_dim("nI"))
-    features.set_dim("nO", instance_width(features.attrs["window_size"], features.get_dim("nI"), features.get_dim("nE")))
+    nI, nE = features.get_dim("nI"), features.get_dim("nE")
+    model.set_dim("nI", nI)
+    features.set_dim("nO", instance_width(features.attrs["window_size"], nI, nE))
     hidden.set_dim("nI", features.get_dim("nO"))
     output.set_dim("nO", model.get_dim("nO"))
     # The same draws in the same order as PairScorer.v2 (W, b, U, c, pad, empty, E_label,
