@@ -13,7 +13,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import registry
 from thinc.types import Floats2d, Ints2d
 
-from .layers.pair_scorer import CandidateColumn
+from .layers.pair_features import CandidateColumn
 
 # A candidate generator: (docs, the entities of each doc) -> per doc, (n_pairs, 2) int32
 # (head, tail) indices into the doc's entities, in order of head, then tail.

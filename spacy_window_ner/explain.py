@@ -118,8 +118,9 @@ def gradient_x_input(
     over the windows, in time linear in the doc, and the gradients of different entities
     never mix. Where a window is clipped by the doc's edge, the layer pads it as in the doc.
 
-    scorer (Model[List[Floats2d], List[Floats2d]]): A WindowScorer, .v2 or .v1: its own backprop
-        reaches the hidden layer whether the layer holds it as a child or flat.
+    scorer (Model[List[Floats2d], List[Floats2d]]): A WindowScorer, .v3, .v2 or .v1: its own
+        backprop reaches every layer, whether it chains them, holds one as a child or keeps
+        their params flat.
     X (Floats2d): The token vectors of one doc (n_tokens, nI).
     entities (Sequence[Tuple[int, int, Sequence[int]]]): (start, end, tag ids of the tokens).
     RETURNS (List[Tuple[float, numpy.ndarray]]): Per entity, s = sum_i S[i, t_i] and the
@@ -130,7 +131,7 @@ def gradient_x_input(
         return []
     layer = scorer.copy()  # backprop increments the parameter gradients: keep them clean
     xp = layer.ops.xp
-    k = layer.attrs["window_size"]
+    k = window_size(layer)
     X64 = xp.asarray(X, dtype="float64")
     windows = [(max(0, start - k), min(len(X64), end + k)) for start, end, _ in entities]
     Xs = [X64[lo:hi] for lo, hi in windows]
@@ -164,7 +165,7 @@ def explain(nlp: Language, text: Union[str, Doc], *, pipe_name: Optional[str] = 
         return []
     tok2vec = pipe.model.get_ref("tok2vec")
     scorer = pipe.model.get_ref("scorer")
-    k = scorer.attrs["window_size"]
+    k = window_size(scorer)
     (starts, ends, label_ids, probs), = pipe.decode(pipe.predict([doc]))
     labels, tag_ids = pipe.labels, {tag: i for i, tag in enumerate(pipe.tags)}
     spans = []
@@ -187,3 +188,13 @@ def explain(nlp: Language, text: Union[str, Doc], *, pipe_name: Optional[str] = 
             )
         )
     return explanations
+
+
+def window_size(scorer: Model) -> int:
+    """The window size k of a WindowScorer of any version: the attr of the scorer itself (.v1,
+    .v2) or of its Windows layer (.v3).
+
+    scorer (Model): The window scorer.
+    RETURNS (int): k.
+    """
+    return next(node.attrs["window_size"] for node in scorer.walk() if "window_size" in node.attrs)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List
 import numpy
 
 from thinc.api import Model
+from thinc.types import Ragged
 
 
 def check_gradients(
@@ -33,8 +34,8 @@ def check_gradients(
 
     model (Model): An initialized Thinc model. Its forward pass must be
         deterministic (dropout off).
-    X (Any): A model input: an array, or a list/tuple nesting arrays. Float
-        arrays are checked as inputs; integer arrays are passed through.
+    X (Any): A model input: an array, a Ragged, or a list/tuple nesting them.
+        Float arrays are checked as inputs; integer arrays are passed through.
     eps (float): The finite-difference step.
     floor (float): Gradients smaller than this are compared absolutely, so
         that round-off on near-zero entries does not count as an error.
@@ -130,6 +131,8 @@ def _floats(X: Any) -> List:
     """The float arrays in X, in order."""
     if _is_float_array(X):
         return [X]
+    if isinstance(X, Ragged):
+        return _floats(X.dataXd)
     if isinstance(X, (list, tuple)):
         return [a for x in X for a in _floats(x)]
     return []
@@ -139,6 +142,8 @@ def _map_floats(X: Any, fn: Callable) -> Any:
     """Apply fn to every float array in X, keeping the nesting."""
     if _is_float_array(X):
         return fn(X)
+    if isinstance(X, Ragged):
+        return Ragged(_map_floats(X.dataXd, fn), X.lengths)
     if isinstance(X, tuple):
         return tuple(_map_floats(x, fn) for x in X)
     if isinstance(X, list):

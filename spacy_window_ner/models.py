@@ -12,7 +12,7 @@ from .layers.pair_scorer import PairScorer
 from .layers.window_scorer import WindowScorer
 
 
-@registry.architectures("spacy-window-ner.WindowNER.v2")
+@registry.architectures("spacy-window-ner.WindowNER.v3")
 def build_window_ner_model(
     tok2vec: Model[List[Doc], List[Floats2d]],
     window_size: int = 2,
@@ -20,7 +20,7 @@ def build_window_ner_model(
     activation: str = "tanh",
     nO: Optional[int] = None,
 ) -> Model[List[Doc], List[Floats2d]]:
-    """Score BILUO tags for every token: tok2vec, then WindowScorer.v2. The model also
+    """Score BILUO tags for every token: tok2vec, then WindowScorer.v3. The model also
     holds a LinearChainCRF whose transition scores the component trains when its
     loss is "crf"; the forward pass returns the emission scores only. The output
     weights start at zero, as in spaCy's ner, so an untrained model scores every
@@ -33,23 +33,33 @@ def build_window_ner_model(
     nO (Optional[int]): Number of tags; the component sets it from its labels.
     RETURNS (Model[List[Doc], List[Floats2d]]): The model.
     """
-    scorer = WindowScorer(
-        nO, window_size=window_size, hidden_width=hidden_width, activation=activation, init_U=zero_init
-    )
-    return window_ner_model(tok2vec, scorer, nO)
+    return window_ner_model(WindowScorer, tok2vec, window_size, hidden_width, activation, nO)
 
 
 def window_ner_model(
-    tok2vec: Model[List[Doc], List[Floats2d]], scorer: Model[List[Floats2d], List[Floats2d]], nO: Optional[int]
+    scorer_layer: Callable[..., Model[List[Floats2d], List[Floats2d]]],
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    window_size: int,
+    hidden_width: int,
+    activation: str,
+    nO: Optional[int],
 ) -> Model[List[Doc], List[Floats2d]]:
-    """The WindowNER model around a window scorer (WindowNER.v2's, or the published .v1's in
-    spacy_window_ner/legacy): tok2vec, then the scorer, and a LinearChainCRF beside them.
+    """The WindowNER model around a window scorer (WindowNER.v3's, or the published .v2's and
+    .v1's in spacy_window_ner/legacy): tok2vec, then the scorer, and a LinearChainCRF beside
+    them. The scorer's output weights start at zero.
 
+    scorer_layer (Callable[..., Model[List[Floats2d], List[Floats2d]]]): The window scorer's
+        constructor, called with nO and the options below.
     tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
-    scorer (Model[List[Floats2d], List[Floats2d]]): The window scorer.
+    window_size (int): k, the tokens on each side in the window.
+    hidden_width (int): Width of the hidden layer.
+    activation (str): "tanh", "hard_tanh", "relu" or "sigmoid".
     nO (Optional[int]): Number of tags; the component sets it from its labels.
     RETURNS (Model[List[Doc], List[Floats2d]]): The model.
     """
+    scorer = scorer_layer(
+        nO, window_size=window_size, hidden_width=hidden_width, activation=activation, init_U=zero_init
+    )
     crf = LinearChainCRF(nO)
     return Model(
         "window_ner",
@@ -91,8 +101,9 @@ def resize_output(model: Model[List[Doc], List[Floats2d]], source: Ints1d, bias:
     """Resize a WindowNER model's output to len(source) tags. New tag j starts as a
     copy of old tag source[j]: its row of the scorer's U and c (plus bias[j]) and its
     rows and columns of the CRF's transition, start and end scores. The other weights
-    are kept. The scorer and the CRF are replaced by resized copies, which are new
-    nodes to the optimizer, so an optimizer that has seen the old shapes goes on.
+    are kept. The output layer (the scorer itself before WindowScorer.v3) and the CRF
+    are replaced by resized copies, which are new nodes to the optimizer, so an
+    optimizer that has seen the old shapes goes on.
 
     model (Model[List[Doc], List[Floats2d]]): A model built by build_window_ner_model.
     source (Ints1d): For each new tag, the old tag it copies.
@@ -101,18 +112,19 @@ def resize_output(model: Model[List[Doc], List[Floats2d]], source: Ints1d, bias:
     ops = model.ops
     nO = len(source)
     source = ops.asarray1i(source)
-    resized: Dict[str, Dict[str, FloatsXd]] = {"scorer": {}, "crf": {}}
     scorer = model.get_ref("scorer")
+    # U and c are the params of WindowScorer.v3's output layer, or of a .v2 or .v1 scorer itself.
+    output = next(node for node in scorer.walk() if "U" in node.param_names)
     crf = model.get_ref("crf")
-    if scorer.has_param("U"):
-        U, c = cast(Floats2d, scorer.get_param("U")), cast(Floats1d, scorer.get_param("c"))
-        resized["scorer"] = {"U": U[source], "c": c[source] + ops.asarray1f(bias)}
+    resized: List[Tuple[Model, Dict[str, FloatsXd]]] = [(output, {}), (crf, {})]
+    if output.has_param("U"):
+        U, c = cast(Floats2d, output.get_param("U")), cast(Floats1d, output.get_param("c"))
+        resized[0] = (output, {"U": U[source], "c": c[source] + ops.asarray1f(bias)})
     if crf.has_param("T"):
         T = cast(Floats2d, crf.get_param("T"))
         start, end = cast(Floats1d, crf.get_param("start")), cast(Floats1d, crf.get_param("end"))
-        resized["crf"] = {"T": T[source][:, source], "start": start[source], "end": end[source]}
-    for ref, params in resized.items():
-        old = model.get_ref(ref)
+        resized[1] = (crf, {"T": T[source][:, source], "start": start[source], "end": end[source]})
+    for old, params in resized:
         new = old.copy()
         # thinc refuses to change a dim while the layer holds params: lift them off first.
         kept = {name: new.get_param(name) for name in new.param_names if new.has_param(name)}
@@ -124,7 +136,12 @@ def resize_output(model: Model[List[Doc], List[Floats2d]], source: Ints1d, bias:
             if name in params and new.has_grad(name):
                 new.set_grad(name, ops.alloc(value.shape, dtype=value.dtype))
         model.replace_node(old, new)
-    model.set_dim("nO", nO, force=True)
+        if old is output:
+            output = new
+    # The nodes that hold the output layer (the model, v3's chain and its wrappers) share its nO.
+    for node in model.walk():
+        if node.has_dim("nO") is not False and any(child is output for child in node.walk()):
+            node.set_dim("nO", nO, force=True)
 
 
 @registry.architectures("spacy-window-ner.HashEmbed.v1")
@@ -157,7 +174,7 @@ def build_hash_embed(
     )
 
 
-@registry.architectures("spacy-window-ner.RelationScorer.v2")
+@registry.architectures("spacy-window-ner.RelationScorer.v3")
 def build_relation_model(
     tok2vec: Model[List[Doc], List[Floats2d]],
     window_size: int = 1,
@@ -168,7 +185,7 @@ def build_relation_model(
     n_entity_labels: Optional[int] = None,
     nO: Optional[int] = None,
 ) -> Model[Tuple[List[Doc], List[Ints2d]], Floats2d]:
-    """Score relation labels for candidate pairs of spans: tok2vec, then PairScorer.v2.
+    """Score relation labels for candidate pairs of spans: tok2vec, then PairScorer.v3.
 
     tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
     window_size (int): k, the tokens on each side of both spans.
@@ -181,28 +198,42 @@ def build_relation_model(
     RETURNS (Model[Tuple[List[Doc], List[Ints2d]], Floats2d]): The model. Its input is
         (docs, candidates per doc) and its output the logits of every candidate.
     """
-    scorer = PairScorer(
-        nO, window_size=window_size, hidden_width=hidden_width, n_entity_labels=n_entity_labels,
-        label_width=label_width, n_distance_buckets=n_distance_buckets, activation=activation,
+    return relation_model(
+        PairScorer, tok2vec, window_size, hidden_width, label_width, n_distance_buckets, activation,
+        n_entity_labels, nO,
     )
-    return relation_model(tok2vec, scorer, nO, n_entity_labels)
 
 
 def relation_model(
+    scorer_layer: Callable[..., Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]],
     tok2vec: Model[List[Doc], List[Floats2d]],
-    scorer: Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d],
-    nO: Optional[int],
+    window_size: int,
+    hidden_width: int,
+    label_width: int,
+    n_distance_buckets: int,
+    activation: str,
     n_entity_labels: Optional[int],
+    nO: Optional[int],
 ) -> Model[Tuple[List[Doc], List[Ints2d]], Floats2d]:
-    """The RelationScorer model around a pair scorer (RelationScorer.v2's, or the published
-    .v1's in spacy_window_ner/legacy): tok2vec, then the scorer.
+    """The RelationScorer model around a pair scorer (RelationScorer.v3's, or the published
+    .v2's and .v1's in spacy_window_ner/legacy): tok2vec, then the scorer.
 
+    scorer_layer (Callable[..., Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]]): The
+        pair scorer's constructor, called with nO and the options below.
     tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
-    scorer (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The pair scorer.
-    nO (Optional[int]): Number of relation labels; the component sets it.
+    window_size (int): k, the tokens on each side of both spans.
+    hidden_width (int): Width of the hidden layer.
+    label_width (int): Width of the entity label and distance embeddings.
+    n_distance_buckets (int): Even number of distance/order buckets.
+    activation (str): "tanh", "hard_tanh", "relu" or "sigmoid".
     n_entity_labels (Optional[int]): Rows of the entity label table; the component sets it.
+    nO (Optional[int]): Number of relation labels; the component sets it.
     RETURNS (Model[Tuple[List[Doc], List[Ints2d]], Floats2d]): The model.
     """
+    scorer = scorer_layer(
+        nO, window_size=window_size, hidden_width=hidden_width, n_entity_labels=n_entity_labels,
+        label_width=label_width, n_distance_buckets=n_distance_buckets, activation=activation,
+    )
     return Model(
         "window_rel",
         _relation_forward,
@@ -238,9 +269,12 @@ def _relation_init(
     scorer = model.get_ref("scorer")
     if Y is not None and not model.has_dim("nO"):
         model.set_dim("nO", Y.shape[1])
-    for name in ("nO", "nL"):
-        if model.has_dim(name) and not scorer.has_dim(name):
-            scorer.set_dim(name, model.get_dim(name))
+    if model.has_dim("nO") and not scorer.has_dim("nO"):
+        scorer.set_dim("nO", model.get_dim("nO"))
+    # nL is the scorer's own before PairScorer.v3, and its features layer's in v3.
+    labels = next(node for node in scorer.walk() if node.has_dim("nL") is not False)
+    if model.has_dim("nL") and not labels.has_dim("nL"):
+        labels.set_dim("nL", model.get_dim("nL"))
     docs = X[0] if X is not None else None
     tok2vec.initialize(X=docs)
     tokvecs = tok2vec.predict(docs) if docs is not None else None

@@ -28,7 +28,7 @@ from .tags import PREFIXES, biluo_tags, entity_starts
 
 default_model_config = """
 [model]
-@architectures = "spacy-window-ner.WindowNER.v2"
+@architectures = "spacy-window-ner.WindowNER.v3"
 window_size = 2
 hidden_width = 128
 activation = "tanh"

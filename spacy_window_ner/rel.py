@@ -27,7 +27,7 @@ from .scorers import score_relations
 
 default_model_config = """
 [model]
-@architectures = "spacy-window-ner.RelationScorer.v2"
+@architectures = "spacy-window-ner.RelationScorer.v3"
 window_size = 1
 hidden_width = 128
 label_width = 16

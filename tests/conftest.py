@@ -110,7 +110,7 @@ def trained(trained_pipelines) -> Language:
 @pytest.fixture(scope="session")
 def window_ner_pipelines() -> Callable[[str], Language]:
     """window_ner_pipelines(version) -> nlp: util.train_window_ner(version=version), a small
-    window_ner (WindowNER.v1 or .v2) overfitted on util.WINDOW_NER_DATA, trained once per run and
+    window_ner (WindowNER.v1, .v2 or .v3) overfitted on util.WINDOW_NER_DATA, trained once per run and
     version. Tests must not change it."""
     cache: Dict[str, Language] = {}
 
@@ -124,9 +124,9 @@ def window_ner_pipelines() -> Callable[[str], Language]:
 
 @pytest.fixture(scope="session")
 def window_ner_nlp(window_ner_pipelines) -> Language:
-    """A small window_ner pipeline (WindowNER.v2) overfitted on util.WINDOW_NER_DATA, trained
+    """A small window_ner pipeline (WindowNER.v3) overfitted on util.WINDOW_NER_DATA, trained
     once per run. Tests must not change it."""
-    return window_ner_pipelines("v2")
+    return window_ner_pipelines("v3")
 
 
 @pytest.fixture(scope="session")

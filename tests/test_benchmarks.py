@@ -18,7 +18,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.rel_levers", "benchmarks.ner_levers", "benchmarks.kb", "benchmarks.long_docs"])
+@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.scorer_versions", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.rel_levers", "benchmarks.ner_levers", "benchmarks.kb", "benchmarks.long_docs"])
 def test_benchmarks_help(module):
     result = run(module, "--help")
     assert result.returncode == 0, result.stderr
@@ -31,6 +31,20 @@ def test_benchmarks_layer_runs():
     for hidden in ("hidden=128", "hidden=300"):
         assert hidden in result.stdout
     assert result.stdout.count("speed-up over the thinc reference") == 2
+    assert result.stdout.count("time relative to WindowScorer.v2") == 2
+
+
+@pytest.mark.slow
+def test_benchmarks_scorer_versions_runs():
+    """window_ner with WindowNER.v2 and .v3 (same weights) beside spaCy's ner, untrained."""
+    if not (data_dir() / "conll04" / "conll04_test.json").exists():
+        unavailable(f"CoNLL04 is not in {data_dir()} (tests/data.py)")
+    result = run("benchmarks.scorer_versions", "--repeats", "1", "--words", "2000")
+    assert result.returncode == 0, result.stderr
+    assert "v2 and v3 predict the same" in result.stdout
+    for name in ("window_ner (v3)", "window_ner (v2)", "spacy ner"):
+        assert re.search(rf"^{re.escape(name)} +[\d,]+ +\d+\.\d+$", result.stdout, re.M), result.stdout
+    assert re.search(r"v3 relative to v2: \d+\.\d+x", result.stdout)
 
 
 def test_benchmarks_long_docs_runs(tmp_path):

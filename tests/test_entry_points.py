@@ -75,6 +75,8 @@ def test_entry_points_in_setup_cfg_resolve_to_registered_names(group, name, valu
 
 def test_entry_points_in_setup_cfg_cover_the_versions():
     names = {name for _, name, _ in declared_entry_points()}
-    for name in ("WindowScorer.v1", "WindowScorer.v2", "PairScorer.v1", "PairScorer.v2", "Hidden.v1",
-                 "WindowNER.v1", "WindowNER.v2", "RelationScorer.v1", "RelationScorer.v2"):
+    for name in ("WindowScorer.v1", "WindowScorer.v2", "WindowScorer.v3", "PairScorer.v1", "PairScorer.v2",
+                 "PairScorer.v3", "Windows.v1", "PairFeatures.v1", "Hidden.v1", "Output.v1",
+                 "WindowNER.v1", "WindowNER.v2", "WindowNER.v3", "RelationScorer.v1", "RelationScorer.v2",
+                 "RelationScorer.v3"):
         assert f"spacy-window-ner.{name}" in names

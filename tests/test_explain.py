@@ -10,18 +10,15 @@ from thinc.api import fix_random_seed
 
 from spacy_window_ner.explain import entity_tags, explain, find_window_ner, gradient_x_input
 from spacy_window_ner.layers.window_scorer import WindowScorer
-from spacy_window_ner.legacy.layers import WindowScorer_v1
+from spacy_window_ner.legacy.layers import WindowScorer_v1, WindowScorer_v2
 
 from .util import WINDOW_NER_TEXT as TEXT
+from .util import param_node
 
-# Explanations run through the layer's own backprop, whichever version built it: v2 holds
-# the hidden layer as a child, v1 (pipelines saved before v2) keeps W and b flat.
-VERSIONS = {"v1": WindowScorer_v1, "v2": WindowScorer}
-
-
-def hidden_of(scorer):
-    """The node that holds the hidden layer's W and b: the child (layers[0]) in v2, the layer itself in v1."""
-    return scorer.layers[0] if scorer.layers else scorer
+# Explanations run through the layer's own backprop, whichever version built it: v3 chains
+# its layers, v2 holds the hidden layer as a child, v1 (pipelines saved before v2) keeps W
+# and b flat.
+VERSIONS = {"v1": WindowScorer_v1, "v2": WindowScorer_v2, "v3": WindowScorer}
 
 
 @pytest.fixture(scope="module", params=sorted(VERSIONS))
@@ -83,9 +80,9 @@ def test_explain_exact_for_an_affine_scorer(version):
     scorer = VERSIONS[version](nO=5, nI=4, window_size=1, hidden_width=6, activation="hard_tanh")
     X = numpy.random.RandomState(0).uniform(-1, 1, (7, 4))
     scorer.initialize(X=[X.astype("f")])
-    hidden = hidden_of(scorer)
+    hidden, windows = param_node(scorer, "W"), param_node(scorer, "pad")
     hidden.set_param("W", hidden.get_param("W") * 0.05)
-    scorer.set_param("pad", scorer.get_param("pad") * 0.05)
+    windows.set_param("pad", windows.get_param("pad") * 0.05)
     # |z| <= max row sum of |W| (inputs in [-1, 1], b = 0), so hard_tanh is the identity here.
     assert numpy.abs(hidden.get_param("W")).sum(axis=1).max() < 1.0
     entities = [(0, 1, [2]), (2, 4, [0, 3]), (6, 7, [1])]

@@ -4,15 +4,18 @@ import numpy
 import pytest
 import spacy
 from numpy.testing import assert_allclose
-from thinc.api import CupyOps, fix_random_seed, use_ops
+from thinc.api import CupyOps, chain, fix_random_seed, ragged2list, use_ops
 from thinc.util import has_cupy_gpu
 
 from spacy_window_ner.gradcheck import check_gradients
 from spacy_window_ner.layers.crf import LinearChainCRF
 from spacy_window_ner.layers.hidden import Hidden
-from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer
+from spacy_window_ner.layers.output import Output
+from spacy_window_ner.layers.pair_features import CandidateColumn, PairFeatures
+from spacy_window_ner.layers.pair_scorer import PairScorer
 from spacy_window_ner.layers.window_scorer import WindowScorer
-from spacy_window_ner.legacy.layers import PairScorer_v1, WindowScorer_v1
+from spacy_window_ner.layers.windows import Windows
+from spacy_window_ner.legacy.layers import PairScorer_v1, PairScorer_v2, WindowScorer_v1, WindowScorer_v2
 
 from .util import NER_TEST_TEXTS, make_rel_examples, make_rel_nlp, ner_predictions, train_ner_pipeline, train_rel
 
@@ -66,8 +69,23 @@ def layers():
             lambda: numpy.random.RandomState(0).uniform(-1, 1, (5, 3)).astype("f"),
         ),
         (
+            "output",
+            lambda: Output(2, 3),
+            lambda: numpy.random.RandomState(0).uniform(-1, 1, (5, 3)).astype("f"),
+        ),
+        (
+            "windows",  # as the window scorer uses it: its Ragged output back to a list per doc
+            lambda: chain(Windows(3, window_size=2), ragged2list()),
+            lambda: token_vectors([5, 0, 1, 3]),
+        ),
+        (
             "window_scorer",
             lambda: WindowScorer(nO=2, nI=3, window_size=2, hidden_width=4),
+            lambda: token_vectors([5, 0, 1, 3]),
+        ),
+        (
+            "window_scorer_v2",
+            lambda: WindowScorer_v2(nO=2, nI=3, window_size=2, hidden_width=4),
             lambda: token_vectors([5, 0, 1, 3]),
         ),
         (
@@ -87,6 +105,17 @@ def layers():
             "pair_scorer",
             lambda: PairScorer(nO=2, nI=3, window_size=1, hidden_width=4, n_entity_labels=3,
                                label_width=2, n_distance_buckets=4),
+            pair_inputs,
+        ),
+        (
+            "pair_features",
+            lambda: PairFeatures(3, window_size=1, n_entity_labels=3, label_width=2, n_distance_buckets=4),
+            pair_inputs,
+        ),
+        (
+            "pair_scorer_v2",
+            lambda: PairScorer_v2(nO=2, nI=3, window_size=1, hidden_width=4, n_entity_labels=3,
+                                  label_width=2, n_distance_buckets=4),
             pair_inputs,
         ),
         (

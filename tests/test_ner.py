@@ -14,7 +14,7 @@ from thinc.api import fix_random_seed
 from spacy_window_ner.ner import DEFAULT_WINDOW_NER_MODEL, LOSSES
 
 from .mirrors import source_overrides
-from .util import NER_TEST_TEXTS as TEST_TEXTS, NER_TRAIN_DATA as TRAIN_DATA
+from .util import NER_TEST_TEXTS as TEST_TEXTS, NER_TRAIN_DATA as TRAIN_DATA, WINDOW_NER_TEXT
 from .util import copy_ner_pipeline as copy_pipeline, make_ner_examples as make_examples
 from .util import ner_predictions as predictions, train_ner_pipeline as train_pipeline
 
@@ -234,6 +234,25 @@ def test_ner_add_label_to_trained_component(loss, trained_pipelines):
     ]
 
 
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_ner_add_label_resizes_every_scorer_version(version, window_ner_pipelines):
+    """resize_output finds the output weights U and c wherever the scorer keeps them (in itself
+    before v3, in its output layer in v3), and every node above them gets the new nO."""
+    trained = window_ner_pipelines(version)
+    nlp = spacy.util.load_model_from_config(trained.config).from_bytes(trained.to_bytes())
+    ner = nlp.get_pipe("window_ner")
+    expected = [[(e.text, e.label_) for e in doc.ents] for doc in nlp.pipe([WINDOW_NER_TEXT])]
+    assert ner.add_label("MISC") == 1
+    n_tags = len(ner.tags)
+    output = next(node for node in ner.model.walk() if "U" in node.param_names)
+    assert output.get_param("U").shape[0] == n_tags
+    holders = [node for node in ner.model.walk() if any(child is output for child in node.walk())]
+    assert {node.get_dim("nO") for node in holders if node.has_dim("nO")} == {n_tags}
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in nlp.pipe([WINDOW_NER_TEXT])] == expected
+    reloaded = spacy.util.load_model_from_config(nlp.config).from_bytes(nlp.to_bytes())
+    assert [[(e.text, e.label_) for e in doc.ents] for doc in reloaded.pipe([WINDOW_NER_TEXT])] == expected
+
+
 def test_ner_unknown_label_at_update(trained):
     examples = make_examples(trained, [("Apple is big.", {"entities": [(0, 5, "ORG")]})])
     with pytest.raises(ValueError, match="labels it does not know.*ORG"):
@@ -251,8 +270,8 @@ def test_ner_misaligned_gold_is_skipped_with_a_warning(trained):
 
 def test_ner_nan_loss_stops_training(trained):
     nlp = copy_pipeline(trained)
-    scorer = nlp.get_pipe("window_ner").model.get_ref("scorer")
-    scorer.set_param("c", scorer.get_param("c") * numpy.nan)
+    output = nlp.get_pipe("window_ner").model.get_ref("scorer").get_ref("output")
+    output.set_param("c", output.get_param("c") * numpy.nan)
     with pytest.raises(ValueError, match="loss of window_ner became nan"):
         nlp.update(make_examples(nlp))
 
@@ -536,7 +555,7 @@ def test_ner_spacy_train_runs_a_few_steps(config, tmp_path):
 
 def test_ner_v1_pipeline_saved_before_v2_loads_and_predicts_the_same(tmp_path):
     """WindowNER.v1 builds WindowScorer.v1, whose params are flat as pipelines saved before
-    v2 hold them: it saves, loads and predicts the same. v2 (the default), trained from the
+    v2 hold them: it saves, loads and predicts the same. v3 (the default), trained from the
     same seed, draws the same weights and predicts the same too."""
     v1_model = {**DEFAULT_WINDOW_NER_MODEL, "@architectures": "spacy-window-ner.WindowNER.v1"}
     nlp, ner, _ = train_pipeline({"model": v1_model}, n_iter=20)
@@ -550,8 +569,8 @@ def test_ner_v1_pipeline_saved_before_v2_loads_and_predicts_the_same(tmp_path):
     for got, want in zip(predictions(reloaded, TEST_TEXTS), expected):
         assert got[0] == want[0]
         assert_allclose(got[1], want[1], rtol=1e-5)
-    v2, v2_ner, _ = train_pipeline(n_iter=20)
-    assert [node.name for node in v2_ner.model.get_ref("scorer").walk()] == ["window_scorer", "hidden"]
-    for got, want in zip(predictions(v2, TEST_TEXTS), expected):
+    v3, v3_ner, _ = train_pipeline(n_iter=20)
+    assert [node.name for node in v3_ner.model.get_ref("scorer").walk()][-2:] == ["hidden", "output"]
+    for got, want in zip(predictions(v3, TEST_TEXTS), expected):
         assert got[0] == want[0]
         assert_allclose(got[1], want[1], rtol=1e-4)

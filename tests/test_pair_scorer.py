@@ -5,24 +5,23 @@ from thinc.api import fix_random_seed, registry, use_ops
 
 from spacy_window_ner.gradcheck import check_gradients
 from spacy_window_ner.layers.hidden import ACTIVATIONS
-from spacy_window_ner.layers.pair_scorer import CandidateColumn, PairScorer, _distance_buckets
-from spacy_window_ner.legacy.layers import PairScorer_v1
+from spacy_window_ner.layers.pair_features import CandidateColumn, _distance_buckets
+from spacy_window_ner.layers.pair_scorer import PairScorer
+from spacy_window_ner.legacy.layers import PairScorer_v1, PairScorer_v2
+
+from .util import param_node
 
 N_I, N_H, N_O, N_L, N_E = 3, 4, 2, 3, 2
 PARAMS = {"W", "b", "U", "c", "pad", "empty", "E_label", "E_dist"}
 HIDDEN_PARAMS = {"W", "b"}
-# v2 holds the hidden layer as a child; v1 keeps W and b flat, as saved pipelines hold them.
-VERSIONS = {"v1": PairScorer_v1, "v2": PairScorer}
-
-
-def hidden_of(model):
-    """The node that holds the hidden layer's W and b: the child (layers[0]) in v2, the layer itself in v1."""
-    return model.layers[0] if model.layers else model
+# v3 chains PairFeatures, Hidden and Output; v2 holds the hidden layer as a child beside the
+# other params; v1 keeps every param flat, as saved pipelines hold them.
+VERSIONS = {"v1": PairScorer_v1, "v2": PairScorer_v2, "v3": PairScorer}
 
 
 def params_of(model):
     """Every param of the network by name, wherever it lives."""
-    return {name: (hidden_of(model) if name in HIDDEN_PARAMS else model).get_param(name) for name in PARAMS}
+    return {name: param_node(model, name).get_param(name) for name in PARAMS}
 
 # Rows: head_start, head_end, tail_start, tail_end, head_label, tail_label (CandidateColumn).
 CANDIDATES = [
@@ -40,7 +39,7 @@ def make_inputs(lengths=LENGTHS, candidates=CANDIDATES, seed=0):
     return Xs, cands
 
 
-def make_scorer(*, window_size=1, activation="tanh", seed=0, version="v2", **kwargs):
+def make_scorer(*, window_size=1, activation="tanh", seed=0, version="v3", **kwargs):
     fix_random_seed(seed)
     with use_ops("numpy", use_blis=False):
         model = VERSIONS[version](
@@ -49,7 +48,7 @@ def make_scorer(*, window_size=1, activation="tanh", seed=0, version="v2", **kwa
         )
     model.initialize()
     rng = numpy.random.RandomState(seed)
-    for node, name in ((hidden_of(model), "b"), (model, "c")):
+    for node, name in ((param_node(model, "b"), "b"), (param_node(model, "c"), "c")):
         node.set_param(name, rng.uniform(-0.5, 0.5, node.get_param(name).shape).astype("f"))
     return model
 
@@ -60,12 +59,7 @@ def make_scorer(*, window_size=1, activation="tanh", seed=0, version="v2", **kwa
 def test_pair_scorer_gradients(version, activation, window_size):
     model = make_scorer(window_size=window_size, activation=activation, version=version)
     errors = check_gradients(model, make_inputs())
-    hidden = "hidden" if version == "v2" else "pair_scorer"
-    assert set(errors) == (
-        {f"pair_scorer.{name}" for name in PARAMS - HIDDEN_PARAMS}
-        | {f"{hidden}.{name}" for name in HIDDEN_PARAMS}
-        | {"input"}
-    )
+    assert set(errors) == {f"{param_node(model, name).name}.{name}" for name in PARAMS} | {"input"}
     assert max(errors.values()) < 1e-5, errors
 
 
@@ -79,21 +73,53 @@ def test_pair_scorer_v1_keeps_its_flat_params():
     assert set(v2.param_names) == PARAMS - HIDDEN_PARAMS
 
 
+def test_pair_scorer_v3_is_composed():
+    """v3 is thinc's chain of PairFeatures, Hidden and Output, each with its own params."""
+    model = make_scorer(version="v3")
+    assert [node.name for node in model.walk()] == ["pair_scorer", "pair_features", "hidden", "output"]
+    params = {node.name: set(node.param_names) for node in model.walk() if node.param_names}
+    assert params == {"pair_features": {"pad", "empty", "E_label", "E_dist"}, "hidden": {"W", "b"}, "output": {"U", "c"}}
+    features = model.get_ref("features")
+    assert (features.get_dim("nL"), features.get_dim("nO")) == (N_L, 7 * N_I + 3 * N_E)
+    assert (model.get_dim("nI"), model.get_dim("nO")) == (N_I, N_O)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("window_size", [0, 2])
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_pair_scorer_v3_computes_what_v2_does(activation, window_size, dropout):
+    """Given v2's weights, v3 gives v2's scores, input gradients and param gradients, exactly."""
+    Xs, cands = make_inputs()
+    v2 = make_scorer(version="v2", activation=activation, window_size=window_size, dropout=dropout, seed=4)
+    v3 = make_scorer(version="v3", activation=activation, window_size=window_size, dropout=dropout, seed=5)
+    for name in PARAMS:
+        param_node(v3, name).set_param(name, param_node(v2, name).get_param(name).copy())
+    results = []
+    for model in (v2, v3):
+        fix_random_seed(3)  # the same dropout mask
+        Y, backprop = model.begin_update((Xs, cands))
+        dXs, _ = backprop(numpy.linspace(-1, 1, Y.size, dtype="f").reshape(Y.shape))
+        results.append([Y, *dXs, *(param_node(model, name).get_grad(name) for name in sorted(PARAMS))])
+    for a, b in zip(*results):
+        numpy.testing.assert_array_equal(a, b)
+
+
 def test_pair_scorer_versions_compute_the_same():
-    """Same seed, same draws: v1 and v2 start with the same weights and run the same maths."""
+    """Same seed, same draws: every version starts with the same weights and runs the same maths."""
     Xs, cands = make_inputs()
     results = []
-    for version in ("v1", "v2"):
+    for version in sorted(VERSIONS):
         model = make_scorer(version=version)
         Y, backprop = model.begin_update((Xs, cands))
         dXs, _ = backprop(numpy.ones_like(Y))
         results.append((Y, dXs, params_of(model)))
-    (Y1, dXs1, p1), (Y2, dXs2, p2) = results
-    assert_allclose(Y1, Y2, rtol=1e-6)
-    for dX1, dX2 in zip(dXs1, dXs2):
-        assert_allclose(dX1, dX2, rtol=1e-6, atol=1e-7)
-    for name in PARAMS:
-        assert_allclose(p1[name], p2[name])
+    (Y1, dXs1, p1) = results[0]
+    for Y2, dXs2, p2 in results[1:]:
+        assert_allclose(Y1, Y2, rtol=1e-6)
+        for dX1, dX2 in zip(dXs1, dXs2):
+            assert_allclose(dX1, dX2, rtol=1e-6, atol=1e-7)
+        for name in PARAMS:
+            assert_allclose(p1[name], p2[name])
 
 
 def test_pair_scorer_gradients_without_candidates():
@@ -161,10 +187,11 @@ def test_pair_scorer_distance_buckets():
 
 def test_pair_scorer_registered_and_infers_sizes():
     assert registry.layers.get("spacy-window-ner.PairScorer.v1") is PairScorer_v1
-    model = registry.layers.get("spacy-window-ner.PairScorer.v2")(window_size=1)
+    assert registry.layers.get("spacy-window-ner.PairScorer.v2") is PairScorer_v2
+    model = registry.layers.get("spacy-window-ner.PairScorer.v3")(window_size=1)
     Xs, cands = make_inputs()
     model.initialize(X=(Xs, cands), Y=numpy.zeros((5, 3), dtype="f"))
-    assert (model.get_dim("nI"), model.get_dim("nO"), model.get_dim("nL")) == (N_I, 3, 3)
+    assert (model.get_dim("nI"), model.get_dim("nO"), model.get_ref("features").get_dim("nL")) == (N_I, 3, 3)
     assert model.predict((Xs, cands)).shape == (5, 3)
 
 

@@ -16,7 +16,7 @@ from thinc.api import Config, fix_random_seed
 
 from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidates
 from spacy_window_ner.evaluation import gold_entities
-from spacy_window_ner.layers.pair_scorer import CandidateColumn
+from spacy_window_ner.layers.pair_features import CandidateColumn
 from spacy_window_ner.legacy.candidates import make_rel_candidates_v1 as make_rel_candidates
 from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations

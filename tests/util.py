@@ -31,6 +31,18 @@ from spacy_window_ner.relations import Relation, relation_tuples, set_relations
 
 from .mirrors import mirror_source
 
+# ------------------------------------------------------------------ the scorers' layers (test_window_scorer, test_pair_scorer, test_explain)
+
+
+def param_node(model, name: str):
+    """The node of model that holds the param name. The scorers keep a param in a different
+    node by version: v1 holds every param itself, v2 the hidden layer's W and b in a child,
+    v3 each param in the layer it belongs to (windows or features, hidden, output)."""
+    nodes = [node for node in model.walk() if name in node.param_names]
+    assert len(nodes) == 1, (name, [node.name for node in nodes])
+    return nodes[0]
+
+
 # ------------------------------------------------------------------ optional services
 
 
@@ -102,7 +114,7 @@ WINDOW_NER_DATA = [
 WINDOW_NER_TEXT = "John Smith works for Acme in Boston."
 
 
-def train_window_ner(n_iter: int = 30, version: str = "v2") -> Language:
+def train_window_ner(n_iter: int = 30, version: str = "v3") -> Language:
     """A small window_ner pipeline (window 2) overfitted on WINDOW_NER_DATA (well under a second)."""
     fix_random_seed(0)
     nlp = spacy.blank("en")

@@ -10,9 +10,10 @@ and backward, from dH = dL/dh:
     delta = dH o f'(z)                 the local error signal, computed once
     dW = delta^T X,   db = sum delta,  dX = delta W
 
-The window and pair scorers hold this layer as their "hidden" child. The maths are the
-functions `affine`, `affine_backward` and `hidden_forward` on explicit arrays, so the
-`.v1` scorers, which keep W and b flat in themselves, run the very same code.
+The window and pair scorers chain it between their features and their output layer
+(layers/output.py, which shares `affine` and `affine_backward`). The published `.v1` scorers
+(spacy_window_ner/legacy), which keep W and b flat in themselves under these names, run this
+`forward` on themselves.
 """
 from typing import Callable, Dict, Optional, Tuple, cast
 
@@ -61,20 +62,29 @@ def Hidden(
 
 
 def forward(model: Model[InT, OutT], X: InT, is_train: bool) -> Tuple[OutT, Callable]:
+    ops = model.ops
+    xp = ops.xp
+    f, f_prime = ACTIVATIONS[model.attrs["activation"]]
     W = cast(Floats2d, model.get_param("W"))
     b = cast(Floats1d, model.get_param("b"))
-    H, backprop_hidden = hidden_forward(
-        model.ops, W, b, X, activation=model.attrs["activation"],
-        dropout=model.attrs["dropout_rate"] if is_train else 0.0,
-    )
+    # z = W x + b,  h = f(z)
+    Z = affine(X, W, b)
+    H = f(xp, Z)
+    dropout = model.attrs["dropout_rate"] if is_train else 0.0
+    mask = ops.get_dropout_mask(H.shape, dropout) if dropout > 0 else None
 
     def backprop(dH: OutT) -> InT:
-        dX, dW, db = backprop_hidden(dH)
+        if mask is not None:
+            dH = dH * mask
+        # delta = dH o f'(z), computed once for dW, db and dX (f' is written in terms of h)
+        delta = dH * f_prime(xp, H)
+        # dW = delta^T X,  db = sum delta,  dX = delta W
+        dX, dW, db = affine_backward(ops, X, W, delta)
         model.inc_grad("W", dW)
         model.inc_grad("b", db)
         return dX
 
-    return H, backprop
+    return (H * mask if mask is not None else H), backprop
 
 
 def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
@@ -117,37 +127,6 @@ def affine_backward(
     db = delta.sum(axis=0)
     dX = delta @ W
     return dX, dW, db
-
-
-def hidden_forward(
-    ops, W: Floats2d, b: Floats1d, X: Floats2d, *, activation: str, dropout: float = 0.0
-) -> Tuple[Floats2d, Callable[[Floats2d], Tuple[Floats2d, Floats2d, Floats1d]]]:
-    """h = f(W x + b) for every row x of X, with dropout on h, on explicit arrays.
-
-    ops (Ops): The ops to compute with.
-    W (Floats2d): The weights, (nH, nI).
-    b (Floats1d): The bias, (nH,).
-    X (Floats2d): One input vector per row.
-    activation (str): The name of f in ACTIVATIONS.
-    dropout (float): Dropout rate on h; 0 outside training.
-    RETURNS (Tuple[Floats2d, Callable]): H, and the backprop callback from dH to
-        (dX, dW, db).
-    """
-    xp = ops.xp
-    f, f_prime = ACTIVATIONS[activation]
-    Z = affine(X, W, b)
-    H = f(xp, Z)
-    mask = ops.get_dropout_mask(H.shape, dropout) if dropout > 0 else None
-    H_out = H * mask if mask is not None else H
-
-    def backprop(dH: Floats2d) -> Tuple[Floats2d, Floats2d, Floats1d]:
-        if mask is not None:
-            dH = dH * mask
-        # delta = dH o f'(z), computed once for dW, db and dX.
-        delta = dH * f_prime(xp, H)
-        return affine_backward(ops, X, W, delta)
-
-    return H_out, backprop
 
 
 def check_activation(activation: str, dropout: float) -> None:

@@ -1,62 +1,31 @@
-"""The relation instance layer: the window idea applied to a pair of spans, with its backward
-pass written by hand.
+"""The relation scorer, composed as thinc composes: the pair's instance features, then the
+hidden layer, then the output layer, each a layer with its own hand-written backward pass.
 
-For a candidate (head, tail) in a doc with token vectors X (n x nI), the instance vector is
+For every candidate pair (head, tail) of a batch:
 
-    x = [mean X[head]; mean X[tail]; mean X[between];        3 slots
-         X[hs-k..hs-1]; X[he..he+k-1];                       2k slots around the head
-         X[ts-k..ts-1]; X[te..te+k-1];                       2k slots around the tail
-         L[head_label]; L[tail_label]; D[bucket]]            3 embeddings of width nE
+    x = the instance vector of the pair      PairFeatures.v1 (layers/pair_features.py)
+    h = f(W x + b)                           Hidden.v1 (layers/hidden.py)
+    s = U h + c                              Output.v1 (layers/output.py), nO logits
 
-where window slots outside the doc use learned padding and an empty "between" (adjacent
-entities) uses a learned "empty" vector. Then
-
-    h = f(W x + b),    s = U h + c                           nO logits per candidate
-
-where h is the "hidden" child layer (layers/hidden.py). The forward pass is these pieces, each
-with its own backward: `instances_forward` (x), the hidden child (h) and the window scorer's
-`output_forward` (s). The published PairScorer.v1 (spacy_window_ner/legacy), which keeps the
-hidden layer's W and b flat in itself, runs the same pieces.
-
-Every token slot is a weighted sum of rows of one table T = [X_1; ...; X_D; pad; empty], so
-the whole batch is built by one gather and one scatter-add (`ops.scatter_add`), and the
-backward pass is the same two operations in reverse: no Python loop over tokens or pairs.
+`chain` runs them in this order and their backprops in the reverse one. The published
+PairScorer.v2 and .v1 (spacy_window_ner/legacy) run the same pieces.
 """
-from enum import IntEnum
-from typing import Callable, List, Optional, Tuple, cast
+from typing import Optional
 
-import numpy
-from thinc.api import Model, glorot_uniform_init, normal_init, registry, zero_init
-from thinc.types import Floats2d, Ints1d, Ints2d
+from thinc.api import Model, chain, glorot_uniform_init, registry
+from thinc.types import Floats2d
 
 from .hidden import Hidden
-from .window_scorer import check_window_options, output_forward
+from .output import Output
+from .pair_features import (
+    InT, PairFeatures, check_feature_options, infer_dims, init_features, instance_width,
+)
+from .window_scorer import check_window_options
 
-InT = Tuple[List[Floats2d], List[Ints2d]]
 OutT = Floats2d
 
 
-
-class CandidateColumn(IntEnum):
-    """The columns of a candidate row, the layer's input for one candidate pair: token
-    offsets into its doc (end exclusive) and entity label ids. `len(CandidateColumn)` is the
-    row width; index rows by name, e.g. `rows[:, CandidateColumn.HEAD_LABEL]`."""
-
-    HEAD_START = 0
-    HEAD_END = 1
-    TAIL_START = 2
-    TAIL_END = 3
-    HEAD_LABEL = 4
-    TAIL_LABEL = 5
-
-
-# The column groups the layer reads together.
-STARTS = [CandidateColumn.HEAD_START, CandidateColumn.TAIL_START]
-ENDS = [CandidateColumn.HEAD_END, CandidateColumn.TAIL_END]
-LABELS = [CandidateColumn.HEAD_LABEL, CandidateColumn.TAIL_LABEL]
-
-
-@registry.layers("spacy-window-ner.PairScorer.v2")
+@registry.layers("spacy-window-ner.PairScorer.v3")
 def PairScorer(
     nO: Optional[int] = None,
     nI: Optional[int] = None,
@@ -69,16 +38,15 @@ def PairScorer(
     activation: str = "relu",
     dropout: float = 0.0,
 ) -> Model[InT, OutT]:
-    """Score every candidate pair of spans from pooled span vectors, a window of
-    window_size tokens on each side of both spans, the pooled tokens between them,
-    embeddings of both entity labels and of a distance/order bucket:
-    s = U h + c, where h = f(W x + b) is the "hidden" child layer.
+    """Score every candidate pair of spans: chain(PairFeatures, Hidden, Output),
+    s = U f(W x + b) + c, where x is the pair's instance vector (pooled span vectors, a
+    window of window_size tokens on each side of both spans, the pooled tokens between them,
+    embeddings of both entity labels and of a distance/order bucket). The three layers are
+    the model's refs "features", "hidden" and "output".
 
-    The input is (token vectors per doc, candidates per doc). A candidate row holds the
-    columns of `CandidateColumn`: [head_start, head_end, tail_start, tail_end, head_label_id,
-    tail_label_id], with token offsets into its doc (end exclusive). The output holds the logits of all
-    candidates of the batch, doc by doc. The backward pass returns (dX per doc,
-    candidates).
+    The input is (token vectors per doc, candidates per doc), the candidates as rows of
+    `CandidateColumn` (layers/pair_features.py). The output holds the logits of all
+    candidates of the batch, doc by doc. The backward pass returns (dX per doc, candidates).
 
     nO (Optional[int]): Number of scores (relation labels), inferred from sample output if None.
     nI (Optional[int]): Width of the token vectors, inferred from sample input if None.
@@ -95,37 +63,40 @@ def PairScorer(
     RETURNS (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The layer.
     """
     check_pair_options(window_size, hidden_width, activation, dropout, label_width, n_distance_buckets)
-    hidden = Hidden(hidden_width, activation=activation, dropout=dropout)
-    return Model(
-        "pair_scorer",
-        forward,
-        init=init,
-        layers=[hidden],
-        dims=pair_dims(nO, nI, hidden_width, n_entity_labels, label_width, n_distance_buckets),
-        params={"U": None, "c": None, "pad": None, "empty": None, "E_label": None, "E_dist": None},
-        attrs={"window_size": window_size},
+    features = PairFeatures(
+        nI, window_size=window_size, n_entity_labels=n_entity_labels, label_width=label_width,
+        n_distance_buckets=n_distance_buckets,
     )
-
-
-def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    X_inst, backprop_instances = instances_forward(model, inputs)
-    H, backprop_hidden = model.layers[0](X_inst, is_train)
-    S, backprop_output = output_forward(model, H)
-
-    def backprop(dS: OutT) -> InT:
-        return backprop_instances(backprop_hidden(backprop_output(dS)))
-
-    return S, backprop
+    hidden = Hidden(hidden_width, activation=activation, dropout=dropout)
+    output = Output(nO, hidden_width, init_U=glorot_uniform_init)
+    model: Model[InT, OutT] = chain(features, hidden, output)
+    model.name = "pair_scorer"
+    for name, layer in (("features", features), ("hidden", hidden), ("output", output)):
+        model.set_ref(name, layer)
+    # chain's own init infers each layer's sizes from the one before it, by running it on the
+    # sample: this one sets them from the sample's widths alone, and draws the weights in
+    # PairScorer.v2's order.
+    model.init = init
+    return model
 
 
 def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
-    infer_dims(model, X, Y)
-    hidden = model.layers[0]
-    hidden.set_dim("nI", instance_width(model))
-    hidden.set_dim("nO", model.get_dim("nH"))
-    # The same draws in the same order as v1 (W, b, then the rest): same seed, same weights.
+    # By position, not by ref: thinc's Model.copy() keeps layers, not refs.
+    features, hidden, output = model.layers
+    if model.has_dim("nI") and not features.has_dim("nI"):
+        features.set_dim("nI", model.get_dim("nI"))
+    infer_dims(features, X, None, required=("nI", "nL"))
+    infer_dims(model, None, Y, required=("nO",))
+    nI, nE = features.get_dim("nI"), features.get_dim("nE")
+    model.set_dim("nI", nI)
+    features.set_dim("nO", instance_width(features.attrs["window_size"], nI, nE))
+    hidden.set_dim("nI", features.get_dim("nO"))
+    output.set_dim("nO", model.get_dim("nO"))
+    # The same draws in the same order as PairScorer.v2 (W, b, U, c, pad, empty, E_label,
+    # E_dist): same seed, same weights.
     hidden.initialize()
-    init_rest(model)
+    output.initialize()
+    init_features(features)
 
 
 def check_pair_options(
@@ -134,229 +105,4 @@ def check_pair_options(
 ) -> None:
     """Raise a ValueError for options a pair scorer cannot have."""
     check_window_options(window_size, hidden_width, activation, dropout)
-    if not isinstance(label_width, int) or label_width < 1:
-        raise ValueError(f"label_width must be a positive integer, not {label_width!r}.")
-    if not isinstance(n_distance_buckets, int) or n_distance_buckets < 2 or n_distance_buckets % 2:
-        raise ValueError(
-            f"n_distance_buckets must be an even integer >= 2, not {n_distance_buckets!r}."
-        )
-
-
-def pair_dims(
-    nO: Optional[int], nI: Optional[int], hidden_width: int, n_entity_labels: Optional[int],
-    label_width: int, n_distance_buckets: int,
-) -> dict:
-    """The dims of a pair scorer: nO, nI, nH, nL (entity labels), nE (embedding width), nB
-    (distance buckets)."""
-    return {
-        "nO": nO,
-        "nI": nI,
-        "nH": hidden_width,
-        "nL": n_entity_labels,
-        "nE": label_width,
-        "nB": n_distance_buckets,
-    }
-
-
-def instances_forward(model: Model[InT, OutT], inputs: InT) -> Tuple[Floats2d, Callable[[Floats2d], InT]]:
-    """The instance vector x of every candidate of the batch (see the module's docstring), one
-    row each, from the params pad, empty, E_label and E_dist of the model.
-
-    model (Model): The layer that holds the params, the dims and window_size.
-    inputs (Tuple[List[Floats2d], List[Ints2d]]): The token vectors and the candidates of
-        each doc.
-    RETURNS (Tuple[Floats2d, Callable]): X_inst (n_candidates, instance_width), and the
-        backprop callback from d_inst to (dX per doc, candidates), which increments the
-        gradients of the params.
-    """
-    ops = model.ops
-    xp = ops.xp
-    Xs, cands = inputs
-    # The candidates and every index derived from them are small integer arrays: they are
-    # worked out on the host and each copied to the device once.
-    host_cands = _check_input(model, Xs, cands)
-    nI = model.get_dim("nI")
-    nE = model.get_dim("nE")
-    k = model.attrs["window_size"]
-    n_slots = 3 + 4 * k
-    dtype = model.get_param("pad").dtype
-    pad = cast(Floats2d, model.get_param("pad"))
-    empty = cast(Floats2d, model.get_param("empty"))
-    E_label = cast(Floats2d, model.get_param("E_label"))
-    E_dist = cast(Floats2d, model.get_param("E_dist"))
-    C = numpy.concatenate(
-        [numpy.zeros((0, len(CandidateColumn)), dtype="int32")]
-        + [numpy.asarray(cand, dtype="int32").reshape((-1, len(CandidateColumn))) for cand in host_cands]
-    )
-    M = C.shape[0]
-    # T = [X_1; ...; X_D; pad_before; pad_after; empty]: rows N, N+1, N+2 are learned.
-    table = xp.concatenate([*Xs, pad, empty]).astype(dtype, copy=False)
-    N = table.shape[0] - 3
-    lengths = numpy.asarray([len(X) for X in Xs], dtype="int32")
-    counts = numpy.asarray([len(cand) for cand in host_cands], dtype="int32")
-    host_rows, host_slots, host_weights = _slot_indices(lengths, counts, C, k, N)
-    # The casts say that these numpy int arrays are the Ints1d that thinc's types describe.
-    rows, slots = ops.asarray1i(cast(Ints1d, host_rows)), ops.asarray1i(cast(Ints1d, host_slots))
-    # One weight per row, as a column, to scale the rows it multiplies.
-    weights = ops.asarray2f(cast(Floats2d, host_weights[:, None]), dtype=dtype)
-    # X_slots[m * n_slots + j] = sum_r weight_r T[row_r] over the rows r of slot j of candidate m
-    X_slots = ops.alloc2f(M * n_slots, nI, dtype=dtype)
-    ops.scatter_add(X_slots, slots, ops.as_contig(table[rows] * weights))
-    hl = ops.asarray1i(cast(Ints1d, C[:, CandidateColumn.HEAD_LABEL]))
-    tl = ops.asarray1i(cast(Ints1d, C[:, CandidateColumn.TAIL_LABEL]))
-    bucket = ops.asarray1i(cast(Ints1d, _distance_buckets(C, model.get_dim("nB"))))
-    X_inst = xp.concatenate(
-        [X_slots.reshape((M, n_slots * nI)), E_label[hl], E_label[tl], E_dist[bucket]], axis=1
-    )
-
-    def backprop_instances(d_inst: Floats2d) -> InT:
-        d_slots = ops.reshape2f(d_inst[:, : n_slots * nI], M * n_slots, nI)
-        d_emb = d_inst[:, n_slots * nI :]
-        # The embeddings were gathered, so their gradients scatter back by id.
-        d_E_label = ops.alloc2f(*E_label.shape, dtype=E_label.dtype)
-        ops.scatter_add(d_E_label, hl, ops.as_contig(d_emb[:, :nE]))
-        ops.scatter_add(d_E_label, tl, ops.as_contig(d_emb[:, nE : 2 * nE]))
-        d_E_dist = ops.alloc2f(*E_dist.shape, dtype=E_dist.dtype)
-        ops.scatter_add(d_E_dist, bucket, ops.as_contig(d_emb[:, 2 * nE :]))
-        model.inc_grad("E_label", d_E_label)
-        model.inc_grad("E_dist", d_E_dist)
-        # dT[row_r] += weight_r dX_slots[slot_r]: the transpose of the forward gather.
-        d_table = ops.alloc2f(N + 3, nI, dtype=table.dtype)
-        ops.scatter_add(d_table, rows, ops.as_contig(d_slots[slots] * weights))
-        model.inc_grad("pad", d_table[N : N + 2])
-        model.inc_grad("empty", d_table[N + 2 :])
-        dXs = ops.unflatten(d_table[:N], cast(Ints1d, lengths))
-        return dXs, cands
-
-    return X_inst, backprop_instances
-
-
-def infer_dims(model: Model[InT, OutT], X: Optional[InT], Y: Optional[OutT]) -> None:
-    """Set nI, nL and nO from sample input and output where they are unset, or raise a
-    ValueError where they can't be."""
-    if X is not None:
-        Xs, cands = X
-        if len(Xs) and not model.has_dim("nI"):
-            model.set_dim("nI", Xs[0].shape[1])
-        if not model.has_dim("nL"):
-            ids = [int(cand[:, column].max()) for cand in cands if len(cand) for column in LABELS]
-            model.set_dim("nL", max(ids, default=0) + 1)
-    if Y is not None and not model.has_dim("nO"):
-        model.set_dim("nO", Y.shape[1])
-    for name in ("nI", "nO", "nL"):
-        if not model.has_dim(name):
-            raise ValueError(
-                f"PairScorer can't infer its dimension {name}: pass it to the constructor "
-                "or initialize the layer with sample input and output."
-            )
-
-
-def instance_width(model: Model[InT, OutT]) -> int:
-    """The width of the instance vector x: 3 + 4k token slots and 3 embeddings."""
-    return (3 + 4 * model.attrs["window_size"]) * model.get_dim("nI") + 3 * model.get_dim("nE")
-
-
-def init_rest(model: Model[InT, OutT]) -> None:
-    """Allocate every param but the hidden layer's W and b, in v1's order."""
-    nI, nO, nH = model.get_dim("nI"), model.get_dim("nO"), model.get_dim("nH")
-    nE = model.get_dim("nE")
-    ops = model.ops
-    model.set_param("U", glorot_uniform_init(ops, (nO, nH)))
-    model.set_param("c", zero_init(ops, (nO,)))
-    model.set_param("pad", glorot_uniform_init(ops, (2, nI)))
-    model.set_param("empty", glorot_uniform_init(ops, (1, nI)))
-    model.set_param("E_label", normal_init(ops, (model.get_dim("nL"), nE), mean=0.0))
-    model.set_param("E_dist", normal_init(ops, (model.get_dim("nB"), nE), mean=0.0))
-
-
-def _slot_indices(lengths: numpy.ndarray, counts: numpy.ndarray, C: numpy.ndarray, k: int, N: int) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """Which table rows fill which slot, with which weight. Returns (rows, slots, weights):
-    slot j of candidate m is filled by sum_r weights[r] T[rows[r]] over slots[r] == m * n_slots + j.
-    Mean slots (head, tail, between) list every token of their segment with weight 1/length;
-    an empty "between" is the single row N + 2. Window slots are one row each, N (before the
-    doc) or N + 1 (after it) where they fall outside the doc. lengths and counts give each
-    doc's tokens and candidates, C the candidates of all docs stacked. All on the host."""
-    M = C.shape[0]
-    n_slots = 3 + 4 * k
-    doc_start = numpy.repeat(numpy.cumsum(lengths) - lengths, counts)[:, None]
-    doc_length = numpy.repeat(lengths, counts)[:, None]
-    hs, he = C[:, CandidateColumn.HEAD_START], C[:, CandidateColumn.HEAD_END]
-    ts, te = C[:, CandidateColumn.TAIL_START], C[:, CandidateColumn.TAIL_END]
-    # Mean slots 0, 1, 2: head, tail and the tokens between the two spans.
-    b_start = numpy.minimum(he, te)
-    b_end = numpy.maximum(numpy.maximum(hs, ts), b_start)
-    seg_start = numpy.stack([hs, ts, b_start], axis=1) + doc_start
-    seg_len = numpy.stack([he - hs, te - ts, b_end - b_start], axis=1)
-    seg_start = numpy.where(seg_len > 0, seg_start, N + 2).reshape(-1)
-    seg_len = numpy.maximum(seg_len, 1).reshape(-1)
-    seg_slot = (numpy.arange(M, dtype="int32")[:, None] * n_slots + numpy.arange(3, dtype="int32")).reshape(-1)
-    seg_of = numpy.repeat(numpy.arange(3 * M, dtype="int32"), seg_len)
-    within = numpy.arange(int(seg_len.sum()), dtype="int32") - numpy.repeat(numpy.cumsum(seg_len) - seg_len, seg_len)
-    mean_rows = seg_start[seg_of] + within
-    mean_slots = seg_slot[seg_of]
-    mean_weights = 1.0 / seg_len[seg_of]
-    # Window slots 3 .. 3 + 4k - 1: k before and k after the head, then the same for the tail.
-    before = numpy.arange(-k, 0, dtype="int32")
-    after = numpy.arange(0, k, dtype="int32")
-    position = numpy.concatenate(
-        [hs[:, None] + before, he[:, None] + after, ts[:, None] + before, te[:, None] + after], axis=1
-    )
-    win_rows = numpy.where(position < 0, N, numpy.where(position >= doc_length, N + 1, position + doc_start))
-    win_slots = numpy.arange(M, dtype="int32")[:, None] * n_slots + 3 + numpy.arange(4 * k, dtype="int32")
-    rows = numpy.concatenate([mean_rows, win_rows.reshape(-1)]).astype("int32")
-    slots = numpy.concatenate([mean_slots, win_slots.reshape(-1)]).astype("int32")
-    weights = numpy.concatenate([mean_weights, numpy.ones(win_rows.size)])
-    return rows, slots, weights
-
-
-def _distance_buckets(C: numpy.ndarray, n_buckets: int) -> numpy.ndarray:
-    """Bucket of the token gap g between the spans: min(floor(log2(g + 1)), n_buckets / 2 - 1),
-    plus n_buckets / 2 when the head comes after the tail."""
-    half = n_buckets // 2
-    gap = numpy.maximum(C[:, STARTS].max(axis=1) - C[:, ENDS].min(axis=1), 0)
-    level = numpy.minimum(numpy.floor(numpy.log2(gap + 1.0)).astype("int32"), half - 1)
-    head_after_tail = C[:, CandidateColumn.HEAD_START] > C[:, CandidateColumn.TAIL_START]
-    return (level + half * head_after_tail).astype("int32")
-
-
-def _check_input(model: Model[InT, OutT], Xs: List[Floats2d], cands: List[Ints2d]) -> List[numpy.ndarray]:
-    """Check the inputs and return the candidates on the host, where they are checked."""
-    if not isinstance(Xs, (list, tuple)) or not isinstance(cands, (list, tuple)):
-        raise TypeError(
-            "PairScorer expects (token vectors, candidates): a list of 2d float arrays and a "
-            "list of 2d int arrays, one of each per doc."
-        )
-    if len(Xs) != len(cands):
-        raise ValueError(
-            f"PairScorer got token vectors for {len(Xs)} docs but candidates for {len(cands)}."
-        )
-    nI = model.get_dim("nI")
-    nL = model.get_dim("nL")
-    host_cands = [model.ops.to_numpy(cand) for cand in cands]
-    for i, (X, cand) in enumerate(zip(Xs, host_cands)):
-        # thinc types an array's dtype as its name; it is a numpy.dtype, with a kind.
-        if getattr(X, "ndim", None) != 2 or X.dtype.kind != "f" or X.shape[1] != nI:  # type: ignore[union-attr]
-            raise ValueError(
-                f"PairScorer input {i} must be a 2d float array of width nI={nI}, not "
-                f"{type(X).__name__} with shape {getattr(X, 'shape', None)}. Check that the "
-                "tok2vec width matches."
-            )
-        if cand.size == 0:
-            continue
-        if cand.ndim != 2 or cand.shape[1] != len(CandidateColumn) or cand.dtype.kind not in "iu":
-            columns = ", ".join(column.name.lower() for column in CandidateColumn)
-            raise ValueError(
-                f"PairScorer candidates {i} must be a 2d int array with {len(CandidateColumn)} "
-                f"columns [{columns}], "
-                f"not shape {cand.shape} and dtype {cand.dtype}."
-            )
-        n = X.shape[0]
-        spans_ok = (cand[:, STARTS] >= 0) & (cand[:, STARTS] < cand[:, ENDS]) & (cand[:, ENDS] <= n)
-        labels_ok = (cand[:, LABELS] >= 0) & (cand[:, LABELS] < nL)
-        if not bool(spans_ok.all()) or not bool(labels_ok.all()):
-            raise ValueError(
-                f"PairScorer candidates {i} hold an empty or out-of-range span (doc of {n} "
-                f"tokens) or a label id outside [0, {nL}). Build them from spans of the doc and "
-                "label ids below n_entity_labels."
-            )
-    return host_cands
+    check_feature_options(window_size, label_width, n_distance_buckets)

@@ -7,8 +7,9 @@ row r(i) of the batch:
     s_i   = score([X[i-k]; ...; X[i];    ...; X[i+k]])
     s_c_i = score([X[i-k]; ...; X[r(i)]; ...; X[i+k]])
 
-The score is a child WindowScorer with nO=1 (s = U f(W x + b) + c), so the window maths and
-its backprop live in one place. The corrupted windows are built as whole copies of the batch:
+The score is a child WindowScorer.v2 with nO=1 (s = U f(W x + b) + c), so the window maths and
+its backprop live in one place. (WindowRanker.v1 is published: it keeps the scorer it was
+published with, from spacy_window_ner/legacy, and so its weights and their draws.) The corrupted windows are built as whole copies of the batch:
 copy m (m = 0..2k) replaces every token whose position p in its doc has p % (2k+1) == m. The
 2k+1 positions of any window fall in distinct classes mod 2k+1, so in copy p % (2k+1) the
 window of token p has exactly its centre replaced, and padding at the doc edges stays where it
@@ -21,7 +22,7 @@ import numpy
 from thinc.api import Model, glorot_uniform_init, registry
 from thinc.types import Floats2d, Ints1d
 
-from .window_scorer import WindowScorer
+from ..legacy.layers.window_scorer_v2 import WindowScorer_v2
 
 InT = Tuple[List[Floats2d], Ints1d]
 OutT = Floats2d
@@ -50,7 +51,7 @@ def WindowRanker(
     init_U (Callable): Initializer of the scorer's output weights u.
     RETURNS (Model[Tuple[List[Floats2d], Ints1d], Floats2d]): The layer.
     """
-    scorer = WindowScorer(
+    scorer = WindowScorer_v2(
         nO=1,
         nI=nI,
         window_size=window_size,

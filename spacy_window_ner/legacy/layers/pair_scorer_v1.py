@@ -1,20 +1,20 @@
 """PairScorer.v1, as version 0.1 published it: the pair scorer of layers/pair_scorer.py (see
-there for the maths) with the hidden layer's W and b flat in the layer, not in a child.
+layers/pair_features.py for the maths) with the hidden layer's W and b flat in the layer, not in a child.
 
 Its params are W, b, U, c, pad, empty, E_label and E_dist, as pipelines saved with it hold
 them, and its attrs activation and dropout_rate are those Hidden.v1 has: so Hidden's own
-forward runs on the layer itself, between the pair scorer's instances_forward and the output.
+forward runs on the layer itself, between the forwards of PairFeatures.v1 and Output.v1.
 """
+from functools import partial
 from typing import Callable, Optional, Tuple, cast
 
 from thinc.api import Model, glorot_uniform_init, registry, zero_init
 from thinc.types import Floats2d
 
 from ...layers.hidden import forward as hidden_forward
-from ...layers.pair_scorer import (
-    InT, OutT, check_pair_options, infer_dims, init_rest, instance_width, instances_forward, pair_dims,
-)
-from ...layers.window_scorer import output_forward
+from ...layers.pair_features import infer_dims, instance_width
+from ...layers.pair_scorer import InT, OutT, check_pair_options
+from .pair_scorer_v2 import init_rest, pair_dims, run_pieces
 
 
 @registry.layers("spacy-window-ner.PairScorer.v1")
@@ -30,9 +30,9 @@ def PairScorer_v1(
     activation: str = "relu",
     dropout: float = 0.0,
 ) -> Model[InT, OutT]:
-    """PairScorer.v2's network with the hidden layer's W and b flat in the layer (params
-    W, b, U, c, pad, empty, E_label, E_dist), as pipelines saved with v1 hold them. Use v2
-    for new models. The arguments are PairScorer.v2's.
+    """PairScorer.v3's network with every param flat in the layer (params W, b, U, c,
+    pad, empty, E_label, E_dist), as pipelines saved with v1 hold them. Use v3 for new
+    models; the arguments are v3's.
 
     RETURNS (Model[Tuple[List[Floats2d], List[Ints2d]], Floats2d]): The layer.
     """
@@ -51,21 +51,17 @@ def PairScorer_v1(
 
 
 def forward(model: Model[InT, OutT], inputs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    X_inst, backprop_instances = instances_forward(model, inputs)
     # The hidden layer on the W, b and attrs of this layer, which holds them under Hidden's names
     # (the cast says that it is a Hidden to Hidden's forward).
-    H, backprop_hidden = hidden_forward(cast(Model[Floats2d, Floats2d], model), X_inst, is_train)
-    S, backprop_output = output_forward(model, H)
-
-    def backprop(dS: OutT) -> InT:
-        return backprop_instances(backprop_hidden(backprop_output(dS)))
-
-    return S, backprop
+    hidden = partial(hidden_forward, cast(Model[Floats2d, Floats2d], model))
+    return run_pieces(model, hidden, inputs, is_train)
 
 
 def init(model: Model[InT, OutT], X: Optional[InT] = None, Y: Optional[OutT] = None) -> None:
     infer_dims(model, X, Y)
     nH = model.get_dim("nH")
-    model.set_param("W", glorot_uniform_init(model.ops, (nH, instance_width(model))))
+    nI, nE = model.get_dim("nI"), model.get_dim("nE")
+    W_shape = (nH, instance_width(model.attrs["window_size"], nI, nE))
+    model.set_param("W", glorot_uniform_init(model.ops, W_shape))
     model.set_param("b", zero_init(model.ops, (nH,)))
     init_rest(model)

@@ -3,19 +3,17 @@
 
 Its params are W, b, U, c and pad, as pipelines saved with it hold them, and its attrs
 activation and dropout_rate are those Hidden.v1 has: so Hidden's own forward runs on the layer
-itself, between the window scorer's windows_forward and output_forward.
+itself, between the forwards of Windows.v1 and Output.v1.
 """
 from functools import partial
 from typing import Callable, Optional, Tuple, cast
 
 from thinc.api import Model, glorot_uniform_init, registry, zero_init
-from thinc.types import Floats2d, Ints1d
+from thinc.types import Floats2d
 
 from ...layers.hidden import forward as hidden_forward
-from ...layers.window_scorer import (
-    InT, OutT, check_input, check_window_options, forward_empty, infer_dims, init_output, output_forward,
-    windows_forward,
-)
+from ...layers.window_scorer import InT, OutT, check_window_options, infer_dims
+from .window_scorer_v2 import init_output, run_pieces
 
 
 @registry.layers("spacy-window-ner.WindowScorer.v1")
@@ -29,8 +27,8 @@ def WindowScorer_v1(
     dropout: float = 0.0,
     init_U: Callable = glorot_uniform_init,
 ) -> Model[InT, OutT]:
-    """WindowScorer.v2's network with the hidden layer's W and b flat in the layer (params
-    W, b, U, c, pad), as pipelines saved with v1 hold them. Use v2 for new models.
+    """WindowScorer.v3's network with every param flat in the layer (params W, b, U, c,
+    pad), as pipelines saved with v1 hold them. Use v3 for new models.
 
     nO (Optional[int]): Number of scores per token, inferred from sample output if None.
     nI (Optional[int]): Width of the token vectors, inferred from sample input if None.
@@ -53,19 +51,10 @@ def WindowScorer_v1(
 
 
 def forward(model: Model[InT, OutT], Xs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    lengths = check_input(model, Xs)
-    if not lengths.sum():
-        return forward_empty(model, lengths)
-    X_win, backprop_windows = windows_forward(model, Xs, lengths)
     # The hidden layer on the W, b and attrs of this layer, which holds them under Hidden's names
     # (the cast says that it is a Hidden to Hidden's forward).
-    H, backprop_hidden = hidden_forward(cast(Model[Floats2d, Floats2d], model), X_win, is_train)
-    S, backprop_output = output_forward(model, H)
-
-    def backprop(dYs: OutT) -> InT:
-        return backprop_windows(backprop_hidden(backprop_output(model.ops.flatten(dYs))))
-
-    return model.ops.unflatten(S, cast(Ints1d, lengths)), backprop
+    hidden = partial(hidden_forward, cast(Model[Floats2d, Floats2d], model))
+    return run_pieces(model, hidden, Xs, is_train)
 
 
 def init(
