@@ -10,8 +10,8 @@ document on every rerun, and "PATH:INDEX" is what `kb export --format mentions` 
 
 Docs are streamed a file at a time (a DocBin is one compressed block: each file is read whole,
 its docs made one by one) and go the way of the pipeline engines' docs: into rows with
-rows.doc_rows, skipped when stored (build._new_records), written a batch at a time
-(rows.write_batch) and resolved at the end (resolution.resolve_kb). The version a rerun
+rows.doc_rows, skipped when stored (build.new_records), written a batch at a time
+(build.write_in_batches) and resolved at the end, in the same `build.building` as every build. The version a rerun
 compares is the sha256 of the rows a doc makes (its text, tokens, entities, sentences and
 relations), so a rerun on the same files adds nothing and a corrected annotation replaces the
 stored version.
@@ -23,22 +23,18 @@ no text, a bad id, a NUL character or a lone surrogate is skipped as "PATH:INDEX
 """
 import hashlib
 import json
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Tuple, Union
 
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from ..inputs import Record, storage_problem, text_problem
-from .backends import open_store
-from .build import _new_records, store_error
-from .resolution import resolve_kb
-from .rows import BuildStats, doc_rows, write_batch
+from .build import building, new_records, write_in_batches
+from .rows import BuildStats, doc_rows
 from .store import DocRows, KBError
-from .urls import describe, is_url
 
 ID_KEY = "id"  # doc.user_data[ID_KEY]: a doc's id, as a JSONL line's "id"
 
@@ -85,38 +81,16 @@ def build_annotated(
     if batch_size < 1:
         raise KBError("--batch-size must be at least 1.")
     stats = BuildStats()
-    start = time.perf_counter()
-    store = open_store(db, create=True)
-    try:
-        batch: List[Tuple[Record, DocRows]] = []
-        for record in _new_records(store, iter_annotated(inputs, stats), stats):
-            assert isinstance(record, AnnotatedRecord)
-            stats.words += record.rows["n_tokens"]
-            batch.append((record, record.rows))
-            if len(batch) >= batch_size:
-                write_batch(store, batch, stats)
-                batch = []
-            if progress is not None:
-                progress(record.offset, stats.docs_added + len(batch))
-        if batch:
-            write_batch(store, batch, stats)
-        if resolve and stats.docs_added + stats.docs_existing:  # as build.build_kb does
-            try:
-                stats.resolution = resolve_kb(store)
-            except KBError as err:
-                raise KBError(
-                    f"Stored {stats.docs_added} documents, but could not resolve their mentions: {err} "
-                    "They stay unresolved until `kb resolve` succeeds."
-                ) from None
-    except store.Error as err:
-        causes = "the server, the network, the login" if is_url(db) else "free disk space, permissions"
-        raise KBError(
-            f"Can't write to the database {describe(db)} ({store_error(err, db)}). Every batch written "
-            f"before is kept; fix the cause ({causes}) and rerun the same command to resume."
-        ) from None
-    finally:
-        store.close(discard_if_empty=stats.docs_added == 0)
-        stats.seconds = time.perf_counter() - start
+    with building(db, stats, resolve=resolve) as store:
+        records = new_records(store, iter_annotated(inputs, stats), stats)
+
+        def documents() -> Iterator[Tuple[Record, DocRows]]:
+            for record in records:
+                assert isinstance(record, AnnotatedRecord)
+                stats.words += record.rows["n_tokens"]
+                yield record, record.rows
+
+        write_in_batches(store, documents(), stats, batch_size=batch_size, progress=progress)
     return stats
 
 

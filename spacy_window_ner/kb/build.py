@@ -22,6 +22,7 @@ rows through rows.py (`doc_rows`, `write_batch`).
 """
 import itertools
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
@@ -125,21 +126,41 @@ def build_kb(
             "entity_ruler), so there is nothing to store."
         )
     stats = BuildStats()
-    start = time.perf_counter()
-    store = open_store(db, create=True)
     saved_max_length = nlp.max_length
     try:
-        if max_length is not None:
-            nlp.max_length = max_length
-        records = iter_records(inputs, lines=lines, encoding=encoding, stats=stats, max_length=nlp.max_length)
-        new_records = _new_records(store, records, stats)
-        if engine == "ray":
-            engine_module.build_on_ray(
-                str(model), new_records, store, db, stats, batch_size=batch_size,
-                max_length=nlp.max_length, address=address, workers=workers, progress=progress,
-            )
-        else:
-            _build_local(nlp, new_records, store, stats, batch_size=batch_size, n_process=n_process, progress=progress)
+        with building(db, stats, resolve=resolve) as store:
+            if max_length is not None:
+                nlp.max_length = max_length
+            records = iter_records(inputs, lines=lines, encoding=encoding, stats=stats, max_length=nlp.max_length)
+            records = new_records(store, records, stats)
+            if engine == "ray":
+                engine_module.build_on_ray(
+                    str(model), records, store, db, stats, batch_size=batch_size,
+                    max_length=nlp.max_length, address=address, workers=workers, progress=progress,
+                )
+            else:
+                _build_local(nlp, records, store, stats, batch_size=batch_size, n_process=n_process, progress=progress)
+    finally:
+        nlp.max_length = saved_max_length
+    return stats
+
+
+@contextmanager
+def building(db: Union[str, Path], stats: BuildStats, *, resolve: bool) -> Iterator[Store]:
+    """The store a build writes into, for every kind of build (a pipeline's, on either engine, or
+    annotated docs): yields it open, then resolves what the build stored (unless `resolve` is
+    False) and closes it, discarding a database this build created and left empty. A database
+    error becomes a KBError that says every batch written is kept.
+
+    db (Union[str, Path]): The SQLite file or PostgreSQL URL.
+    stats (BuildStats): The build's counts; gets the resolution pass's and the wall time.
+    resolve (bool): Resolve the new mentions (and those of replaced documents) at the end.
+    YIELDS (Store): The open store.
+    """
+    start = time.perf_counter()
+    store = open_store(db, create=True)
+    try:
+        yield store
         if resolve and stats.docs_added + stats.docs_existing:
             try:
                 stats.resolution = resolve_kb(store)
@@ -155,10 +176,37 @@ def build_kb(
             f"before is kept; fix the cause ({causes}) and rerun the same command to resume."
         ) from None
     finally:
-        nlp.max_length = saved_max_length
         store.close(discard_if_empty=stats.docs_added == 0)
         stats.seconds = time.perf_counter() - start
-    return stats
+
+
+def write_in_batches(
+    store: Store,
+    documents: Iterable[Tuple[Record, DocRows]],
+    stats: BuildStats,
+    *,
+    batch_size: int,
+    progress: Optional[Callable[[int, int], None]],
+) -> None:
+    """Store documents with their rows, batch_size per transaction (rows.write_batch).
+
+    store (Store): The open store.
+    documents (Iterable[Tuple[Record, DocRows]]): The documents and their rows, in input order.
+    stats (BuildStats): Counts what was stored.
+    batch_size (int): Documents per transaction.
+    progress (Optional[Callable[[int, int], None]]): Called after each document with the input
+        offset read so far and the documents stored or waiting in the batch.
+    """
+    batch: List[Tuple[Record, DocRows]] = []
+    for record, rows in documents:
+        batch.append((record, rows))
+        if len(batch) >= batch_size:
+            write_batch(store, batch, stats)
+            batch = []
+        if progress is not None:
+            progress(record.offset, stats.docs_added + len(batch))
+    if batch:
+        write_batch(store, batch, stats)
 
 
 def _build_local(
@@ -173,18 +221,14 @@ def _build_local(
 ) -> None:
     """The local engine: run the records through nlp.pipe and write a batch at a time."""
     docs = nlp.pipe(((r.text, r) for r in records), as_tuples=True, batch_size=batch_size, n_process=n_process)
-    batch: List[Tuple[Record, DocRows]] = []
-    for doc, record in docs:
-        stats.words += len(doc)
-        stats.docs_capped += DROPPED_KEY in doc.user_data
-        batch.append((record, doc_rows(doc)))
-        if len(batch) >= batch_size:
-            write_batch(store, batch, stats)
-            batch = []
-        if progress is not None:
-            progress(record.offset, stats.docs_added + len(batch))
-    if batch:
-        write_batch(store, batch, stats)
+
+    def documents() -> Iterator[Tuple[Record, DocRows]]:
+        for doc, record in docs:
+            stats.words += len(doc)
+            stats.docs_capped += DROPPED_KEY in doc.user_data
+            yield record, doc_rows(doc)
+
+    write_in_batches(store, documents(), stats, batch_size=batch_size, progress=progress)
 
 
 def _ray_engine() -> ModuleType:
@@ -267,7 +311,7 @@ def store_error(err: BaseException, db: Union[str, Path]) -> str:
     return f"{type(err).__name__}: {hide_password(' '.join(str(err).split()), db)}"
 
 
-def _new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
+def new_records(store: Store, records: Iterable[Record], stats: BuildStats) -> Iterator[Record]:
     """Drop, before the pipeline, the records whose identity is stored with the same text (a
     record with an id that moved gets its new source and line), or was read earlier in this
     run (an id read twice with different texts keeps the first). The store is asked about

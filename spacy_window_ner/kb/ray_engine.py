@@ -2,7 +2,7 @@
 cluster. The only module that imports Ray; build.build_kb imports it only for this engine.
 
 The driver (the process that calls build_kb) reads the inputs with today's checks
-(inputs.iter_records, malformed lines, build._new_records skipping stored documents) and groups
+(inputs.iter_records, malformed lines, build.new_records skipping stored documents) and groups
 the documents to process into blocks of `batch_size`, one Ray Data block each, so that every
 actor gets work. `Dataset.map_batches` runs `Extractor` on a pool of `workers` actors: each
 loads the pipeline ONCE, by its directory or installed package name (a `Language` object is
