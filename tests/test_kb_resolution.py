@@ -309,6 +309,25 @@ def test_kb_resolution_empty_name_is_an_entity_of_its_own(tmp_path):
     assert stats.mentions == 2 and entities == [(" ", 1), ("Oswald", 1)]
 
 
+def test_kb_resolution_loads_change_nothing(tmp_path, monkeypatch):
+    """A page's components are loaded and resolved in loads of at most LOAD_MENTIONS mentions:
+    one component a load gives the entities of one load for the page."""
+    from spacy_window_ner.kb import resolution
+
+    source = write_jsonl(tmp_path / "all.jsonl", FIRST + SECOND)
+    default, small = str(tmp_path / "default.sqlite"), str(tmp_path / "small.sqlite")
+    kb.build_kb(make_nlp(), [source], default)
+    loads = []
+    monkeypatch.setattr(resolution, "LOAD_MENTIONS", 1)
+    resolve_components = resolution._Pass._resolve_components
+    monkeypatch.setattr(
+        resolution._Pass, "_resolve_components", lambda self, components: loads.append(len(components)) or resolve_components(self, components)
+    )
+    kb.build_kb(make_nlp(), [source], small)
+    assert loads == [1, 1, 1, 1]  # Oswald, the Kennedys, Dallas, the U.N.: one page, four loads
+    assert rows(small) == rows(default)
+
+
 def test_kb_resolution_pages_and_in_lists_change_nothing(tmp_path, monkeypatch):
     """A pass works a page of names at a time and reads with IN lists of bounded length: one
     name a page and two values a list (components across pages, lists cut mid-component) give

@@ -17,9 +17,11 @@ no other writer meanwhile):
    entity keeps its id when it keeps most of its mentions, so an unchanged partition keeps
    every id.
 The names to do are kept in a temporary table and worked through a page (TODO_PAGE names) at a
-time, each page's components read and written together and resolved one by one, so memory holds
-one page's components, whatever the size of the knowledge base. Incremental passes and a pass
-from scratch give the same entities (tests/test_kb_resolution.py).
+time; a page's components are read and written together in loads of at most LOAD_MENTIONS
+mentions (a bigger component alone) and resolved one by one, so memory holds one load whatever
+the size of the knowledge base: the largest component bounds it (benchmarks/resolution/scale.py
+measures it). Incremental passes and a pass from scratch give the same entities
+(tests/test_kb_resolution.py).
 
 The settings a pass used are kept in `meta` (`resolve_threshold`, `resolve_vectors`) and reused
 by the next; a changed threshold, new alias entries or other vectors resolve from scratch.
@@ -29,7 +31,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy
 
@@ -41,7 +43,8 @@ from .store import KBError, Store, normalize
 
 THRESHOLD_KEY = "resolve_threshold"  # meta: the threshold of the last pass
 VECTORS_KEY = "resolve_vectors"  # meta: the pipeline whose static vectors the last pass used
-TODO_PAGE = 256  # names to do resolved together (with their components)
+TODO_PAGE = 256  # names to do whose components are found together
+LOAD_MENTIONS = 20_000  # mentions of a page's components loaded and resolved together, at most
 IN_LIST = 400  # values per IN list (SQLite builds before 3.32 allow 999 parameters)
 DECISION_KINDS = ("same", "different")
 Vectors = Callable[[Sequence[str]], numpy.ndarray]
@@ -381,7 +384,8 @@ class _Pass:
             if not page:
                 break
             last = page[-1][0]
-            self._resolve_components(self._components([(norm, label) for _, norm, label in page]))
+            for load in self._loads(self._components([(norm, label) for _, norm, label in page])):
+                self._resolve_components(load)
         execute("DELETE FROM stale_names", ())
         if from_scratch:  # entities whose every mention was removed
             deleted = execute(
@@ -405,16 +409,36 @@ class _Pass:
         if batch:
             self.session.executemany(self.q.add_keys, name_key_rows(batch, self.links.aliases))
 
-    def _in(self, query: str, values: Iterable[Any]) -> List[Tuple[Any, ...]]:
-        """The rows of `query`, which ends with a column that must be one of `values`: run
-        with an IN list of at most IN_LIST values at a time."""
+    def _in(self, query: str, values: Iterable[Any], suffix: str = "") -> List[Tuple[Any, ...]]:
+        """The rows of `query`, which ends with a column that must be one of `values` (then
+        `suffix`, such as a GROUP BY): run with an IN list of at most IN_LIST values at a time."""
         values = sorted(set(values))
         rows: List[Tuple[Any, ...]] = []
         for start in range(0, len(values), IN_LIST):
             chunk = values[start : start + IN_LIST]
             marks = ", ".join([self.q.mark] * len(chunk))
-            rows.extend(tuple(row) for row in self.session.execute(f"{query} IN ({marks})", chunk).fetchall())
+            rows.extend(tuple(row) for row in self.session.execute(f"{query} IN ({marks}){suffix}", chunk).fetchall())
         return rows
+
+    def _loads(self, components: List[List[Name]]) -> Iterator[List[List[Name]]]:
+        """The components of a page in loads of at most LOAD_MENTIONS mentions (a bigger
+        component is a load of its own), so that memory holds one load, not the whole page: the
+        names of a page can reach components that hold much of the knowledge base."""
+        sizes: Counter = Counter()
+        norms = {norm for names in components for norm, _ in names}
+        for norm, label, count in self._in("SELECT norm, label, COUNT(*) FROM mentions WHERE norm", norms, " GROUP BY norm, label"):
+            sizes[norm, label] += count
+        load: List[List[Name]] = []
+        size = 0
+        for names in components:
+            mentions = sum(sizes[name] for name in names)
+            if load and size + mentions > LOAD_MENTIONS:
+                yield load
+                load, size = [], 0
+            load.append(names)
+            size += mentions
+        if load:
+            yield load
 
     def _components(self, seeds: List[Name]) -> List[List[Name]]:
         """The components of the seeds: the names linked to each, directly or not, by a shared

@@ -1,0 +1,60 @@
+"""The entity resolution scale benchmark (benchmarks/resolution/scale.py) starts, explains
+itself and runs at a tiny size, printing its two tables; its figures are measured by running it
+at the issue's sizes, never asserted here. Its synthetic documents are checked: each mention's
+offsets and sentence fit the text."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.resolution.scale import SyntheticCorpus
+
+REPO = Path(__file__).parent.parent
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "benchmarks.resolution.scale", *args], cwd=REPO, capture_output=True, text=True)
+
+
+def test_benchmarks_resolution_scale_help():
+    result = run("--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout and "--mentions" in result.stdout and "--base-docs" in result.stdout
+
+
+def test_benchmarks_resolution_scale_docs():
+    corpus = SyntheticCorpus(300)
+    labels = set()
+    for index in range(50):
+        record, rows = corpus.doc(index)
+        assert record.line == index and rows["n_chars"] == len(record.text)
+        assert rows["mentions"]
+        for mention in rows["mentions"].values():
+            assert record.text[mention["start_char"] : mention["end_char"]] == mention["text"]
+            assert record.text[mention["sent_start_char"] : mention["sent_end_char"]] == mention["sentence"]
+            labels.add(mention["label"])
+    assert labels == {"PER", "ORG", "LOC"}
+    assert corpus.doc(7)[0].text == SyntheticCorpus(300).doc(7)[0].text  # a document depends on its index alone
+
+
+@pytest.mark.slow  # about 10 s: each phase is a process of its own
+def test_benchmarks_resolution_scale_runs(tmp_path):
+    result = run("--mentions", "400", "--base-docs", "40", "--new-docs", "5", "--work-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("start: load average") and lines[-1].startswith("end: load average")
+    assert re.fullmatch(r"baseline \(a process that imports the package\): peak RSS \d+ MiB", lines[1])
+    number = r"[\d,.]+"
+    scratch = [line.split() for line in lines if re.fullmatch(rf" *{number}( +{number}){{9}}", line)]
+    # Two rows of ten numbers in each table: 1. (100 and 400 mentions), 2. (bases of 10 and 40 documents).
+    assert len(scratch) == 4
+    assert [int(row[1].replace(",", "")) for row in scratch[:2]] == [10, 40]  # documents: mentions / 10
+    assert [int(row[0].replace(",", "")) for row in scratch[2:]] == [10, 40]
+    values = [[float(value.replace(",", "")) for value in row] for row in scratch]
+    for mentions, _, _, _, _, _, components, entities, largest_names, largest_mentions in values[:2]:
+        assert 0 < components <= entities and 0 < largest_names <= largest_mentions <= mentions
+    for _, base_mentions, _, _, _, _, _, new_mentions, components, resolved in values[2:]:
+        assert 0 < new_mentions <= resolved <= base_mentions + new_mentions and components > 0
+    assert re.search(r"^time ratio, big base / small base: [\d.]+ \(the bases differ 4x\)$", result.stdout, re.M)
