@@ -1,6 +1,7 @@
 """Name structure (spacy_window_ner.kb.resolve.names): parts, pair scores, blocking keys."""
 import pytest
 
+from spacy_window_ner.kb.resolve import blocking_keys
 from spacy_window_ner.kb.resolve.names import (
     SCORE_ACRONYM,
     SCORE_GIVEN_INNER,
@@ -51,7 +52,10 @@ def test_parse_name_acronyms_places():
     assert parse_name("Ap", "Org").acronym == ""
     assert parse_name("Associated Press", "Org").initialisms == {"ap"}
     assert parse_name("Union of Soviet Socialist Republics", "Loc").initialisms == {"uossr", "ussr"}
-    assert parse_name("John Kennedy", "Peop").initialisms == set()  # two-word person initials: no
+    assert parse_name("John Kennedy", "Peop").initialisms == set()
+    # No person's initials: they would join every surname's block that shares them.
+    assert parse_name("John Fitzgerald Kennedy", "Peop").initialisms == set()
+    assert not blocking_keys("John M. Smith", "Peop") & blocking_keys("Jane M. Stone", "Peop")
     memphis = parse_name("Memphis , Tenn.", "Loc")
     assert (memphis.words, memphis.qualifier, memphis.ident) == (("memphis",), ("tennessee",), "memphis tennessee")
     assert parse_name("Calif.", "Loc").place == "california"
