@@ -16,8 +16,7 @@ from spacy_window_ner import kb
 from spacy_window_ner.kb import migrate
 
 from .postgres_server import temporary_database
-from .test_kb_resolution import make_nlp, rows
-from .util import failed, invoke
+from .util import RESOLUTION_PATTERNS, failed, invoke, kb_rows as rows, make_kb_nlp
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kb_v2.sql"
 # The documents the fixture was built from (see its header), as "news.jsonl".
@@ -109,14 +108,14 @@ def test_kb_migrate_version_2_same_as_a_new_build(v2_db, tmp_path, monkeypatch, 
         fresh = request.getfixturevalue("postgres_url")
     else:
         fresh = str(tmp_path / "fresh.sqlite")
-    kb.build_kb(make_nlp(), [Path("news.jsonl")], fresh)
+    kb.build_kb(make_kb_nlp(patterns=RESOLUTION_PATTERNS), [Path("news.jsonl")], fresh)
     assert rows(v2_db) == rows(fresh)
     (oswald,) = kb.query_entity(v2_db, "Oswald")
     assert oswald["name"] == "Lee Harvey Oswald" and [r["other"] for r in oswald["relations"]] == ["John F. Kennedy", "Dallas"]
     # New rows are numbered after the converted ones.
     more = tmp_path / "more.jsonl"
     more.write_text(json.dumps({"id": "d9", "text": "Oswald in Dallas."}) + "\n", encoding="utf8")
-    kb.build_kb(make_nlp(), [more], v2_db)
+    kb.build_kb(make_kb_nlp(patterns=RESOLUTION_PATTERNS), [more], v2_db)
     assert kb.query_entity(v2_db, "Oswald")[0]["mention_count"] == 3
 
 

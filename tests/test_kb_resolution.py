@@ -20,12 +20,8 @@ from spacy.language import Language
 from spacy_window_ner import kb
 
 from .postgres_server import temporary_database
-from .util import WRONG_COUNTS_SQL, failed, invoke, kb_snapshot_rows
+from .util import RESOLUTION_PATTERNS, failed, invoke, kb_rows as rows, make_kb_nlp
 
-PATTERNS = [
-    {"label": "PER", "pattern": name}
-    for name in ("Lee Harvey Oswald", "Oswald", "John F. Kennedy", "Robert F. Kennedy", "Kennedy", "LHO")
-] + [{"label": "LOC", "pattern": "Dallas"}, {"label": "ORG", "pattern": "United Nations"}, {"label": "ORG", "pattern": "U.N."}]
 FIRST = [
     {"id": "d1", "text": "Lee Harvey Oswald shot John F. Kennedy in Dallas."},
     {"id": "d2", "text": "Oswald was arrested in Dallas. Kennedy died there."},
@@ -38,14 +34,7 @@ _DATABASES = itertools.count()
 
 
 def make_nlp() -> Language:
-    """sentencizer, an entity_ruler for PATTERNS, and util's relation test component."""
-    from . import util  # noqa: F401  (registers test_kb_relations)
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    nlp.add_pipe("entity_ruler").add_patterns(PATTERNS)
-    nlp.add_pipe("test_kb_relations")
-    return nlp
+    return make_kb_nlp(patterns=RESOLUTION_PATTERNS)
 
 
 def write_jsonl(path: Path, records: List[dict]) -> Path:
@@ -64,23 +53,6 @@ def new_db(request, tmp_path) -> Iterator[Callable[[], str]]:
         else:
             server = request.getfixturevalue("postgres_server")
             yield lambda: stack.enter_context(temporary_database(server, f"kb_res_{os.getpid()}_{next(_DATABASES)}"))
-
-
-def rows(db: str) -> Dict[str, list]:
-    """util.kb_snapshot_rows of either back end, with the number of entities whose count is wrong."""
-    if kb.is_url(db):
-        import psycopg
-
-        conn = psycopg.connect(db)
-    else:
-        conn = sqlite3.connect(db)
-    try:
-        found = kb_snapshot_rows(conn)
-        found["wrong_counts"] = conn.execute(WRONG_COUNTS_SQL).fetchone()[0]
-        found["unresolved"] = conn.execute("SELECT COUNT(*) FROM mentions WHERE entity_id IS NULL").fetchone()[0]
-    finally:
-        conn.close()
-    return found
 
 
 def entity_ids(db: str) -> Dict[str, int]:

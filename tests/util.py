@@ -328,11 +328,18 @@ def make_scored_relations(nlp: Language, name: str) -> ScoredRelations:
     return ScoredRelations()
 
 
-def make_kb_nlp(relations: bool = True) -> Language:
-    """sentencizer, an entity_ruler for KB_PATTERNS and (with `relations`) the test_kb_relations component."""
+# Names entity resolution tells apart or joins (tests/test_kb_resolution.py, test_kb_migrate.py).
+RESOLUTION_PATTERNS = [
+    {"label": "PER", "pattern": name}
+    for name in ("Lee Harvey Oswald", "Oswald", "John F. Kennedy", "Robert F. Kennedy", "Kennedy", "LHO")
+] + [{"label": "LOC", "pattern": "Dallas"}, {"label": "ORG", "pattern": "United Nations"}, {"label": "ORG", "pattern": "U.N."}]
+
+
+def make_kb_nlp(relations: bool = True, patterns: List[dict] = KB_PATTERNS) -> Language:
+    """sentencizer, an entity_ruler for `patterns` and (with `relations`) the test_kb_relations component."""
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
-    nlp.add_pipe("entity_ruler").add_patterns(KB_PATTERNS)
+    nlp.add_pipe("entity_ruler").add_patterns(patterns)
     if relations:
         nlp.add_pipe("test_kb_relations")
     return nlp
@@ -404,6 +411,25 @@ def kb_snapshot_rows(conn) -> Dict[str, list]:
         "decisions": sorted(conn.execute("SELECT kind, label, a, b FROM decisions")),
         "alias_entries": sorted(conn.execute("SELECT canonical, label, external_id, aliases, source FROM alias_entries")),
     }
+
+
+
+def kb_rows(db: str) -> Dict[str, list]:
+    """kb_snapshot_rows of a SQLite file or PostgreSQL database, with the number of entities
+    whose count is wrong and of mentions left unresolved."""
+    if kb.is_url(db):
+        import psycopg
+
+        conn = psycopg.connect(db)
+    else:
+        conn = sqlite3.connect(db)
+    try:
+        found = kb_snapshot_rows(conn)
+        found["wrong_counts"] = conn.execute(WRONG_COUNTS_SQL).fetchone()[0]
+        found["unresolved"] = conn.execute("SELECT COUNT(*) FROM mentions WHERE entity_id IS NULL").fetchone()[0]
+    finally:
+        conn.close()
+    return found
 
 
 def pg_rows(url: str) -> dict:
