@@ -23,20 +23,24 @@ from spacy_window_ner import kb
 
 from .data import data_dir as shared_data_dir
 from .postgres_server import ServerError, temporary_database, temporary_server
-from .util import JSONL, LINES_TXT, make_kb_nlp, train_ner_pipeline, train_window_ner, unavailable
+from .util import (
+    JSONL,
+    LINES_TXT,
+    add_runslow_option,
+    deselect_slow,
+    make_kb_nlp,
+    train_ner_pipeline,
+    train_window_ner,
+    unavailable,
+)
 
 
 def pytest_addoption(parser):
-    parser.addoption("--runslow", action="store_true", help="also run the tests marked slow (full training workflows)")
+    add_runslow_option(parser)
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--runslow"):
-        return
-    slow = [item for item in items if item.get_closest_marker("slow")]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+    deselect_slow(config, items)
 
 
 # Ray starts its workers niced (worker_niceness 15): on a machine busy with other work, the

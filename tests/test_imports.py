@@ -199,3 +199,49 @@ def test_imports_checker_finds_planted_cycle(tmp_path):
     # A component larger than the circle shown is named whole.
     three = {"a": {"b"}, "b": {"a", "c"}, "c": {"b"}, "d": {"a"}}
     assert describe_cycles(cycles(three)) == "a -> b -> a (with c)"
+
+
+# What the test modules may import of the test tree: the shared helpers (util.py, as spaCy's
+# tests keep theirs) and what tests and benchmarks share (data, mirrors, the PostgreSQL harness).
+# A test module never imports another test module, and nothing in tests/ imports `benchmarks`:
+# the suite stands alone; the benchmarks' own tests live beside them, in benchmarks/tests/.
+TEST_HELPERS = ("util", "data", "mirrors", "postgres_server")
+
+
+def stray_test_imports(tests_dir: Path) -> List[str]:
+    """The imports in tests_dir that break the rule above, as "file: imported"."""
+    found = []
+    for path in sorted(tests_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = "tests." if node.level else ""
+                names = [base + (node.module or "")] if node.module else [f"tests.{alias.name}" for alias in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "benchmarks" or (parts[0] == "tests" and parts[1:2] and parts[1] not in TEST_HELPERS):
+                    found.append(f"{path.relative_to(tests_dir)}: {name}")
+    return found
+
+
+def test_imports_tests_stand_alone():
+    tests_dir = Path(__file__).parent
+    assert (tests_dir / "conftest.py").is_file()  # the tree is read at all
+    found = stray_test_imports(tests_dir)
+    assert not found, "test modules that import benchmarks or another test module:\n" + "\n".join(found)
+
+
+def test_imports_tests_checker_finds_planted_imports(tmp_path):
+    (tmp_path / "test_a.py").write_text("from .util import x\nfrom tests.data import data_dir\n")
+    assert stray_test_imports(tmp_path) == []
+    (tmp_path / "test_b.py").write_text("from .test_a import x\nimport benchmarks.kb\nfrom benchmarks.resolution.score import pairwise\n")
+    (tmp_path / "conftest.py").write_text("from . import test_a\n")
+    assert stray_test_imports(tmp_path) == [
+        "conftest.py: tests.test_a",
+        "test_b.py: tests.test_a",
+        "test_b.py: benchmarks.kb",
+        "test_b.py: benchmarks.resolution.score",
+    ]

@@ -43,6 +43,29 @@ def param_node(model, name: str):
     return nodes[0]
 
 
+# ------------------------------------------------------------------ the slow tests (conftest.py, benchmarks/tests/conftest.py)
+
+
+def add_runslow_option(parser) -> None:
+    """Add --runslow to pytest's options, once: both test trees' conftest.py call this, and
+    pytest loads both when it collects the whole suite, one of them when it runs a tree alone."""
+    try:
+        parser.addoption("--runslow", action="store_true", help="also run the tests marked slow (full training workflows)")
+    except ValueError:  # the other tree's conftest.py added it
+        pass
+
+
+def deselect_slow(config, items: List[pytest.Item]) -> None:
+    """Deselect the tests marked slow unless pytest runs with --runslow. Calling it again finds
+    nothing left to deselect."""
+    if config.getoption("--runslow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 # ------------------------------------------------------------------ optional services
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.resolution.scale import SyntheticCorpus
 
-REPO = Path(__file__).parent.parent
+REPO = Path(__file__).parent.parent.parent
 
 
 def run(*args):

@@ -1,4 +1,4 @@
-"""The entity resolution benchmark (benchmarks/resolution): the scorer's maths on hand-made
+"""The entity resolution benchmark (benchmarks/resolution), tested beside it: the scorer's maths on hand-made
 partitions, the gold set's checks on a small made-up corpus, the export loader and the .spacy
 writer, and the real gold set where the shared data is present. (Figures are measured by running
 the benchmark, never asserted here.)"""
@@ -15,9 +15,10 @@ from benchmarks.resolution.make_spacy import make_spacy
 from benchmarks.resolution.score import bcubed, exact, pairwise, rapidfuzz_baseline, read_mentions_export
 from benchmarks.resolution.splink_baseline import name_parts
 
-from .util import unavailable
+from tests.data import data_dir as shared_data_dir
+from tests.util import unavailable
 
-REPO = Path(__file__).parent.parent
+REPO = Path(__file__).parent.parent.parent
 
 # A made-up corpus in CoNLL04's SpERT JSON (never the real data): orig_id 1-3 train, 4 dev.
 SENTENCES = {
@@ -43,6 +44,12 @@ SENTENCES = {
          "relations": []},
     ],
 }
+
+
+@pytest.fixture
+def data_dir():
+    """The shared benchmark data, as tests/conftest.py's fixture of the same name gives it."""
+    return shared_data_dir()
 
 
 @pytest.fixture
