@@ -36,8 +36,11 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Opt
 import numpy
 
 from .resolve import (
-    AliasEntry, Decision, MentionRecord, ResolvedEntity, ResolveSettings, blocking_keys, name_key, read_alias_file, resolve,
+    PROFILE_MENTIONS, AliasEntry, Decision, MentionRecord, NamePlace, ResolvedEntity, ResolveSettings, blocking_keys,
+    name_key, place_by_context, read_alias_file, resolve,
 )
+from .resolve.names import parse_name
+from .schema import RESOLVED_NAMES, statements
 from .sql import Execute, Name, NameKey, Session
 from .store import KBError, Store, normalize
 
@@ -63,6 +66,8 @@ class ResolveStats:
     created (int): Entities created.
     deleted (int): Entities deleted (their mentions went to others, or were removed).
     total_entities (int): Entities in the knowledge base after the pass.
+    placed (int): New mentions placed without resolving their component again (their name
+        was resolved before: see `_Pass.place_known`).
     ambiguous (List[Tuple[str, str, List[str]]]): (alias, label, the canonical names it may
         mean) as `Resolution.ambiguous` reported them.
     seconds (float): Wall time of the pass.
@@ -76,6 +81,7 @@ class ResolveStats:
     created: int = 0
     deleted: int = 0
     total_entities: int = 0
+    placed: int = 0
     ambiguous: List[Ambiguity] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -360,7 +366,10 @@ class _Pass:
         self.stats.from_scratch = from_scratch
         execute(self.q.drop_todo, ())
         execute(self.q.todo_table, ())
+        for statement in statements(RESOLVED_NAMES):
+            execute(statement, ())
         if from_scratch:
+            execute("DELETE FROM resolved_names", ())
             self._recompute_keys()
             names = f"SELECT norm, label FROM mentions GROUP BY norm, label ORDER BY norm{order}, label{order}"
         else:
@@ -375,6 +384,8 @@ class _Pass:
             f"ORDER BY norm{order}, label{order} ON CONFLICT DO NOTHING",
             (),
         )
+        if not from_scratch:
+            self.place_known()
         last = 0
         while True:
             # The names still to do: those of a component resolved earlier are deleted.
@@ -516,8 +527,11 @@ class _Pass:
         for record, row in zip(self._records(rows), sorted(rows)):
             by_component[component_of[row[8], row[3]]].append(record)
         entities: List[ResolvedEntity] = []
+        places: Dict[Tuple[str, str], NamePlace] = {}
         for names, records in zip(components, by_component):
-            entities.extend(self._resolve(names, records))
+            found, placed = self._resolve(names, records)
+            entities.extend(found)
+            places.update(placed)
         ids = self._entity_ids(entities, old_entity, old_names)
         updates: List[Tuple[Any, ...]] = []
         alias_rows: List[Tuple[Any, ...]] = []
@@ -550,15 +564,19 @@ class _Pass:
             self.stats.deleted += max(deleted, 0)
         mentioned = {(row[8], row[3]) for row in rows}
         executemany(f"DELETE FROM name_keys WHERE norm = {mark} AND label = {mark}", sorted(set(component_of) - mentioned))
+        self._keep_places(component_of, mentioned, places, entities, ids)
         executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(component_of))
         self.stats.components += len(components)
         self.stats.mentions += len(rows)
         self.stats.entities += len(entities)
 
-    def _resolve(self, names: List[Name], records: List[MentionRecord]) -> List[ResolvedEntity]:
+    def _resolve(
+        self, names: List[Name], records: List[MentionRecord]
+    ) -> Tuple[List[ResolvedEntity], Dict[Tuple[str, str], NamePlace]]:
         """The entities of one component's mentions, with the alias entries and decisions
-        about its names. A mention whose name is empty after name_key (only spaces or marks)
-        can't be compared with any other: it is an entity of its own."""
+        about its names, and where each name's mentions go (`Resolution.names`). A mention whose
+        name is empty after name_key (only spaces or marks) can't be compared with any other:
+        it is an entity of its own."""
         aliases = sorted(
             {id(e): e for norm, label in names for e in self.links.aliases.claiming(norm, label)}.values(),
             key=lambda e: e.line,
@@ -569,11 +587,224 @@ class _Pass:
             ResolvedEntity(record.label, " ".join(record.text.split()) or record.text, [record.id], {record.text: 1})
             for record in records if not name_key(record.text)
         ]
+        places: Dict[Tuple[str, str], NamePlace] = {}
         if named:
             resolution = resolve(named, aliases=aliases, decisions=decisions, settings=self.settings, vectors=self.vectors)
             self.stats.ambiguous.extend(resolution.ambiguous)
             entities.extend(resolution.entities)
-        return sorted(entities, key=lambda entity: entity.mentions[0])
+            places = resolution.names
+        return sorted(entities, key=lambda entity: entity.mentions[0]), places
+
+    def _keep_places(
+        self,
+        component_of: Dict[Name, int],
+        mentioned: Set[Name],
+        places: Dict[Tuple[str, str], NamePlace],
+        entities: List[ResolvedEntity],
+        ids: List[Optional[int]],
+    ) -> None:
+        """Keep where each mentioned name of resolved components goes (the resolved_names
+        table), by entity id, for later passes to place new mentions with (`place_known`)."""
+        executemany, mark = self.session.executemany, self.q.mark
+        id_of: Dict[int, int] = {}
+        for entity, entity_id in zip(entities, ids):
+            if entity_id is not None:
+                id_of[entity.mentions[0]] = entity_id
+        missing = [entity.mentions[0] for entity, entity_id in zip(entities, ids) if entity_id is None]
+        if missing:  # the ids the entities created just now got
+            for mention, entity_id in self._in("SELECT id, entity_id FROM mentions WHERE id", missing):
+                id_of[mention] = entity_id
+        executemany(f"DELETE FROM resolved_names WHERE norm = {mark} AND label = {mark}", sorted(component_of))
+        rows = []
+        for norm, label in sorted(mentioned):
+            place = places.get((name_key(norm), label))
+            if place is None:  # a name of marks only: each of its mentions is an entity of its own
+                continue
+            own, candidates = place
+            rows.append((
+                norm, label, name_key(norm), None if own is None else id_of[own],
+                None if candidates is None else json.dumps(sorted(id_of[c] for c in candidates)),
+            ))
+        executemany(
+            f"INSERT INTO resolved_names (norm, label, key, entity_id, candidates) VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+            rows,
+        )
+
+    def place_known(self) -> None:
+        """Place the new mentions of names resolved before without resolving their components
+        again, as a pass that resolved them would (and so one from scratch): what the pass does
+        in time proportional to the new mentions, not to the knowledge base.
+
+        A name's component gives the same clusters of names as long as it gains no name (nor a
+        new writing of one, which can change how the name reads), so a new mention of a known
+        name (resolved_names) goes where its name's mentions go: to its name's entity, or, for
+        an ambiguous name, where its context says (`resolve.place_by_context`, which compares
+        it only with mentions before it, so no earlier mention moves). The new mentions of a
+        name are left to the pass (which resolves their whole component) when the name is new,
+        is written a new way, is claimed by an alias entry, is not its own name_key (NFKC), or
+        when one of the entities its mentions may join has such a name (or its canonical name
+        comes from an alias entry); or, for an ambiguous name, when a mention stays unplaced and
+        the name has no entity of its own yet, or a name around a mention belongs to two of its
+        candidates. A component that also gains a name is resolved again by the pass anyway,
+        which then redoes what was placed here.
+        """
+        execute, executemany, mark = self.session.execute, self.session.executemany, self.q.mark
+        new = [tuple(row) for row in execute(
+            "SELECT id, doc_id, text, label, sentence, start_char - sent_start_char, end_char - sent_start_char, "
+            "entity_id, norm FROM mentions WHERE entity_id IS NULL ORDER BY id", (),
+        ).fetchall()]
+        if not new:
+            return
+        known: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        for norm, label, key, entity_id, candidates in self._in(
+            "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm", {row[8] for row in new}
+        ):
+            known[norm, label] = (key, entity_id, None if candidates is None else json.loads(candidates))
+        names: Dict[Name, List[Tuple[Any, ...]]] = defaultdict(list)
+        for row in new:
+            names[row[8], row[3]].append(row)
+        stale = {tuple(row) for row in execute("SELECT norm, label FROM stale_names", ()).fetchall()}
+        eligible: Dict[Name, List[Tuple[Any, ...]]] = {}
+        for name, rows in names.items():
+            state = known.get(name)
+            if state is None or name in stale or state[0] != name[0] or not name_key(name[0]) or self.links.aliases.claiming(*name):
+                continue
+            texts = sorted({row[2] for row in rows})
+            if all(self._written_before(name, text) for text in texts):
+                eligible[name] = rows
+        # The entities those names' mentions may join, checked: no alias entry's canonical name.
+        reach = {e for name in eligible for e in self._reach(known[name])}
+        alias_rows: Dict[int, Dict[str, Tuple[str, int]]] = defaultdict(dict)
+        for entity_id, norm, alias, count in self._in("SELECT entity_id, norm, name, mention_count FROM aliases WHERE entity_id", reach):
+            alias_rows[entity_id][norm] = (alias, count)
+        entity_rows = {row[0]: row for row in self._in("SELECT id, label, name, mention_count FROM entities WHERE id", reach)}
+        bad = {
+            e for e in reach
+            if e not in entity_rows or any(norm != name_key(norm) or self.links.aliases.claiming(norm, entity_rows[e][1]) for norm in alias_rows[e])
+        }
+        eligible = {name: rows for name, rows in eligible.items() if not set(self._reach(known[name])) & bad}
+        # Names all of whose mentions are one entity's first: their mentions are in the samples
+        # that ambiguous names are placed by.
+        entity_of: Dict[int, int] = {}
+        for name, rows in eligible.items():
+            _, entity_id, candidates = known[name]
+            if candidates is None and entity_id is not None:
+                entity_of.update((row[0], entity_id) for row in rows)
+        for name in sorted(n for n in eligible if known[n][2] is not None):
+            placed = self._place_ambiguous(eligible[name], known[name], known, entity_of)
+            if placed is None:
+                del eligible[name]
+            else:
+                entity_of.update(placed)
+        if not entity_of:
+            return
+        by_entity: Dict[int, List[Tuple[Any, ...]]] = defaultdict(list)
+        for row in new:
+            if row[0] in entity_of:
+                by_entity[entity_of[row[0]]].append(row)
+        updates, alias_deletes, alias_inserts = [], [], []
+        for entity_id, rows in sorted(by_entity.items()):
+            _, label, canonical, count = entity_rows[entity_id]
+            aliases = dict(alias_rows[entity_id])
+            for norm in sorted({row[8] for row in rows}):
+                writings = Counter(" ".join(row[2].split()) for row in rows if row[8] == norm)
+                old = aliases.get(norm)
+                if old is not None and set(writings) != {old[0]}:
+                    writings.update(self._writings(entity_id, norm))
+                elif old is not None:
+                    writings[old[0]] += old[1]
+                best = min(writings, key=lambda w: (-writings[w], w))
+                aliases[norm] = (best, sum(writings.values()))
+                alias_deletes.append((entity_id, norm))
+                alias_inserts.append((entity_id, norm, best, aliases[norm][1]))
+            canonical = min(aliases.values(), key=lambda a: _canonical_order(a, label))[0]
+            updates.append((canonical, count + len(rows), entity_id))
+        moved = [(entity_id, mention) for mention, entity_id in sorted(entity_of.items())]
+        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", moved)
+        executemany(f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}", updates)
+        executemany(f"DELETE FROM aliases WHERE entity_id = {mark} AND norm = {mark}", alias_deletes)
+        executemany(f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})", alias_inserts)
+        done = [name for name, rows in eligible.items() if all(row[0] in entity_of for row in rows)]
+        executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(done))
+        self.stats.placed += len(entity_of)
+
+    def _reach(self, state: Tuple[str, Optional[int], Optional[List[int]]]) -> List[int]:
+        """The entities a known name's mentions may join."""
+        _, own, candidates = state
+        return [e for e in [own, *(candidates or ())] if e is not None]
+
+    def _written_before(self, name: Name, text: str) -> bool:
+        """Whether a resolved mention of the name is written so."""
+        mark = self.q.mark
+        return self.session.execute(
+            f"SELECT 1 FROM mentions WHERE norm = {mark} AND label = {mark} AND text = {mark} AND entity_id IS NOT NULL LIMIT 1",
+            (name[0], name[1], text),
+        ).fetchone() is not None
+
+    def _writings(self, entity_id: int, norm: str) -> Counter:
+        """How often an entity's resolved mentions of a name are written each way (whitespace collapsed)."""
+        mark = self.q.mark
+        found: Counter = Counter()
+        for text, count in self.session.execute(
+            f"SELECT text, COUNT(*) FROM mentions WHERE entity_id = {mark} AND norm = {mark} GROUP BY text", (entity_id, norm)
+        ).fetchall():
+            found[" ".join(text.split())] += count
+        return found
+
+    def _place_ambiguous(
+        self,
+        rows: List[Tuple[Any, ...]],
+        state: Tuple[str, Optional[int], Optional[List[int]]],
+        known: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]],
+        entity_of: Dict[int, int],
+    ) -> Optional[Dict[int, int]]:
+        """Where the new mentions of an ambiguous known name go (mention id -> entity id), as
+        `resolve.place_by_context` places them, or None if the pass must resolve its component."""
+        _, own, candidates = state
+        assert candidates is not None
+        records = self._records(rows)
+        keys = {name_key(n) for r in records for n in (*r.neighbours, *(n for _, n in r.relations))}
+        owners: Dict[str, Set[int]] = defaultdict(set)
+        for key, entity_id in self._in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
+            if entity_id in candidates:
+                owners[key].add(entity_id)
+        if any(len(found) > 1 for found in owners.values()):
+            return None
+        names = {key: found.pop() for key, found in owners.items()}
+        samples: Dict[int, List[MentionRecord]] = {}
+        if len(candidates) > 1 and self.settings.context:
+            samples = self._samples(candidates, entity_of)
+        placed = place_by_context(records, candidates, names, samples, self.vectors) if self.settings.context else {}
+        if len(placed) == len(records):
+            return placed
+        if own is None:
+            return None
+        return {row[0]: placed.get(row[0], own) for row in rows}
+
+    def _samples(self, candidates: List[int], entity_of: Dict[int, int]) -> Dict[int, List[MentionRecord]]:
+        """Each candidate entity's first PROFILE_MENTIONS mentions of the names clustered into
+        it (none placed by context), the new ones placed already included, as records."""
+        mark = self.q.mark
+        rows: List[Tuple[Any, ...]] = []
+        for entity_id in candidates:
+            rows.extend(tuple(row) for row in self.session.execute(
+                "SELECT m.id, m.doc_id, m.text, m.label, m.sentence, m.start_char - m.sent_start_char, "
+                "m.end_char - m.sent_start_char, m.entity_id, m.norm FROM mentions m JOIN resolved_names r "
+                f"ON r.norm = m.norm AND r.label = m.label AND r.candidates IS NULL WHERE m.entity_id = {mark} "
+                f"ORDER BY m.id LIMIT {PROFILE_MENTIONS}",
+                (entity_id,),
+            ).fetchall())
+        new = [m for m, e in entity_of.items() if e in set(candidates)]
+        if new:
+            rows.extend(self._in(
+                "SELECT id, doc_id, text, label, sentence, start_char - sent_start_char, end_char - sent_start_char, "
+                "entity_id, norm FROM mentions WHERE id", new,
+            ))
+        entity = {row[0]: row[7] if row[7] is not None else entity_of[row[0]] for row in rows}
+        samples: Dict[int, List[MentionRecord]] = {c: [] for c in candidates}
+        for record in self._records(rows):
+            samples[entity[record.id]].append(record)
+        return {c: found[:PROFILE_MENTIONS] for c, found in samples.items()}
 
     def _records(self, rows: List[Tuple[Any, ...]]) -> List[MentionRecord]:
         """The MentionRecords of mention rows, in id order, with the names of the other mentions
@@ -626,6 +857,15 @@ class _Pass:
                 ids[i] = choices[0][2]
                 taken.add(choices[0][2])
         return ids
+
+
+def _canonical_order(alias: Tuple[str, int], label: str) -> Tuple[Any, ...]:
+    """How an entity's name (as written, its mention count) ranks to be its canonical name, as
+    resolve ranks them: the most specific, the longest, the most mentioned, then the longest and
+    alphabetically first writing."""
+    written, count = alias
+    name = parse_name(written, label)
+    return (-name.specificity, -len(name.ident), -count, -len(written), written)
 
 
 def _alias_rows(entity: ResolvedEntity) -> List[Tuple[str, str, int]]:
