@@ -690,12 +690,20 @@ class _Pass:
             _, entity_id, candidates = known[name]
             if candidates is None and entity_id is not None:
                 entity_of.update((row[0], entity_id) for row in rows)
-        for name in sorted(n for n in eligible if known[n][2] is not None):
-            placed = self._place_ambiguous(eligible[name], known[name], known, entity_of)
-            if placed is None:
-                del eligible[name]
-            else:
-                entity_of.update(placed)
+        ambiguous = sorted(n for n in eligible if known[n][2] is not None)
+        if ambiguous:
+            records = {r.id: r for r in self._records([row for name in ambiguous for row in eligible[name]])}
+            keys = {name_key(n) for r in records.values() for n in (*r.neighbours, *(n for _, n in r.relations))}
+            owners: Dict[str, Set[int]] = defaultdict(set)  # name_key -> the entities of its unambiguous names
+            for key, entity_id in self._in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
+                owners[key].add(entity_id)
+            samples = _Samples(self, dict(entity_of))
+            for name in ambiguous:
+                placed = self._place_ambiguous([records[row[0]] for row in eligible[name]], known[name], owners, samples)
+                if placed is None:
+                    del eligible[name]
+                else:
+                    entity_of.update(placed)
         if not entity_of:
             return
         by_entity: Dict[int, List[Tuple[Any, ...]]] = defaultdict(list)
@@ -753,58 +761,59 @@ class _Pass:
 
     def _place_ambiguous(
         self,
-        rows: List[Tuple[Any, ...]],
+        records: List[MentionRecord],
         state: Tuple[str, Optional[int], Optional[List[int]]],
-        known: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]],
-        entity_of: Dict[int, int],
+        owners: Dict[str, Set[int]],
+        samples: "_Samples",
     ) -> Optional[Dict[int, int]]:
         """Where the new mentions of an ambiguous known name go (mention id -> entity id), as
-        `resolve.place_by_context` places them, or None if the pass must resolve its component."""
+        `resolve.place_by_context` places them, or None if the pass must resolve its component.
+
+        records (List[MentionRecord]): The new mentions.
+        state (Tuple[str, Optional[int], Optional[List[int]]]): The name's row of resolved_names.
+        owners (Dict[str, Set[int]]): The name_key of names around the mentions (the pass's) ->
+            the entities of the unambiguous names with that key.
+        samples (_Samples): The candidates' samples, loaded when needed.
+        """
         _, own, candidates = state
         assert candidates is not None
-        records = self._records(rows)
-        keys = {name_key(n) for r in records for n in (*r.neighbours, *(n for _, n in r.relations))}
-        owners: Dict[str, Set[int]] = defaultdict(set)
-        for key, entity_id in self._in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
-            if entity_id in candidates:
-                owners[key].add(entity_id)
-        if any(len(found) > 1 for found in owners.values()):
-            return None
-        names = {key: found.pop() for key, found in owners.items()}
-        samples: Dict[int, List[MentionRecord]] = {}
-        if len(candidates) > 1 and self.settings.context:
-            samples = self._samples(candidates, entity_of)
+        names: Dict[str, int] = {}
+        around = {name_key(n) for r in records for n in (*r.neighbours, *(n for _, n in r.relations))}
+        for key in around:
+            mine = owners.get(key, set()).intersection(candidates)
+            if len(mine) > 1:  # resolve would pick one by its clusters' order: resolve it
+                return None
+            if mine:
+                names[key] = mine.pop()
         placed = place_by_context(records, candidates, names, samples, self.vectors) if self.settings.context else {}
         if len(placed) == len(records):
             return placed
         if own is None:
             return None
-        return {row[0]: placed.get(row[0], own) for row in rows}
+        return {record.id: placed.get(record.id, own) for record in records}
 
-    def _samples(self, candidates: List[int], entity_of: Dict[int, int]) -> Dict[int, List[MentionRecord]]:
-        """Each candidate entity's first PROFILE_MENTIONS mentions of the names clustered into
-        it (none placed by context), the new ones placed already included, as records."""
-        mark = self.q.mark
-        rows: List[Tuple[Any, ...]] = []
-        for entity_id in candidates:
-            rows.extend(tuple(row) for row in self.session.execute(
-                "SELECT m.id, m.doc_id, m.text, m.label, m.sentence, m.start_char - m.sent_start_char, "
-                "m.end_char - m.sent_start_char, m.entity_id, m.norm FROM mentions m JOIN resolved_names r "
-                f"ON r.norm = m.norm AND r.label = m.label AND r.candidates IS NULL WHERE m.entity_id = {mark} "
-                f"ORDER BY m.id LIMIT {PROFILE_MENTIONS}",
-                (entity_id,),
-            ).fetchall())
-        new = [m for m, e in entity_of.items() if e in set(candidates)]
+    def samples(self, entity_id: int, members: Dict[int, int]) -> List[MentionRecord]:
+        """An entity's first PROFILE_MENTIONS mentions of the names clustered into it (none
+        placed by context), the new ones placed already included, as records (see
+        `resolve.place_by_context`).
+
+        entity_id (int): The entity.
+        members (Dict[int, int]): The new mentions of unambiguous names -> their entities.
+        RETURNS (List[MentionRecord]): The records, in id order.
+        """
+        columns = (
+            "m.id, m.doc_id, m.text, m.label, m.sentence, m.start_char - m.sent_start_char, "
+            "m.end_char - m.sent_start_char, m.entity_id, m.norm"
+        )
+        rows = [tuple(row) for row in self.session.execute(
+            f"SELECT {columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+            f"AND r.candidates IS NULL WHERE m.entity_id = {self.q.mark} ORDER BY m.id LIMIT {PROFILE_MENTIONS}",
+            (entity_id,),
+        ).fetchall()]
+        new = [m for m, e in members.items() if e == entity_id]
         if new:
-            rows.extend(self._in(
-                "SELECT id, doc_id, text, label, sentence, start_char - sent_start_char, end_char - sent_start_char, "
-                "entity_id, norm FROM mentions WHERE id", new,
-            ))
-        entity = {row[0]: row[7] if row[7] is not None else entity_of[row[0]] for row in rows}
-        samples: Dict[int, List[MentionRecord]] = {c: [] for c in candidates}
-        for record in self._records(rows):
-            samples[entity[record.id]].append(record)
-        return {c: found[:PROFILE_MENTIONS] for c, found in samples.items()}
+            rows.extend(self._in(f"SELECT {columns} FROM mentions m WHERE m.id", new))
+        return self._records(rows)[:PROFILE_MENTIONS]
 
     def _records(self, rows: List[Tuple[Any, ...]]) -> List[MentionRecord]:
         """The MentionRecords of mention rows, in id order, with the names of the other mentions
@@ -857,6 +866,24 @@ class _Pass:
                 ids[i] = choices[0][2]
                 taken.add(choices[0][2])
         return ids
+
+
+class _Samples(Dict[int, List[MentionRecord]]):
+    """The candidates' samples an incremental pass places ambiguous mentions by, each loaded
+    (`_Pass.samples`) when `resolve.place_by_context` first asks for it.
+
+    pass_ (_Pass): The pass.
+    members (Dict[int, int]): The new mentions of unambiguous names -> their entities.
+    """
+
+    def __init__(self, pass_: "_Pass", members: Dict[int, int]) -> None:
+        super().__init__()
+        self.pass_ = pass_
+        self.members = members
+
+    def __missing__(self, entity_id: int) -> List[MentionRecord]:
+        found = self[entity_id] = self.pass_.samples(entity_id, self.members)
+        return found
 
 
 def _canonical_order(alias: Tuple[str, int], label: str) -> Tuple[Any, ...]:
