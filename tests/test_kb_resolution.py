@@ -379,14 +379,21 @@ def test_kb_resolution_incremental_places_known_names(new_db):
     name, or a new name, resolves its component again."""
     db = new_db()
     base = [synthetic_doc(f"d{i}", names, [i % 8, (i + 3) % 8]) for i, names in enumerate(
-        [[0, 2, 12], [1, 2, 10], [6, 8, 11], [7, 8], [0, 3], [10, 11, 12]]
+        [[2], [0, 2, 12], [1, 2, 10], [6, 8, 11], [7, 8], [0, 5], [10, 11, 12]]
     )]
     add_and_resolve(db, base)
-    # Known names only: bare surnames beside a full name of theirs, placed to its entity.
-    known = [synthetic_doc("k1", [2, 0], [1, 2]), synthetic_doc("k2", [8, 7, 12], [3]), synthetic_doc("k3", [10, 11], [7])]
+    # d0's "Kennedy" comes before any mention of the Kennedys: context can't place it.
+    assert ("Kennedy", 1) in [(e["name"], e["mention_count"]) for e in kb.query_entity(db, "Kennedy")]
+    # Known names only: bare surnames beside a full name of theirs, placed to its entity; and
+    # "President Kennedy", new, but one name with the known "Kennedy" (placed beside RFK).
+    known = [
+        synthetic_doc("k1", [2, 0], [1, 2]), synthetic_doc("k2", [8, 7, 12], [3]), synthetic_doc("k3", [10, 11], [7]),
+        synthetic_doc("k4", [3, 1], [5]),
+    ]
     stats = add_and_resolve(db, known)
-    assert (stats.placed, stats.components, stats.mentions) == (7, 0, 0)
+    assert (stats.placed, stats.components, stats.mentions) == (9, 0, 0)
     assert [e["mention_count"] for e in kb.query_entity(db, "Ben Smith")] == [4]
+    assert [e["mention_count"] for e in kb.query_entity(db, "President Kennedy")] == [4]  # RFK's
     stats = add_and_resolve(db, [synthetic_doc("w1", [4, 12], [0])])  # "KENNEDY": a new writing
     assert stats.placed == 1 and stats.components == 1 and stats.mentions > 1  # Dallas placed, the Kennedys again
     got = rows(db)

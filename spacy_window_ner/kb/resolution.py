@@ -623,7 +623,7 @@ class _Pass:
             own, candidates = place
             rows.append((
                 norm, label, name_key(norm), None if own is None else id_of[own],
-                None if candidates is None else json.dumps(sorted(id_of[c] for c in candidates)),
+                _candidates_json(None if candidates is None else [id_of[c] for c in candidates]),
             ))
         executemany(
             f"INSERT INTO resolved_names (norm, label, key, entity_id, candidates) VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
@@ -672,6 +672,10 @@ class _Pass:
             texts = sorted({row[2] for row in rows})
             if all(self._written_before(name, text) for text in texts):
                 eligible[name] = rows
+        twins = self._twins([name for name in names if name not in known and name not in stale], names)
+        for name, state in twins.items():
+            known[name] = state
+            eligible[name] = names[name]
         # The entities those names' mentions may join, checked: no alias entry's canonical name.
         reach = {e for name in eligible for e in self._reach(known[name])}
         alias_rows: Dict[int, Dict[str, Tuple[str, int]]] = defaultdict(dict)
@@ -683,6 +687,10 @@ class _Pass:
             if e not in entity_rows or any(norm != name_key(norm) or self.links.aliases.claiming(norm, entity_rows[e][1]) for norm in alias_rows[e])
         }
         eligible = {name: rows for name, rows in eligible.items() if not set(self._reach(known[name])) & bad}
+        executemany(
+            f"INSERT INTO resolved_names (norm, label, key, entity_id, candidates) VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+            [(*name, known[name][0], known[name][1], _candidates_json(known[name][2])) for name in sorted(twins) if name in eligible],
+        )
         # Names all of whose mentions are one entity's first: their mentions are in the samples
         # that ambiguous names are placed by.
         entity_of: Dict[int, int] = {}
@@ -735,6 +743,46 @@ class _Pass:
         done = [name for name, rows in eligible.items() if all(row[0] in entity_of for row in rows)]
         executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(done))
         self.stats.placed += len(entity_of)
+
+    def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """The new names that are one name with a known one, and its row of resolved_names: a
+        new name with the label and the identifying words of a resolved name ("Actor Smith"
+        beside "Smith": `names.Name.ident`) joins that name's node whatever else the component
+        holds, its keys, score and specificity are that name's, and so the component's clusters
+        stay as they were. Only names no alias entry claims and no decision is about, that are
+        their own name_key and are not written as an acronym (which can score more).
+
+        unknown (List[Name]): The names with new mentions and no row of resolved_names.
+        names (Dict[Name, List[Tuple[Any, ...]]]): Their new mention rows.
+        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The twins' rows.
+        """
+        ident_key: Dict[Name, str] = {}
+        for norm, label in unknown:
+            if name_key(norm) != norm or not norm or self.links.aliases.claiming(norm, label) or self.links.decisions_of((norm, label)):
+                continue
+            if any(parse_name(row[2], label).acronym for row in names[norm, label]):
+                continue
+            keys = [key for key in blocking_keys(norm, label) if key.startswith("n\t")]
+            if len(keys) == 1:
+                ident_key[norm, label] = keys[0]
+        others: Dict[str, Set[Name]] = defaultdict(set)
+        for key, norm, label in self._in("SELECT key, norm, label FROM name_keys WHERE key", set(ident_key.values())):
+            others[key].add((norm, label))
+        found: Dict[Name, Set[Tuple[str, Optional[int], Optional[str]]]] = defaultdict(set)
+        rows = self._in(
+            "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm",
+            {norm for names_ in others.values() for norm, _ in names_},
+        )
+        state_of = {(norm, label): (entity_id, candidates) for norm, label, _, entity_id, candidates in rows}
+        twins: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        for name, key in ident_key.items():
+            for other in others.get(key, ()):
+                if other != name and other in state_of:
+                    found[name].add((name[0], *state_of[other]))
+            if len(found[name]) == 1:
+                own, entity_id, candidates = found[name].pop()
+                twins[name] = (own, entity_id, None if candidates is None else json.loads(candidates))
+        return twins
 
     def _reach(self, state: Tuple[str, Optional[int], Optional[List[int]]]) -> List[int]:
         """The entities a known name's mentions may join."""
@@ -884,6 +932,11 @@ class _Samples(Dict[int, List[MentionRecord]]):
     def __missing__(self, entity_id: int) -> List[MentionRecord]:
         found = self[entity_id] = self.pass_.samples(entity_id, self.members)
         return found
+
+
+def _candidates_json(candidates: Optional[Sequence[int]]) -> Optional[str]:
+    """A name's candidate entities as resolved_names keeps them: a JSON list of sorted ids, or NULL."""
+    return None if candidates is None else json.dumps(sorted(candidates))
 
 
 def _canonical_order(alias: Tuple[str, int], label: str) -> Tuple[Any, ...]:
