@@ -19,7 +19,8 @@ UPGRADABLE = ("2",)  # the versions `kb migrate` converts to SCHEMA_VERSION (see
 # Where each resolved name's mentions go (resolve.Resolution.names), as the last pass that
 # resolved its component left it: the entity of a name all of whose mentions are one entity's
 # (candidates NULL), or, for an ambiguous name, its own entity (or NULL) and the entities it may
-# mean (candidates: a JSON list of ids). key: resolve.name_key of norm. Derived data, which a pass
+# mean (candidates: a JSON list of ids). key: resolve.name_key of norm; written: the writing of
+# it that resolve reads the name from (an acronym, when one writing is). Derived data, which a pass
 # creates when missing (a knowledge base built before it holds none) and refills: an incremental
 # pass places a new mention of a name found here without resolving its component again.
 RESOLVED_NAMES = """
@@ -29,6 +30,7 @@ CREATE TABLE IF NOT EXISTS resolved_names (
     key TEXT NOT NULL,
     entity_id BIGINT,
     candidates TEXT,
+    written TEXT NOT NULL,
     PRIMARY KEY (norm, label)
 );
 CREATE INDEX IF NOT EXISTS resolved_names_key ON resolved_names (key)"""
