@@ -361,6 +361,7 @@ class _Pass:
         self.vectors = vectors
         self.stats = ResolveStats()
         self.made: List[int] = []  # entities made for clusters of new names (`_learn`)
+        self.grown: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}  # their known names' new rows
 
     def run(self, from_scratch: bool) -> ResolveStats:
         execute, mark, order = self.session.execute, self.q.mark, self.q.order
@@ -699,6 +700,7 @@ class _Pass:
         for name, state in learned.items():
             known[name] = state
             eligible[name] = names[name]
+        known.update((name, state) for name, state in self.grown.items() if name in known)
         # The entities those names' mentions may join, checked: no alias entry's canonical name.
         reach = {e for name in eligible for e in self._reach(known[name])}
         alias_rows: Dict[int, Dict[str, Tuple[str, int]]] = defaultdict(dict)
@@ -789,13 +791,14 @@ class _Pass:
         if seeds:
             for component in self._components(seeds):
                 if not any(name in stale for name in component):
-                    learned.update(self._learn_component(component, names))
+                    learned.update(self._learn_component(component, names, set(seeds)))
         return learned
 
     def _learn_component(
-        self, component: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]
+        self, component: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], allowed: Set[Name]
     ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
-        """`_learn` for one component: the rows of its new names, or none."""
+        """`_learn` for one component: the rows of its new names (those of known ambiguous
+        names that may now mean a new entity too are updated), or none."""
         if any(name_key(norm) != norm for norm, _ in component):
             return {}
         members = set(component)
@@ -808,7 +811,7 @@ class _Pass:
         }
         new = [name for name in component if name not in rows and name in names]
         others = [name for name in component if name not in rows and name not in names]
-        if not new or any(name in members for name in self._in("SELECT DISTINCT norm, label FROM mentions WHERE norm", {n for n, _ in others})):
+        if not new or any(name not in allowed for name in new) or any(name in members for name in self._in("SELECT DISTINCT norm, label FROM mentions WHERE norm", {n for n, _ in others})):
             return {}  # a name with mentions and no row (kept before resolved_names was): resolve it
         records: List[MentionRecord] = []
         for i, name in enumerate(sorted(rows) + sorted(new)):
@@ -828,32 +831,49 @@ class _Pass:
                 return {}
         if len(set(cluster_entity.values())) < len(cluster_entity):
             return {}
+        # Clusters of new names only: each a new entity, named when its mentions are placed.
+        fresh = sorted({c for c, fits in (places[name] for name in new) if fits is None and c is not None} - set(cluster_entity))
+        grown: List[Name] = []  # known ambiguous names that may now mean a new entity too
         for name, (entity_id, candidates, _) in sorted(rows.items()):
             cluster, fits = places[name]
             if candidates is None:
                 continue
-            if fits is None or cluster is None or any(c not in cluster_entity for c in fits):
+            if fits is None or cluster is None or any(c not in cluster_entity and c not in fresh for c in fits):
                 return {}
-            if sorted(cluster_entity[c] for c in fits) != sorted(candidates) or own_of.setdefault(cluster, entity_id) != entity_id:
+            known_fits = sorted(cluster_entity[c] for c in fits if c in cluster_entity)
+            if known_fits != sorted(candidates) or own_of.setdefault(cluster, entity_id) != entity_id:
                 return {}
+            if len(known_fits) < len(fits):
+                # Its earlier mentions stay where they are: a new entity's mentions come after
+                # them (its profile is empty for them), and none of its names is around them.
+                if len(candidates) < 2:  # with one, context had not been asked
+                    return {}
+                grown.append(name)
         for name in new:
             cluster, fits = places[name]
-            if fits is not None and any(c not in cluster_entity for c in fits):
+            if cluster is None or (fits is not None and any(c not in cluster_entity and c not in fresh for c in fits)):
                 return {}
+        for cluster in fresh:
+            label = next(name[1] for name in new if places[name] == (cluster, None))
+            cluster_entity[cluster] = self.session.execute(
+                f"INSERT INTO entities (label, name, mention_count) VALUES ({self.q.mark}, '', 0) RETURNING id", (label,)
+            ).fetchone()[0]
+            self.made.append(cluster_entity[cluster])
         learned: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
         for name in sorted(new):
             cluster, fits = places[name]
-            if cluster is None:
-                return {}
-            if fits is not None:
+            assert cluster is not None
+            if fits is None:
+                learned[name] = (name[0], cluster_entity[cluster], None)
+            else:
                 learned[name] = (name[0], own_of.get(cluster), sorted(cluster_entity[c] for c in fits))
-                continue
-            if cluster not in cluster_entity:  # a cluster of new names: a new entity, named when placed
-                cluster_entity[cluster] = self.session.execute(
-                    f"INSERT INTO entities (label, name, mention_count) VALUES ({self.q.mark}, '', 0) RETURNING id", (name[1],)
-                ).fetchone()[0]
-                self.made.append(cluster_entity[cluster])
-            learned[name] = (name[0], cluster_entity[cluster], None)
+        for name in grown:
+            fits = places[name][1] or ()
+            self.grown[name] = (name[0], rows[name][0], sorted(cluster_entity[c] for c in fits))
+            self.session.execute(
+                f"UPDATE resolved_names SET candidates = {self.q.mark} WHERE norm = {self.q.mark} AND label = {self.q.mark}",
+                (_candidates_json(self.grown[name][2]), *name),
+            )
         return learned
 
     def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
