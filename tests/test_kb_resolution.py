@@ -333,7 +333,7 @@ SYNTHETIC_NAMES = [
     ("John F. Kennedy", "PER"), ("Robert F. Kennedy", "PER"), ("Kennedy", "PER"), ("President Kennedy", "PER"),
     ("KENNEDY", "PER"), ("John Kennedy", "PER"), ("Anna Smith", "PER"), ("Ben Smith", "PER"), ("Smith", "PER"),
     ("A. Smith", "PER"), ("United Nations", "ORG"), ("U.N.", "ORG"), ("Dallas", "LOC"),
-    ("President John F. Kennedy", "PER"),
+    ("President John F. Kennedy", "PER"), ("Carl Smith", "PER"),
 ]
 SYNTHETIC_WORDS = ["senate", "brother", "elected", "shot", "press", "car", "court", "ranch"]
 
@@ -394,6 +394,12 @@ def test_kb_resolution_incremental_places_known_names(new_db):
     assert (stats.placed, stats.components, stats.mentions) == (9, 0, 0)
     assert [e["mention_count"] for e in kb.query_entity(db, "Ben Smith")] == [4]
     assert [e["mention_count"] for e in kb.query_entity(db, "President Kennedy")] == [4]  # RFK's
+    # A new person, Carl Smith: a new entity, and one more that "Smith" may mean.
+    stats = add_and_resolve(db, [synthetic_doc("c1", [14], [0])])
+    assert (stats.placed, stats.components, stats.created) == (1, 0, 1)
+    stats = add_and_resolve(db, [synthetic_doc("c2", [14, 8], [0])])
+    assert (stats.placed, stats.components) == (2, 0)
+    assert [(e["name"], e["mention_count"]) for e in kb.query_entity(db, "Carl Smith")] == [("Carl Smith", 3)]
     stats = add_and_resolve(db, [synthetic_doc("w1", [4, 12], [0])])  # "KENNEDY": a new writing
     assert stats.placed == 1 and stats.components == 1 and stats.mentions > 1  # Dallas placed, the Kennedys again
     got = rows(db)

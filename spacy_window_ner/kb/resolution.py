@@ -400,8 +400,11 @@ class _Pass:
             for load in self._loads(self._components([(norm, label) for _, norm, label in page])):
                 self._resolve_components(load)
         execute("DELETE FROM stale_names", ())
-        for entity_id in self.made:  # made for names whose mentions the pass resolved after all
-            execute(f"DELETE FROM entities WHERE id = {mark} AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = {mark})", (entity_id, entity_id))
+        for entity_id in self.made:  # unless made for names whose mentions the pass resolved after all
+            self.stats.created += execute(
+                f"DELETE FROM entities WHERE id = {mark} AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = {mark})",
+                (entity_id, entity_id),
+            ).rowcount == 0
         if from_scratch:  # entities whose every mention was removed
             deleted = execute(
                 "DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = entities.id)", ()
