@@ -373,10 +373,12 @@ def from_scratch_rows(db: str, copy: str) -> Dict[str, list]:
     return rows(copy)
 
 
-def test_kb_resolution_incremental_places_known_names(new_db):
+def test_kb_resolution_incremental_places_known_names(new_db, monkeypatch):
     """New mentions of names resolved before are placed without resolving their components
     again (ResolveStats.placed), and give what a pass from scratch gives; a new writing of a
-    name, or a new name, resolves its component again."""
+    name resolves its component again. Context looks at no later mention here (LOOKAHEAD 0)."""
+    monkeypatch.setattr(cluster, "LOOKAHEAD", 0)
+    monkeypatch.setattr(resolution, "LOOKAHEAD", 0)
     db = new_db()
     base = [synthetic_doc(f"d{i}", names, [i % 8, (i + 3) % 8]) for i, names in enumerate(
         [[2], [0, 2, 12], [1, 2, 10], [6, 8, 11], [7, 8], [0, 5], [10, 11, 12]]
@@ -428,6 +430,24 @@ def test_kb_resolution_incremental_profiles_are_first_mentions(new_db, monkeypat
     assert rows(db) == got
 
 
+def test_kb_resolution_incremental_moves_recent_mentions(new_db):
+    """Context compares a mention with mentions up to LOOKAHEAD ids after it too, so a new
+    document can place an earlier mention that context could not place: the pass places it
+    again, as a pass from scratch would, and the entity left with no mention goes."""
+    db = new_db()
+    base = [([2], [4]), ([0], [0]), ([1], [6])]  # Kennedy "press", JFK "senate", RFK "court"
+    add_and_resolve(db, [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(base)])
+    assert ("Kennedy", 1) in [(e["name"], e["mention_count"]) for e in kb.query_entity(db, "Kennedy")]
+    stats = add_and_resolve(db, [synthetic_doc("k1", [0], [4])])  # JFK "press"
+    assert (stats.placed, stats.components, stats.deleted) == (1, 0, 1)
+    assert [(e["name"], e["mention_count"]) for e in kb.query_entity(db, "Kennedy")] == [("John F. Kennedy", 3)]
+    got = rows(db)
+    assert got["wrong_counts"] == got["unresolved"] == 0
+    with kb.open_store(db) as store:
+        kb.resolve_kb(store, from_scratch=True)
+    assert rows(db) == got
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(
@@ -441,13 +461,14 @@ def test_kb_resolution_incremental_profiles_are_first_mentions(new_db, monkeypat
 def test_kb_resolution_incremental_batches_same_as_from_scratch(documents, rng, remove):
     """Documents added in random orders and batches (one replaced or removed on the way),
     resolving after each batch, give the entities of a pass from scratch: the same mentions
-    in each, canonical names, aliases and counts. An entity's context profile holds two
-    mentions here, so that later mentions of an entity fall outside it."""
+    in each, canonical names, aliases and counts."""
     docs = [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(documents)]
     rng.shuffle(docs)
-    # Profiles of two mentions, so that entities outgrow them here.
+    # Profiles of two mentions, so that entities outgrow them, and context looking 3 mention ids
+    # ahead, so that new documents move some earlier mentions and not others.
     with tempfile.TemporaryDirectory() as tmp, mock.patch.object(cluster, "PROFILE_MENTIONS", 2), \
-            mock.patch.object(resolution, "PROFILE_MENTIONS", 2):
+            mock.patch.object(resolution, "PROFILE_MENTIONS", 2), mock.patch.object(cluster, "LOOKAHEAD", 3), \
+            mock.patch.object(resolution, "LOOKAHEAD", 3):
         db = str(Path(tmp) / "kb.sqlite")
         start = 0
         while start < len(docs):

@@ -15,7 +15,15 @@ no other writer meanwhile):
    other mentions of their document and the relations they take part in, all read from the
    stored rows; calls `resolve`; and replaces the component's entities, aliases and counts. An
    entity keeps its id when it keeps most of its mentions, so an unchanged partition keeps
-   every id.
+   every id. It keeps where each name's mentions go (`resolve.Resolution.names`) in the
+   resolved_names table.
+An incremental pass first places what it can without step 3 (`_Pass.place_known`), in time
+proportional to the new mentions: a new mention of a name in resolved_names goes where that
+name's mentions go (an ambiguous name's, where its context says, compared only with mentions
+before it: `resolve.place_by_context`), and a new name goes where its component's names,
+clustered alone from their kept writings, put it, as long as every known name keeps its place
+there. Only the components where that does not hold (a name's place changes, a document was
+removed, an alias entry claims a name) are resolved again by steps 2 and 3.
 The names to do are kept in a temporary table and worked through a page (TODO_PAGE names) at a
 time; a page's components are read and written together in loads of at most LOAD_MENTIONS
 mentions (a bigger component alone) and resolved one by one, so memory holds one load whatever
@@ -36,7 +44,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Opt
 import numpy
 
 from .resolve import (
-    PROFILE_MENTIONS, AliasEntry, Decision, MentionRecord, NamePlace, ResolvedEntity, ResolveSettings, blocking_keys,
+    LOOKAHEAD, PROFILE_MENTIONS, AliasEntry, Decision, MentionRecord, NamePlace, ResolvedEntity, ResolveSettings, blocking_keys,
     name_key, place_by_context, read_alias_file, resolve,
 )
 from .resolve.names import parse_name
@@ -733,21 +741,27 @@ class _Pass:
             owners: Dict[str, Set[int]] = defaultdict(set)  # name_key -> the entities of its unambiguous names
             for key, entity_id in self._in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
                 owners[key].add(entity_id)
-            samples = _Samples(self, dict(entity_of))
+        samples = _Samples(self, dict(entity_of))
+        if ambiguous:
             for name in ambiguous:
                 placed = self._place_ambiguous([records[row[0]] for row in eligible[name]], known[name], owners, samples)
                 if placed is None:
                     del eligible[name]
                 else:
                     entity_of.update(placed)
-        if not entity_of:
+        moved, again = self._place_recent(new[0][0], samples, stale)
+        if not entity_of and not moved:
             return
+        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", [(to, m) for m, (_, to) in sorted(moved.items())])
+        recount = {e for pair in moved.values() for e in pair}  # the entities mentions left or joined
         by_entity: Dict[int, List[Tuple[Any, ...]]] = defaultdict(list)
         for row in new:
             if row[0] in entity_of:
                 by_entity[entity_of[row[0]]].append(row)
         updates, alias_deletes, alias_inserts = [], [], []
         for entity_id, rows in sorted(by_entity.items()):
+            if entity_id in recount:
+                continue
             _, label, canonical, count = entity_rows[entity_id]
             aliases = dict(alias_rows[entity_id])
             for norm in sorted({row[8] for row in rows}):
@@ -763,14 +777,107 @@ class _Pass:
                 alias_inserts.append((entity_id, norm, best, aliases[norm][1]))
             canonical = min(aliases.values(), key=lambda a: _canonical_order(a, label))[0]
             updates.append((canonical, count + len(rows), entity_id))
-        moved = [(entity_id, mention) for mention, entity_id in sorted(entity_of.items())]
-        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", moved)
+        assigned = [(entity_id, mention) for mention, entity_id in sorted(entity_of.items())]
+        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", assigned)
         executemany(f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}", updates)
         executemany(f"DELETE FROM aliases WHERE entity_id = {mark} AND norm = {mark}", alias_deletes)
         executemany(f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})", alias_inserts)
-        done = [name for name, rows in eligible.items() if all(row[0] in entity_of for row in rows)]
+        again.update(self._recount(recount))
+        done = [name for name, rows in eligible.items() if name not in again and all(row[0] in entity_of for row in rows)]
         executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(done))
+        executemany(
+            f"INSERT INTO resolve_todo (norm, label) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING", sorted(again)
+        )
         self.stats.placed += len(entity_of)
+
+    def _place_recent(self, first_new: int, samples: "_Samples", stale: Set[Any]) -> Tuple[Dict[int, Tuple[int, int]], Set[Name]]:
+        """Place again the resolved mentions of ambiguous names that come at most LOOKAHEAD ids
+        before the new ones (`resolve.place_by_context` compares them with mentions up to
+        LOOKAHEAD ids after them, which may now include new ones); earlier ones can't move.
+
+        first_new (int): The smallest id of a new mention.
+        samples (_Samples): The candidates' samples, loaded when needed.
+        stale (Set[Any]): The names whose mentions were removed since the last pass (their
+            components are resolved again anyway).
+        RETURNS (Tuple[Dict[int, Tuple[int, int]], Set[Name]]): The mentions that move (id ->
+            (entity, new entity)), and the names whose components the pass must resolve again
+            instead.
+        """
+        rows = [tuple(row) for row in self.session.execute(
+            "SELECT m.id, m.doc_id, m.text, m.label, m.sentence, m.start_char - m.sent_start_char, "
+            "m.end_char - m.sent_start_char, m.entity_id, m.norm, r.entity_id, r.candidates FROM mentions m "
+            "JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+            f"WHERE m.id >= {self.q.mark} AND m.entity_id IS NOT NULL AND r.candidates IS NOT NULL",
+            (first_new - LOOKAHEAD,),
+        ).fetchall()]
+        again: Set[Name] = set()
+        moved: Dict[int, Tuple[int, int]] = {}
+        if not rows or not self.settings.context:
+            return moved, again
+        by_name: Dict[Name, List[Tuple[Any, ...]]] = defaultdict(list)
+        for row in rows:
+            if (row[8], row[3]) not in stale:
+                by_name[row[8], row[3]].append(row)
+        records = {r.id: r for r in self._records([row[:9] for found in by_name.values() for row in found])}
+        keys = {name_key(n) for r in records.values() for n in (*r.neighbours, *(n for _, n in r.relations))}
+        owners: Dict[str, Set[int]] = defaultdict(set)
+        for key, entity_id in self._in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
+            owners[key].add(entity_id)
+        for name, found in sorted(by_name.items()):
+            state = (name[0], found[0][9], json.loads(found[0][10]))
+            if name_key(name[0]) != name[0]:
+                again.add(name)
+                continue
+            placed = self._place_ambiguous([records[row[0]] for row in found], state, owners, samples)
+            if placed is None:
+                again.add(name)
+                continue
+            moved.update((row[0], (row[7], placed[row[0]])) for row in found if placed[row[0]] != row[7])
+        return moved, again
+
+    def _recount(self, entity_ids: Iterable[int]) -> Set[Name]:
+        """Count the mentions, aliases and canonical names of entities again from their
+        mentions (those some mentions left or joined); an entity left with none is deleted.
+
+        entity_ids (Iterable[int]): The entities.
+        RETURNS (Set[Name]): Names whose components the pass must resolve instead (an entity
+            of names that are not their own name_key, or claimed by alias entries).
+        """
+        execute, mark = self.session.execute, self.q.mark
+        again: Set[Name] = set()
+        for entity_id in sorted(set(entity_ids)):
+            row = execute(f"SELECT label FROM entities WHERE id = {mark}", (entity_id,)).fetchone()
+            if row is None:
+                continue
+            label = row[0]
+            counts = execute(
+                f"SELECT norm, text, label, COUNT(*) FROM mentions WHERE entity_id = {mark} GROUP BY norm, text, label", (entity_id,)
+            ).fetchall()
+            if not counts:
+                execute(f"UPDATE resolved_names SET entity_id = NULL WHERE entity_id = {mark} AND candidates IS NOT NULL", (entity_id,))
+                execute(f"DELETE FROM aliases WHERE entity_id = {mark}", (entity_id,))
+                self.stats.deleted += max(execute(f"DELETE FROM entities WHERE id = {mark}", (entity_id,)).rowcount, 0)
+                continue
+            if any(norm != name_key(norm) or self.links.aliases.claiming(norm, lab) or lab != label for norm, _, lab, _ in counts):
+                again.update((norm, lab) for norm, _, lab, _ in counts)
+                continue
+            writings: Dict[str, Counter] = defaultdict(Counter)
+            for norm, text, _, count in counts:
+                writings[norm][" ".join(text.split())] += count
+            aliases = {}
+            for norm, found in writings.items():
+                aliases[norm] = (min(found, key=lambda w: (-found[w], w)), sum(found.values()))
+            canonical = min(aliases.values(), key=lambda a: _canonical_order(a, label))[0]
+            execute(
+                f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}",
+                (canonical, sum(count for *_, count in counts), entity_id),
+            )
+            execute(f"DELETE FROM aliases WHERE entity_id = {mark}", (entity_id,))
+            self.session.executemany(
+                f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})",
+                [(entity_id, norm, name, count) for norm, (name, count) in sorted(aliases.items())],
+            )
+        return again
 
     def _learn(
         self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], stale: Set[Any]
