@@ -656,22 +656,25 @@ class _Pass:
         )
 
     def place_known(self) -> None:
-        """Place the new mentions of names resolved before without resolving their components
-        again, as a pass that resolved them would (and so one from scratch): what the pass does
-        in time proportional to the new mentions, not to the knowledge base.
+        """Place the new mentions without resolving their components again, as a pass that
+        resolved them would (and so one from scratch): what the pass does in time proportional
+        to the new mentions, not to the knowledge base.
 
-        A name's component gives the same clusters of names as long as it gains no name (nor a
-        new writing of one, which can change how the name reads), so a new mention of a known
-        name (resolved_names) goes where its name's mentions go: to its name's entity, or, for
-        an ambiguous name, where its context says (`resolve.place_by_context`, which compares
-        it only with mentions before it, so no earlier mention moves). The new mentions of a
-        name are left to the pass (which resolves their whole component) when the name is new,
-        is written a new way, is claimed by an alias entry, is not its own name_key (NFKC), or
-        when one of the entities its mentions may join has such a name (or its canonical name
-        comes from an alias entry); or, for an ambiguous name, when a mention stays unplaced and
-        the name has no entity of its own yet, or a name around a mention belongs to two of its
-        candidates. A component that also gains a name is resolved again by the pass anyway,
-        which then redoes what was placed here.
+        A component gives the same clusters of names as long as its names are the same (and
+        written the same way: a new writing can change how a name reads), so a new mention of a
+        known name (resolved_names) goes where its name's mentions go: to its name's entity, or,
+        for an ambiguous name, where its context says (`resolve.place_by_context`). New names
+        are placed by `_learn` (or `_twins`). Then the ambiguous mentions of the last LOOKAHEAD
+        ids, whose context may now hold new mentions, are placed again (`_place_recent`), and the
+        entities that gained or lost mentions are counted again.
+
+        The new mentions of a name are left to the pass (which resolves their whole component)
+        when `_learn` can't place the name, when it is written a new way, is claimed by an alias
+        entry, is not its own name_key (NFKC), or was removed from; when one of the entities its
+        mentions may join has such a name (or its canonical name comes from an alias entry); or,
+        for an ambiguous name, when a mention stays unplaced and the name has no entity of its
+        own yet, or a name around a mention belongs to two of its candidates. A component the
+        pass resolves again anyway has what was placed here redone.
         """
         execute, executemany, mark = self.session.execute, self.session.executemany, self.q.mark
         new = [tuple(row) for row in execute(
