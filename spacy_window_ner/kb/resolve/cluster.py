@@ -21,9 +21,9 @@ How it decides, for the mentions of one component (see `blocking_keys`) at a tim
    mention of its document, or a relation, that names one of them; else the words, entities and
    relations around it, and vectors, most alike by MARGIN, compared with the first
    PROFILE_MENTIONS mentions of each entity up to LOOKAHEAD after it: `place_by_context`), and
-   the mentions context can't place stay one entity of their own. Such names are reported in `Resolution.ambiguous`. So a bare
-   surname never merges two people, and the full names that share a very common surname stay
-   apart however many there are.
+   the mentions context can't place stay one entity of their own. Such names are reported in
+   `Resolution.ambiguous`. So a bare surname never merges two people, and the full names that
+   share a very common surname stay apart however many there are.
 5. By default an entity has one label: mentions with different labels never merge, unless an
    alias entry without a label names both.
 
