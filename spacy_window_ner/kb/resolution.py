@@ -493,7 +493,8 @@ class _Pass:
             reached: Set[Name] = set()
             new_keys: Set[str] = set()
             stored = self._in("SELECT norm, label, key FROM name_keys WHERE norm", (n for n, _ in frontier))
-            computed = [(norm, label, key) for norm, label in frontier for key in self.links.keys((norm, label))]
+            have = {(norm, label) for norm, label, _ in stored}  # a name's rows hold all its keys
+            computed = [(norm, label, key) for norm, label in frontier - have for key in self.links.keys((norm, label))]
             for norm, label, key in stored + computed:
                 if (norm, label) in frontier:
                     union((norm, label), (key,))  # a key is a node of its own: a 1-tuple
@@ -1085,13 +1086,13 @@ class _Pass:
             return None
         return {record.id: placed.get(record.id, own) for record in records}
 
-    def samples(self, entity_id: int, members: Dict[int, int]) -> List[MentionRecord]:
+    def samples(self, entity_id: int, new: List[int]) -> List[MentionRecord]:
         """An entity's first PROFILE_MENTIONS mentions of the names clustered into it (none
         placed by context), the new ones placed already included, as records (see
         `resolve.place_by_context`).
 
         entity_id (int): The entity.
-        members (Dict[int, int]): The new mentions of unambiguous names -> their entities.
+        new (List[int]): The new mentions of its unambiguous names.
         RETURNS (List[MentionRecord]): The records, in id order.
         """
         columns = (
@@ -1103,7 +1104,6 @@ class _Pass:
             f"AND r.candidates IS NULL WHERE m.entity_id = {self.q.mark} ORDER BY m.id LIMIT {PROFILE_MENTIONS}",
             (entity_id,),
         ).fetchall()]
-        new = [m for m, e in members.items() if e == entity_id]
         if new:
             rows.extend(self._in(f"SELECT {columns} FROM mentions m WHERE m.id", new))
         return self._records(rows)[:PROFILE_MENTIONS]
@@ -1172,10 +1172,12 @@ class _Samples(Dict[int, List[MentionRecord]]):
     def __init__(self, pass_: "_Pass", members: Dict[int, int]) -> None:
         super().__init__()
         self.pass_ = pass_
-        self.members = members
+        self.members: Dict[int, List[int]] = defaultdict(list)  # entity -> its new mentions
+        for mention, entity_id in members.items():
+            self.members[entity_id].append(mention)
 
     def __missing__(self, entity_id: int) -> List[MentionRecord]:
-        found = self[entity_id] = self.pass_.samples(entity_id, self.members)
+        found = self[entity_id] = self.pass_.samples(entity_id, self.members.get(entity_id, []))
         return found
 
 
