@@ -79,8 +79,8 @@ class ProfileIndex:
     """The context profiles of the entities an ambiguous name may mean, each the summed context
     of some of an entity's mentions, grown one mention at a time (`add`) and indexed by
     feature: a mention is compared only with the profiles it shares a feature with (and, with
-    vectors, with all of them in one matrix product), so a very common name with thousands of
-    candidate entities costs its mentions' features, not mentions x entities.
+    vectors, with each that has one), so a very common name with thousands of candidate
+    entities costs its mentions' features, not mentions x entities.
 
     ids (Sequence[int]): The entities, in a fixed order; their profiles start empty.
     """
@@ -92,8 +92,7 @@ class ProfileIndex:
         self.squares = [0.0] * len(self.ids)  # the sum of each profile's squared feature counts
         self.by_feature: Dict[str, List[int]] = defaultdict(list)
         self.sums: List[Optional[numpy.ndarray]] = [None] * len(self.ids)  # summed context vectors
-        self._vectors: Optional[numpy.ndarray] = None  # their unit rows, made when first asked
-        self._with_vectors: List[int] = []
+        self._vectors: Optional[Dict[int, numpy.ndarray]] = None  # their unit vectors, made when first asked
 
     def add(self, entity: int, features: Counter[str], vector: Optional[numpy.ndarray] = None) -> None:
         """Add one mention's context to an entity's profile.
@@ -112,8 +111,9 @@ class ProfileIndex:
             self.squares[p] += (old + weight) ** 2 - old**2
         if vector is not None:
             total = self.sums[p]
-            self.sums[p] = vector.copy() if total is None else total + vector
-            self._vectors = None
+            self.sums[p] = total = vector.copy() if total is None else total + vector
+            if self._vectors is not None:
+                self._vectors[p] = _unit(total)
 
     def similarities(self, features: Counter[str], vector: Optional[numpy.ndarray]) -> Dict[int, float]:
         """How alike a mention's context is to each profile, in [0, 1]: the cosine of their
@@ -132,21 +132,22 @@ class ProfileIndex:
         scores = {p: dot / (norm * math.sqrt(self.squares[p])) for p, dot in dots.items() if dot}
         if vector is not None:
             length = float(numpy.linalg.norm(vector))
-            matrix = self._unit_vectors()
-            if length and matrix is not None:
-                cosines = matrix @ (vector / length)
-                for p, vector_cosine in zip(self._with_vectors, cosines.tolist()):
-                    scores[p] = (scores.get(p, 0.0) + max(0.0, vector_cosine)) / 2
+            if length:
+                unit = vector / length
+                # One dot product per profile, so a profile's score doesn't depend on which
+                # others are indexed with it (the store compares with its own selection).
+                for p, row in self._unit_vectors().items():
+                    scores[p] = (scores.get(p, 0.0) + max(0.0, float(numpy.dot(row, unit)))) / 2
         return {self.ids[p]: score for p, score in scores.items() if score > 0}
 
-    def _unit_vectors(self) -> Optional[numpy.ndarray]:
-        """The profiles' summed vectors as unit rows (those that have one), made again after an add."""
+    def _unit_vectors(self) -> Dict[int, numpy.ndarray]:
+        """The profiles' summed vectors as unit vectors, by position (those that have one)."""
         if self._vectors is None:
-            rows = [(p, total) for p, total in enumerate(self.sums) if total is not None]
-            self._with_vectors = [p for p, _ in rows]
-            if not rows:
-                return None
-            matrix = numpy.vstack([total for _, total in rows])
-            norms = numpy.linalg.norm(matrix, axis=1, keepdims=True)
-            self._vectors = matrix / numpy.where(norms == 0, 1.0, norms)
+            self._vectors = {p: _unit(total) for p, total in enumerate(self.sums) if total is not None}
         return self._vectors
+
+
+def _unit(vector: numpy.ndarray) -> numpy.ndarray:
+    """A vector scaled to length 1 (a zero vector as it is)."""
+    norm = float(numpy.linalg.norm(vector))
+    return vector / norm if norm else vector
