@@ -448,7 +448,7 @@ def test_kb_resolution_incremental_moves_recent_mentions(new_db):
     assert rows(db) == got
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)  # about 4 s
 @given(
     st.lists(
         st.tuples(st.lists(st.integers(0, len(SYNTHETIC_NAMES) - 1), min_size=1, max_size=4),
