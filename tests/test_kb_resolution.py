@@ -4,20 +4,28 @@ builds or one, replaced, removed); decisions and alias entries survive a pass fr
 queries find an entity by any alias; graph nodes carry their aliases; what waits for a pass is
 reported; a changed threshold resolves everything again."""
 import csv
+import hashlib
 import itertools
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 import xml.etree.ElementTree as ET
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List
+from unittest import mock
 
 import pytest
 import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spacy.language import Language
 
 from spacy_window_ner import kb
+from spacy_window_ner.kb import resolution
+from spacy_window_ner.kb.resolve import cluster
 
 from .postgres_server import temporary_database
 from .util import RESOLUTION_PATTERNS, failed, invoke, kb_rows as rows, make_kb_nlp
@@ -316,3 +324,163 @@ def test_kb_resolution_pages_and_in_lists_change_nothing(tmp_path, monkeypatch):
     with kb.open_store(small) as store:
         assert kb.resolve_kb(store, from_scratch=True).components == 4  # Oswald, the Kennedys, Dallas, the U.N.
     assert rows(small) == rows(default)
+
+
+# Documents for the incremental properties below: names that share surnames (so bare surnames
+# are ambiguous and placed by their context), a second writing of one ("KENNEDY"), initials and
+# acronyms, each in a sentence of its own with a few context words.
+SYNTHETIC_NAMES = [
+    ("John F. Kennedy", "PER"), ("Robert F. Kennedy", "PER"), ("Kennedy", "PER"), ("President Kennedy", "PER"),
+    ("KENNEDY", "PER"), ("John Kennedy", "PER"), ("Anna Smith", "PER"), ("Ben Smith", "PER"), ("Smith", "PER"),
+    ("A. Smith", "PER"), ("United Nations", "ORG"), ("U.N.", "ORG"), ("Dallas", "LOC"),
+    ("President John F. Kennedy", "PER"), ("Carl Smith", "PER"),
+]
+SYNTHETIC_WORDS = ["senate", "brother", "elected", "shot", "press", "car", "court", "ranch"]
+
+
+def synthetic_doc(doc_id: str, names: List[int], words: List[int]):
+    """A document (Record, store.DocRows) naming SYNTHETIC_NAMES[i] for i in names, each in a
+    sentence of its own with SYNTHETIC_WORDS[w] for w in words around it."""
+    from spacy_window_ner.inputs import Record
+
+    text, mentions, tokens = "", {}, 0
+    for n, i in enumerate(names):
+        name, label = SYNTHETIC_NAMES[i]
+        word = SYNTHETIC_WORDS[words[n % len(words)]] if words else "said"
+        sentence = f"{name} {word} today."
+        start = len(text)
+        mentions[(tokens, tokens + len(name.split()), label)] = {
+            "start_char": start, "end_char": start + len(name), "text": name, "label": label, "confidence": None,
+            "sentence": sentence, "sent_start_char": start, "sent_end_char": start + len(sentence),
+        }
+        text += sentence + " "
+        tokens += len(sentence.split())
+    text = text.rstrip()
+    record = Record("synthetic.jsonl", None, text, hashlib.sha256(text.encode("utf8")).hexdigest(), 0, doc_id)
+    return record, {"n_chars": len(text), "n_tokens": tokens, "mentions": mentions, "relations": [], "dropped_candidates": 0}
+
+
+def add_and_resolve(db: str, docs) -> kb.ResolveStats:
+    with kb.open_store(db, create=True) as store:
+        store.write_batch(docs)
+        return kb.resolve_kb(store)
+
+
+def from_scratch_rows(db: str, copy: str) -> Dict[str, list]:
+    """kb_rows of a copy of a SQLite knowledge base resolved again from scratch."""
+    shutil.copyfile(db, copy)
+    kb.resolve_database(copy, from_scratch=True)
+    return rows(copy)
+
+
+def test_kb_resolution_incremental_places_known_names(new_db, monkeypatch):
+    """New mentions of names resolved before are placed without resolving their components
+    again (ResolveStats.placed), and give what a pass from scratch gives; a new writing of a
+    name resolves its component again. Context looks at no later mention here (LOOKAHEAD 0)."""
+    monkeypatch.setattr(cluster, "LOOKAHEAD", 0)
+    monkeypatch.setattr(resolution, "LOOKAHEAD", 0)
+    db = new_db()
+    base = [synthetic_doc(f"d{i}", names, [i % 8, (i + 3) % 8]) for i, names in enumerate(
+        [[2], [0, 2, 12], [1, 2, 10], [6, 8, 11], [7, 8], [0, 5], [10, 11, 12]]
+    )]
+    add_and_resolve(db, base)
+    # d0's "Kennedy" comes before any mention of the Kennedys: context can't place it.
+    assert ("Kennedy", 1) in [(e["name"], e["mention_count"]) for e in kb.query_entity(db, "Kennedy")]
+    # Known names only: bare surnames beside a full name of theirs, placed to its entity; and
+    # "President Kennedy", new, but one name with the known "Kennedy" (placed beside RFK).
+    known = [
+        synthetic_doc("k1", [2, 0], [1, 2]), synthetic_doc("k2", [8, 7, 12], [3]), synthetic_doc("k3", [10, 11], [7]),
+        synthetic_doc("k4", [3, 1], [5]),
+    ]
+    stats = add_and_resolve(db, known)
+    assert (stats.placed, stats.components, stats.mentions) == (9, 0, 0)
+    assert [e["mention_count"] for e in kb.query_entity(db, "Ben Smith")] == [4]
+    assert [e["mention_count"] for e in kb.query_entity(db, "President Kennedy")] == [4]  # RFK's
+    # A new person, Carl Smith: a new entity, and one more that "Smith" may mean.
+    stats = add_and_resolve(db, [synthetic_doc("c1", [14], [0])])
+    assert (stats.placed, stats.components, stats.created) == (1, 0, 1)
+    stats = add_and_resolve(db, [synthetic_doc("c2", [14, 8], [0])])
+    assert (stats.placed, stats.components) == (2, 0)
+    assert [(e["name"], e["mention_count"]) for e in kb.query_entity(db, "Carl Smith")] == [("Carl Smith", 3)]
+    stats = add_and_resolve(db, [synthetic_doc("w1", [4, 12], [0])])  # "KENNEDY": a new writing
+    assert stats.placed == 1 and stats.components == 1 and stats.mentions > 1  # Dallas placed, the Kennedys again
+    got = rows(db)
+    assert got["wrong_counts"] == got["unresolved"] == 0
+    with kb.open_store(db) as store:
+        kb.resolve_kb(store, from_scratch=True)
+    assert rows(db) == got
+
+
+def test_kb_resolution_incremental_profiles_are_first_mentions(new_db, monkeypatch):
+    """An ambiguous name's new mention is compared with its candidates' first PROFILE_MENTIONS
+    mentions, as from scratch, not with their latest ones: "Kennedy ... ranch" stays apart
+    although John F. Kennedy's third mention is at the ranch."""
+    monkeypatch.setattr(cluster, "PROFILE_MENTIONS", 2)
+    monkeypatch.setattr(resolution, "PROFILE_MENTIONS", 2)
+    db = new_db()
+    base = [([0], [0]), ([0], [0]), ([1], [6]), ([2], [4]), ([0], [7])]  # JFK senate x2, RFK court, Kennedy press, JFK ranch
+    add_and_resolve(db, [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(base)])
+    stats = add_and_resolve(db, [synthetic_doc("k1", [2], [7])])
+    assert (stats.placed, stats.components) == (1, 0)
+    assert [(e["name"], e["mention_count"]) for e in kb.query_entity(db, "Kennedy")] == [("Kennedy", 2)]
+    assert [e["mention_count"] for e in kb.query_entity(db, "John F. Kennedy")] == [3]
+    got = rows(db)
+    with kb.open_store(db) as store:
+        kb.resolve_kb(store, from_scratch=True)
+    assert rows(db) == got
+
+
+def test_kb_resolution_incremental_moves_recent_mentions(new_db):
+    """Context compares a mention with mentions up to LOOKAHEAD ids after it too, so a new
+    document can place an earlier mention that context could not place: the pass places it
+    again, as a pass from scratch would, and the entity left with no mention goes."""
+    db = new_db()
+    base = [([2], [4]), ([0], [0]), ([1], [6])]  # Kennedy "press", JFK "senate", RFK "court"
+    add_and_resolve(db, [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(base)])
+    assert ("Kennedy", 1) in [(e["name"], e["mention_count"]) for e in kb.query_entity(db, "Kennedy")]
+    stats = add_and_resolve(db, [synthetic_doc("k1", [0], [4])])  # JFK "press"
+    assert (stats.placed, stats.components, stats.deleted) == (1, 0, 1)
+    assert [(e["name"], e["mention_count"]) for e in kb.query_entity(db, "Kennedy")] == [("John F. Kennedy", 3)]
+    got = rows(db)
+    assert got["wrong_counts"] == got["unresolved"] == 0
+    with kb.open_store(db) as store:
+        kb.resolve_kb(store, from_scratch=True)
+    assert rows(db) == got
+
+
+@settings(max_examples=20, deadline=None)  # about 4 s
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(0, len(SYNTHETIC_NAMES) - 1), min_size=1, max_size=4),
+                  st.lists(st.integers(0, len(SYNTHETIC_WORDS) - 1), max_size=3)),
+        min_size=2, max_size=12,
+    ),
+    st.randoms(use_true_random=False),
+    st.booleans(),
+)
+def test_kb_resolution_incremental_batches_same_as_from_scratch(documents, rng, remove):
+    """Documents added in random orders and batches (one replaced or removed on the way),
+    resolving after each batch, give the entities of a pass from scratch: the same mentions
+    in each, canonical names, aliases and counts."""
+    docs = [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(documents)]
+    rng.shuffle(docs)
+    # Profiles of two mentions, so that entities outgrow them, and context looking 3 mention ids
+    # ahead, so that new documents move some earlier mentions and not others.
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(cluster, "PROFILE_MENTIONS", 2), \
+            mock.patch.object(resolution, "PROFILE_MENTIONS", 2), mock.patch.object(cluster, "LOOKAHEAD", 3), \
+            mock.patch.object(resolution, "LOOKAHEAD", 3):
+        db = str(Path(tmp) / "kb.sqlite")
+        start = 0
+        while start < len(docs):
+            size = rng.randint(1, 4)
+            add_and_resolve(db, docs[start : start + size])
+            start += size
+            if remove and start < len(docs):
+                victim = rng.choice(docs[:start])[0].doc_id
+                if rng.random() < 0.5:
+                    kb.remove_documents(db, ids=[victim])
+                else:  # replaced by another text
+                    add_and_resolve(db, [synthetic_doc(victim, [rng.randrange(len(SYNTHETIC_NAMES))], [0])])
+        got = rows(db)
+        assert got["wrong_counts"] == got["unresolved"] == 0
+        assert got == from_scratch_rows(db, str(Path(tmp) / "copy.sqlite"))

@@ -335,7 +335,7 @@ def main(
 
     print(f"\n2. Adding {new_docs:,} documents (store, then an incremental pass) to a resolved base:")
     print(f"{'base docs':>9} {'base mentions':>13} {'base s':>7} {'store s':>7} {'resolve s':>9} {'total s':>7} "
-          f"{'peak MiB':>8} {'new mentions':>12} {'components':>10} {'resolved mentions':>17}")
+          f"{'peak MiB':>8} {'new mentions':>12} {'placed':>7} {'components':>10} {'resolved mentions':>17}")
     totals = []
     for size in (max(10, base_docs // 10), base_docs):
         db = new_database(work_dir, f"base_{size}.sqlite")
@@ -347,7 +347,8 @@ def main(
         totals.append(total)
         print(f"{size:>9,} {stored['mentions']:>13,} {stored['seconds'] + resolved['seconds']:>7.1f} "
               f"{added['store_seconds']:>7.2f} {added['resolve']['seconds']:>9.2f} {total:>7.2f} {peak:>8.0f} "
-              f"{added['mentions_added']:>12,} {added['resolve']['components']:>10,} {added['resolve']['mentions']:>17,}")
+              f"{added['mentions_added']:>12,} {added['resolve']['placed']:>7,} {added['resolve']['components']:>10,} "
+              f"{added['resolve']['mentions']:>17,}")
     print(f"time ratio, big base / small base: {totals[1] / totals[0]:.2f} (the bases differ {base_docs // max(10, base_docs // 10)}x)")
     print(
         "\nstore s: writing the documents (Store.write_batch, a transaction per 500, generating the rows included).\n"
@@ -356,7 +357,8 @@ def main(
         "components, entities: the pass's components, and the knowledge base's entities after it.\n"
         "largest names/mentions: the largest component (names linked by shared blocking keys), which a pass\n"
         "holds in memory at once. base s: storing and resolving the base from scratch. resolved mentions: the\n"
-        "mentions of the components the incremental pass resolved again (the new ones and those sharing names)."
+        "mentions of the components the incremental pass resolved again (those that gained a name). placed: new\n"
+        "mentions of known names the pass placed without resolving their component again."
     )
     print(f"end: {load_average()}")
 

@@ -373,11 +373,14 @@ def _refuse_pipeline_options(**given: bool) -> None:
 def _print_resolution(stats: "kb_module.ResolveStats", db: Optional[str] = None) -> None:
     """What a resolution pass did, on one line, then the ambiguous aliases it reported."""
     where = f"{kb_module.describe(db)}: " if db is not None else ""
-    if not stats.components:
+    placed = f"placed {stats.placed} new mentions of names resolved before; " if stats.placed else ""
+    if not stats.components and not stats.placed:
         typer.echo(f"✔ {where}nothing to resolve ({stats.total_entities} entities)")
+    elif not stats.components:
+        typer.echo(f"✔ {where}{placed}{stats.total_entities} entities in all ({stats.seconds:.1f} s)")
     else:
         typer.echo(
-            f"✔ {where}resolved {stats.mentions} mentions in {stats.components} components"
+            f"✔ {where}{placed}resolved {stats.mentions} mentions in {stats.components} components"
             + (" (from scratch)" if stats.from_scratch else "")
             + f" into {stats.entities} entities, {stats.merged} of them known by several names; created "
             f"{stats.created}, deleted {stats.deleted}; {stats.total_entities} entities in all ({stats.seconds:.1f} s)"

@@ -15,7 +15,15 @@ no other writer meanwhile):
    other mentions of their document and the relations they take part in, all read from the
    stored rows; calls `resolve`; and replaces the component's entities, aliases and counts. An
    entity keeps its id when it keeps most of its mentions, so an unchanged partition keeps
-   every id.
+   every id. It keeps where each name's mentions go (`resolve.Resolution.names`) in the
+   resolved_names table.
+An incremental pass first places what it can without step 3 (`_Pass.place_known`), in time
+proportional to the new mentions: a new mention of a name in resolved_names goes where that
+name's mentions go (an ambiguous name's, where its context says, compared only with mentions
+before it: `resolve.place_by_context`), and a new name goes where its component's names,
+clustered alone from their kept writings, put it, as long as every known name keeps its place
+there. Only the components where that does not hold (a name's place changes, a document was
+removed, an alias entry claims a name) are resolved again by steps 2 and 3.
 The names to do are kept in a temporary table and worked through a page (TODO_PAGE names) at a
 time; a page's components are read and written together in loads of at most LOAD_MENTIONS
 mentions (a bigger component alone) and resolved one by one, so memory holds one load whatever
@@ -36,8 +44,11 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Opt
 import numpy
 
 from .resolve import (
-    AliasEntry, Decision, MentionRecord, ResolvedEntity, ResolveSettings, blocking_keys, name_key, read_alias_file, resolve,
+    LOOKAHEAD, PROFILE_MENTIONS, AliasEntry, Decision, MentionRecord, NamePlace, ResolvedEntity, ResolveSettings, blocking_keys,
+    name_key, place_by_context, read_alias_file, resolve,
 )
+from .resolve.names import parse_name
+from .schema import RESOLVED_NAMES, statements
 from .sql import Execute, Name, NameKey, Session
 from .store import KBError, Store, normalize
 
@@ -63,6 +74,8 @@ class ResolveStats:
     created (int): Entities created.
     deleted (int): Entities deleted (their mentions went to others, or were removed).
     total_entities (int): Entities in the knowledge base after the pass.
+    placed (int): New mentions placed without resolving their component again (their name
+        was resolved before: see `_Pass.place_known`).
     ambiguous (List[Tuple[str, str, List[str]]]): (alias, label, the canonical names it may
         mean) as `Resolution.ambiguous` reported them.
     seconds (float): Wall time of the pass.
@@ -76,6 +89,7 @@ class ResolveStats:
     created: int = 0
     deleted: int = 0
     total_entities: int = 0
+    placed: int = 0
     ambiguous: List[Ambiguity] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -354,13 +368,18 @@ class _Pass:
         self.settings = settings
         self.vectors = vectors
         self.stats = ResolveStats()
+        self.made: List[int] = []  # entities made for clusters of new names (`_learn`)
+        self.grown: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}  # their known names' new rows
 
     def run(self, from_scratch: bool) -> ResolveStats:
         execute, mark, order = self.session.execute, self.q.mark, self.q.order
         self.stats.from_scratch = from_scratch
         execute(self.q.drop_todo, ())
         execute(self.q.todo_table, ())
+        for statement in statements(RESOLVED_NAMES):
+            execute(statement, ())
         if from_scratch:
+            execute("DELETE FROM resolved_names", ())
             self._recompute_keys()
             names = f"SELECT norm, label FROM mentions GROUP BY norm, label ORDER BY norm{order}, label{order}"
         else:
@@ -375,6 +394,8 @@ class _Pass:
             f"ORDER BY norm{order}, label{order} ON CONFLICT DO NOTHING",
             (),
         )
+        if not from_scratch:
+            self.place_known()
         last = 0
         while True:
             # The names still to do: those of a component resolved earlier are deleted.
@@ -387,6 +408,11 @@ class _Pass:
             for load in self._loads(self._components([(norm, label) for _, norm, label in page])):
                 self._resolve_components(load)
         execute("DELETE FROM stale_names", ())
+        for entity_id in self.made:  # unless made for names whose mentions the pass resolved after all
+            self.stats.created += execute(
+                f"DELETE FROM entities WHERE id = {mark} AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = {mark})",
+                (entity_id, entity_id),
+            ).rowcount == 0
         if from_scratch:  # entities whose every mention was removed
             deleted = execute(
                 "DELETE FROM entities WHERE NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = entities.id)", ()
@@ -467,7 +493,8 @@ class _Pass:
             reached: Set[Name] = set()
             new_keys: Set[str] = set()
             stored = self._in("SELECT norm, label, key FROM name_keys WHERE norm", (n for n, _ in frontier))
-            computed = [(norm, label, key) for norm, label in frontier for key in self.links.keys((norm, label))]
+            have = {(norm, label) for norm, label, _ in stored}  # a name's rows hold all its keys
+            computed = [(norm, label, key) for norm, label in frontier - have for key in self.links.keys((norm, label))]
             for norm, label, key in stored + computed:
                 if (norm, label) in frontier:
                     union((norm, label), (key,))  # a key is a node of its own: a 1-tuple
@@ -516,8 +543,11 @@ class _Pass:
         for record, row in zip(self._records(rows), sorted(rows)):
             by_component[component_of[row[8], row[3]]].append(record)
         entities: List[ResolvedEntity] = []
+        places: Dict[Tuple[str, str], NamePlace] = {}
         for names, records in zip(components, by_component):
-            entities.extend(self._resolve(names, records))
+            found, placed = self._resolve(names, records)
+            entities.extend(found)
+            places.update(placed)
         ids = self._entity_ids(entities, old_entity, old_names)
         updates: List[Tuple[Any, ...]] = []
         alias_rows: List[Tuple[Any, ...]] = []
@@ -550,15 +580,19 @@ class _Pass:
             self.stats.deleted += max(deleted, 0)
         mentioned = {(row[8], row[3]) for row in rows}
         executemany(f"DELETE FROM name_keys WHERE norm = {mark} AND label = {mark}", sorted(set(component_of) - mentioned))
+        self._keep_places(component_of, mentioned, places, entities, ids, rows)
         executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(component_of))
         self.stats.components += len(components)
         self.stats.mentions += len(rows)
         self.stats.entities += len(entities)
 
-    def _resolve(self, names: List[Name], records: List[MentionRecord]) -> List[ResolvedEntity]:
+    def _resolve(
+        self, names: List[Name], records: List[MentionRecord]
+    ) -> Tuple[List[ResolvedEntity], Dict[Tuple[str, str], NamePlace]]:
         """The entities of one component's mentions, with the alias entries and decisions
-        about its names. A mention whose name is empty after name_key (only spaces or marks)
-        can't be compared with any other: it is an entity of its own."""
+        about its names, and where each name's mentions go (`Resolution.names`). A mention whose
+        name is empty after name_key (only spaces or marks) can't be compared with any other:
+        it is an entity of its own."""
         aliases = sorted(
             {id(e): e for norm, label in names for e in self.links.aliases.claiming(norm, label)}.values(),
             key=lambda e: e.line,
@@ -569,11 +603,510 @@ class _Pass:
             ResolvedEntity(record.label, " ".join(record.text.split()) or record.text, [record.id], {record.text: 1})
             for record in records if not name_key(record.text)
         ]
+        places: Dict[Tuple[str, str], NamePlace] = {}
         if named:
             resolution = resolve(named, aliases=aliases, decisions=decisions, settings=self.settings, vectors=self.vectors)
             self.stats.ambiguous.extend(resolution.ambiguous)
             entities.extend(resolution.entities)
-        return sorted(entities, key=lambda entity: entity.mentions[0])
+            places = resolution.names
+        return sorted(entities, key=lambda entity: entity.mentions[0]), places
+
+    def _keep_places(
+        self,
+        component_of: Dict[Name, int],
+        mentioned: Set[Name],
+        places: Dict[Tuple[str, str], NamePlace],
+        entities: List[ResolvedEntity],
+        ids: List[Optional[int]],
+        rows: List[Tuple[Any, ...]],
+    ) -> None:
+        """Keep where each mentioned name of resolved components goes (the resolved_names
+        table), by entity id, for later passes to place new mentions with (`place_known`)."""
+        texts: Dict[Name, Set[str]] = defaultdict(set)
+        for row in rows:
+            texts[row[8], row[3]].add(row[2])
+        executemany, mark = self.session.executemany, self.q.mark
+        id_of: Dict[int, int] = {}
+        for entity, entity_id in zip(entities, ids):
+            if entity_id is not None:
+                id_of[entity.mentions[0]] = entity_id
+        missing = [entity.mentions[0] for entity, entity_id in zip(entities, ids) if entity_id is None]
+        if missing:  # the ids the entities created just now got
+            for mention, entity_id in self._in("SELECT id, entity_id FROM mentions WHERE id", missing):
+                id_of[mention] = entity_id
+        executemany(f"DELETE FROM resolved_names WHERE norm = {mark} AND label = {mark}", sorted(component_of))
+        kept = []
+        for norm, label in sorted(mentioned):
+            place = places.get((name_key(norm), label))
+            if place is None:  # a name of marks only: each of its mentions is an entity of its own
+                continue
+            own, candidates = place
+            kept.append((
+                norm, label, name_key(norm), None if own is None else id_of[own],
+                _candidates_json(None if candidates is None else [id_of[c] for c in candidates]),
+                _reading(texts[norm, label], label),
+            ))
+        executemany(self._keep_name, kept)
+
+    @property
+    def _keep_name(self) -> str:
+        mark = self.q.mark
+        return (
+            "INSERT INTO resolved_names (norm, label, key, entity_id, candidates, written) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {mark})"
+        )
+
+    def place_known(self) -> None:
+        """Place the new mentions without resolving their components again, as a pass that
+        resolved them would (and so one from scratch): what the pass does in time proportional
+        to the new mentions, not to the knowledge base.
+
+        A component gives the same clusters of names as long as its names are the same (and
+        written the same way: a new writing can change how a name reads), so a new mention of a
+        known name (resolved_names) goes where its name's mentions go: to its name's entity, or,
+        for an ambiguous name, where its context says (`resolve.place_by_context`). New names
+        are placed by `_learn` (or `_twins`). Then the ambiguous mentions of the last LOOKAHEAD
+        ids, whose context may now hold new mentions, are placed again (`_place_recent`), and the
+        entities that gained or lost mentions are counted again.
+
+        The new mentions of a name are left to the pass (which resolves their whole component)
+        when `_learn` can't place the name, when it is written a new way, is claimed by an alias
+        entry, is not its own name_key (NFKC), or was removed from; when one of the entities its
+        mentions may join has such a name (or its canonical name comes from an alias entry); or,
+        for an ambiguous name, when a mention stays unplaced and the name has no entity of its
+        own yet, or a name around a mention belongs to two of its candidates. A component the
+        pass resolves again anyway has what was placed here redone.
+        """
+        execute, executemany, mark = self.session.execute, self.session.executemany, self.q.mark
+        new = [tuple(row) for row in execute(
+            "SELECT id, doc_id, text, label, sentence, start_char - sent_start_char, end_char - sent_start_char, "
+            "entity_id, norm FROM mentions WHERE entity_id IS NULL ORDER BY id", (),
+        ).fetchall()]
+        # A first build (fewer mentions resolved than new ones) resolves its components: that
+        # is faster in bulk, and gives the same entities.
+        if not new or execute(f"SELECT 1 FROM mentions WHERE entity_id IS NOT NULL LIMIT 1 OFFSET {len(new) - 1}", ()).fetchone() is None:
+            return
+        known: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        for norm, label, key, entity_id, candidates in self._in(
+            "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm", {row[8] for row in new}
+        ):
+            known[norm, label] = (key, entity_id, None if candidates is None else json.loads(candidates))
+        names: Dict[Name, List[Tuple[Any, ...]]] = defaultdict(list)
+        for row in new:
+            names[row[8], row[3]].append(row)
+        stale = {tuple(row) for row in execute("SELECT norm, label FROM stale_names", ()).fetchall()}
+        eligible: Dict[Name, List[Tuple[Any, ...]]] = {}
+        for name, rows in names.items():
+            state = known.get(name)
+            if state is None or name in stale or state[0] != name[0] or not name_key(name[0]) or self.links.aliases.claiming(*name):
+                continue
+            texts = sorted({row[2] for row in rows})
+            if all(self._written_before(name, text) for text in texts):
+                eligible[name] = rows
+        unknown = [name for name in names if name not in known and name not in stale]
+        # Names mentioned before in another label can't be new keys of an entity's names: the
+        # names around a mention count whatever their label (resolve.place_by_context).
+        mentioned = {norm for norm, _ in self._in(
+            "SELECT DISTINCT norm, label FROM mentions WHERE entity_id IS NOT NULL AND norm", {n for n, _ in unknown}
+        )}
+        unknown = [name for name in unknown if name[0] not in mentioned]
+        learned = self._learn(unknown, names, stale)
+        learned.update(self._twins([name for name in unknown if name not in learned], names))
+        for name, state in learned.items():
+            known[name] = state
+            eligible[name] = names[name]
+        known.update((name, state) for name, state in self.grown.items() if name in known)
+        # The entities those names' mentions may join, checked: no alias entry's canonical name.
+        reach = {e for name in eligible for e in self._reach(known[name])}
+        alias_rows: Dict[int, Dict[str, Tuple[str, int]]] = defaultdict(dict)
+        for entity_id, norm, alias, count in self._in("SELECT entity_id, norm, name, mention_count FROM aliases WHERE entity_id", reach):
+            alias_rows[entity_id][norm] = (alias, count)
+        entity_rows = {row[0]: row for row in self._in("SELECT id, label, name, mention_count FROM entities WHERE id", reach)}
+        bad = {
+            e for e in reach
+            if e not in entity_rows or any(norm != name_key(norm) or self.links.aliases.claiming(norm, entity_rows[e][1]) for norm in alias_rows[e])
+        }
+        eligible = {name: rows for name, rows in eligible.items() if not set(self._reach(known[name])) & bad}
+        executemany(self._keep_name, [
+            (*name, known[name][0], known[name][1], _candidates_json(known[name][2]), _reading({row[2] for row in names[name]}, name[1]))
+            for name in sorted(learned) if name in eligible
+        ])
+        # Names all of whose mentions are one entity's first: their mentions are in the samples
+        # that ambiguous names are placed by.
+        entity_of: Dict[int, int] = {}
+        for name, rows in eligible.items():
+            _, entity_id, candidates = known[name]
+            if candidates is None and entity_id is not None:
+                entity_of.update((row[0], entity_id) for row in rows)
+        ambiguous = sorted(n for n in eligible if known[n][2] is not None)
+        if ambiguous:
+            records = {r.id: r for r in self._records([row for name in ambiguous for row in eligible[name]])}
+            keys = {name_key(n) for r in records.values() for n in (*r.neighbours, *(n for _, n in r.relations))}
+            owners: Dict[str, Set[int]] = defaultdict(set)  # name_key -> the entities of its unambiguous names
+            for key, entity_id in self._in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
+                owners[key].add(entity_id)
+        samples = _Samples(self, dict(entity_of))
+        if ambiguous:
+            for name in ambiguous:
+                placed = self._place_ambiguous([records[row[0]] for row in eligible[name]], known[name], owners, samples)
+                if placed is None:
+                    del eligible[name]
+                else:
+                    entity_of.update(placed)
+        moved, again = self._place_recent(new[0][0], samples, stale)
+        if not entity_of and not moved:
+            return
+        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", [(to, m) for m, (_, to) in sorted(moved.items())])
+        recount = {e for pair in moved.values() for e in pair}  # the entities mentions left or joined
+        by_entity: Dict[int, List[Tuple[Any, ...]]] = defaultdict(list)
+        for row in new:
+            if row[0] in entity_of:
+                by_entity[entity_of[row[0]]].append(row)
+        updates, alias_deletes, alias_inserts = [], [], []
+        for entity_id, rows in sorted(by_entity.items()):
+            if entity_id in recount:
+                continue
+            _, label, canonical, count = entity_rows[entity_id]
+            aliases = dict(alias_rows[entity_id])
+            for norm in sorted({row[8] for row in rows}):
+                writings = Counter(" ".join(row[2].split()) for row in rows if row[8] == norm)
+                old = aliases.get(norm)
+                if old is not None and set(writings) != {old[0]}:
+                    writings.update(self._writings(entity_id, norm))
+                elif old is not None:
+                    writings[old[0]] += old[1]
+                best = min(writings, key=lambda w: (-writings[w], w))
+                aliases[norm] = (best, sum(writings.values()))
+                alias_deletes.append((entity_id, norm))
+                alias_inserts.append((entity_id, norm, best, aliases[norm][1]))
+            canonical = min(aliases.values(), key=lambda a: _canonical_order(a, label))[0]
+            updates.append((canonical, count + len(rows), entity_id))
+        assigned = [(entity_id, mention) for mention, entity_id in sorted(entity_of.items())]
+        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", assigned)
+        executemany(f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}", updates)
+        executemany(f"DELETE FROM aliases WHERE entity_id = {mark} AND norm = {mark}", alias_deletes)
+        executemany(f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})", alias_inserts)
+        again.update(self._recount(recount))
+        done = [name for name, rows in eligible.items() if name not in again and all(row[0] in entity_of for row in rows)]
+        executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(done))
+        executemany(
+            f"INSERT INTO resolve_todo (norm, label) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING", sorted(again)
+        )
+        self.stats.placed += len(entity_of)
+
+    def _place_recent(self, first_new: int, samples: "_Samples", stale: Set[Any]) -> Tuple[Dict[int, Tuple[int, int]], Set[Name]]:
+        """Place again the resolved mentions of ambiguous names that come at most LOOKAHEAD ids
+        before the new ones (`resolve.place_by_context` compares them with mentions up to
+        LOOKAHEAD ids after them, which may now include new ones); earlier ones can't move.
+
+        first_new (int): The smallest id of a new mention.
+        samples (_Samples): The candidates' samples, loaded when needed.
+        stale (Set[Any]): The names whose mentions were removed since the last pass (their
+            components are resolved again anyway).
+        RETURNS (Tuple[Dict[int, Tuple[int, int]], Set[Name]]): The mentions that move (id ->
+            (entity, new entity)), and the names whose components the pass must resolve again
+            instead.
+        """
+        rows = [tuple(row) for row in self.session.execute(
+            "SELECT m.id, m.doc_id, m.text, m.label, m.sentence, m.start_char - m.sent_start_char, "
+            "m.end_char - m.sent_start_char, m.entity_id, m.norm, r.entity_id, r.candidates FROM mentions m "
+            "JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+            f"WHERE m.id >= {self.q.mark} AND m.entity_id IS NOT NULL AND r.candidates IS NOT NULL",
+            (first_new - LOOKAHEAD,),
+        ).fetchall()]
+        again: Set[Name] = set()
+        moved: Dict[int, Tuple[int, int]] = {}
+        if not rows or not self.settings.context:
+            return moved, again
+        by_name: Dict[Name, List[Tuple[Any, ...]]] = defaultdict(list)
+        for row in rows:
+            if (row[8], row[3]) not in stale:
+                by_name[row[8], row[3]].append(row)
+        records = {r.id: r for r in self._records([row[:9] for found in by_name.values() for row in found])}
+        keys = {name_key(n) for r in records.values() for n in (*r.neighbours, *(n for _, n in r.relations))}
+        owners: Dict[str, Set[int]] = defaultdict(set)
+        for key, entity_id in self._in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
+            owners[key].add(entity_id)
+        for name, found in sorted(by_name.items()):
+            state = (name[0], found[0][9], json.loads(found[0][10]))
+            if name_key(name[0]) != name[0]:
+                again.add(name)
+                continue
+            placed = self._place_ambiguous([records[row[0]] for row in found], state, owners, samples)
+            if placed is None:
+                again.add(name)
+                continue
+            moved.update((row[0], (row[7], placed[row[0]])) for row in found if placed[row[0]] != row[7])
+        return moved, again
+
+    def _recount(self, entity_ids: Iterable[int]) -> Set[Name]:
+        """Count the mentions, aliases and canonical names of entities again from their
+        mentions (those some mentions left or joined); an entity left with none is deleted.
+
+        entity_ids (Iterable[int]): The entities.
+        RETURNS (Set[Name]): Names whose components the pass must resolve instead (an entity
+            of names that are not their own name_key, or claimed by alias entries).
+        """
+        execute, mark = self.session.execute, self.q.mark
+        again: Set[Name] = set()
+        for entity_id in sorted(set(entity_ids)):
+            row = execute(f"SELECT label FROM entities WHERE id = {mark}", (entity_id,)).fetchone()
+            if row is None:
+                continue
+            label = row[0]
+            counts = execute(
+                f"SELECT norm, text, label, COUNT(*) FROM mentions WHERE entity_id = {mark} GROUP BY norm, text, label", (entity_id,)
+            ).fetchall()
+            if not counts:
+                execute(f"UPDATE resolved_names SET entity_id = NULL WHERE entity_id = {mark} AND candidates IS NOT NULL", (entity_id,))
+                execute(f"DELETE FROM aliases WHERE entity_id = {mark}", (entity_id,))
+                self.stats.deleted += max(execute(f"DELETE FROM entities WHERE id = {mark}", (entity_id,)).rowcount, 0)
+                continue
+            if any(norm != name_key(norm) or self.links.aliases.claiming(norm, lab) or lab != label for norm, _, lab, _ in counts):
+                again.update((norm, lab) for norm, _, lab, _ in counts)
+                continue
+            writings: Dict[str, Counter] = defaultdict(Counter)
+            for norm, text, _, count in counts:
+                writings[norm][" ".join(text.split())] += count
+            aliases = {}
+            for norm, found in writings.items():
+                aliases[norm] = (min(found, key=lambda w: (-found[w], w)), sum(found.values()))
+            canonical = min(aliases.values(), key=lambda a: _canonical_order(a, label))[0]
+            execute(
+                f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}",
+                (canonical, sum(count for *_, count in counts), entity_id),
+            )
+            execute(f"DELETE FROM aliases WHERE entity_id = {mark}", (entity_id,))
+            self.session.executemany(
+                f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})",
+                [(entity_id, norm, name, count) for norm, (name, count) in sorted(aliases.items())],
+            )
+        return again
+
+    def _learn(
+        self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], stale: Set[Any]
+    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """Where the mentions of new names go, found without resolving their components'
+        mentions again: the names of each component (each read from its writing kept in
+        resolved_names) are clustered by `resolve` alone, one record each, without context; if
+        every known name keeps its place there (its entity, or its own entity and candidates),
+        the new names' places follow: an entity of the clusters they join, an entity made now
+        for a cluster of new names only, or, for an ambiguous new name, the candidates it may
+        mean (known entities only). Else the component is left to the pass.
+
+        unknown (List[Name]): New names: no row of resolved_names, no mention before.
+        names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
+        stale (Set[Any]): The names whose mentions were removed since the last pass.
+        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The rows of
+            resolved_names for the names learned.
+        """
+        seeds = [name for name in unknown if name[0] and name_key(name[0]) == name[0] and not self.links.aliases.claiming(*name)]
+        learned: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        if seeds:
+            for component in self._components(seeds):
+                if not any(name in stale for name in component):
+                    learned.update(self._learn_component(component, names, set(seeds)))
+        return learned
+
+    def _learn_component(
+        self, component: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], allowed: Set[Name]
+    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """`_learn` for one component: the rows of its new names (those of known ambiguous
+        names that may now mean a new entity too are updated), or none."""
+        if any(name_key(norm) != norm for norm, _ in component):
+            return {}
+        members = set(component)
+        rows = {
+            (norm, label): (entity_id, None if candidates is None else json.loads(candidates), written)
+            for norm, label, entity_id, candidates, written in self._in(
+                "SELECT norm, label, entity_id, candidates, written FROM resolved_names WHERE norm", {n for n, _ in component}
+            )
+            if (norm, label) in members
+        }
+        new = [name for name in component if name not in rows and name in names]
+        others = [name for name in component if name not in rows and name not in names]
+        if not new or any(name not in allowed for name in new) or any(name in members for name in self._in("SELECT DISTINCT norm, label FROM mentions WHERE norm", {n for n, _ in others})):
+            return {}  # a name with mentions and no row (kept before resolved_names was): resolve it
+        records: List[MentionRecord] = []
+        for i, name in enumerate(sorted(rows) + sorted(new)):
+            written = rows[name][2] if name in rows else _reading({row[2] for row in names[name]}, name[1])
+            records.append(MentionRecord(i + 1, i + 1, written, name[1], written, 0, len(written)))
+        aliases = sorted({id(e): e for name in component for e in self.links.aliases.claiming(*name)}.values(), key=lambda e: e.line)
+        decisions = sorted({d for name in component for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
+        settings = ResolveSettings(threshold=self.settings.threshold, context=False)
+        places = resolve(records, aliases=aliases, decisions=decisions, settings=settings).names
+        cluster_entity: Dict[int, int] = {}
+        own_of: Dict[int, Optional[int]] = {}
+        for name, (entity_id, candidates, _) in sorted(rows.items()):
+            cluster, fits = places[name]
+            if candidates is None and (fits is not None or entity_id is None or cluster is None):
+                return {}
+            if candidates is None and cluster is not None and cluster_entity.setdefault(cluster, entity_id) != entity_id:
+                return {}
+        if len(set(cluster_entity.values())) < len(cluster_entity):
+            return {}
+        # Clusters of new names only: each a new entity, named when its mentions are placed.
+        fresh = sorted({c for c, fits in (places[name] for name in new) if fits is None and c is not None} - set(cluster_entity))
+        grown: List[Name] = []  # known ambiguous names that may now mean a new entity too
+        for name, (entity_id, candidates, _) in sorted(rows.items()):
+            cluster, fits = places[name]
+            if candidates is None:
+                continue
+            if fits is None or cluster is None or any(c not in cluster_entity and c not in fresh for c in fits):
+                return {}
+            known_fits = sorted(cluster_entity[c] for c in fits if c in cluster_entity)
+            if known_fits != sorted(candidates) or own_of.setdefault(cluster, entity_id) != entity_id:
+                return {}
+            if len(known_fits) < len(fits):
+                # Its earlier mentions stay where they are: a new entity's mentions come after
+                # them (its profile is empty for them), and none of its names is around them.
+                if len(candidates) < 2:  # with one, context had not been asked
+                    return {}
+                grown.append(name)
+        for name in new:
+            cluster, fits = places[name]
+            if cluster is None or (fits is not None and any(c not in cluster_entity and c not in fresh for c in fits)):
+                return {}
+        for cluster in fresh:
+            label = next(name[1] for name in new if places[name] == (cluster, None))
+            cluster_entity[cluster] = self.session.execute(
+                f"INSERT INTO entities (label, name, mention_count) VALUES ({self.q.mark}, '', 0) RETURNING id", (label,)
+            ).fetchone()[0]
+            self.made.append(cluster_entity[cluster])
+        learned: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        for name in sorted(new):
+            cluster, fits = places[name]
+            assert cluster is not None
+            if fits is None:
+                learned[name] = (name[0], cluster_entity[cluster], None)
+            else:
+                learned[name] = (name[0], own_of.get(cluster), sorted(cluster_entity[c] for c in fits))
+        for name in grown:
+            fits = places[name][1] or ()
+            self.grown[name] = (name[0], rows[name][0], sorted(cluster_entity[c] for c in fits))
+            self.session.execute(
+                f"UPDATE resolved_names SET candidates = {self.q.mark} WHERE norm = {self.q.mark} AND label = {self.q.mark}",
+                (_candidates_json(self.grown[name][2]), *name),
+            )
+        return learned
+
+    def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """The new names that are one name with a known one, and its row of resolved_names: a
+        new name with the label and the identifying words of a resolved name ("Actor Smith"
+        beside "Smith": `names.Name.ident`) joins that name's node whatever else the component
+        holds, its keys, score and specificity are that name's, and so the component's clusters
+        stay as they were. Only names no alias entry claims and no decision is about, that are
+        their own name_key and are not written as an acronym (which can score more).
+
+        unknown (List[Name]): The names with new mentions and no row of resolved_names.
+        names (Dict[Name, List[Tuple[Any, ...]]]): Their new mention rows.
+        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The twins' rows.
+        """
+        ident_key: Dict[Name, str] = {}
+        for norm, label in unknown:
+            if name_key(norm) != norm or not norm or self.links.aliases.claiming(norm, label) or self.links.decisions_of((norm, label)):
+                continue
+            if any(parse_name(row[2], label).acronym for row in names[norm, label]):
+                continue
+            keys = [key for key in blocking_keys(norm, label) if key.startswith("n\t")]
+            if len(keys) == 1:
+                ident_key[norm, label] = keys[0]
+        others: Dict[str, Set[Name]] = defaultdict(set)
+        for key, norm, label in self._in("SELECT key, norm, label FROM name_keys WHERE key", set(ident_key.values())):
+            others[key].add((norm, label))
+        found: Dict[Name, Set[Tuple[str, Optional[int], Optional[str]]]] = defaultdict(set)
+        rows = self._in(
+            "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm",
+            {norm for names_ in others.values() for norm, _ in names_},
+        )
+        state_of = {(norm, label): (entity_id, candidates) for norm, label, _, entity_id, candidates in rows}
+        twins: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        for name, key in ident_key.items():
+            for other in others.get(key, ()):
+                if other != name and other in state_of:
+                    found[name].add((name[0], *state_of[other]))
+            if len(found[name]) == 1:
+                own, entity_id, candidates = found[name].pop()
+                twins[name] = (own, entity_id, None if candidates is None else json.loads(candidates))
+        return twins
+
+    def _reach(self, state: Tuple[str, Optional[int], Optional[List[int]]]) -> List[int]:
+        """The entities a known name's mentions may join."""
+        _, own, candidates = state
+        return [e for e in [own, *(candidates or ())] if e is not None]
+
+    def _written_before(self, name: Name, text: str) -> bool:
+        """Whether a resolved mention of the name is written so."""
+        mark = self.q.mark
+        return self.session.execute(
+            f"SELECT 1 FROM mentions WHERE norm = {mark} AND label = {mark} AND text = {mark} AND entity_id IS NOT NULL LIMIT 1",
+            (name[0], name[1], text),
+        ).fetchone() is not None
+
+    def _writings(self, entity_id: int, norm: str) -> Counter:
+        """How often an entity's resolved mentions of a name are written each way (whitespace collapsed)."""
+        mark = self.q.mark
+        found: Counter = Counter()
+        for text, count in self.session.execute(
+            f"SELECT text, COUNT(*) FROM mentions WHERE entity_id = {mark} AND norm = {mark} GROUP BY text", (entity_id, norm)
+        ).fetchall():
+            found[" ".join(text.split())] += count
+        return found
+
+    def _place_ambiguous(
+        self,
+        records: List[MentionRecord],
+        state: Tuple[str, Optional[int], Optional[List[int]]],
+        owners: Dict[str, Set[int]],
+        samples: "_Samples",
+    ) -> Optional[Dict[int, int]]:
+        """Where the new mentions of an ambiguous known name go (mention id -> entity id), as
+        `resolve.place_by_context` places them, or None if the pass must resolve its component.
+
+        records (List[MentionRecord]): The new mentions.
+        state (Tuple[str, Optional[int], Optional[List[int]]]): The name's row of resolved_names.
+        owners (Dict[str, Set[int]]): The name_key of names around the mentions (the pass's) ->
+            the entities of the unambiguous names with that key.
+        samples (_Samples): The candidates' samples, loaded when needed.
+        """
+        _, own, candidates = state
+        assert candidates is not None
+        names: Dict[str, int] = {}
+        around = {name_key(n) for r in records for n in (*r.neighbours, *(n for _, n in r.relations))}
+        for key in around:
+            mine = owners.get(key, set()).intersection(candidates)
+            if len(mine) > 1:  # resolve would pick one by its clusters' order: resolve it
+                return None
+            if mine:
+                names[key] = mine.pop()
+        placed = place_by_context(records, candidates, names, samples, self.vectors) if self.settings.context else {}
+        if len(placed) == len(records):
+            return placed
+        if own is None:
+            return None
+        return {record.id: placed.get(record.id, own) for record in records}
+
+    def samples(self, entity_id: int, new: List[int]) -> List[MentionRecord]:
+        """An entity's first PROFILE_MENTIONS mentions of the names clustered into it (none
+        placed by context), the new ones placed already included, as records (see
+        `resolve.place_by_context`).
+
+        entity_id (int): The entity.
+        new (List[int]): The new mentions of its unambiguous names.
+        RETURNS (List[MentionRecord]): The records, in id order.
+        """
+        columns = (
+            "m.id, m.doc_id, m.text, m.label, m.sentence, m.start_char - m.sent_start_char, "
+            "m.end_char - m.sent_start_char, m.entity_id, m.norm"
+        )
+        rows = [tuple(row) for row in self.session.execute(
+            f"SELECT {columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+            f"AND r.candidates IS NULL WHERE m.entity_id = {self.q.mark} ORDER BY m.id LIMIT {PROFILE_MENTIONS}",
+            (entity_id,),
+        ).fetchall()]
+        if new:
+            rows.extend(self._in(f"SELECT {columns} FROM mentions m WHERE m.id", new))
+        return self._records(rows)[:PROFILE_MENTIONS]
 
     def _records(self, rows: List[Tuple[Any, ...]]) -> List[MentionRecord]:
         """The MentionRecords of mention rows, in id order, with the names of the other mentions
@@ -626,6 +1159,46 @@ class _Pass:
                 ids[i] = choices[0][2]
                 taken.add(choices[0][2])
         return ids
+
+
+class _Samples(Dict[int, List[MentionRecord]]):
+    """The candidates' samples an incremental pass places ambiguous mentions by, each loaded
+    (`_Pass.samples`) when `resolve.place_by_context` first asks for it.
+
+    pass_ (_Pass): The pass.
+    members (Dict[int, int]): The new mentions of unambiguous names -> their entities.
+    """
+
+    def __init__(self, pass_: "_Pass", members: Dict[int, int]) -> None:
+        super().__init__()
+        self.pass_ = pass_
+        self.members: Dict[int, List[int]] = defaultdict(list)  # entity -> its new mentions
+        for mention, entity_id in members.items():
+            self.members[entity_id].append(mention)
+
+    def __missing__(self, entity_id: int) -> List[MentionRecord]:
+        found = self[entity_id] = self.pass_.samples(entity_id, self.members.get(entity_id, []))
+        return found
+
+
+def _reading(texts: Iterable[str], label: str) -> str:
+    """The writing of a name that resolve reads it from: an acronym when one writing is (see
+    resolve.cluster._make_group), else the first."""
+    return min(texts, key=lambda text: (not parse_name(text, label).acronym, parse_name(text, label).words, text))
+
+
+def _candidates_json(candidates: Optional[Sequence[int]]) -> Optional[str]:
+    """A name's candidate entities as resolved_names keeps them: a JSON list of sorted ids, or NULL."""
+    return None if candidates is None else json.dumps(sorted(candidates))
+
+
+def _canonical_order(alias: Tuple[str, int], label: str) -> Tuple[Any, ...]:
+    """How an entity's name (as written, its mention count) ranks to be its canonical name, as
+    resolve ranks them: the most specific, the longest, the most mentioned, then the longest and
+    alphabetically first writing."""
+    written, count = alias
+    name = parse_name(written, label)
+    return (-name.specificity, -len(name.ident), -count, -len(written), written)
 
 
 def _alias_rows(entity: ResolvedEntity) -> List[Tuple[str, str, int]]:

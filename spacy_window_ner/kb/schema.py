@@ -16,6 +16,25 @@ ALL_TABLES = (*TABLES, "meta")
 READ_VERSION = "SELECT value FROM meta WHERE key = 'schema_version'"
 UPGRADABLE = ("2",)  # the versions `kb migrate` converts to SCHEMA_VERSION (see migrate.py)
 
+# Where each resolved name's mentions go (resolve.Resolution.names), as the last pass that
+# resolved its component left it: the entity of a name all of whose mentions are one entity's
+# (candidates NULL), or, for an ambiguous name, its own entity (or NULL) and the entities it may
+# mean (candidates: a JSON list of ids). key: resolve.name_key of norm; written: the writing of
+# it that resolve reads the name from (an acronym, when one writing is). Derived data, which a pass
+# creates when missing (a knowledge base built before it holds none) and refills: an incremental
+# pass places a new mention of a name found here without resolving its component again.
+RESOLVED_NAMES = """
+CREATE TABLE IF NOT EXISTS resolved_names (
+    norm TEXT NOT NULL,
+    label TEXT NOT NULL,
+    key TEXT NOT NULL,
+    entity_id BIGINT,
+    candidates TEXT,
+    written TEXT NOT NULL,
+    PRIMARY KEY (norm, label)
+);
+CREATE INDEX IF NOT EXISTS resolved_names_key ON resolved_names (key)"""
+
 # Each table with its indexes, in creation order. {if_new}: "IF NOT EXISTS " or nothing; {key}:
 # an id numbered by the database in insertion order; {integer}: a 64-bit integer; {real}: a double.
 _TABLES = {

@@ -2,9 +2,10 @@
 in its sentence, the other entities of its document (`MentionRecord.neighbours`), its relations
 (`MentionRecord.relations`), and, when the caller has them, the mean vector of its context words.
 
-A `Profile` sums the contexts of many mentions (an entity's), and a `ProfileIndex` of the
-profiles an ambiguous name may mean compares a mention's context with them in [0, 1]. Nothing here counts over the whole input: a profile
-holds only the mentions it was given, so a component's result depends on that component alone.
+A `ProfileIndex` holds the context profiles of the entities an ambiguous name may mean (each the
+summed context of some of an entity's mentions) and compares a mention's context with them in
+[0, 1]. Nothing here counts over the whole input: a profile holds only the mentions it was
+given, so a component's result depends on that component alone.
 """
 import math
 import re
@@ -58,29 +59,6 @@ def context_features(record: MentionRecord, window: int = WINDOW) -> Counter[str
     return features
 
 
-class Profile:
-    """The summed context of a set of mentions (one entity's).
-
-    features (Counter[str]): Feature -> count over the mentions.
-    vector (Optional[numpy.ndarray]): The sum of the mentions' context vectors, when vectors are
-        given.
-    """
-
-    def __init__(self) -> None:
-        self.features: Counter[str] = Counter()
-        self.vector: Optional[numpy.ndarray] = None
-
-    def add(self, features: Counter[str], vector: Optional[numpy.ndarray] = None) -> None:
-        """Add one mention's context.
-
-        features (Counter[str]): Its `context_features`.
-        vector (Optional[numpy.ndarray]): Its context vector.
-        """
-        self.features.update(features)
-        if vector is not None:
-            self.vector = vector.copy() if self.vector is None else self.vector + vector
-
-
 def mention_vector(record: MentionRecord, vectors: Optional[VectorsT]) -> Optional[numpy.ndarray]:
     """The mean vector of a mention's context words, or None without vectors or words.
 
@@ -98,29 +76,44 @@ def mention_vector(record: MentionRecord, vectors: Optional[VectorsT]) -> Option
 
 
 class ProfileIndex:
-    """The profiles of the entities an ambiguous name may mean, indexed by feature: a mention is
-    compared only with the profiles it shares a feature with (and, with vectors, with all of
-    them in one matrix product), so a very common name with thousands of candidate entities
-    costs its mentions' features, not mentions x entities.
+    """The context profiles of the entities an ambiguous name may mean, each the summed context
+    of some of an entity's mentions, grown one mention at a time (`add`) and indexed by
+    feature: a mention is compared only with the profiles it shares a feature with (and, with
+    vectors, with each that has one), so a very common name with thousands of candidate
+    entities costs its mentions' features, not mentions x entities.
 
-    profiles (Sequence[Tuple[int, Profile]]): (entity, its profile), in a fixed order.
+    ids (Sequence[int]): The entities, in a fixed order; their profiles start empty.
     """
 
-    def __init__(self, profiles: Sequence[Tuple[int, Profile]]) -> None:
-        self.ids = [entity for entity, _ in profiles]
-        self.features = [profile.features for _, profile in profiles]
-        self.norms = [math.sqrt(sum(w * w for w in f.values())) for f in self.features]
+    def __init__(self, ids: Sequence[int]) -> None:
+        self.ids = list(ids)
+        self.position = {entity: p for p, entity in enumerate(self.ids)}
+        self.features: List[Counter[str]] = [Counter() for _ in self.ids]
+        self.squares = [0.0] * len(self.ids)  # the sum of each profile's squared feature counts
         self.by_feature: Dict[str, List[int]] = defaultdict(list)
-        for position, features in enumerate(self.features):
-            for feature in features:
-                self.by_feature[feature].append(position)
-        with_vectors = [(p, profile.vector) for p, (_, profile) in enumerate(profiles) if profile.vector is not None]
-        self.vector_rows = [p for p, _ in with_vectors]
-        self.vectors: Optional[numpy.ndarray] = None
-        if with_vectors:
-            matrix = numpy.vstack([v for _, v in with_vectors])
-            norms = numpy.linalg.norm(matrix, axis=1, keepdims=True)
-            self.vectors = matrix / numpy.where(norms == 0, 1.0, norms)
+        self.sums: List[Optional[numpy.ndarray]] = [None] * len(self.ids)  # summed context vectors
+        self._vectors: Optional[Dict[int, numpy.ndarray]] = None  # their unit vectors, made when first asked
+
+    def add(self, entity: int, features: Counter[str], vector: Optional[numpy.ndarray] = None) -> None:
+        """Add one mention's context to an entity's profile.
+
+        entity (int): The entity (one of `ids`).
+        features (Counter[str]): The mention's `context_features`.
+        vector (Optional[numpy.ndarray]): Its `mention_vector`.
+        """
+        p = self.position[entity]
+        profile = self.features[p]
+        for feature, weight in features.items():
+            old = profile[feature]
+            if not old:
+                self.by_feature[feature].append(p)
+            profile[feature] = old + weight
+            self.squares[p] += (old + weight) ** 2 - old**2
+        if vector is not None:
+            total = self.sums[p]
+            self.sums[p] = total = vector.copy() if total is None else total + vector
+            if self._vectors is not None:
+                self._vectors[p] = _unit(total)
 
     def similarities(self, features: Counter[str], vector: Optional[numpy.ndarray]) -> Dict[int, float]:
         """How alike a mention's context is to each profile, in [0, 1]: the cosine of their
@@ -136,11 +129,25 @@ class ProfileIndex:
             for position in self.by_feature.get(feature, ()):
                 dots[position] += weight * self.features[position][feature]
         norm = math.sqrt(sum(w * w for w in features.values()))
-        scores = {p: dot / (norm * self.norms[p]) for p, dot in dots.items() if dot}
-        if vector is not None and self.vectors is not None:
+        scores = {p: dot / (norm * math.sqrt(self.squares[p])) for p, dot in dots.items() if dot}
+        if vector is not None:
             length = float(numpy.linalg.norm(vector))
             if length:
-                cosines = self.vectors @ (vector / length)
-                for p, vector_cosine in zip(self.vector_rows, cosines.tolist()):
-                    scores[p] = (scores.get(p, 0.0) + max(0.0, vector_cosine)) / 2
+                unit = vector / length
+                # One dot product per profile, so a profile's score doesn't depend on which
+                # others are indexed with it (the store compares with its own selection).
+                for p, row in self._unit_vectors().items():
+                    scores[p] = (scores.get(p, 0.0) + max(0.0, float(numpy.dot(row, unit)))) / 2
         return {self.ids[p]: score for p, score in scores.items() if score > 0}
+
+    def _unit_vectors(self) -> Dict[int, numpy.ndarray]:
+        """The profiles' summed vectors as unit vectors, by position (those that have one)."""
+        if self._vectors is None:
+            self._vectors = {p: _unit(total) for p, total in enumerate(self.sums) if total is not None}
+        return self._vectors
+
+
+def _unit(vector: numpy.ndarray) -> numpy.ndarray:
+    """A vector scaled to length 1 (a zero vector as it is)."""
+    norm = float(numpy.linalg.norm(vector))
+    return vector / norm if norm else vector

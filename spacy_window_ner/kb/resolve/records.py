@@ -14,6 +14,11 @@ from typing import Dict, List, Optional, Tuple
 # is no longer ambiguous and all its mentions become one entity: precision falls to 87, recall
 # to 79. 0.75 sits in the middle.
 DEFAULT_THRESHOLD = 0.75
+# Where a name's mentions go (`Resolution.names`): (the entity, None) for a name all of whose
+# mentions are one entity's; (its own entity or None, the entities it may mean) for an
+# ambiguous name, whose mentions go where their context says (`cluster.place_by_context`), the
+# others to its own entity. Each entity is given by its smallest mention id.
+NamePlace = Tuple[Optional[int], Optional[Tuple[int, ...]]]
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,11 @@ class Resolution:
         mean), for each name that fits several entities equally well (its mentions went where
         their context said, the others stayed an entity of their own), and for each name that
         several alias entries claim (with all their canonical names, mentioned or not). Sorted.
+    names (Dict[Tuple[str, str], NamePlace]): By (`name_key`, label), where the name's
+        mentions go: what the store keeps to place a later mention of the name without
+        resolving its component again.
     """
 
     entities: List[ResolvedEntity] = field(default_factory=list)
     ambiguous: List[Tuple[str, str, List[str]]] = field(default_factory=list)
+    names: Dict[Tuple[str, str], NamePlace] = field(default_factory=dict)
