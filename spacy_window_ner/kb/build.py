@@ -16,9 +16,9 @@ what they touched.
 Documents that can't be processed are skipped and reported with the malformed lines ("path:line:
 why"), before the pipeline (see inputs.text_problem).
 
-The pipeline runs in this process (engine "local", nlp.pipe) or in a pool of Ray Data actors
-(engine "ray", see ray_engine.py, imported only for that engine); both make and store the same
-rows through rows.py (`doc_rows`, `write_batch`).
+The pipeline runs in this process (engine "local", nlp.pipe) or in one pool of Ray actors for
+the whole build (engine "ray", see ray_engine.py, imported only for that engine); both make and
+store the same rows through rows.py (`doc_rows`, `write_batch`).
 """
 import itertools
 import time
@@ -139,6 +139,7 @@ def build_kb(
                     max_length=nlp.max_length, address=address, workers=workers, progress=progress,
                 )
             else:
+                stats.pipeline_loads = 0 if isinstance(model, Language) else 1
                 _build_local(nlp, records, store, stats, batch_size=batch_size, n_process=n_process, progress=progress)
     finally:
         nlp.max_length = saved_max_length

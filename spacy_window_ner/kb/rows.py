@@ -46,6 +46,10 @@ class BuildStats(InputStats):
         (pipeline and rows), summed over actors.
     seconds_workers_store (float): Ray engine into PostgreSQL: wall time the actors spent
         writing their batches, summed over actors.
+    pipeline_loads (int): Loads of the pipeline by the processes that ran it: 1 for the local
+        engine when build_kb loaded it by name (0 for a Language object; nlp.pipe's n_process
+        children get a copy); for the Ray engine, one per actor, and one more per actor that Ray
+        restarted (the driver's own load, to check the pipeline, is not counted).
     resolution (Optional[ResolveStats]): What the resolution pass at the end of the build did
         (None with resolve=False).
     """
@@ -65,6 +69,7 @@ class BuildStats(InputStats):
     worker_pids: List[int] = field(default_factory=list)
     seconds_workers_cpu: float = 0.0
     seconds_workers_store: float = 0.0
+    pipeline_loads: int = 0
     resolution: Optional[ResolveStats] = None
 
 
