@@ -167,6 +167,28 @@ def test_kb_ray_input_disappears(ray_cluster, window_ner_path, sample, tmp_path)
     assert "on 1 Ray actor (" in result.output and "CPU s, 1 pipeline load)" in result.output
 
 
+def test_kb_ray_input_fails_midway_blocks_sent_are_stored(ray_cluster, window_ner_path, sample, tmp_path, monkeypatch):
+    """An input that fails while the driver reads it (here the second file, deleted once the first
+    is read) stops the reading; the blocks already sent to the actors (the first 12 of 16
+    documents; the 13th would hold the first file's last 8 and the second file's lines) are
+    stored before the error is raised, and a rerun adds the rest."""
+    monkeypatch.setattr(kb.build, "KNOWN_CHUNK", BATCH)  # the look-ups of stored documents read ahead no further
+    db = tmp_path / "kb.sqlite"
+    more = tmp_path / "more.txt"
+    more.write_text("Mary lives in Paris.\nAcme hired John Smith.\n", encoding="utf8")
+
+    def inputs() -> Iterator[Path]:
+        yield sample
+        more.unlink()
+        yield more
+
+    with pytest.raises(FileNotFoundError, match="more.txt"):
+        kb.build_kb(str(window_ner_path), inputs(), db, lines=True, batch_size=BATCH, engine="ray", workers=2)
+    assert counts(db)["documents"] == (N_DOCS // BATCH) * BATCH
+    resumed = kb.build_kb(str(window_ner_path), [sample], db, lines=True, batch_size=BATCH, engine="ray", workers=2)
+    assert (resumed.docs_existing, resumed.docs_added) == ((N_DOCS // BATCH) * BATCH, N_DOCS % BATCH)
+
+
 def test_kb_ray_actor_failure_is_a_clear_error(ray_cluster, ruler_path, sample, tmp_path):
     """The actors can't load ruler_path's pipeline (its test component, util.py's, is registered
     only in this process): a KBError that says what to do, and no database left behind."""
