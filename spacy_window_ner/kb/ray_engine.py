@@ -32,6 +32,7 @@ import os
 import re
 import socket
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -81,18 +82,20 @@ class Extractor:
 
     model (str): The pipeline's directory or installed package name.
     max_length (int): The driver's nlp.max_length (longer texts were skipped there).
-    tally (ray.actor.ActorHandle): The build's `Tally`.
+    tally (str): The name of the build's `Tally` actor. A name, not its handle: Ray keeps the
+        arguments of an actor it may restart, and one that holds a handle in the object store,
+        which it warns about on every start.
     max_attempts (int): Starts of one block after which it is refused.
     db (Optional[str]): The database, for a store with concurrent writes; None to return the
         rows to the driver.
     """
 
-    def __init__(self, model: str, max_length: int, tally: Any, max_attempts: int, db: Optional[str] = None) -> None:
+    def __init__(self, model: str, max_length: int, tally: str, max_attempts: int, db: Optional[str] = None) -> None:
         self.nlp = load_pipeline(model)
         self.nlp.max_length = max_length
-        ray.get(tally.loaded.remote())
-        self.tally = tally
-        self.max_attempts = max_attempts
+        self.tally: Any = ray.get_actor(tally)
+        ray.get(self.tally.loaded.remote())
+        self.max_attempts: int = max_attempts
         self.store: Optional[Store] = open_store(db) if db is not None else None
 
     def ready(self) -> int:
@@ -171,6 +174,7 @@ def build_on_ray(
     started = not ray.is_initialized()
     if started:
         ray.init(address=address, include_dashboard=False, configure_logging=False)
+    tally: Any = None
     pool: List[Any] = []
     try:
         cpus = int(ray.cluster_resources().get("CPU", 0))
@@ -179,12 +183,13 @@ def build_on_ray(
         if workers > cpus:
             raise KBError(f"--workers {workers} is more than the {cpus} CPUs of the Ray cluster; give --workers {cpus} or fewer.")
         concurrent = getattr(store, "concurrent_writes", False)
-        tally: Any = ray.remote(num_cpus=0)(Tally).remote()
+        tally_name = f"spacy-window-ner-tally-{uuid.uuid4().hex}"
+        tally = ray.remote(num_cpus=0)(Tally).options(name=tally_name).remote()
         # One actor per block at most: an actor without a block would only load the pipeline.
         head = [first, *itertools.islice(blocks, workers - 1)]
         actor = ray.remote(Extractor).options(num_cpus=1, max_restarts=-1, max_task_retries=-1)
         constructor = {
-            "model": model, "max_length": max_length, "tally": tally, "max_attempts": MAX_BLOCK_ATTEMPTS,
+            "model": model, "max_length": max_length, "tally": tally_name, "max_attempts": MAX_BLOCK_ATTEMPTS,
             "db": str(db) if concurrent else None,
         }
         pool = [actor.remote(**constructor) for _ in head]
@@ -210,7 +215,7 @@ def build_on_ray(
         stats.worker_pids = sorted(pids)
         stats.pipeline_loads = _get(tally.pipeline_loads.remote())
     finally:
-        for handle in pool:  # free their CPUs now, on a cluster this build did not start too
+        for handle in [*pool, *([tally] if tally is not None else [])]:  # on a cluster this build did not start too
             ray.kill(handle)
         if started:
             ray.shutdown()
