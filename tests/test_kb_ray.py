@@ -199,15 +199,26 @@ def test_kb_ray_actor_failure_is_a_clear_error(ray_cluster, ruler_path, sample, 
 
 
 def actor_pids() -> List[int]:
-    """The process ids of this machine's Ray actors of the class Extractor (from /proc)."""
+    """The process ids of the Ray actors of the class Extractor that descend from this process
+    (the cluster the tests started), not another one's on the same machine (from /proc)."""
     pids = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if cmdline.read_bytes().startswith(b"ray::Extractor"):
+            if cmdline.read_bytes().startswith(b"ray::Extractor") and os.getpid() in ancestors(int(cmdline.parent.name)):
                 pids.append(int(cmdline.parent.name))
         except OSError:  # a process that ended meanwhile
             continue
     return pids
+
+
+def ancestors(pid: int) -> List[int]:
+    """The process ids above `pid`, its parent first (from /proc/PID/stat)."""
+    found = []
+    while pid > 1:
+        # The parent is the 2nd field after the command name, which is in parentheses.
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        found.append(pid)
+    return found
 
 
 def test_kb_ray_actor_killed_block_retried(ray_cluster, window_ner_path, sample, tmp_path):
