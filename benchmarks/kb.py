@@ -4,6 +4,7 @@ PostgreSQL; and how many actors one writer can keep busy.
 
     python -m benchmarks.kb [--model PATH] [--n-docs 3000] [--sentences-per-doc 4]
         [--processes 1,2] [--actors 1,2] [--pg-url postgresql://USER:PASSWORD@HOST:PORT]
+        [--overhead-repeats 2] [--ray-loads-docs 50000] [--ray-loads-actors 2]
 
 Without --model, a window_ner pipeline is trained for a couple of epochs on the embedded
 sample (assets/sample/sample_train.json). The documents join CoNLL04 sentences (from
@@ -26,7 +27,15 @@ What is measured:
   cluster is started once (ray.init with num_cpus = the most actors) before the builds and its
   start-up is reported apart; each Ray build still starts its actor pool (each actor loads the
   pipeline) inside its timed wall time.
+- the local build's overhead (--overhead-repeats, 0 for none): the local engine's build into a
+  new SQLite file (n_process 1, without the resolution pass) against nlp.pipe alone on the same
+  texts, in turns, wall and CPU time; then the resolution pass the build would end with
+  (kb.resolve_database), timed apart. Overhead = build / nlp.pipe - 1.
+- pipeline loads (--ray-loads-docs N, 0 for none): a Ray build of N short documents (one
+  sentence each, so many more blocks than actors) with --ray-loads-actors actors, without the
+  resolution pass: its BuildStats.pipeline_loads should equal its actors.
 """
+import collections
 import itertools
 import json
 import multiprocessing
@@ -45,7 +54,7 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_window_ner.inputs import Record, iter_records
-from spacy_window_ner.kb import BuildStats, DocRows, build_kb, describe, doc_rows, open_store
+from spacy_window_ner.kb import BuildStats, DocRows, build_kb, describe, doc_rows, open_store, resolve_database
 from spacy_window_ner.readers import read_conll04
 from tests.data import data_dir
 from tests.postgres_server import ServerError, server_cpu_seconds, temporary_database, temporary_server
@@ -217,6 +226,70 @@ def timed_build(
     return stats, cpu, server
 
 
+def fresh_sqlite(db: Path) -> Path:
+    """A SQLite path with no database (its files removed).
+
+    db (Path): The path.
+    RETURNS (Path): The same path.
+    """
+    for path in db.parent.glob(db.name + "*"):
+        path.unlink()
+    return db
+
+
+def local_overhead(nlp: Language, corpus: Path, texts: List[str], batch_size: int, work_dir: Path, repeats: int) -> None:
+    """Print the local engine's build time (SQLite, n_process 1, no resolution pass) against
+    nlp.pipe alone on the same texts, `repeats` times each in turns, with the resolution pass
+    the build would end with, timed apart.
+
+    nlp (Language): The pipeline.
+    corpus (Path): The JSONL file of the texts.
+    texts (List[str]): Its texts.
+    batch_size (int): nlp.pipe's batch size, and the build's.
+    work_dir (Path): Where the database goes.
+    repeats (int): Runs of each.
+    """
+    print(f"\nlocal build over nlp.pipe alone (SQLite, n_process 1, batch {batch_size}; {repeats} runs each, in turns):")
+    print(f"  {'run':<4} {'nlp.pipe s':>10} {'build s':>8} {'overhead':>8} {'pipe CPU s':>10} {'build CPU s':>11} "
+          f"{'CPU overhead':>12} {'resolution s':>12}")
+    walls, cpus = [], []
+    for run in range(1, repeats + 1):
+        start, before = time.perf_counter(), cpu_seconds()
+        collections.deque(nlp.pipe(texts, batch_size=batch_size), maxlen=0)
+        pipe_wall, pipe_cpu = time.perf_counter() - start, cpu_seconds() - before
+        db = fresh_sqlite(work_dir / "kb_overhead.sqlite")
+        start, before = time.perf_counter(), cpu_seconds()
+        stats = build_kb(nlp, [corpus], db, batch_size=batch_size, resolve=False)
+        build_wall, build_cpu = time.perf_counter() - start, cpu_seconds() - before
+        assert stats.docs_added == len(texts), stats
+        resolution = resolve_database(db)
+        walls.append(build_wall / pipe_wall - 1)
+        cpus.append(build_cpu / pipe_cpu - 1)
+        print(f"  {run:<4} {pipe_wall:>10.2f} {build_wall:>8.2f} {walls[-1]:>8.1%} {pipe_cpu:>10.2f} {build_cpu:>11.2f} "
+              f"{cpus[-1]:>12.1%} {resolution.seconds:>12.2f}")
+    print(f"  overhead, mean of {repeats}: {sum(walls) / repeats:.1%} wall, {sum(cpus) / repeats:.1%} CPU")
+
+
+def ray_loads(model: Path, work_dir: Path, n_docs: int, actors: int, batch_size: int) -> None:
+    """Print how often a Ray build of n_docs one-sentence documents loaded the pipeline.
+
+    model (Path): The pipeline's directory.
+    work_dir (Path): Where the corpus and the database go.
+    n_docs (int): Documents.
+    actors (int): The build's --workers.
+    batch_size (int): Documents per block.
+    """
+    corpus = work_dir / "corpus_short.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in make_texts(n_docs, 1)), encoding="utf8")
+    db = fresh_sqlite(work_dir / "kb_loads.sqlite")
+    stats = build_kb(str(model), [corpus], db, batch_size=batch_size, engine="ray", workers=actors, resolve=False)
+    assert stats.docs_added == n_docs, stats
+    blocks = -(-n_docs // batch_size)
+    print(f"\nRay build of {n_docs:,} one-sentence documents ({blocks:,} blocks of {batch_size}, {stats.words:,} words, "
+          f"no resolution pass): actors {actors}, actor processes that ran blocks {len(stats.worker_pids)}, "
+          f"pipeline loads {stats.pipeline_loads}; {rate(n_docs / stats.seconds)} docs/s, {stats.seconds:.1f} s")
+
+
 def start_postgres(stack: ExitStack, pg_url: Optional[str]) -> Tuple[Optional[str], str]:
     """The server for the PostgreSQL rows: --pg-url, or a temporary one (stopped by `stack`).
 
@@ -258,13 +331,17 @@ def main(
         "databases; a temporary one if omitted.",
     ),
     work_dir: Path = typer.Option(Path("/work/scratch/kb/bench"), help="Scratch directory for the corpus and databases."),
+    overhead_repeats: int = typer.Option(2, help="Runs of the local build against nlp.pipe alone; 0 for none."),
+    ray_loads_docs: int = typer.Option(0, help="Short documents of a Ray build that counts its pipeline loads; 0 for none."),
+    ray_loads_actors: int = typer.Option(2, help="Actors of that build."),
 ) -> None:
     n_processes = [int(n) for n in processes.split(",") if n.strip()]
     n_actors = [int(n) for n in actors.split(",") if n.strip()]
     n_writers = [int(n) for n in pg_writers.split(",") if n.strip()]
     print(f"start: {load_average()}")
     with ExitStack() as stack:
-        pg_server, pg_skipped = start_postgres(stack, pg_url)
+        # Only the writer capacity and the builds use PostgreSQL.
+        pg_server, pg_skipped = start_postgres(stack, pg_url) if n_writers or n_processes or n_actors else (None, "")
         work_dir.mkdir(parents=True, exist_ok=True)
         if model is None:
             start = time.perf_counter()
@@ -358,6 +435,10 @@ def main(
                     f"{label:<20} {store:<10} {rate(n_docs / stats.seconds):>7} {rate(stats.words / stats.seconds):>8} "
                     f"{cpu / n_docs * 1000:>10.2f} {server_ms:>9} {writer:>7} {pids:>4} {rate(n_docs / rerun.seconds):>12}"
                 )
+        if overhead_repeats:
+            local_overhead(nlp, corpus, texts, batch_size, work_dir, overhead_repeats)
+        if ray_loads_docs:
+            ray_loads(model, work_dir, ray_loads_docs, ray_loads_actors, batch_size)
     print(
         "\ndocs/s, words/s: documents (tokens) stored / build wall time. CPU ms/doc: CPU milliseconds per document\n"
         "of this process (the driver: reading, skipping, writing, Ray's driver threads), of the n_process children\n"

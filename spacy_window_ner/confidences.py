@@ -32,7 +32,6 @@ import math
 from itertools import zip_longest
 from typing import Dict, Iterable, List, Optional, Tuple
 
-import numpy
 from spacy.attrs import IDX, LENGTH
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -106,13 +105,14 @@ def get_confidences(doc: Doc) -> Dict[ConfidenceKey, float]:
     stored = [(key[2], key[3], value) for key, value in doc.user_data.items() if _is_key(key)]
     if not stored or not len(doc):
         return {}
-    starts = doc.to_array(IDX).astype("int64")
-    ends = starts + doc.to_array(LENGTH).astype("int64")
-    bounds = numpy.asarray([(s, e) for s, e, _ in stored], dtype="int64")
-    ok = numpy.isin(bounds[:, 0], starts) & numpy.isin(bounds[:, 1], ends) & (bounds[:, 0] < bounds[:, 1])
+    # Sets of the tokens' boundaries: a doc holds a few spans, for which numpy.isin's set-up
+    # per call costs more than the look-ups.
+    bounds = doc.to_array([IDX, LENGTH]).tolist()
+    starts = {idx for idx, _ in bounds}
+    ends = {idx + length for idx, length in bounds}
     found: Dict[ConfidenceKey, float] = {}
-    for (start, end, by_label), keep in zip(stored, ok.tolist()):
-        if keep and isinstance(by_label, dict):
+    for start, end, by_label in stored:
+        if start in starts and end in ends and start < end and isinstance(by_label, dict):
             for label, score in by_label.items():
                 if isinstance(score, (int, float)) and math.isfinite(score):
                     found[(int(start), int(end), str(label))] = float(score)

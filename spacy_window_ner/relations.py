@@ -64,7 +64,8 @@ def get_relations(doc: Doc) -> List[Relation]:
         none were set.
     """
     relations = []
-    n_chars = len(doc.text)
+    # len(doc.text) without building it (Doc.text joins every token's text in Python).
+    n_chars = doc[-1].idx + len(doc[-1].text_with_ws) if len(doc) else 0
     for (hs, he, hl, ts, te, tl, label), score in _stored(doc):
         if not (0 <= hs < he <= n_chars and 0 <= ts < te <= n_chars):
             continue

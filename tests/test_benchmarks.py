@@ -65,7 +65,8 @@ def test_benchmarks_kb_runs(tmp_path, postgres_server):
         unavailable('Ray is not installed: pip install "spacy-window-ner[ray]"')
     result = run(
         "benchmarks.kb", "--n-docs", "40", "--epochs", "1", "--processes", "1", "--actors", "1", "--pg-writers", "1,2",
-        "--pg-url", postgres_server, "--work-dir", tmp_path,
+        "--pg-url", postgres_server, "--work-dir", tmp_path, "--batch-size", "8", "--overhead-repeats", "2",
+        "--ray-loads-docs", "60", "--ray-loads-actors", "1",
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -88,6 +89,14 @@ def test_benchmarks_kb_runs(tmp_path, postgres_server):
         assert writer.endswith("%") and 0 <= float(writer[:-1]) < 100
         assert pids == ("1" if engine.startswith("ray") else "-")
         assert float(rerun.replace(",", "")) > 0
+    overhead_row = re.compile(r" +([12]) +([\d.]+) +([\d.]+) +(-?[\d.]+)% +([\d.]+) +([\d.]+) +(-?[\d.]+)% +([\d.]+)")
+    overheads = [match.groups() for match in map(overhead_row.fullmatch, lines) if match]
+    assert [run for run, *_ in overheads] == ["1", "2"]
+    assert all(float(seconds) > 0 for row in overheads for seconds in row[1:3] + row[4:6])
+    assert any(line.startswith("  overhead, mean of 2: ") for line in lines)
+    # 8 blocks on one actor: one load.
+    assert "Ray build of 60 one-sentence documents (8 blocks of 8, " in result.stdout
+    assert "actors 1, actor processes that ran blocks 1, pipeline loads 1;" in result.stdout
 
 
 def test_benchmarks_data_dir(monkeypatch, tmp_path):

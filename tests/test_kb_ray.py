@@ -80,8 +80,9 @@ def test_kb_ray_same_rows_as_local_on_two_actors(ray_cluster, window_ner_path, s
     stats = kb.build_kb(str(window_ner_path), [sample], ray_db, batch_size=BATCH, engine="ray", workers=2)
     assert stats.docs_added == N_DOCS and counts(ray_db)["mentions"] > N_DOCS
     assert_same_kb(ray_db, local)
-    # Two actors ran blocks, in processes of their own.
+    # Two actors ran blocks, in processes of their own, each loading the pipeline once.
     assert len(stats.worker_pids) == 2 and os.getpid() not in stats.worker_pids
+    assert stats.pipeline_loads == 2
     assert stats.seconds_workers_cpu > 0
 
 
@@ -99,7 +100,7 @@ def test_kb_ray_driver_killed_then_rerun(ray_cluster, window_ner_path, sample, t
     before = snapshot(db)
     again = kb.build_kb(str(window_ner_path), [sample], db, batch_size=BATCH, engine="ray", workers=2)
     assert (again.docs_added, again.docs_existing) == (0, N_DOCS)
-    assert again.worker_pids == []  # nothing to process: no actor started
+    assert again.worker_pids == [] and again.pipeline_loads == 0  # nothing to process: no actor started
     assert snapshot(db) == before
 
 
@@ -162,7 +163,30 @@ def test_kb_ray_input_disappears(ray_cluster, window_ner_path, sample, tmp_path)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     # The rerun resumes; its one block needs one actor.
-    assert "added 2 " in result.output and "on 1 Ray actor (" in result.output and f"skipped {N_DOCS} already stored" in result.output
+    assert "added 2 " in result.output and f"skipped {N_DOCS} already stored" in result.output
+    assert "on 1 Ray actor (" in result.output and "CPU s, 1 pipeline load)" in result.output
+
+
+def test_kb_ray_input_fails_midway_blocks_sent_are_stored(ray_cluster, window_ner_path, sample, tmp_path, monkeypatch):
+    """An input that fails while the driver reads it (here the second file, deleted once the first
+    is read) stops the reading; the blocks already sent to the actors (the first 12 of 16
+    documents; the 13th would hold the first file's last 8 and the second file's lines) are
+    stored before the error is raised, and a rerun adds the rest."""
+    monkeypatch.setattr(kb.build, "KNOWN_CHUNK", BATCH)  # the look-ups of stored documents read ahead no further
+    db = tmp_path / "kb.sqlite"
+    more = tmp_path / "more.txt"
+    more.write_text("Mary lives in Paris.\nAcme hired John Smith.\n", encoding="utf8")
+
+    def inputs() -> Iterator[Path]:
+        yield sample
+        more.unlink()
+        yield more
+
+    with pytest.raises(FileNotFoundError, match="more.txt"):
+        kb.build_kb(str(window_ner_path), inputs(), db, lines=True, batch_size=BATCH, engine="ray", workers=2)
+    assert counts(db)["documents"] == (N_DOCS // BATCH) * BATCH
+    resumed = kb.build_kb(str(window_ner_path), [sample], db, lines=True, batch_size=BATCH, engine="ray", workers=2)
+    assert (resumed.docs_existing, resumed.docs_added) == ((N_DOCS // BATCH) * BATCH, N_DOCS % BATCH)
 
 
 def test_kb_ray_actor_failure_is_a_clear_error(ray_cluster, ruler_path, sample, tmp_path):
@@ -175,20 +199,31 @@ def test_kb_ray_actor_failure_is_a_clear_error(ray_cluster, ruler_path, sample, 
 
 
 def actor_pids() -> List[int]:
-    """The process ids of this machine's Ray Data actors running Extractor (from /proc)."""
+    """The process ids of the Ray actors of the class Extractor that descend from this process
+    (the cluster the tests started), not another one's on the same machine (from /proc)."""
     pids = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if b"MapWorker(MapBatches(Extractor))" in cmdline.read_bytes():
+            if cmdline.read_bytes().startswith(b"ray::Extractor") and os.getpid() in ancestors(int(cmdline.parent.name)):
                 pids.append(int(cmdline.parent.name))
         except OSError:  # a process that ended meanwhile
             continue
     return pids
 
 
+def ancestors(pid: int) -> List[int]:
+    """The process ids above `pid`, its parent first (from /proc/PID/stat)."""
+    found = []
+    while pid > 1:
+        # The parent is the 2nd field after the command name, which is in parentheses.
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        found.append(pid)
+    return found
+
+
 def test_kb_ray_actor_killed_block_retried(ray_cluster, window_ner_path, sample, tmp_path):
-    """An actor process killed mid-build is restarted by Ray and its block retried: the
-    build completes with the same rows as a clean one, nothing twice."""
+    """An actor process killed mid-build is restarted by Ray (loading the pipeline again) and
+    its blocks retried: the build completes with the same rows as a clean one, nothing twice."""
     db, clean = tmp_path / "kb.sqlite", tmp_path / "clean.sqlite"
     killed: List[int] = []
 
@@ -200,7 +235,7 @@ def test_kb_ray_actor_killed_block_retried(ray_cluster, window_ner_path, sample,
             killed.append(pids[0])
 
     stats = kb.build_kb(str(window_ner_path), [sample], db, batch_size=BATCH, engine="ray", workers=2, progress=kill_an_actor)
-    assert killed and stats.docs_added == N_DOCS
+    assert killed and stats.docs_added == N_DOCS and stats.pipeline_loads == 3
     kb.build_kb(str(window_ner_path), [sample], clean, batch_size=BATCH, engine="local")
     assert_same_kb(db, clean)
 
@@ -283,12 +318,13 @@ def test_kb_ray_block_that_kills_its_actors_refused(ray_cluster, window_ner_path
     assert not db.exists()
 
 
-def test_kb_ray_streams_the_inputs_in_waves(ray_cluster, window_ner_path, sample, tmp_path, monkeypatch):
-    """The driver holds WAVE_BLOCKS blocks at a time (here 4 of the 13): each wave is read, run
-    and stored before the next is read, and the result equals the local engine's."""
+def test_kb_ray_streams_the_inputs_to_one_pool(ray_cluster, window_ner_path, sample, tmp_path, monkeypatch):
+    """One pool of actors runs the whole build, each loading the pipeline once however many
+    blocks it gets (13 here), and the driver reads the input only as far as the blocks it may
+    have sent (BLOCKS_PER_ACTOR per actor ahead of the results): the result equals the local
+    engine's."""
     from spacy_window_ner.kb import ray_engine
 
-    monkeypatch.setattr(ray_engine, "WAVE_BLOCKS", 4)
     monkeypatch.setattr(kb.build, "KNOWN_CHUNK", BATCH)  # the look-ups of stored documents read ahead no further
     local, ray_db = tmp_path / "local.sqlite", tmp_path / "ray.sqlite"
     kb.build_kb(str(window_ner_path), [sample], local, lines=True)
@@ -309,7 +345,11 @@ def test_kb_ray_streams_the_inputs_in_waves(ray_cluster, window_ner_path, sample
 
     monkeypatch.setattr(kb.build, "iter_records", counting)
     stats = kb.build_kb(str(window_ner_path), [sample], ray_db, batch_size=BATCH, engine="ray", workers=2, progress=progress)
-    assert stats.docs_added == N_DOCS and stored[-1] == N_DOCS
-    # The first wave's blocks were stored before the driver had read the last records.
+    assert stats.docs_added == N_DOCS and stored[-1] == N_DOCS and len(stored) == 13
+    assert len(stats.worker_pids) == 2 and stats.pipeline_loads == 2
+    # When the n-th block was stored, the driver had sent at most n - 1 + 2 x BLOCKS_PER_ACTOR
+    # blocks, and read no further.
+    ahead = 2 * ray_engine.BLOCKS_PER_ACTOR
+    assert all(count <= (n + ahead) * BATCH for n, count in enumerate(read))
     assert read[0] < N_DOCS and read[-1] == N_DOCS
     assert_same_kb(ray_db, local)

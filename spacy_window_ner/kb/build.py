@@ -16,9 +16,9 @@ what they touched.
 Documents that can't be processed are skipped and reported with the malformed lines ("path:line:
 why"), before the pipeline (see inputs.text_problem).
 
-The pipeline runs in this process (engine "local", nlp.pipe) or in a pool of Ray Data actors
-(engine "ray", see ray_engine.py, imported only for that engine); both make and store the same
-rows through rows.py (`doc_rows`, `write_batch`).
+The pipeline runs in this process (engine "local", nlp.pipe) or in one pool of Ray actors for
+the whole build (engine "ray", see ray_engine.py, imported only for that engine); both make and
+store the same rows through rows.py (`doc_rows`, `write_batch`).
 """
 import itertools
 import time
@@ -41,7 +41,7 @@ from .store import DocRows, KBError, RemoveStats, Store
 from .urls import describe, hide_password, is_url
 
 KNOWN_CHUNK = 256  # records per "already stored?" look-up
-ENGINES = ("local", "ray")  # build_kb(engine=...): nlp.pipe in this process, or Ray Data actors
+ENGINES = ("local", "ray")  # build_kb(engine=...): nlp.pipe in this process, or Ray actors
 
 
 def build_kb(
@@ -85,7 +85,7 @@ def build_kb(
     max_length (Optional[int]): Raise (or lower) nlp.max_length to this for the build; longer
         texts are skipped. spaCy's parser and NER need about 1 GB of memory per 100,000
         characters, so raise it knowingly. nlp.max_length is restored afterwards.
-    engine (str): "local" (nlp.pipe in this process) or "ray" (Ray Data actors).
+    engine (str): "local" (nlp.pipe in this process) or "ray" (a pool of Ray actors).
     address (Optional[str]): Ray only: the cluster for ray.init ("auto", "HOST:PORT",
         "ray://HOST:10001"); None starts a local one.
     workers (Optional[int]): Ray only: the number of actors; None for one per CPU of the cluster.
@@ -139,6 +139,7 @@ def build_kb(
                     max_length=nlp.max_length, address=address, workers=workers, progress=progress,
                 )
             else:
+                stats.pipeline_loads = 0 if isinstance(model, Language) else 1
                 _build_local(nlp, records, store, stats, batch_size=batch_size, n_process=n_process, progress=progress)
     finally:
         nlp.max_length = saved_max_length
@@ -239,7 +240,7 @@ def _ray_engine() -> ModuleType:
         if not (err.name or "").startswith(("ray", "pyarrow")):
             raise
         raise KBError(
-            f'--engine ray needs Ray Data, which can\'t be imported ({err}): pip install "spacy-window-ner[ray]".'
+            f'--engine ray needs Ray, which can\'t be imported ({err}): pip install "spacy-window-ner[ray]".'
         ) from None
     return ray_engine
 

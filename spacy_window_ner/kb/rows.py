@@ -46,6 +46,10 @@ class BuildStats(InputStats):
         (pipeline and rows), summed over actors.
     seconds_workers_store (float): Ray engine into PostgreSQL: wall time the actors spent
         writing their batches, summed over actors.
+    pipeline_loads (int): Loads of the pipeline by the processes that ran it: 1 for the local
+        engine when build_kb loaded it by name (0 for a Language object; nlp.pipe's n_process
+        children get a copy); for the Ray engine, one per actor, and one more per actor that Ray
+        restarted (the driver's own load, to check the pipeline, is not counted).
     resolution (Optional[ResolveStats]): What the resolution pass at the end of the build did
         (None with resolve=False).
     """
@@ -65,6 +69,7 @@ class BuildStats(InputStats):
     worker_pids: List[int] = field(default_factory=list)
     seconds_workers_cpu: float = 0.0
     seconds_workers_store: float = 0.0
+    pipeline_loads: int = 0
     resolution: Optional[ResolveStats] = None
 
 
@@ -76,6 +81,10 @@ def doc_rows(doc: Doc) -> DocRows:
     RETURNS (DocRows): The rows (see store.DocRows).
     """
     confidences = get_confidences(doc)
+    # Doc.text and Span.text join their tokens' texts in Python, token by token: the doc's text
+    # is built once and every span's text sliced from it (the same string: a span runs from
+    # its first token's idx to its last token's end).
+    text = doc.text
     has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
     # The sentences once per doc (Span.sent walks to the sentence start for every mention).
     sents = list(doc.sents) if has_sents else []
@@ -83,19 +92,21 @@ def doc_rows(doc: Doc) -> DocRows:
     spans: Dict[SpanKey, Dict[str, Any]] = {}
 
     def add(span: Span) -> SpanKey:
-        key = (span.start, span.end, span.label_)
+        label = span.label_
+        key = (span.start, span.end, label)
         if key not in spans:
             context = sents[bisect.bisect_right(sent_starts, span.start) - 1] if sents else None
             if context is not None and context.end < span.end:  # a span across sentences
                 context = span.sent
             if context is None or len(context) > MAX_SENTENCE_TOKENS:
                 context = doc[max(0, span.start - CONTEXT_TOKENS) : span.end + CONTEXT_TOKENS]
+            start_char, end_char = span.start_char, span.end_char
+            sent_start_char, sent_end_char = context.start_char, context.end_char
             spans[key] = {
-                "start_char": span.start_char, "end_char": span.end_char, "text": span.text,
-                "label": span.label_,
-                "confidence": confidences.get((span.start_char, span.end_char, span.label_)),
-                "sentence": context.text, "sent_start_char": context.start_char,
-                "sent_end_char": context.end_char,
+                "start_char": start_char, "end_char": end_char, "text": text[start_char:end_char],
+                "label": label, "confidence": confidences.get((start_char, end_char, label)),
+                "sentence": text[sent_start_char:sent_end_char], "sent_start_char": sent_start_char,
+                "sent_end_char": sent_end_char,
             }
         return key
 
@@ -103,7 +114,7 @@ def doc_rows(doc: Doc) -> DocRows:
         add(ent)
     relations = [(add(r.head), add(r.tail), r.label, r.score) for r in get_relations(doc)]
     return {
-        "n_chars": len(doc.text), "n_tokens": len(doc), "mentions": spans, "relations": relations,
+        "n_chars": len(text), "n_tokens": len(doc), "mentions": spans, "relations": relations,
         "dropped_candidates": doc.user_data.get(DROPPED_KEY, 0),
     }
 

@@ -104,6 +104,7 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             aliases = self._aliases.get(conn.execute)
+            written: List[Dict[str, Any]] = []  # the mentions of the documents written, for their name keys
             for record, rows in batch:
                 identity = record.identity
                 old = conn.execute("SELECT id, sha256 FROM documents WHERE identity = ?", (identity,)).fetchone()
@@ -120,23 +121,32 @@ class SQLiteStore:
                 )
                 doc_id = cur.lastrowid
                 counts.added += 1
-                ids: Dict[Tuple[int, int, str], Optional[int]] = {}
-                for key, m in rows["mentions"].items():
-                    cur = conn.execute(
-                        "INSERT INTO mentions (doc_id, norm, entity_id, start_char, end_char, text, label, "
-                        "confidence, sentence, sent_start_char, sent_end_char) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+                mentions = rows["mentions"]
+                conn.executemany(
+                    "INSERT INTO mentions (doc_id, norm, entity_id, start_char, end_char, text, label, "
+                    "confidence, sentence, sent_start_char, sent_end_char) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
                         (doc_id, normalize(m["text"]), m["start_char"], m["end_char"], m["text"], m["label"],
-                         m["confidence"], m["sentence"], m["sent_start_char"], m["sent_end_char"]),
-                    )
-                    ids[key] = cur.lastrowid
-                    counts.mentions += 1
-                conn.executemany(QUERIES.add_keys, name_key_rows(rows["mentions"].values(), aliases))
-                for head, tail, label, score in rows["relations"]:
-                    conn.execute(
+                         m["confidence"], m["sentence"], m["sent_start_char"], m["sent_end_char"])
+                        for m in mentions.values()
+                    ],
+                )
+                counts.mentions += len(mentions)
+                written.extend(mentions.values())
+                if rows["relations"]:
+                    # A mention is one (start_char, end_char, label) of its document.
+                    ids = {
+                        tuple(place): mention_id for mention_id, *place in conn.execute(
+                            "SELECT id, start_char, end_char, label FROM mentions WHERE doc_id = ?", (doc_id,)
+                        )
+                    }
+                    mention_ids = {key: ids[(m["start_char"], m["end_char"], m["label"])] for key, m in mentions.items()}
+                    conn.executemany(
                         "INSERT INTO relations (doc_id, label, confidence, head_mention, tail_mention) VALUES (?, ?, ?, ?, ?)",
-                        (doc_id, label, score, ids[head], ids[tail]),
+                        [(doc_id, label, score, mention_ids[head], mention_ids[tail]) for head, tail, label, score in rows["relations"]],
                     )
-                    counts.relations += 1
+                    counts.relations += len(rows["relations"])
+            conn.executemany(QUERIES.add_keys, name_key_rows(written, aliases))
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
