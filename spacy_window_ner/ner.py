@@ -258,7 +258,7 @@ class WindowNER(TrainablePipe):
             emissions = [(scores[i] if learned else _log_softmax(ops, scores[i])) + start_bias for i in group]
             E = pad(ops, emissions, n_tags)
             lengths = ops.asarray1i([len(s) for s in emissions])
-            paths = viterbi(ops, E, lengths, T, start, end)
+            paths = viterbi(ops, E, lengths, T, start, end, biluo=crf.attrs["biluo"])
             docs, starts, ends, label_ids = spans_from_paths(ops.to_numpy(paths))
             probs = ops.to_numpy(
                 span_probabilities(ops, E, lengths, T, start, end, paths, (docs, starts, ends))
