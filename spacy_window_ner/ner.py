@@ -308,12 +308,14 @@ class WindowNER(TrainablePipe):
         docs (Iterable[Doc]): The docs.
         scores (List[Floats2d]): The output of predict.
         """
-        labels = self.labels
+        # Labels as their string-store ids, and the offsets as Python ints, converted once
+        # per doc: the per-span work is then only making the Span.
+        labels = [self.vocab.strings.add(label) for label in self.labels]
         confidences = self.confidences
         for doc, (starts, ends, label_ids, probs) in zip(docs, self.decode(scores, confidences=confidences)):
             spans = [
-                Span(doc, int(s), int(e), label=labels[int(l)])
-                for s, e, l in zip(starts, ends, label_ids)
+                Span(doc, s, e, label=labels[l])
+                for s, e, l in zip(starts.tolist(), ends.tolist(), label_ids.tolist())
             ]
             if self.cfg["spans_key"] is None:
                 self._write_ents(doc, spans, starts, ends)
