@@ -1,10 +1,11 @@
 """Where a trained NER pipeline spends its inference time: `nlp.pipe` over the CoNLL04 test texts
 repeated to about --words words, batch --batch-size, under cProfile (the functions with the
 most cumulative time, as a share of the run), and, for window_ner, the same work timed stage by
-stage without the profiler (each stage's best of --repeats rounds): tokenizer, tok2vec, window scorer, decoding (Viterbi, and the span
-confidences when the component computes them), and writing the annotations.
+stage without the profiler, each stage's best of --repeats rounds: tokenizer, tok2vec, window
+scorer, decoding (Viterbi, and the span confidences when the component computes them), and
+writing the annotations.
 
-    python -m benchmarks.profile_ner PIPELINE [--words 30000] [--batch-size 256] [--top 25]
+    python -m benchmarks.profile_ner PIPELINE [--words 30000] [--batch-size 256] [--top 25] [--repeats 3]
 
 PIPELINE is a trained pipeline's folder, e.g. benchmarks/runs/ner/window_ner/model-best as
 `python -m benchmarks.ner_vs_spacy` leaves it. The stage table needs a window_ner component
