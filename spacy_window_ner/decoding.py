@@ -92,9 +92,9 @@ def _dense_step(transitions: Floats3d, best: Floats2d) -> Floats2d:
 
 def _biluo_step(xp, transitions: Floats2d) -> Tuple[Callable[[Floats2d], Floats2d], List[int]]:
     """The step of the forward pass over BILUO tags, in the tag order [L-*, O, U-*, B-*, I-*],
-    and that order. There the tags that close an entity (L-*, O, U-*) are the first 1 + 2n and
-    the tags that may follow them (O, U-*, B-*) the next-but-n 1 + 2n; I-x and L-x follow only
-    B-x and I-x. With best (n_tags, n_docs):
+    and that order. There the tags that close an entity (L-*, O, U-*) are the first 1 + 2n, and
+    the tags that may follow them (O, U-*, B-*) the 1 + 2n from position n on; I-x and L-x
+    follow only B-x and I-x. With best (n_tags, n_docs) and n labels:
 
         best'[j in O, U, B] = max_{i in L, O, U} best[i] + T[i, j]
         best'[I-x] = max(best[B-x] + T[B-x, I-x], best[I-x] + T[I-x, I-x])    (L-x alike)
