@@ -60,7 +60,9 @@ def test_benchmarks_profile_ner_runs(tmp_path):
     nlp.to_disk(tmp_path / "model")
     result = run("benchmarks.profile_ner", str(tmp_path / "model"), "--words", "300", "--repeats", "1", "--top", "5")
     assert result.returncode == 0, result.stderr
-    assert re.search(r"^ *[\d.]+ +100\.0 .*language\.py:\d+\(pipe\)$", result.stdout, re.M), result.stdout
+    # nlp.pipe holds nearly all of the profiled run's time (the rest is the loop around it)
+    pipe_row = re.search(r"^ *[\d.]+ +([\d.]+) .*language\.py:\d+\(pipe\)$", result.stdout, re.M)
+    assert pipe_row and 90.0 <= float(pipe_row.group(1)) <= 100.0, result.stdout
     for stage in ("tokenizer", "tok2vec", "window scorer", "set_annotations", r"\(decode\)"):
         assert re.search(rf"^  {stage} +-?[\d.]+ s +-?[\d.]+ %$", result.stdout, re.M), result.stdout
 
