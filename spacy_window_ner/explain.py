@@ -166,7 +166,7 @@ def explain(nlp: Language, text: Union[str, Doc], *, pipe_name: Optional[str] = 
     tok2vec = pipe.model.get_ref("tok2vec")
     scorer = pipe.model.get_ref("scorer")
     k = window_size(scorer)
-    (starts, ends, label_ids, probs), = pipe.decode(pipe.predict([doc]))
+    (starts, ends, label_ids, probs), = pipe.decode(pipe.predict([doc]), confidences=True)
     labels, tag_ids = pipe.labels, {tag: i for i, tag in enumerate(pipe.tags)}
     spans = []
     for start, end, label_id in zip(starts, ends, label_ids):

@@ -18,7 +18,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.scorer_versions", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.rel_levers", "benchmarks.ner_levers", "benchmarks.kb", "benchmarks.long_docs"])
+@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.scorer_versions", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.rel_levers", "benchmarks.ner_levers", "benchmarks.kb", "benchmarks.long_docs", "benchmarks.profile_ner"])
 def test_benchmarks_help(module):
     result = run(module, "--help")
     assert result.returncode == 0, result.stderr
@@ -45,6 +45,26 @@ def test_benchmarks_scorer_versions_runs():
     for name in ("window_ner (v3)", "window_ner (v2)", "spacy ner"):
         assert re.search(rf"^{re.escape(name)} +[\d,]+ +\d+\.\d+$", result.stdout, re.M), result.stdout
     assert re.search(r"v3 relative to v2: \d+\.\d+x", result.stdout)
+
+
+@pytest.mark.slow
+def test_benchmarks_profile_ner_runs(tmp_path):
+    """The profile of an initialized window_ner pipeline: the table and every stage."""
+    if not (data_dir() / "conll04" / "conll04_test.json").exists():
+        unavailable(f"CoNLL04 is not in {data_dir()} (tests/data.py)")
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("window_ner").add_label("PER")
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "model")
+    result = run("benchmarks.profile_ner", str(tmp_path / "model"), "--words", "300", "--repeats", "1", "--top", "5")
+    assert result.returncode == 0, result.stderr
+    # nlp.pipe holds nearly all of the profiled run's time (the rest is the loop around it)
+    pipe_row = re.search(r"^ *[\d.]+ +([\d.]+) .*language\.py:\d+\(pipe\)$", result.stdout, re.M)
+    assert pipe_row and 90.0 <= float(pipe_row.group(1)) <= 100.0, result.stdout
+    for stage in ("tokenizer", "tok2vec", "window scorer", "set_annotations", r"\(decode\)"):
+        assert re.search(rf"^  {stage} +-?[\d.]+ s +-?[\d.]+ %$", result.stdout, re.M), result.stdout
 
 
 def test_benchmarks_long_docs_runs(tmp_path):

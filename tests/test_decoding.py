@@ -45,12 +45,13 @@ def constrained(n_labels, rng):
     return T, start, end
 
 
-def test_decoding_viterbi_matches_brute_force():
+@pytest.mark.parametrize("biluo", [False, True])
+def test_decoding_viterbi_matches_brute_force(biluo):
     rng = numpy.random.RandomState(0)
     T, start, end = constrained(1, rng)
     lengths = [4, 1, 3, 0, 2]
     docs = [rng.normal(size=(n, 5)) for n in lengths]
-    paths = viterbi(OPS, pad(OPS, docs, 5), OPS.asarray1i(lengths), T, start, end)
+    paths = viterbi(OPS, pad(OPS, docs, 5), OPS.asarray1i(lengths), T, start, end, biluo=biluo)
     assert paths.shape == (5, 4)
     for doc, path, n in zip(docs, paths, lengths):
         if n:
@@ -58,14 +59,36 @@ def test_decoding_viterbi_matches_brute_force():
         assert not path[n:].any()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 12), min_size=1, max_size=6),
+    n_labels=st.integers(0, 4),
+    seed=st.integers(0, 2**16),
+    ties=st.booleans(),
+)
+def test_decoding_viterbi_biluo_step_gives_the_same_paths(lengths, n_labels, seed, ties):
+    """The BILUO step (only the allowed transitions) and the dense step (every transition, the
+    forbidden ones scored -1e4) find the same paths, ties included (rounded scores make many)."""
+    rng = numpy.random.RandomState(seed)
+    n_tags = 1 + 4 * n_labels
+    T, start, end = (a.astype("f") for a in constrained(n_labels, rng))
+    docs = [rng.normal(size=(n, n_tags)).astype("f") for n in lengths]
+    if ties:
+        T, start, end, docs = numpy.round(T), numpy.round(start), numpy.round(end), [numpy.round(d) for d in docs]
+    E, n = pad(OPS, docs, n_tags), OPS.asarray1i(lengths)
+    dense = viterbi(OPS, E, n, T, start, end)
+    assert numpy.array_equal(viterbi(OPS, E, n, T, start, end, biluo=True), dense)
+
+
+@pytest.mark.parametrize("biluo", [False, True])
 @pytest.mark.parametrize("n_labels", [0, 1, 3])
-def test_decoding_viterbi_ties_decode_to_outside(n_labels):
+def test_decoding_viterbi_ties_decode_to_outside(n_labels, biluo):
     """An untrained window_ner scores every tag alike: the constrained Viterbi then picks "O"."""
     allowed, can_start, can_end = allowed_transitions(n_labels)
     T, start, end = (numpy.where(a, 0.0, -1e4) for a in (allowed, can_start, can_end))
     lengths = [5, 1, 3]
     E = OPS.alloc3f(len(lengths), 5, len(can_start))
-    assert not viterbi(OPS, E, OPS.asarray1i(lengths), T, start, end).any()
+    assert not viterbi(OPS, E, OPS.asarray1i(lengths), T, start, end, biluo=biluo).any()
 
 
 def test_decoding_labels_with_hyphens_and_spaces():
@@ -91,11 +114,12 @@ def test_decoding_viterbi_never_emits_invalid_paths(lengths, n_labels, seed, sca
     n_tags = 1 + 4 * n_labels
     T, start, end = constrained(n_labels, rng)
     docs = [(rng.normal(size=(n, n_tags)) * scale).astype("f") for n in lengths]
-    paths = viterbi(OPS, pad(OPS, docs, n_tags), OPS.asarray1i(lengths), T, start, end)
-    for path, n in zip(paths, lengths):
-        assert is_valid(list(path[:n]), n_labels)
-        assert not path[n:].any()
-    spans_from_paths(paths)
+    for biluo in (False, True):
+        paths = viterbi(OPS, pad(OPS, docs, n_tags), OPS.asarray1i(lengths), T, start, end, biluo=biluo)
+        for path, n in zip(paths, lengths):
+            assert is_valid(list(path[:n]), n_labels)
+            assert not path[n:].any()
+        spans_from_paths(paths)
 
 
 def test_decoding_spans_from_paths():

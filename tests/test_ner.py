@@ -450,6 +450,43 @@ def test_ner_recall_bias_refuses_bad_values(value, trained):
         spacy.blank("en").add_pipe("window_ner", config={"recall_bias": float("nan")})
 
 
+def test_ner_confidences_off_keeps_the_entities_without_confidences(trained, tmp_path):
+    """confidences = false: the same entities, no confidences stored; saved with the pipeline;
+    explain still computes them."""
+    from spacy_window_ner.confidences import get_confidences
+    from spacy_window_ner.explain import explain
+
+    nlp = copy_pipeline(trained)
+    ner = nlp.get_pipe("window_ner")
+    assert ner.confidences is True
+    ner.confidences = False
+    expected = [doc for doc in trained.pipe(TEST_TEXTS)]
+    for want, got in zip(expected, nlp.pipe(TEST_TEXTS)):
+        assert [(e.start, e.end, e.label_) for e in got.ents] == [(e.start, e.end, e.label_) for e in want.ents]
+        assert list(got.spans["window_ner"]) == list(got.ents)
+        assert "scores" not in got.spans["window_ner"].attrs
+        assert get_confidences(got) == {}
+        assert len(get_confidences(want)) == len(want.ents)
+    assert any(doc.ents for doc in expected)
+    assert [e.confidence for e in explain(nlp, TEST_TEXTS[0])] == [e.confidence for e in explain(trained, TEST_TEXTS[0])]
+    nlp.to_disk(tmp_path / "model")
+    assert spacy.load(tmp_path / "model").get_pipe("window_ner").confidences is False
+    assert spacy.blank("en").add_pipe("window_ner", config={"confidences": False}).confidences is False
+    with pytest.raises(ValueError, match="confidences setting of window_ner must be true or false"):
+        ner.confidences = "no"
+    with pytest.raises(ValueError, match="confidences"):  # spaCy's config validation
+        spacy.blank("en").add_pipe("window_ner", config={"confidences": 0})
+
+
+def test_ner_decode_without_confidences_gives_the_same_spans(trained):
+    ner = trained.get_pipe("window_ner")
+    scores = ner.predict([trained.make_doc(text) for text in TEST_TEXTS])
+    for (starts, ends, labels, probs), (s, e, l, p) in zip(ner.decode(scores), ner.decode(scores, confidences=False)):
+        assert numpy.array_equal(starts, s) and numpy.array_equal(ends, e) and numpy.array_equal(labels, l)
+        assert numpy.isnan(p).all() and len(p) == len(probs)
+        assert ((probs >= 0.0) & (probs <= 1.0)).all()
+
+
 def test_ner_loads_in_fresh_process_without_import(trained, tmp_path):
     trained.to_disk(tmp_path / "model")
     script = (
