@@ -3,7 +3,7 @@
 shared one by `min_support` and `shrinkage`), a pipeline's (`tune_pipeline_thresholds`, used by
 `spacy-window-ner tune-thresholds`), and the [training.before_to_disk] callback
 `spacy-window-ner.tune_rel_thresholds.v1`. `dev_scores` scores the dev candidates once;
-`tuned_vector` and `relation_f` pick and count thresholds on those scores without a component,
+`tuned_vector`, `relation_f` and `relation_prf` pick and count thresholds on those scores without a component,
 for cross-validation (see cv.py) and the benchmarks.
 
 Every tuned threshold is bounded from below by `min_threshold` (DEFAULT_MIN_THRESHOLD): the best
@@ -249,14 +249,29 @@ def relation_f(scores: DevScores, thresholds: Union[Sequence[float], numpy.ndarr
     thresholds (Union[Sequence[float], numpy.ndarray]): The threshold of every label.
     RETURNS (Tuple[float, float]): Micro F1 and macro F1.
     """
-    predicted = scores.probs >= numpy.asarray(thresholds)[None, :]
+    _, _, micro, macro = relation_prf(scores, thresholds)
+    return micro, macro
+
+
+def relation_prf(scores: DevScores, thresholds: Union[Sequence[float], numpy.ndarray]) -> Tuple[float, float, float, float]:
+    """Strict micro precision, recall and F1, and macro F1, of the rule p >= threshold on
+    scored candidates (see relation_f). A probability of 0 (a label typed labels rule out) is
+    never predicted, as set_annotations never predicts it.
+
+    scores (DevScores): The probabilities, targets and gold counts.
+    thresholds (Union[Sequence[float], numpy.ndarray]): The threshold of every label.
+    RETURNS (Tuple[float, float, float, float]): Micro P, R and F1, and macro F1.
+    """
+    predicted = (scores.probs >= numpy.asarray(thresholds)[None, :]) & (scores.probs > 0)
     tp = (predicted & (scores.gold > 0)).sum(axis=0).astype(float)
     n_pred = predicted.sum(axis=0).astype(float)
     n_gold = numpy.maximum(scores.n_gold, tp)
     micro = 2 * tp.sum() / max(n_pred.sum() + n_gold.sum(), 1.0)
     seen = (n_pred + n_gold) > 0
     per_label = 2 * tp[seen] / (n_pred[seen] + n_gold[seen])
-    return float(micro), float(per_label.mean()) if seen.any() else 0.0
+    p = tp.sum() / max(n_pred.sum(), 1.0)
+    r = tp.sum() / max(n_gold.sum(), 1.0)
+    return float(p), float(r), float(micro), float(per_label.mean()) if seen.any() else 0.0
 
 
 def tuned_vector(
