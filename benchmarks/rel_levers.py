@@ -106,7 +106,7 @@ def floor_rows(pipe: WindowRel, dev: Sequence[Example], test: Sequence[Example],
     return [(*row, "* best dev CV" if i == -best[1] else "") for i, row in enumerate(rows)]
 
 
-MIN_THRESHOLDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+MIN_THRESHOLDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def pct(value: float) -> str:
@@ -194,20 +194,28 @@ def main(
     test = examples_before(nlp, conll / "test.spacy", component, gold_ents=False)
     trust_header = ("typed labels", "min_threshold", "thresholds", "dev CV micro F", "dev micro P / R / F", "dev macro F",
                     "test micro P / R / F", "test macro F", "lowest threshold")
+    original = pipe.candidates
     for ents, splits in (("predicted", {"dev": dev, "test": test}), ("gold", {
         split: examples_before(nlp, conll / f"{split}.spacy", component, gold_ents=True) for split in ("dev", "test")
     })):
-        trust = trust_rows(pipe, splits, triples, folds)
-        widths = [max(len(row[i]) for row in [trust_header, *trust]) for i in range(len(trust_header))]
-        print(f"\nrelations a user can trust, {ents} entities (candidates as saved: typed {pipe.candidates.typed}), "
-              f"{folds}-fold CV over dev")
-        for row in [trust_header, *trust]:
-            print("  ".join(f"{cell:{width}}" for cell, width in zip(row, widths)))
+        # The candidates as saved, and all pairs where those are typed (a mismatch typed labels guard against).
+        for typed_candidates in sorted({original.typed, False}, reverse=True):
+            pipe.candidates = NearbyPairs(
+                max_distance=original.max_distance, max_candidates=original.max_candidates,
+                block_tokens=original.block_tokens, typed=typed_candidates,
+            )
+            trust = trust_rows(pipe, splits, triples, folds)
+            widths = [max(len(row[i]) for row in [trust_header, *trust]) for i in range(len(trust_header))]
+            saved = "as saved" if typed_candidates == original.typed else "not as saved"
+            print(f"\nrelations a user can trust, {ents} entities, {'typed' if typed_candidates else 'all-pairs'} "
+                  f"candidates ({saved}), {folds}-fold CV over dev")
+            for row in [trust_header, *trust]:
+                print("  ".join(f"{cell:{width}}" for cell, width in zip(row, widths)))
+    pipe.candidates = original
     if trust_only:
         return
     # The tables below score every label of every pair, as the pipelines they were first run on did.
     pipe.cfg["licensed_triples"] = None
-    original = pipe.candidates
     header = ("candidates", "thresholds", "dev CV micro F", "test micro F", "test macro F", "")
     rows: List[Tuple[str, str, str, str, str, str]] = []
     results: List[Tuple[float, int]] = []  # (dev CV F, -row)
