@@ -21,7 +21,7 @@ from spacy_window_ner.legacy.candidates import make_rel_candidates_v1 as make_re
 from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
-from spacy_window_ner.tuning import dev_scores, relation_f, tune_pipeline_thresholds, tune_thresholds
+from spacy_window_ner.tuning import dev_scores, relation_f, relation_prf, tune_pipeline_thresholds, tune_thresholds
 
 from .util import REL_PATTERNS as PATTERNS, REL_SMALL_MODEL as SMALL_MODEL, REL_TRAIN_DATA as TRAIN_DATA
 from .util import make_rel_examples as make_examples, make_rel_nlp as make_nlp, make_rel_reference as make_reference
@@ -315,6 +315,18 @@ def test_rel_dev_scores_count_as_the_scorer():
         rel.set_annotations(docs, rel.predict(docs))
         official = score_relations(examples)
         assert relation_f(scores, thresholds) == pytest.approx((official["rel_micro_f"], official["rel_macro_f"]))
+    # With typed labels, the zeros they give are never predicted, by the counts or the pipe.
+    rel.typed_labels = True
+    scores = dev_scores(rel, examples)
+    assert (scores.probs == 0).any()
+    for thresholds in ([0.5] * 3, [0.01] * 3, [0.0] * 3):
+        rel.cfg["thresholds"] = dict(zip(rel.labels, thresholds))
+        docs = [eg.predicted for eg in examples]
+        rel.set_annotations(docs, rel.predict(docs))
+        official = score_relations(examples)
+        assert relation_prf(scores, thresholds) == pytest.approx(
+            (official["rel_micro_p"], official["rel_micro_r"], official["rel_micro_f"], official["rel_macro_f"])
+        )
 
 
 def test_rel_tune_thresholds_callback(tmp_path):
@@ -328,6 +340,11 @@ def test_rel_tune_thresholds_callback(tmp_path):
     assert nlp.get_pipe("window_rel").cfg["thresholds"]
     with pytest.raises(ValueError, match="Can't find the component 'rel'"):
         registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", "rel")(nlp)
+    # The floor: every tuned threshold is at least min_threshold.
+    rel = nlp.get_pipe("window_rel")
+    rel.cfg["thresholds"] = {}
+    registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", min_threshold=0.9)(nlp)
+    assert rel.cfg["thresholds"] and min(rel.cfg["thresholds"].values()) >= 0.9
 
 
 def test_rel_tune_thresholds_on_predicted_entities(tmp_path):
