@@ -52,8 +52,8 @@ from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import relation_tuples
 from spacy_window_ner.scorers import score_relations
 from spacy_window_ner.tuning import (
-    TUNINGS, DevScores, Tuning, cross_validated_f, dev_scores, examples_before, relation_f, relation_prf, tuned_component,
-    tuned_vector,
+    TUNINGS, DevScores, Tuning, cross_validated_f, dev_scores, examples_before, merge_scores, relation_f, relation_prf,
+    tuned_component, tuned_vector,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,8 +118,8 @@ def trust_rows(
 ) -> List[Tuple[str, ...]]:
     """Typed labels off and on, crossed with the floor on the tuned thresholds: per setting and
     way of tuning (per label, and dev CV's pick among TUNINGS), the dev CV micro F, the tuned
-    thresholds' micro P / R / F and macro F on dev and test, and the lowest tuned threshold
-    with its label. The typed labels' triples are set on pipe (license_relations)."""
+    thresholds' micro P / R / F and macro F on dev and test, the lowest tuned threshold with
+    its label, and the lowest that the tuning on any CV fold's training part picks. The typed labels' triples are set on pipe (license_relations)."""
     pipe.license_relations(triples)
     saved_switch = pipe.typed_labels
     rows: List[Tuple[str, ...]] = []
@@ -137,12 +137,18 @@ def trust_rows(
                 cv = cross_validated_f(dev_folds, min_threshold=floor, **options)
                 thresholds = tuned_vector(dev_all, min_threshold=floor, **options)
                 low = int(numpy.argmin(thresholds))
+                # The lowest threshold that any fold's tuning (on the other folds) picks: where a
+                # few dev relations can drag a threshold.
+                fold_low = min(
+                    float(tuned_vector(merge_scores([f for j, f in enumerate(dev_folds) if j != k]), min_threshold=floor, **options).min())
+                    for k in range(folds)
+                )
                 dev_prf, test_prf = relation_prf(dev_all, thresholds), relation_prf(test_all, thresholds)
                 rows.append((
                     "on" if typed else "off", f"{floor:g}", way if way == "per label" else f"CV: {tuning.name}", pct(cv),
                     " / ".join(pct(v) for v in dev_prf[:3]), pct(dev_prf[3]),
                     " / ".join(pct(v) for v in test_prf[:3]), pct(test_prf[3]),
-                    f"{pipe.labels[low]} {thresholds[low]:.3f}",
+                    f"{pipe.labels[low]} {thresholds[low]:.3f}", f"{fold_low:.3f}",
                 ))
     pipe.typed_labels = saved_switch
     return rows
@@ -193,7 +199,7 @@ def main(
     dev = examples_before(nlp, conll / "dev.spacy", component, gold_ents=False)
     test = examples_before(nlp, conll / "test.spacy", component, gold_ents=False)
     trust_header = ("typed labels", "min_threshold", "thresholds", "dev CV micro F", "dev micro P / R / F", "dev macro F",
-                    "test micro P / R / F", "test macro F", "lowest threshold")
+                    "test micro P / R / F", "test macro F", "lowest threshold", "lowest in a CV fold")
     original = pipe.candidates
     for ents, splits in (("predicted", {"dev": dev, "test": test}), ("gold", {
         split: examples_before(nlp, conll / f"{split}.spacy", component, gold_ents=True) for split in ("dev", "test")
