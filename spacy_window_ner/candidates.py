@@ -159,16 +159,27 @@ class NearbyPairs:
         return cast(Ints2d, pairs)
 
 
+def licence_keys(head: str, tail: str) -> Tuple[Tuple[str, str], ...]:
+    """The licensed (head label, tail label) pairs that would allow a pair of entity labels:
+    itself, and those with an empty label (a training relation with an unlabelled entity),
+    which matches any. Typed candidates and window_rel's typed labels read them.
+
+    head (str): The head's entity label.
+    tail (str): The tail's entity label.
+    RETURNS (Tuple[Tuple[str, str], ...]): The pairs.
+    """
+    return ((head, tail), ("", tail), (head, ""), ("", ""))
+
+
 def licensed_pair(head: str, tail: str, licensed: FrozenSet[Tuple[str, str]]) -> bool:
-    """Whether typed candidates keep a pair of entity labels: some licensed pair has it, an
-    empty label in a licensed pair (a training relation with an unlabelled entity) matching any.
+    """Whether typed candidates keep a pair of entity labels (see licence_keys).
 
     head (str): The head's entity label.
     tail (str): The tail's entity label.
     licensed (FrozenSet[Tuple[str, str]]): The licensed (head label, tail label) pairs.
     RETURNS (bool): Whether the pair is kept.
     """
-    return bool({(head, tail), ("", tail), (head, ""), ("", "")} & licensed)
+    return any(key in licensed for key in licence_keys(head, tail))
 
 
 def make_candidates(

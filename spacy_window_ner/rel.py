@@ -27,7 +27,9 @@ from thinc.api import Config, Model, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
 from .alignment import aligned_ents
-from .candidates import CandidateGenerator, Candidates, ScoredCandidates, make_candidates, make_rel_candidates_v2
+from .candidates import (
+    CandidateGenerator, Candidates, ScoredCandidates, licence_keys, make_candidates, make_rel_candidates_v2,
+)
 from .corpus import validate_initialize_examples
 from .legacy.window_rel import upgrade_candidates, upgrade_cfg
 from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
@@ -360,11 +362,7 @@ class WindowRel(TrainablePipe):
         for m, (a, b) in enumerate(numpy.asarray(pairs).tolist()):
             key = (ents[a].label_, ents[b].label_)
             if key not in rows:
-                head, tail = key
-                rows[key] = (
-                    allowed.get(key, none) | allowed.get(("", tail), none)
-                    | allowed.get((head, ""), none) | allowed.get(("", ""), none)
-                )
+                rows[key] = numpy.logical_or.reduce([allowed.get(k, none) for k in licence_keys(*key)])
             mask[m] = rows[key]
         return mask
 
