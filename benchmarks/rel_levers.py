@@ -21,9 +21,16 @@ Levers:
   candidates as saved): a relation is kept only if both of its entities have an NER confidence
   (the span marginal that window_ner stores) of at least the floor; the floor and the way of
   tuning the thresholds are chosen together by dev CV.
+- relations a user can trust (issue 28), with the candidates as saved: typed labels off and on
+  (`typed_labels`: a label only between the entity labels its training relations join; the
+  triples are learnt from train here, as initialize learns them), crossed with the floor on the
+  tuned thresholds (`min_threshold`); for each, thresholds tuned per label and by the dev CV
+  pick among TUNINGS (as `tune_rel` does), on the entities the NER predicts and on the gold
+  ones. Micro P / R / F and macro F on dev (tuned and counted there: for reference) and on
+  test (never used to choose); dev CV micro F is the choice. `--trust-only` prints only these.
 
     python -m benchmarks.rel_levers [--pipeline benchmarks/runs/rel/joint]
-        [--out benchmarks/runs/rel_levers] [--ner-config window_ner_md] [--folds 5]
+        [--out benchmarks/runs/rel_levers] [--ner-config window_ner_md] [--folds 5] [--trust-only]
 
 Without --pipeline, it trains one as benchmarks.rel does (window_rel on gold entities,
 window_ner, assembled with configs/joint.cfg) under --out, from the configs' sources' mirrors
@@ -45,8 +52,8 @@ from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import relation_tuples
 from spacy_window_ner.scorers import score_relations
 from spacy_window_ner.tuning import (
-    TUNINGS, DevScores, Tuning, cross_validated_f, dev_scores, examples_before, relation_f, tuned_component,
-    tuned_vector,
+    TUNINGS, DevScores, Tuning, cross_validated_f, dev_scores, examples_before, merge_scores, relation_f, relation_prf,
+    tuned_component, tuned_vector,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,6 +106,54 @@ def floor_rows(pipe: WindowRel, dev: Sequence[Example], test: Sequence[Example],
     return [(*row, "* best dev CV" if i == -best[1] else "") for i, row in enumerate(rows)]
 
 
+MIN_THRESHOLDS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def pct(value: float) -> str:
+    return f"{value * 100:.1f}"
+
+
+def trust_rows(
+    pipe: WindowRel, splits: Dict[str, Sequence[Example]], triples: Sequence[Tuple[str, str, str]], folds: int,
+) -> List[Tuple[str, ...]]:
+    """Typed labels off and on, crossed with the floor on the tuned thresholds: per setting and
+    way of tuning (per label, and dev CV's pick among TUNINGS), the dev CV micro F, the tuned
+    thresholds' micro P / R / F and macro F on dev and test, the lowest tuned threshold with
+    its label, and the lowest that the tuning on any CV fold's training part picks. The typed labels' triples are set on pipe (license_relations)."""
+    pipe.license_relations(triples)
+    saved_switch = pipe.typed_labels
+    rows: List[Tuple[str, ...]] = []
+    for typed in (False, True):
+        pipe.typed_labels = typed
+        dev_all, test_all = dev_scores(pipe, splits["dev"]), dev_scores(pipe, splits["test"])
+        dev_folds = [dev_scores(pipe, splits["dev"][k::folds]) for k in range(folds)]
+        for floor in MIN_THRESHOLDS:
+            picks = {"per label": Tuning()}
+            picks["dev CV pick"] = max(
+                TUNINGS, key=lambda t: (cross_validated_f(dev_folds, min_threshold=floor, **t._asdict()), -TUNINGS.index(t))
+            )
+            for way, tuning in picks.items():
+                options = tuning._asdict()
+                cv = cross_validated_f(dev_folds, min_threshold=floor, **options)
+                thresholds = tuned_vector(dev_all, min_threshold=floor, **options)
+                low = int(numpy.argmin(thresholds))
+                # The lowest threshold that any fold's tuning (on the other folds) picks: where a
+                # few dev relations can drag a threshold.
+                fold_low = min(
+                    float(tuned_vector(merge_scores([f for j, f in enumerate(dev_folds) if j != k]), min_threshold=floor, **options).min())
+                    for k in range(folds)
+                )
+                dev_prf, test_prf = relation_prf(dev_all, thresholds), relation_prf(test_all, thresholds)
+                rows.append((
+                    "on" if typed else "off", f"{floor:g}", way if way == "per label" else f"CV: {tuning.name}", pct(cv),
+                    " / ".join(pct(v) for v in dev_prf[:3]), pct(dev_prf[3]),
+                    " / ".join(pct(v) for v in test_prf[:3]), pct(test_prf[3]),
+                    f"{pipe.labels[low]} {thresholds[low]:.3f}", f"{fold_low:.3f}",
+                ))
+    pipe.typed_labels = saved_switch
+    return rows
+
+
 def official_f(pipe: WindowRel, examples: Sequence[Example], thresholds: numpy.ndarray) -> Tuple[float, float]:
     """Micro and macro F of score_relations, with the given thresholds set on the component."""
     saved = (pipe.cfg["threshold"], dict(pipe.cfg["thresholds"]))
@@ -121,6 +176,7 @@ def main(
     ner_source: Optional[str] = typer.Option(None, help="Pipeline whose tok2vec and vectors the NER starts from, without --pipeline"),
     ner_steps: Optional[int] = typer.Option(None, help="[training.max_steps] of the NER, without --pipeline"),
     rel_steps: Optional[int] = typer.Option(None, help="[training.max_steps] of window_rel, without --pipeline"),
+    trust_only: bool = typer.Option(False, "--trust-only", help="Print only the typed labels x threshold floor tables (issue 28)"),
 ) -> None:
     conll = write_conll04(out / "corpus", spacy.blank("en").vocab)
     if pipeline is None:
@@ -134,12 +190,38 @@ def main(
     if not isinstance(pipe.candidates, NearbyPairs):
         raise typer.BadParameter(f"{component} has a custom candidate generator: the typed lever needs rel_candidates.v1 or .v2.")
     saved_thresholds = numpy.asarray([pipe.thresholds[label] for label in pipe.labels])
-    label_pairs = sorted({(hl, tl) for eg in Corpus(conll / "train.spacy")(nlp) for _, _, hl, _, _, tl, _ in relation_tuples(eg.reference)})
-    print(f"\n{component} as saved: typed candidates {pipe.candidates.typed}; thresholds {pipe.thresholds}")
+    triples = sorted({(label, hl, tl) for eg in Corpus(conll / "train.spacy")(nlp) for _, _, hl, _, _, tl, label in relation_tuples(eg.reference)})
+    label_pairs = sorted({(hl, tl) for _, hl, tl in triples})
+    print(f"\n{component} as saved: typed candidates {pipe.candidates.typed}; typed labels {pipe.typed_labels} "
+          f"with triples {pipe.cfg.get('licensed_triples') is not None}; thresholds {pipe.thresholds}")
     print(f"licensed (head, tail) entity label pairs from train: {label_pairs}")
+    print(f"licensed (relation, head, tail) triples from train: {triples}")
     dev = examples_before(nlp, conll / "dev.spacy", component, gold_ents=False)
     test = examples_before(nlp, conll / "test.spacy", component, gold_ents=False)
+    trust_header = ("typed labels", "min_threshold", "thresholds", "dev CV micro F", "dev micro P / R / F", "dev macro F",
+                    "test micro P / R / F", "test macro F", "lowest threshold", "lowest in a CV fold")
     original = pipe.candidates
+    for ents, splits in (("predicted", {"dev": dev, "test": test}), ("gold", {
+        split: examples_before(nlp, conll / f"{split}.spacy", component, gold_ents=True) for split in ("dev", "test")
+    })):
+        # The candidates as saved, and all pairs where those are typed (a mismatch typed labels guard against).
+        for typed_candidates in sorted({original.typed, False}, reverse=True):
+            pipe.candidates = NearbyPairs(
+                max_distance=original.max_distance, max_candidates=original.max_candidates,
+                block_tokens=original.block_tokens, typed=typed_candidates,
+            )
+            trust = trust_rows(pipe, splits, triples, folds)
+            widths = [max(len(row[i]) for row in [trust_header, *trust]) for i in range(len(trust_header))]
+            saved = "as saved" if typed_candidates == original.typed else "not as saved"
+            print(f"\nrelations a user can trust, {ents} entities, {'typed' if typed_candidates else 'all-pairs'} "
+                  f"candidates ({saved}), {folds}-fold CV over dev")
+            for row in [trust_header, *trust]:
+                print("  ".join(f"{cell:{width}}" for cell, width in zip(row, widths)))
+    pipe.candidates = original
+    if trust_only:
+        return
+    # The tables below score every label of every pair, as the pipelines they were first run on did.
+    pipe.cfg["licensed_triples"] = None
     header = ("candidates", "thresholds", "dev CV micro F", "test micro F", "test macro F", "")
     rows: List[Tuple[str, str, str, str, str, str]] = []
     results: List[Tuple[float, int]] = []  # (dev CV F, -row)

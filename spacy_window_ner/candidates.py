@@ -51,7 +51,7 @@ DROPPED_KEY = "swn_dropped_candidates"
 
 @registry.misc("spacy-window-ner.rel_candidates.v2")
 def make_rel_candidates_v2(
-    max_distance: int = 100, max_candidates: int = 2000, block_tokens: int = 1000, typed: bool = False
+    max_distance: int = 100, max_candidates: int = 2000, block_tokens: int = 1000, typed: bool = True
 ) -> "NearbyPairs":
     """The candidates of window_rel: every ordered pair (head, tail) of distinct entities in
     one sentence when the doc has sentence boundaries, otherwise with at most max_distance
@@ -65,8 +65,11 @@ def make_rel_candidates_v2(
     max_candidates (int): The most candidates per sentence or block; the nearest are kept.
     block_tokens (int): Without sentence boundaries, the tokens of a block.
     typed (bool): Keep only the pairs whose (head label, tail label) some relation of the
-        training data has. window_rel learns these pairs in initialize and keeps them in its
-        cfg["licensed_pairs"], so a saved pipeline proposes the same candidates.
+        training data has (an empty label there matches any). window_rel learns these pairs
+        in initialize and keeps them in its cfg["licensed_pairs"], so a saved pipeline
+        proposes the same candidates. The default since issue 28 (it was False); window_rel's
+        typed labels drop the other pairs' relations at prediction anyway, and a model
+        trained on typed candidates must keep them.
     RETURNS (NearbyPairs): The candidate generator.
     """
     return NearbyPairs(max_distance=max_distance, max_candidates=max_candidates, block_tokens=block_tokens, typed=typed)
@@ -151,9 +154,32 @@ class NearbyPairs:
                     "initialize window_rel on training examples (nlp.initialize), or call "
                     "license(label_pairs) on the candidate generator."
                 )
-            keep = [(ents[a].label_, ents[b].label_) in self.licensed_pairs for a, b in pairs.tolist()]
+            keep = [licensed_pair(ents[a].label_, ents[b].label_, self.licensed_pairs) for a, b in pairs.tolist()]
             pairs = pairs[numpy.asarray(keep, dtype=bool)] if len(pairs) else pairs
         return cast(Ints2d, pairs)
+
+
+def licence_keys(head: str, tail: str) -> Tuple[Tuple[str, str], ...]:
+    """The licensed (head label, tail label) pairs that would allow a pair of entity labels:
+    itself, and those with an empty label (a training relation with an unlabelled entity),
+    which matches any. Typed candidates and window_rel's typed labels read them.
+
+    head (str): The head's entity label.
+    tail (str): The tail's entity label.
+    RETURNS (Tuple[Tuple[str, str], ...]): The pairs.
+    """
+    return ((head, tail), ("", tail), (head, ""), ("", ""))
+
+
+def licensed_pair(head: str, tail: str, licensed: FrozenSet[Tuple[str, str]]) -> bool:
+    """Whether typed candidates keep a pair of entity labels (see licence_keys).
+
+    head (str): The head's entity label.
+    tail (str): The tail's entity label.
+    licensed (FrozenSet[Tuple[str, str]]): The licensed (head label, tail label) pairs.
+    RETURNS (bool): Whether the pair is kept.
+    """
+    return any(key in licensed for key in licence_keys(head, tail))
 
 
 def make_candidates(

@@ -3,7 +3,15 @@ candidate generator (by default every ordered pair of entities in the same sente
 max_distance tokens; see candidates.py) proposes the pairs once per batch; the pair scorer
 gives each candidate an independent sigmoid score per relation label, and a relation is
 predicted where the score reaches that label's threshold. The thresholds are tuned on dev
-data (see the tuning package) and kept in cfg."""
+data (see the tuning package) and kept in cfg.
+
+Typed labels (`typed_labels`, on by default): initialize learns which (relation label, head
+entity label, tail entity label) triples the training relations hold (cfg["licensed_triples"]),
+and a label gets probability 0 for a candidate whose entity labels it was never seen with, so a
+`Live_In` between an organisation and a place is never predicted, however high its score. A
+training relation with an unlabelled head or tail (label "") licenses its label for any label
+there. A cfg saved before the triples (no "licensed_triples") keeps every label for every pair,
+as it did."""
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -19,7 +27,9 @@ from thinc.api import Config, Model, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
 from .alignment import aligned_ents
-from .candidates import CandidateGenerator, Candidates, ScoredCandidates, make_candidates, make_rel_candidates_v2
+from .candidates import (
+    CandidateGenerator, Candidates, ScoredCandidates, licence_keys, make_candidates, make_rel_candidates_v2,
+)
 from .corpus import validate_initialize_examples
 from .legacy.window_rel import upgrade_candidates, upgrade_cfg
 from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
@@ -66,8 +76,9 @@ DEFAULT_THRESHOLD = 0.5  # of a label without a tuned threshold, when cfg["thres
         "model": DEFAULT_WINDOW_REL_MODEL,
         "threshold": None,
         "spans_key": None,
-        "candidates": {"@misc": "spacy-window-ner.rel_candidates.v2"},
+        "candidates": {"@misc": "spacy-window-ner.rel_candidates.v2", "typed": True},
         "pos_weight": 3.0,
+        "typed_labels": True,
         "scorer": {"@scorers": "spacy-window-ner.rel_scorer.v1"},
         # Read only from configs saved before the candidates block; a factory argument, so
         # that every saved config, which names it, loads (see legacy/window_rel.py).
@@ -87,6 +98,7 @@ def make_window_rel(
     candidates: CandidateGenerator,
     pos_weight: float,
     scorer: Optional[Callable],
+    typed_labels: bool = True,
     max_distance: Optional[int] = None,
     max_candidates_per_doc: Optional[int] = None,
 ) -> "WindowRel":
@@ -100,11 +112,16 @@ def make_window_rel(
     spans_key (Optional[str]): Relate the spans in doc.spans[spans_key] (say, those of a
         window_ner with the same spans_key) instead of doc.ents.
     candidates (CandidateGenerator): Proposes the candidate pairs of a batch
-        (`spacy-window-ner.rel_candidates.v2` by default).
+        (`spacy-window-ner.rel_candidates.v2` with typed=True by default: only the
+        (head label, tail label) pairs of the training relations).
     pos_weight (float): Weight of the positive term of the binary cross-entropy. Values
         above 1 make missing a relation cost more than a false alarm, against the
         imbalance of mostly-negative candidates.
     scorer (Optional[Callable]): The scoring method.
+    typed_labels (bool): Predict a relation label only between entities whose (head label,
+        tail label) some training relation with that label joins (the triples initialize
+        learns into cfg["licensed_triples"]); any other gets probability 0. False scores
+        every label for every candidate.
     max_distance (Optional[int]): Only read from configs saved before the candidates block
         (it is an option of the candidates now): when set, the candidates are
         rel_candidates.v1 with it (see legacy/window_rel.py). Leave it null.
@@ -115,7 +132,7 @@ def make_window_rel(
     )
     return WindowRel(
         nlp.vocab, model, name, threshold=threshold, spans_key=spans_key, candidates=candidates,
-        pos_weight=pos_weight, scorer=scorer,
+        pos_weight=pos_weight, scorer=scorer, typed_labels=typed_labels,
     )
 
 
@@ -143,11 +160,14 @@ class WindowRel(TrainablePipe):
         candidates: Optional[CandidateGenerator] = None,
         pos_weight: float = 3.0,
         scorer: Optional[Callable] = score_relations,
+        typed_labels: bool = True,
     ) -> None:
         """Create a window_rel component (see make_window_rel).
 
         candidates (Optional[CandidateGenerator]): The candidate generator;
             `spacy-window-ner.rel_candidates.v2` with its defaults if None.
+        typed_labels (bool): Give a label probability 0 between entity labels that no
+            training relation with it joins (see make_window_rel).
         """
         if threshold is not None and not (isinstance(threshold, (int, float)) and 0.0 <= threshold <= 1.0):
             raise ValueError(
@@ -161,6 +181,12 @@ class WindowRel(TrainablePipe):
             )
         if not pos_weight > 0.0:
             raise ValueError(f"pos_weight must be > 0, not {pos_weight!r}.")
+        if not isinstance(typed_labels, bool):
+            raise ValueError(
+                f"typed_labels must be true (predict a label only between the entity labels its "
+                f"training relations join) or false (every label for every pair), not {typed_labels!r}."
+            )
+        self.typed_labels = typed_labels
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -175,6 +201,9 @@ class WindowRel(TrainablePipe):
             "pos_weight": pos_weight,
             # The (head label, tail label) pairs of the training relations, for typed candidates.
             "licensed_pairs": None,
+            # The [relation label, head label, tail label] triples of the training relations,
+            # for typed labels; None (as in a cfg saved before them): every label for every pair.
+            "licensed_triples": None,
         }
 
     @property
@@ -251,10 +280,10 @@ class WindowRel(TrainablePipe):
         if labels is not None:
             for label in labels:
                 self.add_label(label)
-        label_pairs = set()
+        triples = set()
         for example in get_examples():
             for _, _, head_label, _, _, tail_label, label in relation_tuples(example.reference):
-                label_pairs.add((head_label, tail_label))
+                triples.add((label, head_label, tail_label))
                 if labels is None:
                     self.add_label(label)
             for ent in (*self._reference_ents(example.reference), *(self._source_ents(example.predicted) or [])):
@@ -271,7 +300,7 @@ class WindowRel(TrainablePipe):
                 f"entities from {self._source_name()}: give the reference docs entities, or put an "
                 "entity recognizer before it."
             )
-        self.license_pairs(label_pairs)
+        self.license_relations(triples)
         self.model.set_dim("nO", len(self.labels))
         self.model.set_dim("nL", len(self.entity_labels) + 1)
         examples = list(islice(get_examples(), 10))
@@ -295,6 +324,47 @@ class WindowRel(TrainablePipe):
         license = getattr(self.candidates, "license", None)
         if license is not None:
             license(self.cfg["licensed_pairs"])
+
+    def license_relations(self, triples: Iterable[Tuple[str, str, str]]) -> None:
+        """Keep the (relation label, head label, tail label) triples that relations may have
+        in cfg["licensed_triples"] (typed labels), and their (head label, tail label) pairs
+        for the candidates (license_pairs). initialize learns them from the training
+        relations; call this to turn typed labels on for a pipeline initialized before them.
+        An empty head or tail label stands for any label.
+
+        triples (Iterable[Tuple[str, str, str]]): The (relation, head, tail) label triples.
+        """
+        triples = sorted({(str(label), str(head), str(tail)) for label, head, tail in triples})
+        self.cfg["licensed_triples"] = [list(triple) for triple in triples]
+        self.license_pairs({(head, tail) for _, head, tail in triples})
+
+    def licensed_labels(self, ents: Sequence[Span], pairs: Ints2d) -> Optional[numpy.ndarray]:
+        """Which labels typed labels allow for each candidate pair of one doc: those that some
+        licensed triple has with the pair's (head label, tail label), an empty label in the
+        triple matching any. None where every label is allowed: typed_labels is off, or the
+        cfg holds no triples (a pipeline saved before them, or not initialized).
+
+        ents (Sequence[Span]): The doc's entities.
+        pairs (Ints2d): (n_pairs, 2) (head, tail) indices into ents.
+        RETURNS (Optional[numpy.ndarray]): (n_pairs, n_labels) bool, or None.
+        """
+        triples = self.cfg.get("licensed_triples")
+        if not self.typed_labels or triples is None:
+            return None
+        label_ids = {label: i for i, label in enumerate(self.labels)}
+        allowed: Dict[Tuple[str, str], numpy.ndarray] = {}
+        for label, head, tail in triples:
+            if label in label_ids:
+                allowed.setdefault((head, tail), numpy.zeros(len(label_ids), dtype=bool))[label_ids[label]] = True
+        none = numpy.zeros(len(label_ids), dtype=bool)
+        rows: Dict[Tuple[str, str], numpy.ndarray] = {}
+        mask = numpy.zeros((len(pairs), len(label_ids)), dtype=bool)
+        for m, (a, b) in enumerate(numpy.asarray(pairs).tolist()):
+            key = (ents[a].label_, ents[b].label_)
+            if key not in rows:
+                rows[key] = numpy.logical_or.reduce([allowed.get(k, none) for k in licence_keys(*key)])
+            mask[m] = rows[key]
+        return mask
 
     def make_candidates(self, docs: Sequence[Doc], ents: Optional[Sequence[Sequence[Span]]] = None) -> Candidates:
         """The candidates of a batch: one call of the candidate generator.
@@ -332,7 +402,9 @@ class WindowRel(TrainablePipe):
         return self.score_candidates(docs, self.make_candidates(docs))
 
     def score_candidates(self, docs: Sequence[Doc], candidates: Candidates) -> ScoredCandidates:
-        """Score every relation label for given candidates of the docs.
+        """Score every relation label for given candidates of the docs. With typed labels, a
+        label that no training relation has between the pair's entity labels gets
+        probability 0 (licensed_labels).
 
         docs (Sequence[Doc]): The docs.
         candidates (Candidates): Their candidates.
@@ -346,12 +418,14 @@ class WindowRel(TrainablePipe):
             logits = self.model.predict(([docs[i] for i in used], [rows[i] for i in used]))
             counts = ops.asarray1i([len(rows[i]) for i in used])
             for i, p in zip(used, ops.unflatten(1.0 / (1.0 + ops.xp.exp(-logits)), counts)):
-                probs[i] = p
+                mask = self.licensed_labels(candidates.ents[i], candidates.pairs[i])
+                probs[i] = p if mask is None else p * ops.asarray2f(mask, dtype=p.dtype)  # type: ignore[arg-type]
         return ScoredCandidates(candidates, probs)
 
     def set_annotations(self, docs: Iterable[Doc], scores: ScoredCandidates) -> None:
         """Store the relations whose probability reaches their label's threshold on the
-        docs (`set_relations`), replacing any there.
+        docs (`set_relations`), replacing any there. With typed labels, a label is never
+        predicted between entity labels it is not licensed for, even at threshold 0.
 
         docs (Iterable[Doc]): The docs.
         scores (ScoredCandidates): The output of predict.
@@ -361,7 +435,11 @@ class WindowRel(TrainablePipe):
         candidates = scores.candidates
         for doc, ents, pairs, probs in zip(docs, candidates.ents, candidates.pairs, scores.scores):
             probs = self.model.ops.to_numpy(probs)
-            rows, cols = numpy.nonzero(probs >= thresholds)
+            predicted = probs >= thresholds
+            allowed = self.licensed_labels(ents, pairs)
+            if allowed is not None:
+                predicted &= allowed
+            rows, cols = numpy.nonzero(predicted)
             set_relations(doc, [
                 Relation(ents[pairs[m, 0]], ents[pairs[m, 1]], labels[l], float(probs[m, l]))
                 for m, l in zip(rows.tolist(), cols.tolist())

@@ -316,6 +316,20 @@ def test_cli_tune_thresholds_min_support_and_shrinkage(rel_pipeline, tmp_path):
     assert "--min-support" in failed("tune-thresholds", model, dev, "--min-support", "-1", code=2)
 
 
+def test_cli_tune_thresholds_min_threshold(rel_pipeline, tmp_path):
+    """--min-threshold bounds every tuned threshold from below; a label with no correct dev
+    relation at or above it keeps the threshold it had."""
+    model, dev = rel_pipeline
+    before = thresholds(model)
+    invoke("tune-thresholds", model, dev, "--min-threshold", "0", "--output", tmp_path / "none")
+    invoke("tune-thresholds", model, dev, "--min-threshold", "0.9", "--output", tmp_path / "high")
+    low, high = thresholds(tmp_path / "none"), thresholds(tmp_path / "high")
+    assert min(low.values()) < 0.9
+    assert all(value >= 0.9 or value == before[label] for label, value in high.items())
+    assert high != low
+    assert "--min-threshold" in failed("tune-thresholds", model, dev, "--min-threshold", "1.5", code=2)
+
+
 def test_cli_tune_thresholds_cross_validate(rel_pipeline, tmp_path):
     """--cross-validate ranks every way of tuning by CV F, and the thresholds it saves are those
     of the first way, tuned on all of dev."""

@@ -422,7 +422,7 @@ def test_hostile_long_document_gets_the_relations_of_its_parts(ruler_path, tmp_p
     cuts, a warning says so once and kb build's summary counts the documents."""
     nlp = spacy.blank("en")
     nlp.add_pipe("entity_ruler").add_patterns([{"label": "PER", "pattern": "Alice"}, {"label": "ORG", "pattern": "Acme"}])
-    rel = nlp.add_pipe("window_rel", config={"candidates": {"@misc": "spacy-window-ner.rel_candidates.v2", "max_candidates": 40, "block_tokens": 100}})
+    rel = nlp.add_pipe("window_rel", config={"candidates": {"@misc": "spacy-window-ner.rel_candidates.v2", "max_candidates": 40, "block_tokens": 100, "typed": False}})
     part = "Alice joined Acme . " * 25  # 100 tokens, 50 entities
     doc = nlp.make_doc(part * 50)  # 5,000 tokens
     ents = nlp.get_pipe("entity_ruler")(doc).ents

@@ -21,7 +21,7 @@ from spacy_window_ner.legacy.candidates import make_rel_candidates_v1 as make_re
 from spacy_window_ner.rel import WindowRel
 from spacy_window_ner.relations import Relation, get_relations, relation_tuples, set_relations
 from spacy_window_ner.scorers import score_relations
-from spacy_window_ner.tuning import dev_scores, relation_f, tune_pipeline_thresholds, tune_thresholds
+from spacy_window_ner.tuning import dev_scores, relation_f, relation_prf, tune_pipeline_thresholds, tune_thresholds
 
 from .util import REL_PATTERNS as PATTERNS, REL_SMALL_MODEL as SMALL_MODEL, REL_TRAIN_DATA as TRAIN_DATA
 from .util import make_rel_examples as make_examples, make_rel_nlp as make_nlp, make_rel_reference as make_reference
@@ -315,6 +315,18 @@ def test_rel_dev_scores_count_as_the_scorer():
         rel.set_annotations(docs, rel.predict(docs))
         official = score_relations(examples)
         assert relation_f(scores, thresholds) == pytest.approx((official["rel_micro_f"], official["rel_macro_f"]))
+    # With typed labels, the zeros they give are never predicted, by the counts or the pipe.
+    rel.typed_labels = True
+    scores = dev_scores(rel, examples)
+    assert (scores.probs == 0).any()
+    for thresholds in ([0.5] * 3, [0.01] * 3, [0.0] * 3):
+        rel.cfg["thresholds"] = dict(zip(rel.labels, thresholds))
+        docs = [eg.predicted for eg in examples]
+        rel.set_annotations(docs, rel.predict(docs))
+        official = score_relations(examples)
+        assert relation_prf(scores, thresholds) == pytest.approx(
+            (official["rel_micro_p"], official["rel_micro_r"], official["rel_micro_f"], official["rel_macro_f"])
+        )
 
 
 def test_rel_tune_thresholds_callback(tmp_path):
@@ -328,6 +340,11 @@ def test_rel_tune_thresholds_callback(tmp_path):
     assert nlp.get_pipe("window_rel").cfg["thresholds"]
     with pytest.raises(ValueError, match="Can't find the component 'rel'"):
         registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", "rel")(nlp)
+    # The floor: every tuned threshold is at least min_threshold.
+    rel = nlp.get_pipe("window_rel")
+    rel.cfg["thresholds"] = {}
+    registry.misc.get("spacy-window-ner.tune_rel_thresholds.v1")(tmp_path / "dev.spacy", min_threshold=0.9)(nlp)
+    assert rel.cfg["thresholds"] and min(rel.cfg["thresholds"].values()) >= 0.9
 
 
 def test_rel_tune_thresholds_on_predicted_entities(tmp_path):
@@ -757,3 +774,142 @@ def test_rel_gold_entities_disables_what_writes_them():
     assert nlp.pipe_names == ["entity_ruler", "window_rel"]
     assert scores["rel_micro_f"] == 1.0
     assert nlp.evaluate(make_examples(nlp))["rel_micro_f"] == 0.0
+
+
+# ------------------------------------------------------------------ typed labels (issue 28)
+
+TYPED = {"typed_labels": True}
+# Each (relation, head label, tail label) of REL_TRAIN_DATA.
+TRIPLES = [["Based_In", "ORG", "LOC"], ["Live_In", "PER", "LOC"], ["Work_For", "PER", "ORG"]]
+
+
+def relation_triples(doc):
+    return sorted((r.label, r.head.text, r.tail.text) for r in get_relations(doc))
+
+
+class HighScores:
+    """Stands in for window_rel's model at prediction: every label of every candidate gets
+    the logit 10 (probability 0.99995)."""
+
+    def __init__(self, model, n_labels):
+        self.ops = model.ops
+        self.n_labels = n_labels
+
+    def predict(self, X):
+        return self.ops.alloc2f(sum(len(rows) for rows in X[1]), self.n_labels) + 10.0
+
+
+def high_scores(monkeypatch, rel):
+    monkeypatch.setattr(rel, "model", HighScores(rel.model, len(rel.labels)))
+
+
+def test_rel_typed_labels_are_the_default():
+    rel = English().add_pipe("window_rel")
+    assert rel.typed_labels is True and rel.candidates.typed is True and rel.cfg["licensed_triples"] is None
+    config = English().add_pipe("window_rel").cfg
+    assert "licensed_triples" in config
+    assert English().add_pipe("window_rel", config={"typed_labels": False}).typed_labels is False
+    for bad in ("yes", 1, None):
+        with pytest.raises(ValueError, match="typed_labels must be true"):
+            WindowRel(rel.vocab, rel.model, typed_labels=bad)
+    with pytest.raises(ValueError, match="typed_labels"):  # spaCy checks the config's type first
+        English().add_pipe("window_rel", config={"typed_labels": "yes"})
+
+
+def test_rel_unlicensed_triple_is_not_predicted_even_with_a_high_score(monkeypatch):
+    """Every label of every pair scores 0.9999; typed labels keep only the triples of the
+    training relations, even at threshold 0; switched off, every label of every pair comes."""
+    nlp = make_nlp(**TYPED)  # untyped candidates: PER-PER and the reversed pairs are scored too
+    train(nlp, make_examples(nlp), n_iter=3)
+    rel = nlp.get_pipe("window_rel")
+    assert rel.cfg["licensed_triples"] == TRIPLES
+    assert rel.cfg["licensed_pairs"] == [[head, tail] for _, head, tail in sorted(TRIPLES, key=lambda t: t[1:])]
+    high_scores(monkeypatch, rel)
+    texts = [text for text, _, _ in TRAIN_DATA]
+    expected = [
+        [("Based_In", "Acme", "Paris"), ("Live_In", "Alice", "Paris"), ("Work_For", "Alice", "Acme")],
+        [("Based_In", "Initech", "Berlin"), ("Live_In", "Bob", "Berlin"), ("Work_For", "Bob", "Initech")],
+        [],
+    ]
+    for threshold in (0.5, 0.0):
+        rel.cfg["threshold"] = threshold
+        docs = list(nlp.pipe(texts))
+        assert [relation_triples(doc) for doc in docs] == expected
+        # The probabilities say so too, as threshold tuning reads them.
+        scored = rel.predict(docs)
+        assert [int((p > 0).sum()) for p in scored.scores] == [3, 3, 0]
+    rel.typed_labels = False
+    assert [len(get_relations(doc)) for doc in nlp.pipe(texts)] == [6 * 3, 6 * 3, 2 * 3]
+
+
+def test_rel_licensed_triples_saved_and_loaded(tmp_path):
+    nlp = make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v2", "typed": True}, **TYPED)
+    train(nlp, make_examples(nlp), n_iter=3)
+    rel = nlp.get_pipe("window_rel")
+    texts = [text for text, _, _ in TRAIN_DATA]
+    rel.cfg["threshold"] = 0.0  # every licensed triple of a candidate is predicted
+    nlp.to_disk(tmp_path / "typed")
+    loaded = spacy.load(tmp_path / "typed")
+    loaded_rel = loaded.get_pipe("window_rel")
+    assert loaded_rel.typed_labels and loaded_rel.cfg["licensed_triples"] == TRIPLES
+    assert predictions(loaded, texts) == predictions(nlp, texts)
+    assert [relation_triples(doc) for doc in loaded.pipe(texts)] == [relation_triples(doc) for doc in nlp.pipe(texts)]
+    from_bytes = make_nlp(**TYPED)
+    from_bytes.get_pipe("window_rel").from_bytes(rel.to_bytes())
+    assert from_bytes.get_pipe("window_rel").cfg["licensed_triples"] == TRIPLES
+    # The switch is a setting of the config: off at load, every label of a candidate again.
+    untyped = spacy.load(tmp_path / "typed", config={"components": {"window_rel": {"typed_labels": False}}})
+    assert untyped.get_pipe("window_rel").typed_labels is False
+    counts = [len(get_relations(doc)) for doc in untyped.pipe(texts)]
+    assert counts == [3 * 3, 3 * 3, 0] and counts != [len(get_relations(doc)) for doc in loaded.pipe(texts)]
+
+
+def test_rel_cfg_without_triples_predicts_every_label(tmp_path):
+    """A cfg saved before the triples (no "licensed_triples") keeps every label for every pair,
+    as it did; license_relations turns typed labels on for it."""
+    nlp = make_nlp(**TYPED)
+    train(nlp, make_examples(nlp), n_iter=3)
+    rel = nlp.get_pipe("window_rel")
+    rel.cfg["threshold"] = 0.0
+    del rel.cfg["licensed_triples"]
+    nlp.to_disk(tmp_path / "old")
+    assert "licensed_triples" not in srsly.read_json(tmp_path / "old" / "window_rel" / "cfg")
+    old = spacy.load(tmp_path / "old")
+    old_rel = old.get_pipe("window_rel")
+    assert old_rel.typed_labels and old_rel.cfg["licensed_triples"] is None
+    texts = [text for text, _, _ in TRAIN_DATA]
+    assert [len(get_relations(doc)) for doc in old.pipe(texts)] == [6 * 3, 6 * 3, 2 * 3]
+    old_rel.license_relations([tuple(triple) for triple in TRIPLES])
+    assert [len(get_relations(doc)) for doc in old.pipe(texts)] == [3, 3, 0]
+
+
+def test_rel_typed_labels_degrade_cleanly_on_untyped_data(monkeypatch):
+    """Entities of one label (untyped data) license every label seen for every pair: the same
+    relations as without typed labels. A training relation with an unlabelled entity licenses
+    its label for any entity label there, for the labels and the typed candidates alike."""
+    data = [(words, [(s, e, "ENT") for s, e, _ in ents], rels) for words, ents, rels in TRAIN_DATA]
+    nlp = English()
+    nlp.add_pipe("entity_ruler").add_patterns([{**p, "label": "ENT"} for p in PATTERNS])
+    nlp.add_pipe("window_rel", config={"model": SMALL_MODEL})  # the defaults: typed candidates and labels
+    examples = make_examples(nlp, data)
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    nlp.get_pipe("entity_ruler").add_patterns([{**p, "label": "ENT"} for p in PATTERNS])
+    rel = nlp.get_pipe("window_rel")
+    assert rel.cfg["licensed_triples"] == [[label, "ENT", "ENT"] for label in ("Based_In", "Live_In", "Work_For")]
+    high_scores(monkeypatch, rel)
+    texts = [text for text, _, _ in TRAIN_DATA]
+    typed = [relation_triples(doc) for doc in nlp.pipe(texts)]
+    rel.typed_labels = False
+    assert typed == [relation_triples(doc) for doc in nlp.pipe(texts)] and len(typed[2]) == 2 * 3
+    # Unlabelled entities in the training relations: "" matches any label.
+    rel.typed_labels = True
+    rel.license_relations([("Work_For", "", "ENT"), ("Live_In", "ENT", "")])
+    assert rel.candidates.licensed_pairs == {("", "ENT"), ("ENT", "")}
+    docs = list(nlp.pipe(texts))
+    assert {label for doc in docs for label, _, _ in relation_triples(doc)} == {"Work_For", "Live_In"}
+    assert len(relation_triples(docs[2])) == 2 * 2
+    rel.license_relations([("Work_For", "", "")])
+    assert [len(get_relations(doc)) for doc in nlp.pipe(texts)] == [6, 6, 2]
+    rel.license_relations([("Work_For", "PER", "ORG")])  # no such entity labels here
+    assert [len(get_relations(doc)) for doc in nlp.pipe(texts)] == [0, 0, 0]

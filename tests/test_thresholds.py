@@ -21,9 +21,45 @@ def test_thresholds_best_threshold():
     assert best_threshold(numpy.asarray([0.5, 0.5, 0.2]), numpy.asarray([1, 0, 0]), 1) == pytest.approx(0.35)
 
 
+# The picks without the floor on thresholds (min_threshold), as before issue 28: the tests of
+# min_support and shrinkage need a label whose own best cut is near 0.
+NO_FLOOR = {"min_threshold": 0.0}
+
+
+def test_thresholds_best_threshold_floor():
+    """The threshold is the best cut at or above min_threshold: one dev relation scored near 0
+    can't pull it there (CoNLL04's Kill at 0.01)."""
+    probs = numpy.asarray([0.9, 0.08, 0.06])
+    gold = numpy.asarray([1, 1, 0])
+    # Without a floor, cutting after 0.08 finds both: F1 1.0 at 0.07.
+    assert best_threshold(probs, gold, 2, min_threshold=0.0) == pytest.approx(0.07)
+    # With one, the cut after 0.9 is the best allowed: midway to the next probability...
+    assert best_threshold(probs, gold, 2, min_threshold=0.1) == pytest.approx(0.49)
+    # ... or the floor, where that is lower.
+    assert best_threshold(probs, gold, 2, min_threshold=0.6) == pytest.approx(0.6)
+    # No correct relation at or above the floor: no threshold (the label keeps its own).
+    assert best_threshold(probs, gold, 2, min_threshold=0.95) is None
+    # The default floor applies, and a cut above it is not moved.
+    assert best_threshold(probs, gold, 2) == pytest.approx(0.49)
+    assert best_threshold(numpy.asarray([0.9, 0.8, 0.4, 0.3]), numpy.asarray([1, 0, 1, 0]), 2) == pytest.approx(0.35)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="min_threshold"):
+            best_threshold(probs, gold, 2, min_threshold=bad)
+
+
+def test_thresholds_floor_in_every_way_of_tuning():
+    scores = two_label_scores()
+    # Label 1's own best cut is below 0.05 without a floor; with the default one it has no correct
+    # relation at or above it, so it keeps its threshold.
+    assert pick_thresholds(scores, **NO_FLOOR)[1] < 0.05
+    assert pick_thresholds(scores)[1] is None
+    for options in ({}, {"shared": True}, {"min_support": 3}, {"shrinkage": 2.0}):
+        assert tuned_vector(scores, min_threshold=0.3, **options).min() >= 0.3, options
+
+
 def two_label_scores():
     """Label 0: 20 gold relations, its best cut after 0.6. Label 1: 2 gold relations, one
-    found at 0.05 among negatives above it: its own best cut (0.04) lets them all in."""
+    found at 0.05 among negatives above it: its own best cut (0.025) lets them all in."""
     probs = numpy.zeros((30, 2))
     gold = numpy.zeros((30, 2))
     probs[:, 0] = numpy.linspace(0.99, 0.01, 30)
@@ -36,21 +72,21 @@ def two_label_scores():
 
 def test_thresholds_pick_thresholds_min_support():
     scores = two_label_scores()
-    own = pick_thresholds(scores)
-    shared = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
-    assert own == [best_threshold(scores.probs[:, l], scores.gold[:, l], scores.n_gold[l]) for l in (0, 1)]
+    own = pick_thresholds(scores, **NO_FLOOR)
+    shared = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum(), **NO_FLOOR)
+    assert own == [best_threshold(scores.probs[:, l], scores.gold[:, l], scores.n_gold[l], **NO_FLOOR) for l in (0, 1)]
     assert own[1] < 0.1 < shared
     # Label 1 has 2 gold relations: below a support of 3 it takes the shared threshold.
-    assert pick_thresholds(scores, min_support=3) == [own[0], shared]
-    assert pick_thresholds(scores, min_support=2) == own
-    assert pick_thresholds(scores, min_support=21) == [shared, shared]
+    assert pick_thresholds(scores, min_support=3, **NO_FLOOR) == [own[0], shared]
+    assert pick_thresholds(scores, min_support=2, **NO_FLOOR) == own
+    assert pick_thresholds(scores, min_support=21, **NO_FLOOR) == [shared, shared]
 
 
 def test_thresholds_pick_thresholds_shrinkage():
     scores = two_label_scores()
-    own = pick_thresholds(scores)
-    shared = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
-    shrunk = pick_thresholds(scores, shrinkage=2.0)
+    own = pick_thresholds(scores, **NO_FLOOR)
+    shared = best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum(), **NO_FLOOR)
+    shrunk = pick_thresholds(scores, shrinkage=2.0, **NO_FLOOR)
     # t = (n t_label + 2 t_shared) / (n + 2): the label with 2 relations moves halfway.
     assert shrunk[0] == pytest.approx((20 * own[0] + 2 * shared) / 22)
     assert shrunk[1] == pytest.approx((own[1] + shared) / 2)
@@ -66,9 +102,9 @@ def test_thresholds_pick_thresholds_label_without_a_correct_one():
     scores.gold[:, 1] = 0
     # No threshold finds a relation of label 1: it keeps its threshold (None), unless it
     # lacks the support for its own.
-    assert pick_thresholds(scores, shrinkage=1.0)[1] is None
-    assert pick_thresholds(scores, min_support=3)[1] == best_threshold(
-        scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum()
+    assert pick_thresholds(scores, shrinkage=1.0, **NO_FLOOR)[1] is None
+    assert pick_thresholds(scores, min_support=3, **NO_FLOOR)[1] == best_threshold(
+        scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum(), **NO_FLOOR
     )
 
 

@@ -14,7 +14,7 @@ from ..escape import printable
 from ..files import atomic_directory
 from ..ner import WindowNER
 from ..tuning import (
-    DEFAULT_BIAS_GRID, MAX_GRID_VALUES, bias_grid, copy_tuning, tune_pipeline_thresholds, tune_pipeline_thresholds_by_cv,
+    DEFAULT_BIAS_GRID, DEFAULT_MIN_THRESHOLD, MAX_GRID_VALUES, bias_grid, copy_tuning, tune_pipeline_thresholds, tune_pipeline_thresholds_by_cv,
     tune_recall_bias,
 )
 from ._tables import pct
@@ -36,6 +36,7 @@ def tune_thresholds(
     min_support: int = typer.Option(0, "--min-support", min=0, help="Labels with fewer gold dev relations get the shared threshold."),
     shrinkage: float = typer.Option(0.0, "--shrinkage", min=0.0, callback=finite, help="Shrink each label's threshold toward the shared one, with this weight in gold relations."),
     cross_validate: int = typer.Option(0, "--cross-validate", min=0, help="Choose the way of tuning (shared, per label, min support or shrinkage, several values each) by K-fold cross-validation over dev, then tune with it; 0: off."),
+    min_threshold: float = typer.Option(DEFAULT_MIN_THRESHOLD, "--min-threshold", min=0.0, max=0.99, help="The lowest threshold a label gets: the best cut at or above it, so that a few low-scored dev relations can't pull a label's threshold toward 0; 0: no floor."),
 ) -> None:
     """Tune a pipeline's relation thresholds on dev data, for the entities it will see: by
     default those its own NER predicts, which suits an assembled NER + window_rel pipeline.
@@ -47,14 +48,16 @@ def tune_thresholds(
     def tune(nlp: Language) -> str:
         before = dict(getattr(nlp.get_pipe(component), "thresholds", {}))
         if cross_validate:
-            ranked, thresholds = tune_pipeline_thresholds_by_cv(nlp, dev_path, component, gold_ents=gold_ents, n_folds=cross_validate)
+            ranked, thresholds = tune_pipeline_thresholds_by_cv(
+                nlp, dev_path, component, gold_ents=gold_ents, n_folds=cross_validate, min_threshold=min_threshold
+            )
             typer.echo(f"Ways of tuning, by {cross_validate}-fold cross-validated micro F on {dev_path}:")
             typer.echo(table([(tuning.name, pct(f)) for tuning, f in ranked], header=("Tuning", "CV F"), aligns=("l", "r")))
             typer.echo(f"✔ Chose: {ranked[0][0].name}")
         else:
             thresholds = tune_pipeline_thresholds(
                 nlp, dev_path, component, gold_ents=gold_ents, shared=shared,
-                min_support=min_support, shrinkage=shrinkage,
+                min_support=min_support, shrinkage=shrinkage, min_threshold=min_threshold,
             )
         typer.echo(f"Thresholds of {component}, tuned on {dev_path} ({'gold' if gold_ents else 'predicted'} entities):")
         typer.echo(table([(printable(label), f"{before[label]:.3f}", f"{value:.3f}") for label, value in thresholds.items()],

@@ -3,7 +3,7 @@
 - Before the candidates block (version 0.1, and until 008fcc8), `[components.window_rel]` and
   the component's cfg held the options of its candidates, `max_distance` and
   `max_candidates_per_doc`. `upgrade_candidates` makes them the options of rel_candidates.v1,
-  the candidates (a cap per doc) those pipelines had.
+  the candidates (a cap per doc) those pipelines had, untyped, as they were.
 - Version 0.1's cfg has no "spans_key", and its "threshold" was the threshold of the labels
   without a tuned one, where it now is one threshold for all labels. `upgrade_cfg` gives those
   labels that threshold as their own, and unsets it.
@@ -50,7 +50,9 @@ def upgrade_candidates(
     return make_rel_candidates_v1(
         max_distance=candidates.max_distance if max_distance is None else max_distance,
         max_candidates_per_doc=candidates.max_candidates if max_candidates_per_doc is None else max_candidates_per_doc,
-        typed=candidates.typed,
+        # Those pipelines had no typed candidates (and their cfg no licensed pairs), whatever
+        # the default generator's typed is now.
+        typed=False,
     )
 
 

@@ -15,14 +15,14 @@ from .recall_bias import (
     DEFAULT_BIAS_GRID, MAX_GRID_VALUES, BiasScore, bias_grid, check_grid_size, tune_recall_bias,
 )
 from .thresholds import (
-    DevScores, best_threshold, dev_scores, make_tune_rel_thresholds, pick_thresholds, relation_f, shared_threshold,
-    tune_pipeline_thresholds, tune_thresholds, tuned_vector,
+    DEFAULT_MIN_THRESHOLD, DevScores, best_threshold, dev_scores, make_tune_rel_thresholds, pick_thresholds,
+    relation_f, relation_prf, shared_threshold, tune_pipeline_thresholds, tune_thresholds, tuned_vector,
 )
 
 __all__ = [
-    "BiasScore", "DEFAULT_BIAS_GRID", "DevScores", "MAX_GRID_VALUES", "TUNINGS", "Tuning", "best_threshold",
-    "bias_grid", "check_grid_size", "copy_tuning", "cross_validated_f", "dev_scores", "examples_before",
-    "make_tune_rel_thresholds", "merge_scores", "pick_thresholds", "rank_tunings", "read_dev", "relation_f",
-    "shared_threshold", "tune_pipeline_thresholds", "tune_pipeline_thresholds_by_cv", "tune_recall_bias",
-    "tune_thresholds", "tuned_component", "tuned_vector",
+    "BiasScore", "DEFAULT_BIAS_GRID", "DEFAULT_MIN_THRESHOLD", "DevScores", "MAX_GRID_VALUES", "TUNINGS", "Tuning",
+    "best_threshold", "bias_grid", "check_grid_size", "copy_tuning", "cross_validated_f", "dev_scores",
+    "examples_before", "make_tune_rel_thresholds", "merge_scores", "pick_thresholds", "rank_tunings", "read_dev",
+    "relation_f", "relation_prf", "shared_threshold", "tune_pipeline_thresholds", "tune_pipeline_thresholds_by_cv",
+    "tune_recall_bias", "tune_thresholds", "tuned_component", "tuned_vector",
 ]

@@ -11,7 +11,7 @@ from spacy.training import Example
 
 from ..rel import WindowRel
 from .dev import examples_before, tuned_component
-from .thresholds import DevScores, dev_scores, tune_thresholds, tuned_vector
+from .thresholds import DEFAULT_MIN_THRESHOLD, DevScores, dev_scores, tune_thresholds, tuned_vector
 
 
 class Tuning(NamedTuple):
@@ -51,6 +51,7 @@ def tune_pipeline_thresholds_by_cv(
     *,
     gold_ents: bool = True,
     n_folds: int = 5,
+    min_threshold: float = DEFAULT_MIN_THRESHOLD,
 ) -> Tuple[List[Tuple[Tuning, float]], Dict[str, float]]:
     """tune_pipeline_thresholds with the way of tuning chosen on the dev data by k-fold
     cross-validation (rank_tunings): the first of the ranked ways tunes the thresholds on
@@ -61,13 +62,14 @@ def tune_pipeline_thresholds_by_cv(
     component (str): The name of the window_rel component.
     gold_ents (bool): See tune_pipeline_thresholds.
     n_folds (int): The folds of the cross-validation.
+    min_threshold (float): The lowest threshold of a label, in every way (see best_threshold).
     RETURNS (Tuple[List[Tuple[Tuning, float]], Dict[str, float]]): The ways with their
         cross-validated micro F1, best first, and the thresholds of all labels.
     """
     pipe = tuned_component(nlp, component, WindowRel)
     examples = examples_before(nlp, dev_path, component, gold_ents=gold_ents)
-    ranked = rank_tunings(pipe, examples, n_folds=n_folds)
-    return ranked, tune_thresholds(pipe, examples, **ranked[0][0]._asdict())
+    ranked = rank_tunings(pipe, examples, n_folds=n_folds, min_threshold=min_threshold)
+    return ranked, tune_thresholds(pipe, examples, min_threshold=min_threshold, **ranked[0][0]._asdict())
 
 
 def merge_scores(parts: Sequence[DevScores]) -> DevScores:
@@ -84,7 +86,8 @@ def merge_scores(parts: Sequence[DevScores]) -> DevScores:
 
 
 def cross_validated_f(
-    folds: Sequence[DevScores], *, shared: bool = False, min_support: int = 0, shrinkage: float = 0.0
+    folds: Sequence[DevScores], *, shared: bool = False, min_support: int = 0, shrinkage: float = 0.0,
+    min_threshold: float = DEFAULT_MIN_THRESHOLD,
 ) -> float:
     """k-fold cross-validation of a way of tuning the thresholds over the folds of a dev set:
     thresholds picked on all folds but one (pick_thresholds, or one shared threshold),
@@ -97,6 +100,7 @@ def cross_validated_f(
     shared (bool): One threshold for all labels, maximising micro F1.
     min_support (int): See pick_thresholds.
     shrinkage (float): See pick_thresholds.
+    min_threshold (float): See best_threshold.
     RETURNS (float): The pooled micro F1 on the held-out folds.
     """
     if len(folds) < 2:
@@ -104,7 +108,9 @@ def cross_validated_f(
     tp = n_pred = n_gold = 0.0
     for k, held_out in enumerate(folds):
         rest = merge_scores([fold for j, fold in enumerate(folds) if j != k])
-        thresholds = tuned_vector(rest, shared=shared, min_support=min_support, shrinkage=shrinkage)
+        thresholds = tuned_vector(
+            rest, shared=shared, min_support=min_support, shrinkage=shrinkage, min_threshold=min_threshold
+        )
         predicted = held_out.probs >= thresholds[None, :]
         tp += float((predicted & (held_out.gold > 0)).sum())
         n_pred += float(predicted.sum())
@@ -113,7 +119,8 @@ def cross_validated_f(
 
 
 def rank_tunings(
-    pipe: WindowRel, examples: Sequence[Example], *, n_folds: int = 5, tunings: Sequence[Tuning] = TUNINGS
+    pipe: WindowRel, examples: Sequence[Example], *, n_folds: int = 5, tunings: Sequence[Tuning] = TUNINGS,
+    min_threshold: float = DEFAULT_MIN_THRESHOLD,
 ) -> List[Tuple[Tuning, float]]:
     """Rank the ways of tuning a window_rel component's thresholds by k-fold cross-validation
     over dev examples (cross_validated_f, every n_folds-th example in a fold): the way that
@@ -124,10 +131,11 @@ def rank_tunings(
     examples (Sequence[Example]): Dev examples, their predicted docs with the entities it reads.
     n_folds (int): The folds, at least 2 and at most the examples.
     tunings (Sequence[Tuning]): The ways to compare; on a tie the earlier wins.
+    min_threshold (float): The lowest threshold of a label, in every way (see best_threshold).
     RETURNS (List[Tuple[Tuning, float]]): Each way with its pooled held-out micro F1, best first.
     """
     if not 2 <= n_folds <= len(examples):
         raise ValueError(f"Cross-validation over {len(examples)} dev docs needs 2 to {max(len(examples), 2)} folds, not {n_folds}.")
     folds = [dev_scores(pipe, examples[k::n_folds]) for k in range(n_folds)]
-    scored = [(tuning, cross_validated_f(folds, **tuning._asdict())) for tuning in tunings]
+    scored = [(tuning, cross_validated_f(folds, min_threshold=min_threshold, **tuning._asdict())) for tuning in tunings]
     return sorted(scored, key=lambda item: -item[1])

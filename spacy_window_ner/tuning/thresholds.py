@@ -3,8 +3,14 @@
 shared one by `min_support` and `shrinkage`), a pipeline's (`tune_pipeline_thresholds`, used by
 `spacy-window-ner tune-thresholds`), and the [training.before_to_disk] callback
 `spacy-window-ner.tune_rel_thresholds.v1`. `dev_scores` scores the dev candidates once;
-`tuned_vector` and `relation_f` pick and count thresholds on those scores without a component,
-for cross-validation (see cv.py) and the benchmarks."""
+`tuned_vector`, `relation_f` and `relation_prf` pick and count thresholds on those scores without a component,
+for cross-validation (see cv.py) and the benchmarks.
+
+Every tuned threshold is bounded from below by `min_threshold` (DEFAULT_MIN_THRESHOLD): the best
+cut on dev may sit below a label's lowest true scores, set there by one or two dev relations that
+the model scored near 0 (CoNLL04's Kill at 0.01 let `President Reagan Kill John Hinckley`
+through). The cut is the best one among those at or above the floor, so a single low-scored dev
+example can't drag a label's threshold below it."""
 import math
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -18,6 +24,11 @@ from ..rel import DEFAULT_THRESHOLD, WindowRel
 from ..relations import relation_tuples
 from .dev import examples_before, tuned_component
 
+# The lowest threshold tuning gives a label (min_threshold): on CoNLL04 dev cross-validation
+# does not separate floors from 0 to 0.2, and 0.1 is the smallest that stops every low pick seen
+# there (0.01 to 0.07; BENCHMARKS.md, "Relations a user can trust").
+DEFAULT_MIN_THRESHOLD = 0.1
+
 
 @registry.misc("spacy-window-ner.tune_rel_thresholds.v1")
 def make_tune_rel_thresholds(
@@ -27,6 +38,7 @@ def make_tune_rel_thresholds(
     shared: bool = False,
     min_support: int = 0,
     shrinkage: float = 0.0,
+    min_threshold: float = DEFAULT_MIN_THRESHOLD,
 ) -> Callable[[Language], Language]:
     """A [training.before_to_disk] callback that tunes the thresholds of a window_rel
     component on the dev set before every save, so that the saved pipeline carries them
@@ -41,6 +53,7 @@ def make_tune_rel_thresholds(
     min_support (int): Labels with fewer gold dev relations get the shared threshold.
     shrinkage (float): Shrink the labels' thresholds toward the shared one, with this
         weight in gold relations (see tune_thresholds).
+    min_threshold (float): The lowest threshold a label gets (see best_threshold).
     RETURNS (Callable[[Language], Language]): The callback.
     """
 
@@ -52,7 +65,7 @@ def make_tune_rel_thresholds(
             )
         tune_pipeline_thresholds(
             nlp, Path(dev_path), component, gold_ents=gold_ents, shared=shared,
-            min_support=min_support, shrinkage=shrinkage,
+            min_support=min_support, shrinkage=shrinkage, min_threshold=min_threshold,
         )
         return nlp
 
@@ -68,6 +81,7 @@ def tune_pipeline_thresholds(
     shared: bool = False,
     min_support: int = 0,
     shrinkage: float = 0.0,
+    min_threshold: float = DEFAULT_MIN_THRESHOLD,
 ) -> Dict[str, float]:
     """Run a pipeline up to its window_rel component over dev data and tune that
     component's thresholds there (see tune_thresholds).
@@ -81,11 +95,14 @@ def tune_pipeline_thresholds(
     shared (bool): Tune one threshold for all labels (see tune_thresholds).
     min_support (int): Labels with fewer gold dev relations get the shared threshold.
     shrinkage (float): The weight of the shared threshold in a label's (see tune_thresholds).
+    min_threshold (float): The lowest threshold a label gets (see best_threshold).
     RETURNS (Dict[str, float]): The thresholds of all labels.
     """
     pipe = tuned_component(nlp, component, WindowRel)
     examples = examples_before(nlp, dev_path, component, gold_ents=gold_ents)
-    return tune_thresholds(pipe, examples, shared=shared, min_support=min_support, shrinkage=shrinkage)
+    return tune_thresholds(
+        pipe, examples, shared=shared, min_support=min_support, shrinkage=shrinkage, min_threshold=min_threshold
+    )
 
 
 class DevScores(NamedTuple):
@@ -134,6 +151,7 @@ def tune_thresholds(
     shared: bool = False,
     min_support: int = 0,
     shrinkage: float = 0.0,
+    min_threshold: float = DEFAULT_MIN_THRESHOLD,
 ) -> Dict[str, float]:
     """Pick, for every label of a window_rel component, the threshold that maximises that
     label's F1 on the candidates of the examples (from the predicted entities, or the
@@ -155,15 +173,17 @@ def tune_thresholds(
     shrinkage (float): The weight, in gold relations, of the shared threshold in a
         label's: t = (n t_label + shrinkage t_shared) / (n + shrinkage), n the label's gold
         relations. 0 keeps t_label.
+    min_threshold (float): The lowest threshold a label gets: the best cut at or above it
+        (see best_threshold).
     RETURNS (Dict[str, float]): The thresholds of all labels.
     """
     scores = dev_scores(pipe, examples)
     if shared:
-        threshold = shared_threshold(scores)
+        threshold = shared_threshold(scores, min_threshold=min_threshold)
         if threshold is not None:
             pipe.cfg["threshold"] = threshold
         return pipe.thresholds
-    tuned = pick_thresholds(scores, min_support=min_support, shrinkage=shrinkage)
+    tuned = pick_thresholds(scores, min_support=min_support, shrinkage=shrinkage, min_threshold=min_threshold)
     pipe.cfg["thresholds"] = {
         **pipe.cfg["thresholds"],
         **{label: tuned[l] for l, label in enumerate(pipe.labels) if tuned[l] is not None},
@@ -173,17 +193,20 @@ def tune_thresholds(
     return pipe.thresholds
 
 
-def shared_threshold(scores: DevScores) -> Optional[float]:
+def shared_threshold(scores: DevScores, *, min_threshold: float = DEFAULT_MIN_THRESHOLD) -> Optional[float]:
     """The one threshold for all labels that maximises micro F1 (best_threshold over the
     candidates of every label at once).
 
     scores (DevScores): The dev probabilities, targets and gold counts (dev_scores).
+    min_threshold (float): The lowest threshold (see best_threshold).
     RETURNS (Optional[float]): The threshold, or None if none finds a correct relation.
     """
-    return best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum())
+    return best_threshold(scores.probs.ravel(), scores.gold.ravel(), scores.n_gold.sum(), min_threshold=min_threshold)
 
 
-def pick_thresholds(scores: DevScores, *, min_support: int = 0, shrinkage: float = 0.0) -> List[Optional[float]]:
+def pick_thresholds(
+    scores: DevScores, *, min_support: int = 0, shrinkage: float = 0.0, min_threshold: float = DEFAULT_MIN_THRESHOLD
+) -> List[Optional[float]]:
     """The threshold of every label (best_threshold), robust to small dev sets: a label
     with fewer than min_support gold relations gets the shared threshold (the one that
     maximises micro F1), and the others are shrunk toward it,
@@ -192,18 +215,20 @@ def pick_thresholds(scores: DevScores, *, min_support: int = 0, shrinkage: float
     scores (DevScores): The dev probabilities, targets and gold counts (dev_scores).
     min_support (int): The fewest gold relations for a label's own threshold.
     shrinkage (float): The weight of the shared threshold, in gold relations.
+    min_threshold (float): The lowest threshold of a label, and of the shared one (see
+        best_threshold); shrinkage between two thresholds at or above it stays there.
     RETURNS (List[Optional[float]]): Per label, its threshold, or None if no threshold
-        finds a correct one (the label keeps its threshold).
+        at or above min_threshold finds a correct one (the label keeps its threshold).
     """
     if not isinstance(min_support, int) or min_support < 0:
         raise ValueError(f"min_support must be an integer >= 0, not {min_support!r}.")
     if not 0.0 <= shrinkage < math.inf:
         raise ValueError(f"shrinkage must be a finite number >= 0 (0: no shrinkage), not {shrinkage!r}.")
     probs, gold, n_gold = scores
-    own = [best_threshold(probs[:, l], gold[:, l], n_gold[l]) for l in range(len(n_gold))]
+    own = [best_threshold(probs[:, l], gold[:, l], n_gold[l], min_threshold=min_threshold) for l in range(len(n_gold))]
     if min_support == 0 and shrinkage == 0.0:
         return own
-    shared = shared_threshold(scores)
+    shared = shared_threshold(scores, min_threshold=min_threshold)
     if shared is None:
         return own
     picked: List[Optional[float]] = []
@@ -225,19 +250,34 @@ def relation_f(scores: DevScores, thresholds: Union[Sequence[float], numpy.ndarr
     thresholds (Union[Sequence[float], numpy.ndarray]): The threshold of every label.
     RETURNS (Tuple[float, float]): Micro F1 and macro F1.
     """
-    predicted = scores.probs >= numpy.asarray(thresholds)[None, :]
+    _, _, micro, macro = relation_prf(scores, thresholds)
+    return micro, macro
+
+
+def relation_prf(scores: DevScores, thresholds: Union[Sequence[float], numpy.ndarray]) -> Tuple[float, float, float, float]:
+    """Strict micro precision, recall and F1, and macro F1, of the rule p >= threshold on
+    scored candidates (see relation_f). A probability of 0 (a label typed labels rule out) is
+    never predicted, as set_annotations never predicts it.
+
+    scores (DevScores): The probabilities, targets and gold counts.
+    thresholds (Union[Sequence[float], numpy.ndarray]): The threshold of every label.
+    RETURNS (Tuple[float, float, float, float]): Micro P, R and F1, and macro F1.
+    """
+    predicted = (scores.probs >= numpy.asarray(thresholds)[None, :]) & (scores.probs > 0)
     tp = (predicted & (scores.gold > 0)).sum(axis=0).astype(float)
     n_pred = predicted.sum(axis=0).astype(float)
     n_gold = numpy.maximum(scores.n_gold, tp)
     micro = 2 * tp.sum() / max(n_pred.sum() + n_gold.sum(), 1.0)
     seen = (n_pred + n_gold) > 0
     per_label = 2 * tp[seen] / (n_pred[seen] + n_gold[seen])
-    return float(micro), float(per_label.mean()) if seen.any() else 0.0
+    p = tp.sum() / max(n_pred.sum(), 1.0)
+    r = tp.sum() / max(n_gold.sum(), 1.0)
+    return float(p), float(r), float(micro), float(per_label.mean()) if seen.any() else 0.0
 
 
 def tuned_vector(
     scores: DevScores, *, shared: bool = False, min_support: int = 0, shrinkage: float = 0.0,
-    default: float = DEFAULT_THRESHOLD,
+    default: float = DEFAULT_THRESHOLD, min_threshold: float = DEFAULT_MIN_THRESHOLD,
 ) -> numpy.ndarray:
     """The thresholds that tune_thresholds picks, as an array over the labels, without a
     component: one shared threshold, or pick_thresholds; default where none is picked.
@@ -247,25 +287,41 @@ def tuned_vector(
     min_support (int): See pick_thresholds.
     shrinkage (float): See pick_thresholds.
     default (float): The threshold of labels without a picked one.
+    min_threshold (float): See best_threshold.
     RETURNS (numpy.ndarray): (n_labels,) thresholds.
     """
     if shared:
-        threshold = shared_threshold(scores)
+        threshold = shared_threshold(scores, min_threshold=min_threshold)
         picked: List[Optional[float]] = [threshold] * len(scores.n_gold)
     else:
-        picked = pick_thresholds(scores, min_support=min_support, shrinkage=shrinkage)
+        picked = pick_thresholds(scores, min_support=min_support, shrinkage=shrinkage, min_threshold=min_threshold)
     return numpy.asarray([default if t is None else t for t in picked])
 
 
-def best_threshold(probs: numpy.ndarray, gold: numpy.ndarray, n_gold: float) -> Optional[float]:
-    """The threshold t maximising F1 = 2 tp / (n_predicted + n_gold) for the rule p >= t,
-    midway between the last probability predicted and the next one, clipped to [0.01, 0.99].
+def best_threshold(
+    probs: numpy.ndarray, gold: numpy.ndarray, n_gold: float, *, min_threshold: float = DEFAULT_MIN_THRESHOLD
+) -> Optional[float]:
+    """The threshold t >= min_threshold maximising F1 = 2 tp / (n_predicted + n_gold) for the
+    rule p >= t: among the cuts between distinct probabilities at or above min_threshold (and
+    the cut at min_threshold itself), the best, midway between the last probability predicted
+    and the next one (min_threshold where that is lower), clipped to at most 0.99.
+
+    The floor makes the pick robust where the best cut on dev lies in the low tail of the
+    scores: there the gap between two neighbouring probabilities is tiny, and the one or two
+    dev relations that the model scored near 0 decide it, letting through every candidate
+    scored as low at prediction. Cuts below the floor are never chosen, however they score on
+    dev.
 
     probs (numpy.ndarray): The probabilities of one label.
     gold (numpy.ndarray): 1 where the label is correct.
     n_gold (float): The gold relations of the label, including those without a candidate.
-    RETURNS (Optional[float]): The threshold, or None if no threshold finds a correct one.
+    min_threshold (float): The lowest threshold, in [0, 0.99]; 0 picks as before issue 28
+        (the best cut anywhere, clipped to at least 0.01).
+    RETURNS (Optional[float]): The threshold, or None if no threshold at or above
+        min_threshold finds a correct one.
     """
+    if not 0.0 <= min_threshold <= 0.99:
+        raise ValueError(f"min_threshold must be a number in [0, 0.99], not {min_threshold!r}.")
     if not len(probs) or not gold.any():
         return None
     order = numpy.argsort(-probs, kind="stable")
@@ -274,6 +330,10 @@ def best_threshold(probs: numpy.ndarray, gold: numpy.ndarray, n_gold: float) -> 
     f1 = 2.0 * tp / (numpy.arange(1, len(p) + 1) + max(n_gold, tp[-1]))
     # Only cut between distinct probabilities: p >= t can't split a tie.
     f1[:-1][p[:-1] == p[1:]] = -1.0
+    # Nor below the floor: the cut after the last p >= min_threshold is the rule p >= min_threshold.
+    f1[p < min_threshold] = -1.0
     k = int(numpy.argmax(f1))
+    if f1[k] <= 0.0:
+        return None
     threshold = (p[k] + p[k + 1]) / 2.0 if k + 1 < len(p) else p[k]
-    return float(numpy.clip(threshold, 0.01, 0.99))
+    return float(numpy.clip(threshold, max(min_threshold, 0.01), 0.99))
