@@ -44,7 +44,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Opt
 import numpy
 
 from .resolve import (
-    LOOKAHEAD, PROFILE_MENTIONS, AliasEntry, Decision, MentionRecord, NamePlace, ResolvedEntity, ResolveSettings, blocking_keys,
+    LOOKAHEAD, PROFILE_MENTIONS, AliasEntry, Context, Decision, MentionRecord, NamePlace, ResolvedEntity, ResolveSettings, blocking_keys,
     name_key, place_by_context, read_alias_file, resolve,
 )
 from .resolve.names import parse_name
@@ -1079,7 +1079,7 @@ class _Pass:
                 return None
             if mine:
                 names[key] = mine.pop()
-        placed = place_by_context(records, candidates, names, samples, self.vectors) if self.settings.context else {}
+        placed = place_by_context(records, candidates, names, samples, self.vectors, samples.contexts) if self.settings.context else {}
         if len(placed) == len(records):
             return placed
         if own is None:
@@ -1172,6 +1172,7 @@ class _Samples(Dict[int, List[MentionRecord]]):
     def __init__(self, pass_: "_Pass", members: Dict[int, int]) -> None:
         super().__init__()
         self.pass_ = pass_
+        self.contexts: Dict[int, Context] = {}  # the samples' contexts, computed once for every name placed
         self.members: Dict[int, List[int]] = defaultdict(list)  # entity -> its new mentions
         for mention, entity_id in members.items():
             self.members[entity_id].append(mention)

@@ -13,7 +13,7 @@ One job per module; each imports only those listed above it:
     cluster.py   `blocking_keys` and `resolve`: blocking, pair scoring, anchored clustering
 """
 from .aliases import read_alias_file
-from .cluster import LOOKAHEAD, PROFILE_MENTIONS, AliasIndex, blocking_keys, place_by_context, resolve
+from .cluster import LOOKAHEAD, PROFILE_MENTIONS, AliasIndex, Context, blocking_keys, place_by_context, resolve
 from .names import name_key
 from .records import (
     DEFAULT_THRESHOLD,
@@ -27,7 +27,7 @@ from .records import (
 )
 
 __all__ = [
-    "AliasEntry", "AliasIndex", "DEFAULT_THRESHOLD", "Decision", "LOOKAHEAD", "MentionRecord", "NamePlace", "PROFILE_MENTIONS",
+    "AliasEntry", "AliasIndex", "Context", "DEFAULT_THRESHOLD", "Decision", "LOOKAHEAD", "MentionRecord", "NamePlace", "PROFILE_MENTIONS",
     "Resolution", "ResolvedEntity", "ResolveSettings", "blocking_keys", "name_key", "place_by_context",
     "read_alias_file", "resolve",
 ]

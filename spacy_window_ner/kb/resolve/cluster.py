@@ -51,6 +51,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union, overload
 
+import numpy
+
 from ..store import KBError
 from .context import ProfileIndex, VectorsT, context_features, mention_vector
 from .names import Name, candidate_pairs, name_blocking_keys, name_key, name_score, parse_name
@@ -75,6 +77,7 @@ LOOKAHEAD = 10_000
 MIN_SCORE = 1e-9  # the least pair score that may join, whatever the threshold
 DECISION_KINDS = ("same", "different")
 NameId = Tuple[str, str]  # (name_key, label)
+Context = Tuple[Counter, Optional[numpy.ndarray]]  # a mention's context_features and mention_vector
 EntryId = Tuple[str, Optional[str]]  # (name_key of the canonical name, label or None)
 
 
@@ -286,6 +289,7 @@ def place_by_context(
     names: Dict[str, int],
     samples: Dict[int, List[MentionRecord]],
     vectors: Optional[VectorsT] = None,
+    contexts: Optional[Dict[int, Context]] = None,
 ) -> Dict[int, int]:
     """Where the mentions of an ambiguous name go by their context (step 4 of the module
     docstring): to the candidate one of whose names another mention of the document (or a
@@ -306,6 +310,9 @@ def place_by_context(
     samples (Dict[int, List[MentionRecord]]): Each candidate's sample, sorted by id (at least
         its first PROFILE_MENTIONS; only needed with two candidates or more).
     vectors (Optional[VectorsT]): Words -> their mean vector, to compare contexts with.
+    contexts (Optional[Dict[int, Context]]): The contexts (`context_features`,
+        `mention_vector`) of sample mentions, by mention id, filled in as they are computed: a
+        caller that places many names against the same samples computes each once.
     RETURNS (Dict[int, int]): Mention id -> candidate, for the mentions placed.
     """
     placed: Dict[int, int] = {}
@@ -325,7 +332,12 @@ def place_by_context(
             sample = sorted((m.id, c, m) for c in candidates for m in samples[c][:PROFILE_MENTIONS])
         while added < len(sample) and sample[added][0] <= mention.id + LOOKAHEAD:
             _, c, other = sample[added]
-            index.add(c, context_features(other), mention_vector(other, vectors))
+            context = None if contexts is None else contexts.get(other.id)
+            if context is None:
+                context = (context_features(other), mention_vector(other, vectors))
+                if contexts is not None:
+                    contexts[other.id] = context
+            index.add(c, *context)
             added += 1
         scores = index.similarities(context_features(mention), mention_vector(mention, vectors))
         ranked = sorted(((score, -c) for c, score in scores.items()), reverse=True)
@@ -511,8 +523,9 @@ class _Component:
                 to_place.append((r, fitting))
         # The clusters are made; an ambiguous name's mentions go where their context says.
         samples: Dict[int, List[MentionRecord]] = {}
+        contexts: Dict[int, Context] = {}
         for r, fitting in to_place:
-            assigned.update(self._place(r, fitting, members, nodes, samples))
+            assigned.update(self._place(r, fitting, members, nodes, samples, contexts))
         return self._entities(nodes, members, assigned, ambiguous, cluster_of, dict(to_place))
 
     def _scores(self, forced: _Union) -> Dict[Tuple[int, int], float]:
@@ -549,6 +562,7 @@ class _Component:
         members: Dict[int, List[int]],
         nodes: Dict[int, List[int]],
         samples: Dict[int, List[MentionRecord]],
+        contexts: Dict[int, Context],
     ) -> Dict[int, int]:
         """The clusters an ambiguous name's mentions belong to by their context
         (`place_by_context`).
@@ -559,6 +573,7 @@ class _Component:
         nodes (Dict[int, List[int]]): The groups of each node.
         samples (Dict[int, List[MentionRecord]]): The clusters' profile samples made so far,
             filled in as needed.
+        contexts (Dict[int, Context]): The samples' contexts computed so far, filled in.
         RETURNS (Dict[int, int]): Mention id -> cluster, for the mentions placed.
         """
         if not self.settings.context:
@@ -570,7 +585,7 @@ class _Component:
                     clustered = (m for x in members[c] for i in nodes[x] for m in self.groups[i].mentions)
                     samples[c] = heapq.nsmallest(PROFILE_MENTIONS, clustered, key=lambda m: m.id)
         mentions = [m for i in nodes[r] for m in self.groups[i].mentions]
-        return place_by_context(mentions, fitting, names, samples, self.vectors)
+        return place_by_context(mentions, fitting, names, samples, self.vectors, contexts)
 
     def _entities(
         self,
