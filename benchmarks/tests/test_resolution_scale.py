@@ -47,14 +47,20 @@ def test_benchmarks_resolution_scale_runs(tmp_path):
     assert lines[0].startswith("start: load average") and lines[-1].startswith("end: load average")
     assert re.fullmatch(r"baseline \(a process that imports the package\): peak RSS \d+ MiB", lines[1])
     number = r"[\d,.]+"
-    scratch = [line.split() for line in lines if re.fullmatch(rf" *{number}( +{number}){{9}}", line)]
-    # Two rows of ten numbers in each table: 1. (100 and 400 mentions), 2. (bases of 10 and 40 documents).
-    assert len(scratch) == 4
-    assert [int(row[1].replace(",", "")) for row in scratch[:2]] == [10, 40]  # documents: mentions / 10
-    assert [int(row[0].replace(",", "")) for row in scratch[2:]] == [10, 40]
-    values = [[float(value.replace(",", "")) for value in row] for row in scratch]
-    for mentions, _, _, _, _, _, components, entities, largest_names, largest_mentions in values[:2]:
+
+    def rows(n):  # the table rows of n numbers, as numbers
+        found = [line.split() for line in lines if re.fullmatch(rf" *{number}( +{number}){{{n - 1}}}", line)]
+        return [[float(value.replace(",", "")) for value in row] for row in found]
+
+    # 1. ten numbers a row (100 and 400 mentions); 2. eleven (bases of 10 and 40 documents).
+    scratch, added = rows(10), rows(11)
+    assert len(scratch) == 2 and len(added) == 2
+    assert [row[1] for row in scratch] == [10, 40]  # documents: mentions / 10
+    assert [row[0] for row in added] == [10, 40]
+    for mentions, _, _, _, _, _, components, entities, largest_names, largest_mentions in scratch:
         assert 0 < components <= entities and 0 < largest_names <= largest_mentions <= mentions
-    for _, base_mentions, _, _, _, _, _, new_mentions, components, resolved in values[2:]:
-        assert 0 < new_mentions <= resolved <= base_mentions + new_mentions and components > 0
+    for _, base_mentions, _, _, _, _, _, new_mentions, placed, components, resolved in added:
+        # A new mention is placed, or resolved again with its component.
+        assert 0 < new_mentions and 0 <= placed <= new_mentions and new_mentions - placed <= resolved
+        assert resolved <= base_mentions + new_mentions and (components > 0) == (resolved > 0)
     assert re.search(r"^time ratio, big base / small base: [\d.]+ \(the bases differ 4x\)$", result.stdout, re.M)
