@@ -38,10 +38,14 @@ class ScoredCandidates(NamedTuple):
 
     candidates (Candidates): The candidates.
     scores (List[Floats2d]): Per doc, the probabilities (n_pairs, n_labels) of its pairs.
+    allowed (Optional[List[Optional[numpy.ndarray]]]): Per doc, the labels typed labels allow
+        for each pair ((n_pairs, n_labels) bool; None where all are), as scoring found them,
+        so that set_annotations need not find them again; None if not given.
     """
 
     candidates: Candidates
     scores: List[Floats2d]
+    allowed: Optional[List[Optional[numpy.ndarray]]] = None
 
 
 # doc.user_data[DROPPED_KEY]: how many candidate pairs of the doc a cap dropped (set when any
@@ -169,6 +173,40 @@ def licence_keys(head: str, tail: str) -> Tuple[Tuple[str, str], ...]:
     RETURNS (Tuple[Tuple[str, str], ...]): The pairs.
     """
     return ((head, tail), ("", tail), (head, ""), ("", ""))
+
+
+class Licence:
+    """The relation labels that licensed (relation label, head label, tail label) triples allow
+    between two entity labels (window_rel's typed labels): a label is allowed where some triple
+    has it with one of the pair's licence_keys. Rows are built on first use and kept.
+
+    triples (Sequence[Sequence[str]]): The licensed triples.
+    labels (Sequence[str]): The relation labels, in the order of the rows' columns.
+    """
+
+    def __init__(self, triples: Sequence[Sequence[str]], labels: Sequence[str]) -> None:
+        self.key = (tuple(tuple(triple) for triple in triples), tuple(labels))
+        label_ids = {label: i for i, label in enumerate(labels)}
+        self._none = numpy.zeros(len(label_ids), dtype=bool)
+        self._allowed: Dict[Tuple[str, str], numpy.ndarray] = {}
+        for label, head, tail in triples:
+            if label in label_ids:
+                self._allowed.setdefault((head, tail), self._none.copy())[label_ids[label]] = True
+        self._rows: Dict[Tuple[str, str], numpy.ndarray] = {}
+
+    def row(self, head: str, tail: str) -> numpy.ndarray:
+        """The labels allowed from an entity labelled head to one labelled tail.
+
+        head (str): The head's entity label.
+        tail (str): The tail's entity label.
+        RETURNS (numpy.ndarray): (n_labels,) bool.
+        """
+        row = self._rows.get((head, tail))
+        if row is None:
+            keys = licence_keys(head, tail)
+            row = numpy.logical_or.reduce([self._allowed.get(key, self._none) for key in keys])
+            self._rows[(head, tail)] = row
+        return row
 
 
 def licensed_pair(head: str, tail: str, licensed: FrozenSet[Tuple[str, str]]) -> bool:

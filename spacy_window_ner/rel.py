@@ -28,7 +28,7 @@ from thinc.types import Floats2d, Ints2d
 
 from .alignment import aligned_ents
 from .candidates import (
-    CandidateGenerator, Candidates, ScoredCandidates, licence_keys, make_candidates, make_rel_candidates_v2,
+    CandidateGenerator, Candidates, Licence, ScoredCandidates, make_candidates, make_rel_candidates_v2,
 )
 from .corpus import validate_initialize_examples
 from .legacy.window_rel import upgrade_candidates, upgrade_cfg
@@ -192,6 +192,7 @@ class WindowRel(TrainablePipe):
         self.name = name
         self.scorer = scorer
         self.candidates = make_rel_candidates_v2() if candidates is None else candidates
+        self._licence_cache: Optional[Licence] = None
         self.cfg: Dict[str, Any] = {
             "labels": [],
             "entity_labels": [],
@@ -348,23 +349,30 @@ class WindowRel(TrainablePipe):
         pairs (Ints2d): (n_pairs, 2) (head, tail) indices into ents.
         RETURNS (Optional[numpy.ndarray]): (n_pairs, n_labels) bool, or None.
         """
+        licence = self._licence()
+        if licence is None:
+            return None
+        heads_tails = numpy.asarray(pairs, dtype="int64").reshape(-1, 2)
+        if not len(heads_tails):
+            return numpy.zeros((0, len(self.labels)), dtype=bool)
+        ent_labels = [ent.label_ for ent in ents]
+        kinds = sorted(set(ent_labels))
+        kind_ids = {label: i for i, label in enumerate(kinds)}
+        # (kind of head, kind of tail, label): the doc's entity labels' rows of the licence
+        grid = numpy.stack([numpy.stack([licence.row(head, tail) for tail in kinds]) for head in kinds])
+        ids = numpy.asarray([kind_ids[label] for label in ent_labels], dtype="int64")
+        return grid[ids[heads_tails[:, 0]], ids[heads_tails[:, 1]]]
+
+    def _licence(self) -> Optional[Licence]:
+        """The licence of the current cfg, built once per change of the triples, the labels or
+        typed_labels; None where every label is allowed (see licensed_labels)."""
         triples = self.cfg.get("licensed_triples")
         if not self.typed_labels or triples is None:
             return None
-        label_ids = {label: i for i, label in enumerate(self.labels)}
-        allowed: Dict[Tuple[str, str], numpy.ndarray] = {}
-        for label, head, tail in triples:
-            if label in label_ids:
-                allowed.setdefault((head, tail), numpy.zeros(len(label_ids), dtype=bool))[label_ids[label]] = True
-        none = numpy.zeros(len(label_ids), dtype=bool)
-        rows: Dict[Tuple[str, str], numpy.ndarray] = {}
-        mask = numpy.zeros((len(pairs), len(label_ids)), dtype=bool)
-        for m, (a, b) in enumerate(numpy.asarray(pairs).tolist()):
-            key = (ents[a].label_, ents[b].label_)
-            if key not in rows:
-                rows[key] = numpy.logical_or.reduce([allowed.get(k, none) for k in licence_keys(*key)])
-            mask[m] = rows[key]
-        return mask
+        key = (tuple(map(tuple, triples)), self.labels)
+        if self._licence_cache is None or self._licence_cache.key != key:
+            self._licence_cache = Licence(*key)
+        return self._licence_cache
 
     def make_candidates(self, docs: Sequence[Doc], ents: Optional[Sequence[Sequence[Span]]] = None) -> Candidates:
         """The candidates of a batch: one call of the candidate generator.
@@ -414,13 +422,14 @@ class WindowRel(TrainablePipe):
         rows = candidates.rows
         used = [i for i, doc_rows in enumerate(rows) if len(doc_rows)]
         probs = [ops.alloc2f(len(doc_rows), len(self.labels)) for doc_rows in rows]
+        allowed = [self.licensed_labels(ents, pairs) for ents, pairs in zip(candidates.ents, candidates.pairs)]
         if used:
             logits = self.model.predict(([docs[i] for i in used], [rows[i] for i in used]))
             counts = ops.asarray1i([len(rows[i]) for i in used])
             for i, p in zip(used, ops.unflatten(1.0 / (1.0 + ops.xp.exp(-logits)), counts)):
-                mask = self.licensed_labels(candidates.ents[i], candidates.pairs[i])
+                mask = allowed[i]
                 probs[i] = p if mask is None else p * ops.asarray2f(mask, dtype=p.dtype)  # type: ignore[arg-type]
-        return ScoredCandidates(candidates, probs)
+        return ScoredCandidates(candidates, probs, allowed)
 
     def set_annotations(self, docs: Iterable[Doc], scores: ScoredCandidates) -> None:
         """Store the relations whose probability reaches their label's threshold on the
@@ -433,10 +442,14 @@ class WindowRel(TrainablePipe):
         labels = self.labels
         thresholds = numpy.asarray([self.thresholds[label] for label in labels], dtype="float32")
         candidates = scores.candidates
-        for doc, ents, pairs, probs in zip(docs, candidates.ents, candidates.pairs, scores.scores):
+        masks: Sequence[Optional[numpy.ndarray]]
+        if scores.allowed is None:
+            masks = [self.licensed_labels(ents, pairs) for ents, pairs in zip(candidates.ents, candidates.pairs)]
+        else:
+            masks = scores.allowed
+        for doc, ents, pairs, probs, allowed in zip(docs, candidates.ents, candidates.pairs, scores.scores, masks):
             probs = self.model.ops.to_numpy(probs)
             predicted = probs >= thresholds
-            allowed = self.licensed_labels(ents, pairs)
             if allowed is not None:
                 predicted &= allowed
             rows, cols = numpy.nonzero(predicted)

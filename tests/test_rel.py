@@ -842,6 +842,46 @@ def test_rel_unlicensed_triple_is_not_predicted_even_with_a_high_score(monkeypat
     assert [len(get_relations(doc)) for doc in nlp.pipe(texts)] == [6 * 3, 6 * 3, 2 * 3]
 
 
+def test_rel_licensed_labels_match_each_pairs_licence_keys():
+    """The mask typed labels give each pair is, row by row, the labels of the triples whose
+    (head label, tail label) is one of the pair's licence_keys; it follows the cfg when the
+    triples change; set_annotations applies it when predict's output does not carry it."""
+    nlp = make_nlp(**TYPED)
+    rel = nlp.get_pipe("window_rel")
+    rel.cfg["labels"] = ["Based_In", "Live_In", "Work_For"]
+    triples = TRIPLES + [["Live_In", "", "LOC"], ["Based_In", "ORG", ""]]
+    rel.license_relations([tuple(triple) for triple in triples])
+    doc = Doc(nlp.vocab, words=["a", "b", "c", "d", "e"])
+    doc.ents = [Span(doc, i, i + 1, label) for i, label in enumerate(["PER", "ORG", "LOC", "MISC", "ORG"])]
+    ents = list(doc.ents)
+    pairs = numpy.asarray([(a, b) for a in range(5) for b in range(5) if a != b], dtype="int32")
+
+    def expected(triples):
+        keys = lambda h, t: {(h, t), ("", t), (h, ""), ("", "")}  # noqa: E731
+        return numpy.asarray([
+            [any(l == label and (h, t) in keys(ents[a].label_, ents[b].label_) for l, h, t in triples) for label in rel.labels]
+            for a, b in pairs
+        ])
+
+    mask = rel.licensed_labels(ents, pairs)
+    assert mask.shape == (20, 3) and mask.dtype == bool
+    assert (mask == expected(triples)).all()
+    assert mask[list(map(tuple, pairs)).index((3, 2))].tolist() == [False, True, False]  # MISC -> LOC: ("", LOC)
+    assert rel.licensed_labels(ents, pairs[:0]).shape == (0, 3)
+    rel.license_relations([tuple(triple) for triple in TRIPLES])
+    assert (rel.licensed_labels(ents, pairs) == expected(TRIPLES)).all()
+    assert not (expected(TRIPLES) == expected(triples)).all()
+    # predict's masks, or none given (a ScoredCandidates of two fields): the same relations
+    candidates = Candidates([ents], [pairs], [numpy.zeros((len(pairs), 1), dtype="int32")])
+    ones = [rel.model.ops.asarray2f(numpy.ones((len(pairs), 3), dtype="float32"))]
+    rel.cfg["threshold"] = 0.0
+    found = []
+    for scored in (ScoredCandidates(candidates, ones), ScoredCandidates(candidates, ones, [rel.licensed_labels(ents, pairs)])):
+        rel.set_annotations([doc], scored)
+        found.append(sorted((r.label, r.head.start, r.tail.start) for r in get_relations(doc)))
+    assert found[0] == found[1] and len(found[0]) == int(expected(TRIPLES).sum())
+
+
 def test_rel_licensed_triples_saved_and_loaded(tmp_path):
     nlp = make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v2", "typed": True}, **TYPED)
     train(nlp, make_examples(nlp), n_iter=3)
