@@ -86,6 +86,34 @@ def run(cmd: List[str], log: Path = None) -> float:
     return time.perf_counter() - start
 
 
+def seed_name(name: str, seed: int) -> str:
+    """The seed-0 model keeps the system's own name (and folder); another seed's gets "-seedN"."""
+    return name if seed == 0 else f"{name}-seed{seed}"
+
+
+def train(name: str, seed: int, output: Path, corpus: Dict[str, Path], max_steps: int, retrain: bool) -> float:
+    """Train one system with one seed, unless it is there already.
+
+    RETURNS (float): The training's wall time in seconds (read back when the model was there).
+    """
+    config, overrides = SYSTEMS[name]
+    config = Path(config) if Path(config).is_absolute() else output / config
+    model_dir = output / seed_name(name, seed)
+    if retrain or not (model_dir / "model-best").exists():
+        print(f"training {seed_name(name, seed)} ...", flush=True)
+        cmd = [
+            sys.executable, "-m", "spacy", "train", str(config), "-o", str(model_dir),
+            "--paths.train", str(corpus["train"]), "--paths.dev", str(corpus["dev"]),
+            "--training.max_steps", str(max_steps), "--system.seed", str(seed),
+            *source_overrides(config), *overrides,
+        ]
+        seconds = run(cmd, log=output / f"{seed_name(name, seed)}.log")
+        print(f"  {seconds:.0f} s", flush=True)
+        (model_dir / "train_seconds.txt").write_text(f"{seconds:.1f}\n")
+        return seconds
+    return float((model_dir / "train_seconds.txt").read_text())
+
+
 def main(
     systems: str = typer.Option(
         "spacy_ner,window_ner,window_ner_cnn,spacy_ner_sm,window_ner_sm,window_ner_sm_frozen",
@@ -96,8 +124,15 @@ def main(
     retrain: bool = typer.Option(False, help="Train again even if a trained model is there"),
     repeats: int = typer.Option(3, help="Interleaved inference timing rounds"),
     without_confidences: bool = typer.Option(True, help="Also time each window_ner system with its confidences off"),
+    seeds: str = typer.Option(
+        "0", help="Comma-separated training seeds ([system] seed); F is the mean over them, speed is seed 0's"
+    ),
+    train_only: bool = typer.Option(False, help="Train what is missing, then stop (no scoring, no timing)"),
 ) -> None:
     names = [s.strip() for s in systems.split(",") if s.strip()]
+    seed_list = [int(seed) for seed in seeds.split(",") if seed.strip()]
+    if not seed_list or seed_list[0] != 0 or len(set(seed_list)) != len(seed_list):
+        raise typer.BadParameter(f"--seeds must start with 0 and not repeat a seed, got {seeds!r}")
     unknown = set(names) - set(SYSTEMS)
     if unknown:
         raise typer.BadParameter(f"Unknown systems {sorted(unknown)}; choose from {list(SYSTEMS)}")
@@ -113,21 +148,10 @@ def main(
     spacy_configs(output)
     train_seconds: Dict[str, float] = {}
     for name in names:
-        config, overrides = SYSTEMS[name]
-        config = Path(config) if Path(config).is_absolute() else output / config
-        model_dir = output / name
-        if retrain or not (model_dir / "model-best").exists():
-            print(f"training {name} ...", flush=True)
-            cmd = [
-                sys.executable, "-m", "spacy", "train", str(config), "-o", str(model_dir),
-                "--paths.train", str(corpus["train"]), "--paths.dev", str(corpus["dev"]),
-                "--training.max_steps", str(max_steps), *source_overrides(config), *overrides,
-            ]
-            train_seconds[name] = run(cmd, log=output / f"{name}.log")
-            print(f"  {train_seconds[name]:.0f} s", flush=True)
-            (model_dir / "train_seconds.txt").write_text(f"{train_seconds[name]:.1f}\n")
-        else:
-            train_seconds[name] = float((model_dir / "train_seconds.txt").read_text())
+        for seed in seed_list:
+            train_seconds[seed_name(name, seed)] = train(name, seed, output, corpus, max_steps, retrain)
+    if train_only:
+        return
     pipelines = {name: spacy.load(output / name / "model-best") for name in names}
     if without_confidences:
         for name in names:
@@ -143,6 +167,18 @@ def main(
     for name, pipeline in pipelines.items():
         examples = [Example(pipeline.make_doc(doc.text), doc) for doc in test_docs]
         results[name] = pipeline.evaluate(examples)
+    # The other seeds' models are scored only (their entities; speed is seed 0's).
+    seed_f: Dict[str, List[float]] = {}
+    for name in pipelines:
+        system = name[: -len(" -conf")] if name.endswith(" -conf") else name
+        seed_f[name] = [results[name]["ents_f"]]
+        for seed in seed_list[1:]:
+            if name == system:
+                other = spacy.load(output / seed_name(system, seed) / "model-best")
+                examples = [Example(other.make_doc(doc.text), doc) for doc in test_docs]
+                seed_f[name].append(other.evaluate(examples)["ents_f"])
+            else:
+                seed_f[name] = seed_f[system]
     texts = [doc.text for doc in test_docs]
     n_words = sum(len(doc) for doc in test_docs)
     texts = texts * -(-20000 // n_words)
@@ -163,16 +199,21 @@ def main(
     # Speed relative to spaCy's own NER in this run: the efficiency config, else the sourced one.
     baseline = next((name for name in ("spacy_ner", "spacy_ner_sm", "spacy_ner_md") if name in best), None)
     header = f"{'system':22s} {'P':>6s} {'R':>6s} {'F':>6s}  " + " ".join(f"{l:>6s}" for l in labels)
-    print(header + f" {'train s':>8s} {'words/s':>9s} {'x ' + str(baseline):>14s}")
+    seed_cells = f" {'F mean':>6s} {'F seeds ' + ','.join(map(str, seed_list)):>20s}" if len(seed_list) > 1 else ""
+    print(header + seed_cells + f" {'train s':>8s} {'words/s':>9s} {'x ' + str(baseline):>14s}")
     for name in pipelines:
         r = results[name]
         per_type = r.get("ents_per_type") or {}
         cells = " ".join(f"{100 * per_type.get(l, {}).get('f', 0.0):6.1f}" for l in labels)
         wps = n_words / best[name]
         ratio = best[baseline] / best[name] if baseline else float("nan")
+        fs = seed_f[name]
+        seeds_cell = ""
+        if len(seed_list) > 1:
+            seeds_cell = f" {100 * sum(fs) / len(fs):6.2f} {' '.join(f'{100 * f:.2f}' for f in fs):>20s}"
         print(
             f"{name:22s} {100 * r['ents_p']:6.2f} {100 * r['ents_r']:6.2f} {100 * r['ents_f']:6.2f}  "
-            f"{cells} {train_seconds[name]:8.0f} {wps:9,.0f} {ratio:14.2f}"
+            f"{cells}{seeds_cell} {train_seconds[name]:8.0f} {wps:9,.0f} {ratio:14.2f}"
         )
 
 
