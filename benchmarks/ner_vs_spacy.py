@@ -3,9 +3,13 @@
 Each system is trained with `spacy train` (same patience, eval frequency and batcher), selected on
 dev (model-best), and scored on test: strict entity micro P/R/F and per type, training wall time,
 and inference words/second through `nlp.pipe` over the test texts repeated to at least 20k words,
-with the systems' runs interleaved (best of --repeats). Each window_ner system is also timed with
-its confidences switched off ("-conf": the same entities, so the same F), unless
---no-without-confidences. The load average is printed before and after.
+with the systems' runs interleaved (best of --repeats). Each window_ner system runs with the
+confidences setting it was saved with, and is also timed with `confidences = "lazy"` ("lazy":
+computed when first read, and here never read; "lazy, read": read from every doc with
+get_confidences, as `kb build` reads them) unless --no-lazy-confidences, and with them switched
+off ("-conf") unless --no-without-confidences: the same entities, so the same F. With --seeds
+0,1,..., each system is trained once per seed and F is given per seed and as their mean; the
+speed is that of seed 0's model. The load average is printed before and after.
 
 spaCy's `ner` computes on one thread (blis); window_ner's window layer multiplies with numpy's
 BLAS, which OpenBLAS runs on every core it finds. On cores that other jobs share, its threads wait
@@ -15,6 +19,7 @@ benchmarks.ner_vs_spacy ...` compares one thread with one thread (the header say
     python -m benchmarks.ner_vs_spacy                      # all systems, about 40 minutes on 2 cores
     python -m benchmarks.ner_vs_spacy --systems window_ner,spacy_ner --max-steps 2000
     python -m benchmarks.ner_vs_spacy --systems spacy_ner,window_ner,window_ner_fast   # the speed route
+    python -m benchmarks.ner_vs_spacy --systems spacy_ner,window_ner_fast --seeds 0,1,2 --train-only
     python -m benchmarks.ner_vs_spacy --systems spacy_ner_md,window_ner_md   # pip install -e ".[benchmarks]"
 
 The *_sm and *_md systems start from en_core_web_sm 3.8.0 and from en_core_web_md 3.7.1 and its
@@ -33,6 +38,7 @@ import typer
 from spacy.tokens import DocBin
 from spacy.training import Example
 
+from spacy_window_ner.confidences import get_confidences
 from spacy_window_ner.ner import WindowNER
 from spacy_window_ner.readers import read_conll04, write_docbin
 from tests.data import data_dir
@@ -124,10 +130,14 @@ def main(
     retrain: bool = typer.Option(False, help="Train again even if a trained model is there"),
     repeats: int = typer.Option(3, help="Interleaved inference timing rounds"),
     without_confidences: bool = typer.Option(True, help="Also time each window_ner system with its confidences off"),
+    lazy_confidences: bool = typer.Option(True, help='Also time each window_ner system with confidences = "lazy"'),
     seeds: str = typer.Option(
         "0", help="Comma-separated training seeds ([system] seed); F is the mean over them, speed is seed 0's"
     ),
     train_only: bool = typer.Option(False, help="Train what is missing, then stop (no scoring, no timing)"),
+    train_missing: bool = typer.Option(
+        True, help="Train the models that are missing; without, a seed other than 0 that is missing is left out"
+    ),
 ) -> None:
     names = [s.strip() for s in systems.split(",") if s.strip()]
     seed_list = [int(seed) for seed in seeds.split(",") if seed.strip()]
@@ -149,18 +159,25 @@ def main(
     train_seconds: Dict[str, float] = {}
     for name in names:
         for seed in seed_list:
+            if seed and not train_missing and not (output / seed_name(name, seed) / "model-best").exists():
+                continue
             train_seconds[seed_name(name, seed)] = train(name, seed, output, corpus, max_steps, retrain)
     if train_only:
         return
     pipelines = {name: spacy.load(output / name / "model-best") for name in names}
-    if without_confidences:
-        for name in names:
-            if any(isinstance(pipe, WindowNER) for _, pipe in pipelines[name].pipeline):
-                pipelines[f"{name} -conf"] = spacy.load(output / name / "model-best")
-                for _, pipe in pipelines[f"{name} -conf"].pipeline:
-                    if isinstance(pipe, WindowNER):
-                        pipe.confidences = False
-                train_seconds[f"{name} -conf"] = train_seconds[name]
+    # Each window_ner system again, with another confidences setting: (row suffix, setting).
+    # "lazy, read": the lazy ones, read from every doc with get_confidences (as `kb build` does).
+    variants = [(" lazy", "lazy"), (" lazy, read", "lazy")] if lazy_confidences else []
+    variants += [(" -conf", False)] if without_confidences else []
+    for name in names:
+        if not any(isinstance(pipe, WindowNER) for _, pipe in pipelines[name].pipeline):
+            continue
+        for suffix, value in variants:
+            pipelines[name + suffix] = spacy.load(output / name / "model-best")
+            for _, pipe in pipelines[name + suffix].pipeline:
+                if isinstance(pipe, WindowNER):
+                    pipe.confidences = value
+            train_seconds[name + suffix] = train_seconds[name]
     print(f"start of the timed part: {load_average()}", flush=True)
     test_docs = list(DocBin().from_disk(corpus["test"]).get_docs(nlp.vocab))
     results = {}
@@ -170,9 +187,11 @@ def main(
     # The other seeds' models are scored only (their entities; speed is seed 0's).
     seed_f: Dict[str, List[float]] = {}
     for name in pipelines:
-        system = name[: -len(" -conf")] if name.endswith(" -conf") else name
+        system = name.split(" ")[0]
         seed_f[name] = [results[name]["ents_f"]]
         for seed in seed_list[1:]:
+            if seed_name(system, seed) not in train_seconds:
+                continue
             if name == system:
                 other = spacy.load(output / seed_name(system, seed) / "model-best")
                 examples = [Example(other.make_doc(doc.text), doc) for doc in test_docs]
@@ -186,9 +205,11 @@ def main(
     best = {name: float("inf") for name in pipelines}
     for _ in range(repeats):
         for name, pipeline in pipelines.items():
+            read = name.endswith(" read")
             start = time.perf_counter()
-            for _doc in pipeline.pipe(texts, batch_size=256):
-                pass
+            for doc in pipeline.pipe(texts, batch_size=256):
+                if read:
+                    get_confidences(doc)
             best[name] = min(best[name], time.perf_counter() - start)
     print(f"end of the timed part: {load_average()}")
     blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "as many as cores")
@@ -198,8 +219,8 @@ def main(
     labels = sorted({ent.label_ for doc in test_docs for ent in doc.ents})
     # Speed relative to spaCy's own NER in this run: the efficiency config, else the sourced one.
     baseline = next((name for name in ("spacy_ner", "spacy_ner_sm", "spacy_ner_md") if name in best), None)
-    header = f"{'system':22s} {'P':>6s} {'R':>6s} {'F':>6s}  " + " ".join(f"{l:>6s}" for l in labels)
-    seed_cells = f" {'F mean':>6s} {'F seeds ' + ','.join(map(str, seed_list)):>20s}" if len(seed_list) > 1 else ""
+    header = f"{'system':28s} {'P':>6s} {'R':>6s} {'F':>6s}  " + " ".join(f"{l:>6s}" for l in labels)
+    seed_cells = f" {'F mean':>6s} {'F per seed':>20s}" if len(seed_list) > 1 else ""
     print(header + seed_cells + f" {'train s':>8s} {'words/s':>9s} {'x ' + str(baseline):>14s}")
     for name in pipelines:
         r = results[name]
@@ -212,7 +233,7 @@ def main(
         if len(seed_list) > 1:
             seeds_cell = f" {100 * sum(fs) / len(fs):6.2f} {' '.join(f'{100 * f:.2f}' for f in fs):>20s}"
         print(
-            f"{name:22s} {100 * r['ents_p']:6.2f} {100 * r['ents_r']:6.2f} {100 * r['ents_f']:6.2f}  "
+            f"{name:28s} {100 * r['ents_p']:6.2f} {100 * r['ents_r']:6.2f} {100 * r['ents_f']:6.2f}  "
             f"{cells}{seeds_cell} {train_seconds[name]:8.0f} {wps:9,.0f} {ratio:14.2f}"
         )
 

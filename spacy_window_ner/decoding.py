@@ -9,6 +9,7 @@ from functools import partial
 from typing import Callable, List, Tuple
 
 import numpy
+from thinc.api import NumpyOps
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
 from .layers.crf import allowed_transitions, forward_backward, n_labels_for
@@ -179,3 +180,58 @@ def span_probabilities(
     )
     exit = xp.log(xp.maximum(m.beta[docs, lasts, paths[docs, lasts]], 1e-30)) + m.log_beta[docs, lasts]
     return xp.exp(xp.minimum(entry + inner + exit - m.log_Z[docs], 0.0))
+
+
+
+def path_from_spans(length: int, starts: numpy.ndarray, ends: numpy.ndarray, label_ids: numpy.ndarray) -> numpy.ndarray:
+    """The BILUO path of one doc that tags exactly the given spans: the inverse of
+    `spans_from_paths` for a single doc.
+
+    length (int): The doc's length in tokens.
+    starts (ndarray): The first token of each span.
+    ends (ndarray): The end (exclusive) of each span.
+    label_ids (ndarray): The label id of each span.
+    RETURNS (ndarray): The tag ids, (length,) int32, "O" (0) outside the spans.
+    """
+    path = numpy.zeros((length,), dtype="int32")
+    for s, e, label in zip(starts.tolist(), ends.tolist(), label_ids.tolist()):
+        if not 0 <= s < e <= length:
+            raise ValueError(f"The span {s}:{e} does not fit a doc of {length} tokens.")
+        if e - s == 1:
+            path[s] = 4 * label + 4
+        else:
+            path[s] = 4 * label + 1
+            path[s + 1 : e - 1] = 4 * label + 2
+            path[e - 1] = 4 * label + 3
+    return path
+
+
+def deferred_span_probabilities(
+    E: numpy.ndarray, potentials: numpy.ndarray, starts: numpy.ndarray, ends: numpy.ndarray, label_ids: numpy.ndarray
+) -> numpy.ndarray:
+    """The marginal probability of each decoded span of one doc, from what a component kept
+    to compute it later (`confidences.defer_confidences`): `span_probabilities` over the path
+    that tags exactly these spans.
+
+    E (ndarray): The doc's decoded emission scores, (length, n_tags).
+    potentials (ndarray): The transition scores, then the start and the end scores,
+        (n_tags + 2, n_tags).
+    starts (ndarray): The first token of each span.
+    ends (ndarray): The end (exclusive) of each span.
+    label_ids (ndarray): The label id of each span.
+    RETURNS (ndarray): The probability of each span.
+    """
+    length, n_tags = E.shape
+    if potentials.shape != (n_tags + 2, n_tags) or n_tags % 4 != 1:
+        raise ValueError(
+            f"Expected BILUO emissions (length, n_tags) and potentials (n_tags + 2, n_tags), got "
+            f"{E.shape} and {potentials.shape}."
+        )
+    if len(label_ids) and not 0 <= int(label_ids.min()) <= int(label_ids.max()) < n_tags // 4:
+        raise ValueError(f"The label ids {label_ids.tolist()} are not those of {n_tags} BILUO tags.")
+    path = path_from_spans(length, starts, ends, label_ids)
+    T, start, end = potentials[:n_tags], potentials[n_tags], potentials[n_tags + 1]
+    docs = numpy.zeros((len(starts),), dtype="int32")
+    lengths = numpy.asarray([length], dtype="int32")
+    # numpy arrays: the Floats and Ints types of thinc that span_probabilities takes
+    return span_probabilities(NumpyOps(), E[None], lengths, T, start, end, path[None], (docs, starts, ends))  # type: ignore[arg-type, return-value]

@@ -8,9 +8,11 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 
 from spacy_window_ner import kb
-from spacy_window_ner.confidences import EXTENSION, entity_setters, get_confidences, set_confidences
+from spacy_window_ner.confidences import EXTENSION, PENDING, entity_setters, get_confidences, set_confidences
 from spacy_window_ner.extensions import install_extensions
 from spacy_window_ner.render import visualize_html
+
+from .util import NER_TEST_TEXTS, copy_ner_pipeline
 
 TEXT = "Shaka Khan lives in London."
 OTHER = "I like Berlin."
@@ -175,3 +177,103 @@ def test_confidences_entity_setters():
     assert entity_setters(spacy.blank("en")) == []
     with pytest.raises(ValueError, match="no component 'rel'"):
         entity_setters(nlp, before="rel")
+
+
+@pytest.fixture(scope="module")
+def lazy(trained):
+    """A copy of the trained pipeline with confidences = "lazy"."""
+    nlp = copy_ner_pipeline(trained)
+    nlp.get_pipe("window_ner").confidences = "lazy"
+    return nlp
+
+
+def pending(doc):
+    return [key for key in doc.user_data if key[1] == PENDING]
+
+
+def stored(doc):
+    return [key for key in doc.user_data if key[1] == EXTENSION]
+
+
+def test_confidences_lazy_equal_the_eager_ones_exactly(trained, lazy):
+    """Each doc decoded alone (as nlp(text) does), the lazy confidences are the eager ones to the
+    last bit; computed on the first read, once, with the span group's attrs["scores"]."""
+    for text in [TEXT, *NER_TEST_TEXTS, "London London London Khan Shaka", ""]:
+        want, got = trained(text), lazy(text)
+        assert [(e.start, e.end, e.label_) for e in got.ents] == [(e.start, e.end, e.label_) for e in want.ents]
+        # A doc without entities has nothing to compute: its empty scores are there at once.
+        assert got.spans["window_ner"].attrs.get("scores") == (None if got.ents else [])
+        assert not stored(got) and len(pending(got)) == (1 if got.ents else 0)
+        assert get_confidences(got) == get_confidences(want)
+        assert got.spans["window_ner"].attrs["scores"] == want.spans["window_ner"].attrs["scores"]
+        assert not pending(got) and len(stored(got)) == len(got.ents)
+        assert get_confidences(got) == get_confidences(want)
+    assert any(lazy(text).ents for text in NER_TEST_TEXTS)
+
+
+def test_confidences_lazy_in_a_batch_as_the_eager_ones(trained, lazy):
+    """In a batch, the docs' scores are computed together, so a doc's eager confidences differ in
+    the last digits with the batch it is in; the lazy ones are those of the doc alone."""
+    texts = [TEXT, OTHER, "Shaka Khan", *NER_TEST_TEXTS]
+    alone = [get_confidences(trained(text)) for text in texts]
+    for want, eager, got in zip(alone, trained.pipe(texts), lazy.pipe(texts)):
+        assert get_confidences(eager) == pytest.approx(want, abs=1e-4)
+        assert get_confidences(got) == pytest.approx(want, abs=1e-4)
+        assert set(get_confidences(got)) == set(get_confidences(eager))
+
+
+def test_confidences_lazy_survive_docbin_pickle_and_bytes(trained, lazy, predicted):
+    """The deferred record travels with the user data, and is computed after the round trip."""
+    _, expected = predicted
+    doc_bin = DocBin(store_user_data=True, docs=[lazy(TEXT)])
+    (restored,) = DocBin().from_bytes(doc_bin.to_bytes()).get_docs(trained.vocab)
+    assert pending(restored) and "scores" not in restored.spans["window_ner"].attrs
+    assert by_text(restored) == expected
+    assert from_group(restored) == expected
+    assert by_text(pickle.loads(pickle.dumps(lazy(TEXT)))) == expected
+    assert by_text(Doc(trained.vocab).from_bytes(lazy(TEXT).to_bytes())) == expected
+    # spaCy's default DocBin keeps no user data: neither the confidences nor what computes them.
+    (bare,) = DocBin(docs=[lazy(TEXT)]).get_docs(trained.vocab)
+    assert get_confidences(bare) == {} and "scores" not in bare.spans["window_ner"].attrs
+
+
+def test_confidences_lazy_after_retokenize_from_docs_and_as_doc(trained, lazy, predicted):
+    """Computed on the tokens they were decoded on, and resolved by characters as the eager ones."""
+    _, expected = predicted
+    nlp = window_ner_then_merge(lazy)
+    doc = nlp(TEXT)
+    assert [t.text for t in doc] == ["Shaka Khan", "lives", "in", "London", "."] and pending(doc)
+    assert by_text(doc) == expected
+    merged = Doc.from_docs([lazy(OTHER), lazy(TEXT)])
+    assert by_text(merged) == {**by_text(trained(OTHER)), **expected}
+    assert by_text(lazy(TEXT)[3:5].as_doc(copy_user_data=True)) == {("London", "LOC"): expected[("London", "LOC")]}
+
+
+def test_confidences_lazy_kb_build_stores_them(lazy, predicted, tmp_path):
+    _, expected = predicted
+    source = tmp_path / "texts.txt"
+    source.write_text(f"{TEXT}\n{OTHER}\n", encoding="utf8")
+    db = tmp_path / "kb.sqlite"
+    kb.build_kb(lazy, [source], db, lines=True)
+    with sqlite3.connect(db) as conn:
+        rows = dict(((text, label), conf) for text, label, conf in conn.execute("SELECT text, label, confidence FROM mentions"))
+    assert {key: rows[key] for key in expected} == pytest.approx(expected, abs=1e-4)
+    assert rows and all(conf is not None for conf in rows.values())
+
+
+def test_confidences_lazy_then_set_confidences_keeps_the_order_of_writes(lazy):
+    """A confidence set after the component ran replaces the deferred one, as it would the eager one."""
+    doc = lazy(TEXT)
+    set_confidences(doc, [doc.ents[1]], [0.5])
+    assert by_text(doc)[("London", "LOC")] == 0.5 and not pending(doc)
+
+
+def test_confidences_lazy_broken_record_says_what_to_do(lazy):
+    doc = lazy(TEXT)
+    (key,) = pending(doc)
+    del doc.user_data[key]["window_ner"]["emissions"]
+    with pytest.raises(ValueError, match="cannot be computed.*Run the pipeline again"):
+        get_confidences(doc)
+    doc.user_data[key] = "junk"
+    with pytest.raises(ValueError, match="changed by hand"):
+        get_confidences(doc)
