@@ -234,4 +234,7 @@ def deferred_span_probabilities(
     docs = numpy.zeros((len(starts),), dtype="int32")
     lengths = numpy.asarray([length], dtype="int32")
     # numpy arrays: the Floats and Ints types of thinc that span_probabilities takes
-    return span_probabilities(NumpyOps(), E[None], lengths, T, start, end, path[None], (docs, starts, ends))  # type: ignore[arg-type, return-value]
+    probs = span_probabilities(
+        NumpyOps(), E[None], lengths, T, start, end, path[None], (docs, starts, ends)  # type: ignore[arg-type]
+    )
+    return numpy.asarray(probs)

@@ -256,7 +256,8 @@ def test_confidences_lazy_kb_build_stores_them(lazy, predicted, tmp_path):
     db = tmp_path / "kb.sqlite"
     kb.build_kb(lazy, [source], db, lines=True)
     with sqlite3.connect(db) as conn:
-        rows = dict(((text, label), conf) for text, label, conf in conn.execute("SELECT text, label, confidence FROM mentions"))
+        query = "SELECT text, label, confidence FROM mentions"
+        rows = {(text, label): conf for text, label, conf in conn.execute(query)}
     assert {key: rows[key] for key in expected} == pytest.approx(expected, abs=1e-4)
     assert rows and all(conf is not None for conf in rows.values())
 
