@@ -35,8 +35,9 @@ and character offsets) -- under one doc-wide key of the same kind, `doc.user_dat
 "swn_pending_confidences", 0, end_char)]` (end_char: the last token's), a {component: record} dict. The first
 `get_confidences(doc)` (or `set_confidences`, to keep the order of writes) computes them, stores
 them as above and drops the record, so a doc computes them once, and one that nobody asks
-never does. Stored beside the confidences and keyed the same way, the record travels where they
-travel (retokenization: it keeps the tokens it was decoded on, and the spans are resolved by
+never does. The docs of one batch are computed together, at the first read of one of them, as
+in the batch (`DeferredBatch`, in memory only). Stored beside the confidences and keyed the same
+way, the record travels where they travel (retokenization: it keeps the tokens it was decoded on, and the spans are resolved by
 their characters; `Doc.from_docs` and `as_doc` shift its key; `to_bytes`, pickle, Ray,
 `n_process`, `DocBin(store_user_data=True)`), and is lost where they are lost:
 `DocBin(store_user_data=False)` (spaCy's default) and `to_json` keep neither, so call
@@ -44,6 +45,7 @@ their characters; `Doc.from_docs` and `as_doc` shift its key; `to_bytes`, pickle
 time, where the group still holds the record's spans; before that it has no "scores".
 """
 import math
+import weakref
 from itertools import zip_longest
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -53,10 +55,27 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from thinc.types import Floats2d
 
-from .decoding import deferred_span_probabilities
+from .decoding import deferred_span_probabilities, deferred_span_probabilities_batch
 
 EXTENSION = "swn_confidences"
 PENDING = "swn_pending_confidences"
+
+
+class DeferredBatch:
+    """The docs whose confidences one component deferred in one call (one `nlp.pipe` batch): the
+    first read of any of them computes those of all that are still waiting, in one batch, as
+    `confidences = true` would have. In memory only: a doc that was copied, pickled or
+    deserialized is not in it, and computes its own alone.
+    """
+
+    def __init__(self, component: str, potentials: Floats2d) -> None:
+        self.component = component
+        self.potentials = potentials
+        self.docs: List[weakref.ref] = []
+
+
+# doc -> the batch it was deferred in; weak, so a batch lives as long as one of its docs
+_BATCHES: "weakref.WeakKeyDictionary[Doc, DeferredBatch]" = weakref.WeakKeyDictionary()
 
 # (start_char, end_char, label)
 ConfidenceKey = Tuple[int, int, str]
@@ -113,6 +132,7 @@ def set_confidences(doc: Doc, spans: Iterable[Span], scores: Iterable[float]) ->
 
 
 def _store(doc: Doc, rows: Iterable[Tuple[int, int, str, float]]) -> None:
+    """Store checked (start_char, end_char, label, confidence) rows: the one write of the protocol."""
     user_data = doc.user_data
     for start_char, end_char, label, score in rows:
         # spaCy's stub types user_data's keys as str; extensions' keys are tuples like this one.
@@ -129,6 +149,7 @@ def defer_confidences(
     *,
     labels: Optional[Sequence[str]] = None,
     group: Optional[str] = None,
+    batch: Optional[DeferredBatch] = None,
 ) -> None:
     """Store what computing the spans' confidences (their marginals under a linear-chain CRF)
     takes, for the first get_confidences(doc) to compute and store them (see the module
@@ -144,6 +165,7 @@ def defer_confidences(
     labels (Optional[Sequence[str]]): Each span's label, if the caller has them (else read
         from the spans).
     group (Optional[str]): The span group holding the spans, whose attrs["scores"] is then set.
+    batch (Optional[DeferredBatch]): The batch the doc was decoded in, to compute them together.
     """
     if not spans:
         return
@@ -167,6 +189,9 @@ def defer_confidences(
         "group": group,
     }
     doc.user_data.setdefault(key, {})[component] = record  # type: ignore[call-overload]
+    if batch is not None:
+        batch.docs.append(weakref.ref(doc))
+        _BATCHES[doc] = batch
 
 
 def resolve_confidences(doc: Doc) -> None:
@@ -177,6 +202,8 @@ def resolve_confidences(doc: Doc) -> None:
     doc (Doc): The doc.
     """
     keys = [key for key in doc.user_data if _is_key(key, PENDING)]
+    if keys:
+        _compute_batch(doc)
     for key in keys:
         pending = doc.user_data[key]
         offset = key[2]
@@ -191,13 +218,44 @@ def resolve_confidences(doc: Doc) -> None:
         del doc.user_data[key]
 
 
+def _compute_batch(doc: Doc) -> None:
+    """Compute the confidences of every doc still waiting in the doc's batch, and keep each doc's
+    in its record (record["probs"]), for _resolve_record to store when that doc is read."""
+    batch = _BATCHES.pop(doc, None)
+    if batch is None:
+        return
+    records = []
+    for ref in batch.docs:
+        other = ref()
+        if other is None:
+            continue
+        _BATCHES.pop(other, None)
+        for key, pending in other.user_data.items():
+            record = pending.get(batch.component) if _is_key(key, PENDING) and isinstance(pending, dict) else None
+            # Only the records as set_annotations left them: a changed one is reported by its own read.
+            if isinstance(record, dict) and record.get("potentials") is batch.potentials and "probs" not in record:
+                records.append(record)
+    try:
+        emissions = [numpy.asarray(record["emissions"]) for record in records]
+        spans = [numpy.asarray(record["spans"], dtype="int32").reshape((-1, 5))[:, :3] for record in records]
+        probs = deferred_span_probabilities_batch(emissions, numpy.asarray(batch.potentials), spans)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return  # each doc then computes its own, and reports what is wrong with it
+    for record, doc_probs in zip(records, probs):
+        record["probs"] = doc_probs.tolist()
+
+
 def _resolve_record(doc: Doc, component: str, offset: int, record: Any) -> None:
+    """Compute and store one component's deferred confidences; offset: where the record's key
+    starts now (moved by Doc.from_docs or as_doc), added to its spans' character offsets."""
     try:
         spans = numpy.asarray(record["spans"], dtype="int32").reshape((-1, 5))
-        probs = deferred_span_probabilities(
-            numpy.asarray(record["emissions"]), numpy.asarray(record["potentials"]),
-            spans[:, 0], spans[:, 1], spans[:, 2],
-        ).tolist()
+        probs = record.get("probs")
+        if not isinstance(probs, list) or len(probs) != len(spans):
+            probs = deferred_span_probabilities(
+                numpy.asarray(record["emissions"]), numpy.asarray(record["potentials"]),
+                spans[:, 0], spans[:, 1], spans[:, 2],
+            ).tolist()
         labels = [str(label) for label in record["labels"]]
     except (KeyError, TypeError, ValueError, IndexError) as err:
         raise ValueError(

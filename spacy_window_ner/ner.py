@@ -17,7 +17,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, NumpyOps, set_dropout_rate
 from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
-from .confidences import defer_confidences, set_confidences
+from .confidences import DeferredBatch, defer_confidences, set_confidences
 from .corpus import validate_initialize_examples
 from .decoding import span_probabilities, spans_from_paths, viterbi
 from .layers.batching import length_groups, pad, to_host
@@ -331,6 +331,7 @@ class WindowNER(TrainablePipe):
         labels = [self.vocab.strings.add(label) for label in names]
         confidences = self.confidences
         output, emissions, potentials = self._decode(scores, confidences is True)
+        batch = DeferredBatch(self.name, potentials)
         for doc, (starts, ends, label_ids, probs), emitted in zip(docs, output, emissions):
             label_list = label_ids.tolist()
             spans = [Span(doc, s, e, label=labels[l]) for s, e, l in zip(starts.tolist(), ends.tolist(), label_list)]
@@ -343,7 +344,7 @@ class WindowNER(TrainablePipe):
                 doc.spans[self.scores_key] = SpanGroup(doc, name=self.scores_key, spans=spans)
                 defer_confidences(
                     doc, self.name, spans, label_list, emitted, potentials,
-                    labels=[names[l] for l in label_list], group=self.scores_key,
+                    labels=[names[l] for l in label_list], group=self.scores_key, batch=batch,
                 )
                 continue
             scores_list = probs.tolist()

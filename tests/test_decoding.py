@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from thinc.api import NumpyOps
 
-from spacy_window_ner.decoding import deferred_span_probabilities, path_from_spans, span_probabilities
+from spacy_window_ner.decoding import deferred_span_probabilities, deferred_span_probabilities_batch, path_from_spans
+from spacy_window_ner.decoding import span_probabilities
 from spacy_window_ner.decoding import spans_from_paths, viterbi
 from spacy_window_ner.layers.batching import pad
 from spacy_window_ner.layers.crf import allowed_transitions
@@ -163,3 +164,24 @@ def test_decoding_deferred_span_probabilities_are_those_of_the_doc_alone():
         deferred_span_probabilities(E[0], potentials[:-1], starts, ends, labels)
     with pytest.raises(ValueError, match="label ids"):
         deferred_span_probabilities(E[0], potentials, starts, ends, labels + 5)
+
+
+def test_decoding_deferred_span_probabilities_batch_is_the_batch_computation():
+    """Docs of several lengths at once: the numbers span_probabilities gives over the same padded
+    batch, to the last bit, split per doc."""
+    ops = NumpyOps()
+    rng = numpy.random.RandomState(4)
+    T, start, end = (a.astype("float32") for a in constrained(2, rng))
+    emissions = [rng.normal(size=(n, 9)).astype("float32") * 3 for n in (7, 4, 6)]
+    E = pad(ops, emissions, 9)
+    lengths = ops.asarray1i([len(e) for e in emissions])
+    paths = viterbi(ops, E, lengths, T, start, end, biluo=True)
+    docs, starts, ends, labels = spans_from_paths(paths)
+    want = span_probabilities(ops, E, lengths, T, start, end, paths, (docs, starts, ends))
+    spans = [numpy.stack([starts, ends, labels], axis=1)[docs == i] for i in range(3)]
+    assert all(len(s) for s in spans)
+    potentials = numpy.concatenate([T, start[None], end[None]])
+    got = deferred_span_probabilities_batch(emissions, potentials, spans)
+    assert numpy.concatenate(got).tolist() == want.tolist()
+    with pytest.raises(ValueError, match="label ids"):
+        deferred_span_probabilities_batch(emissions, potentials, [s + [0, 0, 5] for s in spans])
