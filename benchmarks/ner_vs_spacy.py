@@ -5,8 +5,8 @@ dev (model-best), and scored on test: strict entity micro P/R/F and per type, tr
 and inference words/second through `nlp.pipe` over the test texts repeated to at least 20k words,
 with the systems' runs interleaved (best of --repeats). Each window_ner system runs with the
 confidences setting it was saved with, and is also timed with `confidences = "lazy"` ("lazy":
-computed when first read, and here never read; "lazy, read": read from every doc with
-get_confidences, as `kb build` reads them) unless --no-lazy-confidences, and with them switched
+computed when first read, and here never read; "read" and "lazy, read": read from every doc
+with get_confidences, as `kb build` reads them) unless --no-lazy-confidences, and with them switched
 off ("-conf") unless --no-without-confidences: the same entities, so the same F. With --seeds
 0,1,..., each system is trained once per seed and F is given per seed and as their mean; the
 speed is that of seed 0's model. The load average is printed before and after.
@@ -187,8 +187,8 @@ def main(
         return
     pipelines = {name: spacy.load(output / name / "model-best") for name in names}
     # Each window_ner system again, with another confidences setting: (row suffix, setting).
-    # "lazy, read": the lazy ones, read from every doc with get_confidences (as `kb build` does).
-    variants = [(" lazy", "lazy"), (" lazy, read", "lazy")] if lazy_confidences else []
+    # "read": the confidences read from every doc with get_confidences (as `kb build` does).
+    variants = [(" read", True), (" lazy", "lazy"), (" lazy, read", "lazy")] if lazy_confidences else []
     variants += [(" -conf", False)] if without_confidences else []
     for name in names:
         if not any(isinstance(pipe, WindowNER) for _, pipe in pipelines[name].pipeline):
