@@ -27,16 +27,55 @@ start_char, end_char)]`. So the confidences keep pointing at the same text after
 and they survive `Doc.to_bytes`, pickle, `DocBin(store_user_data=True)` and
 `nlp.pipe(n_process=...)`. The extension is registered by `extensions.install_extensions`, with
 the relations' extensions.
+
+Computed when first read (window_ner's `confidences = "lazy"`): instead of the confidences, a
+component stores what computing them takes with `defer_confidences` -- per doc, the emission
+scores it decoded (float32, tokens × tags), the CRF's potentials and its spans (tokens, label
+and character offsets) -- under one doc-wide key of the same kind, `doc.user_data[("._.",
+"swn_pending_confidences", 0, end_char)]` (end_char: the last token's), a {component: record} dict. The first
+`get_confidences(doc)` (or `set_confidences`, to keep the order of writes) computes them, stores
+them as above and drops the record, so a doc computes them once, and one that nobody asks
+never does. The docs of one batch are computed together, at the first read of one of them, as
+in the batch (`DeferredBatch`, in memory only). Stored beside the confidences and keyed the same
+way, the record travels where they travel (retokenization: it keeps the tokens it was decoded on, and the spans are resolved by
+their characters; `Doc.from_docs` and `as_doc` shift its key; `to_bytes`, pickle, Ray,
+`n_process`, `DocBin(store_user_data=True)`), and is lost where they are lost:
+`DocBin(store_user_data=False)` (spaCy's default) and `to_json` keep neither, so call
+`get_confidences(doc)` before those. The span group's `attrs["scores"]` is filled at the same
+time, where the group still holds the record's spans; before that it has no "scores".
 """
 import math
+import weakref
 from itertools import zip_longest
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy
 from spacy.attrs import IDX, LENGTH
 from spacy.language import Language
 from spacy.tokens import Doc, Span
+from thinc.types import Floats2d
+
+from .decoding import deferred_span_probabilities, deferred_span_probabilities_batch
 
 EXTENSION = "swn_confidences"
+PENDING = "swn_pending_confidences"
+
+
+class DeferredBatch:
+    """The docs whose confidences one component deferred in one call (one `nlp.pipe` batch): the
+    first read of any of them computes those of all that are still waiting, in one batch, as
+    `confidences = true` would have. In memory only: a doc that was copied, pickled or
+    deserialized is not in it, and computes its own alone.
+    """
+
+    def __init__(self, component: str, potentials: Floats2d) -> None:
+        self.component = component
+        self.potentials = potentials
+        self.docs: List[weakref.ref] = []
+
+
+# doc -> the batch it was deferred in; weak, so a batch lives as long as one of its docs
+_BATCHES: "weakref.WeakKeyDictionary[Doc, DeferredBatch]" = weakref.WeakKeyDictionary()
 
 # (start_char, end_char, label)
 ConfidenceKey = Tuple[int, int, str]
@@ -86,22 +125,164 @@ def set_confidences(doc: Doc, spans: Iterable[Span], scores: Iterable[float]) ->
         score = float(score)
         if not 0.0 <= score <= 1.0:  # also NaN
             raise ValueError(f"Confidences must be finite numbers in [0, 1], not {score}.")
-        rows.append((("._.", EXTENSION, span.start_char, span.end_char), label, score))
+        rows.append((span.start_char, span.end_char, label, score))
+    # Confidences deferred before these are stored first, so that the later write wins.
+    resolve_confidences(doc)
+    _store(doc, rows)
+
+
+def _store(doc: Doc, rows: Iterable[Tuple[int, int, str, float]]) -> None:
+    """Store checked (start_char, end_char, label, confidence) rows: the one write of the protocol."""
     user_data = doc.user_data
-    for key, label, score in rows:
+    for start_char, end_char, label, score in rows:
         # spaCy's stub types user_data's keys as str; extensions' keys are tuples like this one.
-        user_data.setdefault(key, {})[label] = score  # type: ignore[call-overload]
+        user_data.setdefault(("._.", EXTENSION, start_char, end_char), {})[label] = score  # type: ignore[call-overload]
+
+
+def defer_confidences(
+    doc: Doc,
+    component: str,
+    spans: Sequence[Span],
+    label_ids: Sequence[int],
+    emissions: Floats2d,
+    potentials: Floats2d,
+    *,
+    labels: Optional[Sequence[str]] = None,
+    group: Optional[str] = None,
+    batch: Optional[DeferredBatch] = None,
+) -> None:
+    """Store what computing the spans' confidences (their marginals under a linear-chain CRF)
+    takes, for the first get_confidences(doc) to compute and store them (see the module
+    docstring). A record the same component deferred before on this doc is computed first.
+
+    doc (Doc): The doc the spans belong to.
+    component (str): The component's name: one record per component and doc.
+    spans (Sequence[Span]): The decoded spans of the doc, in token order, each with its label.
+    label_ids (Sequence[int]): Each span's label id, as in the tag ids (label j: B = 4j + 1).
+    emissions (Floats2d): The doc's decoded emission scores, (len(doc), n_tags).
+    potentials (Floats2d): The transition scores, then the start and the end scores,
+        (n_tags + 2, n_tags).
+    labels (Optional[Sequence[str]]): Each span's label, if the caller has them (else read
+        from the spans).
+    group (Optional[str]): The span group holding the spans, whose attrs["scores"] is then set.
+    batch (Optional[DeferredBatch]): The batch the doc was decoded in, to compute them together.
+    """
+    if not spans:
+        return
+    if len(emissions) != len(doc) or len(potentials) != len(emissions[0]) + 2:
+        raise ValueError(
+            f"The emissions {tuple(emissions.shape)} and potentials {tuple(potentials.shape)} do not fit a "
+            f"doc of {len(doc)} tokens: give (len(doc), n_tags) and (n_tags + 2, n_tags)."
+        )
+    # The key spans the doc's tokens (doc.text would join every token's text, for a length).
+    last = doc[-1]
+    key = ("._.", PENDING, 0, last.idx + len(last))
+    pending = doc.user_data.get(key)  # type: ignore[call-overload]
+    if isinstance(pending, dict) and component in pending:
+        resolve_confidences(doc)
+    record = {
+        "emissions": emissions,
+        "potentials": potentials,
+        # token start, end, label id, start_char, end_char: plain ints, cheaper to make than an array
+        "spans": [(s.start, s.end, label_id, s.start_char, s.end_char) for s, label_id in zip(spans, label_ids)],
+        "labels": list(labels) if labels is not None else [s.label_ for s in spans],
+        "group": group,
+    }
+    doc.user_data.setdefault(key, {})[component] = record  # type: ignore[call-overload]
+    if batch is not None:
+        batch.docs.append(weakref.ref(doc))
+        _BATCHES[doc] = batch
+
+
+def resolve_confidences(doc: Doc) -> None:
+    """Compute and store the confidences that components deferred on this doc (defer_confidences),
+    and fill their span groups' attrs["scores"]. get_confidences and set_confidences call it;
+    nothing is computed twice.
+
+    doc (Doc): The doc.
+    """
+    keys = [key for key in doc.user_data if _is_key(key, PENDING)]
+    if keys:
+        _compute_batch(doc)
+    for key in keys:
+        pending = doc.user_data[key]
+        offset = key[2]
+        if not isinstance(pending, dict) or not isinstance(offset, int):
+            raise ValueError(
+                f"The deferred confidences under doc.user_data[{key!r}] are not a {{component: record}} "
+                "dict: the doc's user_data was changed by hand. Delete that key, and run the pipeline "
+                "again for the confidences."
+            )
+        for component, record in pending.items():
+            _resolve_record(doc, component, offset, record)
+        del doc.user_data[key]
+
+
+def _compute_batch(doc: Doc) -> None:
+    """Compute the confidences of every doc still waiting in the doc's batch, and keep each doc's
+    in its record (record["probs"]), for _resolve_record to store when that doc is read."""
+    batch = _BATCHES.pop(doc, None)
+    if batch is None:
+        return
+    records = []
+    for ref in batch.docs:
+        other = ref()
+        if other is None:
+            continue
+        _BATCHES.pop(other, None)
+        for key, pending in other.user_data.items():
+            record = pending.get(batch.component) if _is_key(key, PENDING) and isinstance(pending, dict) else None
+            # Only the records as set_annotations left them: a changed one is reported by its own read.
+            if isinstance(record, dict) and record.get("potentials") is batch.potentials and "probs" not in record:
+                records.append(record)
+    try:
+        emissions = [numpy.asarray(record["emissions"]) for record in records]
+        spans = [numpy.asarray(record["spans"], dtype="int32").reshape((-1, 5))[:, :3] for record in records]
+        probs = deferred_span_probabilities_batch(emissions, numpy.asarray(batch.potentials), spans)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return  # each doc then computes its own, and reports what is wrong with it
+    for record, doc_probs in zip(records, probs):
+        record["probs"] = doc_probs.tolist()
+
+
+def _resolve_record(doc: Doc, component: str, offset: int, record: Any) -> None:
+    """Compute and store one component's deferred confidences; offset: where the record's key
+    starts now (moved by Doc.from_docs or as_doc), added to its spans' character offsets."""
+    try:
+        spans = numpy.asarray(record["spans"], dtype="int32").reshape((-1, 5))
+        probs = record.get("probs")
+        if not isinstance(probs, list) or len(probs) != len(spans):
+            probs = deferred_span_probabilities(
+                numpy.asarray(record["emissions"]), numpy.asarray(record["potentials"]),
+                spans[:, 0], spans[:, 1], spans[:, 2],
+            ).tolist()
+        labels = [str(label) for label in record["labels"]]
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise ValueError(
+            f"The confidences that {component!r} deferred on this doc cannot be computed ({err}): the "
+            "record in doc.user_data was changed or comes from another version. Run the pipeline "
+            "again, or set its confidences to true."
+        ) from err
+    chars = (spans[:, 3:5] + offset).tolist()
+    _store(doc, [(start, end, label, score) for (start, end), label, score in zip(chars, labels, probs)])
+    name = record.get("group")
+    if isinstance(name, str) and name in doc.spans:
+        group = doc.spans[name]
+        if [(s.start_char, s.end_char, s.label_) for s in group] == [(s, e, l) for (s, e), l in zip(chars, labels)]:
+            group.attrs["scores"] = probs
 
 
 def get_confidences(doc: Doc) -> Dict[ConfidenceKey, float]:
     """The stored confidences of a doc's spans, resolved against its current tokens: a span
     that no longer starts and ends on token boundaries (a retokenization merged across it) or
-    lies outside the doc's text (cut off by `span.as_doc`) is left out.
+    lies outside the doc's text (cut off by `span.as_doc`) is left out. Confidences deferred
+    by a component (defer_confidences) are computed and stored first, once.
 
     doc (Doc): The doc.
     RETURNS (Dict[Tuple[int, int, str], float]): (start_char, end_char, label) -> confidence.
         Look a span up with (span.start_char, span.end_char, span.label_).
     """
+    resolve_confidences(doc)
     stored = [(key[2], key[3], value) for key, value in doc.user_data.items() if _is_key(key)]
     if not stored or not len(doc):
         return {}
@@ -119,5 +300,5 @@ def get_confidences(doc: Doc) -> Dict[ConfidenceKey, float]:
     return found
 
 
-def _is_key(key) -> bool:
-    return isinstance(key, tuple) and len(key) == 4 and key[0] == "._." and key[1] == EXTENSION
+def _is_key(key, name: str = EXTENSION) -> bool:
+    return isinstance(key, tuple) and len(key) == 4 and key[0] == "._." and key[1] == name

@@ -6,11 +6,13 @@ they are inference, not layers.
 Tag ids: 0 is "O"; label j has B = 4j + 1, I = 4j + 2, L = 4j + 3, U = 4j + 4.
 """
 from functools import partial
-from typing import Callable, List, Tuple
+from typing import Callable, List, Tuple, cast
 
 import numpy
+from thinc.api import NumpyOps
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
+from .layers.batching import length_groups, pad
 from .layers.crf import allowed_transitions, forward_backward, n_labels_for
 
 
@@ -179,3 +181,104 @@ def span_probabilities(
     )
     exit = xp.log(xp.maximum(m.beta[docs, lasts, paths[docs, lasts]], 1e-30)) + m.log_beta[docs, lasts]
     return xp.exp(xp.minimum(entry + inner + exit - m.log_Z[docs], 0.0))
+
+
+
+def path_from_spans(length: int, starts: numpy.ndarray, ends: numpy.ndarray, label_ids: numpy.ndarray) -> numpy.ndarray:
+    """The BILUO path of one doc that tags exactly the given spans: the inverse of
+    `spans_from_paths` for a single doc.
+
+    length (int): The doc's length in tokens.
+    starts (ndarray): The first token of each span.
+    ends (ndarray): The end (exclusive) of each span.
+    label_ids (ndarray): The label id of each span.
+    RETURNS (ndarray): The tag ids, (length,) int32, "O" (0) outside the spans.
+    """
+    path = numpy.zeros((length,), dtype="int32")
+    for s, e, label in zip(starts.tolist(), ends.tolist(), label_ids.tolist()):
+        if not 0 <= s < e <= length:
+            raise ValueError(f"The span {s}:{e} does not fit a doc of {length} tokens.")
+        if e - s == 1:
+            path[s] = 4 * label + 4
+        else:
+            path[s] = 4 * label + 1
+            path[s + 1 : e - 1] = 4 * label + 2
+            path[e - 1] = 4 * label + 3
+    return path
+
+
+def deferred_span_probabilities(
+    E: numpy.ndarray, potentials: numpy.ndarray, starts: numpy.ndarray, ends: numpy.ndarray, label_ids: numpy.ndarray
+) -> numpy.ndarray:
+    """The marginal probability of each decoded span of one doc, from what a component kept
+    to compute it later (`confidences.defer_confidences`): `span_probabilities` over the path
+    that tags exactly these spans.
+
+    E (ndarray): The doc's decoded emission scores, (length, n_tags).
+    potentials (ndarray): The transition scores, then the start and the end scores,
+        (n_tags + 2, n_tags).
+    starts (ndarray): The first token of each span.
+    ends (ndarray): The end (exclusive) of each span.
+    label_ids (ndarray): The label id of each span.
+    RETURNS (ndarray): The probability of each span.
+    """
+    length, n_tags = E.shape
+    if potentials.shape != (n_tags + 2, n_tags) or n_tags % 4 != 1:
+        raise ValueError(
+            f"Expected BILUO emissions (length, n_tags) and potentials (n_tags + 2, n_tags), got "
+            f"{E.shape} and {potentials.shape}."
+        )
+    if len(label_ids) and not 0 <= int(label_ids.min()) <= int(label_ids.max()) < n_tags // 4:
+        raise ValueError(f"The label ids {label_ids.tolist()} are not those of {n_tags} BILUO tags.")
+    path = path_from_spans(length, starts, ends, label_ids)
+    T, start, end = potentials[:n_tags], potentials[n_tags], potentials[n_tags + 1]
+    docs = numpy.zeros((len(starts),), dtype="int32")
+    lengths = numpy.asarray([length], dtype="int32")
+    # numpy arrays: the Floats and Ints types of thinc that span_probabilities takes
+    probs = span_probabilities(
+        NumpyOps(), E[None], lengths, T, start, end, path[None], (docs, starts, ends)  # type: ignore[arg-type]
+    )
+    return numpy.asarray(probs)
+
+
+def deferred_span_probabilities_batch(
+    emissions: List[numpy.ndarray], potentials: numpy.ndarray, spans: List[numpy.ndarray]
+) -> List[numpy.ndarray]:
+    """deferred_span_probabilities for many docs that share the potentials, computed as
+    window_ner computes them in its batch: the docs in groups of similar length, padded.
+
+    emissions (List[ndarray]): Each doc's decoded emission scores, (length, n_tags).
+    potentials (ndarray): The transition scores, then the start and the end scores,
+        (n_tags + 2, n_tags).
+    spans (List[ndarray]): Each doc's spans, (n_spans, 3): start, end (exclusive), label id.
+    RETURNS (List[ndarray]): The probability of each span, per doc.
+    """
+    ops = NumpyOps()
+    n_tags = potentials.shape[1]
+    for E, doc_spans in zip(emissions, spans):
+        if E.ndim != 2 or E.shape[1] != n_tags or potentials.shape != (n_tags + 2, n_tags) or n_tags % 4 != 1:
+            raise ValueError(
+                f"Expected BILUO emissions (length, n_tags) and potentials (n_tags + 2, n_tags), got "
+                f"{E.shape} and {potentials.shape}."
+            )
+        if len(doc_spans) and not 0 <= int(doc_spans[:, 2].min()) <= int(doc_spans[:, 2].max()) < n_tags // 4:
+            raise ValueError(f"The label ids {doc_spans[:, 2].tolist()} are not those of {n_tags} BILUO tags.")
+    T, start, end = potentials[:n_tags], potentials[n_tags], potentials[n_tags + 1]
+    output: List[numpy.ndarray] = [numpy.zeros((0,), dtype="float32")] * len(emissions)
+    for group in length_groups([len(E) for E in emissions]):
+        E = ops.to_numpy(pad(ops, [cast(Floats2d, emissions[i]) for i in group], n_tags))
+        paths = numpy.zeros(E.shape[:2], dtype="int32")
+        for j, i in enumerate(group):
+            s = spans[i]
+            paths[j, : len(emissions[i])] = path_from_spans(len(emissions[i]), s[:, 0], s[:, 1], s[:, 2])
+        counts = [len(spans[i]) for i in group]
+        docs = numpy.repeat(numpy.arange(len(group), dtype="int32"), counts)
+        starts = numpy.concatenate([spans[i][:, 0] for i in group])
+        ends = numpy.concatenate([spans[i][:, 1] for i in group])
+        lengths = numpy.asarray([len(emissions[i]) for i in group], dtype="int32")
+        probs = numpy.asarray(
+            span_probabilities(ops, E, lengths, T, start, end, paths, (docs, starts, ends))  # type: ignore[arg-type]
+        )
+        for i, doc_probs in zip(group, numpy.split(probs, numpy.cumsum(counts)[:-1])):
+            output[i] = doc_probs
+    return output

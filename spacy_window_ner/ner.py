@@ -5,7 +5,7 @@ import math
 import numbers
 import warnings
 from itertools import islice
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, cast
 
 import numpy
 from spacy.attrs import ENT_IOB
@@ -17,7 +17,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, NumpyOps, set_dropout_rate
 from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
-from .confidences import set_confidences
+from .confidences import DeferredBatch, defer_confidences, set_confidences
 from .corpus import validate_initialize_examples
 from .decoding import span_probabilities, spans_from_paths, viterbi
 from .layers.batching import length_groups, pad, to_host
@@ -43,6 +43,8 @@ include_static_vectors = false
 """
 DEFAULT_WINDOW_NER_MODEL = Config().from_str(default_model_config)["model"]
 LOSSES = ("crf", "softmax", "hinge")
+# The confidences setting: computed in set_annotations, computed when first read, or never.
+CONFIDENCES = (True, "lazy", False)
 # A label added to a trained component starts as a copy of "O" with this lower score,
 # so the trained predictions stay as they are until training teaches the label.
 NEW_LABEL_OFFSET = -2.0
@@ -70,7 +72,7 @@ def make_window_ner(
     spans_key: Optional[str],
     overwrite_ents: bool,
     recall_bias: float,
-    confidences: bool,
+    confidences: Union[bool, str],
     scorer: Optional[Callable],
 ) -> "WindowNER":
     """Create a window_ner component.
@@ -87,10 +89,12 @@ def make_window_ner(
         and U- of every label) at every token before decoding, so once per entity:
         above 0 more entities are predicted (recall up, precision down), below 0
         fewer. `spacy-window-ner tune-ner-bias` picks it on dev data.
-    confidences (bool): Compute the confidence (span marginal) of every predicted
-        entity and store it (get_confidences, the span group's attrs["scores"]).
-        False skips that part of decoding, about a tenth of window_ner's
-        inference time: the entities are the same, without confidences.
+    confidences (Union[bool, str]): True computes the confidence (span marginal)
+        of every predicted entity in set_annotations and stores it (get_confidences,
+        the span group's attrs["scores"]). "lazy" stores what computing them takes
+        (the doc's tag scores) and computes them on the first get_confidences(doc):
+        nothing for docs whose confidences nobody reads. False skips them: the
+        entities are the same, without confidences.
     scorer (Optional[Callable]): The scoring method.
     """
     return WindowNER(
@@ -112,8 +116,10 @@ class WindowNER(TrainablePipe):
 
     recall_bias (in cfg, settable on a trained component) trades precision for
     recall at decoding time: the model and its training are unchanged. confidences
-    (in cfg, settable too) switches the confidences off for speed: the span group
-    then has no attrs["scores"] and get_confidences finds none of its entities.
+    (in cfg, settable too): "lazy" computes them on the doc's first
+    get_confidences(doc), which also fills attrs["scores"] (see confidences.py);
+    false switches them off: the span group then has no attrs["scores"] and
+    get_confidences finds none of its entities.
     """
 
     def __init__(
@@ -126,7 +132,7 @@ class WindowNER(TrainablePipe):
         spans_key: Optional[str] = None,
         overwrite_ents: bool = False,
         recall_bias: float = 0.0,
-        confidences: bool = True,
+        confidences: Union[bool, str] = True,
         scorer: Optional[Callable] = score_ents,
     ) -> None:
         if loss not in LOSSES:
@@ -169,13 +175,14 @@ class WindowNER(TrainablePipe):
         self.cfg["recall_bias"] = check_recall_bias(value, self.name)
 
     @property
-    def confidences(self) -> bool:
-        """Whether set_annotations computes and stores the entities' confidences (cfg["confidences"])."""
+    def confidences(self) -> Union[bool, str]:
+        """When the entities' confidences are computed (cfg["confidences"]): True in set_annotations,
+        "lazy" on the doc's first get_confidences, False never."""
         # Pipelines saved before the setting existed have no such key: they computed them.
         return check_confidences(self.cfg.get("confidences", True), self.name)
 
     @confidences.setter
-    def confidences(self, value: bool) -> None:
+    def confidences(self, value: Union[bool, str]) -> None:
         self.cfg["confidences"] = check_confidences(value, self.name)
 
     @property
@@ -260,13 +267,18 @@ class WindowNER(TrainablePipe):
 
         scores (List[Floats2d]): The output of predict.
         confidences (Optional[bool]): Compute the confidences; if None, as the
-            component's confidences setting says.
+            component's confidences setting says (True only: "lazy" computes none here).
         RETURNS (List[Tuple[ndarray, ndarray, ndarray, ndarray]]): Per doc, the
             starts, ends, label ids and confidences of the entities (NaN where
             they were not computed).
         """
         if confidences is None:
-            confidences = self.confidences
+            confidences = self.confidences is True
+        return self._decode(scores, confidences)[0]
+
+    def _decode(self, scores: List[Floats2d], confidences: bool) -> Tuple[List, List[Floats2d], Floats2d]:
+        """decode, and also each doc's decoded emission scores and the potentials stacked as
+        (T; start; end), for the confidences that set_annotations defers."""
         # Decoding steps through the positions one by one: on a GPU that would be a few tiny
         # kernels per position, so the batch's scores come to the host in one copy instead.
         ops = NumpyOps()
@@ -280,9 +292,12 @@ class WindowNER(TrainablePipe):
         # token, i.e. -b on "O", lengthens the spans the CRF finds instead of adding spans).
         start_bias = numpy.where(entity_starts(self.labels), self.recall_bias, 0.0).astype("float32")
         output: List = [None] * len(scores)
+        decoded: List = [None] * len(scores)
         for group in length_groups([len(s) for s in scores]):
             # Token-level losses decode log-probabilities, with the constraints only.
             emissions = [(scores[i] if learned else _log_softmax(ops, scores[i])) + start_bias for i in group]
+            for i, emitted in zip(group, emissions):
+                decoded[i] = emitted
             E = pad(ops, emissions, n_tags)
             lengths = ops.asarray1i([len(s) for s in emissions])
             paths = viterbi(ops, E, lengths, T, start, end, biluo=crf.attrs["biluo"])
@@ -297,30 +312,40 @@ class WindowNER(TrainablePipe):
             for j, i in enumerate(group):
                 doc_spans = slice(bounds[j], bounds[j + 1])
                 output[i] = (starts[doc_spans], ends[doc_spans], label_ids[doc_spans], probs[doc_spans])
-        return output
+        potentials_stacked = numpy.concatenate([T, start[None], end[None]]).astype("float32")
+        return output, decoded, cast(Floats2d, potentials_stacked)
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Floats2d]) -> None:
-        """Write the decoded entities to doc.ents (or doc.spans[spans_key]) and, unless
-        the confidences are switched off, their confidences to
-        doc.spans[scores_key].attrs["scores"] and, by character offsets, to the span
-        extension data that get_confidences reads (see confidences.py).
+        """Write the decoded entities to doc.ents (or doc.spans[spans_key]) and, with
+        confidences = true, their confidences to doc.spans[scores_key].attrs["scores"]
+        and, by character offsets, to the span extension data that get_confidences
+        reads (see confidences.py); with "lazy", what computing them takes, for the
+        first get_confidences(doc).
 
         docs (Iterable[Doc]): The docs.
         scores (List[Floats2d]): The output of predict.
         """
         # Labels as their string-store ids, and the offsets as Python ints, converted once
         # per doc: the per-span work is then only making the Span.
-        labels = [self.vocab.strings.add(label) for label in self.labels]
+        names = self.labels
+        labels = [self.vocab.strings.add(label) for label in names]
         confidences = self.confidences
-        for doc, (starts, ends, label_ids, probs) in zip(docs, self.decode(scores, confidences=confidences)):
-            spans = [
-                Span(doc, s, e, label=labels[l])
-                for s, e, l in zip(starts.tolist(), ends.tolist(), label_ids.tolist())
-            ]
+        output, emissions, potentials = self._decode(scores, confidences is True)
+        batch = DeferredBatch(self.name, potentials)
+        for doc, (starts, ends, label_ids, probs), emitted in zip(docs, output, emissions):
+            label_list = label_ids.tolist()
+            spans = [Span(doc, s, e, label=labels[l]) for s, e, l in zip(starts.tolist(), ends.tolist(), label_list)]
             if self.cfg["spans_key"] is None:
                 self._write_ents(doc, spans, starts, ends)
-            if not confidences:
+            if confidences is False:
                 doc.spans[self.scores_key] = SpanGroup(doc, name=self.scores_key, spans=spans)
+                continue
+            if confidences == "lazy" and spans:
+                doc.spans[self.scores_key] = SpanGroup(doc, name=self.scores_key, spans=spans)
+                defer_confidences(
+                    doc, self.name, spans, label_list, emitted, potentials,
+                    labels=[names[l] for l in label_list], group=self.scores_key, batch=batch,
+                )
                 continue
             scores_list = probs.tolist()
             doc.spans[self.scores_key] = SpanGroup(
@@ -457,17 +482,18 @@ def check_recall_bias(value: Any, name: str = "window_ner") -> float:
     return float(value)
 
 
-def check_confidences(value: Any, name: str = "window_ner") -> bool:
-    """Check the confidences setting: a bool.
+def check_confidences(value: Any, name: str = "window_ner") -> Union[bool, str]:
+    """Check the confidences setting: true, "lazy" or false.
 
     value (Any): The setting.
     name (str): The component, for the message.
-    RETURNS (bool): The setting.
+    RETURNS (Union[bool, str]): The setting.
     """
-    if not isinstance(value, bool):
+    if not any(value is option or (isinstance(value, str) and value == option) for option in CONFIDENCES):
         raise ValueError(
-            f"The confidences setting of {name} must be true or false, not {value!r}: true computes "
-            "and stores the confidence of every predicted entity, false skips them for speed."
+            f"The confidences setting of {name} must be true, \"lazy\" or false, not {value!r}: true "
+            "computes and stores the confidence of every predicted entity, \"lazy\" computes them "
+            "when get_confidences(doc) first reads them, false skips them."
         )
     return value
 

@@ -8,9 +8,11 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 
 from spacy_window_ner import kb
-from spacy_window_ner.confidences import EXTENSION, entity_setters, get_confidences, set_confidences
+from spacy_window_ner.confidences import EXTENSION, PENDING, entity_setters, get_confidences, set_confidences
 from spacy_window_ner.extensions import install_extensions
 from spacy_window_ner.render import visualize_html
+
+from .util import NER_TEST_TEXTS, copy_ner_pipeline
 
 TEXT = "Shaka Khan lives in London."
 OTHER = "I like Berlin."
@@ -175,3 +177,109 @@ def test_confidences_entity_setters():
     assert entity_setters(spacy.blank("en")) == []
     with pytest.raises(ValueError, match="no component 'rel'"):
         entity_setters(nlp, before="rel")
+
+
+@pytest.fixture(scope="module")
+def lazy(trained):
+    """A copy of the trained pipeline with confidences = "lazy"."""
+    nlp = copy_ner_pipeline(trained)
+    nlp.get_pipe("window_ner").confidences = "lazy"
+    return nlp
+
+
+def pending(doc):
+    return [key for key in doc.user_data if key[1] == PENDING]
+
+
+def stored(doc):
+    return [key for key in doc.user_data if key[1] == EXTENSION]
+
+
+def test_confidences_lazy_equal_the_eager_ones_exactly(trained, lazy):
+    """Each doc decoded alone (as nlp(text) does), the lazy confidences are the eager ones to the
+    last bit; computed on the first read, once, with the span group's attrs["scores"]."""
+    for text in [TEXT, *NER_TEST_TEXTS, "London London London Khan Shaka", ""]:
+        want, got = trained(text), lazy(text)
+        assert [(e.start, e.end, e.label_) for e in got.ents] == [(e.start, e.end, e.label_) for e in want.ents]
+        # A doc without entities has nothing to compute: its empty scores are there at once.
+        assert got.spans["window_ner"].attrs.get("scores") == (None if got.ents else [])
+        assert not stored(got) and len(pending(got)) == (1 if got.ents else 0)
+        assert get_confidences(got) == get_confidences(want)
+        assert got.spans["window_ner"].attrs["scores"] == want.spans["window_ner"].attrs["scores"]
+        assert not pending(got) and len(stored(got)) == len(got.ents)
+        assert get_confidences(got) == get_confidences(want)
+    assert any(lazy(text).ents for text in NER_TEST_TEXTS)
+
+
+def test_confidences_lazy_in_a_batch_are_computed_together_at_the_first_read(trained, lazy):
+    """The first read computes the whole batch's, as the eager ones are computed (a doc's eager
+    confidences differ in the last digits with the batch it is in, from the float32 sums); a doc
+    that left the batch (copied, pickled, deserialized) computes its own, as if decoded alone."""
+    texts = [TEXT, OTHER, "Shaka Khan", "London London London Khan Shaka", *NER_TEST_TEXTS]
+    eager = [get_confidences(doc) for doc in trained.pipe(texts)]
+    docs = list(lazy.pipe(texts))
+    copied = pickle.loads(pickle.dumps(docs[1]))
+    assert get_confidences(docs[0]) == eager[0]
+    waiting = [doc for doc in docs if pending(doc)]
+    assert waiting and all("probs" in doc.user_data[pending(doc)[0]]["window_ner"] for doc in waiting)
+    assert [get_confidences(doc) for doc in docs] == eager
+    assert get_confidences(copied) == pytest.approx(eager[1], abs=1e-4)
+    assert get_confidences(copied) == get_confidences(trained(OTHER))
+
+
+def test_confidences_lazy_survive_docbin_pickle_and_bytes(trained, lazy, predicted):
+    """The deferred record travels with the user data, and is computed after the round trip."""
+    _, expected = predicted
+    doc_bin = DocBin(store_user_data=True, docs=[lazy(TEXT)])
+    (restored,) = DocBin().from_bytes(doc_bin.to_bytes()).get_docs(trained.vocab)
+    assert pending(restored) and "scores" not in restored.spans["window_ner"].attrs
+    assert by_text(restored) == expected
+    assert from_group(restored) == expected
+    assert by_text(pickle.loads(pickle.dumps(lazy(TEXT)))) == expected
+    assert by_text(Doc(trained.vocab).from_bytes(lazy(TEXT).to_bytes())) == expected
+    # spaCy's default DocBin keeps no user data: neither the confidences nor what computes them.
+    (bare,) = DocBin(docs=[lazy(TEXT)]).get_docs(trained.vocab)
+    assert get_confidences(bare) == {} and "scores" not in bare.spans["window_ner"].attrs
+
+
+def test_confidences_lazy_after_retokenize_from_docs_and_as_doc(trained, lazy, predicted):
+    """Computed on the tokens they were decoded on, and resolved by characters as the eager ones."""
+    _, expected = predicted
+    nlp = window_ner_then_merge(lazy)
+    doc = nlp(TEXT)
+    assert [t.text for t in doc] == ["Shaka Khan", "lives", "in", "London", "."] and pending(doc)
+    assert by_text(doc) == expected
+    merged = Doc.from_docs([lazy(OTHER), lazy(TEXT)])
+    assert by_text(merged) == {**by_text(trained(OTHER)), **expected}
+    assert by_text(lazy(TEXT)[3:5].as_doc(copy_user_data=True)) == {("London", "LOC"): expected[("London", "LOC")]}
+
+
+def test_confidences_lazy_kb_build_stores_them(lazy, predicted, tmp_path):
+    _, expected = predicted
+    source = tmp_path / "texts.txt"
+    source.write_text(f"{TEXT}\n{OTHER}\n", encoding="utf8")
+    db = tmp_path / "kb.sqlite"
+    kb.build_kb(lazy, [source], db, lines=True)
+    with sqlite3.connect(db) as conn:
+        query = "SELECT text, label, confidence FROM mentions"
+        rows = {(text, label): conf for text, label, conf in conn.execute(query)}
+    assert {key: rows[key] for key in expected} == pytest.approx(expected, abs=1e-4)
+    assert rows and all(conf is not None for conf in rows.values())
+
+
+def test_confidences_lazy_then_set_confidences_keeps_the_order_of_writes(lazy):
+    """A confidence set after the component ran replaces the deferred one, as it would the eager one."""
+    doc = lazy(TEXT)
+    set_confidences(doc, [doc.ents[1]], [0.5])
+    assert by_text(doc)[("London", "LOC")] == 0.5 and not pending(doc)
+
+
+def test_confidences_lazy_broken_record_says_what_to_do(lazy):
+    doc = lazy(TEXT)
+    (key,) = pending(doc)
+    del doc.user_data[key]["window_ner"]["emissions"]
+    with pytest.raises(ValueError, match="cannot be computed.*Run the pipeline again"):
+        get_confidences(doc)
+    doc.user_data[key] = "junk"
+    with pytest.raises(ValueError, match="changed by hand"):
+        get_confidences(doc)

@@ -6,6 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from thinc.api import NumpyOps
 
+from spacy_window_ner.decoding import deferred_span_probabilities, deferred_span_probabilities_batch, path_from_spans
+from spacy_window_ner.decoding import span_probabilities
 from spacy_window_ner.decoding import spans_from_paths, viterbi
 from spacy_window_ner.layers.batching import pad
 from spacy_window_ner.layers.crf import allowed_transitions
@@ -133,3 +135,53 @@ def test_decoding_spans_from_paths():
         spans_from_paths(numpy.array([1, 0]))
     with pytest.raises(ValueError, match="Invalid BILUO"):
         spans_from_paths(numpy.array([[0, 1], [3, 0]]))  # B at one doc's end, L at the next's start
+
+
+def test_decoding_path_from_spans_inverts_spans_from_paths():
+    path = numpy.array([0, 1, 2, 3, 8, 0, 4], dtype="int32")
+    _, starts, ends, labels = spans_from_paths(path[None])
+    assert path_from_spans(len(path), starts, ends, labels).tolist() == path.tolist()
+    with pytest.raises(ValueError, match="does not fit a doc of 3 tokens"):
+        path_from_spans(3, numpy.array([2]), numpy.array([4]), numpy.array([0]))
+
+
+def test_decoding_deferred_span_probabilities_are_those_of_the_doc_alone():
+    """From the doc's own scores and its spans, the same numbers as span_probabilities over the
+    doc alone, to the last bit; refused where the shapes or label ids do not fit."""
+    ops = NumpyOps()
+    rng = numpy.random.RandomState(3)
+    T, start, end = (a.astype("float32") for a in constrained(2, rng))
+    E = rng.normal(size=(1, 9, 9)).astype("float32") * 3
+    lengths = ops.asarray1i([9])
+    paths = viterbi(ops, E, lengths, T, start, end, biluo=True)
+    docs, starts, ends, labels = spans_from_paths(paths)
+    assert len(docs)
+    want = span_probabilities(ops, E, lengths, T, start, end, paths, (docs, starts, ends))
+    potentials = numpy.concatenate([T, start[None], end[None]])
+    got = deferred_span_probabilities(E[0], potentials, starts, ends, labels)
+    assert got.tolist() == want.tolist()
+    with pytest.raises(ValueError, match="potentials"):
+        deferred_span_probabilities(E[0], potentials[:-1], starts, ends, labels)
+    with pytest.raises(ValueError, match="label ids"):
+        deferred_span_probabilities(E[0], potentials, starts, ends, labels + 5)
+
+
+def test_decoding_deferred_span_probabilities_batch_is_the_batch_computation():
+    """Docs of several lengths at once: the numbers span_probabilities gives over the same padded
+    batch, to the last bit, split per doc."""
+    ops = NumpyOps()
+    rng = numpy.random.RandomState(4)
+    T, start, end = (a.astype("float32") for a in constrained(2, rng))
+    emissions = [rng.normal(size=(n, 9)).astype("float32") * 3 for n in (7, 4, 6)]
+    E = pad(ops, emissions, 9)
+    lengths = ops.asarray1i([len(e) for e in emissions])
+    paths = viterbi(ops, E, lengths, T, start, end, biluo=True)
+    docs, starts, ends, labels = spans_from_paths(paths)
+    want = span_probabilities(ops, E, lengths, T, start, end, paths, (docs, starts, ends))
+    spans = [numpy.stack([starts, ends, labels], axis=1)[docs == i] for i in range(3)]
+    assert all(len(s) for s in spans)
+    potentials = numpy.concatenate([T, start[None], end[None]])
+    got = deferred_span_probabilities_batch(emissions, potentials, spans)
+    assert numpy.concatenate(got).tolist() == want.tolist()
+    with pytest.raises(ValueError, match="label ids"):
+        deferred_span_probabilities_batch(emissions, potentials, [s + [0, 0, 5] for s in spans])

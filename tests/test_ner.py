@@ -472,10 +472,15 @@ def test_ner_confidences_off_keeps_the_entities_without_confidences(trained, tmp
     nlp.to_disk(tmp_path / "model")
     assert spacy.load(tmp_path / "model").get_pipe("window_ner").confidences is False
     assert spacy.blank("en").add_pipe("window_ner", config={"confidences": False}).confidences is False
-    with pytest.raises(ValueError, match="confidences setting of window_ner must be true or false"):
-        ner.confidences = "no"
-    with pytest.raises(ValueError, match="confidences"):  # spaCy's config validation
-        spacy.blank("en").add_pipe("window_ner", config={"confidences": 0})
+    for value in ("no", "true", "Lazy", 0, 1, None):
+        with pytest.raises(ValueError, match='confidences setting of window_ner must be true, "lazy" or false'):
+            ner.confidences = value
+        with pytest.raises(ValueError, match="confidences"):
+            spacy.blank("en").add_pipe("window_ner", config={"confidences": value})
+    assert ner.confidences is False
+    ner.confidences = "lazy"
+    nlp.to_disk(tmp_path / "lazy")
+    assert spacy.load(tmp_path / "lazy").get_pipe("window_ner").confidences == "lazy"
 
 
 def test_ner_decode_without_confidences_gives_the_same_spans(trained):
