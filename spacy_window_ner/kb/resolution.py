@@ -23,7 +23,14 @@ name's mentions go (an ambiguous name's, where its context says, compared only w
 before it: `resolve.place_by_context`), and a new name goes where its component's names,
 clustered alone from their kept writings, put it, as long as every known name keeps its place
 there. Only the components where that does not hold (a name's place changes, a document was
-removed, an alias entry claims a name) are resolved again by steps 2 and 3.
+removed, an alias entry claims a name) are resolved again by steps 2 and 3. To compare a mention's
+context with a candidate entity's first mentions, a pass reads the candidate's profile sum, one
+row of the entity_profiles table (`resolve.ProfileSum`), not those mentions: a pass that resolves
+a component keeps the sums of the entities its ambiguous names may mean, placing a new mention in
+an entity adds it to the entity's sum (up to PROFILE_MENTIONS mentions), and a sum a pass needs
+and lacks is made from the mentions and kept. Sums are kept for passes that compare contexts
+without vectors; they are of mentions before the new ones, which a mention's window
+(LOOKAHEAD) always takes whole in an incremental pass.
 The names to do are kept in a temporary table and worked through a page (TODO_PAGE names) at a
 time; a page's components are read and written together in loads of at most LOAD_MENTIONS
 mentions (a bigger component alone) and resolved one by one, so memory holds one load whatever
@@ -1207,17 +1214,18 @@ class _Pass:
             f"WHERE mentions < {PROFILE_MENTIONS} AND entity_id",
             samples.members,
         ) if self.profiles else []
+        wanted = {entity_id: sorted(samples.members[entity_id])[: PROFILE_MENTIONS - count] for entity_id, _, _, count, _ in rows}
+        records = {r.id: r for r in self._records(self._in(f"SELECT {self._columns} FROM mentions m WHERE m.id", (
+            m for mentions in wanted.values() for m in mentions if m not in samples.contexts
+        )))}
         grown = []
-        for entity_id, first, _, count, features in rows:
-            added = self._records(self._in(
-                f"SELECT {self._columns} FROM mentions m WHERE m.id", sorted(samples.members[entity_id])[: PROFILE_MENTIONS - count]
-            ))
+        for entity_id, _, _, count, features in rows:
             total = Counter(json.loads(features))
-            for record in added:
-                if record.id not in samples.contexts:
-                    samples.contexts[record.id] = (context_features(record), None)
-                total.update(samples.contexts[record.id][0])
-            grown.append((added[-1].id, count + len(added), json.dumps(dict(total), sort_keys=True), entity_id))
+            for mention in wanted[entity_id]:
+                if mention not in samples.contexts:
+                    samples.contexts[mention] = (context_features(records[mention]), None)
+                total.update(samples.contexts[mention][0])
+            grown.append((wanted[entity_id][-1], count + len(wanted[entity_id]), json.dumps(dict(total), sort_keys=True), entity_id))
         self.session.executemany(
             f"UPDATE entity_profiles SET last_mention = {mark}, mentions = {mark}, features = {mark} WHERE entity_id = {mark}", grown
         )
