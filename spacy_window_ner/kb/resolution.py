@@ -718,7 +718,7 @@ class _Pass:
             if record.id not in contexts:
                 contexts[record.id] = (context_features(record), None)
             features.append(contexts[record.id][0])
-        return (entity_id, sample[0].id, sample[-1].id, len(sample), json.dumps(summed_features(features), sort_keys=True))
+        return (entity_id, sample[0].id, sample[-1].id, len(sample), json.dumps(summed_features(features)))
 
     @property
     def _keep_profile(self) -> str:
@@ -1225,7 +1225,7 @@ class _Pass:
                 if mention not in samples.contexts:
                     samples.contexts[mention] = (context_features(records[mention]), None)
                 total.update(samples.contexts[mention][0])
-            grown.append((wanted[entity_id][-1], count + len(wanted[entity_id]), json.dumps(dict(total), sort_keys=True), entity_id))
+            grown.append((wanted[entity_id][-1], count + len(wanted[entity_id]), json.dumps(dict(total)), entity_id))
         self.session.executemany(
             f"UPDATE entity_profiles SET last_mention = {mark}, mentions = {mark}, features = {mark} WHERE entity_id = {mark}", grown
         )
