@@ -376,7 +376,8 @@ def from_scratch_rows(db: str, copy: str) -> Dict[str, list]:
 def kept_profiles(db: str):
     """The rows of entity_profiles, (first, last, count, features) by entity, and the same made
     again from each entity's mentions now (its first PROFILE_MENTIONS of names that are not
-    ambiguous): a row that differs is stale."""
+    ambiguous, up to the row's last: later ones join a row when a pass reads it): a row that
+    differs is stale."""
     from spacy_window_ner.kb.resolve import ResolveSettings, context_features, summed_features
 
     kept, made = {}, {}
@@ -388,8 +389,9 @@ def kept_profiles(db: str):
             kept[entity_id] = (first, last, count, json.loads(features))
             found = pass_._records([tuple(row) for row in session.execute(
                 f"SELECT {pass_._columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
-                f"AND r.candidates IS NULL WHERE m.entity_id = {session.queries.mark} ORDER BY m.id LIMIT {resolution.PROFILE_MENTIONS}",
-                (entity_id,),
+                f"AND r.candidates IS NULL WHERE m.entity_id = {session.queries.mark} AND m.id <= {session.queries.mark} "
+                f"ORDER BY m.id LIMIT {resolution.PROFILE_MENTIONS}",
+                (entity_id, last),
             ).fetchall()])
             made[entity_id] = found and (found[0].id, found[-1].id, len(found), dict(summed_features([context_features(r) for r in found])))
     return kept, made
@@ -406,9 +408,10 @@ def placements(db: str) -> Dict[str, list]:
 
 def test_kb_resolution_incremental_profile_sums(new_db, monkeypatch):
     """The candidates of an ambiguous name keep their profile sums (entity_profiles): a pass
-    reads one row per candidate, rows grow with new mentions up to PROFILE_MENTIONS and are made
-    again when a component is resolved again, and a row that went stale would place mentions
-    otherwise than a pass from scratch (which is why rows must match their mentions)."""
+    reads one row per candidate, a row takes its entity's later mentions up to PROFILE_MENTIONS
+    when a pass reads it, rows are made again when a component is resolved again, and a row that
+    went stale would place mentions otherwise than a pass from scratch (which is why rows must
+    match their mentions)."""
     monkeypatch.setattr(cluster, "PROFILE_MENTIONS", 3)
     monkeypatch.setattr(resolution, "PROFILE_MENTIONS", 3)
     db = new_db()
@@ -417,11 +420,12 @@ def test_kb_resolution_incremental_profile_sums(new_db, monkeypatch):
     jfk, rfk = (kb.query_entity(db, name)[0]["id"] for name in ("John F. Kennedy", "Robert F. Kennedy"))
     kept, made = kept_profiles(db)
     assert sorted(kept) == sorted([jfk, rfk]) and kept == made and kept[jfk][2] == 2
-    # New mentions of JFK (placed, not resolved again) join his sum up to its 3 mentions.
+    # New mentions of JFK (placed, not resolved again) join his sum up to its 3 mentions, when
+    # the next pass reads it.
     stats = add_and_resolve(db, [synthetic_doc("n1", [0, 12], [0]), synthetic_doc("n2", [0], [0])])
     assert (stats.placed, stats.components) == (3, 0)
     kept, made = kept_profiles(db)
-    assert kept == made and kept[jfk][2] == 3
+    assert kept == made and kept[jfk][2] == 2
     # The sums are what places: with JFK's and RFK's swapped, "Kennedy ... court" goes to JFK.
     control, probe = new_db(), new_db()
     for db_ in (control, probe):
@@ -432,10 +436,12 @@ def test_kb_resolution_incremental_profile_sums(new_db, monkeypatch):
         session.executemany(
             f"UPDATE entity_profiles SET features = {mark} WHERE entity_id = {mark}", [(sums[jfk], rfk), (sums[rfk], jfk)]
         )
-    for db_ in (control, probe):
+    for db_ in (db, control, probe):
         add_and_resolve(db_, [synthetic_doc("p1", [2], [6])])
     assert placements(control)["p1"] == [("Kennedy", "Robert F. Kennedy")]
     assert placements(probe)["p1"] == [("Kennedy", "John F. Kennedy")]
+    kept, made = kept_profiles(db)
+    assert kept == made and kept[jfk][2] == 3
     # A new writing resolves the component again: its sums are made again, as a pass from
     # scratch makes them; other profile rules empty the table.
     stats = add_and_resolve(db, [synthetic_doc("w1", [4], [0])])

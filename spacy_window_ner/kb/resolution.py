@@ -26,9 +26,9 @@ there. Only the components where that does not hold (a name's place changes, a d
 removed, an alias entry claims a name) are resolved again by steps 2 and 3. To compare a mention's
 context with a candidate entity's first mentions, a pass reads the candidate's profile sum, one
 row of the entity_profiles table (`resolve.ProfileSum`), not those mentions: a pass that resolves
-a component keeps the sums of the entities its ambiguous names may mean, placing a new mention in
-an entity adds it to the entity's sum (up to PROFILE_MENTIONS mentions), and a sum a pass needs
-and lacks is made from the mentions and kept. Sums are kept for passes that compare contexts
+a component keeps the sums of the entities its ambiguous names may mean, a sum of fewer than
+PROFILE_MENTIONS mentions takes the mentions placed in its entity since when a pass next reads it,
+and a sum a pass needs and lacks is made from the mentions; each is kept. Sums are kept for passes that compare contexts
 without vectors; they are of mentions before the new ones, which a mention's window
 (LOOKAHEAD) always takes whole in an incremental pass.
 The names to do are kept in a temporary table and worked through a page (TODO_PAGE names) at a
@@ -837,7 +837,6 @@ class _Pass:
         moved, again = self._place_recent(new[0][0], samples, stale)
         if not entity_of and not moved:
             return
-        self._grow_profiles(samples)
         executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", [(to, m) for m, (_, to) in sorted(moved.items())])
         recount = {e for pair in moved.values() for e in pair}  # the entities mentions left or joined
         by_entity: Dict[int, List[Tuple[Any, ...]]] = defaultdict(list)
@@ -1172,7 +1171,8 @@ class _Pass:
         """An entity's first PROFILE_MENTIONS mentions of the names clustered into it (none
         placed by context), the new ones placed already included (see
         `resolve.place_by_context`): those resolved before as their ProfileSum, read from
-        entity_profiles (or made from the mentions and kept there), when the pass keeps sums;
+        entity_profiles (a sum of fewer than PROFILE_MENTIONS takes the mentions placed since,
+        `_grow_profile`; one missing is made from the mentions), kept when the pass keeps sums;
         the new ones as records.
 
         entity_id (int): The entity.
@@ -1181,20 +1181,27 @@ class _Pass:
         RETURNS (List[Union[MentionRecord, ProfileSum]]): The sample, in id order.
         """
         mark = self.q.mark
+        # The entity's mentions of names not ambiguous, resolved before this pass (all before
+        # the new ones), after a mention id.
+        clustered = (
+            f"SELECT {self._columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+            f"AND r.candidates IS NULL WHERE m.entity_id = {mark} AND m.id > {mark} ORDER BY m.id LIMIT {mark}"
+        )
         if self.profiles:
             row = self.session.execute(
                 f"SELECT first_mention, last_mention, mentions, features FROM entity_profiles WHERE entity_id = {mark}", (entity_id,)
             ).fetchone()
-            # Rows are of mentions resolved before this pass: all before the new ones.
             if row is not None and row[1] < self.first_new and row[2] <= PROFILE_MENTIONS:
                 found = ProfileSum(row[0], row[1], row[2], Counter(json.loads(row[3])))
+                if found.count < PROFILE_MENTIONS:  # mentions placed since it was kept join it now
+                    later = self._records([tuple(r) for r in self.session.execute(
+                        clustered, (entity_id, found.id, PROFILE_MENTIONS - found.count)
+                    ).fetchall()])
+                    if later:
+                        found = self._grow_profile(entity_id, found, later, contexts)
                 rest = self._records(self._in(f"SELECT {self._columns} FROM mentions m WHERE m.id", sorted(new)[: PROFILE_MENTIONS - found.count]))
                 return [found, *rest]
-        rows = [tuple(row) for row in self.session.execute(
-            f"SELECT {self._columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
-            f"AND r.candidates IS NULL WHERE m.entity_id = {mark} ORDER BY m.id LIMIT {PROFILE_MENTIONS}",
-            (entity_id,),
-        ).fetchall()]
+        rows = [tuple(row) for row in self.session.execute(clustered, (entity_id, -1, PROFILE_MENTIONS)).fetchall()]
         if new:
             rows.extend(self._in(f"SELECT {self._columns} FROM mentions m WHERE m.id", new))
         records = self._records(rows)[:PROFILE_MENTIONS]
@@ -1205,30 +1212,21 @@ class _Pass:
         self.session.execute(self._keep_profile, kept)
         return [ProfileSum(kept[1], kept[2], kept[3], summed_features([contexts[r.id][0] for r in before])), *records[len(before):]]
 
-    def _grow_profiles(self, samples: "_Samples") -> None:
-        """Add the new mentions placed in entities to their kept profile sums, up to
-        PROFILE_MENTIONS: the new mentions come after every mention a sum holds."""
-        mark = self.q.mark
-        rows = self._in(
-            "SELECT entity_id, first_mention, last_mention, mentions, features FROM entity_profiles "
-            f"WHERE mentions < {PROFILE_MENTIONS} AND entity_id",
-            samples.members,
-        ) if self.profiles else []
-        wanted = {entity_id: sorted(samples.members[entity_id])[: PROFILE_MENTIONS - count] for entity_id, _, _, count, _ in rows}
-        records = {r.id: r for r in self._records(self._in(f"SELECT {self._columns} FROM mentions m WHERE m.id", (
-            m for mentions in wanted.values() for m in mentions if m not in samples.contexts
-        )))}
-        grown = []
-        for entity_id, _, _, count, features in rows:
-            total = Counter(json.loads(features))
-            for mention in wanted[entity_id]:
-                if mention not in samples.contexts:
-                    samples.contexts[mention] = (context_features(records[mention]), None)
-                total.update(samples.contexts[mention][0])
-            grown.append((wanted[entity_id][-1], count + len(wanted[entity_id]), json.dumps(dict(total)), entity_id))
-        self.session.executemany(
-            f"UPDATE entity_profiles SET last_mention = {mark}, mentions = {mark}, features = {mark} WHERE entity_id = {mark}", grown
+    def _grow_profile(self, entity_id: int, found: ProfileSum, later: List[MentionRecord], contexts: Dict[int, Context]) -> ProfileSum:
+        """A kept profile sum of fewer than PROFILE_MENTIONS mentions with the entity's mentions
+        placed after it was kept (they come after every mention it holds) added, kept."""
+        for record in later:
+            if record.id not in contexts:
+                contexts[record.id] = (context_features(record), None)
+        grown = ProfileSum(
+            found.first, later[-1].id, found.count + len(later), found.features + summed_features([contexts[r.id][0] for r in later])
         )
+        mark = self.q.mark
+        self.session.execute(
+            f"UPDATE entity_profiles SET last_mention = {mark}, mentions = {mark}, features = {mark} WHERE entity_id = {mark}",
+            (grown.id, grown.count, json.dumps(dict(grown.features)), entity_id),
+        )
+        return grown
 
     @property
     def _columns(self) -> str:
