@@ -40,8 +40,9 @@ CREATE INDEX IF NOT EXISTS resolved_names_key ON resolved_names (key)"""
 # last_mention) of the entity's names that are not ambiguous, at most resolve.PROFILE_MENTIONS
 # (fewer: all it has). Derived data like resolved_names, created when missing and refilled: an
 # incremental pass compares a new mention with one row per candidate, not with its mentions. A
-# pass that changes an entity's mentions deletes its row or appends new mentions to it; meta's
-# resolve_profiles names the profile rules that made the rows, and other rules empty the table.
+# pass that resolves an entity's component again deletes its row (and makes it again); a row of
+# fewer mentions takes those placed since when a pass reads it; meta's resolve_profiles names
+# the profile rules that made the rows, and other rules empty the table.
 ENTITY_PROFILES = """
 CREATE TABLE IF NOT EXISTS entity_profiles (
     entity_id BIGINT PRIMARY KEY REFERENCES entities (id) ON DELETE CASCADE,
