@@ -569,11 +569,15 @@ class _Pass:
             by_component[component_of[row[8], row[3]]].append(record)
         entities: List[ResolvedEntity] = []
         places: Dict[Tuple[str, str], NamePlace] = {}
-        contexts: Dict[int, Context] = {}  # of the mentions profiles took, to keep their sums
+        name_of = {row[0]: (row[8], row[3]) for row in rows}
+        sums: List[Tuple[int, Tuple[Any, ...]]] = []  # profile sums to keep, by their entity's first mention
         for names, records in zip(components, by_component):
+            contexts: Dict[int, Context] = {}  # of the mentions profiles took: summed, then let go
             found, placed = self._resolve(names, records, contexts)
             entities.extend(found)
             places.update(placed)
+            if self.profiles:
+                sums.extend(self._profile_sums(placed, found, records, name_of, contexts))
         ids = self._entity_ids(entities, old_entity, old_names)
         updates: List[Tuple[Any, ...]] = []
         alias_rows: List[Tuple[Any, ...]] = []
@@ -609,8 +613,7 @@ class _Pass:
         id_of = self._keep_places(component_of, mentioned, places, entities, ids, rows)
         if self.profiles:
             executemany(f"DELETE FROM entity_profiles WHERE entity_id = {mark}", [(e,) for e in sorted(set(old_names) | set(id_of.values()))])
-            records_of = {record.id: record for records in by_component for record in records}
-            self._keep_profiles(places, entities, id_of, rows, records_of, contexts)
+            executemany(self._keep_profile, [(id_of[first], *row) for first, row in sums])
         executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(component_of))
         self.stats.components += len(components)
         self.stats.mentions += len(rows)
@@ -685,40 +688,49 @@ class _Pass:
         executemany(self._keep_name, kept)
         return id_of
 
-    def _keep_profiles(
-        self,
+    @staticmethod
+    def _profile_sums(
         places: Dict[Tuple[str, str], NamePlace],
         entities: List[ResolvedEntity],
-        id_of: Dict[int, int],
-        rows: List[Tuple[Any, ...]],
-        records: Dict[int, MentionRecord],
+        records: List[MentionRecord],
+        name_of: Dict[int, Name],
         contexts: Dict[int, Context],
-    ) -> None:
-        """Keep the profile sum (entity_profiles) of each entity that an ambiguous name of the
-        resolved components may mean, among two or more: its first PROFILE_MENTIONS mentions of
-        names that are not ambiguous, as `resolve.place_by_context` takes them."""
+    ) -> List[Tuple[int, Tuple[Any, ...]]]:
+        """The profile sums (rows of entity_profiles, without their entity id) of each entity
+        that an ambiguous name of one resolved component may mean, among two or more: its first
+        PROFILE_MENTIONS mentions of names that are not ambiguous, as `resolve.place_by_context`
+        takes them.
+
+        places (Dict[Tuple[str, str], NamePlace]): Where the component's names go.
+        entities (List[ResolvedEntity]): Its entities.
+        records (List[MentionRecord]): Its mentions.
+        name_of (Dict[int, Name]): Each mention's (norm, label).
+        contexts (Dict[int, Context]): The contexts resolve computed (others are computed).
+        RETURNS (List[Tuple[int, Tuple[Any, ...]]]): (the entity's first mention, its row).
+        """
         wanted = sorted({c for _, candidates in places.values() if candidates is not None and len(candidates) > 1 for c in candidates})
         if not wanted:
-            return
-        plain = {(row[0]) for row in rows if (places.get((name_key(row[8]), row[3])) or (None, ()))[1] is None}
+            return []
+        by_id = {record.id: record for record in records}
+        plain = {m for m in by_id if (places.get((name_key(name_of[m][0]), name_of[m][1])) or (None, ()))[1] is None}
         by_first = {entity.mentions[0]: entity for entity in entities}
-        kept = []
+        sums = []
         for first in wanted:
-            sample = [m for m in by_first[first].mentions if m in plain][:PROFILE_MENTIONS]
+            sample = [by_id[m] for m in by_first[first].mentions if m in plain][:PROFILE_MENTIONS]
             if sample:
-                kept.append(self._profile_row(id_of[first], [records[m] for m in sample], contexts))
-        self.session.executemany(self._keep_profile, kept)
+                sums.append((first, _Pass._profile_row(sample, contexts)))
+        return sums
 
     @staticmethod
-    def _profile_row(entity_id: int, sample: List[MentionRecord], contexts: Dict[int, Context]) -> Tuple[Any, ...]:
-        """The row of entity_profiles of an entity and its sample mentions (sorted by id), their
-        contexts taken from `contexts` where there (computed and added there where not)."""
+    def _profile_row(sample: List[MentionRecord], contexts: Dict[int, Context]) -> Tuple[Any, ...]:
+        """The row of entity_profiles of sample mentions (sorted by id) without its entity id,
+        their contexts taken from `contexts` where there (computed and added there where not)."""
         features = []
         for record in sample:
             if record.id not in contexts:
                 contexts[record.id] = (context_features(record), None)
             features.append(contexts[record.id][0])
-        return (entity_id, sample[0].id, sample[-1].id, len(sample), json.dumps(summed_features(features)))
+        return (sample[0].id, sample[-1].id, len(sample), json.dumps(summed_features(features)))
 
     @property
     def _keep_profile(self) -> str:
@@ -1208,9 +1220,9 @@ class _Pass:
         before = [record for record in records if record.id < self.first_new]
         if not self.profiles or not before:
             return list(records)
-        kept = self._profile_row(entity_id, before, contexts)
-        self.session.execute(self._keep_profile, kept)
-        return [ProfileSum(kept[1], kept[2], kept[3], summed_features([contexts[r.id][0] for r in before])), *records[len(before):]]
+        kept = self._profile_row(before, contexts)
+        self.session.execute(self._keep_profile, (entity_id, *kept))
+        return [ProfileSum(kept[0], kept[1], kept[2], summed_features([contexts[r.id][0] for r in before])), *records[len(before):]]
 
     def _grow_profile(self, entity_id: int, found: ProfileSum, later: List[MentionRecord], contexts: Dict[int, Context]) -> ProfileSum:
         """A kept profile sum of fewer than PROFILE_MENTIONS mentions with the entity's mentions
