@@ -612,7 +612,8 @@ class _Pass:
         executemany(f"DELETE FROM name_keys WHERE norm = {mark} AND label = {mark}", sorted(set(component_of) - mentioned))
         id_of = self._keep_places(component_of, mentioned, places, entities, ids, rows)
         if self.profiles:
-            executemany(f"DELETE FROM entity_profiles WHERE entity_id = {mark}", [(e,) for e in sorted(set(old_names) | set(id_of.values()))])
+            touched = sorted(set(old_names) | set(id_of.values()))
+            executemany(f"DELETE FROM entity_profiles WHERE entity_id = {mark}", [(e,) for e in touched])
             executemany(self._keep_profile, [(id_of[first], *row) for first, row in sums])
         executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(component_of))
         self.stats.components += len(components)
@@ -1211,7 +1212,8 @@ class _Pass:
                     ).fetchall()])
                     if later:
                         found = self._grow_profile(entity_id, found, later, contexts)
-                rest = self._records(self._in(f"SELECT {self._columns} FROM mentions m WHERE m.id", sorted(new)[: PROFILE_MENTIONS - found.count]))
+                joining = sorted(new)[: PROFILE_MENTIONS - found.count]
+                rest = self._records(self._in(f"SELECT {self._columns} FROM mentions m WHERE m.id", joining))
                 return [found, *rest]
         rows = [tuple(row) for row in self.session.execute(clustered, (entity_id, -1, PROFILE_MENTIONS)).fetchall()]
         if new:

@@ -5,8 +5,9 @@ in its sentence, the other entities of its document (`MentionRecord.neighbours`)
 A `ProfileIndex` holds the context profiles of the entities an ambiguous name may mean (each the
 summed context of some of an entity's mentions) and compares a mention's context with them in
 [0, 1]. A `ProfileSum` is such a sum made once and kept (the store keeps one per entity), which
-a profile takes in one step instead of its mentions one by one. Nothing here counts over the whole input: a profile holds only the mentions it was
-given, so a component's result depends on that component alone.
+a profile takes in one step instead of its mentions one by one. Nothing here counts over the
+whole input: a profile holds only the mentions it was given, so a component's result depends on
+that component alone.
 """
 import math
 import re
