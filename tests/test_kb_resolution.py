@@ -373,6 +373,93 @@ def from_scratch_rows(db: str, copy: str) -> Dict[str, list]:
     return rows(copy)
 
 
+def kept_profiles(db: str):
+    """The rows of entity_profiles, (first, last, count, features) by entity, and the same made
+    again from each entity's mentions now (its first PROFILE_MENTIONS of names that are not
+    ambiguous, up to the row's last: later ones join a row when a pass reads it): a row that
+    differs is stale."""
+    from spacy_window_ner.kb.resolve import ResolveSettings, context_features, summed_features
+
+    kept, made = {}, {}
+    with kb.open_store(db) as store, store.resolution() as session:
+        pass_ = resolution._Pass(session, resolution.Links(session.execute), ResolveSettings(), None)
+        for entity_id, first, last, count, features in session.execute(
+            "SELECT entity_id, first_mention, last_mention, mentions, features FROM entity_profiles", ()
+        ).fetchall():
+            kept[entity_id] = (first, last, count, json.loads(features))
+            found = pass_._records([tuple(row) for row in session.execute(
+                f"SELECT {pass_._columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+                f"AND r.candidates IS NULL WHERE m.entity_id = {session.queries.mark} AND m.id <= {session.queries.mark} "
+                f"ORDER BY m.id LIMIT {resolution.PROFILE_MENTIONS}",
+                (entity_id, last),
+            ).fetchall()])
+            made[entity_id] = found and (found[0].id, found[-1].id, len(found), dict(summed_features([context_features(r) for r in found])))
+    return kept, made
+
+
+def placements(db: str) -> Dict[str, list]:
+    """(text, canonical name of its entity) of each mention, by document."""
+    found: Dict[str, list] = {}
+    with kb.open_store(db, readonly=True) as store:
+        for mention in store.mentions():
+            found.setdefault(mention["document"], []).append((mention["text"], mention["canonical"]))
+    return found
+
+
+def test_kb_resolution_incremental_profile_sums(new_db, monkeypatch):
+    """The candidates of an ambiguous name keep their profile sums (entity_profiles): a pass
+    reads one row per candidate, a row takes its entity's later mentions up to PROFILE_MENTIONS
+    when a pass reads it, rows are made again when a component is resolved again, and a row that
+    went stale would place mentions otherwise than a pass from scratch (which is why rows must
+    match their mentions)."""
+    monkeypatch.setattr(cluster, "PROFILE_MENTIONS", 3)
+    monkeypatch.setattr(resolution, "PROFILE_MENTIONS", 3)
+    db = new_db()
+    base = [([0], [0]), ([1], [6]), ([2], [4]), ([0], [1])]  # JFK senate, RFK court, Kennedy press, JFK brother
+    add_and_resolve(db, [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(base)])
+    jfk, rfk = (kb.query_entity(db, name)[0]["id"] for name in ("John F. Kennedy", "Robert F. Kennedy"))
+    kept, made = kept_profiles(db)
+    assert sorted(kept) == sorted([jfk, rfk]) and kept == made and kept[jfk][2] == 2
+    # New mentions of JFK (placed, not resolved again) join his sum up to its 3 mentions, when
+    # the next pass reads it.
+    stats = add_and_resolve(db, [synthetic_doc("n1", [0, 12], [0]), synthetic_doc("n2", [0], [0])])
+    assert (stats.placed, stats.components) == (3, 0)
+    kept, made = kept_profiles(db)
+    assert kept == made and kept[jfk][2] == 2
+    # The sums are what places: with JFK's and RFK's swapped, "Kennedy ... court" goes to JFK.
+    control, probe = new_db(), new_db()
+    for db_ in (control, probe):
+        add_and_resolve(db_, [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(base)])
+    with kb.open_store(probe) as store, store.resolution() as session:
+        mark = session.queries.mark
+        sums = dict(session.execute("SELECT entity_id, features FROM entity_profiles", ()).fetchall())
+        session.executemany(
+            f"UPDATE entity_profiles SET features = {mark} WHERE entity_id = {mark}", [(sums[jfk], rfk), (sums[rfk], jfk)]
+        )
+    for db_ in (db, control, probe):
+        add_and_resolve(db_, [synthetic_doc("p1", [2], [6])])
+    assert placements(control)["p1"] == [("Kennedy", "Robert F. Kennedy")]
+    assert placements(probe)["p1"] == [("Kennedy", "John F. Kennedy")]
+    kept, made = kept_profiles(db)
+    assert kept == made and kept[jfk][2] == 3
+    # A new writing resolves the component again: its sums are made again, as a pass from
+    # scratch makes them; other profile rules empty the table.
+    stats = add_and_resolve(db, [synthetic_doc("w1", [4], [0])])
+    assert stats.components == 1
+    kept, made = kept_profiles(db)
+    assert kept == made and len(kept) == 2
+    got = rows(db)
+    with kb.open_store(db) as store:
+        kb.resolve_kb(store, from_scratch=True)
+    assert rows(db) == got and kept_profiles(db)[0] == kept
+    with kb.open_store(db) as store, store.resolution() as session:  # rows made by other rules
+        session.execute("UPDATE entity_profiles SET features = '{}'", ())
+    monkeypatch.setattr(resolution, "PROFILE_RULES_VERSION", resolution.PROFILE_RULES_VERSION + 1)
+    add_and_resolve(db, [synthetic_doc("x1", [12], [0])])
+    kept, made = kept_profiles(db)
+    assert kept == made and len(kept) == 2  # dropped, and made again where the pass needed them
+
+
 def test_kb_resolution_incremental_places_known_names(new_db, monkeypatch):
     """New mentions of names resolved before are placed without resolving their components
     again (ResolveStats.placed), and give what a pass from scratch gives; a new writing of a
@@ -481,6 +568,8 @@ def test_kb_resolution_incremental_batches_same_as_from_scratch(documents, rng, 
                     kb.remove_documents(db, ids=[victim])
                 else:  # replaced by another text
                     add_and_resolve(db, [synthetic_doc(victim, [rng.randrange(len(SYNTHETIC_NAMES))], [0])])
+            kept, made = kept_profiles(db)
+            assert kept == made  # no profile sum is stale
         got = rows(db)
         assert got["wrong_counts"] == got["unresolved"] == 0
         assert got == from_scratch_rows(db, str(Path(tmp) / "copy.sqlite"))

@@ -283,3 +283,29 @@ def test_resolve_initials_say_less_than_names():
     found = resolve([mention(1, "John F. Kennedy"), mention(2, "Jim F. Kennedy"), mention(3, "J. F. Kennedy")])
     assert groups(found) == [[1], [2], [3]]
     assert found.ambiguous == [("J. F. Kennedy", "Peop", ["Jim F. Kennedy", "John F. Kennedy"])]
+
+
+def test_place_by_context_takes_a_profile_sum_as_its_mentions():
+    """A candidate's first sample mentions given as their ProfileSum place mentions as those
+    mentions would; a mention whose window (id + LOOKAHEAD) takes only part of a sum is refused."""
+    from spacy_window_ner.kb.resolve import LOOKAHEAD, ProfileSum, context_features, place_by_context, summed_features
+
+    senate = [mention(i, "John F. Kennedy", sentence=f"John F. Kennedy spoke in the senate about taxes {i}.") for i in (1, 2, 3)]
+    court = [mention(i, "Robert F. Kennedy", sentence=f"Robert F. Kennedy argued in court about crime {i}.") for i in (4, 5)]
+    bare = [
+        mention(20, "Kennedy", sentence="Kennedy spoke in the senate."), mention(21, "Kennedy", sentence="Kennedy argued in court."),
+        mention(22, "Kennedy", sentence="Kennedy ate lunch."),
+    ]
+    samples = {10: senate, 11: court}
+    expected = place_by_context(bare, [10, 11], {}, samples)
+    assert expected == {20: 10, 21: 11}
+
+    def summed(records):
+        return ProfileSum(records[0].id, records[-1].id, len(records), summed_features([context_features(r) for r in records]))
+
+    for given in ({10: [summed(senate)], 11: [summed(court)]}, {10: [summed(senate[:2]), senate[2]], 11: court}):
+        assert place_by_context(bare, [10, 11], {}, given) == expected
+    # A sum of mentions far apart: a mention whose window reaches the first but not the last.
+    far = ProfileSum(1, 3 * LOOKAHEAD, 2, context_features(senate[0]) + context_features(senate[1]))
+    with pytest.raises(ValueError, match="only part of a profile sum"):
+        place_by_context(bare, [10, 11], {}, {10: [far], 11: court})

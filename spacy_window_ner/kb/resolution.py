@@ -23,7 +23,14 @@ name's mentions go (an ambiguous name's, where its context says, compared only w
 before it: `resolve.place_by_context`), and a new name goes where its component's names,
 clustered alone from their kept writings, put it, as long as every known name keeps its place
 there. Only the components where that does not hold (a name's place changes, a document was
-removed, an alias entry claims a name) are resolved again by steps 2 and 3.
+removed, an alias entry claims a name) are resolved again by steps 2 and 3. To compare a mention's
+context with a candidate entity's first mentions, a pass reads the candidate's profile sum, one
+row of the entity_profiles table (`resolve.ProfileSum`), not those mentions: a pass that resolves
+a component keeps the sums of the entities its ambiguous names may mean, a sum of fewer than
+PROFILE_MENTIONS mentions takes the mentions placed in its entity since when a pass next reads it,
+and a sum a pass needs and lacks is made from the mentions; each is kept. Sums are kept for passes that compare contexts
+without vectors; they are of mentions before the new ones, which a mention's window
+(LOOKAHEAD) always takes whole in an incremental pass.
 The names to do are kept in a temporary table and worked through a page (TODO_PAGE names) at a
 time; a page's components are read and written together in loads of at most LOAD_MENTIONS
 mentions (a bigger component alone) and resolved one by one, so memory holds one load whatever
@@ -39,21 +46,24 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy
 
 from .resolve import (
-    LOOKAHEAD, PROFILE_MENTIONS, AliasEntry, Context, Decision, MentionRecord, NamePlace, ResolvedEntity, ResolveSettings, blocking_keys,
-    name_key, place_by_context, read_alias_file, resolve,
+    ENTITY_WEIGHT, LOOKAHEAD, PROFILE_MENTIONS, WINDOW, AliasEntry, Context, Decision, MentionRecord, NamePlace, ProfileSum, ResolvedEntity,
+    ResolveSettings, blocking_keys, context_features, name_key, place_by_context, read_alias_file, resolve, summed_features,
 )
 from .resolve.names import parse_name
-from .schema import RESOLVED_NAMES, statements
+from .schema import ENTITY_PROFILES, RESOLVED_NAMES, statements
 from .sql import Execute, Name, NameKey, Session
 from .store import KBError, Store, normalize
 
 THRESHOLD_KEY = "resolve_threshold"  # meta: the threshold of the last pass
 VECTORS_KEY = "resolve_vectors"  # meta: the pipeline whose static vectors the last pass used
+PROFILES_KEY = "resolve_profiles"  # meta: the profile rules that made the rows of entity_profiles
+# Raise when resolve.context_features changes what it counts (its words, tables or weights).
+PROFILE_RULES_VERSION = 1
 TODO_PAGE = 256  # names to do whose components are found together
 LOAD_MENTIONS = 20_000  # mentions of a page's components loaded and resolved together, at most
 IN_LIST = 400  # values per IN list (SQLite builds before 3.32 allow 999 parameters)
@@ -368,6 +378,9 @@ class _Pass:
         self.settings = settings
         self.vectors = vectors
         self.stats = ResolveStats()
+        # Profile sums are kept (entity_profiles) for passes that compare contexts without vectors.
+        self.profiles = settings.context and vectors is None
+        self.first_new = 0  # the smallest id of a new mention (`place_known`)
         self.made: List[int] = []  # entities made for clusters of new names (`_learn`)
         self.grown: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}  # their known names' new rows
 
@@ -376,8 +389,9 @@ class _Pass:
         self.stats.from_scratch = from_scratch
         execute(self.q.drop_todo, ())
         execute(self.q.todo_table, ())
-        for statement in statements(RESOLVED_NAMES):
+        for statement in statements(RESOLVED_NAMES) + statements(ENTITY_PROFILES):
             execute(statement, ())
+        self._check_profiles(from_scratch)
         if from_scratch:
             execute("DELETE FROM resolved_names", ())
             self._recompute_keys()
@@ -422,6 +436,17 @@ class _Pass:
         self.stats.total_entities = execute("SELECT COUNT(*) FROM entities", ()).fetchone()[0]
         self.stats.ambiguous.sort()
         return self.stats
+
+    def _check_profiles(self, from_scratch: bool) -> None:
+        """Empty entity_profiles when its rows can't be used: a pass from scratch, a pass with
+        vectors or without context (which keeps none), or other profile rules than the rows'."""
+        execute, mark = self.session.execute, self.q.mark
+        rules = f"{PROFILE_RULES_VERSION} {PROFILE_MENTIONS} {WINDOW} {ENTITY_WEIGHT}" if self.profiles else ""
+        row = execute(f"SELECT value FROM meta WHERE key = {mark}", (PROFILES_KEY,)).fetchone()
+        if from_scratch or not self.profiles or row is None or row[0] != rules:
+            execute("DELETE FROM entity_profiles", ())
+            execute(f"DELETE FROM meta WHERE key = {mark}", (PROFILES_KEY,))
+            execute(f"INSERT INTO meta (key, value) VALUES ({mark}, {mark})", (PROFILES_KEY, rules))
 
     def _recompute_keys(self) -> None:
         """Compute every name's blocking keys again (resolve's rules may have changed)."""
@@ -544,10 +569,15 @@ class _Pass:
             by_component[component_of[row[8], row[3]]].append(record)
         entities: List[ResolvedEntity] = []
         places: Dict[Tuple[str, str], NamePlace] = {}
+        name_of = {row[0]: (row[8], row[3]) for row in rows}
+        sums: List[Tuple[int, Tuple[Any, ...]]] = []  # profile sums to keep, by their entity's first mention
         for names, records in zip(components, by_component):
-            found, placed = self._resolve(names, records)
+            contexts: Dict[int, Context] = {}  # of the mentions profiles took: summed, then let go
+            found, placed = self._resolve(names, records, contexts)
             entities.extend(found)
             places.update(placed)
+            if self.profiles:
+                sums.extend(self._profile_sums(placed, found, records, name_of, contexts))
         ids = self._entity_ids(entities, old_entity, old_names)
         updates: List[Tuple[Any, ...]] = []
         alias_rows: List[Tuple[Any, ...]] = []
@@ -580,19 +610,24 @@ class _Pass:
             self.stats.deleted += max(deleted, 0)
         mentioned = {(row[8], row[3]) for row in rows}
         executemany(f"DELETE FROM name_keys WHERE norm = {mark} AND label = {mark}", sorted(set(component_of) - mentioned))
-        self._keep_places(component_of, mentioned, places, entities, ids, rows)
+        id_of = self._keep_places(component_of, mentioned, places, entities, ids, rows)
+        if self.profiles:
+            touched = sorted(set(old_names) | set(id_of.values()))
+            executemany(f"DELETE FROM entity_profiles WHERE entity_id = {mark}", [(e,) for e in touched])
+            executemany(self._keep_profile, [(id_of[first], *row) for first, row in sums])
         executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(component_of))
         self.stats.components += len(components)
         self.stats.mentions += len(rows)
         self.stats.entities += len(entities)
 
     def _resolve(
-        self, names: List[Name], records: List[MentionRecord]
+        self, names: List[Name], records: List[MentionRecord], contexts: Dict[int, Context]
     ) -> Tuple[List[ResolvedEntity], Dict[Tuple[str, str], NamePlace]]:
         """The entities of one component's mentions, with the alias entries and decisions
-        about its names, and where each name's mentions go (`Resolution.names`). A mention whose
-        name is empty after name_key (only spaces or marks) can't be compared with any other:
-        it is an entity of its own."""
+        about its names, and where each name's mentions go (`Resolution.names`); `contexts` is
+        filled in with those of the mentions profiles took. A mention whose name is empty after
+        name_key (only spaces or marks) can't be compared with any other: it is an entity of
+        its own."""
         aliases = sorted(
             {id(e): e for norm, label in names for e in self.links.aliases.claiming(norm, label)}.values(),
             key=lambda e: e.line,
@@ -605,7 +640,9 @@ class _Pass:
         ]
         places: Dict[Tuple[str, str], NamePlace] = {}
         if named:
-            resolution = resolve(named, aliases=aliases, decisions=decisions, settings=self.settings, vectors=self.vectors)
+            resolution = resolve(
+                named, aliases=aliases, decisions=decisions, settings=self.settings, vectors=self.vectors, contexts=contexts
+            )
             self.stats.ambiguous.extend(resolution.ambiguous)
             entities.extend(resolution.entities)
             places = resolution.names
@@ -619,9 +656,12 @@ class _Pass:
         entities: List[ResolvedEntity],
         ids: List[Optional[int]],
         rows: List[Tuple[Any, ...]],
-    ) -> None:
+    ) -> Dict[int, int]:
         """Keep where each mentioned name of resolved components goes (the resolved_names
-        table), by entity id, for later passes to place new mentions with (`place_known`)."""
+        table), by entity id, for later passes to place new mentions with (`place_known`).
+
+        RETURNS (Dict[int, int]): The id of each entity, by its first mention.
+        """
         texts: Dict[Name, Set[str]] = defaultdict(set)
         for row in rows:
             texts[row[8], row[3]].add(row[2])
@@ -647,6 +687,59 @@ class _Pass:
                 _reading(texts[norm, label], label),
             ))
         executemany(self._keep_name, kept)
+        return id_of
+
+    @staticmethod
+    def _profile_sums(
+        places: Dict[Tuple[str, str], NamePlace],
+        entities: List[ResolvedEntity],
+        records: List[MentionRecord],
+        name_of: Dict[int, Name],
+        contexts: Dict[int, Context],
+    ) -> List[Tuple[int, Tuple[Any, ...]]]:
+        """The profile sums (rows of entity_profiles, without their entity id) of each entity
+        that an ambiguous name of one resolved component may mean, among two or more: its first
+        PROFILE_MENTIONS mentions of names that are not ambiguous, as `resolve.place_by_context`
+        takes them.
+
+        places (Dict[Tuple[str, str], NamePlace]): Where the component's names go.
+        entities (List[ResolvedEntity]): Its entities.
+        records (List[MentionRecord]): Its mentions.
+        name_of (Dict[int, Name]): Each mention's (norm, label).
+        contexts (Dict[int, Context]): The contexts resolve computed (others are computed).
+        RETURNS (List[Tuple[int, Tuple[Any, ...]]]): (the entity's first mention, its row).
+        """
+        wanted = sorted({c for _, candidates in places.values() if candidates is not None and len(candidates) > 1 for c in candidates})
+        if not wanted:
+            return []
+        by_id = {record.id: record for record in records}
+        plain = {m for m in by_id if (places.get((name_key(name_of[m][0]), name_of[m][1])) or (None, ()))[1] is None}
+        by_first = {entity.mentions[0]: entity for entity in entities}
+        sums = []
+        for first in wanted:
+            sample = [by_id[m] for m in by_first[first].mentions if m in plain][:PROFILE_MENTIONS]
+            if sample:
+                sums.append((first, _Pass._profile_row(sample, contexts)))
+        return sums
+
+    @staticmethod
+    def _profile_row(sample: List[MentionRecord], contexts: Dict[int, Context]) -> Tuple[Any, ...]:
+        """The row of entity_profiles of sample mentions (sorted by id) without its entity id,
+        their contexts taken from `contexts` where there (computed and added there where not)."""
+        features = []
+        for record in sample:
+            if record.id not in contexts:
+                contexts[record.id] = (context_features(record), None)
+            features.append(contexts[record.id][0])
+        return (sample[0].id, sample[-1].id, len(sample), json.dumps(summed_features(features)))
+
+    @property
+    def _keep_profile(self) -> str:
+        mark = self.q.mark
+        return (
+            "INSERT INTO entity_profiles (entity_id, first_mention, last_mention, mentions, features) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})"
+        )
 
     @property
     def _keep_name(self) -> str:
@@ -686,6 +779,7 @@ class _Pass:
         # is faster in bulk, and gives the same entities.
         if not new or execute(f"SELECT 1 FROM mentions WHERE entity_id IS NOT NULL LIMIT 1 OFFSET {len(new) - 1}", ()).fetchone() is None:
             return
+        self.first_new = new[0][0]
         known: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
         for norm, label, key, entity_id, candidates in self._in(
             "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm", {row[8] for row in new}
@@ -1086,27 +1180,75 @@ class _Pass:
             return None
         return {record.id: placed.get(record.id, own) for record in records}
 
-    def samples(self, entity_id: int, new: List[int]) -> List[MentionRecord]:
+    def samples(self, entity_id: int, new: List[int], contexts: Dict[int, Context]) -> List[Union[MentionRecord, ProfileSum]]:
         """An entity's first PROFILE_MENTIONS mentions of the names clustered into it (none
-        placed by context), the new ones placed already included, as records (see
-        `resolve.place_by_context`).
+        placed by context), the new ones placed already included (see
+        `resolve.place_by_context`): those resolved before as their ProfileSum, read from
+        entity_profiles (a sum of fewer than PROFILE_MENTIONS takes the mentions placed since,
+        `_grow_profile`; one missing is made from the mentions), kept when the pass keeps sums;
+        the new ones as records.
 
         entity_id (int): The entity.
         new (List[int]): The new mentions of its unambiguous names.
-        RETURNS (List[MentionRecord]): The records, in id order.
+        contexts (Dict[int, Context]): The contexts of sample mentions computed so far, filled in.
+        RETURNS (List[Union[MentionRecord, ProfileSum]]): The sample, in id order.
         """
-        columns = (
+        mark = self.q.mark
+        # The entity's mentions of names not ambiguous, resolved before this pass (all before
+        # the new ones), after a mention id.
+        clustered = (
+            f"SELECT {self._columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+            f"AND r.candidates IS NULL WHERE m.entity_id = {mark} AND m.id > {mark} ORDER BY m.id LIMIT {mark}"
+        )
+        if self.profiles:
+            row = self.session.execute(
+                f"SELECT first_mention, last_mention, mentions, features FROM entity_profiles WHERE entity_id = {mark}", (entity_id,)
+            ).fetchone()
+            if row is not None and row[1] < self.first_new and row[2] <= PROFILE_MENTIONS:
+                found = ProfileSum(row[0], row[1], row[2], Counter(json.loads(row[3])))
+                if found.count < PROFILE_MENTIONS:  # mentions placed since it was kept join it now
+                    later = self._records([tuple(r) for r in self.session.execute(
+                        clustered, (entity_id, found.id, PROFILE_MENTIONS - found.count)
+                    ).fetchall()])
+                    if later:
+                        found = self._grow_profile(entity_id, found, later, contexts)
+                joining = sorted(new)[: PROFILE_MENTIONS - found.count]
+                rest = self._records(self._in(f"SELECT {self._columns} FROM mentions m WHERE m.id", joining))
+                return [found, *rest]
+        rows = [tuple(row) for row in self.session.execute(clustered, (entity_id, -1, PROFILE_MENTIONS)).fetchall()]
+        if new:
+            rows.extend(self._in(f"SELECT {self._columns} FROM mentions m WHERE m.id", new))
+        records = self._records(rows)[:PROFILE_MENTIONS]
+        before = [record for record in records if record.id < self.first_new]
+        if not self.profiles or not before:
+            return list(records)
+        kept = self._profile_row(before, contexts)
+        self.session.execute(self._keep_profile, (entity_id, *kept))
+        return [ProfileSum(kept[0], kept[1], kept[2], summed_features([contexts[r.id][0] for r in before])), *records[len(before):]]
+
+    def _grow_profile(self, entity_id: int, found: ProfileSum, later: List[MentionRecord], contexts: Dict[int, Context]) -> ProfileSum:
+        """A kept profile sum of fewer than PROFILE_MENTIONS mentions with the entity's mentions
+        placed after it was kept (they come after every mention it holds) added, kept."""
+        for record in later:
+            if record.id not in contexts:
+                contexts[record.id] = (context_features(record), None)
+        grown = ProfileSum(
+            found.first, later[-1].id, found.count + len(later), found.features + summed_features([contexts[r.id][0] for r in later])
+        )
+        mark = self.q.mark
+        self.session.execute(
+            f"UPDATE entity_profiles SET last_mention = {mark}, mentions = {mark}, features = {mark} WHERE entity_id = {mark}",
+            (grown.id, grown.count, json.dumps(dict(grown.features)), entity_id),
+        )
+        return grown
+
+    @property
+    def _columns(self) -> str:
+        """The columns of a mention row (`_records`), of mentions m."""
+        return (
             "m.id, m.doc_id, m.text, m.label, m.sentence, m.start_char - m.sent_start_char, "
             "m.end_char - m.sent_start_char, m.entity_id, m.norm"
         )
-        rows = [tuple(row) for row in self.session.execute(
-            f"SELECT {columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
-            f"AND r.candidates IS NULL WHERE m.entity_id = {self.q.mark} ORDER BY m.id LIMIT {PROFILE_MENTIONS}",
-            (entity_id,),
-        ).fetchall()]
-        if new:
-            rows.extend(self._in(f"SELECT {columns} FROM mentions m WHERE m.id", new))
-        return self._records(rows)[:PROFILE_MENTIONS]
 
     def _records(self, rows: List[Tuple[Any, ...]]) -> List[MentionRecord]:
         """The MentionRecords of mention rows, in id order, with the names of the other mentions
@@ -1161,7 +1303,7 @@ class _Pass:
         return ids
 
 
-class _Samples(Dict[int, List[MentionRecord]]):
+class _Samples(Dict[int, List[Union[MentionRecord, ProfileSum]]]):
     """The candidates' samples an incremental pass places ambiguous mentions by, each loaded
     (`_Pass.samples`) when `resolve.place_by_context` first asks for it.
 
@@ -1177,8 +1319,8 @@ class _Samples(Dict[int, List[MentionRecord]]):
         for mention, entity_id in members.items():
             self.members[entity_id].append(mention)
 
-    def __missing__(self, entity_id: int) -> List[MentionRecord]:
-        found = self[entity_id] = self.pass_.samples(entity_id, self.members.get(entity_id, []))
+    def __missing__(self, entity_id: int) -> List[Union[MentionRecord, ProfileSum]]:
+        found = self[entity_id] = self.pass_.samples(entity_id, self.members.get(entity_id, []), self.contexts)
         return found
 
 

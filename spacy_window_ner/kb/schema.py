@@ -35,6 +35,23 @@ CREATE TABLE IF NOT EXISTS resolved_names (
 );
 CREATE INDEX IF NOT EXISTS resolved_names_key ON resolved_names (key)"""
 
+# The context profile sum of entities that an ambiguous name may mean (resolve.ProfileSum): the
+# summed context features (a JSON object) of the first `mentions` mentions (ids first_mention to
+# last_mention) of the entity's names that are not ambiguous, at most resolve.PROFILE_MENTIONS
+# (fewer: all it has). Derived data like resolved_names, created when missing and refilled: an
+# incremental pass compares a new mention with one row per candidate, not with its mentions. A
+# pass that resolves an entity's component again deletes its row (and makes it again); a row of
+# fewer mentions takes those placed since when a pass reads it; meta's resolve_profiles names
+# the profile rules that made the rows, and other rules empty the table.
+ENTITY_PROFILES = """
+CREATE TABLE IF NOT EXISTS entity_profiles (
+    entity_id BIGINT PRIMARY KEY REFERENCES entities (id) ON DELETE CASCADE,
+    first_mention BIGINT NOT NULL,
+    last_mention BIGINT NOT NULL,
+    mentions BIGINT NOT NULL,
+    features TEXT NOT NULL
+)"""
+
 # Each table with its indexes, in creation order. {if_new}: "IF NOT EXISTS " or nothing; {key}:
 # an id numbered by the database in insertion order; {integer}: a 64-bit integer; {real}: a double.
 _TABLES = {

@@ -14,6 +14,7 @@ One job per module; each imports only those listed above it:
 """
 from .aliases import read_alias_file
 from .cluster import LOOKAHEAD, PROFILE_MENTIONS, AliasIndex, Context, blocking_keys, place_by_context, resolve
+from .context import ENTITY_WEIGHT, WINDOW, ProfileSum, context_features, summed_features
 from .names import name_key
 from .records import (
     DEFAULT_THRESHOLD,
@@ -27,7 +28,7 @@ from .records import (
 )
 
 __all__ = [
-    "AliasEntry", "AliasIndex", "Context", "DEFAULT_THRESHOLD", "Decision", "LOOKAHEAD", "MentionRecord", "NamePlace", "PROFILE_MENTIONS",
-    "Resolution", "ResolvedEntity", "ResolveSettings", "blocking_keys", "name_key", "place_by_context",
-    "read_alias_file", "resolve",
+    "AliasEntry", "AliasIndex", "Context", "DEFAULT_THRESHOLD", "Decision", "ENTITY_WEIGHT", "LOOKAHEAD", "MentionRecord", "NamePlace",
+    "PROFILE_MENTIONS", "ProfileSum", "Resolution", "ResolvedEntity", "ResolveSettings", "WINDOW", "blocking_keys", "context_features",
+    "name_key", "place_by_context", "read_alias_file", "resolve", "summed_features",
 ]

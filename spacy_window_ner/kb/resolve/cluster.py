@@ -49,12 +49,12 @@ mentions are in one entity only if their names are in one component.
 import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Union, overload
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union, overload
 
 import numpy
 
 from ..store import KBError
-from .context import ProfileIndex, VectorsT, context_features, mention_vector
+from .context import ProfileIndex, ProfileSum, VectorsT, context_features, mention_vector
 from .names import Name, candidate_pairs, name_blocking_keys, name_key, name_score, parse_name
 from .records import AliasEntry, Decision, MentionRecord, NamePlace, Resolution, ResolvedEntity, ResolveSettings
 
@@ -78,6 +78,7 @@ MIN_SCORE = 1e-9  # the least pair score that may join, whatever the threshold
 DECISION_KINDS = ("same", "different")
 NameId = Tuple[str, str]  # (name_key, label)
 Context = Tuple[Counter, Optional[numpy.ndarray]]  # a mention's context_features and mention_vector
+Sample = Sequence[Union[MentionRecord, ProfileSum]]  # a candidate's profile sample, sorted by id
 EntryId = Tuple[str, Optional[str]]  # (name_key of the canonical name, label or None)
 
 
@@ -222,6 +223,7 @@ def resolve(
     decisions: Sequence[Decision] = (),
     settings: ResolveSettings = ResolveSettings(),
     vectors: Optional[VectorsT] = None,
+    contexts: Optional[Dict[int, Context]] = None,
 ) -> Resolution:
     """Group mentions into resolved entities (see the module docstring for how).
 
@@ -233,6 +235,8 @@ def resolve(
     vectors (Optional[Callable[[Sequence[str]], numpy.ndarray]]): Words -> their mean vector (the
         pipeline's static vectors), to compare contexts with; None: words, neighbours and
         relations only.
+    contexts (Optional[Dict[int, Context]]): Filled in with the contexts of the mentions that
+        profiles took (by mention id), for a caller that keeps their sums (the store).
     RETURNS (Resolution): The entities, and the names reported ambiguous.
     RAISES (KBError): A mention id repeats, a mention has an empty name, a decision's kind is
         unknown, or the threshold is outside [0, 1].
@@ -274,7 +278,7 @@ def resolve(
         decisions_of[links.find(i)].append(decision)
     resolution = Resolution()
     for root, members in components.items():
-        part = _Component([groups[i] for i in members], index, decisions_of[root], settings, vectors).resolve()
+        part = _Component([groups[i] for i in members], index, decisions_of[root], settings, vectors).resolve(contexts)
         resolution.entities.extend(part.entities)
         resolution.ambiguous.extend(part.ambiguous)
         resolution.names.update(part.names)
@@ -287,7 +291,7 @@ def place_by_context(
     mentions: Sequence[MentionRecord],
     candidates: Sequence[int],
     names: Dict[str, int],
-    samples: Dict[int, List[MentionRecord]],
+    samples: Mapping[int, Sample],
     vectors: Optional[VectorsT] = None,
     contexts: Optional[Dict[int, Context]] = None,
 ) -> Dict[int, int]:
@@ -307,18 +311,22 @@ def place_by_context(
     candidates (Sequence[int]): The entities it may mean (any ids, in a fixed order).
     names (Dict[str, int]): The `name_key` of each name clustered into a candidate -> that
         candidate.
-    samples (Dict[int, List[MentionRecord]]): Each candidate's sample, sorted by id (at least
-        its first PROFILE_MENTIONS; only needed with two candidates or more).
+    samples (Mapping[int, Sample]): Each candidate's sample, sorted by id (at least its first
+        PROFILE_MENTIONS; only needed with two candidates or more). It may start with a
+        `ProfileSum` of its first mentions, which counts as that many; each mention's window (up to
+        its id + LOOKAHEAD) must then take all of the sum's mentions or none.
     vectors (Optional[VectorsT]): Words -> their mean vector, to compare contexts with.
     contexts (Optional[Dict[int, Context]]): The contexts (`context_features`,
         `mention_vector`) of sample mentions, by mention id, filled in as they are computed: a
         caller that places many names against the same samples computes each once.
     RETURNS (Dict[int, int]): Mention id -> candidate, for the mentions placed.
+    RAISES (ValueError): A mention's window takes only some of a sum's mentions.
     """
     placed: Dict[int, int] = {}
     index: Optional[ProfileIndex] = None
-    sample: List[Tuple[int, int, MentionRecord]] = []
-    added = 0
+    sample: List[Tuple[int, int, Union[MentionRecord, ProfileSum]]] = []
+    sums: List[Tuple[int, int]] = []  # (first, last) of the sums, by first
+    added = entered = 0
     for mention in sorted(mentions, key=lambda m: m.id):
         around = {name_key(n) for n in mention.neighbours} | {name_key(n) for _, n in mention.relations}
         named = {names[key] for key in around if key in names}
@@ -329,16 +337,24 @@ def place_by_context(
             continue
         if index is None:
             index = ProfileIndex(candidates)
-            sample = sorted((m.id, c, m) for c in candidates for m in samples[c][:PROFILE_MENTIONS])
+            sample = sorted((m.id, c, m) for c in candidates for m in _first(samples[c]))
+            sums = sorted((m.first, m.id) for _, _, m in sample if isinstance(m, ProfileSum))
         while added < len(sample) and sample[added][0] <= mention.id + LOOKAHEAD:
             _, c, other = sample[added]
+            added += 1
+            if isinstance(other, ProfileSum):
+                index.add(c, other.features)
+                continue
             context = None if contexts is None else contexts.get(other.id)
             if context is None:
                 context = (context_features(other), mention_vector(other, vectors))
                 if contexts is not None:
                     contexts[other.id] = context
             index.add(c, *context)
-            added += 1
+        while entered < len(sums) and sums[entered][0] <= mention.id + LOOKAHEAD:
+            if sums[entered][1] > mention.id + LOOKAHEAD:
+                raise ValueError(f"mention {mention.id}'s context window takes only part of a profile sum: give its mentions instead")
+            entered += 1
         scores = index.similarities(context_features(mention), mention_vector(mention, vectors))
         ranked = sorted(((score, -c) for c, score in scores.items()), reverse=True)
         best = ranked[0][0] if ranked else 0.0
@@ -346,6 +362,16 @@ def place_by_context(
         if best >= MIN_SIMILARITY and best - runner_up >= MARGIN:
             placed[mention.id] = -ranked[0][1]
     return placed
+
+
+def _first(sample: Sample) -> Sample:
+    """The first PROFILE_MENTIONS mentions of a sample, a ProfileSum counting as its mentions."""
+    count = 0
+    for n, item in enumerate(sample):
+        if count >= PROFILE_MENTIONS:
+            return sample[:n]
+        count += item.count if isinstance(item, ProfileSum) else 1
+    return sample
 
 
 def _make_group(key: str, label: str, mentions: List[MentionRecord], index: AliasIndex) -> _Group:
@@ -435,9 +461,11 @@ class _Component:
         """Whether a "different" decision keeps two roots apart."""
         return any({forced.find(a), forced.find(b)} == {ra, rb} for a, b in self.different)
 
-    def resolve(self) -> Resolution:
+    def resolve(self, contexts: Optional[Dict[int, Context]] = None) -> Resolution:
         """The component's entities and ambiguous names (steps 2 to 4 of the module docstring).
 
+        contexts (Optional[Dict[int, Context]]): Filled in with the contexts of profiles'
+            mentions (see `resolve`).
         RETURNS (Resolution): Its part of the result.
         """
         forced = self._forced()
@@ -522,8 +550,8 @@ class _Component:
                     ambiguous.append((r, fitting))
                 to_place.append((r, fitting))
         # The clusters are made; an ambiguous name's mentions go where their context says.
-        samples: Dict[int, List[MentionRecord]] = {}
-        contexts: Dict[int, Context] = {}
+        samples: Dict[int, Sample] = {}
+        contexts = {} if contexts is None else contexts
         for r, fitting in to_place:
             assigned.update(self._place(r, fitting, members, nodes, samples, contexts))
         return self._entities(nodes, members, assigned, ambiguous, cluster_of, dict(to_place))
@@ -561,7 +589,7 @@ class _Component:
         fitting: List[int],
         members: Dict[int, List[int]],
         nodes: Dict[int, List[int]],
-        samples: Dict[int, List[MentionRecord]],
+        samples: Dict[int, Sample],
         contexts: Dict[int, Context],
     ) -> Dict[int, int]:
         """The clusters an ambiguous name's mentions belong to by their context
@@ -571,7 +599,7 @@ class _Component:
         fitting (List[int]): The clusters it may mean.
         members (Dict[int, List[int]]): The nodes of each cluster.
         nodes (Dict[int, List[int]]): The groups of each node.
-        samples (Dict[int, List[MentionRecord]]): The clusters' profile samples made so far,
+        samples (Dict[int, Sample]): The clusters' profile samples made so far,
             filled in as needed.
         contexts (Dict[int, Context]): The samples' contexts computed so far, filled in.
         RETURNS (Dict[int, int]): Mention id -> cluster, for the mentions placed.

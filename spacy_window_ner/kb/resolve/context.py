@@ -4,12 +4,15 @@ in its sentence, the other entities of its document (`MentionRecord.neighbours`)
 
 A `ProfileIndex` holds the context profiles of the entities an ambiguous name may mean (each the
 summed context of some of an entity's mentions) and compares a mention's context with them in
-[0, 1]. Nothing here counts over the whole input: a profile holds only the mentions it was
-given, so a component's result depends on that component alone.
+[0, 1]. A `ProfileSum` is such a sum made once and kept (the store keeps one per entity), which
+a profile takes in one step instead of its mentions one by one. Nothing here counts over the
+whole input: a profile holds only the mentions it was given, so a component's result depends on
+that component alone.
 """
 import math
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy
@@ -73,6 +76,37 @@ def mention_vector(record: MentionRecord, vectors: Optional[VectorsT]) -> Option
         return None
     vector = numpy.asarray(vectors(words), dtype="float64").ravel()
     return vector if numpy.any(vector) else None
+
+
+@dataclass(frozen=True)
+class ProfileSum:
+    """The summed `context_features` of the first mentions of an entity's profile sample (see
+    `cluster.place_by_context`), made once and kept, so that a profile takes them in one step.
+
+    first (int): The smallest mention id summed.
+    id (int): The largest: a profile takes the sum when it would take that mention (a profile
+        that takes only some of the summed mentions can't use it).
+    count (int): How many mentions are summed.
+    features (Counter[str]): Their summed `context_features` (no vectors: the store keeps sums
+        only for passes without them).
+    """
+
+    first: int
+    id: int
+    count: int
+    features: Counter
+
+
+def summed_features(features: Sequence[Counter]) -> Counter:
+    """The sum of some mentions' `context_features`, as a profile sums them.
+
+    features (Sequence[Counter]): The mentions' features.
+    RETURNS (Counter): Feature -> summed weight (no zero weights).
+    """
+    total: Counter = Counter()
+    for found in features:
+        total.update(found)
+    return total
 
 
 class ProfileIndex:
