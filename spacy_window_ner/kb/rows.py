@@ -16,7 +16,7 @@ from ..inputs import InputStats, Record
 from ..relations import get_relations
 from .resolution import KeptAliases, ResolveStats, name_key_rows
 from .sql import Name, NameKey
-from .store import DocRows, SpanKey, Store, WriteCounts, normalize
+from .store import DocRows, SpanKey, Store, WriteCounts
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
 MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
@@ -93,7 +93,7 @@ def doc_rows(doc: Doc, text: Optional[str] = None) -> DocRows:
     n_chars = doc[-1].idx + len(doc[-1].text_with_ws) if n_tokens else 0
     if text is None or len(text) != n_chars:
         text = doc.text
-    has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
+    has_sents = doc.has_annotation("SENT_START")  # set by a parser too (DEP)
     # The sentences once per doc (Span.sent walks to the sentence start for every mention).
     sents = list(doc.sents) if has_sents else []
     sent_starts = [sent.start for sent in sents]
@@ -144,10 +144,11 @@ class NameKeys:
         self._rows: Dict[Name, List[NameKey]] = {}
         self._stored: Set[Name] = set()
 
-    def rows(self, mentions: Iterable[Dict[str, Any]], aliases: KeptAliases) -> Tuple[List[NameKey], Set[Name]]:
-        """The name_keys rows of mentions' names, but for those of names marked stored.
+    def rows(self, names: Dict[Name, Dict[str, Any]], aliases: KeptAliases) -> Tuple[List[NameKey], Set[Name]]:
+        """The name_keys rows of names, but for those marked stored.
 
-        mentions (Iterable[Dict[str, Any]]): Mentions with "text" and "label" (store.DocRows).
+        names (Dict[Name, Dict[str, Any]]): The names (store.normalize of a mention's text, and
+            its label), each with one of its mentions (store.DocRows: "text", "label").
         aliases (KeptAliases): The knowledge base's alias entries (as AliasCache gives them:
             the same object while they stay the same).
         RETURNS (Tuple[List[NameKey], Set[Name]]): The rows, sorted and without repeats (as
@@ -155,9 +156,6 @@ class NameKeys:
         """
         if aliases is not self._aliases or len(self._rows) > MAX_KEYED_NAMES:
             self._aliases, self._rows, self._stored = aliases, {}, set()
-        names: Dict[Name, Dict[str, Any]] = {}
-        for m in mentions:
-            names.setdefault((normalize(m["text"]), m["label"]), m)
         new = [m for name, m in names.items() if name not in self._rows]
         for name in names:
             self._rows.setdefault(name, [])

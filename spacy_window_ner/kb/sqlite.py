@@ -25,7 +25,7 @@ from . import migrate
 from .resolution import AliasCache
 from .rows import NameKeys
 from .schema import READ_VERSION, SCHEMA_VERSION, UPGRADABLE, missing_tables, schema, statements
-from .sql import Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
+from .sql import Name, Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
 from .store import DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
 
 BUSY_TIMEOUT_MS = 60_000
@@ -130,16 +130,22 @@ class SQLiteStore:
             ids = dict(self._in("SELECT identity, id FROM documents WHERE identity", list(todo)))
             written = {ids[identity]: rows for identity, (_, rows) in todo.items()}  # the documents written, by id
             # Every mention of the batch in one statement, then the relations' mentions read back.
+            mention_values = []
+            names: Dict[Name, Dict[str, Any]] = {}  # (norm, label) -> a mention, for the name keys
+            for doc_id, rows in written.items():
+                for m in rows["mentions"].values():
+                    norm = normalize(m["text"])
+                    names.setdefault((norm, m["label"]), m)
+                    mention_values.append((
+                        doc_id, norm, m["start_char"], m["end_char"], m["text"], m["label"], m["confidence"],
+                        m["sentence"], m["sent_start_char"], m["sent_end_char"],
+                    ))
             conn.executemany(
                 "INSERT INTO mentions (doc_id, norm, entity_id, start_char, end_char, text, label, "
                 "confidence, sentence, sent_start_char, sent_end_char) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (doc_id, normalize(m["text"]), m["start_char"], m["end_char"], m["text"], m["label"],
-                     m["confidence"], m["sentence"], m["sent_start_char"], m["sent_end_char"])
-                    for doc_id, rows in written.items() for m in rows["mentions"].values()
-                ],
+                mention_values,
             )
-            counts.mentions = sum(len(rows["mentions"]) for rows in written.values())
+            counts.mentions = len(mention_values)
             related = [doc_id for doc_id, rows in written.items() if rows["relations"]]
             if related:
                 # A mention is one (doc_id, start_char, end_char, label).
@@ -158,14 +164,14 @@ class SQLiteStore:
                     relations,
                 )
                 counts.relations = len(relations)
-            keys, names = self._keys.rows((m for rows in written.values() for m in rows["mentions"].values()), aliases)
+            keys, keyed = self._keys.rows(names, aliases)
             conn.executemany(QUERIES.add_keys, keys)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
             raise
         self._data_version = data_version  # this connection's own commits leave it as it is
-        self._keys.written(names)
+        self._keys.written(keyed)
         return counts
 
     def _stored_versions(self, identities: Sequence[str]) -> Dict[str, Tuple[int, str]]:
