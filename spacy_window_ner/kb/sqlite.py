@@ -5,7 +5,12 @@ behind `SQLiteStore` (see store.Store).
 
 Builds are idempotent and resumable: each batch is written in ONE transaction, and concurrent
 builds on one database are safe (WAL journal, busy timeout, UNIQUE identity checked in the
-writing transaction). A resolution pass (resolution.py) is one BEGIN IMMEDIATE transaction too,
+writing transaction). A build's batches commit with synchronous=NORMAL: no fsync per commit, the
+WAL is synced at checkpoints (the last when the last connection closes) and by the next commit
+with synchronous=FULL. A crash of the build loses nothing it committed; a power failure or an
+operating system crash may lose the batches committed since the last sync, never the database's
+consistency, and rerunning the build stores them again. Resolution passes and removals commit
+with synchronous=FULL. A resolution pass (resolution.py) is one BEGIN IMMEDIATE transaction too,
 so no batch is written while it runs. The schema and its version are created in one transaction,
 and a file that is not a knowledge base, or one of another schema version, is refused before
 anything is written to it (version 2 with the command that converts it, `kb migrate`). Stores
@@ -54,6 +59,7 @@ class SQLiteStore:
         self._aliases = AliasCache()
         self._keys = NameKeys()
         self._data_version: Optional[int] = None
+        self._sync: Optional[str] = None  # PRAGMA synchronous, as this store last set it
 
     @classmethod
     def open(cls, path: Path, *, create: bool = False, readonly: bool = False, upgrade: bool = False) -> "SQLiteStore":
@@ -99,6 +105,7 @@ class SQLiteStore:
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
         conn = self.conn
         counts = WriteCounts()
+        self._synchronous("NORMAL")  # a batch lost by a power failure is stored again by a rerun
         conn.execute("BEGIN IMMEDIATE")
         try:
             aliases = self._aliases.get(conn.execute)
@@ -174,6 +181,12 @@ class SQLiteStore:
         self._keys.written(keyed)
         return counts
 
+    def _synchronous(self, level: str) -> None:
+        """Set PRAGMA synchronous (outside a transaction), if it is not set to that already."""
+        if level != self._sync:
+            self.conn.execute(f"PRAGMA synchronous = {level}")
+            self._sync = level
+
     def _stored_versions(self, identities: Sequence[str]) -> Dict[str, Tuple[int, str]]:
         """The stored documents with these identities: identity -> (id, sha256)."""
         return {
@@ -190,6 +203,7 @@ class SQLiteStore:
     def remove(self, sources: Iterable[str], ids: Iterable[str]) -> RemoveStats:
         conn = self.conn
         stats = RemoveStats()
+        self._synchronous("FULL")
         conn.execute("BEGIN IMMEDIATE")
         try:
             chosen, stats.unmatched = choose_documents(conn.execute, QUERIES, sources, ids)
@@ -221,6 +235,7 @@ class SQLiteStore:
     def resolution(self) -> Iterator[Session]:
         conn = self.conn
         self._keys.forget_stored()  # a pass deletes the keys of names no longer mentioned
+        self._synchronous("FULL")  # its commit also syncs the batches committed before it
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield Session(conn.execute, conn.executemany, _stream(conn), QUERIES)
