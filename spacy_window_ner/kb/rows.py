@@ -1,7 +1,9 @@
 """Processed docs into the rows a store writes, the same way for every engine: `doc_rows` turns
 a doc into plain, picklable data (store.DocRows), `write_batch` stores a batch in one
 transaction and counts it in the build's `BuildStats`. The local engine (build.py) and the Ray
-engine (ray_engine.py) both use this module; neither imports the other for it.
+engine (ray_engine.py) both use this module; neither imports the other for it. Both back ends
+(sqlite.py, postgres.py) keep a `NameKeys`: the name_keys rows of the names their batches
+mention, computed once per name.
 """
 import bisect
 import time
@@ -133,10 +135,11 @@ def doc_rows(doc: Doc, text: Optional[str] = None) -> DocRows:
 class NameKeys:
     """The rows of name_keys that a store's batches write (resolution.name_key_rows), computed
     once per name while the knowledge base's alias entries stay the same: a build mentions most
-    names in many batches. A back end that can tell which names' rows it has stored, and that
-    nothing removed since (SQLite: no other connection committed, and this one ran no resolution
-    pass or removal), marks them with `stored` and `written` so that their rows are not
-    inserted again. Holds at most MAX_KEYED_NAMES names, then starts again.
+    names in many batches. A back end that can tell which names' rows it has committed and that
+    nothing deleted since (SQLite: no other connection committed, and this one ran no resolution
+    pass, the only statements that delete name keys) marks them with `written`, so that their
+    rows are not inserted again, and calls `forget_stored` when that no longer holds. Holds at
+    most MAX_KEYED_NAMES names, then starts again.
     """
 
     def __init__(self) -> None:
