@@ -370,6 +370,77 @@ def test_kb_doc_rows_are_plain_picklable_values():
     assert [(h[2], t[2], label) for h, t, label, _ in rows["relations"]] == [("PER", "PER", "NEXT"), ("PER", "LOC", "NEXT")]
 
 
+def test_kb_doc_rows_from_the_record_text():
+    """The record's text saves building Doc.text and gives the same rows; a text that is not
+    the doc's (another length) is not used."""
+    nlp = make_nlp()
+    for text in ("Alice met Bob in Paris. Then Bob left Acme.", "Alice  met\nBob in Paris"):
+        doc = nlp(text)
+        assert kb.doc_rows(doc, text) == kb.doc_rows(doc)
+        assert kb.doc_rows(doc, text + " more") == kb.doc_rows(doc)
+    doc = spacy.blank("en")("word " * 40 + "Alice and Bob")  # no sentences: a window of tokens
+    doc.ents = [doc.char_span(200, 205, label="PER")]
+    rows = kb.doc_rows(doc, doc.text)
+    assert rows == kb.doc_rows(doc)
+    mention = next(iter(rows["mentions"].values()))
+    assert mention["sentence"] == " ".join(["word"] * kb.CONTEXT_TOKENS + ["Alice", "and", "Bob"])
+
+
+def _key_names(db: Path) -> set:
+    conn = sqlite3.connect(str(db))
+    try:
+        return set(conn.execute("SELECT norm, label FROM name_keys"))
+    finally:
+        conn.close()
+
+
+def test_kb_write_batch_name_keys_written_again_once_deleted(tmp_path):
+    """A store computes and inserts a name's keys once, and again once something may have
+    deleted them: another connection's commit, or a resolution pass of its own."""
+    nlp = make_nlp(relations=False)
+    db = tmp_path / "kb.sqlite"
+    texts = ["Alice met Bob.", "Alice left.", "Bob and Alice.", "Alice, again."]
+    records = [inputs._record("t.txt", i + 1, text, 0) for i, text in enumerate(texts)]
+    batches = [[(record, kb.doc_rows(nlp(record.text), record.text))] for record in records]
+    store = kb.open_store(db, create=True)
+    try:
+        store.write_batch(batches[0])
+        assert _key_names(db) == {("alice", "PER"), ("bob", "PER")}
+        assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: a rerun stores a lost batch
+        other = sqlite3.connect(str(db))
+        other.execute("DELETE FROM name_keys")
+        other.commit()
+        other.close()
+        store.write_batch(batches[1])
+        assert _key_names(db) == {("alice", "PER")}
+        with store.resolution() as session:
+            session.execute("DELETE FROM name_keys", ())
+        assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL for a resolution pass
+        store.write_batch(batches[2])
+        assert _key_names(db) == {("alice", "PER"), ("bob", "PER")}
+    finally:
+        store.close()
+    # Without deletions, the keys of every name mentioned are there (once) after the build.
+    kb.build_kb(nlp, [write_jsonl(tmp_path / "more.jsonl", [{"text": text} for text in texts])], db, resolve=False)
+    assert _key_names(db) == {("alice", "PER"), ("bob", "PER")}
+
+
+def test_kb_write_batch_same_identity_twice(tmp_path):
+    """A batch that holds one identity twice stores it once: the later text replaces the earlier,
+    the same text again counts as raced."""
+    nlp = make_nlp(relations=False)
+    first, second = inputs._record("t.txt", 1, "Alice met Bob.", 0), inputs._record("t.txt", 1, "Bob left Paris.", 0)
+    store = kb.open_store(tmp_path / "kb.sqlite", create=True)
+    try:
+        batch = [(record, kb.doc_rows(nlp(record.text), record.text)) for record in (first, second, second)]
+        counts = store.write_batch(batch)
+        assert (counts.added, counts.replaced, counts.raced, counts.mentions) == (2, 1, 1, 2)
+        stored = store.conn.execute("SELECT d.sha256, m.text FROM mentions m JOIN documents d ON d.id = m.doc_id ORDER BY m.id")
+        assert stored.fetchall() == [(second.sha256, "Bob"), (second.sha256, "Paris")]
+    finally:
+        store.close()
+
+
 def test_kb_failed_or_empty_build_leaves_no_database(tmp_path, monkeypatch):
     malformed = tmp_path / "bad.jsonl"
     malformed.write_text('{not json\n{"text": 3}\n', encoding="utf8")

@@ -89,20 +89,20 @@ def test_kb_postgres_batch_rerun_after_deadlock(corpus, tmp_path, monkeypatch, p
 
     write, calls = postgres._write_batch, []
 
-    def deadlocked(cur, batch, aliases, always: bool):
-        counts = write(cur, batch, aliases)  # all written, then PostgreSQL picks this transaction as the victim
+    def deadlocked(cur, batch, aliases, name_keys, always: bool):
+        counts = write(cur, batch, aliases, name_keys)  # all written, then PostgreSQL picks this transaction as the victim
         calls.append(counts.added)
         if always or len(calls) == 1:
             raise DeadlockDetected("deadlock detected")
         return counts
 
-    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch, aliases: deadlocked(cur, batch, aliases, False))
+    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch, aliases, name_keys: deadlocked(cur, batch, aliases, name_keys, False))
     stats = kb.build_kb(make_nlp(), corpus, postgres_url, lines=True)
     assert calls == [5, 5] and stats.docs_added == 5  # rolled back, then written once
     rows = pg_rows(postgres_url)
     assert rows["counts"]["documents"] == 5 and rows["wrong_counts"] == 0
     # A deadlock every time: the batch is given up after DEADLOCK_RETRIES tries, keeping the rest.
-    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch, aliases: deadlocked(cur, batch, aliases, True))
+    monkeypatch.setattr(postgres, "_write_batch", lambda cur, batch, aliases, name_keys: deadlocked(cur, batch, aliases, name_keys, True))
     more = tmp_path / "more.txt"
     more.write_text("Alice and Bob.\n", encoding="utf8")
     with pytest.raises(kb.KBError, match="DeadlockDetected.*Every batch written before is kept"):

@@ -227,7 +227,7 @@ def _build_local(
         for doc, record in docs:
             stats.words += len(doc)
             stats.docs_capped += DROPPED_KEY in doc.user_data
-            yield record, doc_rows(doc)
+            yield record, doc_rows(doc, record.text)
 
     write_in_batches(store, documents(), stats, batch_size=batch_size, progress=progress)
 

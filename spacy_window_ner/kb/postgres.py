@@ -31,9 +31,10 @@ from psycopg import errors
 
 from ..inputs import Record
 from . import migrate
-from .resolution import AliasCache, name_key_rows
+from .resolution import AliasCache
+from .rows import NameKeys
 from .schema import ALL_TABLES, READ_VERSION, SCHEMA_VERSION, UPGRADABLE, missing_tables, schema, statements
-from .sql import Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
+from .sql import Name, Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
 from .store import DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
 from .urls import describe, hide_password
 
@@ -66,6 +67,7 @@ class PostgresStore:
         self.conn = conn
         self.url = url
         self._aliases = AliasCache()
+        self._keys = NameKeys()  # never marks names stored: concurrent writers and passes may delete keys
 
     @classmethod
     def open(cls, url: str, *, create: bool = False, readonly: bool = False, upgrade: bool = False) -> "PostgresStore":
@@ -120,7 +122,7 @@ class PostgresStore:
         return known
 
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
-        return _in_transaction(self.conn, lambda cur: _write_batch(cur, batch, self._aliases))
+        return _in_transaction(self.conn, lambda cur: _write_batch(cur, batch, self._aliases, self._keys))
 
     def remove(self, sources: Iterable[str], ids: Iterable[str]) -> RemoveStats:
         sources, ids = list(sources), list(ids)  # read again if a deadlock runs the transaction again
@@ -295,7 +297,9 @@ def _move_documents(cur: psycopg.Cursor[Any], moved: Sequence[Tuple[str, Optiona
     cur.executemany(QUERIES.move, moved)
 
 
-def _write_batch(cur: psycopg.Cursor[Any], batch: Sequence[Tuple[Record, DocRows]], aliases: AliasCache) -> WriteCounts:
+def _write_batch(
+    cur: psycopg.Cursor[Any], batch: Sequence[Tuple[Record, DocRows]], aliases: AliasCache, name_keys: NameKeys
+) -> WriteCounts:
     """Write a batch inside the caller's transaction (see the module docstring)."""
     counts = WriteCounts()
     identities = [record.identity for record, _ in batch]
@@ -336,10 +340,13 @@ def _write_batch(cur: psycopg.Cursor[Any], batch: Sequence[Tuple[Record, DocRows
     todo = [(record, rows) for record, rows in todo if record.identity in doc_ids]
     counts.added = len(todo)
     mention_rows = []
+    names: Dict[Name, Dict[str, Any]] = {}  # (norm, label) -> a mention, for the name keys
     for record, rows in todo:
         for m in rows["mentions"].values():
+            norm = normalize(m["text"])
+            names.setdefault((norm, m["label"]), m)
             mention_rows.append((
-                doc_ids[record.identity], normalize(m["text"]), m["start_char"], m["end_char"], m["text"], m["label"],
+                doc_ids[record.identity], norm, m["start_char"], m["end_char"], m["text"], m["label"],
                 m["confidence"], m["sentence"], m["sent_start_char"], m["sent_end_char"],
             ))
     mention_ids: Dict[Tuple[int, int, int, str], int] = {}
@@ -356,7 +363,7 @@ def _write_batch(cur: psycopg.Cursor[Any], batch: Sequence[Tuple[Record, DocRows
         ).fetchall()
         mention_ids = {tuple(row[:4]): row[4] for row in returned}
         counts.mentions = len(returned)
-        keys = name_key_rows((m for _, rows in todo for m in rows["mentions"].values()), aliases.get(cur.execute))
+        keys, _ = name_keys.rows(names, aliases.get(cur.execute))
         cur.execute(
             "INSERT INTO name_keys (key, norm, label) SELECT key, norm, label FROM unnest(%s::text[], %s::text[], "
             "%s::text[]) WITH ORDINALITY AS t (key, norm, label, i) ORDER BY i ON CONFLICT DO NOTHING",

@@ -124,7 +124,7 @@ class Extractor:
             )
             return {"result": refusal, "words": 0, "capped": 0, "pid": os.getpid(), "cpu": time.process_time() - start, "store": 0.0}
         docs = self.nlp.pipe(((r.text, r) for r in records), as_tuples=True, batch_size=len(records))
-        rows = [(record, doc_rows(doc)) for doc, record in docs]
+        rows = [(record, doc_rows(doc, record.text)) for doc, record in docs]
         write_start = time.perf_counter()
         result = self.store.write_batch(rows) if self.store is not None else rows
         return {

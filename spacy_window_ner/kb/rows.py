@@ -1,12 +1,14 @@
 """Processed docs into the rows a store writes, the same way for every engine: `doc_rows` turns
 a doc into plain, picklable data (store.DocRows), `write_batch` stores a batch in one
 transaction and counts it in the build's `BuildStats`. The local engine (build.py) and the Ray
-engine (ray_engine.py) both use this module; neither imports the other for it.
+engine (ray_engine.py) both use this module; neither imports the other for it. Both back ends
+(sqlite.py, postgres.py) keep a `NameKeys`: the name_keys rows of the names their batches
+mention, computed once per name.
 """
 import bisect
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from spacy.tokens import Doc, Span
 
@@ -14,11 +16,13 @@ from ..candidates import DROPPED_KEY
 from ..confidences import get_confidences
 from ..inputs import InputStats, Record
 from ..relations import get_relations
-from .resolution import ResolveStats
+from .resolution import KeptAliases, ResolveStats, name_key_rows
+from .sql import Name, NameKey
 from .store import DocRows, SpanKey, Store, WriteCounts
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
 MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
+MAX_KEYED_NAMES = 100_000  # names whose name_keys rows a store's NameKeys holds at most (then starts again)
 
 
 @dataclass
@@ -73,19 +77,25 @@ class BuildStats(InputStats):
     resolution: Optional[ResolveStats] = None
 
 
-def doc_rows(doc: Doc) -> DocRows:
+def doc_rows(doc: Doc, text: Optional[str] = None) -> DocRows:
     """Everything the database needs from a processed doc, as plain, picklable data (so that
     the worker that ran the pipeline can hand it to the one that writes).
 
     doc (Doc): A doc from the pipeline, with doc.ents (and relations, if it sets them).
+    text (Optional[str]): The text the doc was made from (the record's, which nlp.pipe was
+        given), so that Doc.text need not be built: Doc.text joins its tokens' texts in Python,
+        token by token. A text of another length than the doc's is not used; None builds Doc.text.
     RETURNS (DocRows): The rows (see store.DocRows).
     """
     confidences = get_confidences(doc)
-    # Doc.text and Span.text join their tokens' texts in Python, token by token: the doc's text
-    # is built once and every span's text sliced from it (the same string: a span runs from
-    # its first token's idx to its last token's end).
-    text = doc.text
-    has_sents = doc.has_annotation("SENT_START") or doc.has_annotation("DEP")
+    n_tokens = len(doc)
+    # The doc's text once, and every span's text sliced from it (the same string: a span runs
+    # from its first token's idx to its last token's end). spaCy's tokenizer keeps the text it
+    # is given, so the record's text is the doc's, unless a component made another doc.
+    n_chars = doc[-1].idx + len(doc[-1].text_with_ws) if n_tokens else 0
+    if text is None or len(text) != n_chars:
+        text = doc.text
+    has_sents = doc.has_annotation("SENT_START")  # set by a parser too (DEP)
     # The sentences once per doc (Span.sent walks to the sentence start for every mention).
     sents = list(doc.sents) if has_sents else []
     sent_starts = [sent.start for sent in sents]
@@ -93,15 +103,18 @@ def doc_rows(doc: Doc) -> DocRows:
 
     def add(span: Span) -> SpanKey:
         label = span.label_
-        key = (span.start, span.end, label)
+        start, end = span.start, span.end
+        key = (start, end, label)
         if key not in spans:
-            context = sents[bisect.bisect_right(sent_starts, span.start) - 1] if sents else None
-            if context is not None and context.end < span.end:  # a span across sentences
-                context = span.sent
-            if context is None or len(context) > MAX_SENTENCE_TOKENS:
-                context = doc[max(0, span.start - CONTEXT_TOKENS) : span.end + CONTEXT_TOKENS]
             start_char, end_char = span.start_char, span.end_char
-            sent_start_char, sent_end_char = context.start_char, context.end_char
+            context = sents[bisect.bisect_right(sent_starts, start) - 1] if sents else None
+            if context is not None and context.end < end:  # a span across sentences
+                context = span.sent
+            if context is not None and len(context) <= MAX_SENTENCE_TOKENS:
+                sent_start_char, sent_end_char = context.start_char, context.end_char
+            else:  # CONTEXT_TOKENS each side, read from the first and last tokens
+                first, last = doc[max(0, start - CONTEXT_TOKENS)], doc[min(n_tokens, end + CONTEXT_TOKENS) - 1]
+                sent_start_char, sent_end_char = first.idx, last.idx + len(last)
             spans[key] = {
                 "start_char": start_char, "end_char": end_char, "text": text[start_char:end_char],
                 "label": label, "confidence": confidences.get((start_char, end_char, label)),
@@ -114,9 +127,57 @@ def doc_rows(doc: Doc) -> DocRows:
         add(ent)
     relations = [(add(r.head), add(r.tail), r.label, r.score) for r in get_relations(doc)]
     return {
-        "n_chars": len(text), "n_tokens": len(doc), "mentions": spans, "relations": relations,
+        "n_chars": len(text), "n_tokens": n_tokens, "mentions": spans, "relations": relations,
         "dropped_candidates": doc.user_data.get(DROPPED_KEY, 0),
     }
+
+
+class NameKeys:
+    """The rows of name_keys that a store's batches write (resolution.name_key_rows), computed
+    once per name while the knowledge base's alias entries stay the same: a build mentions most
+    names in many batches. A back end that can tell which names' rows it has committed and that
+    nothing deleted since (SQLite: no other connection committed, and this one ran no resolution
+    pass, the only statements that delete name keys) marks them with `written`, so that their
+    rows are not inserted again, and calls `forget_stored` when that no longer holds. Holds at
+    most MAX_KEYED_NAMES names, then starts again.
+    """
+
+    def __init__(self) -> None:
+        self._aliases: Optional[KeptAliases] = None
+        self._rows: Dict[Name, List[NameKey]] = {}
+        self._stored: Set[Name] = set()
+
+    def rows(self, names: Dict[Name, Dict[str, Any]], aliases: KeptAliases) -> Tuple[List[NameKey], Set[Name]]:
+        """The name_keys rows of names, but for those marked stored.
+
+        names (Dict[Name, Dict[str, Any]]): The names (store.normalize of a mention's text, and
+            its label), each with one of its mentions (store.DocRows: "text", "label").
+        aliases (KeptAliases): The knowledge base's alias entries (as AliasCache gives them:
+            the same object while they stay the same).
+        RETURNS (Tuple[List[NameKey], Set[Name]]): The rows, sorted and without repeats (as
+            name_key_rows returns them), and the names they are of, for `written`.
+        """
+        if aliases is not self._aliases or len(self._rows) > MAX_KEYED_NAMES:
+            self._aliases, self._rows, self._stored = aliases, {}, set()
+        new = [m for name, m in names.items() if name not in self._rows]
+        for name in names:
+            self._rows.setdefault(name, [])
+        for row in name_key_rows(new, aliases):
+            self._rows[row[1:]].append(row)
+        todo = set(names) - self._stored
+        return sorted(row for name in todo for row in self._rows[name]), todo
+
+    def written(self, names: Iterable[Name]) -> None:
+        """Mark names whose rows the store has committed.
+
+        names (Iterable[Name]): The names (norm, label).
+        """
+        self._stored.update(names)
+
+    def forget_stored(self) -> None:
+        """Forget which names' rows are stored (something may have deleted them): their rows
+        are inserted again (ON CONFLICT DO NOTHING) the next time."""
+        self._stored = set()
 
 
 def write_batch(store: Store, batch: Sequence[Tuple[Record, DocRows]], stats: BuildStats) -> None:

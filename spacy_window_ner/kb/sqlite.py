@@ -5,7 +5,12 @@ behind `SQLiteStore` (see store.Store).
 
 Builds are idempotent and resumable: each batch is written in ONE transaction, and concurrent
 builds on one database are safe (WAL journal, busy timeout, UNIQUE identity checked in the
-writing transaction). A resolution pass (resolution.py) is one BEGIN IMMEDIATE transaction too,
+writing transaction). A build's batches commit with synchronous=NORMAL: no fsync per commit, the
+WAL is synced at checkpoints (the last when the last connection closes) and by the next commit
+with synchronous=FULL. A crash of the build loses nothing it committed; a power failure or an
+operating system crash may lose the batches committed since the last sync, never the database's
+consistency, and rerunning the build stores them again. Resolution passes and removals commit
+with synchronous=FULL. A resolution pass (resolution.py) is one BEGIN IMMEDIATE transaction too,
 so no batch is written while it runs. The schema and its version are created in one transaction,
 and a file that is not a knowledge base, or one of another schema version, is refused before
 anything is written to it (version 2 with the command that converts it, `kb migrate`). Stores
@@ -22,9 +27,10 @@ from urllib.parse import quote
 
 from ..inputs import Record
 from . import migrate
-from .resolution import AliasCache, name_key_rows
+from .resolution import AliasCache
+from .rows import NameKeys
 from .schema import READ_VERSION, SCHEMA_VERSION, UPGRADABLE, missing_tables, schema, statements
-from .sql import Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
+from .sql import Name, Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
 from .store import DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
 
 BUSY_TIMEOUT_MS = 60_000
@@ -51,6 +57,9 @@ class SQLiteStore:
         self.path = path
         self.created = created
         self._aliases = AliasCache()
+        self._keys = NameKeys()
+        self._data_version: Optional[int] = None
+        self._sync: Optional[str] = None  # PRAGMA synchronous, as this store last set it
 
     @classmethod
     def open(cls, path: Path, *, create: bool = False, readonly: bool = False, upgrade: bool = False) -> "SQLiteStore":
@@ -86,13 +95,8 @@ class SQLiteStore:
             self.conn.close()
 
     def known(self, records: Sequence[Record]) -> List[bool]:
-        stored: Dict[str, Tuple[str, str, Optional[int]]] = {}
         identities = [record.identity for record in records]
-        for start in range(0, len(identities), MAX_VARIABLES):
-            chunk = identities[start : start + MAX_VARIABLES]
-            marks = ", ".join("?" * len(chunk))
-            query = f"SELECT identity, sha256, source, line FROM documents WHERE identity IN ({marks})"
-            stored.update((row[0], tuple(row[1:])) for row in self.conn.execute(query, chunk))
+        stored = {row[0]: tuple(row[1:]) for row in self._in("SELECT identity, sha256, source, line FROM documents WHERE identity", identities)}
         known, moved = match_stored(records, stored)
         if moved:  # documents with an id that moved: same text, so only their place is updated
             self.conn.executemany(QUERIES.move, moved)
@@ -101,61 +105,105 @@ class SQLiteStore:
     def write_batch(self, batch: Sequence[Tuple[Record, DocRows]]) -> WriteCounts:
         conn = self.conn
         counts = WriteCounts()
+        self._synchronous("NORMAL")  # a batch lost by a power failure is stored again by a rerun
         conn.execute("BEGIN IMMEDIATE")
         try:
             aliases = self._aliases.get(conn.execute)
-            written: List[Dict[str, Any]] = []  # the mentions of the documents written, for their name keys
+            # Another connection's commit (a removal, a resolution pass) may have deleted name
+            # keys this store wrote before: then they are written again.
+            data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if data_version != self._data_version:
+                self._keys.forget_stored()
+            stored = self._stored_versions([record.identity for record, _ in batch])
+            todo: Dict[str, Tuple[Record, DocRows]] = {}  # identity -> the version this batch writes
             for record, rows in batch:
                 identity = record.identity
-                old = conn.execute("SELECT id, sha256 FROM documents WHERE identity = ?", (identity,)).fetchone()
-                if old is not None and old[1] == record.sha256:  # another build stored this version meanwhile
+                earlier, old = todo.get(identity), stored.get(identity)  # in this batch; stored
+                version = earlier[0].sha256 if earlier is not None else old[1] if old is not None else None
+                if version == record.sha256:  # another build stored this version meanwhile
                     counts.raced += 1
                     continue
-                if old is not None:
+                if earlier is not None:  # replaced before it was written
+                    del todo[identity]
+                elif old is not None:
                     _delete_documents(conn, [old[0]])
-                    counts.replaced += 1
-                cur = conn.execute(
-                    "INSERT INTO documents (identity, doc_id, source, line, sha256, n_chars, n_tokens) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (identity, record.doc_id, record.source, record.line, record.sha256, rows["n_chars"], rows["n_tokens"]),
-                )
-                doc_id = cur.lastrowid
+                counts.replaced += version is not None
+                todo[identity] = (record, rows)
                 counts.added += 1
-                mentions = rows["mentions"]
-                conn.executemany(
-                    "INSERT INTO mentions (doc_id, norm, entity_id, start_char, end_char, text, label, "
-                    "confidence, sentence, sent_start_char, sent_end_char) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (doc_id, normalize(m["text"]), m["start_char"], m["end_char"], m["text"], m["label"],
-                         m["confidence"], m["sentence"], m["sent_start_char"], m["sent_end_char"])
-                        for m in mentions.values()
-                    ],
-                )
-                counts.mentions += len(mentions)
-                written.extend(mentions.values())
-                if rows["relations"]:
-                    # A mention is one (start_char, end_char, label) of its document.
-                    ids = {
-                        tuple(place): mention_id for mention_id, *place in conn.execute(
-                            "SELECT id, start_char, end_char, label FROM mentions WHERE doc_id = ?", (doc_id,)
-                        )
-                    }
-                    mention_ids = {key: ids[(m["start_char"], m["end_char"], m["label"])] for key, m in mentions.items()}
-                    conn.executemany(
-                        "INSERT INTO relations (doc_id, label, confidence, head_mention, tail_mention) VALUES (?, ?, ?, ?, ?)",
-                        [(doc_id, label, score, mention_ids[head], mention_ids[tail]) for head, tail, label, score in rows["relations"]],
+            conn.executemany(
+                "INSERT INTO documents (identity, doc_id, source, line, sha256, n_chars, n_tokens) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(r.identity, r.doc_id, r.source, r.line, r.sha256, rows["n_chars"], rows["n_tokens"]) for r, rows in todo.values()],
+            )
+            ids = dict(self._in("SELECT identity, id FROM documents WHERE identity", list(todo)))
+            written = {ids[identity]: rows for identity, (_, rows) in todo.items()}  # the documents written, by id
+            # Every mention of the batch in one statement, then the relations' mentions read back.
+            mention_values = []
+            names: Dict[Name, Dict[str, Any]] = {}  # (norm, label) -> a mention, for the name keys
+            for doc_id, rows in written.items():
+                for m in rows["mentions"].values():
+                    norm = normalize(m["text"])
+                    names.setdefault((norm, m["label"]), m)
+                    mention_values.append((
+                        doc_id, norm, m["start_char"], m["end_char"], m["text"], m["label"], m["confidence"],
+                        m["sentence"], m["sent_start_char"], m["sent_end_char"],
+                    ))
+            conn.executemany(
+                "INSERT INTO mentions (doc_id, norm, entity_id, start_char, end_char, text, label, "
+                "confidence, sentence, sent_start_char, sent_end_char) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+                mention_values,
+            )
+            counts.mentions = len(mention_values)
+            related = [doc_id for doc_id, rows in written.items() if rows["relations"]]
+            if related:
+                # A mention is one (doc_id, start_char, end_char, label).
+                ids = {tuple(place): mention_id for *place, mention_id in self._in(
+                    "SELECT doc_id, start_char, end_char, label, id FROM mentions WHERE doc_id", related
+                )}
+                relations: List[Tuple[int, str, float, int, int]] = []
+                for doc_id in related:
+                    mentions = written[doc_id]["mentions"]
+                    places = {key: ids[(doc_id, m["start_char"], m["end_char"], m["label"])] for key, m in mentions.items()}
+                    relations.extend(
+                        (doc_id, label, score, places[head], places[tail]) for head, tail, label, score in written[doc_id]["relations"]
                     )
-                    counts.relations += len(rows["relations"])
-            conn.executemany(QUERIES.add_keys, name_key_rows(written, aliases))
+                conn.executemany(
+                    "INSERT INTO relations (doc_id, label, confidence, head_mention, tail_mention) VALUES (?, ?, ?, ?, ?)",
+                    relations,
+                )
+                counts.relations = len(relations)
+            keys, keyed = self._keys.rows(names, aliases)
+            conn.executemany(QUERIES.add_keys, keys)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
             raise
+        self._data_version = data_version  # this connection's own commits leave it as it is
+        self._keys.written(keyed)
         return counts
+
+    def _synchronous(self, level: str) -> None:
+        """Set PRAGMA synchronous (outside a transaction), if it is not set to that already."""
+        if level != self._sync:
+            self.conn.execute(f"PRAGMA synchronous = {level}")
+            self._sync = level
+
+    def _stored_versions(self, identities: Sequence[str]) -> Dict[str, Tuple[int, str]]:
+        """The stored documents with these identities: identity -> (id, sha256)."""
+        return {
+            identity: (doc_id, sha256)
+            for identity, doc_id, sha256 in self._in("SELECT identity, id, sha256 FROM documents WHERE identity", identities)
+        }
+
+    def _in(self, query: str, values: Sequence[Any]) -> Iterator[Tuple[Any, ...]]:
+        """The rows of `query` (which ends with a column) IN values, MAX_VARIABLES values a statement."""
+        for start in range(0, len(values), MAX_VARIABLES):
+            chunk = values[start : start + MAX_VARIABLES]
+            yield from self.conn.execute(f"{query} IN ({', '.join('?' * len(chunk))})", chunk)
 
     def remove(self, sources: Iterable[str], ids: Iterable[str]) -> RemoveStats:
         conn = self.conn
         stats = RemoveStats()
+        self._synchronous("FULL")
         conn.execute("BEGIN IMMEDIATE")
         try:
             chosen, stats.unmatched = choose_documents(conn.execute, QUERIES, sources, ids)
@@ -186,6 +234,8 @@ class SQLiteStore:
     @contextmanager
     def resolution(self) -> Iterator[Session]:
         conn = self.conn
+        self._keys.forget_stored()  # a pass deletes the keys of names no longer mentioned
+        self._synchronous("FULL")  # its commit also syncs the batches committed before it
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield Session(conn.execute, conn.executemany, _stream(conn), QUERIES)
