@@ -10,6 +10,7 @@ import spacy
 from numpy.testing import assert_allclose
 from spacy.tokens import Span
 
+from spacy_window_ner.corpus import create_gold_ents_reader
 from spacy_window_ner.models import build_entity_features, build_hash_embed
 from spacy_window_ner.readers import read_conll04, write_docbin
 
@@ -136,7 +137,9 @@ def test_models_entity_features_checks_stay_quiet_for_other_models(sm):
 def test_models_entity_features_stacked_config_trains_with_sm(tmp_path):
     """configs/window_ner_md_stacked.cfg, from en_core_web_sm's mirror (a pipeline with other
     labels than CoNLL04's), trains a few steps with spacy train; the saved pipeline's doc.ents
-    carry only window_ner's labels."""
+    carry only window_ner's labels. configs/joint_stacked.cfg assembles it with a window_rel:
+    its window_ner, with its own copy of the tok2vec, reads the same ner's entities and scores
+    the same."""
     pytest.importorskip(SM)
     docs, _ = read_conll04(REPO / "assets" / "sample" / "sample_dev.json", spacy.blank("en").vocab)
     write_docbin(docs[:40], tmp_path / "train.spacy")
@@ -159,3 +162,25 @@ def test_models_entity_features_stacked_config_trains_with_sm(tmp_path):
         assert any(ent.label_ not in labels for doc in nlp.pipe(texts) for ent in doc.ents)
     for doc in nlp.pipe(texts):
         assert {ent.label_ for ent in doc.ents} <= labels
+    rel = spacy.blank("en")
+    rel.add_pipe("window_rel")
+    read = create_gold_ents_reader(tmp_path / "dev.spacy")
+    rel.initialize(lambda: read(rel))
+    rel.to_disk(tmp_path / "rel")
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "assemble", str(REPO / "configs" / "joint_stacked.cfg"), str(tmp_path / "joint"),
+         "--paths.ner_model", str(tmp_path / "model" / "model-last"), "--paths.rel_model", str(tmp_path / "rel")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    joint = spacy.load(tmp_path / "joint")
+    assert joint.pipe_names == ["ner", "window_ner", "window_rel"]
+    scores = []
+    for pipeline, upstream in ((nlp, ["tok2vec", "ner"]), (joint, ["ner"])):
+        with pipeline.select_pipes(enable=upstream):
+            docs = list(pipeline.pipe(texts))
+        scores.append(numpy.concatenate(pipeline.get_pipe("window_ner").predict(docs)))
+    assert_allclose(scores[0], scores[1], rtol=1e-5, atol=1e-5)
+    with joint.select_pipes(enable=[]):  # without the ner's entities, the scores change
+        docs = list(joint.pipe(texts))
+    assert not numpy.allclose(scores[1], numpy.concatenate(joint.get_pipe("window_ner").predict(docs)), atol=1e-5)
