@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose
 from spacy.tokens import Span
 
 from spacy_window_ner.corpus import create_gold_ents_reader
+from spacy_window_ner.explain import explain
 from spacy_window_ner.models import build_entity_features, build_hash_embed
 from spacy_window_ner.readers import read_conll04, write_docbin
 
@@ -124,6 +125,14 @@ def test_models_entity_features_after_the_ner_of_en_core_web_sm(sm):
         with_ner = sm.get_pipe(name)(with_ner)
     without_ner = sm.get_pipe("tok2vec")(sm.make_doc(text))
     assert not numpy.allclose(numpy.asarray(tok2vec.predict([with_ner])[0]), numpy.asarray(tok2vec.predict([without_ner])[0]))
+    # explain reads the doc as window_ner saw it (the ner's entities), not its own output.
+    explanations = explain(sm, text)
+    assert [(x.start, x.end, x.label) for x in explanations] == [(e.start, e.end, e.label_) for e in doc.ents] != []
+    scores = numpy.asarray(window_ner.predict([with_ner])[0])
+    tag_ids = {tag: i for i, tag in enumerate(window_ner.tags)}
+    for x in explanations:
+        expected = sum(scores[x.start + i, tag_ids[tag]] for i, tag in enumerate(x.tags))
+        assert x.score == pytest.approx(float(expected), rel=1e-4)
 
 
 def test_models_entity_features_checks_stay_quiet_for_other_models(sm):
