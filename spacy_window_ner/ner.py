@@ -224,7 +224,9 @@ class WindowNER(TrainablePipe):
         validate_initialize_examples(get_examples, self.name)
         if nlp is not None:
             check_static_vectors(nlp, self.name)
-            check_entity_features(nlp, self.name, self.model)
+            check_entity_features(
+                nlp, self.name, self.model, replaces=self.cfg["overwrite_ents"] or self.cfg["spans_key"] is not None
+            )
         if labels is not None:
             for label in labels:
                 self.add_label(label)
@@ -498,16 +500,18 @@ def check_static_vectors(nlp: Language, name: str) -> None:
             )
 
 
-def check_entity_features(nlp: Language, name: str, model: Model) -> None:
+def check_entity_features(nlp: Language, name: str, model: Model, *, replaces: bool) -> None:
     """Warn when the component's model reads the entities already on the doc (ENT_IOB or
     ENT_TYPE, as spacy-window-ner.EntityFeatures.v1 does) and they would not be there: no
     component before it sets doc.ents (the features are then the same for every token), or
     those that do are not [training] annotating_components (spacy train would then teach it
-    on docs without the entities that it sees at prediction time).
+    on docs without the entities that it sees at prediction time). Warn too when it would keep
+    those entities, with their labels, in doc.ents (overwrite_ents is false).
 
     nlp (Language): The pipeline.
     name (str): The name of the component.
     model (Model): Its model.
+    replaces (bool): Whether it replaces the entities (overwrite_ents) or writes elsewhere (spans_key).
     """
     entity_attrs = {ENT_IOB, ENT_TYPE}
     if not any(
@@ -526,6 +530,13 @@ def check_entity_features(nlp: Language, name: str, model: Model) -> None:
             UserWarning,
         )
         return
+    if not replaces:
+        warnings.warn(
+            f"'{name}' reads the entities that {upstream} set (EntityFeatures) and keeps them in "
+            "doc.ents, with their labels, predicting only around them. Set overwrite_ents = true "
+            "to replace them with its own.",
+            UserWarning,
+        )
     annotating = nlp.config["training"]["annotating_components"]
     missing = [n for n in upstream if n not in annotating]
     if missing:

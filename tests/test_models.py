@@ -15,7 +15,7 @@ from spacy_window_ner.explain import explain
 from spacy_window_ner.models import build_entity_features, build_hash_embed
 from spacy_window_ner.readers import read_conll04, write_docbin
 
-from .util import SM, train_component, train_ner_pipeline
+from .util import SM, make_ner_examples, train_component, train_ner_pipeline
 
 REPO = Path(__file__).parent.parent
 TEXT = "Shaka Khan lives in London now ."
@@ -133,6 +133,18 @@ def test_models_entity_features_after_the_ner_of_en_core_web_sm(sm):
     for x in explanations:
         expected = sum(scores[x.start + i, tag_ids[tag]] for i, tag in enumerate(x.tags))
         assert x.score == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_models_entity_features_keeping_the_upstream_entities_warns(sm):
+    """Stacked without overwrite_ents, window_ner would keep the ner's entities and labels in
+    doc.ents: initialize says to set it."""
+    listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "tok2vec"}
+    sm.add_pipe("window_ner", after="ner", config={"model": {
+        "@architectures": "spacy-window-ner.WindowNER.v3", "tok2vec": {**ENTITY_FEATURES, "tok2vec": listener},
+    }})
+    with pytest.warns(UserWarning) as record:
+        sm.get_pipe("window_ner").initialize(lambda: make_ner_examples(sm), nlp=sm)
+    assert any("Set overwrite_ents = true" in str(w.message) for w in record)
 
 
 def test_models_entity_features_checks_stay_quiet_for_other_models(sm):
