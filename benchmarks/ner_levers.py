@@ -5,12 +5,12 @@ route (config) trained here.
 
     python -m benchmarks.ner_levers [--out benchmarks/runs/ner_levers]
         [--config window_ner_sm --config window_ner] [--window-size 2 --window-size 4]
-        [--max-steps 3000] [--low -1 --high 4 --step 0.25] [--report-bias 2]
+        [--max-steps 3000] [--seed 0 --seed 1] [--low -1 --high 4 --step 0.25] [--report-bias 2]
 
 Each route is configs/CONFIG.cfg trained with `spacy train` on CoNLL04 train (dev for model-best),
 from the mirror of the pipeline the config names in [paths] source (tests/mirrors.py: MIRRORS), for
---max-steps steps, with [components.window_ner.model] window_size set to each --window-size. A
-route whose model-best is already under --out is not trained again. The bias is chosen on dev
+--max-steps steps, with [components.window_ner.model] window_size set to each --window-size and
+[system] seed to each --seed (a route of seed s > 0 is named ROUTE_sS). A route whose model-best is already under --out is not trained again. The bias is chosen on dev
 entity F only; the test columns are reported for it, never used to choose. Nothing here reads
 the labels of the data: they come from the corpus.
 """
@@ -36,8 +36,9 @@ def entity_prf(nlp: Language, path: Path) -> Tuple[float, float, float]:
     return scores["ents_p"], scores["ents_r"], scores["ents_f"]
 
 
-def route_name(config: str, window_size: int) -> str:
-    return config if window_size == 2 else f"{config}_k{window_size}"
+def route_name(config: str, window_size: int, seed: int = 0) -> str:
+    name = config if window_size == 2 else f"{config}_k{window_size}"
+    return name if seed == 0 else f"{name}_s{seed}"
 
 
 def main(
@@ -45,6 +46,7 @@ def main(
     config: List[str] = typer.Option(["window_ner_sm"], help="configs/NAME.cfg of a route; repeat for more"),
     window_size: List[int] = typer.Option([2], help="window_size (k) of window_ner; repeat for more"),
     max_steps: int = typer.Option(3000, min=1, help="training.max_steps of each training"),
+    seed: List[int] = typer.Option([0], help="system.seed of a training; repeat for more"),
     low: float = typer.Option(DEFAULT_BIAS_GRID[0], help="Smallest recall bias tried"),
     high: float = typer.Option(DEFAULT_BIAS_GRID[-1], help="Largest recall bias tried"),
     step: float = typer.Option(DEFAULT_BIAS_GRID[1] - DEFAULT_BIAS_GRID[0], min=0.001, help="Spacing of the biases tried"),
@@ -55,30 +57,30 @@ def main(
     grid = bias_grid(low, high, step)
     header = ("route", "bias", "dev P", "dev R", "dev F", "test P", "test R", "test F")
     rows: List[Sequence[str]] = []
-    for name in config:
-        for k in window_size:
-            route = route_name(name, k)
-            model = out / route / "model-best"
-            if not model.is_dir():
-                print(f"\n== {route}: configs/{name}.cfg, window_size {k}, {max_steps} steps")
-                spacy_train(name, out / route, conll, "--training.max_steps", max_steps,
-                            "--components.window_ner.model.window_size", k, source=source)
-            nlp = spacy.load(model)
-            pipe = nlp.get_pipe("window_ner")
-            assert isinstance(pipe, WindowNER)
-            pipe.recall_bias = 0.0
-            results = tune_recall_bias(nlp, conll / "dev.spacy", grid=grid)
-            chosen = pipe.recall_bias
-            print(f"\n{route}: dev entity P / R / F by recall bias (chosen: {chosen:g})")
-            for r in results:
-                print(f"  {r.bias:6g}  {r.p * 100:.1f} / {r.r * 100:.1f} / {r.f * 100:.1f}   "
-                      f"{r.n_ents} entities, {r.n_tokens} entity tokens")
-            for bias in sorted({0.0, chosen, *(check_recall_bias(b) for b in report_bias)}):
-                pipe.recall_bias = bias
-                dev = entity_prf(nlp, conll / "dev.spacy")
-                test = entity_prf(nlp, conll / "test.spacy")
-                label = f"{bias:g}" + (" (dev-chosen)" if bias == chosen else "")
-                rows.append((route, label, *(f"{value * 100:.1f}" for value in (*dev, *test))))
+    for name, k, s in ((name, k, s) for name in config for k in window_size for s in seed):
+        route = route_name(name, k, s)
+        model = out / route / "model-best"
+        if not model.is_dir():
+            print(f"\n== {route}: configs/{name}.cfg, window_size {k}, seed {s}, {max_steps} steps")
+            spacy_train(name, out / route, conll, "--training.max_steps", max_steps,
+                        "--components.window_ner.model.window_size", k, "--system.seed", s,
+                        source=source)
+        nlp = spacy.load(model)
+        pipe = nlp.get_pipe("window_ner")
+        assert isinstance(pipe, WindowNER)
+        pipe.recall_bias = 0.0
+        results = tune_recall_bias(nlp, conll / "dev.spacy", grid=grid)
+        chosen = pipe.recall_bias
+        print(f"\n{route}: dev entity P / R / F by recall bias (chosen: {chosen:g})")
+        for r in results:
+            print(f"  {r.bias:6g}  {r.p * 100:.1f} / {r.r * 100:.1f} / {r.f * 100:.1f}   "
+                  f"{r.n_ents} entities, {r.n_tokens} entity tokens")
+        for bias in sorted({0.0, chosen, *(check_recall_bias(b) for b in report_bias)}):
+            pipe.recall_bias = bias
+            dev = entity_prf(nlp, conll / "dev.spacy")
+            test = entity_prf(nlp, conll / "test.spacy")
+            label = f"{bias:g}" + (" (dev-chosen)" if bias == chosen else "")
+            rows.append((route, label, *(f"{value * 100:.1f}" for value in (*dev, *test))))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     print(f"\nCoNLL04 entities, window_ner's recall bias tuned on dev over {grid[0]:g}..{grid[-1]:g} step {step:g}")
     for row in [header, *rows]:

@@ -159,8 +159,13 @@ def explain(nlp: Language, text: Union[str, Doc], *, pipe_name: Optional[str] = 
     RETURNS (List[EntityExplanation]): One per predicted entity, in order.
     """
     pipe = find_window_ner(nlp, pipe_name)
-    # The whole pipeline runs first, so a tok2vec listener finds its upstream's output.
-    doc = nlp(text)
+    # The components before it run first, so a tok2vec listener finds its upstream's output and
+    # the doc is as the component saw it (with an upstream ner's entities, for EntityFeatures).
+    doc = nlp.make_doc(text) if isinstance(text, str) else text
+    for _, proc in nlp.pipeline:
+        if proc is pipe:
+            break
+        doc = proc(doc)
     if len(doc) == 0:
         return []
     tok2vec = pipe.model.get_ref("tok2vec")

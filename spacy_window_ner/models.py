@@ -174,6 +174,27 @@ def build_hash_embed(
     )
 
 
+@registry.architectures("spacy-window-ner.EntityFeatures.v1")
+def build_entity_features(
+    tok2vec: Model[List[Doc], List[Floats2d]], width: int = 16, type_rows: int = 256
+) -> Model[List[Doc], List[Floats2d]]:
+    """Token vectors with the entities already on the doc: each token's vector from
+    tok2vec, concatenated with embeddings of its ENT_IOB tag (B, I, O or unset) and its
+    ENT_TYPE, as an upstream component (a sourced `ner`) set them. The window then sees
+    [v(i); e(i)] at every position. Any labels work: the type is hashed. A doc without
+    entity annotation gives every token the same feature (IOB and type unset).
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors for each doc.
+    width (int): Width of each of the two embeddings; the output is
+        tok2vec's width + 2 * width wide.
+    type_rows (int): Number of rows of the entity type's hash table.
+    RETURNS (Model[List[Doc], List[Floats2d]]): The token vectors with the features.
+    """
+    # ENT_IOB has four values (unset, I, O, B): a small table holds them.
+    entities = build_hash_embed(width, ["ENT_IOB", "ENT_TYPE"], [16, type_rows])
+    return concatenate(tok2vec, entities)
+
+
 @registry.architectures("spacy-window-ner.RelationScorer.v3")
 def build_relation_model(
     tok2vec: Model[List[Doc], List[Floats2d]],

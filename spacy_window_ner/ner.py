@@ -1,6 +1,7 @@
 """The `window_ner` component: BILUO tagging with the window scorer, trained with a
 softmax, CRF or hinge loss, decoded with Viterbi so that spans are always valid,
 with a confidence for every predicted entity."""
+import json
 import math
 import numbers
 import warnings
@@ -8,7 +9,7 @@ from itertools import islice
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, cast
 
 import numpy
-from spacy.attrs import ENT_IOB
+from spacy.attrs import ENT_IOB, ENT_TYPE, intify_attr
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe, Tok2Vec
 from spacy.tokens import Doc, Span, SpanGroup
@@ -230,6 +231,9 @@ class WindowNER(TrainablePipe):
         validate_initialize_examples(get_examples, self.name)
         if nlp is not None:
             check_static_vectors(nlp, self.name)
+            check_entity_features(
+                nlp, self.name, self.model, replaces=self.cfg["overwrite_ents"] or self.cfg["spans_key"] is not None
+            )
         if labels is not None:
             for label in labels:
                 self.add_label(label)
@@ -520,6 +524,55 @@ def check_static_vectors(nlp: Language, name: str) -> None:
                 "en_core_web_md`), or source the tok2vec from a pipeline without static vectors, "
                 "such as en_core_web_sm. See docs/config.md."
             )
+
+
+def check_entity_features(nlp: Language, name: str, model: Model, *, replaces: bool) -> None:
+    """Warn when the component's model reads the entities already on the doc (ENT_IOB or
+    ENT_TYPE, as spacy-window-ner.EntityFeatures.v1 does) and they would not be there: no
+    component before it sets doc.ents (the features are then the same for every token), or
+    those that do are not [training] annotating_components (spacy train would then teach it
+    on docs without the entities that it sees at prediction time). Warn too when it would keep
+    those entities, with their labels, in doc.ents (overwrite_ents is false).
+
+    nlp (Language): The pipeline.
+    name (str): The name of the component.
+    model (Model): Its model.
+    replaces (bool): Whether it replaces the entities (overwrite_ents) or writes elsewhere (spans_key).
+    """
+    entity_attrs = {ENT_IOB, ENT_TYPE}
+    if not any(
+        node.name == "extract_features" and entity_attrs & {intify_attr(c) for c in node.attrs["columns"]}
+        for node in model.walk()
+    ):
+        return
+    # nlp.component_names: spacy train initializes with the frozen components disabled.
+    names = nlp.component_names
+    upstream = [n for n in names[: names.index(name)] if "doc.ents" in nlp.get_pipe_meta(n).assigns]
+    if not upstream:
+        warnings.warn(
+            f"'{name}' reads the entities that an earlier component sets (EntityFeatures), but no "
+            "component before it sets doc.ents: the feature is the same for every token. Add a "
+            "ner before it (e.g. sourced from en_core_web_md), or use its tok2vec alone.",
+            UserWarning,
+        )
+        return
+    if not replaces:
+        warnings.warn(
+            f"'{name}' reads the entities that {upstream} set (EntityFeatures) and keeps them in "
+            "doc.ents, with their labels, predicting only around them. Set overwrite_ents = true "
+            "to replace them with its own.",
+            UserWarning,
+        )
+    annotating = nlp.config["training"]["annotating_components"]
+    missing = [n for n in upstream if n not in annotating]
+    if missing:
+        warnings.warn(
+            f"'{name}' reads the entities that {missing} set (EntityFeatures), but [training] "
+            "annotating_components does not name them: spacy train would teach it on docs "
+            "without those entities. Add them, and to frozen_components to keep their weights: "
+            f"--training.annotating_components '{json.dumps(sorted({*annotating, *missing}))}'.",
+            UserWarning,
+        )
 
 
 def _log_softmax(ops, scores: Floats2d) -> Floats2d:

@@ -26,7 +26,8 @@ CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """The sample's train and dev splits as .spacy (as scripts/convert.py writes them), and an
-    initialized window_ner and window_rel pipeline for joint.cfg to source."""
+    initialized window_ner and window_rel pipeline for joint.cfg to source, and a ner with a
+    window_ner stacked on it for joint_stacked.cfg."""
     path = tmp_path_factory.mktemp("corpus")
     for split in ("train", "dev"):
         docs, _ = read_conll04(REPO / "assets" / "sample" / f"sample_{split}.json", spacy.blank("en").vocab)
@@ -37,6 +38,17 @@ def corpus(tmp_path_factory):
         read = create_gold_ents_reader(path / "dev.spacy") if name == "window_rel" else Corpus(path / "dev.spacy")
         nlp.initialize(lambda: read(nlp))
         nlp.to_disk(path / name)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner")
+    nlp.add_pipe("window_ner", config={"overwrite_ents": True, "model": {
+        "@architectures": "spacy-window-ner.WindowNER.v3",
+        "tok2vec": {"@architectures": "spacy-window-ner.EntityFeatures.v1", "tok2vec": {
+            "@architectures": "spacy-window-ner.HashEmbed.v1", "width": 16, "attrs": ["NORM"], "rows": [100],
+        }},
+    }})
+    with pytest.warns(UserWarning, match="annotating_components"):  # not trained here
+        nlp.initialize(lambda: Corpus(path / "dev.spacy")(nlp))
+    nlp.to_disk(path / "window_ner_stacked")
     return path
 
 
@@ -55,7 +67,8 @@ def overrides(config: Path, corpus: Path):
     comment's alternative, --paths.source)."""
     paths = {
         "train": corpus / "train.spacy", "dev": corpus / "dev.spacy",
-        "ner_model": corpus / "window_ner", "rel_model": corpus / "window_rel",
+        "ner_model": corpus / ("window_ner_stacked" if config.stem == "joint_stacked" else "window_ner"),
+        "rel_model": corpus / "window_rel",
     }
     values = {f"paths.{name}": str(paths[name]) for name in documented_overrides(config)}
     source = source_overrides(config)
@@ -73,7 +86,7 @@ def test_configs_are_all_checked():
 
 def test_configs_document_the_overrides_they_need():
     needs = {config.stem: documented_overrides(config) for config in CONFIGS}
-    assert needs.pop("joint") == ["ner_model", "rel_model", "train", "dev"]
+    assert needs.pop("joint") == needs.pop("joint_stacked") == ["ner_model", "rel_model", "train", "dev"]
     assert set(map(tuple, needs.values())) == {("train", "dev")}, needs
 
 

@@ -132,7 +132,9 @@ def test_project_rerun_skips_finished_steps(trained_project):
     assert result.stdout.count("Skipping") >= 3, result.stdout
 
 
-STRONG_ROUTE = ["--vars.ner_config", "window_ner_md", "--vars.rel_config", "window_rel_sm"]
+# Since issue 28, lever 1: window_ner stacked on en_core_web_md's ner, assembled by joint_stacked.cfg.
+STRONG_ROUTE = ["--vars.ner_config", "window_ner_md_stacked", "--vars.joint_config", "joint_stacked",
+                "--vars.rel_config", "window_rel_sm"]
 
 
 def train_command(stdout: str, config: str, final: bool = False) -> str:
@@ -144,25 +146,25 @@ def train_command(stdout: str, config: str, final: bool = False) -> str:
 
 
 def test_project_strong_route_passes_the_sources(tmp_path):
-    """The strong route is vars only: window_ner_md.cfg from en_core_web_md and window_rel_sm.cfg
+    """The strong route is vars only: window_ner_md_stacked.cfg from en_core_web_md and window_rel_sm.cfg
     from en_core_web_sm by their official names, which --vars.source and --vars.rel_source
     replace (by the mirrors, here); the default route passes the source to its scratch configs,
     which ignore it (their [paths] source is null)."""
     project = copy_project(tmp_path / "project")
     result = spacy_project(project, "run", "all", ".", "--dry", "--vars.dataset", "conll04", *STRONG_ROUTE)
     assert result.returncode == 0, result.stdout + result.stderr
-    ner = train_command(result.stdout, "configs/window_ner_md.cfg")
+    ner = train_command(result.stdout, "configs/window_ner_md_stacked.cfg")
     assert "--paths.source en_core_web_md " in ner and "training/conll04/ner" in ner
     assert "--paths.source en_core_web_sm " in train_command(result.stdout, "configs/window_rel_sm.cfg")
-    for config, source in (("window_ner_md", "en_core_web_md"), ("window_rel_sm", "en_core_web_sm")):
+    for config, source in (("window_ner_md_stacked", "en_core_web_md"), ("window_rel_sm", "en_core_web_sm")):
         final = train_command(result.stdout, f"configs/{config}.cfg", final=True)
         assert f"--paths.source {source} " in final and "--paths.train corpus/conll04/train_dev " in final
         assert "--training.patience 0 " in final
-    assert "spacy assemble configs/joint.cfg training/conll04/untuned" in result.stdout
-    assert "--paths.vectors" not in result.stdout  # joint.cfg copies the NER's vectors
+    assert "spacy assemble configs/joint_stacked.cfg training/conll04/untuned" in result.stdout
+    assert "--paths.vectors" not in result.stdout  # joint_stacked.cfg copies the NER's vectors
     md, sm = mirror_source("en_core_web_md"), mirror_source("en_core_web_sm")
     result = spacy_project(project, "run", "train", ".", "--dry", *STRONG_ROUTE, "--vars.source", md, "--vars.rel_source", sm)
-    assert f"--paths.source {md} " in train_command(result.stdout, "configs/window_ner_md.cfg")
+    assert f"--paths.source {md} " in train_command(result.stdout, "configs/window_ner_md_stacked.cfg")
     assert f"--paths.source {sm} " in train_command(result.stdout, "configs/window_rel_sm.cfg")
     result = spacy_project(project, "run", "train", ".", "--dry")
     assert "--paths.source en_core_web_md " in train_command(result.stdout, "configs/window_ner.cfg")
@@ -173,8 +175,9 @@ def test_project_strong_route_passes_the_sources(tmp_path):
 @pytest.mark.slow
 def test_project_strong_route_carries_the_vectors(tmp_path):
     """The strong route, a few steps on the sample, with the mirrors passed as vars: the assembled
-    pipeline has the NER's static vectors (en_core_web_md's), predicts the entities of the NER
-    pipeline it was assembled from, and scores relations."""
+    pipeline has the NER's static vectors (en_core_web_md's), and its ner, whose entities its
+    window_ner reads; it predicts the entities of the NER pipeline it was assembled from, with
+    window_ner's labels only, and scores relations."""
     md, sm = mirror_source("en_core_web_md"), mirror_source("en_core_web_sm")
     pytest.importorskip(md)
     pytest.importorskip(sm)
@@ -185,7 +188,7 @@ def test_project_strong_route_carries_the_vectors(tmp_path):
     training = project / "training" / "sample"
     nlp = spacy.load(training / "pipeline")
     ner = spacy.load(training / "final_ner" / "model-last")
-    assert nlp.pipe_names == ["window_ner", "window_rel"]
+    assert nlp.pipe_names == ["ner", "window_ner", "window_rel"]
     assert ner.vocab.vectors.shape == (20000, 300)  # en_core_web_md 3.7.1's
     assert nlp.vocab.vectors.shape == ner.vocab.vectors.shape
     assert nlp.vocab.vectors.to_bytes(exclude=["strings"]) == ner.vocab.vectors.to_bytes(exclude=["strings"])
@@ -197,6 +200,7 @@ def test_project_strong_route_carries_the_vectors(tmp_path):
     assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in predicted] == [
         [(e.start, e.end, e.label_) for e in doc.ents] for doc in ner.pipe(doc.text for doc in docs)
     ]
+    assert {e.label_ for doc in predicted for e in doc.ents} <= set(nlp.get_pipe("window_ner").labels)
     assert scores["rel_micro_f"] is not None
     rel = nlp.get_pipe("window_rel")
     assert sum(len(doc_scores) for doc_scores in rel.predict(predicted).scores) > 0
