@@ -593,3 +593,20 @@ def test_kb_database_below_a_file(corpus, tmp_path):
     blocker.write_text("x", encoding="utf8")
     with pytest.raises(kb.KBError, match="Can't create the database"):
         kb.build_kb(make_nlp(), corpus, blocker / "kb.sqlite")
+
+
+def test_kb_ray_engine_without_ray_says_what_to_install(monkeypatch):
+    """--engine ray without Ray installed is a KBError naming the extra; an ImportError from
+    anything else inside the engine is not hidden behind it."""
+    import sys
+
+    from spacy_window_ner.kb import build as build_module
+
+    monkeypatch.delitem(sys.modules, "spacy_window_ner.kb.ray_engine", raising=False)
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError(name="ray")
+    with pytest.raises(kb.KBError, match=r'--engine ray needs Ray.*pip install "spacy-window-ner\[ray\]"'):
+        build_module._ray_engine()
+    monkeypatch.setitem(sys.modules, "uuid", None)  # imported by the engine before Ray
+    with pytest.raises(ImportError) as err:
+        build_module._ray_engine()
+    assert not isinstance(err.value, kb.KBError) and err.value.name == "uuid"

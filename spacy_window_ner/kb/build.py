@@ -237,7 +237,7 @@ def _ray_engine() -> ModuleType:
     try:
         from . import ray_engine
     except ImportError as err:
-        if not (err.name or "").startswith(("ray", "pyarrow")):
+        if not (err.name or "").startswith("ray"):
             raise
         raise KBError(
             f'--engine ray needs Ray, which can\'t be imported ({err}): pip install "spacy-window-ner[ray]".'
