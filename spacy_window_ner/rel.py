@@ -283,7 +283,9 @@ class WindowRel(TrainablePipe):
                 self.add_label(label)
         triples = set()
         for example in get_examples():
-            for _, _, head_label, _, _, tail_label, label in relation_tuples(example.reference):
+            # relation_tuples is a set: sorted, so that the labels' order (the output columns)
+            # is that of their first relation in the docs, not Python's hash seed's.
+            for _, _, head_label, _, _, tail_label, label in sorted(relation_tuples(example.reference)):
                 triples.add((label, head_label, tail_label))
                 if labels is None:
                     self.add_label(label)
