@@ -208,6 +208,23 @@ class Licence:
             self._rows[(head, tail)] = row
         return row
 
+    def mask(self, ent_labels: Sequence[str], pairs: Ints2d) -> numpy.ndarray:
+        """The labels allowed for each candidate pair of one doc.
+
+        ent_labels (Sequence[str]): The label of each of the doc's entities.
+        pairs (Ints2d): (n_pairs, 2) (head, tail) indices into ent_labels.
+        RETURNS (numpy.ndarray): (n_pairs, n_labels) bool.
+        """
+        heads_tails = numpy.asarray(pairs, dtype="int64").reshape(-1, 2)
+        if not len(heads_tails):
+            return numpy.zeros((0, len(self._none)), dtype=bool)
+        kinds = sorted(set(ent_labels))
+        kind_ids = {label: i for i, label in enumerate(kinds)}
+        # (kind of head, kind of tail, label): the rows of the doc's entity labels
+        grid = numpy.stack([numpy.stack([self.row(head, tail) for tail in kinds]) for head in kinds])
+        ids = numpy.asarray([kind_ids[label] for label in ent_labels], dtype="int64")
+        return grid[ids[heads_tails[:, 0]], ids[heads_tails[:, 1]]]
+
 
 def licensed_pair(head: str, tail: str, licensed: FrozenSet[Tuple[str, str]]) -> bool:
     """Whether typed candidates keep a pair of entity labels (see licence_keys).

@@ -352,18 +352,21 @@ class WindowRel(TrainablePipe):
         RETURNS (Optional[numpy.ndarray]): (n_pairs, n_labels) bool, or None.
         """
         licence = self._licence()
+        return None if licence is None else licence.mask([ent.label_ for ent in ents], pairs)
+
+    def licensed_masks(self, candidates: Candidates) -> List[Optional[numpy.ndarray]]:
+        """licensed_labels for every doc of a batch, with the licence looked up once.
+
+        candidates (Candidates): The batch's candidates.
+        RETURNS (List[Optional[numpy.ndarray]]): Per doc, (n_pairs, n_labels) bool, or None.
+        """
+        licence = self._licence()
         if licence is None:
-            return None
-        heads_tails = numpy.asarray(pairs, dtype="int64").reshape(-1, 2)
-        if not len(heads_tails):
-            return numpy.zeros((0, len(self.labels)), dtype=bool)
-        ent_labels = [ent.label_ for ent in ents]
-        kinds = sorted(set(ent_labels))
-        kind_ids = {label: i for i, label in enumerate(kinds)}
-        # (kind of head, kind of tail, label): the doc's entity labels' rows of the licence
-        grid = numpy.stack([numpy.stack([licence.row(head, tail) for tail in kinds]) for head in kinds])
-        ids = numpy.asarray([kind_ids[label] for label in ent_labels], dtype="int64")
-        return grid[ids[heads_tails[:, 0]], ids[heads_tails[:, 1]]]
+            return [None] * len(candidates.ents)
+        return [
+            licence.mask([ent.label_ for ent in ents], pairs)
+            for ents, pairs in zip(candidates.ents, candidates.pairs)
+        ]
 
     def _licence(self) -> Optional[Licence]:
         """The licence of the current cfg, built once per change of the triples, the labels or
@@ -424,7 +427,7 @@ class WindowRel(TrainablePipe):
         rows = candidates.rows
         used = [i for i, doc_rows in enumerate(rows) if len(doc_rows)]
         probs = [ops.alloc2f(len(doc_rows), len(self.labels)) for doc_rows in rows]
-        allowed = [self.licensed_labels(ents, pairs) for ents, pairs in zip(candidates.ents, candidates.pairs)]
+        allowed = self.licensed_masks(candidates)
         if used:
             logits = self.model.predict(([docs[i] for i in used], [rows[i] for i in used]))
             counts = ops.asarray1i([len(rows[i]) for i in used])
@@ -444,11 +447,7 @@ class WindowRel(TrainablePipe):
         labels = self.labels
         thresholds = numpy.asarray([self.thresholds[label] for label in labels], dtype="float32")
         candidates = scores.candidates
-        masks: Sequence[Optional[numpy.ndarray]]
-        if scores.allowed is None:
-            masks = [self.licensed_labels(ents, pairs) for ents, pairs in zip(candidates.ents, candidates.pairs)]
-        else:
-            masks = scores.allowed
+        masks = self.licensed_masks(candidates) if scores.allowed is None else scores.allowed
         for doc, ents, pairs, probs, allowed in zip(docs, candidates.ents, candidates.pairs, scores.scores, masks):
             probs = self.model.ops.to_numpy(probs)
             predicted = probs >= thresholds
