@@ -11,17 +11,17 @@ with synchronous=FULL. A crash of the build loses nothing it committed; a power 
 operating system crash may lose the batches committed since the last sync, never the database's
 consistency, and rerunning the build stores them again. Resolution passes and removals commit
 with synchronous=FULL. A build that opens a database holding no document (a first build) writes
-its mentions without the indexes on their entity and name (`DEFERRED_INDEXES`, which only the
-resolution pass and the queries of resolved entities read, and which no mention has before a
-resolution pass): the store makes them by one sort, in one transaction, before it resolves,
-removes or reads anything and when it closes. Every other store that opens the database to
-write makes them first if they are missing (a build that crashed, or one that is still
-writing), so readers find them wherever there is an entity to find. A resolution pass (resolution.py) is one BEGIN IMMEDIATE transaction too,
-so no batch is written while it runs. The schema and its version are created in one transaction,
-and a file that is not a knowledge base, or one of another schema version, is refused before
-anything is written to it (version 2 with the command that converts it, `kb migrate`). Stores
-that only read open the database read-only, so a knowledge base on read-only media can be
-queried and exported.
+its mentions without the indexes on their entity and name (`DEFERRED_INDEXES`: only the
+resolution pass and the queries of resolved entities read them, and there is no entity before
+a resolution pass); its store makes them, by one sort in one transaction, before it resolves,
+removes or reads anything, and when it closes. Every other store that opens the database to
+write makes them first where they are missing (a first build that crashed, or one that is still
+writing), so a reader finds them wherever there is an entity to find. A resolution pass
+(resolution.py) is one BEGIN IMMEDIATE transaction too, so no batch is written while it runs.
+The schema and its version are created in one transaction, and a file that is not a knowledge
+base, or one of another schema version, is refused before anything is written to it (version 2
+with the command that converts it, `kb migrate`). Stores that only read open the database
+read-only, so a knowledge base on read-only media can be queried and exported.
 """
 import os
 import sqlite3
@@ -44,8 +44,8 @@ MAX_VARIABLES = 999  # bound parameters per statement: SQLite builds before 3.32
 STREAM_ROWS = 1000  # rows fetched at a time by Session.stream
 TYPES = {"key": "INTEGER PRIMARY KEY", "integer": "INTEGER", "real": "REAL"}
 SCHEMA = schema(**TYPES, if_new=True)
-# The indexes a first build makes at its end (see the module docstring): every mention goes into
-# a random place of the one on its name, and rewrites index pages that every batch rewrote before.
+# The indexes a first build makes at its end (see the module docstring): a batch's mentions go to
+# random places of the index on their names, so that every batch rewrites most of its pages.
 DEFERRED_INDEXES = {
     name: statement for name in ("mentions_entity", "mentions_name") for statement in statements(SCHEMA)
     if f"INDEX IF NOT EXISTS {name} ON" in statement
@@ -112,8 +112,8 @@ class SQLiteStore:
         if self._deferred:
             try:
                 self._make_indexes()
-            except sqlite3.Error:
-                pass  # the next store that opens the database to write makes them; the error being reported matters more
+            except sqlite3.Error:  # the error being reported (a full disk) matters more
+                pass  # the next store that opens the database to write makes them
         if discard_if_empty and self.created:
             _remove_if_empty(self.path, self.conn)
         else:
@@ -224,8 +224,7 @@ class SQLiteStore:
                     conn.execute(f"DROP INDEX IF EXISTS {name}")
                 self._deferred = True
             else:
-                for statement in DEFERRED_INDEXES.values():
-                    conn.execute(statement)
+                _create_indexes(conn)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
@@ -238,8 +237,7 @@ class SQLiteStore:
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in DEFERRED_INDEXES.values():
-                conn.execute(statement)
+            _create_indexes(conn)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
@@ -446,6 +444,12 @@ def _tables(conn: sqlite3.Connection) -> set:
 
 def _indexes(conn: sqlite3.Connection) -> set:
     return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def _create_indexes(conn: sqlite3.Connection) -> None:
+    """Create the DEFERRED_INDEXES that are missing, inside the caller's transaction."""
+    for statement in DEFERRED_INDEXES.values():
+        conn.execute(statement)
 
 
 def _no_documents(conn: sqlite3.Connection) -> bool:
