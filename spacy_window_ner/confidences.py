@@ -10,8 +10,10 @@ character offsets, independent of which component wrote the entity or under what
   `set_confidences(doc, spans, scores)`. window_ner does; any other component (a rule-based
   one, a wrapper around another model) can, and its confidences are then stored and shown.
 - A reader calls `get_confidences(doc)`: {(start_char, end_char, label): confidence}, and looks
-  an entity up by `(ent.start_char, ent.end_char, ent.label_)`. An entity without an entry has
-  no confidence (`kb build` stores NULL, `visualize` shows the label alone).
+  an entity up by `(ent.start_char, ent.end_char, ent.label_)`; `get_confidences(doc, spans)`
+  gives the same entries for the spans only (`kb build`: the doc's entities), looked up by key.
+  An entity without an entry has no confidence (`kb build` stores NULL, `visualize` shows the
+  label alone).
 Readers look nowhere else. In particular `WindowNER.scores_key` is not part of this protocol:
 it only names the span group `doc.spans[scores_key]` (`spans_key`, or the component's name)
 that window_ner also writes, with `group.attrs["scores"]`, for users who read spans the spaCy
@@ -197,11 +199,17 @@ def defer_confidences(
 def resolve_confidences(doc: Doc) -> None:
     """Compute and store the confidences that components deferred on this doc (defer_confidences),
     and fill their span groups' attrs["scores"]. get_confidences and set_confidences call it;
-    nothing is computed twice.
+    nothing is computed twice. A doc without user data (an eager component's, when it stores
+    its confidences) returns at once; otherwise the records are found by their keys, wherever
+    the doc came from (a pickled or merged doc has no batch in memory).
 
     doc (Doc): The doc.
     """
-    keys = [key for key in doc.user_data if _is_key(key, PENDING)]
+    user_data = doc.user_data
+    if not user_data:  # a doc fresh from the tokenizer: what an eager component stores into
+        return
+    # Inline (no _is_key call per key): every read scans the keys once for the records.
+    keys = [key for key in user_data if type(key) is tuple and len(key) == 4 and key[1] == PENDING and key[0] == "._."]
     if keys:
         _compute_batch(doc)
     for key in keys:
@@ -272,26 +280,43 @@ def _resolve_record(doc: Doc, component: str, offset: int, record: Any) -> None:
             group.attrs["scores"] = probs
 
 
-def get_confidences(doc: Doc) -> Dict[ConfidenceKey, float]:
+def get_confidences(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[ConfidenceKey, float]:
     """The stored confidences of a doc's spans, resolved against its current tokens: a span
     that no longer starts and ends on token boundaries (a retokenization merged across it) or
     lies outside the doc's text (cut off by `span.as_doc`) is left out. Confidences deferred
     by a component (defer_confidences) are computed and stored first, once.
 
     doc (Doc): The doc.
+    spans (Optional[Iterable[Span]]): Only the confidences of these spans of the doc (a reader
+        that looks up its entities: doc.ents): each is looked up by its key, without reading
+        the doc's tokens or the other stored confidences. None for all.
     RETURNS (Dict[Tuple[int, int, str], float]): (start_char, end_char, label) -> confidence.
         Look a span up with (span.start_char, span.end_char, span.label_).
     """
     resolve_confidences(doc)
-    stored = [(key[2], key[3], value) for key, value in doc.user_data.items() if _is_key(key)]
+    user_data = doc.user_data
+    found: Dict[ConfidenceKey, float] = {}
+    if spans is not None:
+        # A span of the doc starts and ends on its token boundaries: its key needs no check.
+        for span in spans:
+            if not isinstance(span, Span) or span.doc is not doc:
+                raise ValueError(f"Expected spans of the doc the confidences are read from, not {span!r}.")
+            start_char, end_char = span.start_char, span.end_char
+            scores = user_data.get(("._.", EXTENSION, start_char, end_char))  # type: ignore[call-overload]
+            if scores is not None and start_char < end_char and isinstance(scores, dict):
+                span_label = span.label_
+                span_score = scores.get(span_label)
+                if isinstance(span_score, (int, float)) and math.isfinite(span_score):
+                    found[(start_char, end_char, span_label)] = float(span_score)
+        return found
+    stored = [(key[2], key[3], value) for key, value in user_data.items() if _is_key(key)]
     if not stored or not len(doc):
-        return {}
+        return found
     # Sets of the tokens' boundaries: a doc holds a few spans, for which numpy.isin's set-up
     # per call costs more than the look-ups.
     bounds = doc.to_array([IDX, LENGTH]).tolist()
     starts = {idx for idx, _ in bounds}
     ends = {idx + length for idx, length in bounds}
-    found: Dict[ConfidenceKey, float] = {}
     for start, end, by_label in stored:
         if start in starts and end in ends and start < end and isinstance(by_label, dict):
             for label, score in by_label.items():

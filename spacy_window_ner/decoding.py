@@ -212,7 +212,7 @@ def deferred_span_probabilities(
 ) -> numpy.ndarray:
     """The marginal probability of each decoded span of one doc, from what a component kept
     to compute it later (`confidences.defer_confidences`): `span_probabilities` over the path
-    that tags exactly these spans.
+    that tags exactly these spans (`deferred_span_probabilities_batch` of the doc alone).
 
     E (ndarray): The doc's decoded emission scores, (length, n_tags).
     potentials (ndarray): The transition scores, then the start and the end scores,
@@ -222,23 +222,8 @@ def deferred_span_probabilities(
     label_ids (ndarray): The label id of each span.
     RETURNS (ndarray): The probability of each span.
     """
-    length, n_tags = E.shape
-    if potentials.shape != (n_tags + 2, n_tags) or n_tags % 4 != 1:
-        raise ValueError(
-            f"Expected BILUO emissions (length, n_tags) and potentials (n_tags + 2, n_tags), got "
-            f"{E.shape} and {potentials.shape}."
-        )
-    if len(label_ids) and not 0 <= int(label_ids.min()) <= int(label_ids.max()) < n_tags // 4:
-        raise ValueError(f"The label ids {label_ids.tolist()} are not those of {n_tags} BILUO tags.")
-    path = path_from_spans(length, starts, ends, label_ids)
-    T, start, end = potentials[:n_tags], potentials[n_tags], potentials[n_tags + 1]
-    docs = numpy.zeros((len(starts),), dtype="int32")
-    lengths = numpy.asarray([length], dtype="int32")
-    # numpy arrays: the Floats and Ints types of thinc that span_probabilities takes
-    probs = span_probabilities(
-        NumpyOps(), E[None], lengths, T, start, end, path[None], (docs, starts, ends)  # type: ignore[arg-type]
-    )
-    return numpy.asarray(probs)
+    spans = numpy.stack([numpy.asarray(a, dtype="int32").reshape((-1,)) for a in (starts, ends, label_ids)], axis=1)
+    return deferred_span_probabilities_batch([E], potentials, [spans])[0]
 
 
 def deferred_span_probabilities_batch(
@@ -254,7 +239,7 @@ def deferred_span_probabilities_batch(
     RETURNS (List[ndarray]): The probability of each span, per doc.
     """
     ops = NumpyOps()
-    n_tags = potentials.shape[1]
+    n_tags = potentials.shape[-1]
     for E, doc_spans in zip(emissions, spans):
         if E.ndim != 2 or E.shape[1] != n_tags or potentials.shape != (n_tags + 2, n_tags) or n_tags % 4 != 1:
             raise ValueError(

@@ -121,6 +121,22 @@ def test_confidences_kb_build_and_visualize_after_merge_entities(trained, predic
     assert f'title="PERSON · confidence {confidence:.6f}">Shaka Khan<span class="tag">PERSON' in page
 
 
+def test_confidences_of_given_spans_are_those_of_all_for_them(trained, predicted):
+    """get_confidences(doc, spans) looks the spans up by their keys: the entries get_confidences
+    (doc) has for them, nothing for a span without one; spans of another doc are refused."""
+    doc, _ = predicted
+    everything = get_confidences(doc)
+    spans = [*doc.ents, doc[1:3], Span(doc, 3, 4, label="ORG")]
+    assert get_confidences(doc, doc.ents) == everything
+    assert get_confidences(doc, spans) == everything
+    assert get_confidences(doc, [doc.ents[1]]) == {key: v for key, v in everything.items() if key[2] == "LOC"}
+    assert get_confidences(doc, []) == {}
+    with pytest.raises(ValueError, match="spans of the doc"):
+        get_confidences(doc, trained(TEXT).ents)
+    merged = window_ner_then_merge(trained)(TEXT)
+    assert get_confidences(merged, merged.ents) == get_confidences(merged) and len(merged.ents) == 2
+
+
 def test_confidences_two_labels_on_the_same_text():
     nlp = spacy.blank("en")
     doc = nlp(TEXT)
@@ -272,6 +288,26 @@ def test_confidences_lazy_then_set_confidences_keeps_the_order_of_writes(lazy):
     doc = lazy(TEXT)
     set_confidences(doc, [doc.ents[1]], [0.5])
     assert by_text(doc)[("London", "LOC")] == 0.5 and not pending(doc)
+
+
+def test_confidences_lazy_doc_that_travelled_resolves_before_a_write(trained, lazy):
+    """set_confidences resolves the deferred record of a doc that left its batch (pickled, bytes,
+    Doc.from_docs: nothing in memory says that it has one), so that the later write still wins;
+    a doc without user data has nothing to resolve."""
+    for doc in [
+        pickle.loads(pickle.dumps(lazy(TEXT))),
+        Doc(trained.vocab).from_bytes(lazy(TEXT).to_bytes()),
+        Doc.from_docs([lazy(OTHER), lazy(TEXT)]),
+    ]:
+        assert pending(doc) and not stored(doc)
+        london = [ent for ent in doc.ents if ent.text == "London"]
+        set_confidences(doc, london, [0.5])
+        assert not pending(doc) and by_text(doc)[("London", "LOC")] == 0.5
+        assert get_confidences(doc, london) == {(london[0].start_char, london[0].end_char, "LOC"): 0.5}
+        assert ("Shaka Khan", "PERSON") in by_text(doc)
+    doc = spacy.blank("en")(TEXT)
+    set_confidences(doc, [Span(doc, 4, 5, label="LOC")], [0.5])
+    assert by_text(doc) == {("London", "LOC"): 0.5}
 
 
 def test_confidences_lazy_broken_record_says_what_to_do(lazy):

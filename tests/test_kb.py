@@ -441,6 +441,69 @@ def test_kb_write_batch_same_identity_twice(tmp_path):
         store.close()
 
 
+def _index_names(db: Path) -> set:
+    conn = sqlite3.connect(str(db))
+    try:
+        return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        conn.close()
+
+
+def test_kb_first_build_makes_the_deferred_indexes_before_anything_reads_them(tmp_path):
+    """A store that opens a database without documents to build it writes its mentions without
+    the indexes on their entity and name, and makes them when it closes or resolves; any other
+    store that opens the database to write makes them first (a build that crashed, or one still
+    writing), a read-only one leaves the file as it is. The rows are those of a store that kept
+    them, and a crash loses no batch committed."""
+    nlp = make_nlp(relations=False)
+    texts = ["Alice met Bob.", "Alice left Paris.", "Bob and Alice."]
+    records = [inputs._record("t.txt", i + 1, text, 0) for i, text in enumerate(texts)]
+    batches = [[(record, kb.doc_rows(nlp(record.text), record.text))] for record in records]
+    reference = tmp_path / "reference.sqlite"
+    kb.open_kb(reference, create=True).close()
+    every_index = _index_names(reference)
+    deferred = set(kb.sqlite.DEFERRED_INDEXES)
+    assert deferred == {"mentions_entity", "mentions_name"} and deferred < every_index
+    with kb.open_store(reference) as store:  # no build created it: the indexes stay
+        for batch in batches:
+            store.write_batch(batch)
+            assert _index_names(reference) == every_index
+
+    db = tmp_path / "kb.sqlite"
+    store = kb.open_store(db, create=True)
+    store.write_batch(batches[0])
+    assert _index_names(db) == every_index - deferred
+    with kb.open_store(db, readonly=True) as reader:
+        assert reader.pending() == (2, 0)
+    assert _index_names(db) == every_index - deferred
+    store.write_batch(batches[1])
+    store.conn.close()  # a crash: the store is never closed
+    assert counts(db)["documents"] == 2
+    with kb.open_store(db) as other:
+        assert _index_names(db) == every_index
+        other.write_batch(batches[2])
+    assert snapshot(db) == snapshot(reference)
+
+    for end in ("close", "resolution", "another writer"):
+        db = tmp_path / f"{end}.sqlite"
+        store = kb.open_store(db, create=True)
+        store.write_batch(batches[0])
+        if end == "another writer":  # a build that opens the database while this one writes
+            kb.open_store(db, create=True).close()
+            assert _index_names(db) == every_index
+        elif end == "resolution":
+            with store.resolution():
+                assert _index_names(db) == every_index
+        for batch in batches[1:]:
+            store.write_batch(batch)
+        store.close()
+        assert _index_names(db) == every_index
+        assert snapshot(db) == snapshot(reference)
+    db = tmp_path / "built.sqlite"
+    kb.build_kb(nlp, [write_jsonl(tmp_path / "t.jsonl", [{"text": text} for text in texts])], db, resolve=False)
+    assert _index_names(db) == every_index
+
+
 def test_kb_failed_or_empty_build_leaves_no_database(tmp_path, monkeypatch):
     malformed = tmp_path / "bad.jsonl"
     malformed.write_text('{not json\n{"text": 3}\n', encoding="utf8")

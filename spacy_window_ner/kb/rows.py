@@ -87,7 +87,10 @@ def doc_rows(doc: Doc, text: Optional[str] = None) -> DocRows:
         token by token. A text of another length than the doc's is not used; None builds Doc.text.
     RETURNS (DocRows): The rows (see store.DocRows).
     """
-    confidences = get_confidences(doc)
+    ents = doc.ents
+    relations = get_relations(doc)
+    # The confidences of the spans stored, each looked up by its key (not all of the doc's).
+    confidences = get_confidences(doc, [*ents, *(span for r in relations for span in (r.head, r.tail))])
     n_tokens = len(doc)
     # The doc's text once, and every span's text sliced from it (the same string: a span runs
     # from its first token's idx to its last token's end). spaCy's tokenizer keeps the text it
@@ -123,11 +126,11 @@ def doc_rows(doc: Doc, text: Optional[str] = None) -> DocRows:
             }
         return key
 
-    for ent in doc.ents:
+    for ent in ents:
         add(ent)
-    relations = [(add(r.head), add(r.tail), r.label, r.score) for r in get_relations(doc)]
+    relation_rows = [(add(r.head), add(r.tail), r.label, r.score) for r in relations]
     return {
-        "n_chars": len(text), "n_tokens": n_tokens, "mentions": spans, "relations": relations,
+        "n_chars": len(text), "n_tokens": n_tokens, "mentions": spans, "relations": relation_rows,
         "dropped_candidates": doc.user_data.get(DROPPED_KEY, 0),
     }
 

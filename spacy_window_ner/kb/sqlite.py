@@ -10,12 +10,18 @@ WAL is synced at checkpoints (the last when the last connection closes) and by t
 with synchronous=FULL. A crash of the build loses nothing it committed; a power failure or an
 operating system crash may lose the batches committed since the last sync, never the database's
 consistency, and rerunning the build stores them again. Resolution passes and removals commit
-with synchronous=FULL. A resolution pass (resolution.py) is one BEGIN IMMEDIATE transaction too,
-so no batch is written while it runs. The schema and its version are created in one transaction,
-and a file that is not a knowledge base, or one of another schema version, is refused before
-anything is written to it (version 2 with the command that converts it, `kb migrate`). Stores
-that only read open the database read-only, so a knowledge base on read-only media can be
-queried and exported.
+with synchronous=FULL. A build that opens a database holding no document (a first build) writes
+its mentions without the indexes on their entity and name (`DEFERRED_INDEXES`: only the
+resolution pass and the queries of resolved entities read them, and there is no entity before
+a resolution pass); its store makes them, by one sort in one transaction, before it resolves,
+removes or reads anything, and when it closes. Every other store that opens the database to
+write makes them first where they are missing (a first build that crashed, or one that is still
+writing), so a reader finds them wherever there is an entity to find. A resolution pass
+(resolution.py) is one BEGIN IMMEDIATE transaction too, so no batch is written while it runs.
+The schema and its version are created in one transaction, and a file that is not a knowledge
+base, or one of another schema version, is refused before anything is written to it (version 2
+with the command that converts it, `kb migrate`). Stores that only read open the database
+read-only, so a knowledge base on read-only media can be queried and exported.
 """
 import os
 import sqlite3
@@ -38,6 +44,12 @@ MAX_VARIABLES = 999  # bound parameters per statement: SQLite builds before 3.32
 STREAM_ROWS = 1000  # rows fetched at a time by Session.stream
 TYPES = {"key": "INTEGER PRIMARY KEY", "integer": "INTEGER", "real": "REAL"}
 SCHEMA = schema(**TYPES, if_new=True)
+# The indexes a first build makes at its end (see the module docstring): a batch's mentions go to
+# random places of the index on their names, so that every batch rewrites most of its pages.
+DEFERRED_INDEXES = {
+    name: statement for name in ("mentions_entity", "mentions_name") for statement in statements(SCHEMA)
+    if f"INDEX IF NOT EXISTS {name} ON" in statement
+}
 QUERIES = Queries.of("?", key=TYPES["key"])  # sqlite3's qmark paramstyle; text is ordered byte-wise by default
 
 
@@ -60,6 +72,7 @@ class SQLiteStore:
         self._keys = NameKeys()
         self._data_version: Optional[int] = None
         self._sync: Optional[str] = None  # PRAGMA synchronous, as this store last set it
+        self._deferred = False  # whether this store writes its batches without DEFERRED_INDEXES
 
     @classmethod
     def open(cls, path: Path, *, create: bool = False, readonly: bool = False, upgrade: bool = False) -> "SQLiteStore":
@@ -80,7 +93,14 @@ class SQLiteStore:
             if created:
                 _remove_if_empty(path, None)
             raise
-        return cls(conn, path, created=created)
+        store = cls(conn, path, created=created)
+        if not readonly:
+            try:
+                store._open_indexes(defer=create)
+            except BaseException:
+                store.close()
+                raise
+        return store
 
     def __enter__(self) -> "SQLiteStore":
         return self
@@ -89,6 +109,11 @@ class SQLiteStore:
         self.close()
 
     def close(self, *, discard_if_empty: bool = False) -> None:
+        if self._deferred:
+            try:
+                self._make_indexes()
+            except sqlite3.Error:  # the error being reported (a full disk) matters more
+                pass  # the next store that opens the database to write makes them
         if discard_if_empty and self.created:
             _remove_if_empty(self.path, self.conn)
         else:
@@ -181,6 +206,44 @@ class SQLiteStore:
         self._keys.written(keyed)
         return counts
 
+    def _open_indexes(self, *, defer: bool) -> None:
+        """Make the DEFERRED_INDEXES that are missing (a first build that crashed or is still
+        writing left them out), or, with `defer` and no document stored, drop them until this
+        store's batches are written (see the module docstring)."""
+        conn = self.conn
+        if _version(conn) != SCHEMA_VERSION:  # a database that `kb migrate` converts first
+            return
+        # Read first: most opens change nothing, and need not wait for a writer's lock.
+        missing = set(DEFERRED_INDEXES) - _indexes(conn)
+        if not missing and not (defer and _no_documents(conn)):
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if defer and _no_documents(conn):
+                for name in DEFERRED_INDEXES:
+                    conn.execute(f"DROP INDEX IF EXISTS {name}")
+                self._deferred = True
+            else:
+                _create_indexes(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _make_indexes(self) -> None:
+        """Make the DEFERRED_INDEXES this store left out, in one transaction, if it left them out."""
+        if not self._deferred:
+            return
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _create_indexes(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        self._deferred = False
+
     def _synchronous(self, level: str) -> None:
         """Set PRAGMA synchronous (outside a transaction), if it is not set to that already."""
         if level != self._sync:
@@ -202,6 +265,7 @@ class SQLiteStore:
 
     def remove(self, sources: Iterable[str], ids: Iterable[str]) -> RemoveStats:
         conn = self.conn
+        self._make_indexes()
         stats = RemoveStats()
         self._synchronous("FULL")
         conn.execute("BEGIN IMMEDIATE")
@@ -216,24 +280,30 @@ class SQLiteStore:
         return stats
 
     def entities(self, norm: str, label: Optional[str]) -> List[Dict[str, Any]]:
+        self._make_indexes()
         return read_entities(self.conn.execute, QUERIES, norm, label)
 
     def graph(self) -> Graph:
+        self._make_indexes()
         return list(self.entity_table()), merge_edges(self.conn.execute(QUERIES.edges))
 
     def mentions(self) -> Iterator[Dict[str, Any]]:
+        self._make_indexes()
         return mention_rows(self.conn.execute(QUERIES.mention_table))
 
     def entity_table(self) -> Iterator[Dict[str, Any]]:
+        self._make_indexes()
         return entity_rows(self.conn.execute(QUERIES.entity_table))
 
     def pending(self) -> Tuple[int, int]:
+        self._make_indexes()
         unresolved, stale = self.conn.execute(QUERIES.pending).fetchone()
         return unresolved, stale
 
     @contextmanager
     def resolution(self) -> Iterator[Session]:
         conn = self.conn
+        self._make_indexes()
         self._keys.forget_stored()  # a pass deletes the keys of names no longer mentioned
         self._synchronous("FULL")  # its commit also syncs the batches committed before it
         conn.execute("BEGIN IMMEDIATE")
@@ -370,6 +440,20 @@ def _set_wal(conn: sqlite3.Connection) -> None:
 
 def _tables(conn: sqlite3.Connection) -> set:
     return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _indexes(conn: sqlite3.Connection) -> set:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def _create_indexes(conn: sqlite3.Connection) -> None:
+    """Create the DEFERRED_INDEXES that are missing, inside the caller's transaction."""
+    for statement in DEFERRED_INDEXES.values():
+        conn.execute(statement)
+
+
+def _no_documents(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT NOT EXISTS (SELECT 1 FROM documents)").fetchone()[0] == 1
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
