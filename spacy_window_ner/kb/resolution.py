@@ -51,8 +51,9 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Opt
 import numpy
 
 from .resolve import (
-    ENTITY_WEIGHT, LOOKAHEAD, PROFILE_MENTIONS, WINDOW, AliasEntry, Context, Decision, MentionRecord, NamePlace, ProfileSum, ResolvedEntity,
-    ResolveSettings, blocking_keys, context_features, name_key, place_by_context, read_alias_file, resolve, summed_features,
+    ENTITY_WEIGHT, LOOKAHEAD, PROFILE_MENTIONS, WINDOW, AliasEntry, Context, Decision, KeptName, MentionRecord, NamePlace, ProfileSum,
+    ResolvedEntity, ResolveSettings, blocking_keys, context_features, insert_names, name_key, place_by_context, read_alias_file, resolve,
+    summed_features,
 )
 from .resolve.names import parse_name
 from .schema import ENTITY_PROFILES, RESOLVED_NAMES, statements
@@ -86,6 +87,11 @@ class ResolveStats:
     total_entities (int): Entities in the knowledge base after the pass.
     placed (int): New mentions placed without resolving their component again (their name
         was resolved before: see `_Pass.place_known`).
+    inserted (int): Components whose new names `_Pass.place_known` placed into their kept
+        clustering by scoring them against the known names they share a blocking key with
+        (`resolve.insert_names`).
+    reclustered (int): Components whose names it clustered again to place their new names
+        (where insertion could not show it gives the same).
     ambiguous (List[Tuple[str, str, List[str]]]): (alias, label, the canonical names it may
         mean) as `Resolution.ambiguous` reported them.
     seconds (float): Wall time of the pass.
@@ -100,6 +106,8 @@ class ResolveStats:
     deleted: int = 0
     total_entities: int = 0
     placed: int = 0
+    inserted: int = 0
+    reclustered: int = 0
     ambiguous: List[Ambiguity] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -1021,13 +1029,19 @@ class _Pass:
         others = [name for name in component if name not in rows and name not in names]
         if not new or any(name not in allowed for name in new) or any(name in members for name in self._in("SELECT DISTINCT norm, label FROM mentions WHERE norm", {n for n, _ in others})):
             return {}  # a name with mentions and no row (kept before resolved_names was): resolve it
+        aliases = sorted({id(e): e for name in component for e in self.links.aliases.claiming(*name)}.values(), key=lambda e: e.line)
+        decisions = sorted({d for name in component for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
+        settings = ResolveSettings(threshold=self.settings.threshold, context=False)
+        if not aliases and not decisions:
+            inserted = self._insert(rows, new, names, settings)
+            if inserted is not None:
+                self.stats.inserted += 1
+                return inserted
+        self.stats.reclustered += 1
         records: List[MentionRecord] = []
         for i, name in enumerate(sorted(rows) + sorted(new)):
             written = rows[name][2] if name in rows else _reading({row[2] for row in names[name]}, name[1])
             records.append(MentionRecord(i + 1, i + 1, written, name[1], written, 0, len(written)))
-        aliases = sorted({id(e): e for name in component for e in self.links.aliases.claiming(*name)}.values(), key=lambda e: e.line)
-        decisions = sorted({d for name in component for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
-        settings = ResolveSettings(threshold=self.settings.threshold, context=False)
         places = resolve(records, aliases=aliases, decisions=decisions, settings=settings).names
         cluster_entity: Dict[int, int] = {}
         own_of: Dict[int, Optional[int]] = {}
@@ -1057,10 +1071,39 @@ class _Pass:
                 if len(candidates) < 2:  # with one, context had not been asked
                     return {}
                 grown.append(name)
+        return self._adopt(new, places, fresh, cluster_entity, own_of, {name: ([], list(places[name][1] or ())) for name in grown}, rows)
+
+    def _adopt(
+        self,
+        new: List[Name],
+        places: Dict[Name, NamePlace],
+        fresh: List[int],
+        cluster_entity: Dict[int, int],
+        own_of: Dict[int, Optional[int]],
+        grown: Dict[Name, Tuple[List[int], List[int]]],
+        rows: Dict[Name, Tuple[Optional[int], Optional[List[int]], str]],
+    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """The end of `_learn_component` (either way): the rows of resolved_names of the new
+        names, from their places, with an entity made now for each cluster of new names only;
+        the known ambiguous names that may now mean such clusters too get them as candidates.
+
+        new (List[Name]): The new names.
+        places (Dict[Name, NamePlace]): Where the new names go, by cluster.
+        fresh (List[int]): The clusters of new names only.
+        cluster_entity (Dict[int, int]): The entity of each cluster of known names.
+        own_of (Dict[int, Optional[int]]): The own entity of known ambiguous names' clusters.
+        grown (Dict[Name, Tuple[List[int], List[int]]]): Known ambiguous names -> the entities
+            and clusters they may mean now.
+        rows (Dict[Name, Tuple[Optional[int], Optional[List[int]], str]]): The known names' rows.
+        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The new names' rows, or
+            none if a new name has no place that can be kept.
+        """
         for name in new:
             cluster, fits = places[name]
             if cluster is None or (fits is not None and any(c not in cluster_entity and c not in fresh for c in fits)):
                 return {}
+        if any(len(rows[name][1] or ()) < 2 for name in grown):  # with one candidate, context had not been asked
+            return {}
         for cluster in fresh:
             label = next(name[1] for name in new if places[name] == (cluster, None))
             cluster_entity[cluster] = self.session.execute(
@@ -1075,14 +1118,52 @@ class _Pass:
                 learned[name] = (name[0], cluster_entity[cluster], None)
             else:
                 learned[name] = (name[0], own_of.get(cluster), sorted(cluster_entity[c] for c in fits))
-        for name in grown:
-            fits = places[name][1] or ()
-            self.grown[name] = (name[0], rows[name][0], sorted(cluster_entity[c] for c in fits))
+        for name, (entities, clusters) in sorted(grown.items()):
+            self.grown[name] = (name[0], rows[name][0], sorted(entities + [cluster_entity[c] for c in clusters]))
             self.session.execute(
                 f"UPDATE resolved_names SET candidates = {self.q.mark} WHERE norm = {self.q.mark} AND label = {self.q.mark}",
                 (_candidates_json(self.grown[name][2]), *name),
             )
         return learned
+
+    def _insert(
+        self,
+        rows: Dict[Name, Tuple[Optional[int], Optional[List[int]], str]],
+        new: List[Name],
+        names: Dict[Name, List[Tuple[Any, ...]]],
+        settings: ResolveSettings,
+    ) -> Optional[Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]]:
+        """`_learn_component` without clustering the component again: the new names placed
+        into its kept clustering by `resolve.insert_names` (scored against the known names they
+        share a blocking key with), when it can show that gives what clustering the whole
+        component gives; else None.
+
+        rows (Dict[Name, Tuple[Optional[int], Optional[List[int]], str]]): The known names' rows
+            of resolved_names (entity, candidates, written).
+        new (List[Name]): The new names.
+        names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
+        settings (ResolveSettings): The threshold, without context.
+        RETURNS (Optional[Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]]): The
+            new names' rows (none: leave the component to the pass), or None.
+        """
+        records = []
+        for i, name in enumerate(sorted(new)):
+            written = _reading({row[2] for row in names[name]}, name[1])
+            records.append(MentionRecord(i + 1, i + 1, written, name[1], written, 0, len(written)))
+        kept = {
+            name: KeptName(written, name[1], entity_id, None if candidates is None else tuple(candidates))
+            for name, (entity_id, candidates, written) in rows.items()
+        }
+
+        def named(keys: Set[str]) -> List[Name]:
+            return [(norm, label) for norm, label in self._in("SELECT norm, label FROM name_keys WHERE key", keys)]
+
+        insertion = insert_names(records, kept, named, settings)
+        if insertion is None:
+            return None
+        fresh = sorted({c for c, fits in insertion.names.values() if fits is None and c is not None})
+        grown = {name: (list(rows[name][1] or ()), clusters) for name, clusters in insertion.grown.items()}
+        return self._adopt(new, dict(insertion.names), fresh, {}, {}, grown, rows)
 
     def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
         """The new names that are one name with a known one, and its row of resolved_names: a

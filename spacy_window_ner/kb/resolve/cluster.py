@@ -49,7 +49,8 @@ mentions are in one entity only if their names are in one component.
 import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union, overload
+from functools import lru_cache
+from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union, overload
 
 import numpy
 
@@ -372,6 +373,201 @@ def _first(sample: Sample) -> Sample:
             return sample[:n]
         count += item.count if isinstance(item, ProfileSum) else 1
     return sample
+
+
+@dataclass(frozen=True)
+class KeptName:
+    """A name of a component as a kept resolution left it (the store's resolved_names).
+
+    written (str): The writing it is read from (see `_make_group`).
+    label (str): Its label.
+    entity (Optional[int]): The entity (cluster) its mentions go to; for an ambiguous name, its
+        own entity (the mentions context did not place), if any.
+    candidates (Optional[Tuple[int, ...]]): For an ambiguous name, the entities it may mean;
+        None for the others.
+    """
+
+    written: str
+    label: str
+    entity: Optional[int]
+    candidates: Optional[Tuple[int, ...]] = None
+
+
+@dataclass
+class Insertion:
+    """Where new names go in a component's kept clustering (`insert_names`).
+
+    names (Dict[NameId, NamePlace]): The new names' places, as `resolve` of the new names alone
+        gives them (with one record each, by the records' ids): their clusters hold new names
+        only.
+    grown (Dict[NameId, List[int]]): The kept ambiguous names that may now mean some of those
+        clusters too: the clusters, by their first record's id.
+    """
+
+    names: Dict[NameId, NamePlace] = field(default_factory=dict)
+    grown: Dict[NameId, List[int]] = field(default_factory=dict)
+
+
+# A node: the parsed names (label, ident) of one name written several ways (step 2's "one name
+# written two ways"; without decisions and alias entries, that is all step 2 joins).
+_Node = Tuple[Name, ...]
+
+
+def insert_names(
+    new: Sequence[MentionRecord],
+    kept: Mapping[NameId, KeptName],
+    named: Callable[[Set[str]], Iterable[NameId]],
+    settings: ResolveSettings = ResolveSettings(),
+) -> Optional[Insertion]:
+    """Place new names into a component's kept clustering without clustering the component
+    again: the new names are clustered alone, and scored only against the kept names they
+    share a blocking key with (and those names' entities), not the other kept names against
+    each other. None when that can't be shown to give what `resolve` of the whole component
+    gives (the caller clusters it again then).
+
+    The condition. Clustering all names (kept K and new N) leaves every kept name where it was,
+    and clusters the new names as they cluster alone, when
+    1. no alias entry claims a name of the component and no decision names one (the caller
+       checks that), and no new name is one name with a kept one (one label and ident: a new
+       writing of a kept name joins its node, step 2);
+    2. every kept node o that a new node n fits (pair score at least the threshold) is less
+       specific than n, and partial already: ambiguous (it has candidates), or placed in an
+       entity E that holds a more specific name fitting it;
+    3. no such o changes place: let t be the score it was placed with (the least of its scores
+       with the anchors of E, or of one of its candidates: all of them score the same), and
+       s_c, for each cluster c of new names that o fits by a more specific member and that is
+       not an ambiguous new name's own, the least of o's scores with c's anchors (of at least
+       the threshold). A placed o needs every s_c < t; an ambiguous o every s_c <= t, and those
+       with s_c = t join its candidates (`Insertion.grown`).
+    Why it suffices (the steps of the module docstring): no new node fits a kept node more
+    specific than itself or as specific, so no new name is partial through a kept one or pairs
+    with a kept anchor, and no kept anchor becomes partial (2): the anchors, and their merges
+    (only pairs of anchors merge), are the kept ones plus those of the new names alone. Kept
+    clusters gain no new name, so a partial kept name that fits no new name finds the clusters
+    and scores it found; one that does gains the new clusters c with s_c as candidates, which
+    leave its place as it was (3); and a new partial name finds only clusters of new names, so
+    the new names cluster as they do alone. The anchors of an entity, as a partial name placed
+    later saw them, are its nodes that no more specific node of it fits: a placed name fits
+    the more specific name it was placed by, an anchor is fitted by none (else it is partial),
+    and an entity's own partial root is its most specific node. Scores need no other names:
+    a pair's score depends on its two names alone, and so does whether `names.candidate_pairs`
+    compares them (tests/test_resolve_names.py checks that).
+
+    new (Sequence[MentionRecord]): One record per new name (its writing, as `_make_group` reads
+        it).
+    kept (Mapping[NameId, KeptName]): The component's kept names, by (`name_key`, label); each
+        is its own `name_key`.
+    named (Callable[[Set[str]], Iterable[NameId]]): Blocking keys (as `blocking_keys` gives
+        them) -> the names of the component that have one (those in neither `new` nor `kept`
+        are left out: they have no mention).
+    settings (ResolveSettings): The threshold (context is not used).
+    RETURNS (Optional[Insertion]): Where the new names go, or None.
+    """
+    threshold = max(settings.threshold, MIN_SCORE)
+    places = resolve(new, settings=ResolveSettings(settings.threshold, context=False)).names
+    new_names = {(name_key(r.text), r.label): parse_name(r.text, r.label) for r in new}
+    new_nodes = _nodes(new_names.values())
+    near = {name for name in named({key for key, label in new_names for key in blocking_keys(key, label)}) if name in kept}
+    old_names = {name: parse_name(kept[name].written, name[1]) for name in near}
+    old_nodes = _nodes(old_names.values())
+    if set(old_nodes) & set(new_nodes):
+        return None  # a new writing of a kept name
+    fitting: Dict[Tuple[str, str], List[Tuple[Tuple[str, str], float]]] = defaultdict(list)  # old node -> new nodes
+    for n, n_names in new_nodes.items():
+        n_keys = {key for name in n_names for key in _keys(name)}
+        for o, o_names in old_nodes.items():
+            if o[0] != n[0] or not n_keys & {key for name in o_names for key in _keys(name)}:
+                continue
+            score = _node_score(n_names, o_names)
+            if score >= threshold:
+                if _spec(o_names) >= _spec(n_names):
+                    return None
+                fitting[o].append((n, score))
+    if not fitting:
+        return Insertion(places, {})
+    # The kept nodes that fit new ones, with every name of theirs (the keys they share with new
+    # names may leave some out).
+    for name in named({_key("n", label, ident) for label, ident in fitting}):
+        if name in kept and name not in old_names:
+            old_names[name] = parse_name(kept[name].written, name[1])
+    old_nodes = _nodes(old_names.values())
+    by_entity: Dict[int, List[Name]] = defaultdict(list)
+    for name, state in kept.items():
+        if state.candidates is None and state.entity is not None:
+            by_entity[state.entity].append(parse_name(state.written, name[1]))
+    new_clusters: Dict[int, List[_Node]] = defaultdict(list)
+    for n, n_names in new_nodes.items():
+        cluster, fits = places[n_names[0].key, n[0]]
+        if fits is None and cluster is not None:
+            new_clusters[cluster].append(n_names)
+    grown: Dict[NameId, List[int]] = {}
+    for o, fits_o in sorted(fitting.items()):
+        o_names = old_nodes[o]
+        states = {(kept[name.key, name.label].entity, kept[name.key, name.label].candidates) for name in o_names}
+        if len(states) != 1:
+            return None
+        entity, candidates = states.pop()
+        target = candidates[0] if candidates is not None else entity
+        if target is None or target not in by_entity:
+            return None
+        anchors = _anchors(list(_nodes(by_entity[target]).values()), threshold)
+        if candidates is None and o_names in anchors:
+            return None  # an anchor (or an entity's own partial root): it may become partial
+        top = min((_node_score(o_names, a) for a in anchors), default=0.0)
+        if top < threshold:
+            return None  # not as kept: leave it to `resolve`
+        joined: List[int] = []
+        reached = {places[new_nodes[n][0].key, n[0]][0] for n, _ in fits_o}
+        for cluster in sorted(c for c in reached if c in new_clusters):
+            score = min(_node_score(o_names, a) for a in _anchors(new_clusters[cluster], threshold))
+            if score < threshold:
+                continue
+            if score > top or (score == top and candidates is None):
+                return None
+            if score == top:
+                joined.append(cluster)
+        if joined:
+            grown.update(((name.key, name.label), joined) for name in o_names)
+    return Insertion(places, grown)
+
+
+def _nodes(names: Iterable[Name]) -> Dict[Tuple[str, str], _Node]:
+    """Names by node: (label, ident) -> the names, sorted by key."""
+    nodes: Dict[Tuple[str, str], List[Name]] = defaultdict(list)
+    for name in names:
+        nodes[name.label, name.ident].append(name)
+    return {node: tuple(sorted(found, key=lambda n: n.key)) for node, found in nodes.items()}
+
+
+@lru_cache(maxsize=1 << 14)
+def _keys(name: Name) -> FrozenSet[Tuple[str, str]]:
+    """The blocking keys `_Component._scores` compares a name in ("n" left out)."""
+    return frozenset(key for key in name_blocking_keys(name) if key[0] != "n")
+
+
+def _spec(node: _Node) -> float:
+    return max(name.specificity for name in node)
+
+
+def _node_score(a: _Node, b: _Node) -> float:
+    """The score of two nodes, as `_Component._scores` gives it: the best of their names'
+    scores, of the pairs that `names.candidate_pairs` compares in a block they share."""
+    best = 0.0
+    for x in a:
+        for y in b:
+            score = name_score(x, y)
+            if score > best and any(next(candidate_pairs(kind, (x, y)), None) is not None for kind, _ in _keys(x) & _keys(y)):
+                best = score
+    return best
+
+
+def _anchors(nodes: List[_Node], threshold: float) -> List[_Node]:
+    """The anchors of one cluster's nodes, as a partial name placed after them sees them: the
+    nodes that no more specific node of the cluster fits (see `insert_names`)."""
+    return [
+        a for a in nodes
+        if not any(_spec(b) > _spec(a) and _node_score(a, b) >= threshold for b in nodes if b is not a)
+    ]
 
 
 def _make_group(key: str, label: str, mentions: List[MentionRecord], index: AliasIndex) -> _Group:
