@@ -1163,7 +1163,14 @@ class _Pass:
             return None
         fresh = sorted({c for c, fits in insertion.names.values() if fits is None and c is not None})
         grown = {name: (list(rows[name][1] or ()), clusters) for name, clusters in insertion.grown.items()}
-        return self._adopt(new, dict(insertion.names), fresh, {}, {}, grown, rows)
+        placed = [name for name in new if name not in insertion.twins]
+        learned = self._adopt(placed, dict(insertion.names), fresh, {}, {}, grown, rows)
+        if placed and not learned:
+            return {}
+        for name, other in insertion.twins.items():  # where the kept name goes (its new candidates too)
+            learned[name] = self.grown.get(other, (name[0], *rows[other][:2]))
+            learned[name] = (name[0], *learned[name][1:])
+        return learned
 
     def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
         """The new names that are one name with a known one, and its row of resolved_names: a

@@ -48,7 +48,7 @@ mentions are in one entity only if their names are in one component.
 """
 import heapq
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union, overload
 
@@ -402,10 +402,13 @@ class Insertion:
         only.
     grown (Dict[NameId, List[int]]): The kept ambiguous names that may now mean some of those
         clusters too: the clusters, by their first record's id.
+    twins (Dict[NameId, NameId]): New names that are one name with a kept one (a new writing,
+        such as "Gov. Smith" beside "Smith"), not in `names`: the kept name whose place they take.
     """
 
     names: Dict[NameId, NamePlace] = field(default_factory=dict)
     grown: Dict[NameId, List[int]] = field(default_factory=dict)
+    twins: Dict[NameId, NameId] = field(default_factory=dict)
 
 
 # A node: the parsed names (label, ident) of one name written several ways (step 2's "one name
@@ -428,8 +431,13 @@ def insert_names(
     The condition. Clustering all names (kept K and new N) leaves every kept name where it was,
     and clusters the new names as they cluster alone, when
     1. no alias entry claims a name of the component and no decision names one (the caller
-       checks that), and no new name is one name with a kept one (one label and ident: a new
-       writing of a kept name joins its node, step 2);
+       checks that); and a new name that is one name with a kept one (one label and ident: it
+       joins the kept name's node, step 2) reads as that name does but for its key and titles
+       (the only parts no score, block or specificity reads), and either sorts after the
+       node's names (by key: a node is placed by its first name, and the merges of anchors go
+       in that order on equal scores) or joins a partial node (ambiguous, or placed as in 2),
+       which no merge involves. Such a twin changes no score: it goes where its node goes, and
+       is no new name below;
     2. every kept node o that a new node n fits (pair score at least the threshold) is less
        specific than n, and partial already: ambiguous (it has candidates), or placed in an
        entity E that holds a more specific name fitting it;
@@ -464,14 +472,44 @@ def insert_names(
     RETURNS (Optional[Insertion]): Where the new names go, or None.
     """
     threshold = max(settings.threshold, MIN_SCORE)
-    places = resolve(new, settings=ResolveSettings(settings.threshold, context=False)).names
     new_names = {(name_key(r.text), r.label): parse_name(r.text, r.label) for r in new}
-    new_nodes = _nodes(new_names.values())
+    # The kept names that share a key with a new one, the ident key ("n") included: every name of
+    # a node that a new name joins.
     near = {name for name in named({key for key, label in new_names for key in blocking_keys(key, label)}) if name in kept}
     old_names = {name: parse_name(kept[name].written, name[1]) for name in near}
     old_nodes = _nodes(old_names.values())
-    if set(old_nodes) & set(new_nodes):
-        return None  # a new writing of a kept name
+    by_entity: Dict[int, List[Name]] = defaultdict(list)
+    for name, state in kept.items():
+        if state.candidates is None and state.entity is not None:
+            by_entity[state.entity].append(parse_name(state.written, name[1]))
+
+    def place_of(node: _Node) -> Optional[Tuple[Optional[int], Optional[Tuple[int, ...]]]]:
+        """A kept node's place (entity, candidates), if all its names have one."""
+        states = {(kept[name.key, name.label].entity, kept[name.key, name.label].candidates) for name in node}
+        return states.pop() if len(states) == 1 else None
+
+    def cluster_anchors(entity: int) -> List[_Node]:
+        return _anchors(list(_nodes(by_entity[entity]).values()), threshold)
+
+    twins: Dict[NameId, NameId] = {}
+    all_new = _nodes(new_names.values())
+    for node in sorted(set(old_nodes) & set(all_new)):
+        o_names, place = old_nodes[node], place_of(old_nodes[node])
+        if place is None:
+            return None
+        for twin in all_new[node]:
+            same = next((o for o in o_names if _alike(o, twin)), None)
+            if same is None:
+                return None
+            twins[twin.key, twin.label] = (same.key, same.label)
+        entity, candidates = place
+        partial = candidates is not None or (entity in by_entity and o_names not in cluster_anchors(entity))
+        if all_new[node][0].key < o_names[0].key and not partial:
+            return None
+    new_nodes = {node: names for node, names in all_new.items() if node not in old_nodes}
+    places = resolve(
+        [r for r in new if (name_key(r.text), r.label) not in twins], settings=ResolveSettings(settings.threshold, context=False)
+    ).names
     fitting: Dict[Tuple[str, str], List[Tuple[Tuple[str, str], float]]] = defaultdict(list)  # old node -> new nodes
     for n, n_names in new_nodes.items():
         n_keys = {key for name in n_names for key in _keys(name)}
@@ -484,17 +522,13 @@ def insert_names(
                     return None
                 fitting[o].append((n, score))
     if not fitting:
-        return Insertion(places, {})
+        return Insertion(places, {}, twins)
     # The kept nodes that fit new ones, with every name of theirs (the keys they share with new
     # names may leave some out).
     for name in named({_key("n", label, ident) for label, ident in fitting}):
         if name in kept and name not in old_names:
             old_names[name] = parse_name(kept[name].written, name[1])
     old_nodes = _nodes(old_names.values())
-    by_entity: Dict[int, List[Name]] = defaultdict(list)
-    for name, state in kept.items():
-        if state.candidates is None and state.entity is not None:
-            by_entity[state.entity].append(parse_name(state.written, name[1]))
     new_clusters: Dict[int, List[_Node]] = defaultdict(list)
     for n, n_names in new_nodes.items():
         cluster, fits = places[n_names[0].key, n[0]]
@@ -503,14 +537,14 @@ def insert_names(
     grown: Dict[NameId, List[int]] = {}
     for o, fits_o in sorted(fitting.items()):
         o_names = old_nodes[o]
-        states = {(kept[name.key, name.label].entity, kept[name.key, name.label].candidates) for name in o_names}
-        if len(states) != 1:
+        place = place_of(o_names)
+        if place is None:
             return None
-        entity, candidates = states.pop()
+        entity, candidates = place
         target = candidates[0] if candidates is not None else entity
         if target is None or target not in by_entity:
             return None
-        anchors = _anchors(list(_nodes(by_entity[target]).values()), threshold)
+        anchors = cluster_anchors(target)
         if candidates is None and o_names in anchors:
             return None  # an anchor (or an entity's own partial root): it may become partial
         top = min((_node_score(o_names, a) for a in anchors), default=0.0)
@@ -528,7 +562,7 @@ def insert_names(
                 joined.append(cluster)
         if joined:
             grown.update(((name.key, name.label), joined) for name in o_names)
-    return Insertion(places, grown)
+    return Insertion(places, grown, twins)
 
 
 def _nodes(names: Iterable[Name]) -> Dict[Tuple[str, str], _Node]:
@@ -543,6 +577,12 @@ def _nodes(names: Iterable[Name]) -> Dict[Tuple[str, str], _Node]:
 def _keys(name: Name) -> FrozenSet[Tuple[str, str]]:
     """The blocking keys `_Component._scores` compares a name in ("n" left out)."""
     return frozenset(key for key in name_blocking_keys(name) if key[0] != "n")
+
+
+def _alike(a: Name, b: Name) -> bool:
+    """Whether two names read alike but for their key and titles, which no score, block or
+    specificity reads: one scores as the other does against any name."""
+    return replace(a, key="", titles=()) == replace(b, key="", titles=())
 
 
 def _spec(node: _Node) -> float:
