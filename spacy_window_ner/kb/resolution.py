@@ -1288,6 +1288,7 @@ class _Pass:
             f"SELECT {self._columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
             f"AND r.candidates IS NULL WHERE m.entity_id = {mark} AND m.id > {mark} ORDER BY m.id LIMIT {mark}"
         )
+        row = None
         if self.profiles:
             row = self.session.execute(
                 f"SELECT first_mention, last_mention, mentions, features FROM entity_profiles WHERE entity_id = {mark}", (entity_id,)
@@ -1311,6 +1312,8 @@ class _Pass:
         if not self.profiles or not before:
             return list(records)
         kept = self._profile_row(before, contexts)
+        if row is not None:  # a row it can't use (of mentions since removed, whose ids came again): replaced
+            self.session.execute(f"DELETE FROM entity_profiles WHERE entity_id = {mark}", (entity_id,))
         self.session.execute(self._keep_profile, (entity_id, *kept))
         return [ProfileSum(kept[0], kept[1], kept[2], summed_features([contexts[r.id][0] for r in before])), *records[len(before):]]
 
