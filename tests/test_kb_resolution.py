@@ -511,10 +511,11 @@ def test_kb_resolution_incremental_inserts_new_names(new_db):
     stats = add_and_resolve(db, [synthetic_doc("n1", [14, 3], [3])])
     assert (stats.inserted, stats.reclustered) == (2, 0)
     assert [e["mention_count"] for e in kb.query_entity(db, "Carl Smith")] == [1]
-    # "John Kennedy", a partial name of JFK's: insertion puts no new name into a kept cluster, the
-    # component is clustered again. "President John F. Kennedy", one name with JFK: inserted.
+    # "John Kennedy", a partial name of JFK's, joins his entity; "President John F. Kennedy", one
+    # name with JFK, goes where JFK goes: inserted.
     stats = add_and_resolve(db, [synthetic_doc("n2", [5], [4])])
-    assert (stats.inserted, stats.reclustered) == (0, 1)
+    assert (stats.inserted, stats.reclustered) == (1, 0)
+    assert [e["name"] for e in kb.query_entity(db, "John Kennedy")] == ["John F. Kennedy"]
     stats = add_and_resolve(db, [synthetic_doc("n3", [13], [4])])
     assert (stats.inserted, stats.reclustered) == (1, 0)
     got = rows(db)

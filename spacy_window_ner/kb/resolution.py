@@ -1146,10 +1146,11 @@ class _Pass:
         RETURNS (Optional[Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]]): The
             new names' rows (none: leave the component to the pass), or None.
         """
-        records = []
-        for i, name in enumerate(sorted(new)):
+        entities = {e for entity_id, candidates, _ in rows.values() for e in (entity_id, *(candidates or ())) if e is not None}
+        records = []  # ids after the entities': a new name's place may be a known entity
+        for i, name in enumerate(sorted(new), start=max(entities, default=0) + 1):
             written = _reading({row[2] for row in names[name]}, name[1])
-            records.append(MentionRecord(i + 1, i + 1, written, name[1], written, 0, len(written)))
+            records.append(MentionRecord(i, i, written, name[1], written, 0, len(written)))
         kept = {
             name: KeptName(written, name[1], entity_id, None if candidates is None else tuple(candidates))
             for name, (entity_id, candidates, written) in rows.items()
@@ -1161,10 +1162,10 @@ class _Pass:
         insertion = insert_names(records, kept, named, settings)
         if insertion is None:
             return None
-        fresh = sorted({c for c, fits in insertion.names.values() if fits is None and c is not None})
+        fresh = sorted({c for c, fits in insertion.names.values() if fits is None and c is not None and c not in entities})
         grown = {name: (list(rows[name][1] or ()), clusters) for name, clusters in insertion.grown.items()}
         placed = [name for name in new if name not in insertion.twins]
-        learned = self._adopt(placed, dict(insertion.names), fresh, {}, {}, grown, rows)
+        learned = self._adopt(placed, dict(insertion.names), fresh, {e: e for e in entities}, {}, grown, rows)
         if placed and not learned:
             return {}
         for name, other in insertion.twins.items():  # where the kept name goes (its new candidates too)
