@@ -132,6 +132,8 @@ class KeptAliases:
         label (str): Its label.
         RETURNS (List[AliasEntry]): The entries, in the order they were kept.
         """
+        if not self.entries:  # most knowledge bases: no name_key to compute
+            return []
         return [entry for entry in self._by_key.get(name_key(text), []) if entry.label in (None, label)]
 
 
@@ -1030,7 +1032,9 @@ class _Pass:
         if not new or any(name not in allowed for name in new) or any(name in members for name in self._in("SELECT DISTINCT norm, label FROM mentions WHERE norm", {n for n, _ in others})):
             return {}  # a name with mentions and no row (kept before resolved_names was): resolve it
         aliases = sorted({id(e): e for name in component for e in self.links.aliases.claiming(*name)}.values(), key=lambda e: e.line)
-        decisions = sorted({d for name in component for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
+        decisions = []
+        if self.links.decisions:
+            decisions = sorted({d for name in component for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
         settings = ResolveSettings(threshold=self.settings.threshold, context=False)
         if not aliases and not decisions:
             inserted = self._insert(rows, new, names, settings)

@@ -484,10 +484,11 @@ def insert_names(
     near = {name for name in named({key for key, label in new_names for key in blocking_keys(key, label)}) if name in kept}
     old_names = {name: parse_name(kept[name].written, name[1]) for name in near}
     old_nodes = _nodes(old_names.values())
-    by_entity: Dict[int, List[Name]] = defaultdict(list)
-    for name, state in kept.items():
+    by_entity: Dict[int, List[KeptName]] = defaultdict(list)  # parsed only for the entities asked for
+    for state in kept.values():
         if state.candidates is None and state.entity is not None:
-            by_entity[state.entity].append(parse_name(state.written, name[1]))
+            by_entity[state.entity].append(state)
+    anchors_kept: Dict[int, List[_Node]] = {}
 
     def place_of(node: _Node) -> Optional[Tuple[Optional[int], Optional[Tuple[int, ...]]]]:
         """A kept node's place (entity, candidates), if all its names have one."""
@@ -495,7 +496,10 @@ def insert_names(
         return states.pop() if len(states) == 1 else None
 
     def cluster_anchors(entity: int) -> List[_Node]:
-        return _anchors(list(_nodes(by_entity[entity]).values()), threshold)
+        if entity not in anchors_kept:
+            parsed = (parse_name(state.written, state.label) for state in by_entity[entity])
+            anchors_kept[entity] = _anchors(list(_nodes(parsed).values()), threshold)
+        return anchors_kept[entity]
 
     twins: Dict[NameId, NameId] = {}
     all_new = _nodes(new_names.values())
