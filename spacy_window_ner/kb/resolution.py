@@ -20,9 +20,11 @@ no other writer meanwhile):
 An incremental pass first places what it can without step 3 (`_Pass.place_known`), in time
 proportional to the new mentions: a new mention of a name in resolved_names goes where that
 name's mentions go (an ambiguous name's, where its context says, compared only with mentions
-before it: `resolve.place_by_context`), and a new name goes where its component's names,
-clustered alone from their kept writings, put it, as long as every known name keeps its place
-there. Only the components where that does not hold (a name's place changes, a document was
+before it: `resolve.place_by_context`), and a new name goes where inserting it into its
+component's kept clustering puts it (`resolve.insert_names`, scored against the known names it
+shares a blocking key with), or, where insertion can't show that is what clustering again gives,
+where its component's names, clustered alone from their kept writings, put it, as long as every
+known name keeps its place there. Only the components where that does not hold (a name's place changes, a document was
 removed, an alias entry claims a name) are resolved again by steps 2 and 3. To compare a mention's
 context with a candidate entity's first mentions, a pass reads the candidate's profile sum, one
 row of the entity_profiles table (`resolve.ProfileSum`), not those mentions: a pass that resolves
@@ -991,12 +993,15 @@ class _Pass:
         self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], stale: Set[Any]
     ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
         """Where the mentions of new names go, found without resolving their components'
-        mentions again: the names of each component (each read from its writing kept in
-        resolved_names) are clustered by `resolve` alone, one record each, without context; if
-        every known name keeps its place there (its entity, or its own entity and candidates),
-        the new names' places follow: an entity of the clusters they join, an entity made now
-        for a cluster of new names only, or, for an ambiguous new name, the candidates it may
-        mean (known entities only). Else the component is left to the pass.
+        mentions again: each component's new names are inserted into its kept clustering
+        (`_insert`, counted in ResolveStats.inserted) where `resolve.insert_names` can show that
+        gives what clustering the component again gives; else (ResolveStats.reclustered) the
+        names of the component (each read from its writing kept in resolved_names) are
+        clustered by `resolve` alone, one record each, without context, and if every known name
+        keeps its place there (its entity, or its own entity and candidates), the new names'
+        places follow: an entity of the clusters they join, an entity made now for a cluster of
+        new names only, or, for an ambiguous new name, the candidates it may mean (known
+        entities only). Else the component is left to the pass.
 
         unknown (List[Name]): New names: no row of resolved_names, no mention before.
         names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
