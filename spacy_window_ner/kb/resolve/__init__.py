@@ -10,7 +10,8 @@ One job per module; each imports only those listed above it:
                  name pair scores and their blocking keys
     aliases.py   user alias files (JSONL or CSV), validated with line-numbered errors
     context.py   a mention's context (words, neighbours, relations, vectors) and its similarity
-    cluster.py   `blocking_keys` and `resolve`: blocking, pair scoring, anchored clustering
+    cluster.py   `blocking_keys` and `resolve`: blocking, pair scoring, anchored clustering;
+                 `insert_names`: new names placed into a kept clustering
 """
 from .aliases import read_alias_file
 from .cluster import (
