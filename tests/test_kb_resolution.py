@@ -498,6 +498,46 @@ def test_kb_resolution_incremental_places_known_names(new_db, monkeypatch):
     assert rows(db) == got
 
 
+def test_kb_resolution_incremental_inserts_new_names(new_db):
+    """A pass places new names into their component's kept clustering, scored against the known
+    names they share a blocking key with (ResolveStats.inserted), where that gives what
+    clustering the component again gives; where a new name changes where a known name goes, it
+    clusters the component again (reclustered). Either way: what a pass from scratch gives."""
+    db = new_db()
+    add_and_resolve(db, [synthetic_doc(f"d{i}", names, [i]) for i, names in enumerate([[0, 2], [1, 2], [6, 8], [7, 8, 12]])])
+    # A new person, "Carl Smith", whom "Smith" may mean too, and "President Kennedy", one name with
+    # "Kennedy": inserted, in their two components (the mention context can't place is left to
+    # the pass, which resolves its component).
+    stats = add_and_resolve(db, [synthetic_doc("n1", [14, 3], [3])])
+    assert (stats.inserted, stats.reclustered) == (2, 0)
+    assert [e["mention_count"] for e in kb.query_entity(db, "Carl Smith")] == [1]
+    # "John Kennedy", a partial name of JFK's, joins his entity; "President John F. Kennedy", one
+    # name with JFK, goes where JFK goes: inserted.
+    stats = add_and_resolve(db, [synthetic_doc("n2", [5], [4])])
+    assert (stats.inserted, stats.reclustered) == (1, 0)
+    assert [e["name"] for e in kb.query_entity(db, "John Kennedy")] == ["John F. Kennedy"]
+    stats = add_and_resolve(db, [synthetic_doc("n3", [13], [4])])
+    assert (stats.inserted, stats.reclustered) == (1, 0)
+    got = rows(db)
+    assert got["wrong_counts"] == got["unresolved"] == 0
+    with kb.open_store(db) as store:
+        kb.resolve_kb(store, from_scratch=True)
+    assert rows(db) == got
+    # A kept anchor that a new, fuller name fits ("John Kennedy" alone, then "John F. Kennedy"),
+    # and a kept partial name placed with one entity that a new name makes ambiguous ("Kennedy"
+    # with JFK, then RFK): never inserted.
+    for base, added in (([5], [0]), ([0, 2], [1])):
+        db = new_db()
+        add_and_resolve(db, [synthetic_doc("b1", base, [0]), synthetic_doc("b2", [12], [1])])
+        stats = add_and_resolve(db, [synthetic_doc("a1", added, [2])])
+        assert (stats.inserted, stats.reclustered) == (0, 1)
+        got = rows(db)
+        with kb.open_store(db) as store:
+            kb.resolve_kb(store, from_scratch=True)
+        assert rows(db) == got
+    assert [(alias, names) for alias, _, names in stats.ambiguous] == [("Kennedy", ["John F. Kennedy", "Robert F. Kennedy"])]
+
+
 def test_kb_resolution_incremental_profiles_are_first_mentions(new_db, monkeypatch):
     """An ambiguous name's new mention is compared with its candidates' first PROFILE_MENTIONS
     mentions, as from scratch, not with their latest ones: "Kennedy ... ranch" stays apart

@@ -1,5 +1,7 @@
 """Name structure (spacy_window_ner.kb.resolve.names): parts, pair scores, blocking keys."""
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spacy_window_ner.kb.resolve import blocking_keys
 from spacy_window_ner.kb.resolve.names import (
@@ -103,3 +105,26 @@ def test_candidate_pairs_cover_every_scored_pair():
             if name_score(block[i], block[j]) > 0:
                 assert (i, j) in pairs, (texts[i], texts[j])
     assert len(pairs) < len(block) * (len(block) - 1) // 2  # not all pairs
+
+
+# Names of every kind of block: persons by surname, organisations by acronym and first word,
+# places by their words and tables.PLACES.
+PAIR_TEXTS = [
+    "Kennedy", "John F. Kennedy", "Jack Kennedy", "Robert Kennedy", "Bob Kennedy", "Beatle John Kennedy", "J. Kennedy",
+    "Kennedy Jr.", "Ted Kennedy", "Edward M. Kennedy", "R. F. Kennedy", "UN", "U.N.", "United Nations", "AP", "Associated Press",
+    "Ford", "Ford Motor", "Ford Motor Co.", "Memphis", "Memphis, Tenn.", "U.S.", "United States", "America",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(PAIR_TEXTS), min_size=2, max_size=10, unique=True), st.sampled_from(["s", "a", "h", "g", "q"]))
+def test_candidate_pairs_depend_on_the_pair_alone(texts, kind):
+    """Whether candidate_pairs compares two names depends on the two alone, not on the rest of
+    the block: resolve.insert_names scores a new name against kept ones without their block."""
+    label = "Org" if kind in ("a", "h") else "Loc" if kind in ("g", "q") else "Peop"
+    names = [parse_name(t, label) for t in texts]
+    pairs = set(candidate_pairs(kind, names))
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            alone = set(candidate_pairs(kind, (names[i], names[j])))
+            assert ((i, j) in pairs) == ((0, 1) in alone), (texts[i], texts[j])

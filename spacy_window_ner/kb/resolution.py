@@ -20,9 +20,11 @@ no other writer meanwhile):
 An incremental pass first places what it can without step 3 (`_Pass.place_known`), in time
 proportional to the new mentions: a new mention of a name in resolved_names goes where that
 name's mentions go (an ambiguous name's, where its context says, compared only with mentions
-before it: `resolve.place_by_context`), and a new name goes where its component's names,
-clustered alone from their kept writings, put it, as long as every known name keeps its place
-there. Only the components where that does not hold (a name's place changes, a document was
+before it: `resolve.place_by_context`), and a new name goes where inserting it into its
+component's kept clustering puts it (`resolve.insert_names`, scored against the known names it
+shares a blocking key with), or, where insertion can't show that is what clustering again gives,
+where its component's names, clustered alone from their kept writings, put it, as long as every
+known name keeps its place there. Only the components where that does not hold (a name's place changes, a document was
 removed, an alias entry claims a name) are resolved again by steps 2 and 3. To compare a mention's
 context with a candidate entity's first mentions, a pass reads the candidate's profile sum, one
 row of the entity_profiles table (`resolve.ProfileSum`), not those mentions: a pass that resolves
@@ -51,8 +53,9 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Opt
 import numpy
 
 from .resolve import (
-    ENTITY_WEIGHT, LOOKAHEAD, PROFILE_MENTIONS, WINDOW, AliasEntry, Context, Decision, MentionRecord, NamePlace, ProfileSum, ResolvedEntity,
-    ResolveSettings, blocking_keys, context_features, name_key, place_by_context, read_alias_file, resolve, summed_features,
+    ENTITY_WEIGHT, LOOKAHEAD, PROFILE_MENTIONS, WINDOW, AliasEntry, Context, Decision, KeptName, MentionRecord, NamePlace, ProfileSum,
+    ResolvedEntity, ResolveSettings, blocking_keys, context_features, insert_names, name_key, place_by_context, read_alias_file, resolve,
+    summed_features,
 )
 from .resolve.names import parse_name
 from .schema import ENTITY_PROFILES, RESOLVED_NAMES, statements
@@ -86,6 +89,11 @@ class ResolveStats:
     total_entities (int): Entities in the knowledge base after the pass.
     placed (int): New mentions placed without resolving their component again (their name
         was resolved before: see `_Pass.place_known`).
+    inserted (int): Components whose new names `_Pass.place_known` placed into their kept
+        clustering by scoring them against the known names they share a blocking key with
+        (`resolve.insert_names`).
+    reclustered (int): Components whose names it clustered again to place their new names
+        (where insertion could not show it gives the same).
     ambiguous (List[Tuple[str, str, List[str]]]): (alias, label, the canonical names it may
         mean) as `Resolution.ambiguous` reported them.
     seconds (float): Wall time of the pass.
@@ -100,6 +108,8 @@ class ResolveStats:
     deleted: int = 0
     total_entities: int = 0
     placed: int = 0
+    inserted: int = 0
+    reclustered: int = 0
     ambiguous: List[Ambiguity] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -124,6 +134,8 @@ class KeptAliases:
         label (str): Its label.
         RETURNS (List[AliasEntry]): The entries, in the order they were kept.
         """
+        if not self.entries:  # most knowledge bases: no name_key to compute
+            return []
         return [entry for entry in self._by_key.get(name_key(text), []) if entry.label in (None, label)]
 
 
@@ -981,12 +993,15 @@ class _Pass:
         self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], stale: Set[Any]
     ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
         """Where the mentions of new names go, found without resolving their components'
-        mentions again: the names of each component (each read from its writing kept in
-        resolved_names) are clustered by `resolve` alone, one record each, without context; if
-        every known name keeps its place there (its entity, or its own entity and candidates),
-        the new names' places follow: an entity of the clusters they join, an entity made now
-        for a cluster of new names only, or, for an ambiguous new name, the candidates it may
-        mean (known entities only). Else the component is left to the pass.
+        mentions again: each component's new names are inserted into its kept clustering
+        (`_insert`, counted in ResolveStats.inserted) where `resolve.insert_names` can show that
+        gives what clustering the component again gives; else (ResolveStats.reclustered) the
+        names of the component (each read from its writing kept in resolved_names) are
+        clustered by `resolve` alone, one record each, without context, and if every known name
+        keeps its place there (its entity, or its own entity and candidates), the new names'
+        places follow: an entity of the clusters they join, an entity made now for a cluster of
+        new names only, or, for an ambiguous new name, the candidates it may mean (known
+        entities only). Else the component is left to the pass.
 
         unknown (List[Name]): New names: no row of resolved_names, no mention before.
         names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
@@ -1021,13 +1036,21 @@ class _Pass:
         others = [name for name in component if name not in rows and name not in names]
         if not new or any(name not in allowed for name in new) or any(name in members for name in self._in("SELECT DISTINCT norm, label FROM mentions WHERE norm", {n for n, _ in others})):
             return {}  # a name with mentions and no row (kept before resolved_names was): resolve it
+        aliases = sorted({id(e): e for name in component for e in self.links.aliases.claiming(*name)}.values(), key=lambda e: e.line)
+        decisions = []
+        if self.links.decisions:
+            decisions = sorted({d for name in component for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
+        settings = ResolveSettings(threshold=self.settings.threshold, context=False)
+        if not aliases and not decisions:
+            inserted = self._insert(rows, new, names, settings)
+            if inserted is not None:
+                self.stats.inserted += 1
+                return inserted
+        self.stats.reclustered += 1
         records: List[MentionRecord] = []
         for i, name in enumerate(sorted(rows) + sorted(new)):
             written = rows[name][2] if name in rows else _reading({row[2] for row in names[name]}, name[1])
             records.append(MentionRecord(i + 1, i + 1, written, name[1], written, 0, len(written)))
-        aliases = sorted({id(e): e for name in component for e in self.links.aliases.claiming(*name)}.values(), key=lambda e: e.line)
-        decisions = sorted({d for name in component for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
-        settings = ResolveSettings(threshold=self.settings.threshold, context=False)
         places = resolve(records, aliases=aliases, decisions=decisions, settings=settings).names
         cluster_entity: Dict[int, int] = {}
         own_of: Dict[int, Optional[int]] = {}
@@ -1057,10 +1080,39 @@ class _Pass:
                 if len(candidates) < 2:  # with one, context had not been asked
                     return {}
                 grown.append(name)
+        return self._adopt(new, places, fresh, cluster_entity, own_of, {name: ([], list(places[name][1] or ())) for name in grown}, rows)
+
+    def _adopt(
+        self,
+        new: List[Name],
+        places: Dict[Name, NamePlace],
+        fresh: List[int],
+        cluster_entity: Dict[int, int],
+        own_of: Dict[int, Optional[int]],
+        grown: Dict[Name, Tuple[List[int], List[int]]],
+        rows: Dict[Name, Tuple[Optional[int], Optional[List[int]], str]],
+    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """The end of `_learn_component` (either way): the rows of resolved_names of the new
+        names, from their places, with an entity made now for each cluster of new names only;
+        the known ambiguous names that may now mean such clusters too get them as candidates.
+
+        new (List[Name]): The new names.
+        places (Dict[Name, NamePlace]): Where the new names go, by cluster.
+        fresh (List[int]): The clusters of new names only.
+        cluster_entity (Dict[int, int]): The entity of each cluster of known names.
+        own_of (Dict[int, Optional[int]]): The own entity of known ambiguous names' clusters.
+        grown (Dict[Name, Tuple[List[int], List[int]]]): Known ambiguous names -> the entities
+            and clusters they may mean now.
+        rows (Dict[Name, Tuple[Optional[int], Optional[List[int]], str]]): The known names' rows.
+        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The new names' rows, or
+            none if a new name has no place that can be kept.
+        """
         for name in new:
             cluster, fits = places[name]
             if cluster is None or (fits is not None and any(c not in cluster_entity and c not in fresh for c in fits)):
                 return {}
+        if any(len(rows[name][1] or ()) < 2 for name in grown):  # with one candidate, context had not been asked
+            return {}
         for cluster in fresh:
             label = next(name[1] for name in new if places[name] == (cluster, None))
             cluster_entity[cluster] = self.session.execute(
@@ -1075,13 +1127,59 @@ class _Pass:
                 learned[name] = (name[0], cluster_entity[cluster], None)
             else:
                 learned[name] = (name[0], own_of.get(cluster), sorted(cluster_entity[c] for c in fits))
-        for name in grown:
-            fits = places[name][1] or ()
-            self.grown[name] = (name[0], rows[name][0], sorted(cluster_entity[c] for c in fits))
+        for name, (entities, clusters) in sorted(grown.items()):
+            self.grown[name] = (name[0], rows[name][0], sorted(entities + [cluster_entity[c] for c in clusters]))
             self.session.execute(
                 f"UPDATE resolved_names SET candidates = {self.q.mark} WHERE norm = {self.q.mark} AND label = {self.q.mark}",
                 (_candidates_json(self.grown[name][2]), *name),
             )
+        return learned
+
+    def _insert(
+        self,
+        rows: Dict[Name, Tuple[Optional[int], Optional[List[int]], str]],
+        new: List[Name],
+        names: Dict[Name, List[Tuple[Any, ...]]],
+        settings: ResolveSettings,
+    ) -> Optional[Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]]:
+        """`_learn_component` without clustering the component again: the new names placed
+        into its kept clustering by `resolve.insert_names` (scored against the known names they
+        share a blocking key with), when it can show that gives what clustering the whole
+        component gives; else None.
+
+        rows (Dict[Name, Tuple[Optional[int], Optional[List[int]], str]]): The known names' rows
+            of resolved_names (entity, candidates, written).
+        new (List[Name]): The new names.
+        names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
+        settings (ResolveSettings): The threshold, without context.
+        RETURNS (Optional[Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]]): The
+            new names' rows (none: leave the component to the pass), or None.
+        """
+        entities = {e for entity_id, candidates, _ in rows.values() for e in (entity_id, *(candidates or ())) if e is not None}
+        records = []  # ids after the entities': a new name's place may be a known entity
+        for i, name in enumerate(sorted(new), start=max(entities, default=0) + 1):
+            written = _reading({row[2] for row in names[name]}, name[1])
+            records.append(MentionRecord(i, i, written, name[1], written, 0, len(written)))
+        kept = {
+            name: KeptName(written, name[1], entity_id, None if candidates is None else tuple(candidates))
+            for name, (entity_id, candidates, written) in rows.items()
+        }
+
+        def named(keys: Set[str]) -> List[Name]:
+            return [(norm, label) for norm, label in self._in("SELECT norm, label FROM name_keys WHERE key", keys)]
+
+        insertion = insert_names(records, kept, named, settings)
+        if insertion is None:
+            return None
+        fresh = sorted({c for c, fits in insertion.names.values() if fits is None and c is not None and c not in entities})
+        grown = {name: (list(rows[name][1] or ()), clusters) for name, clusters in insertion.grown.items()}
+        placed = [name for name in new if name not in insertion.twins]
+        learned = self._adopt(placed, dict(insertion.names), fresh, {e: e for e in entities}, {}, grown, rows)
+        if placed and not learned:
+            return {}
+        for name, other in insertion.twins.items():  # where the kept name goes (its new candidates too)
+            learned[name] = self.grown.get(other, (name[0], *rows[other][:2]))
+            learned[name] = (name[0], *learned[name][1:])
         return learned
 
     def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
@@ -1200,6 +1298,7 @@ class _Pass:
             f"SELECT {self._columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
             f"AND r.candidates IS NULL WHERE m.entity_id = {mark} AND m.id > {mark} ORDER BY m.id LIMIT {mark}"
         )
+        row = None
         if self.profiles:
             row = self.session.execute(
                 f"SELECT first_mention, last_mention, mentions, features FROM entity_profiles WHERE entity_id = {mark}", (entity_id,)
@@ -1223,6 +1322,8 @@ class _Pass:
         if not self.profiles or not before:
             return list(records)
         kept = self._profile_row(before, contexts)
+        if row is not None:  # a row it can't use (of mentions since removed, whose ids came again): replaced
+            self.session.execute(f"DELETE FROM entity_profiles WHERE entity_id = {mark}", (entity_id,))
         self.session.execute(self._keep_profile, (entity_id, *kept))
         return [ProfileSum(kept[0], kept[1], kept[2], summed_features([contexts[r.id][0] for r in before])), *records[len(before):]]
 

@@ -10,10 +10,13 @@ One job per module; each imports only those listed above it:
                  name pair scores and their blocking keys
     aliases.py   user alias files (JSONL or CSV), validated with line-numbered errors
     context.py   a mention's context (words, neighbours, relations, vectors) and its similarity
-    cluster.py   `blocking_keys` and `resolve`: blocking, pair scoring, anchored clustering
+    cluster.py   `blocking_keys` and `resolve`: blocking, pair scoring, anchored clustering;
+                 `insert_names`: new names placed into a kept clustering
 """
 from .aliases import read_alias_file
-from .cluster import LOOKAHEAD, PROFILE_MENTIONS, AliasIndex, Context, blocking_keys, place_by_context, resolve
+from .cluster import (
+    LOOKAHEAD, PROFILE_MENTIONS, AliasIndex, Context, Insertion, KeptName, blocking_keys, insert_names, place_by_context, resolve,
+)
 from .context import ENTITY_WEIGHT, WINDOW, ProfileSum, context_features, summed_features
 from .names import name_key
 from .records import (
@@ -28,7 +31,7 @@ from .records import (
 )
 
 __all__ = [
-    "AliasEntry", "AliasIndex", "Context", "DEFAULT_THRESHOLD", "Decision", "ENTITY_WEIGHT", "LOOKAHEAD", "MentionRecord", "NamePlace",
-    "PROFILE_MENTIONS", "ProfileSum", "Resolution", "ResolvedEntity", "ResolveSettings", "WINDOW", "blocking_keys", "context_features",
-    "name_key", "place_by_context", "read_alias_file", "resolve", "summed_features",
+    "AliasEntry", "AliasIndex", "Context", "DEFAULT_THRESHOLD", "Decision", "ENTITY_WEIGHT", "Insertion", "KeptName", "LOOKAHEAD",
+    "MentionRecord", "NamePlace", "PROFILE_MENTIONS", "ProfileSum", "Resolution", "ResolvedEntity", "ResolveSettings", "WINDOW",
+    "blocking_keys", "context_features", "insert_names", "name_key", "place_by_context", "read_alias_file", "resolve", "summed_features",
 ]
