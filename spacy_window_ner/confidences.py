@@ -83,7 +83,9 @@ _BATCHES: "weakref.WeakKeyDictionary[Doc, DeferredBatch]" = weakref.WeakKeyDicti
 ConfidenceKey = Tuple[int, int, str]
 
 
-def entity_setters(nlp: Language, *, spans_key: Optional[str] = None, before: Optional[str] = None) -> List[str]:
+def entity_setters(
+    nlp: Language, *, spans_key: Optional[str] = None, before: Optional[str] = None, disabled: bool = False
+) -> List[str]:
     """The components that set the entities, in pipeline order: those whose factory declares
     that it assigns doc.ents (window_ner, ner, entity_ruler, ...), or, for entities read from
     doc.spans[spans_key], doc.spans (spaCy's meta does not name the group, so every component
@@ -92,9 +94,11 @@ def entity_setters(nlp: Language, *, spans_key: Optional[str] = None, before: Op
     nlp (Language): The pipeline.
     spans_key (Optional[str]): The span group the entities are read from; doc.ents if None.
     before (Optional[str]): Only the components before this one (a reader of the entities).
+    disabled (bool): Count the disabled components too (`spacy train` initializes with the
+        frozen ones disabled).
     RETURNS (List[str]): The names of the components.
     """
-    names = nlp.pipe_names
+    names = nlp.component_names if disabled else nlp.pipe_names
     if before is not None:
         if before not in names:
             raise ValueError(f"The pipeline {names} has no component {before!r}.")

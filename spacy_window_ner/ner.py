@@ -18,7 +18,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, NumpyOps, set_dropout_rate
 from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
-from .confidences import DeferredBatch, defer_confidences, set_confidences
+from .confidences import DeferredBatch, defer_confidences, entity_setters, set_confidences
 from .corpus import validate_initialize_examples
 from .decoding import span_probabilities, spans_from_paths, viterbi
 from .layers.batching import length_groups, pad, to_host
@@ -545,9 +545,7 @@ def check_entity_features(nlp: Language, name: str, model: Model, *, replaces: b
         for node in model.walk()
     ):
         return
-    # nlp.component_names: spacy train initializes with the frozen components disabled.
-    names = nlp.component_names
-    upstream = [n for n in names[: names.index(name)] if "doc.ents" in nlp.get_pipe_meta(n).assigns]
+    upstream = entity_setters(nlp, before=name, disabled=True)
     if not upstream:
         warnings.warn(
             f"'{name}' reads the entities that an earlier component sets (EntityFeatures), but no "
