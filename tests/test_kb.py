@@ -386,6 +386,30 @@ def test_kb_doc_rows_from_the_record_text():
     assert mention["sentence"] == " ".join(["word"] * kb.CONTEXT_TOKENS + ["Alice", "and", "Bob"])
 
 
+def test_kb_batch_mentions_rows_and_names():
+    """Both back ends write a batch's mentions as batch_mentions gives them: a row per mention,
+    document by document, with its normalised name, and each name (norm, label) once, with the
+    first of its mentions (for NameKeys)."""
+    from spacy_window_ner.kb.rows import batch_mentions
+
+    nlp = spacy.blank("en")
+    docs = [nlp("Alice met Bob ."), nlp("ALICE  left Bob .")]
+    docs[0].ents = [docs[0].char_span(0, 5, label="PER"), docs[0].char_span(10, 13, label="ORG")]
+    docs[1].ents = [docs[1].char_span(0, 5, label="PER"), docs[1].char_span(12, 15, label="PER")]
+    first, second = kb.doc_rows(docs[0]), kb.doc_rows(docs[1])
+    rows, names = batch_mentions([(7, first), (3, second)])
+    assert [row[:6] for row in rows] == [
+        (7, "alice", 0, 5, "Alice", "PER"), (7, "bob", 10, 13, "Bob", "ORG"),
+        (3, "alice", 0, 5, "ALICE", "PER"), (3, "bob", 12, 15, "Bob", "PER"),
+    ]
+    assert [row[6:] for row in rows[:2]] == [
+        (m["confidence"], m["sentence"], m["sent_start_char"], m["sent_end_char"]) for m in first["mentions"].values()
+    ]
+    assert list(names) == [("alice", "PER"), ("bob", "ORG"), ("bob", "PER")]
+    assert names[("alice", "PER")]["text"] == "Alice" and names[("bob", "PER")]["start_char"] == 12
+    assert batch_mentions([]) == ([], {})
+
+
 def _key_names(db: Path) -> set:
     conn = sqlite3.connect(str(db))
     try:

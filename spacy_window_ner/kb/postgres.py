@@ -32,10 +32,10 @@ from psycopg import errors
 from ..inputs import Record
 from . import migrate
 from .resolution import AliasCache
-from .rows import NameKeys
+from .rows import NameKeys, batch_mentions
 from .schema import ALL_TABLES, READ_VERSION, SCHEMA_VERSION, UPGRADABLE, missing_tables, schema, statements
-from .sql import Name, Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
-from .store import DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
+from .sql import Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
+from .store import DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges
 from .urls import describe, hide_password
 
 CONNECT_TIMEOUT_S = 10
@@ -339,18 +339,9 @@ def _write_batch(
     counts.raced += len(todo) - len(doc_ids)
     todo = [(record, rows) for record, rows in todo if record.identity in doc_ids]
     counts.added = len(todo)
-    mention_rows = []
-    names: Dict[Name, Dict[str, Any]] = {}  # (norm, label) -> a mention, for the name keys
-    for record, rows in todo:
-        for m in rows["mentions"].values():
-            norm = normalize(m["text"])
-            names.setdefault((norm, m["label"]), m)
-            mention_rows.append((
-                doc_ids[record.identity], norm, m["start_char"], m["end_char"], m["text"], m["label"],
-                m["confidence"], m["sentence"], m["sent_start_char"], m["sent_end_char"],
-            ))
+    mention_values, names = batch_mentions((doc_ids[record.identity], rows) for record, rows in todo)
     mention_ids: Dict[Tuple[int, int, int, str], int] = {}
-    if mention_rows:
+    if mention_values:
         returned = cur.execute(
             "INSERT INTO mentions (doc_id, norm, start_char, end_char, text, label, confidence, "
             "sentence, sent_start_char, sent_end_char) SELECT doc_id, norm, start_char, end_char, "
@@ -359,7 +350,7 @@ def _write_batch(
             "%s::bigint[], %s::bigint[]) WITH ORDINALITY AS t (doc_id, norm, start_char, end_char, "
             "text, label, confidence, sentence, sent_start_char, sent_end_char, i) ORDER BY i "
             "RETURNING doc_id, start_char, end_char, label, id",
-            _columns(mention_rows, 10),
+            _columns(mention_values, 10),
         ).fetchall()
         mention_ids = {tuple(row[:4]): row[4] for row in returned}
         counts.mentions = len(returned)

@@ -2,8 +2,8 @@
 a doc into plain, picklable data (store.DocRows), `write_batch` stores a batch in one
 transaction and counts it in the build's `BuildStats`. The local engine (build.py) and the Ray
 engine (ray_engine.py) both use this module; neither imports the other for it. Both back ends
-(sqlite.py, postgres.py) keep a `NameKeys`: the name_keys rows of the names their batches
-mention, computed once per name.
+(sqlite.py, postgres.py) turn a batch's documents into mention rows with `batch_mentions`, and
+keep a `NameKeys`: the name_keys rows of the names their batches mention, computed once per name.
 """
 import bisect
 import time
@@ -18,11 +18,14 @@ from ..inputs import InputStats, Record
 from ..relations import get_relations
 from .resolution import KeptAliases, ResolveStats, name_key_rows
 from .sql import Name, NameKey
-from .store import DocRows, SpanKey, Store, WriteCounts
+from .store import DocRows, SpanKey, Store, WriteCounts, normalize
 
 CONTEXT_TOKENS = 15  # context each side of a mention when the pipeline sets no sentences
 MAX_SENTENCE_TOKENS = 512  # a longer "sentence" (a text without sentence marks) is stored as that context
 MAX_KEYED_NAMES = 100_000  # names whose name_keys rows a store's NameKeys holds at most (then starts again)
+# A row of the mentions table as a batch writes it (unresolved: no entity): (doc_id, norm,
+# start_char, end_char, text, label, confidence, sentence, sent_start_char, sent_end_char).
+MentionRow = Tuple[int, str, int, int, str, str, Optional[float], str, int, int]
 
 
 @dataclass
@@ -135,6 +138,28 @@ def doc_rows(doc: Doc, text: Optional[str] = None) -> DocRows:
     }
 
 
+def batch_mentions(docs: Iterable[Tuple[int, DocRows]]) -> Tuple[List[MentionRow], Dict[Name, Dict[str, Any]]]:
+    """The mention rows a back end writes for a batch's documents, and the names they mention,
+    for `NameKeys.rows`: each mention's name normalised once (store.normalize).
+
+    docs (Iterable[Tuple[int, DocRows]]): The documents written: each one's id in the documents
+        table, and its rows.
+    RETURNS (Tuple[List[MentionRow], Dict[Name, Dict[str, Any]]]): The rows, document by document
+        in the order given, and (norm, label) -> the first of the mentions of that name.
+    """
+    rows: List[MentionRow] = []
+    names: Dict[Name, Dict[str, Any]] = {}
+    for doc_id, doc in docs:
+        for m in doc["mentions"].values():
+            norm = normalize(m["text"])
+            names.setdefault((norm, m["label"]), m)
+            rows.append((
+                doc_id, norm, m["start_char"], m["end_char"], m["text"], m["label"], m["confidence"],
+                m["sentence"], m["sent_start_char"], m["sent_end_char"],
+            ))
+    return rows, names
+
+
 class NameKeys:
     """The rows of name_keys that a store's batches write (resolution.name_key_rows), computed
     once per name while the knowledge base's alias entries stay the same: a build mentions most
@@ -154,7 +179,8 @@ class NameKeys:
         """The name_keys rows of names, but for those marked stored.
 
         names (Dict[Name, Dict[str, Any]]): The names (store.normalize of a mention's text, and
-            its label), each with one of its mentions (store.DocRows: "text", "label").
+            its label), each with one of its mentions (store.DocRows: "text", "label"), as
+            `batch_mentions` gives them.
         aliases (KeptAliases): The knowledge base's alias entries (as AliasCache gives them:
             the same object while they stay the same).
         RETURNS (Tuple[List[NameKey], Set[Name]]): The rows, sorted and without repeats (as

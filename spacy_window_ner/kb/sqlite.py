@@ -34,10 +34,10 @@ from urllib.parse import quote
 from ..inputs import Record
 from . import migrate
 from .resolution import AliasCache
-from .rows import NameKeys
+from .rows import NameKeys, batch_mentions
 from .schema import READ_VERSION, SCHEMA_VERSION, UPGRADABLE, missing_tables, schema, statements
-from .sql import Name, Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
-from .store import DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges, normalize
+from .sql import Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
+from .store import DocRows, Graph, KBError, RemoveStats, WriteCounts, match_stored, merge_edges
 
 BUSY_TIMEOUT_MS = 60_000
 MAX_VARIABLES = 999  # bound parameters per statement: SQLite builds before 3.32 allow no more
@@ -162,16 +162,7 @@ class SQLiteStore:
             ids = dict(self._in("SELECT identity, id FROM documents WHERE identity", list(todo)))
             written = {ids[identity]: rows for identity, (_, rows) in todo.items()}  # the documents written, by id
             # Every mention of the batch in one statement, then the relations' mentions read back.
-            mention_values = []
-            names: Dict[Name, Dict[str, Any]] = {}  # (norm, label) -> a mention, for the name keys
-            for doc_id, rows in written.items():
-                for m in rows["mentions"].values():
-                    norm = normalize(m["text"])
-                    names.setdefault((norm, m["label"]), m)
-                    mention_values.append((
-                        doc_id, norm, m["start_char"], m["end_char"], m["text"], m["label"], m["confidence"],
-                        m["sentence"], m["sent_start_char"], m["sent_end_char"],
-                    ))
+            mention_values, names = batch_mentions(written.items())
             conn.executemany(
                 "INSERT INTO mentions (doc_id, norm, entity_id, start_char, end_char, text, label, "
                 "confidence, sentence, sent_start_char, sent_end_char) VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
