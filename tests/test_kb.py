@@ -465,6 +465,25 @@ def test_kb_write_batch_same_identity_twice(tmp_path):
         store.close()
 
 
+def test_kb_write_batch_error_rolls_back_whole_batch(tmp_path):
+    """An error in the middle of a batch's transaction (here rows whose relation names a mention
+    they lack, after its documents and mentions were inserted) propagates as it is, and the
+    rollback leaves the database as it was and the store ready for the next batch."""
+    nlp = make_nlp(relations=False)
+    first, second = inputs._record("t.txt", 1, "Alice met Bob.", 0), inputs._record("t.txt", 2, "Bob left Paris.", 0)
+    broken = kb.doc_rows(nlp(second.text), second.text)
+    broken["relations"] = [((0, 1, "PER"), (9, 10, "LOC"), "NEXT", 0.5)]
+    db = tmp_path / "kb.sqlite"
+    with kb.open_store(db, create=True) as store:
+        store.write_batch([(first, kb.doc_rows(nlp(first.text), first.text))])
+        before = snapshot(db)
+        with pytest.raises(KeyError):
+            store.write_batch([(second, broken)])
+        assert not store.conn.in_transaction and snapshot(db) == before
+        counts = store.write_batch([(second, kb.doc_rows(nlp(second.text), second.text))])
+        assert (counts.added, counts.mentions) == (1, 2)
+
+
 def _index_names(db: Path) -> set:
     conn = sqlite3.connect(str(db))
     try:

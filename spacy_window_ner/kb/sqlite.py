@@ -131,8 +131,7 @@ class SQLiteStore:
         conn = self.conn
         counts = WriteCounts()
         self._synchronous("NORMAL")  # a batch lost by a power failure is stored again by a rerun
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _in_transaction(conn):
             aliases = self._aliases.get(conn.execute)
             # Another connection's commit (a removal, a resolution pass) may have deleted name
             # keys this store wrote before: then they are written again.
@@ -189,10 +188,6 @@ class SQLiteStore:
                 counts.relations = len(relations)
             keys, keyed = self._keys.rows(names, aliases)
             conn.executemany(QUERIES.add_keys, keys)
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
         self._data_version = data_version  # this connection's own commits leave it as it is
         self._keys.written(keyed)
         return counts
@@ -208,31 +203,20 @@ class SQLiteStore:
         missing = set(DEFERRED_INDEXES) - _indexes(conn)
         if not missing and not (defer and _no_documents(conn)):
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _in_transaction(conn):
             if defer and _no_documents(conn):
                 for name in DEFERRED_INDEXES:
                     conn.execute(f"DROP INDEX IF EXISTS {name}")
                 self._deferred = True
             else:
                 _create_indexes(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
 
     def _make_indexes(self) -> None:
         """Make the DEFERRED_INDEXES this store left out, in one transaction, if it left them out."""
         if not self._deferred:
             return
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            _create_indexes(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
+        with _in_transaction(self.conn):
+            _create_indexes(self.conn)
         self._deferred = False
 
     def _synchronous(self, level: str) -> None:
@@ -259,14 +243,9 @@ class SQLiteStore:
         self._make_indexes()
         stats = RemoveStats()
         self._synchronous("FULL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _in_transaction(conn):
             chosen, stats.unmatched = choose_documents(conn.execute, QUERIES, sources, ids)
             stats.mentions, stats.relations = _delete_documents(conn, list(chosen))
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
         stats.documents = [chosen[doc_id] for doc_id in sorted(chosen)]
         return stats
 
@@ -297,13 +276,8 @@ class SQLiteStore:
         self._make_indexes()
         self._keys.forget_stored()  # a pass deletes the keys of names no longer mentioned
         self._synchronous("FULL")  # its commit also syncs the batches committed before it
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _in_transaction(conn):
             yield Session(conn.execute, conn.executemany, _stream(conn), QUERIES)
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
 
     def upgrade(self) -> Optional[str]:
         with self.resolution() as session:
@@ -355,8 +329,7 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False, upgrade
             # An empty database is ours to format. The schema and its version are created in
             # one transaction: no process ever sees one without the other.
             _set_wal(conn)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _in_transaction(conn):
                 if not _tables(conn):
                     for statement in statements(SCHEMA):
                         conn.execute(statement)
@@ -364,10 +337,6 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False, upgrade
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                         (SCHEMA_VERSION,),
                     )
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
             tables = _tables(conn)
         _check_schema(conn, path, tables, upgrade=upgrade)
         if create:
@@ -445,6 +414,20 @@ def _create_indexes(conn: sqlite3.Connection) -> None:
 
 def _no_documents(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT NOT EXISTS (SELECT 1 FROM documents)").fetchone()[0] == 1
+
+
+@contextmanager
+def _in_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in one transaction, BEGIN IMMEDIATE: it takes the write lock at once, waiting
+    for another writer's up to the busy timeout (BUSY_TIMEOUT_MS). Any exception in the block or
+    the commit rolls it back (`_rollback`) and propagates; nothing runs again."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
