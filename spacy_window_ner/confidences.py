@@ -309,9 +309,9 @@ def get_confidences(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[Co
             scores = user_data.get(("._.", EXTENSION, start_char, end_char))  # type: ignore[call-overload]
             if scores is not None and start_char < end_char and isinstance(scores, dict):
                 span_label = span.label_
-                span_score = scores.get(span_label)
-                if isinstance(span_score, (int, float)) and math.isfinite(span_score):
-                    found[(start_char, end_char, span_label)] = float(span_score)
+                span_score = _stored_score(scores.get(span_label))
+                if span_score is not None:
+                    found[(start_char, end_char, span_label)] = span_score
         return found
     stored = [(key[2], key[3], value) for key, value in user_data.items() if _is_key(key)]
     if not stored or not len(doc):
@@ -323,10 +323,24 @@ def get_confidences(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[Co
     ends = {idx + length for idx, length in bounds}
     for start, end, by_label in stored:
         if start in starts and end in ends and start < end and isinstance(by_label, dict):
-            for label, score in by_label.items():
-                if isinstance(score, (int, float)) and math.isfinite(score):
-                    found[(int(start), int(end), str(label))] = float(score)
+            for label, value in by_label.items():
+                score = _stored_score(value)
+                if score is not None:
+                    found[(int(start), int(end), str(label))] = score
     return found
+
+
+def _stored_score(value: Any) -> Optional[float]:
+    """A stored confidence as get_confidences returns it: a finite int or float, as a float;
+    None for anything else user_data may hold (NaN, infinity, text or None from another tool or
+    a hand-edited file), which is left out.
+
+    value (Any): The value stored for a label.
+    RETURNS (Optional[float]): The confidence, or None.
+    """
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def _is_key(key, name: str = EXTENSION) -> bool:

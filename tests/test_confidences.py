@@ -147,6 +147,21 @@ def test_confidences_two_labels_on_the_same_text():
     assert doc[4:5]._.get(EXTENSION) == {"LOC": 0.625, "GPE": 0.75}
 
 
+def test_confidences_get_leaves_out_invalid_stored_values():
+    """Stored values that are no finite number (written by another tool, or a hand-edited
+    file read with from_json) are left out alike by get_confidences(doc) and get_confidences
+    (doc, spans); an int is read as a float."""
+    doc = spacy.blank("en")(TEXT)
+    values = {"A": 1, "B": 0.5, "C": float("nan"), "D": float("inf"), "E": "0.5", "F": None}
+    doc.user_data[("._.", EXTENSION, 0, 5)] = values
+    doc.user_data[("._.", EXTENSION, 20, 26)] = {"LOC": float("-inf")}
+    expected = {(0, 5, "A"): 1.0, (0, 5, "B"): 0.5}
+    found = get_confidences(doc)
+    assert found == expected and all(type(score) is float for score in found.values())
+    spans = [Span(doc, 0, 1, label=label) for label in values] + [Span(doc, 4, 5, label="LOC")]
+    assert get_confidences(doc, spans) == expected
+
+
 @pytest.mark.parametrize(
     "spans,scores,match",
     [
