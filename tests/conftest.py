@@ -1,8 +1,8 @@
 """Fixtures shared by several test modules, and the --runslow option.
 
-`python -m pytest` deselects the tests marked `slow` (those that train a full workflow: `spacy
-project run`, `spacy train` of a full config); `python -m pytest --runslow` runs them too, as CI
-does (.ci/run).
+`python -m pytest` deselects the tests marked `slow` (those over about 5 s alone: most train a
+full workflow, `spacy project run` or `spacy train` of a full config; others run a benchmark or a
+Ray build); `python -m pytest --runslow` runs them too, as CI does (.ci/run).
 
 A test that needs an optional service or package calls `util.unavailable`: skipped where it is
 missing, failed under CI (CI=true), where everything must run. `postgres_server` starts a real

@@ -67,6 +67,7 @@ def test_benchmarks_profile_ner_runs(tmp_path):
         assert re.search(rf"^  {stage} +-?[\d.]+ s +-?[\d.]+ %$", result.stdout, re.M), result.stdout
 
 
+@pytest.mark.slow
 def test_benchmarks_long_docs_runs(tmp_path):
     result = run(
         "benchmarks.long_docs", "--sizes", "300", "--modes", "sentencizer", "--explain-sizes", "200",
@@ -78,6 +79,7 @@ def test_benchmarks_long_docs_runs(tmp_path):
     assert ["200"] in [row[:1] for row in rows]
 
 
+@pytest.mark.slow
 def test_benchmarks_kb_runs(tmp_path, postgres_server):
     try:
         import ray  # noqa: F401

@@ -120,9 +120,16 @@ def test_configs_joint_without_overrides_names_them():
     assert "no/such/pipeline" in (only_ner.stdout + only_ner.stderr).strip().splitlines()[-1]
 
 
+def _debug_param(config: Path):
+    """A config for test_configs_debug_config_and_debug_data, marked slow where it sources
+    en_core_web_md: loading its vectors makes `spacy debug data` take over 5 s."""
+    source = spacy.util.load_config(config, interpolate=False)["paths"].get("source")
+    return pytest.param(config, id=config.stem, marks=[pytest.mark.slow] if source == "en_core_web_md" else [])
+
+
 # en_core_web_md's mirror is version 3.7.1: spaCy 3.8 loads it with W095 (README.md, Install).
 @pytest.mark.filterwarnings(r"ignore:\[W095\]:UserWarning")
-@pytest.mark.parametrize("config", CONFIGS, ids=[config.stem for config in CONFIGS])
+@pytest.mark.parametrize("config", [_debug_param(config) for config in CONFIGS])
 def test_configs_debug_config_and_debug_data(config, corpus, capsys):
     values = overrides(config, corpus)
     debug_config(config, overrides=values)  # exits on an invalid config

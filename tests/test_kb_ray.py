@@ -86,6 +86,7 @@ def test_kb_ray_same_rows_as_local_on_two_actors(ray_cluster, window_ner_path, s
     assert stats.seconds_workers_cpu > 0
 
 
+@pytest.mark.slow
 def test_kb_ray_driver_killed_then_rerun(ray_cluster, window_ner_path, sample, tmp_path):
     db, clean = tmp_path / "kb.sqlite", tmp_path / "clean.sqlite"
     script = [sys.executable, "-c", KILLED_DRIVER, str(window_ner_path), str(sample), str(db), ray_cluster, str(BATCH), str(KILLED_AFTER)]
@@ -271,6 +272,7 @@ print(stats.docs_added)
 """
 
 
+@pytest.mark.slow
 def test_kb_ray_postgres_concurrent_builds(ray_cluster, window_ner_path, sample, tmp_path, postgres_url):
     """Two Ray builds (one actor each, joining the same cluster) and a local build run at once
     into one PostgreSQL database, over overlapping inputs: every document is stored exactly once

@@ -274,6 +274,7 @@ def test_project_refuses_an_empty_split(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_project_converts_prodigy_jsonl_and_spacy_inputs(tmp_path):
     """`--vars.format prodigy` reads assets/NAME/NAME_{split}.jsonl (Prodigy), `--vars.format spacy`
     takes .spacy files as they are (from `spacy convert`); datasets without a checksum in
