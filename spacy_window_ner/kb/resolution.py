@@ -1178,8 +1178,8 @@ class _Pass:
         if placed and not learned:
             return {}
         for name, other in insertion.twins.items():  # where the kept name goes (its new candidates too)
-            learned[name] = self.grown.get(other, (name[0], *rows[other][:2]))
-            learned[name] = (name[0], *learned[name][1:])
+            entity_id, candidates = self.grown[other][1:] if other in self.grown else rows[other][:2]
+            learned[name] = (name[0], entity_id, candidates)
         return learned
 
     def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
