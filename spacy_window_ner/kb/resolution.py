@@ -42,6 +42,8 @@ measures it). Incremental passes and a pass from scratch give the same entities
 
 The settings a pass used are kept in `meta` (`resolve_threshold`, `resolve_vectors`) and reused
 by the next; a changed threshold, new alias entries or other vectors resolve from scratch.
+A pass runs with fewer collections of Python's cyclic garbage collector (`_fewer_collections`),
+and updates in place the rows it rewrites that stay (`_Pass._write_rows`).
 """
 import gc
 import json
@@ -637,7 +639,9 @@ class _Pass:
         )
         old_aliases = {
             (entity_id, norm): (name, count)
-            for entity_id, norm, name, count in self._in("SELECT entity_id, norm, name, mention_count FROM aliases WHERE entity_id", [row[-1] for row in updates])
+            for entity_id, norm, name, count in self._in(
+                "SELECT entity_id, norm, name, mention_count FROM aliases WHERE entity_id", [row[-1] for row in updates]
+            )
         }
         new_aliases = {(entity_id, norm): (name, count) for entity_id, norm, name, count in alias_rows}
         self._write_rows("aliases", ("entity_id", "norm"), ("name", "mention_count"), old_aliases, new_aliases)
@@ -715,7 +719,9 @@ class _Pass:
                 id_of[mention] = entity_id
         old = {
             (norm, label): tuple(values)
-            for norm, label, *values in self._in("SELECT norm, label, key, entity_id, candidates, written FROM resolved_names WHERE norm", {n for n, _ in component_of})
+            for norm, label, *values in self._in(
+                "SELECT norm, label, key, entity_id, candidates, written FROM resolved_names WHERE norm", {n for n, _ in component_of}
+            )
             if (norm, label) in component_of
         }
         kept: Dict[Name, Tuple[Any, ...]] = {}
