@@ -326,6 +326,42 @@ def test_kb_resolution_pages_and_in_lists_change_nothing(tmp_path, monkeypatch):
     assert rows(small) == rows(default)
 
 
+def test_kb_resolution_pass_collects_garbage_less_often_then_as_before(tmp_path, monkeypatch):
+    """A pass runs with the cyclic collector's youngest generation collected every
+    PASS_GC_ALLOCATIONS allocations; the thresholds are as before after it, after a pass that
+    fails too, and a collector turned off (threshold 0) stays off."""
+    import gc
+
+    source = write_jsonl(tmp_path / "all.jsonl", FIRST)
+    db = str(tmp_path / "kb.sqlite")
+    kb.build_kb(make_nlp(), [source], db, resolve=False)
+    during = []
+    run = resolution._Pass.run
+
+    def recording(self, from_scratch):
+        during.append(gc.get_threshold())
+        if len(during) == 2:
+            raise RuntimeError("a pass that fails")
+        return run(self, from_scratch)
+
+    monkeypatch.setattr(resolution._Pass, "run", recording)
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, *before[1:])
+        with kb.open_store(db) as store:
+            assert kb.resolve_kb(store).mentions > 0
+            assert gc.get_threshold() == (700, *before[1:])
+            with pytest.raises(RuntimeError, match="a pass that fails"):
+                kb.resolve_kb(store, from_scratch=True)
+            assert gc.get_threshold() == (700, *before[1:])
+            gc.set_threshold(0, *before[1:])
+            kb.resolve_kb(store, from_scratch=True)
+            assert gc.get_threshold() == (0, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+    assert during == [(resolution.PASS_GC_ALLOCATIONS, *before[1:])] * 2 + [(0, *before[1:])]
+
+
 # Documents for the incremental properties below: names that share surnames (so bare surnames
 # are ambiguous and placed by their context), a second writing of one ("KENNEDY"), initials and
 # acronyms, each in a sentence of its own with a few context words.

@@ -309,3 +309,27 @@ def test_place_by_context_takes_a_profile_sum_as_its_mentions():
     far = ProfileSum(1, 3 * LOOKAHEAD, 2, context_features(senate[0]) + context_features(senate[1]))
     with pytest.raises(ValueError, match="only part of a profile sum"):
         place_by_context(bare, [10, 11], {}, {10: [far], 11: court})
+
+
+def test_profile_index_takes_a_sum_whole_as_its_mentions_one_by_one():
+    """A profile given a sum of contexts at once (its first addition, copied whole) scores as one
+    grown a context at a time, and keeps its own copy of the features it was given."""
+    from collections import Counter
+
+    from spacy_window_ner.kb.resolve.context import ProfileIndex
+
+    contexts = [Counter({"w:senate": 1.0, "w:taxes": 0.5}), Counter({"w:senate": 2.0, "n:boston": 1.0}), Counter({"w:court": 1.0})]
+    whole, grown = ProfileIndex([7, 8]), ProfileIndex([7, 8])
+    given = sum(contexts[:2], Counter())
+    whole.add(7, given)
+    whole.add(8, contexts[2])
+    for features in contexts[:2]:
+        grown.add(7, features)
+    grown.add(8, contexts[2])
+    given["w:senate"] = 50.0  # the caller's Counter changes later: the profile does not
+    for mention in (Counter({"w:senate": 1.0}), Counter({"w:court": 1.0, "w:taxes": 1.0}), Counter({"n:boston": 2.0})):
+        expected = grown.similarities(mention, None)
+        found = whole.similarities(mention, None)
+        assert found.keys() == expected.keys() and expected
+        assert all(found[e] == pytest.approx(expected[e]) for e in expected)
+    assert whole.similarities(Counter({"w:court": 1.0}), None) == {8: pytest.approx(1.0)}

@@ -973,7 +973,8 @@ class _Component:
         for mention, group in found:
             by_key[group.key].append(mention)
             group_by_key[group.key] = group
-        aliases = {_written(ms): len(ms) for ms in by_key.values()}
+        written = {key: _written(ms) for key, ms in by_key.items()}  # each name's writing, once
+        aliases = {written[key]: len(ms) for key, ms in by_key.items()}
         labels = Counter(m.label for m, _ in found)
         label = min(labels, key=lambda lab: (-labels[lab], lab))
         external_id = None
@@ -987,11 +988,11 @@ class _Component:
                     -group_by_key[k].name.specificity,
                     -len(group_by_key[k].name.ident),
                     -len(by_key[k]),
-                    -len(_written(by_key[k])),
-                    _written(by_key[k]),
+                    -len(written[k]),
+                    written[k],
                 ),
             )
-            canonical = _written(by_key[best])
+            canonical = written[best]
         return ResolvedEntity(label, canonical, sorted(m.id for m, _ in found), aliases, external_id)
 
 

@@ -137,12 +137,20 @@ class ProfileIndex:
         """
         p = self.position[entity]
         profile = self.features[p]
-        for feature, weight in features.items():
-            old = profile[feature]
-            if not old:
+        if not profile:  # its first context (often a profile sum of many features): copied whole
+            self.features[p] = Counter(features)
+            square = self.squares[p]
+            for feature, weight in features.items():
                 self.by_feature[feature].append(p)
-            profile[feature] = old + weight
-            self.squares[p] += (old + weight) ** 2 - old**2
+                square += weight**2  # as below, with old = 0
+            self.squares[p] = square
+        else:
+            for feature, weight in features.items():
+                old = profile[feature]
+                if not old:
+                    self.by_feature[feature].append(p)
+                profile[feature] = old + weight
+                self.squares[p] += (old + weight) ** 2 - old**2
         if vector is not None:
             total = self.sums[p]
             self.sums[p] = total = vector.copy() if total is None else total + vector

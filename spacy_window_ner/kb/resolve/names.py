@@ -49,6 +49,9 @@ _WORD = re.compile(r"\w+")
 _APOSTROPHES = str.maketrans("", "", "'’‘`")
 
 
+# A pass computes the name_key of the names around each mention it places, and of each name
+# it reads, many times over: cached, like parse_name (strings of a few dozen bytes each).
+@lru_cache(maxsize=1 << 16)
 def name_key(text: str) -> str:
     """The key two names are equal by: NFKC (full-width and compatibility forms folded),
     case-folded, whitespace collapsed. Works for names in any script.
