@@ -362,6 +362,25 @@ def test_kb_resolution_pass_collects_garbage_less_often_then_as_before(tmp_path,
     assert during == [(resolution.PASS_GC_ALLOCATIONS, *before[1:])] * 2 + [(0, *before[1:])]
 
 
+def test_kb_resolution_passes_at_once_share_the_collector_setting():
+    """Two passes in threads of one process, the first ending before the second: the setting
+    stays while the second runs, and the thresholds the first found come back when both end."""
+    import gc
+
+    before = gc.get_threshold()
+    first, second = resolution._fewer_collections(), resolution._fewer_collections()
+    try:
+        gc.set_threshold(700, *before[1:])
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert gc.get_threshold() == (resolution.PASS_GC_ALLOCATIONS, *before[1:])
+        second.__exit__(None, None, None)
+        assert gc.get_threshold() == (700, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+
+
 # Documents for the incremental properties below: names that share surnames (so bare surnames
 # are ambiguous and placed by their context), a second writing of one ("KENNEDY"), initials and
 # acronyms, each in a sentence of its own with a few context words.

@@ -47,6 +47,7 @@ and updates in place the rows it rewrites that stay (`_Pass._write_rows`).
 """
 import gc
 import json
+import threading
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -77,6 +78,9 @@ IN_LIST = 400  # values per IN list (SQLite builds before 3.32 allow 999 paramet
 # Allocations between two collections of the cyclic garbage collector's youngest generation
 # during a pass (Python's default: 700); see `_fewer_collections`.
 PASS_GC_ALLOCATIONS = 100_000
+_GC_LOCK = threading.Lock()
+_GC_PASSES = 0  # passes running in this process (threads), for _fewer_collections
+_GC_BEFORE: Tuple[int, ...] = gc.get_threshold()  # the thresholds the first of them found
 DECISION_KINDS = ("same", "different")
 Vectors = Callable[[Sequence[str]], numpy.ndarray]
 Ambiguity = Tuple[str, str, List[str]]
@@ -231,14 +235,23 @@ def _fewer_collections() -> Iterator[None]:
     free the rest at once); at the default, the collections it set off took about a sixth of an
     incremental pass on a base of 1M mentions (0.39 s), more with the base, since each older
     collection scans every object the process holds (a loaded pipeline's too). Cycles are still
-    collected, so memory stays bounded. A collector turned off (threshold 0) stays off."""
-    threshold = gc.get_threshold()
-    if 0 < threshold[0] < PASS_GC_ALLOCATIONS:
-        gc.set_threshold(PASS_GC_ALLOCATIONS, *threshold[1:])
+    collected, so memory stays bounded. A collector turned off (threshold 0) stays off. Passes
+    running at once in threads of one process share the setting: the first to start sets it, the
+    last to end puts back what the first found."""
+    global _GC_PASSES, _GC_BEFORE
+    with _GC_LOCK:
+        if _GC_PASSES == 0:
+            _GC_BEFORE = gc.get_threshold()
+            if 0 < _GC_BEFORE[0] < PASS_GC_ALLOCATIONS:
+                gc.set_threshold(PASS_GC_ALLOCATIONS, *_GC_BEFORE[1:])
+        _GC_PASSES += 1
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
+        with _GC_LOCK:
+            _GC_PASSES -= 1
+            if _GC_PASSES == 0:
+                gc.set_threshold(*_GC_BEFORE)
 
 
 def read_decision(kind: str, label: str, a: str, b: str) -> Decision:
