@@ -200,7 +200,7 @@ class SQLiteStore:
         if _version(conn) != SCHEMA_VERSION:  # a database that `kb migrate` converts first
             return
         # Read first: most opens change nothing, and need not wait for a writer's lock.
-        missing = set(DEFERRED_INDEXES) - _indexes(conn)
+        missing = set(DEFERRED_INDEXES) - _schema_names(conn, "index")
         if not missing and not (defer and _no_documents(conn)):
             return
         with _in_transaction(conn):
@@ -324,20 +324,20 @@ def open_kb(path: Path, *, create: bool = False, readonly: bool = False, upgrade
         conn = _connect(path, readonly=readonly and not create)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        tables = _tables(conn)
+        tables = _schema_names(conn, "table")
         if create and not tables:
             # An empty database is ours to format. The schema and its version are created in
             # one transaction: no process ever sees one without the other.
             _set_wal(conn)
             with _in_transaction(conn):
-                if not _tables(conn):
+                if not _schema_names(conn, "table"):
                     for statement in statements(SCHEMA):
                         conn.execute(statement)
                     conn.execute(
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                         (SCHEMA_VERSION,),
                     )
-            tables = _tables(conn)
+            tables = _schema_names(conn, "table")
         _check_schema(conn, path, tables, upgrade=upgrade)
         if create:
             _set_wal(conn)  # only once the file is known to be ours
@@ -398,12 +398,9 @@ def _set_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
-def _tables(conn: sqlite3.Connection) -> set:
-    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def _indexes(conn: sqlite3.Connection) -> set:
-    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+def _schema_names(conn: sqlite3.Connection, kind: str) -> set:
+    """The names of the database's objects of one kind ("table", "index")."""
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = ?", (kind,))}
 
 
 def _create_indexes(conn: sqlite3.Connection) -> None:
