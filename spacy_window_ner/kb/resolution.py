@@ -945,9 +945,9 @@ class _Pass:
         for row in new:
             if row[0] in entity_of:
                 by_entity[entity_of[row[0]]].append(row)
-        # An alias the entity had is updated in place (its row and its indexes' entries stay
-        # where they are: fewer pages written than a delete and an insert), a new one inserted.
-        updates, alias_updates, alias_inserts = [], [], []
+        updates = []
+        old_aliases: Dict[Tuple[int, str], Tuple[str, int]] = {}  # the aliases the new mentions add to
+        new_aliases: Dict[Tuple[int, str], Tuple[str, int]] = {}
         for entity_id, rows in sorted(by_entity.items()):
             if entity_id in recount:
                 continue
@@ -961,18 +961,15 @@ class _Pass:
                 elif old is not None:
                     writings[old[0]] += old[1]
                 best = min(writings, key=lambda w: (-writings[w], w))
-                aliases[norm] = (best, sum(writings.values()))
-                if old is None:
-                    alias_inserts.append((entity_id, norm, best, aliases[norm][1]))
-                else:
-                    alias_updates.append((best, aliases[norm][1], entity_id, norm))
+                aliases[norm] = new_aliases[entity_id, norm] = (best, sum(writings.values()))
+                if old is not None:
+                    old_aliases[entity_id, norm] = old
             canonical = min(aliases.values(), key=lambda a: _canonical_order(a, label))[0]
             updates.append((canonical, count + len(rows), entity_id))
         assigned = [(entity_id, mention) for mention, entity_id in sorted(entity_of.items())]
         executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", assigned)
         executemany(f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}", updates)
-        executemany(f"UPDATE aliases SET name = {mark}, mention_count = {mark} WHERE entity_id = {mark} AND norm = {mark}", alias_updates)
-        executemany(f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})", alias_inserts)
+        self._write_rows("aliases", ("entity_id", "norm"), ("name", "mention_count"), old_aliases, new_aliases)
         again.update(self._recount(recount))
         done = [name for name, rows in eligible.items() if name not in again and all(row[0] in entity_of for row in rows)]
         executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(done))
