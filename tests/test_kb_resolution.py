@@ -25,6 +25,7 @@ from spacy.language import Language
 
 from spacy_window_ner import kb
 from spacy_window_ner.kb import resolution
+from spacy_window_ner.kb.links import Links
 from spacy_window_ner.kb.resolve import cluster
 
 from .postgres_server import temporary_database
@@ -437,7 +438,7 @@ def kept_profiles(db: str):
 
     kept, made = {}, {}
     with kb.open_store(db) as store, store.resolution() as session:
-        pass_ = resolution._Pass(session, resolution.Links(session.execute), ResolveSettings(), None)
+        pass_ = resolution._Pass(session, Links(session.execute), ResolveSettings(), None)
         for entity_id, first, last, count, features in session.execute(
             "SELECT entity_id, first_mention, last_mention, mentions, features FROM entity_profiles", ()
         ).fetchall():

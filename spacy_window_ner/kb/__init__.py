@@ -17,7 +17,10 @@ One job per module; each imports only those listed above it, and nothing imports
     schema.py    the tables, their schema version, and the one schema every back end creates
     sql.py       the statements every back end writes alike, in its placeholder (`Queries`), and
                  the transaction a pass works in (`Session`)
-    resolution.py  the incremental resolution pass (`resolve_kb`) and the names' blocking keys
+    links.py     what a pass links names by besides their blocking keys: kept alias entries
+                 (`KeptAliases`, `AliasCache`), decisions (`Links`), and the names' blocking keys
+                 as name_keys stores them (`name_key_rows`)
+    resolution.py  the incremental resolution pass (`resolve_kb`)
     migrate.py   converting a knowledge base of an older schema version (`kb migrate`)
     sqlite.py    the SQLite back end: its SQL, connections (WAL) and files (`database_files`)
     postgres.py  the PostgreSQL back end (many concurrent writers): its SQL and locking;

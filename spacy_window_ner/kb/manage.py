@@ -9,7 +9,8 @@ from typing import Callable, Iterable, Optional, Tuple, TypeVar, Union
 
 from .backends import open_store
 from .build import store_error
-from .resolution import ResolveStats, read_alias_files, read_decision, resolve_kb
+from .links import read_alias_files, read_decision
+from .resolution import ResolveStats, resolve_kb
 from .store import KBError, Store
 from .urls import describe
 

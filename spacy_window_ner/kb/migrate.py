@@ -11,7 +11,7 @@ pass that `kb migrate` runs next makes the resolved ones.
 """
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .resolution import KeptAliases, name_key_rows
+from .links import KeptAliases, name_key_rows
 from .schema import SCHEMA_VERSION, UPGRADABLE, table_schema
 from .sql import Session
 from .store import KBError, normalize

@@ -31,7 +31,7 @@ from psycopg import errors
 
 from ..inputs import Record
 from . import migrate
-from .resolution import AliasCache
+from .links import AliasCache
 from .rows import NameKeys, batch_mentions
 from .schema import ALL_TABLES, READ_VERSION, SCHEMA_VERSION, UPGRADABLE, missing_tables, schema, statements
 from .sql import Queries, Session, choose_documents, entity_rows, mention_rows, read_entities

@@ -16,7 +16,8 @@ from ..candidates import DROPPED_KEY
 from ..confidences import get_confidences
 from ..inputs import InputStats, Record
 from ..relations import get_relations
-from .resolution import KeptAliases, ResolveStats, name_key_rows
+from .links import KeptAliases, name_key_rows
+from .resolution import ResolveStats
 from .sql import Name, NameKey
 from .store import DocRows, SpanKey, Store, WriteCounts, normalize
 
@@ -161,7 +162,7 @@ def batch_mentions(docs: Iterable[Tuple[int, DocRows]]) -> Tuple[List[MentionRow
 
 
 class NameKeys:
-    """The rows of name_keys that a store's batches write (resolution.name_key_rows), computed
+    """The rows of name_keys that a store's batches write (links.name_key_rows), computed
     once per name while the knowledge base's alias entries stay the same: a build mentions most
     names in many batches. A back end that can tell which names' rows it has committed and that
     nothing deleted since (SQLite: no other connection committed, and this one ran no resolution

@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from ..inputs import Record
 from . import migrate
-from .resolution import AliasCache
+from .links import AliasCache
 from .rows import NameKeys, batch_mentions
 from .schema import READ_VERSION, SCHEMA_VERSION, UPGRADABLE, missing_tables, schema, statements
 from .sql import Queries, Session, choose_documents, entity_rows, mention_rows, read_entities
