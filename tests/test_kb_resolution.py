@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from spacy.language import Language
 
 from spacy_window_ner import kb
-from spacy_window_ner.kb import resolution
+from spacy_window_ner.kb import pass_state, placement, resolution
 from spacy_window_ner.kb.links import Links
 from spacy_window_ner.kb.resolve import cluster
 
@@ -319,7 +319,7 @@ def test_kb_resolution_pages_and_in_lists_change_nothing(tmp_path, monkeypatch):
     default, small = str(tmp_path / "default.sqlite"), str(tmp_path / "small.sqlite")
     kb.build_kb(make_nlp(), [source], default)
     monkeypatch.setattr(resolution, "TODO_PAGE", 1)
-    monkeypatch.setattr(resolution, "IN_LIST", 2)
+    monkeypatch.setattr(pass_state, "IN_LIST", 2)
     kb.build_kb(make_nlp(), [source], small)
     assert rows(small) == rows(default)
     with kb.open_store(small) as store:
@@ -438,13 +438,13 @@ def kept_profiles(db: str):
 
     kept, made = {}, {}
     with kb.open_store(db) as store, store.resolution() as session:
-        pass_ = resolution._Pass(session, Links(session.execute), ResolveSettings(), None)
+        pass_ = pass_state.PassState(session, Links(session.execute), ResolveSettings(), None)
         for entity_id, first, last, count, features in session.execute(
             "SELECT entity_id, first_mention, last_mention, mentions, features FROM entity_profiles", ()
         ).fetchall():
             kept[entity_id] = (first, last, count, json.loads(features))
-            found = pass_._records([tuple(row) for row in session.execute(
-                f"SELECT {pass_._columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+            found = pass_.records([tuple(row) for row in session.execute(
+                f"SELECT {pass_.mention_columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
                 f"AND r.candidates IS NULL WHERE m.entity_id = {session.queries.mark} AND m.id <= {session.queries.mark} "
                 f"ORDER BY m.id LIMIT {resolution.PROFILE_MENTIONS}",
                 (entity_id, last),
@@ -470,6 +470,7 @@ def test_kb_resolution_incremental_profile_sums(new_db, monkeypatch):
     match their mentions)."""
     monkeypatch.setattr(cluster, "PROFILE_MENTIONS", 3)
     monkeypatch.setattr(resolution, "PROFILE_MENTIONS", 3)
+    monkeypatch.setattr(placement, "PROFILE_MENTIONS", 3)
     db = new_db()
     base = [([0], [0]), ([1], [6]), ([2], [4]), ([0], [1])]  # JFK senate, RFK court, Kennedy press, JFK brother
     add_and_resolve(db, [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(base)])
@@ -521,7 +522,7 @@ def test_kb_resolution_incremental_places_known_names(new_db, monkeypatch):
     again (ResolveStats.placed), and give what a pass from scratch gives; a new writing of a
     name resolves its component again. Context looks at no later mention here (LOOKAHEAD 0)."""
     monkeypatch.setattr(cluster, "LOOKAHEAD", 0)
-    monkeypatch.setattr(resolution, "LOOKAHEAD", 0)
+    monkeypatch.setattr(placement, "LOOKAHEAD", 0)
     db = new_db()
     base = [synthetic_doc(f"d{i}", names, [i % 8, (i + 3) % 8]) for i, names in enumerate(
         [[2], [0, 2, 12], [1, 2, 10], [6, 8, 11], [7, 8], [0, 5], [10, 11, 12]]
@@ -600,6 +601,7 @@ def test_kb_resolution_incremental_profiles_are_first_mentions(new_db, monkeypat
     although John F. Kennedy's third mention is at the ranch."""
     monkeypatch.setattr(cluster, "PROFILE_MENTIONS", 2)
     monkeypatch.setattr(resolution, "PROFILE_MENTIONS", 2)
+    monkeypatch.setattr(placement, "PROFILE_MENTIONS", 2)
     db = new_db()
     base = [([0], [0]), ([0], [0]), ([1], [6]), ([2], [4]), ([0], [7])]  # JFK senate x2, RFK court, Kennedy press, JFK ranch
     add_and_resolve(db, [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(base)])
@@ -650,8 +652,8 @@ def test_kb_resolution_incremental_batches_same_as_from_scratch(documents, rng, 
     # Profiles of two mentions, so that entities outgrow them, and context looking 3 mention ids
     # ahead, so that new documents move some earlier mentions and not others.
     with tempfile.TemporaryDirectory() as tmp, mock.patch.object(cluster, "PROFILE_MENTIONS", 2), \
-            mock.patch.object(resolution, "PROFILE_MENTIONS", 2), mock.patch.object(cluster, "LOOKAHEAD", 3), \
-            mock.patch.object(resolution, "LOOKAHEAD", 3):
+            mock.patch.object(resolution, "PROFILE_MENTIONS", 2), mock.patch.object(placement, "PROFILE_MENTIONS", 2), \
+            mock.patch.object(cluster, "LOOKAHEAD", 3), mock.patch.object(placement, "LOOKAHEAD", 3):
         db = str(Path(tmp) / "kb.sqlite")
         start = 0
         while start < len(docs):

@@ -20,7 +20,10 @@ One job per module; each imports only those listed above it, and nothing imports
     links.py     what a pass links names by besides their blocking keys: kept alias entries
                  (`KeptAliases`, `AliasCache`), decisions (`Links`), and the names' blocking keys
                  as name_keys stores them (`name_key_rows`)
-    resolution.py  the incremental resolution pass (`resolve_kb`)
+    pass_state.py  a resolution pass's state (`ResolveStats`) and the reads and writes its two
+                 halves share (`PassState`: components, mention records, rows written in place)
+    placement.py  new mentions placed without resolving their components again (`Placement`)
+    resolution.py  the incremental resolution pass (`resolve_kb`): components resolved whole
     migrate.py   converting a knowledge base of an older schema version (`kb migrate`)
     sqlite.py    the SQLite back end: its SQL, connections (WAL) and files (`database_files`)
     postgres.py  the PostgreSQL back end (many concurrent writers): its SQL and locking;
@@ -46,8 +49,9 @@ from .backends import database_files, open_store
 from .build import build_kb, check_database_not_input, remove_documents
 from .export import CSV_FILES, EXPORT_FORMATS, MENTIONS_FIELDS, export_graph, export_mentions, write_graph, write_mentions
 from .manage import decide, migrate_database, resolve_database
+from .pass_state import ResolveStats
 from .query import pending, query_entity, read_graph
-from .resolution import ResolveStats, describe_ambiguity, resolve_kb
+from .resolution import describe_ambiguity, resolve_kb
 from .rows import CONTEXT_TOKENS, MAX_SENTENCE_TOKENS, BuildStats, doc_rows
 from .schema import SCHEMA_VERSION, TABLES
 from .spacy_kb import SPACY_KB_FILES, SpacyKBCounts, export_spacy_kb, make_spacy_kb

@@ -10,7 +10,8 @@ from typing import Callable, Iterable, Optional, Tuple, TypeVar, Union
 from .backends import open_store
 from .build import store_error
 from .links import read_alias_files, read_decision
-from .resolution import ResolveStats, resolve_kb
+from .pass_state import ResolveStats
+from .resolution import resolve_kb
 from .store import KBError, Store
 from .urls import describe
 

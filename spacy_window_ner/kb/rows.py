@@ -17,7 +17,7 @@ from ..confidences import get_confidences
 from ..inputs import InputStats, Record
 from ..relations import get_relations
 from .links import KeptAliases, name_key_rows
-from .resolution import ResolveStats
+from .pass_state import ResolveStats
 from .sql import Name, NameKey
 from .store import DocRows, SpanKey, Store, WriteCounts, normalize
 

@@ -34,7 +34,8 @@ from spacy.vocab import Vocab
 from ..files import atomic_directory
 from .backends import open_store
 from .export import check_export_directory
-from .resolution import Vectors, pipeline_vectors
+from .pass_state import Vectors
+from .resolution import pipeline_vectors
 from .store import KBError, normalize
 
 # The files InMemoryLookupKB.to_disk writes: the only ones an export replaces in its directory

@@ -1,0 +1,664 @@
+"""Placing a knowledge base's new mentions without resolving their components again: what an
+incremental resolution pass (resolution.py) does first, in time proportional to the new mentions,
+not to the knowledge base (`Placement`).
+
+A new mention of a name in resolved_names goes where that name's mentions go (an ambiguous
+name's, where its context says, compared only with mentions before it:
+`resolve.place_by_context`), and a new name goes where inserting it into its component's kept
+clustering puts it (`resolve.insert_names`, scored against the known names it shares a blocking
+key with), or, where insertion can't show that is what clustering again gives, where its
+component's names, clustered alone from their kept writings, put it, as long as every known name
+keeps its place there. Only the components where that does not hold (a name's place changes, a
+document was removed, an alias entry claims a name) are left to the pass, which resolves them
+whole. To compare a mention's context with a candidate entity's first mentions, the placement
+reads the candidate's profile sum, one row of the entity_profiles table (`resolve.ProfileSum`),
+not those mentions: a sum of fewer than PROFILE_MENTIONS mentions takes the mentions placed in
+its entity since when it is next read, and a sum it needs and lacks is made from the mentions;
+each is kept. Sums are kept for passes that compare contexts without vectors; they are of
+mentions before the new ones, which a mention's window (LOOKAHEAD) always takes whole in an
+incremental pass.
+"""
+import json
+from collections import Counter, defaultdict
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
+
+from .pass_state import PassState, candidates_json, profile_row, reading
+from .resolve import (
+    LOOKAHEAD, PROFILE_MENTIONS, Context, KeptName, MentionRecord, NamePlace, ProfileSum, ResolveSettings, blocking_keys,
+    context_features, insert_names, name_key, place_by_context, resolve, summed_features,
+)
+from .resolve.names import parse_name
+from .sql import Name
+
+
+class Placement:
+    """The placement of an incremental pass's new mentions (see the module docstring), made and
+    run by the pass before it resolves what is left to do.
+
+    pass_ (PassState): The pass: its session, links, settings and stats, and the reads and
+        writes it shares.
+    """
+
+    def __init__(self, pass_: PassState) -> None:
+        self.pass_ = pass_
+        self.session = pass_.session
+        self.q = pass_.q
+        self.links = pass_.links
+        self.settings = pass_.settings
+        self.vectors = pass_.vectors
+        self.stats = pass_.stats
+        self.first_new = 0  # the smallest id of a new mention
+        self.grown: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}  # known names' new rows (`_adopt`)
+
+    def run(self) -> None:
+        """Place the new mentions without resolving their components again, as a pass that
+        resolved them would (and so one from scratch): what the pass does in time proportional
+        to the new mentions, not to the knowledge base.
+
+        A component gives the same clusters of names as long as its names are the same (and
+        written the same way: a new writing can change how a name reads), so a new mention of a
+        known name (resolved_names) goes where its name's mentions go: to its name's entity, or,
+        for an ambiguous name, where its context says (`resolve.place_by_context`). New names
+        are placed by `_learn` (or `_twins`). Then the ambiguous mentions of the last LOOKAHEAD
+        ids, whose context may now hold new mentions, are placed again (`_place_recent`), and the
+        entities that gained or lost mentions are counted again.
+
+        The new mentions of a name are left to the pass (which resolves their whole component)
+        when `_learn` can't place the name, when it is written a new way, is claimed by an alias
+        entry, is not its own name_key (NFKC), or was removed from; when one of the entities its
+        mentions may join has such a name (or its canonical name comes from an alias entry); or,
+        for an ambiguous name, when a mention stays unplaced and the name has no entity of its
+        own yet, or a name around a mention belongs to two of its candidates. A component the
+        pass resolves again anyway has what was placed here redone.
+        """
+        execute, executemany, mark = self.session.execute, self.session.executemany, self.q.mark
+        new = [tuple(row) for row in execute(
+            "SELECT id, doc_id, text, label, sentence, start_char - sent_start_char, end_char - sent_start_char, "
+            "entity_id, norm FROM mentions WHERE entity_id IS NULL ORDER BY id", (),
+        ).fetchall()]
+        # A first build (fewer mentions resolved than new ones) resolves its components: that
+        # is faster in bulk, and gives the same entities.
+        if not new or execute(f"SELECT 1 FROM mentions WHERE entity_id IS NOT NULL LIMIT 1 OFFSET {len(new) - 1}", ()).fetchone() is None:
+            return
+        self.first_new = new[0][0]
+        known: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        for norm, label, key, entity_id, candidates in self.pass_.select_in(
+            "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm", {row[8] for row in new}
+        ):
+            known[norm, label] = (key, entity_id, None if candidates is None else json.loads(candidates))
+        names: Dict[Name, List[Tuple[Any, ...]]] = defaultdict(list)
+        for row in new:
+            names[row[8], row[3]].append(row)
+        stale = {tuple(row) for row in execute("SELECT norm, label FROM stale_names", ()).fetchall()}
+        eligible: Dict[Name, List[Tuple[Any, ...]]] = {}
+        for name, rows in names.items():
+            state = known.get(name)
+            if state is None or name in stale or state[0] != name[0] or not name_key(name[0]) or self.links.aliases.claiming(*name):
+                continue
+            texts = sorted({row[2] for row in rows})
+            if all(self._written_before(name, text) for text in texts):
+                eligible[name] = rows
+        unknown = [name for name in names if name not in known and name not in stale]
+        # Names mentioned before in another label can't be new keys of an entity's names: the
+        # names around a mention count whatever their label (resolve.place_by_context).
+        mentioned = {norm for norm, _ in self.pass_.select_in(
+            "SELECT DISTINCT norm, label FROM mentions WHERE entity_id IS NOT NULL AND norm", {n for n, _ in unknown}
+        )}
+        unknown = [name for name in unknown if name[0] not in mentioned]
+        learned = self._learn(unknown, names, stale)
+        learned.update(self._twins([name for name in unknown if name not in learned], names))
+        for name, state in learned.items():
+            known[name] = state
+            eligible[name] = names[name]
+        known.update((name, state) for name, state in self.grown.items() if name in known)
+        # The entities those names' mentions may join, checked: no alias entry's canonical name.
+        reach = {e for name in eligible for e in self._reach(known[name])}
+        alias_rows: Dict[int, Dict[str, Tuple[str, int]]] = defaultdict(dict)
+        for entity_id, norm, alias, count in self.pass_.select_in("SELECT entity_id, norm, name, mention_count FROM aliases WHERE entity_id", reach):
+            alias_rows[entity_id][norm] = (alias, count)
+        entity_rows = {row[0]: row for row in self.pass_.select_in("SELECT id, label, name, mention_count FROM entities WHERE id", reach)}
+        bad = {
+            e for e in reach
+            if e not in entity_rows or any(norm != name_key(norm) or self.links.aliases.claiming(norm, entity_rows[e][1]) for norm in alias_rows[e])
+        }
+        eligible = {name: rows for name, rows in eligible.items() if not set(self._reach(known[name])) & bad}
+        executemany(self.pass_.keep_name, [
+            (*name, known[name][0], known[name][1], candidates_json(known[name][2]), reading({row[2] for row in names[name]}, name[1]))
+            for name in sorted(learned) if name in eligible
+        ])
+        # Names all of whose mentions are one entity's first: their mentions are in the samples
+        # that ambiguous names are placed by.
+        entity_of: Dict[int, int] = {}
+        for name, rows in eligible.items():
+            _, entity_id, candidates = known[name]
+            if candidates is None and entity_id is not None:
+                entity_of.update((row[0], entity_id) for row in rows)
+        ambiguous = sorted(n for n in eligible if known[n][2] is not None)
+        if ambiguous:
+            records = {r.id: r for r in self.pass_.records([row for name in ambiguous for row in eligible[name]])}
+            keys = {name_key(n) for r in records.values() for n in (*r.neighbours, *(n for _, n in r.relations))}
+            owners: Dict[str, Set[int]] = defaultdict(set)  # name_key -> the entities of its unambiguous names
+            for key, entity_id in self.pass_.select_in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
+                owners[key].add(entity_id)
+        samples = _Samples(self, dict(entity_of))
+        if ambiguous:
+            for name in ambiguous:
+                placed = self._place_ambiguous([records[row[0]] for row in eligible[name]], known[name], owners, samples)
+                if placed is None:
+                    del eligible[name]
+                else:
+                    entity_of.update(placed)
+        moved, again = self._place_recent(new[0][0], samples, stale)
+        if not entity_of and not moved:
+            return
+        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", [(to, m) for m, (_, to) in sorted(moved.items())])
+        recount = {e for pair in moved.values() for e in pair}  # the entities mentions left or joined
+        by_entity: Dict[int, List[Tuple[Any, ...]]] = defaultdict(list)
+        for row in new:
+            if row[0] in entity_of:
+                by_entity[entity_of[row[0]]].append(row)
+        updates = []
+        old_aliases: Dict[Tuple[int, str], Tuple[str, int]] = {}  # the aliases the new mentions add to
+        new_aliases: Dict[Tuple[int, str], Tuple[str, int]] = {}
+        for entity_id, rows in sorted(by_entity.items()):
+            if entity_id in recount:
+                continue
+            _, label, canonical, count = entity_rows[entity_id]
+            aliases = dict(alias_rows[entity_id])
+            for norm in sorted({row[8] for row in rows}):
+                writings = Counter(" ".join(row[2].split()) for row in rows if row[8] == norm)
+                old = aliases.get(norm)
+                if old is not None and set(writings) != {old[0]}:
+                    writings.update(self._writings(entity_id, norm))
+                elif old is not None:
+                    writings[old[0]] += old[1]
+                best = min(writings, key=lambda w: (-writings[w], w))
+                aliases[norm] = new_aliases[entity_id, norm] = (best, sum(writings.values()))
+                if old is not None:
+                    old_aliases[entity_id, norm] = old
+            canonical = min(aliases.values(), key=lambda a: _canonical_order(a, label))[0]
+            updates.append((canonical, count + len(rows), entity_id))
+        assigned = [(entity_id, mention) for mention, entity_id in sorted(entity_of.items())]
+        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", assigned)
+        executemany(f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}", updates)
+        self.pass_.write_rows("aliases", ("entity_id", "norm"), ("name", "mention_count"), old_aliases, new_aliases)
+        again.update(self._recount(recount))
+        done = [name for name, rows in eligible.items() if name not in again and all(row[0] in entity_of for row in rows)]
+        executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(done))
+        executemany(
+            f"INSERT INTO resolve_todo (norm, label) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING", sorted(again)
+        )
+        self.stats.placed += len(entity_of)
+
+    def samples(self, entity_id: int, new: List[int], contexts: Dict[int, Context]) -> List[Union[MentionRecord, ProfileSum]]:
+        """An entity's first PROFILE_MENTIONS mentions of the names clustered into it (none
+        placed by context), the new ones placed already included (see
+        `resolve.place_by_context`): those resolved before as their ProfileSum, read from
+        entity_profiles (a sum of fewer than PROFILE_MENTIONS takes the mentions placed since,
+        `_grow_profile`; one missing is made from the mentions), kept when the pass keeps sums;
+        the new ones as records.
+
+        entity_id (int): The entity.
+        new (List[int]): The new mentions of its unambiguous names.
+        contexts (Dict[int, Context]): The contexts of sample mentions computed so far, filled in.
+        RETURNS (List[Union[MentionRecord, ProfileSum]]): The sample, in id order.
+        """
+        mark = self.q.mark
+        # The entity's mentions of names not ambiguous, resolved before this pass (all before
+        # the new ones), after a mention id.
+        clustered = (
+            f"SELECT {self.pass_.mention_columns} FROM mentions m JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+            f"AND r.candidates IS NULL WHERE m.entity_id = {mark} AND m.id > {mark} ORDER BY m.id LIMIT {mark}"
+        )
+        row = None
+        if self.pass_.profiles:
+            row = self.session.execute(
+                f"SELECT first_mention, last_mention, mentions, features FROM entity_profiles WHERE entity_id = {mark}", (entity_id,)
+            ).fetchone()
+            if row is not None and row[1] < self.first_new and row[2] <= PROFILE_MENTIONS:
+                found = ProfileSum(row[0], row[1], row[2], Counter(json.loads(row[3])))
+                if found.count < PROFILE_MENTIONS:  # mentions placed since it was kept join it now
+                    later = self.pass_.records([tuple(r) for r in self.session.execute(
+                        clustered, (entity_id, found.id, PROFILE_MENTIONS - found.count)
+                    ).fetchall()])
+                    if later:
+                        found = self._grow_profile(entity_id, found, later, contexts)
+                joining = sorted(new)[: PROFILE_MENTIONS - found.count]
+                rest = self.pass_.records(self.pass_.select_in(f"SELECT {self.pass_.mention_columns} FROM mentions m WHERE m.id", joining))
+                return [found, *rest]
+        rows = [tuple(row) for row in self.session.execute(clustered, (entity_id, -1, PROFILE_MENTIONS)).fetchall()]
+        if new:
+            rows.extend(self.pass_.select_in(f"SELECT {self.pass_.mention_columns} FROM mentions m WHERE m.id", new))
+        records = self.pass_.records(rows)[:PROFILE_MENTIONS]
+        before = [record for record in records if record.id < self.first_new]
+        if not self.pass_.profiles or not before:
+            return list(records)
+        kept = profile_row(before, contexts)
+        if row is not None:  # a row it can't use (of mentions since removed, whose ids came again): replaced
+            self.session.execute(f"DELETE FROM entity_profiles WHERE entity_id = {mark}", (entity_id,))
+        self.session.execute(self.pass_.keep_profile, (entity_id, *kept))
+        return [ProfileSum(kept[0], kept[1], kept[2], summed_features([contexts[r.id][0] for r in before])), *records[len(before):]]
+
+    def _place_recent(self, first_new: int, samples: "_Samples", stale: Set[Any]) -> Tuple[Dict[int, Tuple[int, int]], Set[Name]]:
+        """Place again the resolved mentions of ambiguous names that come at most LOOKAHEAD ids
+        before the new ones (`resolve.place_by_context` compares them with mentions up to
+        LOOKAHEAD ids after them, which may now include new ones); earlier ones can't move.
+
+        first_new (int): The smallest id of a new mention.
+        samples (_Samples): The candidates' samples, loaded when needed.
+        stale (Set[Any]): The names whose mentions were removed since the last pass (their
+            components are resolved again anyway).
+        RETURNS (Tuple[Dict[int, Tuple[int, int]], Set[Name]]): The mentions that move (id ->
+            (entity, new entity)), and the names whose components the pass must resolve again
+            instead.
+        """
+        rows = [tuple(row) for row in self.session.execute(
+            "SELECT m.id, m.doc_id, m.text, m.label, m.sentence, m.start_char - m.sent_start_char, "
+            "m.end_char - m.sent_start_char, m.entity_id, m.norm, r.entity_id, r.candidates FROM mentions m "
+            "JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
+            f"WHERE m.id >= {self.q.mark} AND m.entity_id IS NOT NULL AND r.candidates IS NOT NULL",
+            (first_new - LOOKAHEAD,),
+        ).fetchall()]
+        again: Set[Name] = set()
+        moved: Dict[int, Tuple[int, int]] = {}
+        if not rows or not self.settings.context:
+            return moved, again
+        by_name: Dict[Name, List[Tuple[Any, ...]]] = defaultdict(list)
+        for row in rows:
+            if (row[8], row[3]) not in stale:
+                by_name[row[8], row[3]].append(row)
+        records = {r.id: r for r in self.pass_.records([row[:9] for found in by_name.values() for row in found])}
+        keys = {name_key(n) for r in records.values() for n in (*r.neighbours, *(n for _, n in r.relations))}
+        owners: Dict[str, Set[int]] = defaultdict(set)
+        for key, entity_id in self.pass_.select_in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
+            owners[key].add(entity_id)
+        for name, found in sorted(by_name.items()):
+            state = (name[0], found[0][9], json.loads(found[0][10]))
+            if name_key(name[0]) != name[0]:
+                again.add(name)
+                continue
+            placed = self._place_ambiguous([records[row[0]] for row in found], state, owners, samples)
+            if placed is None:
+                again.add(name)
+                continue
+            moved.update((row[0], (row[7], placed[row[0]])) for row in found if placed[row[0]] != row[7])
+        return moved, again
+
+    def _recount(self, entity_ids: Iterable[int]) -> Set[Name]:
+        """Count the mentions, aliases and canonical names of entities again from their
+        mentions (those some mentions left or joined); an entity left with none is deleted.
+
+        entity_ids (Iterable[int]): The entities.
+        RETURNS (Set[Name]): Names whose components the pass must resolve instead (an entity
+            of names that are not their own name_key, or claimed by alias entries).
+        """
+        execute, mark = self.session.execute, self.q.mark
+        again: Set[Name] = set()
+        for entity_id in sorted(set(entity_ids)):
+            row = execute(f"SELECT label FROM entities WHERE id = {mark}", (entity_id,)).fetchone()
+            if row is None:
+                continue
+            label = row[0]
+            counts = execute(
+                f"SELECT norm, text, label, COUNT(*) FROM mentions WHERE entity_id = {mark} GROUP BY norm, text, label", (entity_id,)
+            ).fetchall()
+            if not counts:
+                execute(f"UPDATE resolved_names SET entity_id = NULL WHERE entity_id = {mark} AND candidates IS NOT NULL", (entity_id,))
+                execute(f"DELETE FROM aliases WHERE entity_id = {mark}", (entity_id,))
+                self.stats.deleted += max(execute(f"DELETE FROM entities WHERE id = {mark}", (entity_id,)).rowcount, 0)
+                continue
+            if any(norm != name_key(norm) or self.links.aliases.claiming(norm, lab) or lab != label for norm, _, lab, _ in counts):
+                again.update((norm, lab) for norm, _, lab, _ in counts)
+                continue
+            writings: Dict[str, Counter] = defaultdict(Counter)
+            for norm, text, _, count in counts:
+                writings[norm][" ".join(text.split())] += count
+            aliases = {}
+            for norm, found in writings.items():
+                aliases[norm] = (min(found, key=lambda w: (-found[w], w)), sum(found.values()))
+            canonical = min(aliases.values(), key=lambda a: _canonical_order(a, label))[0]
+            execute(
+                f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}",
+                (canonical, sum(count for *_, count in counts), entity_id),
+            )
+            execute(f"DELETE FROM aliases WHERE entity_id = {mark}", (entity_id,))
+            self.session.executemany(
+                f"INSERT INTO aliases (entity_id, norm, name, mention_count) VALUES ({mark}, {mark}, {mark}, {mark})",
+                [(entity_id, norm, name, count) for norm, (name, count) in sorted(aliases.items())],
+            )
+        return again
+
+    def _learn(
+        self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], stale: Set[Any]
+    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """Where the mentions of new names go, found without resolving their components'
+        mentions again: each component's new names are inserted into its kept clustering
+        (`_insert`, counted in ResolveStats.inserted) where `resolve.insert_names` can show that
+        gives what clustering the component again gives; else (ResolveStats.reclustered) the
+        names of the component (each read from its writing kept in resolved_names) are
+        clustered by `resolve` alone, one record each, without context, and if every known name
+        keeps its place there (its entity, or its own entity and candidates), the new names'
+        places follow: an entity of the clusters they join, an entity made now for a cluster of
+        new names only, or, for an ambiguous new name, the candidates it may mean (known
+        entities only). Else the component is left to the pass.
+
+        unknown (List[Name]): New names: no row of resolved_names, no mention before.
+        names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
+        stale (Set[Any]): The names whose mentions were removed since the last pass.
+        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The rows of
+            resolved_names for the names learned.
+        """
+        seeds = [name for name in unknown if name[0] and name_key(name[0]) == name[0] and not self.links.aliases.claiming(*name)]
+        learned: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        if seeds:
+            for component in self.pass_.components(seeds):
+                if not any(name in stale for name in component):
+                    learned.update(self._learn_component(component, names, set(seeds)))
+        return learned
+
+    def _learn_component(
+        self, component: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], allowed: Set[Name]
+    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """`_learn` for one component: the rows of its new names (those of known ambiguous
+        names that may now mean a new entity too are updated), or none."""
+        if any(name_key(norm) != norm for norm, _ in component):
+            return {}
+        members = set(component)
+        rows = {
+            (norm, label): (entity_id, None if candidates is None else json.loads(candidates), written)
+            for norm, label, entity_id, candidates, written in self.pass_.select_in(
+                "SELECT norm, label, entity_id, candidates, written FROM resolved_names WHERE norm", {n for n, _ in component}
+            )
+            if (norm, label) in members
+        }
+        new = [name for name in component if name not in rows and name in names]
+        others = [name for name in component if name not in rows and name not in names]
+        if not new or any(name not in allowed for name in new) or any(name in members for name in self.pass_.select_in("SELECT DISTINCT norm, label FROM mentions WHERE norm", {n for n, _ in others})):
+            return {}  # a name with mentions and no row (kept before resolved_names was): resolve it
+        aliases = sorted({id(e): e for name in component for e in self.links.aliases.claiming(*name)}.values(), key=lambda e: e.line)
+        decisions = []
+        if self.links.decisions:
+            decisions = sorted({d for name in component for d in self.links.decisions_of(name)}, key=lambda d: (d.label, d.a, d.b))
+        settings = ResolveSettings(threshold=self.settings.threshold, context=False)
+        if not aliases and not decisions:
+            inserted = self._insert(rows, new, names, settings)
+            if inserted is not None:
+                self.stats.inserted += 1
+                return inserted
+        self.stats.reclustered += 1
+        records: List[MentionRecord] = []
+        for i, name in enumerate(sorted(rows) + sorted(new)):
+            written = rows[name][2] if name in rows else reading({row[2] for row in names[name]}, name[1])
+            records.append(MentionRecord(i + 1, i + 1, written, name[1], written, 0, len(written)))
+        places = resolve(records, aliases=aliases, decisions=decisions, settings=settings).names
+        cluster_entity: Dict[int, int] = {}
+        own_of: Dict[int, Optional[int]] = {}
+        for name, (entity_id, candidates, _) in sorted(rows.items()):
+            cluster, fits = places[name]
+            if candidates is None and (fits is not None or entity_id is None or cluster is None):
+                return {}
+            if candidates is None and cluster is not None and cluster_entity.setdefault(cluster, entity_id) != entity_id:
+                return {}
+        if len(set(cluster_entity.values())) < len(cluster_entity):
+            return {}
+        # Clusters of new names only: each a new entity, named when its mentions are placed.
+        fresh = sorted({c for c, fits in (places[name] for name in new) if fits is None and c is not None} - set(cluster_entity))
+        grown: List[Name] = []  # known ambiguous names that may now mean a new entity too
+        for name, (entity_id, candidates, _) in sorted(rows.items()):
+            cluster, fits = places[name]
+            if candidates is None:
+                continue
+            if fits is None or cluster is None or any(c not in cluster_entity and c not in fresh for c in fits):
+                return {}
+            known_fits = sorted(cluster_entity[c] for c in fits if c in cluster_entity)
+            if known_fits != sorted(candidates) or own_of.setdefault(cluster, entity_id) != entity_id:
+                return {}
+            if len(known_fits) < len(fits):
+                # Its earlier mentions stay where they are: a new entity's mentions come after
+                # them (its profile is empty for them), and none of its names is around them.
+                if len(candidates) < 2:  # with one, context had not been asked
+                    return {}
+                grown.append(name)
+        return self._adopt(new, places, fresh, cluster_entity, own_of, {name: ([], list(places[name][1] or ())) for name in grown}, rows)
+
+    def _adopt(
+        self,
+        new: List[Name],
+        places: Dict[Name, NamePlace],
+        fresh: List[int],
+        cluster_entity: Dict[int, int],
+        own_of: Dict[int, Optional[int]],
+        grown: Dict[Name, Tuple[List[int], List[int]]],
+        rows: Dict[Name, Tuple[Optional[int], Optional[List[int]], str]],
+    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """The end of `_learn_component` (either way): the rows of resolved_names of the new
+        names, from their places, with an entity made now for each cluster of new names only;
+        the known ambiguous names that may now mean such clusters too get them as candidates.
+
+        new (List[Name]): The new names.
+        places (Dict[Name, NamePlace]): Where the new names go, by cluster.
+        fresh (List[int]): The clusters of new names only.
+        cluster_entity (Dict[int, int]): The entity of each cluster of known names.
+        own_of (Dict[int, Optional[int]]): The own entity of known ambiguous names' clusters.
+        grown (Dict[Name, Tuple[List[int], List[int]]]): Known ambiguous names -> the entities
+            and clusters they may mean now.
+        rows (Dict[Name, Tuple[Optional[int], Optional[List[int]], str]]): The known names' rows.
+        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The new names' rows, or
+            none if a new name has no place that can be kept.
+        """
+        for name in new:
+            cluster, fits = places[name]
+            if cluster is None or (fits is not None and any(c not in cluster_entity and c not in fresh for c in fits)):
+                return {}
+        if any(len(rows[name][1] or ()) < 2 for name in grown):  # with one candidate, context had not been asked
+            return {}
+        for cluster in fresh:
+            label = next(name[1] for name in new if places[name] == (cluster, None))
+            cluster_entity[cluster] = self.session.execute(
+                f"INSERT INTO entities (label, name, mention_count) VALUES ({self.q.mark}, '', 0) RETURNING id", (label,)
+            ).fetchone()[0]
+            self.pass_.made.append(cluster_entity[cluster])
+        learned: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        for name in sorted(new):
+            cluster, fits = places[name]
+            assert cluster is not None
+            if fits is None:
+                learned[name] = (name[0], cluster_entity[cluster], None)
+            else:
+                learned[name] = (name[0], own_of.get(cluster), sorted(cluster_entity[c] for c in fits))
+        for name, (entities, clusters) in sorted(grown.items()):
+            self.grown[name] = (name[0], rows[name][0], sorted(entities + [cluster_entity[c] for c in clusters]))
+            self.session.execute(
+                f"UPDATE resolved_names SET candidates = {self.q.mark} WHERE norm = {self.q.mark} AND label = {self.q.mark}",
+                (candidates_json(self.grown[name][2]), *name),
+            )
+        return learned
+
+    def _insert(
+        self,
+        rows: Dict[Name, Tuple[Optional[int], Optional[List[int]], str]],
+        new: List[Name],
+        names: Dict[Name, List[Tuple[Any, ...]]],
+        settings: ResolveSettings,
+    ) -> Optional[Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]]:
+        """`_learn_component` without clustering the component again: the new names placed
+        into its kept clustering by `resolve.insert_names` (scored against the known names they
+        share a blocking key with), when it can show that gives what clustering the whole
+        component gives; else None.
+
+        rows (Dict[Name, Tuple[Optional[int], Optional[List[int]], str]]): The known names' rows
+            of resolved_names (entity, candidates, written).
+        new (List[Name]): The new names.
+        names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
+        settings (ResolveSettings): The threshold, without context.
+        RETURNS (Optional[Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]]): The
+            new names' rows (none: leave the component to the pass), or None.
+        """
+        entities = {e for entity_id, candidates, _ in rows.values() for e in (entity_id, *(candidates or ())) if e is not None}
+        records = []  # ids after the entities': a new name's place may be a known entity
+        for i, name in enumerate(sorted(new), start=max(entities, default=0) + 1):
+            written = reading({row[2] for row in names[name]}, name[1])
+            records.append(MentionRecord(i, i, written, name[1], written, 0, len(written)))
+        kept = {
+            name: KeptName(written, name[1], entity_id, None if candidates is None else tuple(candidates))
+            for name, (entity_id, candidates, written) in rows.items()
+        }
+
+        def named(keys: Set[str]) -> List[Name]:
+            return [(norm, label) for norm, label in self.pass_.select_in("SELECT norm, label FROM name_keys WHERE key", keys)]
+
+        insertion = insert_names(records, kept, named, settings)
+        if insertion is None:
+            return None
+        fresh = sorted({c for c, fits in insertion.names.values() if fits is None and c is not None and c not in entities})
+        grown = {name: (list(rows[name][1] or ()), clusters) for name, clusters in insertion.grown.items()}
+        placed = [name for name in new if name not in insertion.twins]
+        learned = self._adopt(placed, dict(insertion.names), fresh, {e: e for e in entities}, {}, grown, rows)
+        if placed and not learned:
+            return {}
+        for name, other in insertion.twins.items():  # where the kept name goes (its new candidates too)
+            entity_id, candidates = self.grown[other][1:] if other in self.grown else rows[other][:2]
+            learned[name] = (name[0], entity_id, candidates)
+        return learned
+
+    def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+        """The new names that are one name with a known one, and its row of resolved_names: a
+        new name with the label and the identifying words of a resolved name ("Actor Smith"
+        beside "Smith": `names.Name.ident`) joins that name's node whatever else the component
+        holds, its keys, score and specificity are that name's, and so the component's clusters
+        stay as they were. Only names no alias entry claims and no decision is about, that are
+        their own name_key and are not written as an acronym (which can score more).
+
+        unknown (List[Name]): The names with new mentions and no row of resolved_names.
+        names (Dict[Name, List[Tuple[Any, ...]]]): Their new mention rows.
+        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The twins' rows.
+        """
+        ident_key: Dict[Name, str] = {}
+        for norm, label in unknown:
+            if name_key(norm) != norm or not norm or self.links.aliases.claiming(norm, label) or self.links.decisions_of((norm, label)):
+                continue
+            if any(parse_name(row[2], label).acronym for row in names[norm, label]):
+                continue
+            keys = [key for key in blocking_keys(norm, label) if key.startswith("n\t")]
+            if len(keys) == 1:
+                ident_key[norm, label] = keys[0]
+        others: Dict[str, Set[Name]] = defaultdict(set)
+        for key, norm, label in self.pass_.select_in("SELECT key, norm, label FROM name_keys WHERE key", set(ident_key.values())):
+            others[key].add((norm, label))
+        found: Dict[Name, Set[Tuple[str, Optional[int], Optional[str]]]] = defaultdict(set)
+        rows = self.pass_.select_in(
+            "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm",
+            {norm for names_ in others.values() for norm, _ in names_},
+        )
+        state_of = {(norm, label): (entity_id, candidates) for norm, label, _, entity_id, candidates in rows}
+        twins: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        for name, key in ident_key.items():
+            for other in others.get(key, ()):
+                if other != name and other in state_of:
+                    found[name].add((name[0], *state_of[other]))
+            if len(found[name]) == 1:
+                own, entity_id, candidates = found[name].pop()
+                twins[name] = (own, entity_id, None if candidates is None else json.loads(candidates))
+        return twins
+
+    def _reach(self, state: Tuple[str, Optional[int], Optional[List[int]]]) -> List[int]:
+        """The entities a known name's mentions may join."""
+        _, own, candidates = state
+        return [e for e in [own, *(candidates or ())] if e is not None]
+
+    def _written_before(self, name: Name, text: str) -> bool:
+        """Whether a resolved mention of the name is written so."""
+        mark = self.q.mark
+        return self.session.execute(
+            f"SELECT 1 FROM mentions WHERE norm = {mark} AND label = {mark} AND text = {mark} AND entity_id IS NOT NULL LIMIT 1",
+            (name[0], name[1], text),
+        ).fetchone() is not None
+
+    def _writings(self, entity_id: int, norm: str) -> Counter:
+        """How often an entity's resolved mentions of a name are written each way (whitespace collapsed)."""
+        mark = self.q.mark
+        found: Counter = Counter()
+        for text, count in self.session.execute(
+            f"SELECT text, COUNT(*) FROM mentions WHERE entity_id = {mark} AND norm = {mark} GROUP BY text", (entity_id, norm)
+        ).fetchall():
+            found[" ".join(text.split())] += count
+        return found
+
+    def _place_ambiguous(
+        self,
+        records: List[MentionRecord],
+        state: Tuple[str, Optional[int], Optional[List[int]]],
+        owners: Dict[str, Set[int]],
+        samples: "_Samples",
+    ) -> Optional[Dict[int, int]]:
+        """Where the new mentions of an ambiguous known name go (mention id -> entity id), as
+        `resolve.place_by_context` places them, or None if the pass must resolve its component.
+
+        records (List[MentionRecord]): The new mentions.
+        state (Tuple[str, Optional[int], Optional[List[int]]]): The name's row of resolved_names.
+        owners (Dict[str, Set[int]]): The name_key of names around the mentions (the pass's) ->
+            the entities of the unambiguous names with that key.
+        samples (_Samples): The candidates' samples, loaded when needed.
+        """
+        _, own, candidates = state
+        assert candidates is not None
+        names: Dict[str, int] = {}
+        around = {name_key(n) for r in records for n in (*r.neighbours, *(n for _, n in r.relations))}
+        for key in around:
+            mine = owners.get(key, set()).intersection(candidates)
+            if len(mine) > 1:  # resolve would pick one by its clusters' order: resolve it
+                return None
+            if mine:
+                names[key] = mine.pop()
+        placed = place_by_context(records, candidates, names, samples, self.vectors, samples.contexts) if self.settings.context else {}
+        if len(placed) == len(records):
+            return placed
+        if own is None:
+            return None
+        return {record.id: placed.get(record.id, own) for record in records}
+
+    def _grow_profile(self, entity_id: int, found: ProfileSum, later: List[MentionRecord], contexts: Dict[int, Context]) -> ProfileSum:
+        """A kept profile sum of fewer than PROFILE_MENTIONS mentions with the entity's mentions
+        placed after it was kept (they come after every mention it holds) added, kept."""
+        for record in later:
+            if record.id not in contexts:
+                contexts[record.id] = (context_features(record), None)
+        grown = ProfileSum(
+            found.first, later[-1].id, found.count + len(later), found.features + summed_features([contexts[r.id][0] for r in later])
+        )
+        mark = self.q.mark
+        self.session.execute(
+            f"UPDATE entity_profiles SET last_mention = {mark}, mentions = {mark}, features = {mark} WHERE entity_id = {mark}",
+            (grown.id, grown.count, json.dumps(dict(grown.features)), entity_id),
+        )
+        return grown
+
+
+class _Samples(Dict[int, List[Union[MentionRecord, ProfileSum]]]):
+    """The candidates' samples an incremental pass places ambiguous mentions by, each loaded
+    (`Placement.samples`) when `resolve.place_by_context` first asks for it.
+
+    placement (Placement): The placement.
+    members (Dict[int, int]): The new mentions of unambiguous names -> their entities.
+    """
+
+    def __init__(self, placement: Placement, members: Dict[int, int]) -> None:
+        super().__init__()
+        self.placement = placement
+        self.contexts: Dict[int, Context] = {}  # the samples' contexts, computed once for every name placed
+        self.members: Dict[int, List[int]] = defaultdict(list)  # entity -> its new mentions
+        for mention, entity_id in members.items():
+            self.members[entity_id].append(mention)
+
+    def __missing__(self, entity_id: int) -> List[Union[MentionRecord, ProfileSum]]:
+        found = self[entity_id] = self.placement.samples(entity_id, self.members.get(entity_id, []), self.contexts)
+        return found
+
+
+def _canonical_order(alias: Tuple[str, int], label: str) -> Tuple[Any, ...]:
+    """How an entity's name (as written, its mention count) ranks to be its canonical name, as
+    resolve ranks them: the most specific, the longest, the most mentioned, then the longest and
+    alphabetically first writing."""
+    written, count = alias
+    name = parse_name(written, label)
+    return (-name.specificity, -len(name.ident), -count, -len(written), written)
