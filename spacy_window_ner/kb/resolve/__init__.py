@@ -10,14 +10,13 @@ One job per module; each imports only those listed above it:
                  name pair scores and their blocking keys
     aliases.py   user alias files (JSONL or CSV), validated with line-numbered errors
     context.py   a mention's context (words, neighbours, relations, vectors) and its similarity
-    cluster.py   `blocking_keys` and `resolve`: blocking, pair scoring, anchored clustering;
-                 `insert_names`: new names placed into a kept clustering
+    cluster.py   `blocking_keys` and `resolve`: blocking, pair scoring, anchored clustering
+    insert.py    `insert_names`: new names placed into a kept clustering without clustering again
 """
 from .aliases import read_alias_file
-from .cluster import (
-    LOOKAHEAD, PROFILE_MENTIONS, AliasIndex, Context, Insertion, KeptName, blocking_keys, insert_names, place_by_context, resolve,
-)
+from .cluster import LOOKAHEAD, PROFILE_MENTIONS, AliasIndex, Context, blocking_keys, place_by_context, resolve
 from .context import ENTITY_WEIGHT, WINDOW, ProfileSum, context_features, summed_features
+from .insert import Insertion, KeptName, insert_names
 from .names import name_key
 from .records import (
     DEFAULT_THRESHOLD,
