@@ -293,8 +293,6 @@ def test_kb_resolution_empty_name_is_an_entity_of_its_own(tmp_path):
 def test_kb_resolution_loads_change_nothing(tmp_path, monkeypatch):
     """A page's components are loaded and resolved in loads of at most LOAD_MENTIONS mentions:
     one component a load gives the entities of one load for the page."""
-    from spacy_window_ner.kb import resolution
-
     source = write_jsonl(tmp_path / "all.jsonl", FIRST + SECOND)
     default, small = str(tmp_path / "default.sqlite"), str(tmp_path / "small.sqlite")
     kb.build_kb(make_nlp(), [source], default)
@@ -313,8 +311,6 @@ def test_kb_resolution_pages_and_in_lists_change_nothing(tmp_path, monkeypatch):
     """A pass works a page of names at a time and reads with IN lists of bounded length: one
     name a page and two values a list (components across pages, lists cut mid-component) give
     the entities of the defaults."""
-    from spacy_window_ner.kb import resolution
-
     source = write_jsonl(tmp_path / "all.jsonl", FIRST + SECOND)
     default, small = str(tmp_path / "default.sqlite"), str(tmp_path / "small.sqlite")
     kb.build_kb(make_nlp(), [source], default)

@@ -24,14 +24,14 @@ One job per module; each imports only those listed above it, and nothing imports
                  halves share (`PassState`: components, mention records, rows written in place)
     placement.py  new mentions placed without resolving their components again (`Placement`)
     resolution.py  the incremental resolution pass (`resolve_kb`): components resolved whole
+    rows.py      docs into rows (`doc_rows`), a batch stored and counted (`write_batch`, `BuildStats`);
+                 for both back ends, a batch's mention rows and names (`batch_mentions`) and each
+                 name's keys computed once per store (`NameKeys`)
     migrate.py   converting a knowledge base of an older schema version (`kb migrate`)
     sqlite.py    the SQLite back end: its SQL, connections (WAL) and files (`database_files`)
     postgres.py  the PostgreSQL back end (many concurrent writers): its SQL and locking;
                  imported only for a postgresql:// URL, as it needs psycopg (the `postgres` extra)
     backends.py  which back end a database names (`open_store`, `database_files`)
-    rows.py      docs into rows (`doc_rows`), a batch stored and counted (`write_batch`, `BuildStats`);
-                 for both back ends, a batch's mention rows and names (`batch_mentions`) and each
-                 name's keys computed once per store (`NameKeys`)
     ray_engine.py  `build_kb(engine="ray")`: the pipeline in one pool of Ray actors (the only module
                  importing Ray; build.py imports it lazily, for that engine only)
     build.py     `build_kb` and the local engine: stream records, skip those stored, nlp.pipe,
