@@ -18,7 +18,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.scorer_versions", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.rel_levers", "benchmarks.ner_levers", "benchmarks.kb", "benchmarks.long_docs", "benchmarks.profile_ner", "benchmarks.resolution.scale"])
+@pytest.mark.parametrize("module", ["benchmarks.layer", "benchmarks.scorer_versions", "benchmarks.ner_vs_spacy", "benchmarks.rel", "benchmarks.rel_levers", "benchmarks.ner_levers", "benchmarks.kb", "benchmarks.long_docs", "benchmarks.profile_ner"])
 def test_benchmarks_help(module):
     result = run(module, "--help")
     assert result.returncode == 0, result.stderr
@@ -77,24 +77,6 @@ def test_benchmarks_long_docs_runs(tmp_path):
     rows = [line.split() for line in result.stdout.splitlines()]
     assert ["sentencizer", "300"] in [row[:2] for row in rows]
     assert ["200"] in [row[:1] for row in rows]
-
-
-@pytest.mark.slow
-def test_benchmarks_resolution_scale_runs(tmp_path):
-    """Both parts at a tiny size: a pass from scratch over two corpora, and adding documents to
-    each base given, in size order, each timed against the smallest."""
-    result = run(
-        "benchmarks.resolution.scale", "--mentions", "200", "--base-docs", "80", "--base-docs", "40", "--new-docs", "10",
-        "--work-dir", tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines() if re.match(r"^ +\d[\d,]* +[\d,]+ +\d", line)]
-    added = [row for row in rows if len(row) == 12]
-    assert [row[0] for row in added] == ["40", "80"], result.stdout
-    assert added[0][-1] == "1.00"
-    assert len([row for row in rows if len(row) == 10]) == 2, result.stdout
-    bad = run("benchmarks.resolution.scale", "--base-docs", "5", "--work-dir", tmp_path)
-    assert bad.returncode != 0 and "at least" in bad.stderr
 
 
 @pytest.mark.slow

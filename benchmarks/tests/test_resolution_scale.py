@@ -41,7 +41,7 @@ def test_benchmarks_resolution_scale_docs():
 
 @pytest.mark.slow  # about 10 s: each phase is a process of its own
 def test_benchmarks_resolution_scale_runs(tmp_path):
-    result = run("--mentions", "400", "--base-docs", "40", "--new-docs", "5", "--work-dir", str(tmp_path))
+    result = run("--mentions", "400", "--base-docs", "40", "--base-docs", "10", "--new-docs", "5", "--work-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("start: load average") and lines[-1].startswith("end: load average")
@@ -52,15 +52,18 @@ def test_benchmarks_resolution_scale_runs(tmp_path):
         found = [line.split() for line in lines if re.fullmatch(rf" *{number}( +{number}){{{n - 1}}}", line)]
         return [[float(value.replace(",", "")) for value in row] for row in found]
 
-    # 1. ten numbers a row (100 and 400 mentions); 2. eleven (bases of 10 and 40 documents).
-    scratch, added = rows(10), rows(11)
+    # 1. ten numbers a row (100 and 400 mentions); 2. twelve (the bases given, smallest first).
+    scratch, added = rows(10), rows(12)
     assert len(scratch) == 2 and len(added) == 2
     assert [row[1] for row in scratch] == [10, 40]  # documents: mentions / 10
     assert [row[0] for row in added] == [10, 40]
     for mentions, _, _, _, _, _, components, entities, largest_names, largest_mentions in scratch:
         assert 0 < components <= entities and 0 < largest_names <= largest_mentions <= mentions
-    for _, base_mentions, _, _, _, _, _, new_mentions, placed, components, resolved in added:
+    for _, base_mentions, _, store, resolve, total, _, new_mentions, placed, components, resolved, _ in added:
         # A new mention is placed, or resolved again with its component.
         assert 0 < new_mentions and 0 <= placed <= new_mentions and new_mentions - placed <= resolved
         assert resolved <= base_mentions + new_mentions and (components > 0) == (resolved > 0)
-    assert re.search(r"^time ratio, big base / small base: [\d.]+ \(the bases differ 4x\)$", result.stdout, re.M)
+        assert abs(store + resolve - total) <= 0.011  # printed to two decimals
+    assert added[0][-1] == 1.0  # the smallest base's time over its own
+    bad = run("--base-docs", "5", "--work-dir", str(tmp_path))
+    assert bad.returncode != 0 and "at least" in bad.stderr
