@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set,
 import numpy
 
 from .links import Links
-from .resolve import Context, MentionRecord, ResolveSettings, context_features, summed_features
+from .resolve import Context, MentionRecord, ProfileSum, ResolveSettings, context_features, summed_features
 from .resolve.names import parse_name
 from .sql import Name, Session
 
@@ -231,20 +231,27 @@ class PassState:
         )
 
 
-def profile_row(sample: List[MentionRecord], contexts: Dict[int, Context]) -> Tuple[Any, ...]:
-    """The row of entity_profiles of sample mentions (sorted by id) without its entity id,
-    their contexts taken from `contexts` where there (computed and added there where not).
+def profile_sum(sample: List[MentionRecord], contexts: Dict[int, Context]) -> ProfileSum:
+    """The profile sum of sample mentions (sorted by id), their contexts taken from `contexts`
+    where there (computed and added there where not).
 
     sample (List[MentionRecord]): The mentions.
     contexts (Dict[int, Context]): The contexts computed so far, by mention id; filled in.
-    RETURNS (Tuple[Any, ...]): (first mention, last mention, count, the summed features as JSON).
+    RETURNS (ProfileSum): Their summed context features, with their first and last ids and count.
     """
-    features = []
     for record in sample:
         if record.id not in contexts:
             contexts[record.id] = (context_features(record), None)
-        features.append(contexts[record.id][0])
-    return (sample[0].id, sample[-1].id, len(sample), json.dumps(summed_features(features)))
+    return ProfileSum(sample[0].id, sample[-1].id, len(sample), summed_features([contexts[r.id][0] for r in sample]))
+
+
+def profile_row(profile: ProfileSum) -> Tuple[Any, ...]:
+    """A profile sum as a row of entity_profiles, without its entity id.
+
+    profile (ProfileSum): The sum.
+    RETURNS (Tuple[Any, ...]): (first mention, last mention, count, the summed features as JSON).
+    """
+    return (profile.first, profile.id, profile.count, json.dumps(profile.features))
 
 
 def reading(texts: Iterable[str], label: str) -> str:

@@ -22,10 +22,10 @@ import json
 from collections import Counter, defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from .pass_state import PassState, candidates_json, profile_row, reading
+from .pass_state import PassState, candidates_json, profile_row, profile_sum, reading
 from .resolve import (
     LOOKAHEAD, PROFILE_MENTIONS, Context, KeptName, MentionRecord, NamePlace, ProfileSum, ResolveSettings, blocking_keys,
-    context_features, insert_names, name_key, place_by_context, resolve, summed_features,
+    insert_names, name_key, place_by_context, resolve,
 )
 from .resolve.names import parse_name
 from .sql import Name
@@ -233,11 +233,11 @@ class Placement:
         before = [record for record in records if record.id < self.first_new]
         if not self.pass_.profiles or not before:
             return list(records)
-        kept = profile_row(before, contexts)
+        kept = profile_sum(before, contexts)
         if row is not None:  # a row it can't use (of mentions since removed, whose ids came again): replaced
             self.session.execute(f"DELETE FROM entity_profiles WHERE entity_id = {mark}", (entity_id,))
-        self.session.execute(self.pass_.keep_profile, (entity_id, *kept))
-        return [ProfileSum(kept[0], kept[1], kept[2], summed_features([contexts[r.id][0] for r in before])), *records[len(before):]]
+        self.session.execute(self.pass_.keep_profile, (entity_id, *profile_row(kept)))
+        return [kept, *records[len(before):]]
 
     def _place_recent(self, first_new: int, samples: "_Samples", stale: Set[Any]) -> Tuple[Dict[int, Tuple[int, int]], Set[Name]]:
         """Place again the resolved mentions of ambiguous names that come at most LOOKAHEAD ids
@@ -620,16 +620,12 @@ class Placement:
     def _grow_profile(self, entity_id: int, found: ProfileSum, later: List[MentionRecord], contexts: Dict[int, Context]) -> ProfileSum:
         """A kept profile sum of fewer than PROFILE_MENTIONS mentions with the entity's mentions
         placed after it was kept (they come after every mention it holds) added, kept."""
-        for record in later:
-            if record.id not in contexts:
-                contexts[record.id] = (context_features(record), None)
-        grown = ProfileSum(
-            found.first, later[-1].id, found.count + len(later), found.features + summed_features([contexts[r.id][0] for r in later])
-        )
+        added = profile_sum(later, contexts)
+        grown = ProfileSum(found.first, added.id, found.count + added.count, found.features + added.features)
         mark = self.q.mark
         self.session.execute(
             f"UPDATE entity_profiles SET last_mention = {mark}, mentions = {mark}, features = {mark} WHERE entity_id = {mark}",
-            (grown.id, grown.count, json.dumps(dict(grown.features)), entity_id),
+            (*profile_row(grown)[1:], entity_id),
         )
         return grown
 

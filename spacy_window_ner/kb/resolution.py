@@ -47,7 +47,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 import numpy
 
 from .links import Links, add_alias_entries, add_decisions, name_key_rows
-from .pass_state import Ambiguity, PassState, ResolveStats, Vectors, candidates_json, profile_row, reading
+from .pass_state import Ambiguity, PassState, ResolveStats, Vectors, candidates_json, profile_row, profile_sum, reading
 from .placement import Placement
 from .resolve import (
     ENTITY_WEIGHT, PROFILE_MENTIONS, WINDOW, AliasEntry, Context, Decision, MentionRecord, NamePlace, ResolvedEntity, ResolveSettings,
@@ -506,7 +506,7 @@ class _Pass(PassState):
         for first in wanted:
             sample = [by_id[m] for m in by_first[first].mentions if m in plain][:PROFILE_MENTIONS]
             if sample:
-                sums.append((first, profile_row(sample, contexts)))
+                sums.append((first, profile_row(profile_sum(sample, contexts))))
         return sums
 
     @staticmethod
