@@ -11,10 +11,15 @@ runs):
    the largest component, not the input: the table prints both, with the largest component
    (its names and mentions, from the stored blocking keys) beside them.
 2. Adding documents in time proportional to them: bases of each --base-docs size (10,000 and
-   100,000 documents unless given) are stored and resolved; then --new-docs new documents, which
-   mention the base's people, organisations and places, are stored and resolved incrementally
-   (what `kb build` does at its end). The time for a big base should be close to the small one's;
-   the table gives each base's time over the smallest's.
+   100,000 documents unless given) are stored and resolved; then --new-docs new documents (1,000
+   unless given; repeat for more counts, each added to a copy of the base), which mention the
+   base's people, organisations and places, are stored and resolved incrementally (what `kb
+   build` does at its end). Each base is built twice: from a population that grows with it (one
+   person per two documents), and from the smallest base's population. The second holds the
+   names fixed, so it shows what the base's size alone costs; in the first, a surname is shared
+   by more people the bigger the base, and each new mention of it has more namesakes (names
+   sharing a blocking key) to be told apart from. The table gives each add phase's time over the
+   smallest base's with as many new documents.
 
 Every phase runs in a process of its own (multiprocessing "spawn"), so its peak RSS
 (getrusage ru_maxrss) is its own; "baseline" is the peak of such a process that only imports the
@@ -37,6 +42,7 @@ import multiprocessing
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import time
 from collections import Counter
@@ -256,6 +262,25 @@ def largest_component(db: str) -> Dict[str, Any]:
     return {"names": names[root], "mentions": top, "components": len(mentions)}
 
 
+def namesakes(db: str) -> float:
+    """The mean, over the mentions not yet resolved, of the other names that share a blocking key
+    with the mention's name (read from the name_keys table of a SQLite knowledge base): what
+    placing a new mention compares it with.
+
+    RETURNS (float): The mean number of namesakes of a new mention.
+    """
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute(
+            "WITH new AS (SELECT norm, label, COUNT(*) AS n FROM mentions WHERE entity_id IS NULL GROUP BY norm, label) "
+            "SELECT COALESCE(SUM(n * (SELECT COUNT(*) FROM (SELECT DISTINCT k2.norm, k2.label FROM name_keys k1 "
+            "JOIN name_keys k2 ON k2.key = k1.key WHERE k1.norm = new.norm AND k1.label = new.label "
+            "AND NOT (k2.norm = new.norm AND k2.label = new.label)))) * 1.0 / SUM(n), 0) FROM new"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+
+
 def imports_only() -> None:
     """Nothing: the peak RSS of a process that only imports the package (the baseline)."""
 
@@ -286,10 +311,22 @@ def in_child(work: Callable[..., Any], *args: Any) -> Tuple[Any, float]:
 def new_database(work_dir: Path, name: str) -> str:
     """A path for a new SQLite knowledge base (files of an earlier run removed)."""
     db = work_dir / name
-    for path in database_files(db):
-        if path.exists():
-            path.unlink()
+    remove_database(db)
     return str(db)
+
+
+def remove_database(db: Path) -> None:
+    """Remove a SQLite knowledge base's files (the database, its WAL and shared memory), if any."""
+    for path in database_files(db):
+        path.unlink(missing_ok=True)
+
+
+def copy_database(source: str, target: str) -> None:
+    """Copy a SQLite knowledge base that no connection has open, file by file."""
+    remove_database(Path(target))
+    for src, dst in zip(database_files(Path(source)), database_files(Path(target))):
+        if src.exists():
+            shutil.copyfile(src, dst)
 
 
 def load_average() -> str:
@@ -303,11 +340,14 @@ def main(
     base_docs: Optional[List[int]] = typer.Option(
         None, help="Documents in a base to add to; repeat for more bases (default: 10,000 and 100,000)."
     ),
-    new_docs: int = typer.Option(1_000, help="Documents added to each base."),
+    new_docs: Optional[List[int]] = typer.Option(
+        None, help="Documents added to each base; repeat for more counts, each added to a copy of the base (default: 1,000)."
+    ),
     work_dir: Path = typer.Option(Path("/work/scratch/kb/scale"), help="Scratch directory for the databases."),
 ) -> None:
     bases = sorted(set(base_docs or [10_000, 100_000]))
-    if mentions < 8 or bases[0] < 10 or new_docs < 1:
+    counts = sorted(set(new_docs or [1_000]))
+    if mentions < 8 or bases[0] < 10 or counts[0] < 1:
         raise typer.BadParameter("Give at least 8 --mentions, 10 --base-docs and 1 --new-docs.")
     work_dir.mkdir(parents=True, exist_ok=True)
     print(f"start: {load_average()}")
@@ -327,36 +367,48 @@ def main(
               f"{stored['mentions'] / resolved['seconds']:>10,.0f} {peak:>8.0f} {resolved['components']:>10,} "
               f"{resolved['total_entities']:>8,} {largest['names']:>13,} {largest['mentions']:>16,}")
 
-    print(f"\n2. Adding {new_docs:,} documents (store, then an incremental pass) to a resolved base:")
-    print(f"{'base docs':>9} {'base mentions':>13} {'base s':>7} {'store s':>7} {'resolve s':>9} {'total s':>7} "
-          f"{'peak MiB':>8} {'new mentions':>12} {'placed':>7} {'components':>10} {'resolved mentions':>17} {'x smallest':>10}")
-    totals = []
-    for size in bases:
-        db = new_database(work_dir, f"base_{size}.sqlite")
-        people = people_for(size)
-        stored, _ = in_child(store_docs, db, people, 0, size)
-        resolved, _ = in_child(resolve_pass, db, True)
-        # The new documents are stored as `kb build` stores them (their rows given here, not made by
-        # a pipeline), then resolved incrementally, as it does at its end: in two processes, so that
-        # the peak RSS is the pass's, not that of the generator's population.
-        added, _ = in_child(store_docs, db, people, size, new_docs)
-        incremental, peak = in_child(resolve_pass, db, False)
-        total = added["seconds"] + incremental["seconds"]
-        totals.append(total)
-        print(f"{size:>9,} {stored['mentions']:>13,} {stored['seconds'] + resolved['seconds']:>7.1f} "
-              f"{added['seconds']:>7.2f} {incremental['seconds']:>9.2f} {total:>7.2f} {peak:>8.0f} "
-              f"{added['mentions']:>12,} {incremental['placed']:>7,} {incremental['components']:>10,} "
-              f"{incremental['mentions']:>17,} {total / totals[0]:>10.2f}")
+    print("\n2. Adding documents (store, then an incremental pass) to a resolved base:")
+    # Each base from a population that grows with it, then from the smallest base's population
+    # (the smallest base itself is built once).
+    populations = list(dict.fromkeys(
+        (size, people) for size in bases for people in (people_for(size), people_for(bases[0]))
+    ))
+    header = (f"{'people':>7} {'base docs':>9} {'new docs':>8} {'store s':>7} {'resolve s':>9} {'total s':>7} {'peak MiB':>8} "
+              f"{'new mentions':>12} {'namesakes':>9} {'placed':>7} {'components':>10} {'resolved mentions':>17} {'x smallest':>10}")
+    smallest: Dict[int, float] = {}  # new docs -> the smallest base's total
+    for size, people in populations:
+        base = new_database(work_dir, f"base_{size}_{people}.sqlite")
+        stored, _ = in_child(store_docs, base, people, 0, size)
+        resolved, _ = in_child(resolve_pass, base, True)
+        print(f"\nbase: {size:,} documents of {people:,} people, {stored['mentions']:,} mentions, stored and resolved "
+              f"in {stored['seconds'] + resolved['seconds']:.1f} s\n{header}")
+        for count in counts:
+            db = new_database(work_dir, "add.sqlite")
+            copy_database(base, db)
+            # The new documents are stored as `kb build` stores them (their rows given here, not made
+            # by a pipeline), then resolved incrementally, as it does at its end: in two processes,
+            # so that the peak RSS is the pass's, not that of the generator's population.
+            added, _ = in_child(store_docs, db, people, size, count)
+            near, _ = in_child(namesakes, db)
+            incremental, peak = in_child(resolve_pass, db, False)
+            total = added["seconds"] + incremental["seconds"]
+            smallest.setdefault(count, total)
+            print(f"{people:>7,} {size:>9,} {count:>8,} {added['seconds']:>7.2f} {incremental['seconds']:>9.2f} {total:>7.2f} "
+                  f"{peak:>8.0f} {added['mentions']:>12,} {near:>9.1f} {incremental['placed']:>7,} "
+                  f"{incremental['components']:>10,} {incremental['mentions']:>17,} {total / smallest[count]:>10.2f}")
+            remove_database(Path(db))
+        remove_database(Path(base))
     print(
         "\nstore s: writing the documents (Store.write_batch, a transaction per 500, generating the rows included).\n"
         "resolve s: the resolution pass (kb.manage.resolve_database). peak MiB: peak RSS of the process that ran\n"
         "the pass (a process of its own in 1. and 2.); compare it with the baseline.\n"
         "components, entities: the pass's components, and the knowledge base's entities after it.\n"
         "largest names/mentions: the largest component (names linked by shared blocking keys), which a pass\n"
-        "holds in memory at once. base s: storing and resolving the base from scratch. resolved mentions: the\n"
-        "mentions of the components the incremental pass resolved again (those that gained a name). placed: new\n"
-        "mentions of known names the pass placed without resolving their component again. x smallest: the total\n"
-        "time (store and resolve) over the smallest base's."
+        "holds in memory at once. namesakes: the mean, over the new mentions, of the other names that share a\n"
+        "blocking key with the mention's name. resolved mentions: the mentions of the components the incremental\n"
+        "pass resolved again (those that gained a name). placed: new mentions of known names the pass placed\n"
+        "without resolving their component again. x smallest: the total time (store and resolve) over the\n"
+        "smallest base's with as many new documents."
     )
     print(f"end: {load_average()}")
 
