@@ -46,7 +46,6 @@ their characters; `Doc.from_docs` and `as_doc` shift its key; `to_bytes`, pickle
 `get_confidences(doc)` before those. The span group's `attrs["scores"]` is filled at the same
 time, where the group still holds the record's spans; before that it has no "scores".
 """
-import math
 import weakref
 from itertools import zip_longest
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -331,14 +330,15 @@ def get_confidences(doc: Doc, spans: Optional[Iterable[Span]] = None) -> Dict[Co
 
 
 def _stored_score(value: Any) -> Optional[float]:
-    """A stored confidence as get_confidences returns it: a finite int or float, as a float;
-    None for anything else user_data may hold (NaN, infinity, text or None from another tool or
-    a hand-edited file), which is left out.
+    """A stored confidence as get_confidences returns it: an int or float in [0, 1] (what
+    set_confidences accepts), as a float; None for anything else user_data may hold (NaN,
+    infinity, a number out of range, a bool, text or None from another tool or a hand-edited
+    file), which is left out.
 
     value (Any): The value stored for a label.
     RETURNS (Optional[float]): The confidence, or None.
     """
-    if isinstance(value, (int, float)) and math.isfinite(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
         return float(value)
     return None
 

@@ -148,11 +148,13 @@ def test_confidences_two_labels_on_the_same_text():
 
 
 def test_confidences_get_leaves_out_invalid_stored_values():
-    """Stored values that are no finite number (written by another tool, or a hand-edited
+    """Stored values that are no number in [0, 1] (written by another tool, or a hand-edited
     file read with from_json) are left out alike by get_confidences(doc) and get_confidences
-    (doc, spans); an int is read as a float."""
+    (doc, spans); an int is read as a float, a bool is no number."""
     doc = spacy.blank("en")(TEXT)
-    values = {"A": 1, "B": 0.5, "C": float("nan"), "D": float("inf"), "E": "0.5", "F": None}
+    values = {
+        "A": 1, "B": 0.5, "C": float("nan"), "D": float("inf"), "E": "0.5", "F": None, "G": True, "H": 1.5, "I": -0.25,
+    }
     doc.user_data[("._.", EXTENSION, 0, 5)] = values
     doc.user_data[("._.", EXTENSION, 20, 26)] = {"LOC": float("-inf")}
     expected = {(0, 5, "A"): 1.0, (0, 5, "B"): 0.5}
