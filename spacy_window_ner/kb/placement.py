@@ -30,6 +30,10 @@ from .resolve import (
 from .resolve.names import parse_name
 from .sql import Name
 
+# A name's row of resolved_names, as a placement reads and writes it: its key (name_key), its
+# entity (an ambiguous name's own entity, if it has one), and an ambiguous name's candidates.
+NameRow = Tuple[str, Optional[int], Optional[List[int]]]
+
 
 class Placement:
     """The placement of an incremental pass's new mentions (see the module docstring), made and
@@ -48,7 +52,7 @@ class Placement:
         self.vectors = pass_.vectors
         self.stats = pass_.stats
         self.first_new = 0  # the smallest id of a new mention
-        self.grown: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}  # known names' new rows (`_adopt`)
+        self.grown: Dict[Name, NameRow] = {}  # known names' new rows (`_adopt`)
 
     def run(self) -> None:
         """Place the new mentions without resolving their components again, as a pass that
@@ -81,15 +85,48 @@ class Placement:
         if not new or execute(f"SELECT 1 FROM mentions WHERE entity_id IS NOT NULL LIMIT 1 OFFSET {len(new) - 1}", ()).fetchone() is None:
             return
         self.first_new = new[0][0]
-        known: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
-        for norm, label, key, entity_id, candidates in self.pass_.select_in(
-            "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm", {row[8] for row in new}
-        ):
-            known[norm, label] = (key, entity_id, None if candidates is None else json.loads(candidates))
         names: Dict[Name, List[Tuple[Any, ...]]] = defaultdict(list)
         for row in new:
             names[row[8], row[3]].append(row)
         stale = {tuple(row) for row in execute("SELECT norm, label FROM stale_names", ()).fetchall()}
+        known, eligible, learned = self._known_names(names, stale)
+        eligible, entity_rows, alias_rows = self._joinable(eligible, known)
+        executemany(self.pass_.keep_name, [
+            (*name, known[name][0], known[name][1], candidates_json(known[name][2]), reading({row[2] for row in names[name]}, name[1]))
+            for name in sorted(learned) if name in eligible
+        ])
+        entity_of, samples = self._place_names(eligible, known)
+        moved, again = self._place_recent(self.first_new, samples, stale)
+        if not entity_of and not moved:
+            return
+        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", [(to, m) for m, (_, to) in sorted(moved.items())])
+        recount = {e for pair in moved.values() for e in pair}  # the entities mentions left or joined
+        self._write_places(new, entity_of, recount, entity_rows, alias_rows)
+        again.update(self._recount(recount))
+        done = [name for name, rows in eligible.items() if name not in again and all(row[0] in entity_of for row in rows)]
+        executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(done))
+        executemany(
+            f"INSERT INTO resolve_todo (norm, label) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING", sorted(again)
+        )
+        self.stats.placed += len(entity_of)
+
+    def _known_names(
+        self, names: Dict[Name, List[Tuple[Any, ...]]], stale: Set[Any]
+    ) -> Tuple[Dict[Name, NameRow], Dict[Name, List[Tuple[Any, ...]]], Set[Name]]:
+        """The rows of resolved_names of the new mentions' names, and the names whose new
+        mentions may be placed here: known names written as before, not stale, their own
+        name_key and claimed by no alias entry, and the new names `_learn` (or `_twins`) learns.
+
+        names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
+        stale (Set[Any]): The names whose mentions were removed since the last pass.
+        RETURNS (Tuple[Dict, Dict, Set]): The names' rows of resolved_names (those learned and
+            grown now included), the eligible names' new mention rows, and the names learned.
+        """
+        known: Dict[Name, NameRow] = {}
+        for norm, label, key, entity_id, candidates in self.pass_.select_in(
+            "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm", {norm for norm, _ in names}
+        ):
+            known[norm, label] = (key, entity_id, None if candidates is None else json.loads(candidates))
         eligible: Dict[Name, List[Tuple[Any, ...]]] = {}
         for name, rows in names.items():
             state = known.get(name)
@@ -111,7 +148,21 @@ class Placement:
             known[name] = state
             eligible[name] = names[name]
         known.update((name, state) for name, state in self.grown.items() if name in known)
-        # The entities those names' mentions may join, checked: no alias entry's canonical name.
+        return known, eligible, set(learned)
+
+    def _joinable(
+        self, eligible: Dict[Name, List[Tuple[Any, ...]]], known: Dict[Name, NameRow]
+    ) -> Tuple[Dict[Name, List[Tuple[Any, ...]]], Dict[int, Tuple[Any, ...]], Dict[int, Dict[str, Tuple[str, int]]]]:
+        """The eligible names whose mentions may join every entity they may mean: none of those
+        has a name that is not its own name_key or that an alias entry claims (its canonical
+        name may come from the entry).
+
+        eligible (Dict[Name, List[Tuple[Any, ...]]]): The eligible names' new mention rows.
+        known (Dict[Name, NameRow]): Their rows of resolved_names.
+        RETURNS (Tuple[Dict, Dict, Dict]): Those names' new mention rows; the entities they may
+            join (id -> the row of entities: id, label, name, mention_count); and those
+            entities' aliases (id -> norm -> (name, mention_count)).
+        """
         reach = {e for name in eligible for e in self._reach(known[name])}
         alias_rows: Dict[int, Dict[str, Tuple[str, int]]] = defaultdict(dict)
         for entity_id, norm, alias, count in self.pass_.select_in("SELECT entity_id, norm, name, mention_count FROM aliases WHERE entity_id", reach):
@@ -122,10 +173,20 @@ class Placement:
             if e not in entity_rows or any(norm != name_key(norm) or self.links.aliases.claiming(norm, entity_rows[e][1]) for norm in alias_rows[e])
         }
         eligible = {name: rows for name, rows in eligible.items() if not set(self._reach(known[name])) & bad}
-        executemany(self.pass_.keep_name, [
-            (*name, known[name][0], known[name][1], candidates_json(known[name][2]), reading({row[2] for row in names[name]}, name[1]))
-            for name in sorted(learned) if name in eligible
-        ])
+        return eligible, entity_rows, alias_rows
+
+    def _place_names(
+        self, eligible: Dict[Name, List[Tuple[Any, ...]]], known: Dict[Name, NameRow]
+    ) -> Tuple[Dict[int, int], "_Samples"]:
+        """Where the eligible names' new mentions go: an unambiguous name's to its entity, an
+        ambiguous name's where `_place_ambiguous` says. An ambiguous name whose mentions can't
+        all be placed is dropped from `eligible` (its component is left to the pass).
+
+        eligible (Dict[Name, List[Tuple[Any, ...]]]): The eligible names' new mention rows.
+        known (Dict[Name, NameRow]): Their rows of resolved_names.
+        RETURNS (Tuple[Dict[int, int], _Samples]): Mention id -> entity id, and the candidates'
+            samples loaded (which `_place_recent` places by too).
+        """
         # Names all of whose mentions are one entity's first: their mentions are in the samples
         # that ambiguous names are placed by.
         entity_of: Dict[int, int] = {}
@@ -141,18 +202,32 @@ class Placement:
             for key, entity_id in self.pass_.select_in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
                 owners[key].add(entity_id)
         samples = _Samples(self, dict(entity_of))
-        if ambiguous:
-            for name in ambiguous:
-                placed = self._place_ambiguous([records[row[0]] for row in eligible[name]], known[name], owners, samples)
-                if placed is None:
-                    del eligible[name]
-                else:
-                    entity_of.update(placed)
-        moved, again = self._place_recent(new[0][0], samples, stale)
-        if not entity_of and not moved:
-            return
-        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", [(to, m) for m, (_, to) in sorted(moved.items())])
-        recount = {e for pair in moved.values() for e in pair}  # the entities mentions left or joined
+        for name in ambiguous:
+            placed = self._place_ambiguous([records[row[0]] for row in eligible[name]], known[name], owners, samples)
+            if placed is None:
+                del eligible[name]
+            else:
+                entity_of.update(placed)
+        return entity_of, samples
+
+    def _write_places(
+        self,
+        new: List[Tuple[Any, ...]],
+        entity_of: Dict[int, int],
+        recount: Set[int],
+        entity_rows: Dict[int, Tuple[Any, ...]],
+        alias_rows: Dict[int, Dict[str, Tuple[str, int]]],
+    ) -> None:
+        """Write the new mentions' entities, and the mention counts, canonical names and aliases
+        of the entities they join (except those in `recount`, which `_recount` counts whole).
+
+        new (List[Tuple[Any, ...]]): The new mention rows.
+        entity_of (Dict[int, int]): Mention id -> the entity it joins.
+        recount (Set[int]): The entities that mentions placed again left or joined.
+        entity_rows (Dict[int, Tuple[Any, ...]]): The rows of the entities they may join.
+        alias_rows (Dict[int, Dict[str, Tuple[str, int]]]): Those entities' aliases.
+        """
+        mark = self.q.mark
         by_entity: Dict[int, List[Tuple[Any, ...]]] = defaultdict(list)
         for row in new:
             if row[0] in entity_of:
@@ -179,16 +254,9 @@ class Placement:
             canonical = min(aliases.values(), key=lambda a: _canonical_order(a, label))[0]
             updates.append((canonical, count + len(rows), entity_id))
         assigned = [(entity_id, mention) for mention, entity_id in sorted(entity_of.items())]
-        executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", assigned)
-        executemany(f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}", updates)
+        self.session.executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", assigned)
+        self.session.executemany(f"UPDATE entities SET name = {mark}, mention_count = {mark} WHERE id = {mark}", updates)
         self.pass_.write_rows("aliases", ("entity_id", "norm"), ("name", "mention_count"), old_aliases, new_aliases)
-        again.update(self._recount(recount))
-        done = [name for name, rows in eligible.items() if name not in again and all(row[0] in entity_of for row in rows)]
-        executemany(f"DELETE FROM resolve_todo WHERE norm = {mark} AND label = {mark}", sorted(done))
-        executemany(
-            f"INSERT INTO resolve_todo (norm, label) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING", sorted(again)
-        )
-        self.stats.placed += len(entity_of)
 
     def samples(self, entity_id: int, new: List[int], contexts: Dict[int, Context]) -> List[Union[MentionRecord, ProfileSum]]:
         """An entity's first PROFILE_MENTIONS mentions of the names clustered into it (none
@@ -330,7 +398,7 @@ class Placement:
 
     def _learn(
         self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], stale: Set[Any]
-    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+    ) -> Dict[Name, NameRow]:
         """Where the mentions of new names go, found without resolving their components'
         mentions again: each component's new names are inserted into its kept clustering
         (`_insert`, counted in ResolveStats.inserted) where `resolve.insert_names` can show that
@@ -345,11 +413,10 @@ class Placement:
         unknown (List[Name]): New names: no row of resolved_names, no mention before.
         names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
         stale (Set[Any]): The names whose mentions were removed since the last pass.
-        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The rows of
-            resolved_names for the names learned.
+        RETURNS (Dict[Name, NameRow]): The rows of resolved_names for the names learned.
         """
         seeds = [name for name in unknown if name[0] and name_key(name[0]) == name[0] and not self.links.aliases.claiming(*name)]
-        learned: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        learned: Dict[Name, NameRow] = {}
         if seeds:
             for component in self.pass_.components(seeds):
                 if not any(name in stale for name in component):
@@ -358,7 +425,7 @@ class Placement:
 
     def _learn_component(
         self, component: List[Name], names: Dict[Name, List[Tuple[Any, ...]]], allowed: Set[Name]
-    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+    ) -> Dict[Name, NameRow]:
         """`_learn` for one component: the rows of its new names (those of known ambiguous
         names that may now mean a new entity too are updated), or none."""
         if any(name_key(norm) != norm for norm, _ in component):
@@ -430,7 +497,7 @@ class Placement:
         own_of: Dict[int, Optional[int]],
         grown: Dict[Name, Tuple[List[int], List[int]]],
         rows: Dict[Name, Tuple[Optional[int], Optional[List[int]], str]],
-    ) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+    ) -> Dict[Name, NameRow]:
         """The end of `_learn_component` (either way): the rows of resolved_names of the new
         names, from their places, with an entity made now for each cluster of new names only;
         the known ambiguous names that may now mean such clusters too get them as candidates.
@@ -443,8 +510,8 @@ class Placement:
         grown (Dict[Name, Tuple[List[int], List[int]]]): Known ambiguous names -> the entities
             and clusters they may mean now.
         rows (Dict[Name, Tuple[Optional[int], Optional[List[int]], str]]): The known names' rows.
-        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The new names' rows, or
-            none if a new name has no place that can be kept.
+        RETURNS (Dict[Name, NameRow]): The new names' rows, or none if a new name has no
+            place that can be kept.
         """
         for name in new:
             cluster, fits = places[name]
@@ -458,7 +525,7 @@ class Placement:
                 f"INSERT INTO entities (label, name, mention_count) VALUES ({self.q.mark}, '', 0) RETURNING id", (label,)
             ).fetchone()[0]
             self.pass_.made.append(cluster_entity[cluster])
-        learned: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        learned: Dict[Name, NameRow] = {}
         for name in sorted(new):
             cluster, fits = places[name]
             assert cluster is not None
@@ -480,7 +547,7 @@ class Placement:
         new: List[Name],
         names: Dict[Name, List[Tuple[Any, ...]]],
         settings: ResolveSettings,
-    ) -> Optional[Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]]:
+    ) -> Optional[Dict[Name, NameRow]]:
         """`_learn_component` without clustering the component again: the new names placed
         into its kept clustering by `resolve.insert_names` (scored against the known names they
         share a blocking key with), when it can show that gives what clustering the whole
@@ -491,8 +558,8 @@ class Placement:
         new (List[Name]): The new names.
         names (Dict[Name, List[Tuple[Any, ...]]]): The new mention rows of each name.
         settings (ResolveSettings): The threshold, without context.
-        RETURNS (Optional[Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]]): The
-            new names' rows (none: leave the component to the pass), or None.
+        RETURNS (Optional[Dict[Name, NameRow]]): The new names' rows (none: leave the
+            component to the pass), or None.
         """
         entities = {e for entity_id, candidates, _ in rows.values() for e in (entity_id, *(candidates or ())) if e is not None}
         records = []  # ids after the entities': a new name's place may be a known entity
@@ -521,7 +588,7 @@ class Placement:
             learned[name] = (name[0], entity_id, candidates)
         return learned
 
-    def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]:
+    def _twins(self, unknown: List[Name], names: Dict[Name, List[Tuple[Any, ...]]]) -> Dict[Name, NameRow]:
         """The new names that are one name with a known one, and its row of resolved_names: a
         new name with the label and the identifying words of a resolved name ("Actor Smith"
         beside "Smith": `names.Name.ident`) joins that name's node whatever else the component
@@ -531,7 +598,7 @@ class Placement:
 
         unknown (List[Name]): The names with new mentions and no row of resolved_names.
         names (Dict[Name, List[Tuple[Any, ...]]]): Their new mention rows.
-        RETURNS (Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]]): The twins' rows.
+        RETURNS (Dict[Name, NameRow]): The twins' rows.
         """
         ident_key: Dict[Name, str] = {}
         for norm, label in unknown:
@@ -551,7 +618,7 @@ class Placement:
             {norm for names_ in others.values() for norm, _ in names_},
         )
         state_of = {(norm, label): (entity_id, candidates) for norm, label, _, entity_id, candidates in rows}
-        twins: Dict[Name, Tuple[str, Optional[int], Optional[List[int]]]] = {}
+        twins: Dict[Name, NameRow] = {}
         for name, key in ident_key.items():
             for other in others.get(key, ()):
                 if other != name and other in state_of:
@@ -561,7 +628,7 @@ class Placement:
                 twins[name] = (own, entity_id, None if candidates is None else json.loads(candidates))
         return twins
 
-    def _reach(self, state: Tuple[str, Optional[int], Optional[List[int]]]) -> List[int]:
+    def _reach(self, state: NameRow) -> List[int]:
         """The entities a known name's mentions may join."""
         _, own, candidates = state
         return [e for e in [own, *(candidates or ())] if e is not None]
@@ -587,7 +654,7 @@ class Placement:
     def _place_ambiguous(
         self,
         records: List[MentionRecord],
-        state: Tuple[str, Optional[int], Optional[List[int]]],
+        state: NameRow,
         owners: Dict[str, Set[int]],
         samples: "_Samples",
     ) -> Optional[Dict[int, int]]:
@@ -595,7 +662,7 @@ class Placement:
         `resolve.place_by_context` places them, or None if the pass must resolve its component.
 
         records (List[MentionRecord]): The new mentions.
-        state (Tuple[str, Optional[int], Optional[List[int]]]): The name's row of resolved_names.
+        state (NameRow): The name's row of resolved_names.
         owners (Dict[str, Set[int]]): The name_key of names around the mentions (the pass's) ->
             the entities of the unambiguous names with that key.
         samples (_Samples): The candidates' samples, loaded when needed.
