@@ -22,6 +22,8 @@ One job per module; each imports only those listed above it, and nothing imports
                  as name_keys stores them (`name_key_rows`)
     pass_state.py  a resolution pass's state (`ResolveStats`) and the reads and writes its two
                  halves share (`PassState`: components, mention records, rows written in place)
+    learning.py  an incremental pass's new names placed into their components' kept clusterings
+                 (`NameLearning`)
     placement.py  new mentions placed without resolving their components again (`Placement`)
     resolution.py  the incremental resolution pass (`resolve_kb`): components resolved whole
     rows.py      docs into rows (`doc_rows`), a batch stored and counted (`write_batch`, `BuildStats`);

@@ -17,6 +17,10 @@ from .resolve import Context, MentionRecord, ProfileSum, ResolveSettings, contex
 from .resolve.names import parse_name
 from .sql import Name, Session
 
+# A name's row of resolved_names, as the placement reads and writes it: its key (name_key), its
+# entity (an ambiguous name's own entity, if it has one), and an ambiguous name's candidates.
+NameRow = Tuple[str, Optional[int], Optional[List[int]]]
+
 IN_LIST = 400  # values per IN list (SQLite builds before 3.32 allow 999 parameters)
 Vectors = Callable[[Sequence[str]], numpy.ndarray]
 Ambiguity = Tuple[str, str, List[str]]
