@@ -20,8 +20,8 @@ One job per module; each imports only those listed above it, and nothing imports
     links.py     what a pass links names by besides their blocking keys: kept alias entries
                  (`KeptAliases`, `AliasCache`), decisions (`Links`), and the names' blocking keys
                  as name_keys stores them (`name_key_rows`)
-    pass_state.py  a resolution pass's state (`ResolveStats`) and the reads and writes its two
-                 halves share (`PassState`: components, mention records, rows written in place)
+    pass_state.py  a resolution pass's state (`ResolveStats`) and the reads and writes its parts
+                 share (`PassState`: components, mention records, rows written in place; `PassPart`)
     learning.py  an incremental pass's new names placed into their components' kept clusterings
                  (`NameLearning`)
     placement.py  new mentions placed without resolving their components again (`Placement`)

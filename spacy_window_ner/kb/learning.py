@@ -13,13 +13,13 @@ import json
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from .pass_state import NameRow, PassState, candidates_json, reading
+from .pass_state import NameRow, PassPart, PassState, candidates_json, reading
 from .resolve import KeptName, MentionRecord, NamePlace, ResolveSettings, blocking_keys, insert_names, name_key, resolve
 from .resolve.names import parse_name
 from .sql import Name
 
 
-class NameLearning:
+class NameLearning(PassPart):
     """Where an incremental pass's new names go (see the module docstring): the rows of
     resolved_names they get, found by the placement before it places their mentions.
 
@@ -28,12 +28,7 @@ class NameLearning:
     """
 
     def __init__(self, pass_: PassState) -> None:
-        self.pass_ = pass_
-        self.session = pass_.session
-        self.q = pass_.q
-        self.links = pass_.links
-        self.settings = pass_.settings
-        self.stats = pass_.stats
+        super().__init__(pass_)
         self.grown: Dict[Name, NameRow] = {}  # known ambiguous names' new rows (`_adopt`)
 
     def learn(

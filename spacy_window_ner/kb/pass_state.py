@@ -235,6 +235,24 @@ class PassState:
         )
 
 
+class PassPart:
+    """A part of a resolution pass that works on its state (the placement of new mentions, the
+    learning of new names): the pass, and its session, placeholders, links, settings, vectors
+    and stats under the same names.
+
+    pass_ (PassState): The pass.
+    """
+
+    def __init__(self, pass_: PassState) -> None:
+        self.pass_ = pass_
+        self.session = pass_.session
+        self.q = pass_.q
+        self.links = pass_.links
+        self.settings = pass_.settings
+        self.vectors = pass_.vectors
+        self.stats = pass_.stats
+
+
 def profile_sum(sample: List[MentionRecord], contexts: Dict[int, Context]) -> ProfileSum:
     """The profile sum of sample mentions (sorted by id), their contexts taken from `contexts`
     where there (computed and added there where not).

@@ -19,13 +19,13 @@ from collections import Counter, defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from .learning import NameLearning
-from .pass_state import NameRow, PassState, candidates_json, profile_row, profile_sum, reading
+from .pass_state import NameRow, PassPart, PassState, candidates_json, profile_row, profile_sum, reading
 from .resolve import LOOKAHEAD, PROFILE_MENTIONS, Context, MentionRecord, ProfileSum, name_key, place_by_context
 from .resolve.names import parse_name
 from .sql import Name
 
 
-class Placement:
+class Placement(PassPart):
     """The placement of an incremental pass's new mentions (see the module docstring), made and
     run by the pass before it resolves what is left to do.
 
@@ -34,13 +34,7 @@ class Placement:
     """
 
     def __init__(self, pass_: PassState) -> None:
-        self.pass_ = pass_
-        self.session = pass_.session
-        self.q = pass_.q
-        self.links = pass_.links
-        self.settings = pass_.settings
-        self.vectors = pass_.vectors
-        self.stats = pass_.stats
+        super().__init__(pass_)
         self.first_new = 0  # the smallest id of a new mention
         self.learning = NameLearning(pass_)  # places new names
 
