@@ -47,17 +47,17 @@ class Placement(PassPart):
         written the same way: a new writing can change how a name reads), so a new mention of a
         known name (resolved_names) goes where its name's mentions go: to its name's entity, or,
         for an ambiguous name, where its context says (`resolve.place_by_context`). New names
-        are placed by `NameLearning`. Then the ambiguous mentions of the last LOOKAHEAD
-        ids, whose context may now hold new mentions, are placed again (`_place_recent`), and the
+        are placed by `NameLearning`. Then the ambiguous mentions of the last LOOKAHEAD ids,
+        whose context may now hold new mentions, are placed again (`_place_recent`), and the
         entities that gained or lost mentions are counted again.
 
         The new mentions of a name are left to the pass (which resolves their whole component)
-        when `NameLearning` can't place the name, when it is written a new way, is claimed by an alias
-        entry, is not its own name_key (NFKC), or was removed from; when one of the entities its
-        mentions may join has such a name (or its canonical name comes from an alias entry); or,
-        for an ambiguous name, when a mention stays unplaced and the name has no entity of its
-        own yet, or a name around a mention belongs to two of its candidates. A component the
-        pass resolves again anyway has what was placed here redone.
+        when `NameLearning` can't place the name, when it is written a new way, is claimed by an
+        alias entry, is not its own name_key (NFKC), or was removed from; when one of the
+        entities its mentions may join has such a name (or its canonical name comes from an
+        alias entry); or, for an ambiguous name, when a mention stays unplaced and the name has
+        no entity of its own yet, or a name around a mention belongs to two of its candidates. A
+        component the pass resolves again anyway has what was placed here redone.
         """
         execute, executemany, mark = self.session.execute, self.session.executemany, self.q.mark
         new = [tuple(row) for row in execute(
