@@ -9,11 +9,10 @@ known name keeps its place there (ResolveStats.reclustered). A new name that is 
 known one ("Actor Smith" beside "Smith") takes that name's place (`NameLearning.twins`). Where
 none of this holds, the component is left to the pass.
 """
-import json
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from .pass_state import NameRow, PassPart, PassState, candidates_json, reading
+from .pass_state import NameRow, PassPart, PassState, candidates_json, read_candidates, reading
 from .resolve import KeptName, MentionRecord, NamePlace, ResolveSettings, blocking_keys, insert_names, name_key, resolve
 from .resolve.names import parse_name
 from .sql import Name
@@ -67,7 +66,7 @@ class NameLearning(PassPart):
             return {}
         members = set(component)
         rows = {
-            (norm, label): (entity_id, None if candidates is None else json.loads(candidates), written)
+            (norm, label): (entity_id, read_candidates(candidates), written)
             for norm, label, entity_id, candidates, written in self.pass_.select_in(
                 "SELECT norm, label, entity_id, candidates, written FROM resolved_names WHERE norm", {n for n, _ in component}
             )
@@ -260,5 +259,5 @@ class NameLearning(PassPart):
                     found[name].add((name[0], *state_of[other]))
             if len(found[name]) == 1:
                 own, entity_id, candidates = found[name].pop()
-                twins[name] = (own, entity_id, None if candidates is None else json.loads(candidates))
+                twins[name] = (own, entity_id, read_candidates(candidates))
         return twins

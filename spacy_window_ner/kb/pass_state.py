@@ -285,3 +285,9 @@ def reading(texts: Iterable[str], label: str) -> str:
 def candidates_json(candidates: Optional[Sequence[int]]) -> Optional[str]:
     """A name's candidate entities as resolved_names keeps them: a JSON list of sorted ids, or NULL."""
     return None if candidates is None else json.dumps(sorted(candidates))
+
+
+def read_candidates(kept: Optional[str]) -> Optional[List[int]]:
+    """A name's candidate entities from resolved_names (what candidates_json wrote): the ids, or
+    None for a name that is not ambiguous."""
+    return None if kept is None else json.loads(kept)

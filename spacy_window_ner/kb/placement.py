@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from .learning import NameLearning
-from .pass_state import NameRow, PassPart, PassState, candidates_json, profile_row, profile_sum, reading
+from .pass_state import NameRow, PassPart, PassState, candidates_json, profile_row, profile_sum, read_candidates, reading
 from .resolve import LOOKAHEAD, PROFILE_MENTIONS, Context, MentionRecord, ProfileSum, name_key, place_by_context
 from .resolve.names import parse_name
 from .sql import Name
@@ -80,7 +80,7 @@ class Placement(PassPart):
             for name in sorted(learned) if name in eligible
         ])
         entity_of, samples = self._place_names(eligible, known)
-        moved, again = self._place_recent(self.first_new, samples, stale)
+        moved, again = self._place_recent(samples, stale)
         if not entity_of and not moved:
             return
         executemany(f"UPDATE mentions SET entity_id = {mark} WHERE id = {mark}", [(to, m) for m, (_, to) in sorted(moved.items())])
@@ -110,7 +110,7 @@ class Placement(PassPart):
         for norm, label, key, entity_id, candidates in self.pass_.select_in(
             "SELECT norm, label, key, entity_id, candidates FROM resolved_names WHERE norm", {norm for norm, _ in names}
         ):
-            known[norm, label] = (key, entity_id, None if candidates is None else json.loads(candidates))
+            known[norm, label] = (key, entity_id, read_candidates(candidates))
         eligible: Dict[Name, List[Tuple[Any, ...]]] = {}
         for name, rows in names.items():
             state = known.get(name)
@@ -291,12 +291,11 @@ class Placement(PassPart):
         self.session.execute(self.pass_.keep_profile, (entity_id, *profile_row(kept)))
         return [kept, *records[len(before):]]
 
-    def _place_recent(self, first_new: int, samples: "_Samples", stale: Set[Any]) -> Tuple[Dict[int, Tuple[int, int]], Set[Name]]:
+    def _place_recent(self, samples: "_Samples", stale: Set[Any]) -> Tuple[Dict[int, Tuple[int, int]], Set[Name]]:
         """Place again the resolved mentions of ambiguous names that come at most LOOKAHEAD ids
         before the new ones (`resolve.place_by_context` compares them with mentions up to
         LOOKAHEAD ids after them, which may now include new ones); earlier ones can't move.
 
-        first_new (int): The smallest id of a new mention.
         samples (_Samples): The candidates' samples, loaded when needed.
         stale (Set[Any]): The names whose mentions were removed since the last pass (their
             components are resolved again anyway).
@@ -309,7 +308,7 @@ class Placement(PassPart):
             "m.end_char - m.sent_start_char, m.entity_id, m.norm, r.entity_id, r.candidates FROM mentions m "
             "JOIN resolved_names r ON r.norm = m.norm AND r.label = m.label "
             f"WHERE m.id >= {self.q.mark} AND m.entity_id IS NOT NULL AND r.candidates IS NOT NULL",
-            (first_new - LOOKAHEAD,),
+            (self.first_new - LOOKAHEAD,),
         ).fetchall()]
         again: Set[Name] = set()
         moved: Dict[int, Tuple[int, int]] = {}
@@ -325,7 +324,7 @@ class Placement(PassPart):
         for key, entity_id in self.pass_.select_in("SELECT key, entity_id FROM resolved_names WHERE candidates IS NULL AND key", keys):
             owners[key].add(entity_id)
         for name, found in sorted(by_name.items()):
-            state = (name[0], found[0][9], json.loads(found[0][10]))
+            state = (name[0], found[0][9], read_candidates(found[0][10]))
             if name_key(name[0]) != name[0]:
                 again.add(name)
                 continue
