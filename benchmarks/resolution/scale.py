@@ -48,7 +48,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import typer
 
@@ -315,7 +315,7 @@ def new_database(work_dir: Path, name: str) -> str:
     return str(db)
 
 
-def remove_database(db: Path) -> None:
+def remove_database(db: Union[str, Path]) -> None:
     """Remove a SQLite knowledge base's files (the database, its WAL and shared memory), if any."""
     for path in database_files(db):
         path.unlink(missing_ok=True)
@@ -323,7 +323,7 @@ def remove_database(db: Path) -> None:
 
 def copy_database(source: str, target: str) -> None:
     """Copy a SQLite knowledge base that no connection has open, file by file."""
-    remove_database(Path(target))
+    remove_database(target)
     for src, dst in zip(database_files(Path(source)), database_files(Path(target))):
         if src.exists():
             shutil.copyfile(src, dst)
@@ -383,8 +383,8 @@ def main(
         print(f"\nbase: {size:,} documents of {people:,} people, {stored['mentions']:,} mentions, stored and resolved "
               f"in {stored['seconds'] + resolved['seconds']:.1f} s\n{header}")
         for count in counts:
-            db = new_database(work_dir, "add.sqlite")
-            copy_database(base, db)
+            db = str(work_dir / "add.sqlite")
+            copy_database(base, db)  # removes an earlier run's files first
             # The new documents are stored as `kb build` stores them (their rows given here, not made
             # by a pipeline), then resolved incrementally, as it does at its end: in two processes,
             # so that the peak RSS is the pass's, not that of the generator's population.
@@ -396,8 +396,8 @@ def main(
             print(f"{people:>7,} {size:>9,} {count:>8,} {added['seconds']:>7.2f} {incremental['seconds']:>9.2f} {total:>7.2f} "
                   f"{peak:>8.0f} {added['mentions']:>12,} {near:>9.1f} {incremental['placed']:>7,} "
                   f"{incremental['components']:>10,} {incremental['mentions']:>17,} {total / smallest[count]:>10.2f}")
-            remove_database(Path(db))
-        remove_database(Path(base))
+            remove_database(db)
+        remove_database(base)
     print(
         "\nstore s: writing the documents (Store.write_batch, a transaction per 500, generating the rows included).\n"
         "resolve s: the resolution pass (kb.manage.resolve_database). peak MiB: peak RSS of the process that ran\n"
