@@ -10,12 +10,12 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List
-from unittest import mock
 
 import pytest
 import spacy
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from spacy.language import Language
 
 from spacy_window_ner import kb
-from spacy_window_ner.kb import pass_state, placement, resolution
+from spacy_window_ner.kb import pass_state, resolution
 from spacy_window_ner.kb.links import Links
 from spacy_window_ner.kb.resolve import cluster
 
@@ -67,6 +67,16 @@ def new_db(request, tmp_path) -> Iterator[Callable[[], str]]:
 def entity_ids(db: str) -> Dict[str, int]:
     with kb.open_store(db, readonly=True) as store:
         return {entity["name"]: entity["id"] for entity in store.entity_table()}
+
+
+def set_profile_rules(patch: pytest.MonkeyPatch, **rules: int) -> None:
+    """Set resolution's profile rules (PROFILE_MENTIONS, LOOKAHEAD) in every module of
+    spacy_window_ner.kb that holds them: each imports the value it reads."""
+    for name, value in rules.items():
+        holders = [m for key, m in sys.modules.items() if key.startswith("spacy_window_ner.kb") and hasattr(m, name)]
+        assert cluster in holders, f"{name} is not a profile rule of resolve.cluster"
+        for module in holders:
+            patch.setattr(module, name, value)
 
 
 def test_kb_resolution_incremental_same_as_from_scratch(new_db, tmp_path):
@@ -464,9 +474,7 @@ def test_kb_resolution_incremental_profile_sums(new_db, monkeypatch):
     when a pass reads it, rows are made again when a component is resolved again, and a row that
     went stale would place mentions otherwise than a pass from scratch (which is why rows must
     match their mentions)."""
-    monkeypatch.setattr(cluster, "PROFILE_MENTIONS", 3)
-    monkeypatch.setattr(resolution, "PROFILE_MENTIONS", 3)
-    monkeypatch.setattr(placement, "PROFILE_MENTIONS", 3)
+    set_profile_rules(monkeypatch, PROFILE_MENTIONS=3)
     db = new_db()
     base = [([0], [0]), ([1], [6]), ([2], [4]), ([0], [1])]  # JFK senate, RFK court, Kennedy press, JFK brother
     add_and_resolve(db, [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(base)])
@@ -517,8 +525,7 @@ def test_kb_resolution_incremental_places_known_names(new_db, monkeypatch):
     """New mentions of names resolved before are placed without resolving their components
     again (ResolveStats.placed), and give what a pass from scratch gives; a new writing of a
     name resolves its component again. Context looks at no later mention here (LOOKAHEAD 0)."""
-    monkeypatch.setattr(cluster, "LOOKAHEAD", 0)
-    monkeypatch.setattr(placement, "LOOKAHEAD", 0)
+    set_profile_rules(monkeypatch, LOOKAHEAD=0)
     db = new_db()
     base = [synthetic_doc(f"d{i}", names, [i % 8, (i + 3) % 8]) for i, names in enumerate(
         [[2], [0, 2, 12], [1, 2, 10], [6, 8, 11], [7, 8], [0, 5], [10, 11, 12]]
@@ -595,9 +602,7 @@ def test_kb_resolution_incremental_profiles_are_first_mentions(new_db, monkeypat
     """An ambiguous name's new mention is compared with its candidates' first PROFILE_MENTIONS
     mentions, as from scratch, not with their latest ones: "Kennedy ... ranch" stays apart
     although John F. Kennedy's third mention is at the ranch."""
-    monkeypatch.setattr(cluster, "PROFILE_MENTIONS", 2)
-    monkeypatch.setattr(resolution, "PROFILE_MENTIONS", 2)
-    monkeypatch.setattr(placement, "PROFILE_MENTIONS", 2)
+    set_profile_rules(monkeypatch, PROFILE_MENTIONS=2)
     db = new_db()
     base = [([0], [0]), ([0], [0]), ([1], [6]), ([2], [4]), ([0], [7])]  # JFK senate x2, RFK court, Kennedy press, JFK ranch
     add_and_resolve(db, [synthetic_doc(f"d{i}", names, words) for i, (names, words) in enumerate(base)])
@@ -647,9 +652,8 @@ def test_kb_resolution_incremental_batches_same_as_from_scratch(documents, rng, 
     rng.shuffle(docs)
     # Profiles of two mentions, so that entities outgrow them, and context looking 3 mention ids
     # ahead, so that new documents move some earlier mentions and not others.
-    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(cluster, "PROFILE_MENTIONS", 2), \
-            mock.patch.object(resolution, "PROFILE_MENTIONS", 2), mock.patch.object(placement, "PROFILE_MENTIONS", 2), \
-            mock.patch.object(cluster, "LOOKAHEAD", 3), mock.patch.object(placement, "LOOKAHEAD", 3):
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        set_profile_rules(patch, PROFILE_MENTIONS=2, LOOKAHEAD=3)
         db = str(Path(tmp) / "kb.sqlite")
         start = 0
         while start < len(docs):
