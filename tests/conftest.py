@@ -14,7 +14,7 @@ import os
 import sqlite3
 import subprocess
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 from spacy.language import Language
@@ -52,13 +52,20 @@ os.environ.setdefault("RAY_worker_niceness", "0")
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[str]:
-    """A local Ray cluster with 2 CPUs for the module's tests, shut down at the end. Yields its
-    address (HOST:PORT of the GCS), for `--address` and for other processes to join it."""
+def ray_module() -> Any:
+    """The ray module, for tests that need Ray installed (without a cluster, or to start one)."""
     try:
         import ray
     except ImportError:
         unavailable('Ray is not installed: pip install "spacy-window-ner[ray]"')
+    return ray
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(ray_module: Any) -> Iterator[str]:
+    """A local Ray cluster with 2 CPUs for the module's tests, shut down at the end. Yields its
+    address (HOST:PORT of the GCS), for `--address` and for other processes to join it."""
+    ray = ray_module
     ray.init(num_cpus=2, include_dashboard=False)
     try:
         yield ray.get_runtime_context().gcs_address

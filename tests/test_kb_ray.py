@@ -128,7 +128,9 @@ def unused_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_kb_ray_unreachable_address_refused(ruler_path, corpus, tmp_path):
+def test_kb_ray_unreachable_address_refused(ray_module, ruler_path, corpus, tmp_path):
+    """An address where no Ray cluster listens is refused with a clear error (Ray installed:
+    the error comes from connecting)."""
     address = f"127.0.0.1:{unused_port()}"
     db = tmp_path / "kb.sqlite"
     with pytest.raises(kb.KBError, match="Can't reach the Ray cluster"):
