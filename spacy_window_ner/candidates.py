@@ -6,7 +6,7 @@ batch; the `Candidates` it makes from the pairs flow from `predict` to `set_anno
 from `update` to `get_loss`, without being built again.
 """
 import warnings
-from typing import Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple, cast
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple, cast
 
 import numpy
 from spacy.tokens import Doc, Span
@@ -144,11 +144,12 @@ class NearbyPairs:
         if dropped:
             doc.user_data[DROPPED_KEY] = dropped
             per = "doc" if self.block_tokens is None else ("sentence" if sent_ids is not None else f"{self.block_tokens} tokens")
+            # The same text for every doc, so that Python's warning filter says it once.
             warnings.warn(
                 f"window_rel's candidates keep the {self.max_candidates} nearest entity pairs per {per}: "
-                f"{dropped} farther pairs of a doc of {len(doc)} tokens get no relation (this is said "
-                "once; `kb build` counts such docs). Raise max_candidates in the candidates block of "
-                "the component's config to keep more.",
+                "the farther pairs get no relation (this is said once; each such doc counts its "
+                f"dropped pairs in doc.user_data[{DROPPED_KEY!r}], and `kb build` counts the docs). "
+                "Raise max_candidates in the candidates block of the component's config to keep more.",
                 stacklevel=2,
             )
         if self.typed:
@@ -158,8 +159,12 @@ class NearbyPairs:
                     "initialize window_rel on training examples (nlp.initialize), or call "
                     "license(label_pairs) on the candidate generator."
                 )
-            keep = [licensed_pair(ents[a].label_, ents[b].label_, self.licensed_pairs) for a, b in pairs.tolist()]
-            pairs = pairs[numpy.asarray(keep, dtype=bool)] if len(pairs) else pairs
+            if len(pairs):
+                licensed = self.licensed_pairs
+                keep = label_pair_grid(
+                    [ent.label_ for ent in ents], cast(Ints2d, pairs), lambda head, tail: licensed_pair(head, tail, licensed)
+                )
+                pairs = pairs[keep]
         return cast(Ints2d, pairs)
 
 
@@ -215,15 +220,27 @@ class Licence:
         pairs (Ints2d): (n_pairs, 2) (head, tail) indices into ent_labels.
         RETURNS (numpy.ndarray): (n_pairs, n_labels) bool.
         """
-        heads_tails = numpy.asarray(pairs, dtype="int64").reshape(-1, 2)
-        if not len(heads_tails):
+        if not len(pairs):
             return numpy.zeros((0, len(self._none)), dtype=bool)
-        kinds = sorted(set(ent_labels))
-        kind_ids = {label: i for i, label in enumerate(kinds)}
-        # (kind of head, kind of tail, label): the rows of the doc's entity labels
-        grid = numpy.stack([numpy.stack([self.row(head, tail) for tail in kinds]) for head in kinds])
-        ids = numpy.asarray([kind_ids[label] for label in ent_labels], dtype="int64")
-        return grid[ids[heads_tails[:, 0]], ids[heads_tails[:, 1]]]
+        return label_pair_grid(ent_labels, pairs, self.row)
+
+
+def label_pair_grid(ent_labels: Sequence[str], pairs: Ints2d, cell: Callable[[str, str], Any]) -> numpy.ndarray:
+    """cell(head label, tail label) for every pair of one doc, computed once per pair of the
+    doc's distinct entity labels (a grid of them), not once per pair.
+
+    ent_labels (Sequence[str]): The label of each of the doc's entities.
+    pairs (Ints2d): (n_pairs, 2) (head, tail) indices into ent_labels; at least one.
+    cell (Callable[[str, str], Any]): A bool, or an array of the same shape for every
+        (head label, tail label).
+    RETURNS (numpy.ndarray): (n_pairs, *cell's shape).
+    """
+    heads_tails = numpy.asarray(pairs, dtype="int64").reshape(-1, 2)
+    kinds = sorted(set(ent_labels))
+    kind_ids = {label: i for i, label in enumerate(kinds)}
+    grid = numpy.asarray([[cell(head, tail) for tail in kinds] for head in kinds])
+    ids = numpy.asarray([kind_ids[label] for label in ent_labels], dtype="int64")
+    return grid[ids[heads_tails[:, 0]], ids[heads_tails[:, 1]]]
 
 
 def licensed_pair(head: str, tail: str, licensed: FrozenSet[Tuple[str, str]]) -> bool:

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Callable, List, Tuple, cast
 
 import numpy
-from thinc.api import NumpyOps
+from thinc.api import NumpyOps, Ops
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
 from .layers.batching import length_groups, pad
@@ -17,7 +17,7 @@ from .layers.crf import allowed_transitions, forward_backward, n_labels_for
 
 
 def viterbi(
-    ops, scores: Floats3d, lengths: Ints1d, transitions: Floats2d, start: Floats1d, end: Floats1d,
+    ops: Ops, scores: Floats3d, lengths: Ints1d, transitions: Floats2d, start: Floats1d, end: Floats1d,
     *, biluo: bool = False,
 ) -> Ints2d:
     """The best tag path of each doc in a padded batch.
@@ -143,7 +143,7 @@ def spans_from_paths(paths: Ints2d) -> Tuple[numpy.ndarray, numpy.ndarray, numpy
 
 
 def span_probabilities(
-    ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d,
+    ops: Ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d,
     paths: Ints2d, spans: Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray],
 ) -> Floats1d:
     """The marginal probability of each predicted span: the total probability of

@@ -15,7 +15,7 @@ from spacy.pipeline import TrainablePipe, Tok2Vec
 from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, NumpyOps, set_dropout_rate
+from thinc.api import Config, Model, NumpyOps, Ops, set_dropout_rate
 from thinc.types import Floats1d, Floats2d, Ints1d, Ints2d
 
 from .confidences import DeferredBatch, defer_confidences, entity_setters, set_confidences
@@ -395,8 +395,8 @@ class WindowNER(TrainablePipe):
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
+        examples = list(examples)  # validate_examples iterates: a generator would be used up
         validate_examples(examples, "WindowNER.update")
-        examples = list(examples)
         if not any(len(eg.predicted) for eg in examples):
             return losses
         set_dropout_rate(self.model, drop)
@@ -426,7 +426,7 @@ class WindowNER(TrainablePipe):
         else:
             loss_fn = _softmax_loss if loss_name == "softmax" else _hinge_loss
             results = [loss_fn(ops, S, ops.asarray2i(G)) for S, G in zip(scores, gold)]
-            loss = sum(float(value) for value, _ in results)
+            loss = sum(value for value, _ in results)
             d_scores = [d for _, d in results]
         if not numpy.isfinite(loss):
             raise ValueError(
@@ -573,24 +573,24 @@ def check_entity_features(nlp: Language, name: str, model: Model, *, replaces: b
         )
 
 
-def _log_softmax(ops, scores: Floats2d) -> Floats2d:
+def _log_softmax(ops: Ops, scores: Floats2d) -> Floats2d:
     xp = ops.xp
     # (thinc's Floats2d.max is typed without keepdims, which numpy and cupy have)
     shifted = scores - scores.max(axis=1, keepdims=True)  # type: ignore[call-arg]
     return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def _softmax_loss(ops, scores: Floats2d, gold: Ints2d) -> Tuple[float, Floats2d]:
+def _softmax_loss(ops: Ops, scores: Floats2d, gold: Ints2d) -> Tuple[float, Floats2d]:
     """Token-level cross-entropy (Collobert's word-level log-likelihood)."""
     xp = ops.xp
     allowed = gold.astype(scores.dtype)
     known = allowed.sum(axis=1, keepdims=True) == 1
     log_p = _log_softmax(ops, scores)
     loss = -(log_p * allowed * known).sum()
-    return loss, (xp.exp(log_p) - allowed) * known
+    return float(loss), (xp.exp(log_p) - allowed) * known
 
 
-def _hinge_loss(ops, scores: Floats2d, gold: Ints2d) -> Tuple[float, Floats2d]:
+def _hinge_loss(ops: Ops, scores: Floats2d, gold: Ints2d) -> Tuple[float, Floats2d]:
     """The multiclass max-margin loss max(0, 1 + max_wrong - gold) per token."""
     xp = ops.xp
     allowed = gold.astype(scores.dtype)
@@ -604,4 +604,4 @@ def _hinge_loss(ops, scores: Floats2d, gold: Ints2d) -> Tuple[float, Floats2d]:
     d_scores = xp.zeros_like(scores)
     d_scores[rows[violated], worst[violated]] += 1.0
     d_scores -= allowed * violated[:, None]
-    return margin.sum(), d_scores
+    return float(margin.sum()), d_scores

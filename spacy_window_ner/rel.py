@@ -31,9 +31,10 @@ from .candidates import (
     CandidateGenerator, Candidates, Licence, ScoredCandidates, make_candidates, make_rel_candidates_v2,
 )
 from .corpus import validate_initialize_examples
+from .layers.batching import to_host
 from .legacy.window_rel import upgrade_candidates, upgrade_cfg
 from .relations import Relation, has_relation_annotation, relation_tuples, set_relations
-from .scorers import score_relations
+from .scorers import CharRelationKey, char_relation_tuples, score_relations
 
 default_model_config = """
 [model]
@@ -186,6 +187,9 @@ class WindowRel(TrainablePipe):
                 f"typed_labels must be true (predict a label only between the entity labels its "
                 f"training relations join) or false (every label for every pair), not {typed_labels!r}."
             )
+        # A setting of the config, not of cfg: a saved pipeline takes the value its config gives
+        # (spacy.load(path, config=...) switches it, and saves the switch with the pipeline);
+        # setting the attribute switches this component until it is loaded again.
         self.typed_labels = typed_labels
         self.vocab = vocab
         self.model = model
@@ -210,6 +214,7 @@ class WindowRel(TrainablePipe):
     @property
     def labels(self) -> Tuple[str, ...]:
         return tuple(self.cfg["labels"])
+
 
     @property
     def entity_labels(self) -> Tuple[str, ...]:
@@ -317,8 +322,8 @@ class WindowRel(TrainablePipe):
 
     def license_pairs(self, label_pairs: Iterable[Tuple[str, str]]) -> None:
         """Keep the (head label, tail label) pairs that relations may join in
-        cfg["licensed_pairs"], and give them to a candidate generator that uses them
-        (rel_candidates.v1 with typed=True). initialize learns them from the training
+        cfg["licensed_pairs"], and give them to a candidate generator that uses them (one
+        with a `license` method: rel_candidates.v2, or .v1, with typed=True). initialize learns them from the training
         relations; call this to turn typed candidates on for a pipeline initialized before.
 
         label_pairs (Iterable[Tuple[str, str]]): The entity label pairs.
@@ -341,24 +346,16 @@ class WindowRel(TrainablePipe):
         self.cfg["licensed_triples"] = [list(triple) for triple in triples]
         self.license_pairs({(head, tail) for _, head, tail in triples})
 
-    def licensed_labels(self, ents: Sequence[Span], pairs: Ints2d) -> Optional[numpy.ndarray]:
-        """Which labels typed labels allow for each candidate pair of one doc: those that some
-        licensed triple has with the pair's (head label, tail label), an empty label in the
-        triple matching any. None where every label is allowed: typed_labels is off, or the
-        cfg holds no triples (a pipeline saved before them, or not initialized).
-
-        ents (Sequence[Span]): The doc's entities.
-        pairs (Ints2d): (n_pairs, 2) (head, tail) indices into ents.
-        RETURNS (Optional[numpy.ndarray]): (n_pairs, n_labels) bool, or None.
-        """
-        licence = self._licence()
-        return None if licence is None else licence.mask([ent.label_ for ent in ents], pairs)
-
     def licensed_masks(self, candidates: Candidates) -> List[Optional[numpy.ndarray]]:
-        """licensed_labels for every doc of a batch, with the licence looked up once.
+        """Which labels typed labels allow for each candidate pair of every doc of a batch:
+        those that some licensed triple has with the pair's (head label, tail label), an empty
+        label in the triple matching any. None for every doc where every label is allowed:
+        typed_labels is off, or the cfg holds no triples (a pipeline saved before them, or not
+        initialized).
 
         candidates (Candidates): The batch's candidates.
-        RETURNS (List[Optional[numpy.ndarray]]): Per doc, (n_pairs, n_labels) bool, or None.
+        RETURNS (List[Optional[numpy.ndarray]]): Per doc, (n_pairs, n_labels) bool; or None
+            for every doc.
         """
         licence = self._licence()
         if licence is None:
@@ -370,7 +367,7 @@ class WindowRel(TrainablePipe):
 
     def _licence(self) -> Optional[Licence]:
         """The licence of the current cfg, built once per change of the triples, the labels or
-        typed_labels; None where every label is allowed (see licensed_labels)."""
+        typed_labels; None where every label is allowed (see licensed_masks)."""
         triples = self.cfg.get("licensed_triples")
         if not self.typed_labels or triples is None:
             return None
@@ -417,7 +414,7 @@ class WindowRel(TrainablePipe):
     def score_candidates(self, docs: Sequence[Doc], candidates: Candidates) -> ScoredCandidates:
         """Score every relation label for given candidates of the docs. With typed labels, a
         label that no training relation has between the pair's entity labels gets
-        probability 0 (licensed_labels).
+        probability 0 (licensed_masks).
 
         docs (Sequence[Doc]): The docs.
         candidates (Candidates): Their candidates.
@@ -430,10 +427,13 @@ class WindowRel(TrainablePipe):
         allowed = self.licensed_masks(candidates)
         if used:
             logits = self.model.predict(([docs[i] for i in used], [rows[i] for i in used]))
+            flat = 1.0 / (1.0 + ops.xp.exp(-logits))
+            if allowed[used[0]] is not None:  # licensed_masks gives a mask for every doc, or none
+                mask = numpy.concatenate([allowed[i] for i in used])
+                flat = flat * ops.asarray2f(mask, dtype=flat.dtype)  # type: ignore[arg-type]
             counts = ops.asarray1i([len(rows[i]) for i in used])
-            for i, p in zip(used, ops.unflatten(1.0 / (1.0 + ops.xp.exp(-logits)), counts)):
-                mask = allowed[i]
-                probs[i] = p if mask is None else p * ops.asarray2f(mask, dtype=p.dtype)  # type: ignore[arg-type]
+            for i, p in zip(used, ops.unflatten(flat, counts)):
+                probs[i] = p
         return ScoredCandidates(candidates, probs, allowed)
 
     def set_annotations(self, docs: Iterable[Doc], scores: ScoredCandidates) -> None:
@@ -448,8 +448,9 @@ class WindowRel(TrainablePipe):
         thresholds = numpy.asarray([self.thresholds[label] for label in labels], dtype="float32")
         candidates = scores.candidates
         masks = self.licensed_masks(candidates) if scores.allowed is None else scores.allowed
-        for doc, ents, pairs, probs, allowed in zip(docs, candidates.ents, candidates.pairs, scores.scores, masks):
-            probs = self.model.ops.to_numpy(probs)
+        # The batch's probabilities come to the host in one copy.
+        host = to_host(self.model.ops, scores.scores)
+        for doc, ents, pairs, probs, allowed in zip(docs, candidates.ents, candidates.pairs, host, masks):
             predicted = probs >= thresholds
             if allowed is not None:
                 predicted &= allowed
@@ -478,8 +479,8 @@ class WindowRel(TrainablePipe):
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
+        examples = list(examples)  # validate_examples iterates: a generator would be used up
         validate_examples(examples, "WindowRel.update")
-        examples = list(examples)
         candidates = self.training_candidates(examples)
         if not any(len(doc_ents) > 1 for doc_ents in candidates.ents):
             return losses
@@ -602,6 +603,24 @@ class WindowRel(TrainablePipe):
             return ents
         return aligned_ents(example.reference, example.predicted, self._reference_ents(example.reference))
 
+    def gold_relations(self, reference: Doc) -> List[CharRelationKey]:
+        """The relations of a reference doc as the scorer keys them (char_relation_tuples:
+        character offsets and both entity labels), after checking that the component knows
+        their labels.
+
+        reference (Doc): The reference doc.
+        RETURNS (List[CharRelationKey]): Its relations, sorted.
+        """
+        relations = sorted(char_relation_tuples(reference))
+        unknown = sorted({label for *_, label in relations} - set(self.labels))
+        if unknown:
+            raise ValueError(
+                f"{self.name} got gold relations with the labels {unknown}, which it does not "
+                f"know. Known labels: {list(self.labels)}. Add them with add_label before "
+                "initialize, or pass them in initialize(labels=...)."
+            )
+        return relations
+
     def get_targets(self, examples: Sequence[Example], candidates: Candidates) -> Tuple[numpy.ndarray, numpy.ndarray]:
         """The targets of the candidates of the examples, and whether each candidate's
         reference has relation annotation.
@@ -616,20 +635,13 @@ class WindowRel(TrainablePipe):
         for example, ents, pairs in zip(examples, candidates.ents, candidates.pairs):
             gold = numpy.zeros((len(pairs), len(label_ids)), dtype="float32")
             known = has_relation_annotation(example.reference)
-            if known and len(pairs):
+            if known:
+                relations = self.gold_relations(example.reference)
                 # Strict, like the scorer: a relation between a span of the wrong type is a negative.
                 index = {(ent.start_char, ent.end_char, ent.label_): i for i, ent in enumerate(ents)}
                 row_of = {(a, b): m for m, (a, b) in enumerate(pairs.tolist())}
-                ref = example.reference
-                for hs, he, hl, ts, te, tl, label in relation_tuples(ref):
-                    if label not in label_ids:
-                        raise ValueError(
-                            f"{self.name} got a gold relation with the label {label!r}, which it "
-                            f"does not know. Known labels: {list(self.labels)}. Add it with "
-                            "add_label before initialize, or pass it in initialize(labels=...)."
-                        )
-                    head = index.get((ref[hs].idx, ref[he - 1].idx + len(ref[he - 1]), hl))
-                    tail = index.get((ref[ts].idx, ref[te - 1].idx + len(ref[te - 1]), tl))
+                for hs, he, hl, ts, te, tl, label in relations:
+                    head, tail = index.get((hs, he, hl)), index.get((ts, te, tl))
                     if (head, tail) in row_of:
                         gold[row_of[head, tail], label_ids[label]] = 1.0
             golds.append(gold)

@@ -616,3 +616,18 @@ def test_ner_v1_pipeline_saved_before_v2_loads_and_predicts_the_same(tmp_path):
     for got, want in zip(predictions(v3, TEST_TEXTS), expected):
         assert got[0] == want[0]
         assert_allclose(got[1], want[1], rtol=1e-4)
+
+
+@pytest.mark.parametrize("batch", [list, iter], ids=["list", "generator"])
+def test_ner_update_reads_its_examples_once(batch):
+    """update takes any iterable of examples: from a generator it learns what it learns from
+    the list (validate_examples iterates them, so they are listed first)."""
+    losses = []
+    for examples_of in (batch, list):
+        fix_random_seed(0)
+        nlp = spacy.blank("en")
+        ner = nlp.add_pipe("window_ner")
+        examples = make_examples(nlp)
+        nlp.initialize(lambda: examples)
+        losses.append(ner.update(examples_of(examples))["window_ner"])
+    assert losses[0] > 0 and losses[0] == pytest.approx(losses[1])

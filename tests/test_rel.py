@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import tracemalloc
+import warnings
 from collections import Counter
 
 import numpy
@@ -15,7 +16,7 @@ from spacy.training import Corpus, Example
 from spacy.util import registry
 from thinc.api import Config, fix_random_seed
 
-from spacy_window_ner.candidates import Candidates, NearbyPairs, ScoredCandidates
+from spacy_window_ner.candidates import DROPPED_KEY, Candidates, NearbyPairs, ScoredCandidates
 from spacy_window_ner.evaluation import gold_entities
 from spacy_window_ner.layers.pair_features import CandidateColumn
 from spacy_window_ner.legacy.candidates import make_rel_candidates_v1 as make_rel_candidates
@@ -864,20 +865,26 @@ def test_rel_licensed_labels_match_each_pairs_licence_keys():
             for a, b in pairs
         ])
 
-    mask = rel.licensed_labels(ents, pairs)
+    def licensed(pairs):
+        return rel.licensed_masks(Candidates([ents, ents], [pairs, pairs[:0]], []))
+
+    mask, empty = licensed(pairs)
     assert mask.shape == (20, 3) and mask.dtype == bool
     assert (mask == expected(triples)).all()
     assert mask[list(map(tuple, pairs)).index((3, 2))].tolist() == [False, True, False]  # MISC -> LOC: ("", LOC)
-    assert rel.licensed_labels(ents, pairs[:0]).shape == (0, 3)
+    assert empty.shape == (0, 3)
     rel.license_relations([tuple(triple) for triple in TRIPLES])
-    assert (rel.licensed_labels(ents, pairs) == expected(TRIPLES)).all()
+    assert (licensed(pairs)[0] == expected(TRIPLES)).all()
     assert not (expected(TRIPLES) == expected(triples)).all()
+    rel.typed_labels = False
+    assert licensed(pairs) == [None, None]
+    rel.typed_labels = True
     # predict's masks, or none given (a ScoredCandidates of two fields): the same relations
     candidates = Candidates([ents], [pairs], [numpy.zeros((len(pairs), 1), dtype="int32")])
     ones = [rel.model.ops.asarray2f(numpy.ones((len(pairs), 3), dtype="float32"))]
     rel.cfg["threshold"] = 0.0
     found = []
-    for scored in (ScoredCandidates(candidates, ones), ScoredCandidates(candidates, ones, [rel.licensed_labels(ents, pairs)])):
+    for scored in (ScoredCandidates(candidates, ones), ScoredCandidates(candidates, ones, rel.licensed_masks(candidates))):
         rel.set_annotations([doc], scored)
         found.append(sorted((r.label, r.head.start, r.tail.start) for r in get_relations(doc)))
     assert found[0] == found[1] and len(found[0]) == int(expected(TRIPLES).sum())
@@ -989,3 +996,72 @@ def test_rel_label_order_does_not_depend_on_the_hash_seed():
         assert result.returncode == 0, result.stderr
         orders.add(result.stdout.strip())
     assert orders == {"Work_For Live_In Employs Based_In Has"}
+
+
+@pytest.mark.parametrize("batch", [list, iter], ids=["list", "generator"])
+def test_rel_update_reads_its_examples_once(batch):
+    """update takes any iterable of examples: from a generator it learns what it learns from
+    the list (validate_examples iterates them, so they are listed first)."""
+    nlp = make_nlp()
+    examples = make_examples(nlp)
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    rel = nlp.get_pipe("window_rel")
+    fix_random_seed(0)
+    loss = rel.update(batch(examples))["window_rel"]
+    nlp = make_nlp()
+    fix_random_seed(0)
+    nlp.initialize(lambda: make_examples(nlp))
+    fix_random_seed(0)
+    assert loss > 0 and loss == pytest.approx(nlp.get_pipe("window_rel").update(make_examples(nlp))["window_rel"])
+
+
+def test_rel_tuning_refuses_a_dev_label_it_does_not_know():
+    """A dev relation with a label the component was not trained on is refused with the error
+    training gives, also where no candidate covers it (typed candidates: PER-PER is no pair
+    of the training relations)."""
+    nlp = make_nlp(candidates={"@misc": "spacy-window-ner.rel_candidates.v2", "typed": True})
+    train(nlp, make_examples(nlp), n_iter=1)
+    rel = nlp.get_pipe("window_rel")
+    dev = make_examples(nlp, gold_ents_on_predicted=True)
+    reference = dev[2].reference  # "Carol met Dave Smith .": two PER, no relation
+    set_relations(reference, [Relation(reference.ents[0], reference.ents[1], "Knows", 1.0)])
+    assert len(rel.training_candidates(dev[2:]).pairs[0]) == 0
+    with pytest.raises(ValueError, match=r"labels \['Knows'\], which it does not know"):
+        tune_thresholds(rel, dev)
+
+
+def test_rel_tuning_per_label_keeps_the_shared_threshold_of_untuned_labels():
+    """Per-label tuning replaces a shared threshold (cfg["threshold"]) with one per label; a
+    label without a correct prediction on dev keeps the threshold it had, the shared one."""
+    nlp = make_nlp()
+    train(nlp, make_examples(nlp), n_iter=20)
+    rel = nlp.get_pipe("window_rel")
+    dev = make_examples(nlp, gold_ents_on_predicted=True)
+    for example in dev:  # no Based_In on dev: it has no correct prediction there
+        set_relations(example.reference, [r for r in get_relations(example.reference) if r.label != "Based_In"])
+    rel.cfg["threshold"] = 0.3
+    thresholds = tune_thresholds(rel, dev)
+    assert rel.cfg["threshold"] is None
+    assert thresholds["Based_In"] == 0.3 and rel.thresholds == thresholds
+    assert thresholds["Work_For"] != 0.3
+
+
+def test_rel_cap_warning_is_said_once():
+    """The warning that the cap drops pairs has the same text for every doc, so Python's
+    warning filter says it once; each doc keeps its own count."""
+    nlp = make_nlp()
+    generate = NearbyPairs(max_distance=100, max_candidates=2, block_tokens=None)
+    docs = [nlp.make_doc(" ".join(["Alice and"] * n)) for n in (4, 6)]
+    ents = [[Span(doc, 2 * i, 2 * i + 1, label="PER") for i in range(len(doc) // 2)] for doc in docs]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        pairs = generate(docs, ents)
+    assert [len(p) for p in pairs] == [2, 2]
+    assert [doc.user_data[DROPPED_KEY] for doc in docs] == [4 * 3 - 2, 6 * 5 - 2]
+    assert [str(w.message) for w in caught if "nearest entity pairs" in str(w.message)] == [
+        "window_rel's candidates keep the 2 nearest entity pairs per doc: the farther pairs get no "
+        f"relation (this is said once; each such doc counts its dropped pairs in doc.user_data['{DROPPED_KEY}'], "
+        "and `kb build` counts the docs). Raise max_candidates in the candidates block of the "
+        "component's config to keep more."
+    ]

@@ -4,12 +4,13 @@ groups of similar length. Plain arrays only; no layer here.
 from typing import Iterator, List, Sequence, TypeVar, cast
 
 import numpy
+from thinc.api import Ops
 from thinc.types import ArrayXd, Floats2d, Floats3d
 
 ArrayT = TypeVar("ArrayT", bound=ArrayXd)
 
 
-def pad(ops, arrays: Sequence[Floats2d], width: int) -> Floats3d:
+def pad(ops: Ops, arrays: Sequence[Floats2d], width: int) -> Floats3d:
     """Stack 2d arrays of different lengths into one zero-padded 3d array."""
     max_length = max((len(a) for a in arrays), default=0)
     padded = ops.alloc3f(len(arrays), max_length, width, dtype=arrays[0].dtype if arrays else "float32")
@@ -18,7 +19,7 @@ def pad(ops, arrays: Sequence[Floats2d], width: int) -> Floats3d:
     return padded
 
 
-def to_host(ops, arrays: Sequence[ArrayT]) -> List[ArrayT]:
+def to_host(ops: Ops, arrays: Sequence[ArrayT]) -> List[ArrayT]:
     """Copy a list of arrays to numpy in one transfer (no copy where they already are).
     The copies have the arrays' own types (the casts say so: thinc's array types describe
     numpy arrays as well as cupy ones)."""

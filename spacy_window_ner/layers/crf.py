@@ -19,7 +19,7 @@ loss and gradient are made of. Decoding (Viterbi, span probabilities) is `decodi
 from typing import Callable, List, NamedTuple, Optional, Tuple, cast
 
 import numpy
-from thinc.api import Model, NumpyOps, registry, zero_init
+from thinc.api import Model, NumpyOps, Ops, registry, zero_init
 from thinc.types import Floats1d, Floats2d, Floats3d, Ints1d, Ints2d
 
 from .batching import pad, to_host
@@ -177,7 +177,7 @@ class Messages(NamedTuple):
 
 
 def forward_backward(
-    ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d
+    ops: Ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d
 ) -> Messages:
     """The forward and backward algorithms over a padded batch, in probability
     space with per-step scaling, so each step is one small matrix product.
@@ -252,7 +252,7 @@ def forward_backward(
 
 
 def marginals(
-    ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d
+    ops: Ops, E: Floats3d, lengths: Ints1d, T: Floats2d, start: Floats1d, end: Floats1d
 ) -> Tuple[Floats3d, Floats3d, Floats1d]:
     """Tag marginals p(y_t = j), expected transition counts per doc
     sum_t p(y_{t-1} = i, y_t = j), and log Z.

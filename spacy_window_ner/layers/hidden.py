@@ -17,7 +17,7 @@ The window and pair scorers chain it between their features and their output lay
 """
 from typing import Callable, Dict, Optional, Tuple, cast
 
-from thinc.api import Model, glorot_uniform_init, registry, zero_init
+from thinc.api import Model, Ops, glorot_uniform_init, registry, zero_init
 from thinc.types import Floats1d, Floats2d
 
 InT = Floats2d
@@ -111,7 +111,7 @@ def affine(X: Floats2d, W: Floats2d, b: Floats1d) -> Floats2d:
 
 
 def affine_backward(
-    ops, X: Floats2d, W: Floats2d, delta: Floats2d
+    ops: Ops, X: Floats2d, W: Floats2d, delta: Floats2d
 ) -> Tuple[Floats2d, Floats2d, Floats1d]:
     """The gradients of y = W x + b, given delta = dL/dy for every row of X.
 

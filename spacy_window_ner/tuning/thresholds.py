@@ -20,8 +20,8 @@ from spacy.language import Language
 from spacy.training import Example, validate_examples
 from spacy.util import registry
 
+from ..layers.batching import to_host
 from ..rel import DEFAULT_THRESHOLD, WindowRel
-from ..relations import relation_tuples
 from .dev import examples_before, tuned_component
 
 # The lowest threshold tuning gives a label (min_threshold): on CoNLL04 dev cross-validation
@@ -132,14 +132,13 @@ def dev_scores(pipe: WindowRel, examples: Iterable[Example]) -> DevScores:
     validate_examples(examples, "dev_scores")
     candidates = pipe.training_candidates(examples)
     scored = pipe.score_candidates([eg.predicted for eg in examples], candidates)
-    P = numpy.concatenate(
-        [pipe.model.ops.to_numpy(p) for p in scored.scores] + [numpy.zeros((0, len(pipe.labels)))]
-    )
+    host: List[numpy.ndarray] = [numpy.asarray(p) for p in to_host(pipe.model.ops, scored.scores)]
+    P = numpy.concatenate(host + [numpy.zeros((0, len(pipe.labels)))])
     gold, known = pipe.get_targets(examples, scored.candidates)
     n_gold = numpy.zeros(len(pipe.labels))
     label_ids = {label: i for i, label in enumerate(pipe.labels)}
     for example in examples:
-        for *_, label in relation_tuples(example.reference):
+        for *_, label in pipe.gold_relations(example.reference):
             n_gold[label_ids[label]] += 1
     return DevScores(P[known], gold[known], n_gold)
 
@@ -184,8 +183,10 @@ def tune_thresholds(
             pipe.cfg["threshold"] = threshold
         return pipe.thresholds
     tuned = pick_thresholds(scores, min_support=min_support, shrinkage=shrinkage, min_threshold=min_threshold)
+    # pipe.thresholds, not cfg["thresholds"]: a label left untuned keeps the threshold it had,
+    # the shared one if that was set.
     pipe.cfg["thresholds"] = {
-        **pipe.cfg["thresholds"],
+        **pipe.thresholds,
         **{label: tuned[l] for l, label in enumerate(pipe.labels) if tuned[l] is not None},
     }
     # The tuned thresholds replace one set for all labels.
