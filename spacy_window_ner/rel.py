@@ -215,7 +215,6 @@ class WindowRel(TrainablePipe):
     def labels(self) -> Tuple[str, ...]:
         return tuple(self.cfg["labels"])
 
-
     @property
     def entity_labels(self) -> Tuple[str, ...]:
         return tuple(self.cfg["entity_labels"])
@@ -323,8 +322,9 @@ class WindowRel(TrainablePipe):
     def license_pairs(self, label_pairs: Iterable[Tuple[str, str]]) -> None:
         """Keep the (head label, tail label) pairs that relations may join in
         cfg["licensed_pairs"], and give them to a candidate generator that uses them (one
-        with a `license` method: rel_candidates.v2, or .v1, with typed=True). initialize learns them from the training
-        relations; call this to turn typed candidates on for a pipeline initialized before.
+        with a `license` method: rel_candidates.v2, or .v1, with typed=True). initialize
+        learns them from the training relations; call this to turn typed candidates on for a
+        pipeline initialized before.
 
         label_pairs (Iterable[Tuple[str, str]]): The entity label pairs.
         """
